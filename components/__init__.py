@@ -1,0 +1,1 @@
+"""modelstack: Pulumi components that take a trained model to a served endpoint."""
