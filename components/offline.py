@@ -1,0 +1,192 @@
+"""Evaluate a stack offline: the real program under Pulumi's mock runtime.
+
+No engine, no cloud credentials, no Docker: config is read from the project and stack files
+(secrets stay encrypted), the program declares its resources, and every registration is
+recorded with its type, name, parent and inputs. This is what `modelstack check` prints
+and what the unit tests assert on.
+
+The mocks only stand in for what a cloud or a daemon would compute (ids, a registry's
+login server, an image digest); they never change the inputs the program sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+from .local_webservice import endpoint_uris
+from .config import NAMESPACE, StackConfig, engine_values_from_files, find_project_dir, load_from_engine
+
+SECRET_PLACEHOLDER = "[secret]"
+UNKNOWN_PLACEHOLDER = "[computed]"
+DYNAMIC_PROVIDER_INPUT = "__provider"
+
+
+def _stable_id(args: pulumi_mocks.MockResourceArgs) -> str:
+    return hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
+
+
+def _local_endpoint(port: float | None) -> dict[str, Any]:
+    """A fixed port is known at plan time; a free one is only picked when the container starts."""
+    if port is None:
+        return {"port": rpc.UNKNOWN, "scoring_uri": rpc.UNKNOWN, "swagger_uri": rpc.UNKNOWN}
+    return {"port": int(port), **endpoint_uris(int(port))}
+
+
+# What a resource's provider would compute, by type token. Each function gets the mock
+# args and returns outputs to add to the inputs. Types without an entry echo their inputs.
+MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
+    "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {"address": f"localhost:{int(a.inputs['port'])}", "running": True},
+    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {
+        "digest": "sha256:" + hashlib.sha256(f"{a.inputs['repository']}:{a.inputs['tag']}".encode()).hexdigest(),
+        "image": f"{a.inputs['repository']}@sha256:" + hashlib.sha256(f"{a.inputs['repository']}:{a.inputs['tag']}".encode()).hexdigest(),
+    },
+    "pulumi-python:dynamic/modelstack:LocalWebservice": lambda a: {
+        "container_id": _stable_id(a),
+        "state": "Healthy",
+        **_local_endpoint(a.inputs.get("port")),
+    },
+}
+# What provider functions (invokes) would return, by token.
+MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """One mock for every provider the program uses, keyed by resource type."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        compute = MOCK_OUTPUTS.get(args.typ)
+        if compute is not None:
+            outputs.update(compute(args))
+        return f"{args.name}-{_stable_id(args)}", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        compute = MOCK_CALLS.get(args.token)
+        return compute(args) if compute is not None else {}
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom, "inputs": self.inputs}
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [r.as_json() for r in sorted(self.resources, key=lambda r: r.urn)],
+            "outputs": self.outputs,
+        }
+
+    def by_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> PlannedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}; names: {sorted(r.name for r in self.resources)}")
+        return matches[0]
+
+
+def sanitize(value: Any) -> Any:
+    """Plain JSON for a plan: secrets masked, unknowns marked, dynamic providers' code dropped."""
+    if isinstance(value, dict):
+        if rpc._special_sig_key in value:
+            signature = value[rpc._special_sig_key]
+            if signature == rpc._special_secret_sig:
+                return SECRET_PLACEHOLDER
+            if signature == rpc._special_output_value_sig:
+                if value.get("secret"):
+                    return SECRET_PLACEHOLDER
+                return sanitize(value.get("value", UNKNOWN_PLACEHOLDER))
+            return f"[{value.get('urn') or value.get('id') or 'reference'}]"
+        return {str(k): sanitize(v) for k, v in sorted(value.items()) if k != DYNAMIC_PROVIDER_INPUT}
+    if isinstance(value, (list, tuple)):
+        return [sanitize(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN_PLACEHOLDER
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire carries every number as a double
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also keeping each registration's parent and raw (secret-aware) inputs."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, plan: Plan):
+        super().__init__(mocks)
+        self.plan = plan
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            self.plan.resources.append(PlannedResource(response.urn, request.type, request.name, request.parent or None, bool(request.custom), sanitize(inputs)))
+        return response
+
+
+def evaluate(config: StackConfig, program: Callable[[StackConfig], Any] | None = None) -> Plan:
+    """Run the program for a loaded config under the mock runtime; returns what it declared."""
+    from .program import declare_stack
+
+    plan = Plan(config.stack)
+    monitor = RecordingMonitor(OfflineMocks(), plan)
+    pulumi.runtime.set_mocks(OfflineMocks(), project=NAMESPACE, stack=config.stack, preview=False, monitor=monitor)
+    run = program or declare_stack
+
+    @pulumi.runtime.test
+    def _declare():
+        run(config)
+
+    _declare()
+    plan.outputs = _stack_outputs()
+    return plan
+
+
+def _stack_outputs() -> dict[str, Any]:
+    """The program's `pulumi.export`s, resolved, with secrets still marked as such.
+
+    Under the mock runtime the root stack registers its outputs before the program runs,
+    so they are read from the root resource and sent through the wire format instead.
+    """
+    from pulumi.runtime.settings import get_root_resource
+    from pulumi.runtime.sync_await import _sync_await
+
+    root = get_root_resource()
+    struct = _sync_await(rpc.serialize_properties(dict(getattr(root, "outputs", {}) or {}), {}))
+    return sanitize(rpc.deserialize_properties(struct, keep_unknowns=True))
+
+
+def evaluate_stack(stack: str, project_dir: Path | None = None) -> tuple[StackConfig, Plan]:
+    """Load a stack's config from its files as the engine would hand it over, and evaluate it."""
+    project_dir = project_dir or find_project_dir()
+    values, secret_keys = engine_values_from_files(stack, project_dir)
+    pulumi.runtime.set_all_config(values, secret_keys)
+    config = load_from_engine(stack, project_dir)
+    return config, evaluate(config)
+
+
+def plan_json(plan: Plan) -> str:
+    """The plan as `check --json` prints it: sorted keys, stable order, byte-identical per input."""
+    return json.dumps(plan.as_json(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,61 @@
+"""The Pulumi program: a stack's config in, its resources and outputs out.
+
+`main()` is what `pulumi up/preview` runs (through __main__.py); `declare_stack()` is the same
+program for a config that is already loaded, which is how `modelstack check` evaluates a
+stack offline under the mock runtime. All validation happens while loading the config, so
+a bad stack fails before the first resource is declared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import pulumi
+
+from .build_context import build_context
+from .config import LocalRegistrySpec, StackConfig, load_from_engine
+from .errors import ModelstackError
+from .local_registry import LocalRegistry
+from .webservice import Webservice
+
+# Stack output names, shared with the tests and the `modelstack` command.
+SERVICES_OUTPUT = "services"
+STATE_DIR = ".modelstack"
+
+
+def local_registry(config: StackConfig, spec: LocalRegistrySpec) -> LocalRegistry:
+    """The registry on this machine; its storage and process state stay in .modelstack/."""
+    # One registry per port: stacks that share a port share the registry's storage too,
+    # which is what lets a local stack promote to another without copying.
+    base = f"{STATE_DIR}/registry/{spec.port}"
+    return LocalRegistry("registry", port=spec.port, root_dir=f"{base}/storage", state_dir=f"{base}/run")
+
+
+def declare_stack(config: StackConfig) -> dict[str, Webservice]:
+    """Declare every resource of the stack; returns the webservices by name."""
+    project_dir = Path(config.project_dir)
+    if isinstance(config.registry, LocalRegistrySpec):
+        registry = local_registry(config, config.registry)
+        registry_address: pulumi.Input[str] = registry.address
+        registry_opts = pulumi.ResourceOptions(depends_on=[registry])
+    else:
+        from .azure_platform import declare_platform
+
+        platform = declare_platform(config)
+        registry_address = platform.login_server
+        registry_opts = pulumi.ResourceOptions(depends_on=platform.registry_dependencies)
+    services = {}
+    for name, service in config.services.items():
+        context = build_context(project_dir, name, service, config.models)
+        repository = pulumi.Output.from_input(registry_address).apply(lambda address, n=name: f"{address}/{n}")
+        services[name] = Webservice(name, stack=config.stack, service=service, models=config.models, context=context, repository=repository, opts=registry_opts)
+    pulumi.export(SERVICES_OUTPUT, {name: web.outputs() for name, web in services.items()})
+    return services
+
+
+def main() -> None:
+    """Entry point under the Pulumi engine: config errors end the run with their message only."""
+    try:
+        config = load_from_engine(pulumi.get_stack())
+        declare_stack(config)
+    except ModelstackError as exc:
+        raise pulumi.RunError(str(exc)) from None
