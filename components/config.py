@@ -237,6 +237,7 @@ class StackConfig(_Strict):
     stack: str
     project_dir: str
     location: str = DEFAULT_LOCATION
+    resource_group: str | None = None
     tags: dict[str, str] = {}
     registry: RegistrySpec = LocalRegistrySpec(kind="local")
     clusters: dict[str, ClusterSpec] = {}
@@ -245,7 +246,7 @@ class StackConfig(_Strict):
 
 
 # Config keys a stack may set under the `modelstack:` namespace.
-TOP_LEVEL_KEYS = ("location", "tags", "registry", "clusters", "models", "services")
+TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services")
 # Keys shared by all stacks, declared in Pulumi.yaml.
 SHARED_KEYS = ("models", "services")
 # Fields that hold secrets: they must come from `pulumi config set --secret`.

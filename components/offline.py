@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from . import azure_mocks
 from .local_webservice import endpoint_uris
 from .config import NAMESPACE, StackConfig, engine_values_from_files, find_project_dir, load_from_engine
 
@@ -56,6 +58,8 @@ MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]
 }
 # What provider functions (invokes) would return, by token.
 MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
+MOCK_OUTPUTS.update(azure_mocks.MOCK_OUTPUTS)
+MOCK_CALLS.update(azure_mocks.MOCK_CALLS)
 
 
 class OfflineMocks(pulumi.runtime.Mocks):
@@ -124,7 +128,7 @@ def sanitize(value: Any) -> Any:
         return {str(k): sanitize(v) for k, v in sorted(value.items()) if k != DYNAMIC_PROVIDER_INPUT}
     if isinstance(value, (list, tuple)):
         return [sanitize(v) for v in value]
-    if value == rpc.UNKNOWN:
+    if value == rpc.UNKNOWN or isinstance(value, Unknown):
         return UNKNOWN_PLACEHOLDER
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire carries every number as a double
