@@ -46,10 +46,8 @@ def _local_endpoint(port: float | None) -> dict[str, Any]:
 # args and returns outputs to add to the inputs. Types without an entry echo their inputs.
 MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
     "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {"address": f"localhost:{int(a.inputs['port'])}", "running": True},
-    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {
-        "digest": "sha256:" + hashlib.sha256(f"{a.inputs['repository']}:{a.inputs['tag']}".encode()).hexdigest(),
-        "image": f"{a.inputs['repository']}@sha256:" + hashlib.sha256(f"{a.inputs['repository']}:{a.inputs['tag']}".encode()).hexdigest(),
-    },
+    # The digest exists once the image is pushed, so a plan cannot know it.
+    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {"digest": rpc.UNKNOWN, "image": rpc.UNKNOWN},
     "pulumi-python:dynamic/modelstack:LocalWebservice": lambda a: {
         "container_id": _stable_id(a),
         "state": "Healthy",

@@ -1,0 +1,139 @@
+"""The `modelstack` command.
+
+    modelstack check --stack NAME [--json]        evaluate a stack offline (exit 0 clean, 1 violation, 2 usage)
+    modelstack package SERVICE --stack NAME --out DIR   write a service's Dockerfile and build context
+
+Errors meant for the user (a ModelstackError) are printed without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+from .errors import ConfigErrors, ModelstackError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Take a trained model to a served endpoint, with Pulumi stacks.")
+# Plans have long values (image digests): keep lines whole when the output is not a terminal.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(error: ModelstackError) -> None:
+    errors = error.errors if isinstance(error, ConfigErrors) else [error]
+    noun = "error" if len(errors) == 1 else "errors"
+    err.print(f"[bold red]{len(errors)} {noun}[/]", markup=True)
+    for one in errors:
+        err.print(f"- {one}", markup=False)
+    raise typer.Exit(EXIT_VIOLATION)
+
+
+def _short_type(type_: str) -> str:
+    return type_.rsplit(":", 1)[-1]
+
+
+def _summary(inputs: dict) -> str:
+    """The inputs a person reads first, on one line."""
+    keys = ("tag", "image", "port", "sku", "location", "agent_count", "vm_size", "address")
+    shown = [f"{k}={inputs[k]}" for k in keys if k in inputs and inputs[k] not in (None, "", {})]
+    return "  ".join(shown)
+
+
+def _tree(plan) -> Tree:
+    root = Tree(f"[bold]stack {plan.stack}[/]")
+    nodes = {}
+    children: dict[str | None, list] = {}
+    for resource in sorted(plan.resources, key=lambda r: r.urn):
+        children.setdefault(resource.parent, []).append(resource)
+
+    def add(parent_node, parent_urn):
+        for resource in children.get(parent_urn, []):
+            detail = escape(_summary(resource.inputs))
+            node = parent_node.add(f"{resource.name} [dim]({_short_type(resource.type)})[/] {detail}".rstrip())
+            nodes[resource.urn] = node
+            add(node, resource.urn)
+
+    stack_urns = {r.parent for r in plan.resources if r.parent and r.parent.endswith(f"pulumi:pulumi:Stack::modelstack-{plan.stack}")}
+    for urn in sorted(stack_urns) or [None]:
+        add(root, urn)
+    return root
+
+
+@app.command()
+def check(
+    stack: str = typer.Option(..., "--stack", help="The stack to evaluate (a file stacks/Pulumi.<stack>.yaml)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the planned resources with their inputs as JSON."),
+) -> None:
+    """Evaluate a stack offline: config, rules and policies; print the resources it would create."""
+    from .offline import evaluate_stack, plan_json
+    from .policy_rules import evaluate_policies
+
+    started = time.monotonic()
+    try:
+        config, plan = evaluate_stack(stack)
+    except ModelstackError as error:
+        _fail(error)
+    violations = evaluate_policies([(r.urn, r.type, r.inputs) for r in plan.resources])
+    mandatory = [v for v in violations if v.enforcement == "mandatory"]
+    if as_json:
+        document = json.loads(plan_json(plan))
+        document["violations"] = [v.as_json() for v in violations]
+        out.print(json.dumps(document, indent=2, sort_keys=True), markup=False)
+    else:
+        out.print(_tree(plan))
+        custom = sum(1 for r in plan.resources if r.custom)
+        out.print(f"{len(plan.resources)} resources ({custom} managed by providers), {len(config.services)} services; evaluated in {time.monotonic() - started:.2f}s", markup=False)
+        for violation in violations:
+            colour = "red" if violation.enforcement == "mandatory" else "yellow"
+            out.print(f"[{colour}]{violation.enforcement}[/] [bold]{violation.policy}[/] {escape(violation.resource)}\n  {escape(violation.message)}")
+        if not violations:
+            out.print("[green]clean:[/] config valid, every rule and policy passed")
+    raise typer.Exit(EXIT_VIOLATION if mandatory else EXIT_OK)
+
+
+@app.command()
+def package(
+    service: str = typer.Argument(..., help="The service whose image to package."),
+    stack: str = typer.Option(..., "--stack", help="The stack whose config to use."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the Dockerfile and build context into."),
+) -> None:
+    """Write a service's Dockerfile and build context (Azure ML's generate_dockerfile=True)."""
+    from .build_context import build_context, write_context
+    from .config import find_project_dir, load_from_files
+    from .errors import ConfigError
+    from .wheelhouse import ensure_wheelhouse
+
+    try:
+        config = load_from_files(stack)
+        if service not in config.services:
+            raise ConfigError(f"stack {stack} has no service '{service}'", key="modelstack:services", rule="package names a declared service", fix=f"use one of: {', '.join(config.services)}")
+        project_dir = find_project_dir()
+        context = build_context(project_dir, service, config.services[service], config.models)
+        wheelhouse = None
+        if context.requirements_digest:
+            wheelhouse = ensure_wheelhouse(project_dir / ".modelstack", context.requirements_digest, context.environment_files["requirements.txt"], log=lambda m: err.print(m, markup=False))
+        written = write_context(context, out_dir, wheelhouse)
+    except ModelstackError as error:
+        _fail(error)
+    image = f"{service}:{context.tag}"
+    out.print(f"wrote {len(written)} files to {out_dir} (tag {context.tag}, models {context.model_versions})", markup=False)
+    out.print(f"build:  docker build -t {image} {out_dir}", markup=False)
+    out.print(f"run:    docker run -p 6789:5001 {image}", markup=False)
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
