@@ -288,7 +288,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path.name} is not valid YAML{where}: {problem}",
             rule="stack and project files are YAML mappings",
-            fix="fix the indentation or quoting at that line (`python -c 'import yaml,sys; yaml.safe_load(open(sys.argv[1]))' FILE` shows it too)",
+            fix="fix the indentation or quoting at that line",
         ) from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path.name} holds a {type(loaded).__name__}, not a mapping", rule="the file is a YAML mapping", fix="start the file with `config:`")
@@ -489,10 +489,15 @@ def _error_from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> Confi
         return ConfigError(f"kind is {ctx.get('tag')!r}", key=key, rule=f"kind must be one of {ctx.get('expected_tags')}", fix="set kind: local (a registry on this machine) or kind: acr (Azure Container Registry)")
     if kind == "union_tag_not_found":
         return ConfigError("has no 'kind'", key=key, rule="a registry names its kind", fix="add kind: local or kind: acr")
-    bounds = {"greater_than": f"must be greater than {ctx.get('gt')}", "greater_than_equal": f"must be at least {ctx.get('ge')}", "less_than_equal": f"must be at most {ctx.get('le')}", "less_than": f"must be less than {ctx.get('lt')}", "too_short": f"needs at least {ctx.get('min_length')} item(s)"}
+    bound = {name: _number(ctx.get(name)) for name in ("gt", "ge", "le", "lt")}
+    bounds = {"greater_than": f"must be greater than {bound['gt']}", "greater_than_equal": f"must be at least {bound['ge']}", "less_than_equal": f"must be at most {bound['le']}", "less_than": f"must be less than {bound['lt']}", "too_short": f"needs at least {ctx.get('min_length')} item(s)"}
     if kind in bounds:
         return ConfigError(f"is {error.get('input')!r}", key=key, rule=bounds[kind], fix=f"set {key} to a value that {bounds[kind].replace('must be', 'is').replace('needs', 'has')}")
     return ConfigError(f"is {error.get('input')!r}", key=key, rule=error["msg"].lower().replace("input should", "must"), fix=f"correct {key}")
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def check_top_level_keys(values: dict[str, Any]) -> list[ConfigError]:

@@ -89,7 +89,8 @@ def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[
         errors.append(ConfigError("base_image_registry is set without base_image", key=_key(*env_key, "base_image_registry"), rule="the registry's credentials are used to pull base_image", fix="set base_image to the image in that registry, or remove base_image_registry"))
     if service.target == "aks":
         if not service.compute:
-            errors.append(ConfigError("target is aks but no compute is named", key=_key("services", name, "compute"), rule="an AKS service runs on a cluster declared under modelstack:clusters", fix=f"set compute to one of: {', '.join(config.clusters) or '(declare a cluster under modelstack:clusters first)'}"))
+            fix = f"set compute to one of: {', '.join(config.clusters)}" if config.clusters else "declare a cluster under modelstack:clusters, then name it in compute"
+            errors.append(ConfigError("target is aks but no compute is named", key=_key("services", name, "compute"), rule="an AKS service runs on a cluster declared under modelstack:clusters", fix=fix))
         elif service.compute not in config.clusters:
             close = difflib.get_close_matches(service.compute, list(config.clusters), n=1)
             fix = f"did you mean '{close[0]}'?" if close else f"declare it under modelstack:clusters, or use one of: {', '.join(config.clusters) or '(none declared)'}"

@@ -1,0 +1,25 @@
+# Rendered by modelstack for service diabetes; edit templates/Dockerfile.j2, not this file.
+FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04 AS environment
+
+COPY conda.yml /tmp/build/conda.yml
+RUN conda env create --prefix /opt/env --file /tmp/build/conda.yml \
+ && conda clean --all --yes
+
+
+FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04
+COPY --from=environment /opt/env /opt/env
+RUN useradd --uid 1000 --home-dir /var/azureml-app --no-create-home azureml
+
+ENV PATH=/opt/env/bin:$PATH \
+    AML_APP_ROOT=/var/azureml-app \
+    AZUREML_SOURCE_DIRECTORY=src \
+    AZUREML_ENTRY_SCRIPT=src/score.py \
+    AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/diabetes-ridge/99e8b697e9a7 \
+    SERVICE_NAME=diabetes \
+    HOME=/tmp
+WORKDIR /var/azureml-app
+COPY src/ /var/azureml-app/src/
+COPY models/ /var/azureml-app/azureml-models/
+USER azureml
+EXPOSE 5001
+CMD ["azmlinfsrv", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]

@@ -1,0 +1,30 @@
+# Rendered by modelstack for service diabetes; edit templates/Dockerfile.j2, not this file.
+FROM mcr.microsoft.com/azureml/openmpi4.1.0-cuda12.1-cudnn8-ubuntu22.04 AS environment
+
+COPY requirements.txt /tmp/build/requirements.txt
+COPY wheelhouse/ /tmp/build/wheelhouse/
+RUN python3 -m venv /opt/env \
+ && /opt/env/bin/pip install --no-cache-dir --no-index --find-links /tmp/build/wheelhouse -r /tmp/build/requirements.txt
+
+
+FROM mcr.microsoft.com/azureml/openmpi4.1.0-cuda12.1-cudnn8-ubuntu22.04
+ENV NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility
+COPY --from=environment /opt/env /opt/env
+RUN useradd --uid 1000 --home-dir /var/azureml-app --no-create-home azureml
+
+# extra_docker_file_steps
+RUN echo 'extra step' > /tmp/extra
+
+ENV PATH=/opt/env/bin:$PATH \
+    AML_APP_ROOT=/var/azureml-app \
+    AZUREML_SOURCE_DIRECTORY=src \
+    AZUREML_ENTRY_SCRIPT=src/score.py \
+    AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/diabetes-ridge/99e8b697e9a7 \
+    SERVICE_NAME=diabetes \
+    HOME=/tmp
+WORKDIR /var/azureml-app
+COPY src/ /var/azureml-app/src/
+COPY models/ /var/azureml-app/azureml-models/
+USER azureml
+EXPOSE 5001
+CMD ["azmlinfsrv", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]
