@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Build the Python base image from Debian packages, without pulling from any container
+# registry: debootstrap a minimal Debian with python3, python3-venv, python3-pip and
+# ca-certificates, then `docker import` the tree as an image.
+# This is how air-gapped machines get a base image: all it needs is a Debian mirror.
+#
+# Usage: sudo scripts/build-base-image.sh [TAG] [--force]
+#   TAG      image tag to create (default modelstack/python-base:bookworm)
+#   --force  rebuild even when TAG already exists locally
+#
+# Environment (all optional):
+#   MODELSTACK_DEBIAN_MIRROR  Debian mirror (default: the one apt uses here, else deb.debian.org)
+#   MODELSTACK_DEBIAN_SUITE   Debian release (default bookworm)
+#   TMPDIR                    where the temporary root file system is built (default /var/tmp)
+set -euo pipefail
+
+DEFAULT_TAG=modelstack/python-base:bookworm
+SUITE=${MODELSTACK_DEBIAN_SUITE:-bookworm}
+PACKAGES=python3,python3-venv,python3-pip,ca-certificates
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f s", e - s }'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit "$1"; }
+
+tag="" force=0
+for arg in "$@"; do
+  case $arg in
+    --force) force=1 ;;
+    -h|--help) usage 0 ;;
+    -*) printf 'error: unknown option %s\n\n' "$arg" >&2; usage 2 ;;
+    *) [ -z "$tag" ] || { printf 'error: more than one TAG given\n\n' >&2; usage 2; }; tag=$arg ;;
+  esac
+done
+tag=${tag:-$DEFAULT_TAG}
+[[ $tag == *:* ]] || tag="$tag:latest"
+
+# The Debian mirror apt uses on this machine (one-line and deb822 formats), if any.
+apt_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; break } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' "$f"
+  done
+} 2>/dev/null
+
+pick_mirror() {
+  local uri
+  while read -r uri; do
+    uri=${uri%/}
+    # the main archive: .../debian, not debian-security, debian-ports or third-party repositories
+    if [[ $uri =~ ^(https?|file)://.*/debian$ ]]; then echo "$uri"; return 0; fi
+  done < <(apt_mirror)
+  echo "http://deb.debian.org/debian"
+}
+
+t_total=$(now)
+[ "$(id -u)" -eq 0 ] || die "debootstrap needs root: sudo $0 $*"
+PATH="$PATH:/usr/sbin:/sbin"
+command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed. Fix: sudo scripts/install-system-deps.sh"
+command -v docker >/dev/null 2>&1 || die "docker is not installed. Fix: sudo scripts/install-system-deps.sh"
+timeout 10 docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 \
+  || die "the Docker daemon at ${DOCKER_HOST:-the default socket} does not answer. Fix: sudo scripts/dockerd.sh start (or start Docker Desktop / the docker service)"
+
+if [ "$force" -eq 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
+  say "$tag already exists ($(docker image inspect --format '{{.Id}}, {{.Size}} bytes, created {{.Created}}' "$tag")); skipping. Use --force to rebuild."
+  exit 0
+fi
+
+old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+mirror=${MODELSTACK_DEBIAN_MIRROR:-$(pick_mirror)}
+# apt may be configured with a proxy that debootstrap (wget) would not know about
+if [ -z "${http_proxy:-}" ] && command -v apt-config >/dev/null 2>&1; then
+  eval "$(apt-config shell apt_http_proxy Acquire::http::Proxy)"
+  if [ -n "${apt_http_proxy:-}" ] && [ "$apt_http_proxy" != DIRECT ]; then
+    export http_proxy=$apt_http_proxy
+    say "using apt's HTTP proxy $http_proxy"
+  fi
+fi
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/modelstack-base.XXXXXX")
+rootfs=$work/rootfs
+cleanup() {
+  local m
+  # debootstrap may leave proc/sys mounted inside the tree when it fails; never delete through them
+  if [ -r /proc/self/mounts ]; then
+    awk -v p="$work/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+  fi
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "building $tag: debootstrap --variant=minbase $SUITE from $mirror (packages: $PACKAGES)"
+t0=$(now)
+log=$work/debootstrap.log
+mkdir -p "$rootfs"
+# Progress: the first line of each debootstrap phase (and every warning or error); the full
+# output goes to the log.
+debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$mirror" 2>&1 | tee "$log" \
+  | awk '/^[IWE]: / { verb = ($2 == "Validating") ? "Retrieving" : $2
+           if ($1 != "I:" || verb != last) { if (more) printf "    ... and %d more\n", more; print "    " $0; more = 0 }
+           else if (++more % 40 == 0) printf "    ... %d more so far\n", more
+           last = verb; fflush() }' || true
+if [ ! -x "$rootfs/usr/bin/python3" ] || ! grep -q 'Base system installed successfully' "$log"; then
+  printf 'error: debootstrap failed; last lines of its output:\n' >&2
+  tail -n 20 "$log" | sed 's/^/    /' >&2
+  exit 1
+fi
+say "debootstrap done in $(since "$t0") ($(du -sh --one-file-system "$rootfs" | cut -f1))"
+
+# Trim what an image does not need: downloaded .debs, apt lists, debootstrap's logs.
+t0=$(now)
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin \
+       "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/bootstrap.log "$rootfs"/debootstrap
+: >"$rootfs/etc/machine-id"
+say "trimmed to $(du -sh --one-file-system "$rootfs" | cut -f1) in $(since "$t0")"
+
+say "docker import -> $tag"
+t0=$(now)
+image_id=$(tar --numeric-owner -C "$rootfs" -c . | docker import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV LANG=C.UTF-8' \
+  --change 'ENV PYTHONUNBUFFERED=1' \
+  --change "LABEL org.opencontainers.image.title=modelstack-python-base org.opencontainers.image.base.name=debian:$SUITE io.modelstack.debian-mirror=$mirror" \
+  --change 'CMD ["python3"]' \
+  --message "debootstrap --variant=minbase --include=$PACKAGES $SUITE $mirror" \
+  - "$tag")
+say "imported in $(since "$t0"): $image_id"
+if [ -n "$old_id" ] && [ "$old_id" != "$image_id" ]; then
+  # the image --force replaced; kept when something still uses it
+  docker image rm "$old_id" >/dev/null 2>&1 && say "removed the previous $tag ($old_id)" || true
+fi
+
+python_version=$(docker run --rm --network none "$tag" python3 -c 'import sys, ssl; print(sys.version.split()[0])' 2>&1) \
+  || die "the new image $tag does not run python3: $python_version"
+size=$(docker image inspect --format '{{.Size}}' "$tag")
+say "built $tag in $(since "$t_total"): Python $python_version, $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"

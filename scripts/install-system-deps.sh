@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Install the Debian/Ubuntu packages the local stack needs, only those that are missing:
+#   docker.io        Docker engine (skipped when any Docker engine, e.g. docker-ce, is present)
+#   debootstrap      builds the Python base image from Debian packages (scripts/build-base-image.sh)
+#   docker-registry  the `kind: local` container registry (components/local_registry.py)
+#
+# Usage: sudo scripts/install-system-deps.sh
+# Idempotent: runs `apt-get update` once and `apt-get install` only when something is missing.
+set -euo pipefail
+
+started=$(date +%s)
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# package name -> a command that proves it (or an equivalent) is installed
+declare -A provides=(
+  [docker.io]=dockerd
+  [debootstrap]=debootstrap
+  [docker-registry]=docker-registry
+)
+order=(docker.io debootstrap docker-registry)
+
+pkg_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing=()
+for pkg in "${order[@]}"; do
+  cmd=${provides[$pkg]}
+  if pkg_installed "$pkg"; then
+    say "$pkg: already installed ($(dpkg-query -W -f='${Version}' "$pkg"))"
+  elif path=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" 2>/dev/null); then
+    # e.g. docker-ce from Docker's own repository: installing docker.io would conflict with it
+    say "$pkg: not installed as a package, but $cmd is at $path; leaving it alone"
+  else
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  say "nothing to install ($(( $(date +%s) - started )) s)"
+  exit 0
+fi
+
+command -v apt-get >/dev/null 2>&1 \
+  || die "missing: ${missing[*]}, and apt-get is not available. Install them with your system's package manager (Debian/Ubuntu package names: ${missing[*]})."
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || die "missing: ${missing[*]}; run this script as root to install them"
+  sudo_cmd=(sudo)
+fi
+
+say "missing: ${missing[*]}"
+say "apt-get update"
+t0=$(date +%s)
+"${sudo_cmd[@]}" apt-get update -q
+say "apt-get update done ($(( $(date +%s) - t0 )) s)"
+
+say "apt-get install ${missing[*]}"
+t0=$(date +%s)
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+say "installed ${missing[*]} ($(( $(date +%s) - t0 )) s)"
+
+for pkg in "${missing[@]}"; do
+  pkg_installed "$pkg" || die "$pkg is still not installed after apt-get install"
+done
+say "done ($(( $(date +%s) - started )) s total)"
