@@ -17,11 +17,12 @@ import docker.errors
 import requests
 
 from .build_context import BuildContext, context_tarball
-from .config import DEFAULT_BASE_IMAGE, RegistryCredentials
+from .config import RegistryCredentials
 from .docker_client import require_image
 from .errors import BuildError
 from .wheelhouse import ensure_wheelhouse
 
+LOCALLY_BUILT_PREFIX = "modelstack/"
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -42,6 +43,7 @@ class ImageResult:
     digest: str  # sha256:...
     built: bool
     pushed: bool
+    build: "BuildReport | None"
 
     @property
     def reference(self) -> str:
@@ -74,13 +76,25 @@ def _local_image(client: docker.DockerClient, reference: str):
         return None
 
 
-def build(client: docker.DockerClient, context: BuildContext, repository: str, cache_root: Path, *, credentials: RegistryCredentials | None = None, log=stderr_log) -> str:
-    """docker build of the context as repository:tag; returns the image id."""
+@dataclass(frozen=True)
+class BuildReport:
+    image_id: str
+    steps: list[tuple[str, bool]]  # (Dockerfile step, whether the layer cache served it)
+    seconds: float
+
+    def cached(self, fragment: str) -> bool:
+        """Whether the (first) step containing `fragment` came from the layer cache."""
+        return next(cached for step, cached in self.steps if fragment in step)
+
+
+def build(client: docker.DockerClient, context: BuildContext, repository: str, cache_root: Path, *, credentials: RegistryCredentials | None = None, no_cache: bool = False, log=stderr_log) -> BuildReport:
+    """docker build of the context as repository:tag."""
     wheelhouse = None
     if context.requirements_digest:
         wheelhouse = ensure_wheelhouse(cache_root, context.requirements_digest, context.environment_files["requirements.txt"], log=log)
-    if context.base_image == DEFAULT_BASE_IMAGE:
-        require_image(client, DEFAULT_BASE_IMAGE, f"modelstack:services.{context.service_name}.environment.base_image")
+    if context.base_image.startswith(LOCALLY_BUILT_PREFIX):
+        # Built on this machine by scripts/build-base-image.sh: no registry has it to pull.
+        require_image(client, context.base_image, f"modelstack:services.{context.service_name}.environment.base_image")
     if credentials is not None:
         password = credentials.password.get_secret_value() if credentials.password else None
         client.login(username=credentials.username, password=password, registry=credentials.address)
@@ -94,10 +108,12 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
         tag=reference,
         rm=True,
         forcerm=True,
+        nocache=no_cache,
         decode=True,
         labels={"modelstack.service": context.service_name, "modelstack.context-digest": context.digest},
     )
     image_id = None
+    steps: list[tuple[str, bool]] = []
     for chunk in stream:
         if "error" in chunk:
             tail = "".join(output[-15:]).rstrip()
@@ -110,10 +126,15 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
         if text:
             output.append(text)
             if text.startswith("Step "):
+                steps.append((text.strip(), False))
                 log(f"  {context.service_name}: {text.strip()}")
+            elif "Using cache" in text and steps:
+                steps[-1] = (steps[-1][0], True)
         image_id = (chunk.get("aux") or {}).get("ID", image_id)
-    log(f"built {reference} in {time.monotonic() - started:.1f}s")
-    return image_id or client.images.get(reference).id
+    seconds = time.monotonic() - started
+    cached = sum(1 for _, hit in steps if hit)
+    log(f"built {reference} in {seconds:.1f}s ({cached} of {len(steps)} steps from the layer cache)")
+    return BuildReport(image_id or client.images.get(reference).id, steps, seconds)
 
 
 def push(client: docker.DockerClient, repository: str, tag: str, *, log=stderr_log) -> str:
@@ -139,10 +160,9 @@ def ensure_image(client: docker.DockerClient, context: BuildContext, repository:
     existing = registry_digest(repository, context.tag)
     if existing:
         log(f"{repository}:{context.tag} is already in the registry; nothing to build")
-        return ImageResult(repository, context.tag, existing, built=False, pushed=False)
-    built = False
+        return ImageResult(repository, context.tag, existing, built=False, pushed=False, build=None)
+    report = None
     if _local_image(client, f"{repository}:{context.tag}") is None:
-        build(client, context, repository, cache_root, credentials=credentials, log=log)
-        built = True
+        report = build(client, context, repository, cache_root, credentials=credentials, log=log)
     digest = push(client, repository, context.tag, log=log)
-    return ImageResult(repository, context.tag, digest, built=built, pushed=True)
+    return ImageResult(repository, context.tag, digest, built=report is not None, pushed=True, build=report)
