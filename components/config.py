@@ -213,6 +213,11 @@ class ClusterSpec(_Strict):
 
     agent_count: Annotated[int, Field(gt=0)] = 3
     vm_size: str = "Standard_D3_v2"
+    # Node autoscaling (AKS's cluster autoscaler; not an Azure ML parameter). agent_count is
+    # the starting size; the 12-vCPU rule counts autoscale_min_nodes when autoscaling.
+    autoscale_enabled: bool = False
+    autoscale_min_nodes: Annotated[int, Field(gt=0)] | None = None
+    autoscale_max_nodes: Annotated[int, Field(gt=0)] | None = None
     cluster_purpose: Literal["FastProd", "DevTest"] = "FastProd"
     kubernetes_version: str | None = None
     load_balancer_type: Literal["PublicIp", "InternalLoadBalancer"] = "PublicIp"
