@@ -8,8 +8,8 @@ nothing behind and a re-run converges.
 
 `read` inspects the live container, so `pulumi refresh` shows drift: a stopped container
 (state Failed), a removed one (gone from the stack) or one running another image. `diff`
-then plans the repair: a restart in place for a stopped container, a replacement for a new
-image or port.
+looks at the live container too, so a plain `pulumi up` plans the repair: a restart in
+place for a stopped container, a replacement for a removed one, a new image or a new port.
 """
 
 from __future__ import annotations
@@ -46,17 +46,21 @@ def endpoint_uris(port: int) -> dict[str, str]:
     return {"scoring_uri": f"{base}/score", "swagger_uri": f"{base}/swagger.json"}
 
 
-def container_diff(olds: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(changed inputs, inputs that force a replacement).
+def container_diff(olds: dict[str, Any], news: dict[str, Any], live_state: str | None) -> tuple[list[str], list[str]]:
+    """(changed inputs, inputs that force a replacement), given the container's live state.
 
-    A port left unset means "any free port": the one picked before is kept.
-    A container that drifted out of Healthy is restarted in place (`update`).
+    A port left unset means "any free port": the one picked before is kept. A container
+    that is gone is replaced; one that drifted out of Healthy is restarted in place
+    (`update`). The live state is looked up at diff time, so a plain `pulumi up` repairs
+    drift without a refresh first.
     """
     replaces = [k for k in CONTAINER_IDENTITY if k != "port" and olds.get(k) != news.get(k)]
     if news.get("port") is not None and news.get("port") != olds.get("port"):
         replaces.append("port")
+    if live_state is None and not replaces:
+        replaces.append("container_id")
     changes = list(replaces)
-    if olds.get("state") != "Healthy" and not replaces:
+    if live_state not in (None, "Healthy") and not replaces:
         changes.append("state")
     return changes, replaces
 
@@ -135,6 +139,18 @@ def wait_until_healthy(container, port: int, service: str, timeout: float = HEAL
         time.sleep(0.25)
 
 
+def live_container(container_id: str, props: dict[str, Any]) -> tuple[str, str] | None:
+    """(Azure ML state, image) of the running container, or None when it is gone."""
+    from .docker_client import docker_client
+
+    container = _container(docker_client(), container_id)
+    if container is None:
+        return None
+    running = container.status == "running"
+    state = azureml_state(container.status, is_healthy(int(props["port"])) if running else None)
+    return state, container.attrs.get("Config", {}).get("Image", props.get("image"))
+
+
 class LocalWebserviceProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors
@@ -180,31 +196,30 @@ class LocalWebserviceProvider(ResourceProvider):
         return CreateResult(id_=container.id, outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        from .docker_client import docker_client
-
-        container = _container(docker_client(), id_)
-        if container is None:
+        live = live_container(id_, props)
+        if live is None:
             return ReadResult(id_="", outs={})  # removed by hand: gone from the stack
-        running = container.status == "running"
-        state = azureml_state(container.status, is_healthy(int(props["port"])) if running else None)
-        image = container.attrs.get("Config", {}).get("Image", props.get("image"))
+        state, image = live
         return ReadResult(id_=id_, outs={**props, "state": state, "image": image})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changes, replaces = container_diff(olds, news)
+        live = live_container(id_, olds)
+        changes, replaces = container_diff(olds, news, live[0] if live else None)
         return DiffResult(changes=bool(changes), replaces=replaces, delete_before_replace=True)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Nothing that needs a new container changed: restart this one if it drifted."""
         from .docker_client import docker_client
 
-        container = _container(docker_client(), id_)
-        state = olds.get("state")
-        if container is not None and state != "Healthy":
-            _log(f"restarting {olds['container_name']}")
+        port = int(olds["port"])
+        live = live_container(id_, olds)
+        state = live[0] if live else olds.get("state")
+        if live is not None and state != "Healthy":
+            _log(f"restarting {olds['container_name']} ({state})")
+            container = _container(docker_client(), id_)
             container.restart()
-            state = wait_until_healthy(container, int(olds["port"]), news["service"])
-        return UpdateResult(outs={**news, "port": int(olds["port"]), "container_id": id_, "state": state, **endpoint_uris(int(olds["port"]))})
+            state = wait_until_healthy(container, port, news["service"])
+        return UpdateResult(outs={**news, "port": port, "container_id": id_, "state": state, **endpoint_uris(port)})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         from .docker_client import docker_client

@@ -143,9 +143,9 @@ def test_stopping_the_container_is_drift_that_update_repairs(stack):
     stack["client"].containers.get(created.id).stop(timeout=2)
     read = provider.read(created.id, created.outs)
     assert read.outs["state"] == "Failed"
-    diff = provider.diff(created.id, read.outs, web_props("diabetes", created.outs["image"]))
+    diff = provider.diff(created.id, created.outs, web_props("diabetes", created.outs["image"]))
     assert diff.changes and not diff.replaces, "a stopped container is restarted, not replaced"
-    updated = provider.update(created.id, read.outs, web_props("diabetes", created.outs["image"]))
+    updated = provider.update(created.id, created.outs, web_props("diabetes", created.outs["image"]))
     assert updated.outs["state"] == "Healthy"
     assert requests.post(created.outs["scoring_uri"], json=SAMPLE, timeout=10).status_code == 200
 

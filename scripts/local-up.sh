@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Bring up the `local` stack: the example model served by Docker on localhost, through the
+# Pulumi engine, with a registry on this machine and the state backend in .modelstack/.
+#
+#   scripts/local-up.sh              set up what is missing, then `pulumi up --stack local`
+#   scripts/local-up.sh --destroy    tear the local stack down (containers and registry)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "${1:-}" = "--destroy" ]; then
+    . scripts/pulumi-env.sh
+    pulumi destroy --stack local --yes --non-interactive
+    exit 0
+fi
+
+scripts/setup.sh
+. scripts/pulumi-env.sh
+if ! command -v pulumi >/dev/null; then
+    echo "modelstack: the Pulumi CLI is not available." >&2
+    echo "  Fix: run scripts/bootstrap-pulumi.sh (builds it from Go modules here), or install it: https://www.pulumi.com/docs/install/" >&2
+    exit 1
+fi
+pulumi stack select local --create --non-interactive >/dev/null
+printf '\n==> pulumi up --stack local\n'
+pulumi up --stack local --yes --non-interactive --skip-preview
+uri=$(pulumi stack output --stack local --json services | venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["diabetes"]["scoring_uri"])')
+cat <<MSG
+
+The local stack is up. Score the example model:
+
+  curl -s -X POST $uri -H 'Content-Type: application/json' -d '$(head -n 1 examples/diabetes/sample-requests.jsonl)'
+
+All outputs:   . scripts/pulumi-env.sh && pulumi stack output --stack local services
+Tear it down:  scripts/local-up.sh --destroy
+MSG

@@ -1,0 +1,152 @@
+"""The local stack through the real Pulumi engine: up, no-op preview, model change, drift,
+policy pack, destroy. Runs in a copy of the project, as a stack named `e2e` made from the
+local stack's file with ports of its own, so a local stack the developer has up is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ENGINE = REPO / ".tools" / "bin" / "pulumi"
+STACK = "e2e"
+SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
+
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.skipif(not ENGINE.exists(), reason="no Pulumi engine in .tools/bin: run scripts/bootstrap-pulumi.sh"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Engine:
+    def __init__(self, root: Path, home: Path):
+        self.root = root
+        self.env = {
+            **os.environ,
+            "PATH": f"{ENGINE.parent}:{os.environ.get('PATH', '')}",
+            "PULUMI_HOME": str(home / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": "",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        self.env.pop("MODELSTACK_PROJECT_DIR", None)
+        (home / "state").mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(["pulumi", *args, "--stack", STACK, "--non-interactive"], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600)
+        if check and result.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def outputs(self) -> dict:
+        return json.loads(self.run("stack", "output", "--json").stdout)["services"]
+
+    def steps(self) -> dict[str, str]:
+        """Resource name -> planned operation, from `pulumi preview --json`."""
+        preview = json.loads(self.run("preview", "--json").stdout)
+        return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in preview["steps"]}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, trained_example, docker_client):
+    home = tmp_path_factory.mktemp("engine")
+    root = home / "project"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, root / name)
+    for name in ("components", "templates", "stacks", "examples", "policies"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "venv").symlink_to(REPO / "venv")
+    (REPO / ".modelstack" / "wheelhouse").mkdir(parents=True, exist_ok=True)
+    (root / ".modelstack").mkdir()
+    (root / ".modelstack" / "wheelhouse").symlink_to(REPO / ".modelstack" / "wheelhouse")
+    stack = yaml.safe_load((root / "stacks" / "Pulumi.local.yaml").read_text())
+    stack.pop("encryptionsalt", None)
+    stack["config"]["modelstack:registry"]["port"] = _free_port()
+    stack["config"]["modelstack:services"]["diabetes"]["deploy"]["port"] = _free_port()
+    (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    runner = Engine(root, home)
+    runner.run("stack", "init")
+    yield runner
+    runner.run("destroy", "--yes", check=False)
+    for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={STACK}"}):
+        container.remove(force=True)
+
+
+def score(uri: str):
+    response = requests.post(uri, json=SAMPLE, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def model_predictions(root: Path, file: str) -> list[float]:
+    return joblib.load(root / "examples" / "diabetes" / "model" / file).predict(np.array(SAMPLE["data"])).tolist()
+
+
+def test_1_up_serves_predictions(engine):
+    result = engine.run("up", "--yes", "--skip-preview")
+    assert "[modelstack] building" in result.stdout + result.stderr, "progress is shown"
+    services = engine.outputs()
+    assert services["diabetes"]["state"] == "Healthy"
+    assert score(services["diabetes"]["scoring_uri"]) == pytest.approx(model_predictions(engine.root, "ridge.joblib"))
+    multi = score(services["diabetes-multi"]["scoring_uri"])
+    assert multi["lasso"] == pytest.approx(model_predictions(engine.root, "lasso.joblib"))
+
+
+def test_2_second_preview_plans_no_changes_and_builds_nothing(engine):
+    result = engine.run("preview", "--expect-no-changes")
+    assert "building" not in result.stdout + result.stderr
+
+
+def test_3_model_change_replaces_exactly_its_image_and_container(engine):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Lasso
+
+    features, target = load_diabetes(return_X_y=True)
+    joblib.dump(Lasso(alpha=0.5).fit(features, target), engine.root / "examples" / "diabetes" / "model" / "lasso.joblib")
+    steps = engine.steps()
+    changed = {name: op for name, op in steps.items() if op != "same" and name != f"modelstack-{STACK}"}
+    assert changed == {"diabetes-multi-image": "replace", "diabetes-multi-local": "replace"}, steps
+    engine.run("up", "--yes", "--skip-preview")
+    multi = score(engine.outputs()["diabetes-multi"]["scoring_uri"])
+    assert multi["lasso"] == pytest.approx(model_predictions(engine.root, "lasso.joblib"))
+
+
+def test_4_stopped_container_is_drift_that_up_repairs(engine, docker_client):
+    docker_client.containers.get(f"modelstack-{STACK}-diabetes").stop(timeout=2)
+    refresh = engine.run("refresh", "--preview-only", "--diff")
+    assert "diabetes-local" in refresh.stdout and "Failed" in refresh.stdout, refresh.stdout[-3000:]
+    engine.run("up", "--yes", "--skip-preview")
+    services = engine.outputs()
+    assert services["diabetes"]["state"] == "Healthy"
+    score(services["diabetes"]["scoring_uri"])
+
+
+def test_5_preview_runs_the_policy_pack(engine):
+    result = engine.run("preview", "--policy-pack", str(engine.root / "policies"))
+    assert "Policies:" in result.stdout and "modelstack" in result.stdout, result.stdout[-2000:]
+
+
+def test_6_destroy_leaves_nothing(engine, docker_client):
+    engine.run("destroy", "--yes", "--skip-preview")
+    exported = json.loads(engine.run("stack", "export").stdout)
+    assert exported["deployment"].get("resources") in (None, [])
+    assert docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={STACK}"}) == []
