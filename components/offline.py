@@ -66,9 +66,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         outputs = dict(args.inputs)
         compute = MOCK_OUTPUTS.get(args.typ)
-        if compute is not None:
-            outputs.update(compute(args))
-        return f"{args.name}-{_stable_id(args)}", outputs
+        computed = compute(args) if compute is not None else {}
+        outputs.update(computed)
+        # A provider's own id when the table gives one (an Azure resource id), else a stable one.
+        return computed.get("id") or f"{args.name}-{_stable_id(args)}", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         compute = MOCK_CALLS.get(args.token)
