@@ -15,11 +15,13 @@ ENV PATH=/opt/env/bin:$PATH \
     AML_APP_ROOT=/var/azureml-app \
     AZUREML_SOURCE_DIRECTORY=src \
     AZUREML_ENTRY_SCRIPT=src/score.py \
-    AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/diabetes-ridge/99e8b697e9a7 \
     SERVICE_NAME=diabetes \
     HOME=/tmp
 WORKDIR /var/azureml-app
 COPY src/ /var/azureml-app/src/
+# The model folder's name carries its version: set with the models, so a new model
+# version leaves every layer above untouched.
+ENV AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/diabetes-ridge/99e8b697e9a7
 COPY models/ /var/azureml-app/azureml-models/
 USER azureml
 EXPOSE 5001
