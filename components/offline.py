@@ -155,6 +155,9 @@ def evaluate(config: StackConfig, program: Callable[[StackConfig], Any] | None =
 
     plan = Plan(config.stack)
     monitor = RecordingMonitor(OfflineMocks(), plan)
+    # set_mocks keeps an earlier run's root stack resource; each evaluation needs its own, or
+    # a second stack evaluated in the same process is parented (and exported) under the first.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(OfflineMocks(), project=NAMESPACE, stack=config.stack, preview=False, monitor=monitor)
     run = program or declare_stack
 
