@@ -161,7 +161,9 @@ class LivePool:
 def live_pools(profiles) -> list[LivePool]:
     """LivePools from getManagedCluster's agent pool profiles (objects or dicts)."""
     def field(profile, name, wire):
-        return profile.get(wire, profile.get(name)) if isinstance(profile, Mapping) else getattr(profile, name, None)
+        if type(profile) is dict:  # plain JSON (tests); the SDK's response types are dict subclasses with getters
+            return profile.get(wire, profile.get(name))
+        return getattr(profile, name, None)
 
     return [
         LivePool(
