@@ -268,7 +268,7 @@ class AksCluster(pulumi.ComponentResource):
 
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self._child)
         self.acr_pull = None
-        if registry_id is not None:
+        if registry_id is not None and self._kubelet_identity_known:
             self.acr_pull = acr_pull_assignment(f"{name}-acr-pull", principal_id=self.kubelet_object_id, registry_id=registry_id, subscription_id=subscription_id, opts=self._child)
 
         self.ssl_cname = spec.ssl_cname
@@ -304,6 +304,7 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster_id = cluster.id
         self.api_server_fqdn = cluster.fqdn
         self.kubelet_object_id = cluster.identity_profile.apply(_kubelet_object_id)
+        self._kubelet_identity_known = True  # a cluster with a system-assigned identity always has one
         credentials = containerservice.list_managed_cluster_user_credentials_output(resource_group_name=resource_group_name, resource_name=cluster.name)
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_decode_kubeconfig))
         self.subnet_role = None
@@ -335,7 +336,15 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster_name = pulumi.Output.from_input(live.name)
         self.cluster_id = pulumi.Output.from_input(live.id)
         self.api_server_fqdn = pulumi.Output.from_input(live.fqdn)
-        self.kubelet_object_id = pulumi.Output.from_input(_kubelet_object_id(live.identity_profile))
+        kubelet = _kubelet_object_id(live.identity_profile)
+        self.kubelet_object_id = pulumi.Output.from_input(kubelet)
+        self._kubelet_identity_known = kubelet is not None
+        if kubelet is None:
+            pulumi.log.warn(
+                f"{_key(name, 'attach')}: the cluster has no kubelet managed identity (a service-principal cluster), so no AcrPull "
+                "is granted; give its service principal AcrPull on the registry, or `az aks update --enable-managed-identity`",
+                resource=self,
+            )
         credentials = containerservice.list_managed_cluster_user_credentials_output(resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOutputOptions(parent=self))
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_decode_kubeconfig))
 

@@ -459,3 +459,16 @@ def test_aci_group_in_a_vnet_has_a_private_ip_only(project):
 def test_aci_group_refuses_ambiguous_pull_settings(project):
     with pytest.raises(ValueError, match="exactly one"):
         AciGroup("x", group_name="x", resource_group_name="rg", location="westeurope", containers=[AciContainer(name="x", image="i", cpu_cores=1, memory_gb=1)], registry_server="r", tags={})
+
+
+def test_an_attached_service_principal_cluster_gets_no_acr_pull_and_a_warning(project, monkeypatch, caplog):
+    def without_kubelet_identity(args):
+        live = azure_mocks.existing_cluster(args.args["resourceGroupName"], args.args["resourceName"])
+        del live["identityProfile"]
+        return live
+
+    monkeypatch.setitem(offline.MOCK_CALLS, GET_CLUSTER, without_kubelet_identity)
+    with caplog.at_level(logging.WARNING):
+        _, plan = evaluate_stack(attach_stack(project, {"resource_id": CLUSTER_ID}), project.root)
+    assert not plan.by_type("azure-native:authorization:RoleAssignment")
+    assert "the cluster has no kubelet managed identity (a service-principal cluster), so no AcrPull is granted" in caplog.text
