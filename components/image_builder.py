@@ -7,6 +7,7 @@ second `up` with nothing changed builds nothing.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -163,6 +164,8 @@ def ensure_image(client: docker.DockerClient, context: BuildContext, repository:
         return ImageResult(repository, context.tag, existing, built=False, pushed=False, build=None)
     report = None
     if _local_image(client, f"{repository}:{context.tag}") is None:
-        report = build(client, context, repository, cache_root, credentials=credentials, log=log)
+        # MODELSTACK_NO_CACHE=1 builds without the layer cache (a clean build, as CI's first).
+        no_cache = os.environ.get("MODELSTACK_NO_CACHE", "") not in ("", "0")
+        report = build(client, context, repository, cache_root, credentials=credentials, no_cache=no_cache, log=log)
     digest = push(client, repository, context.tag, log=log)
     return ImageResult(repository, context.tag, digest, built=report is not None, pushed=True, build=report)
