@@ -70,6 +70,20 @@ def registry_digest(repository: str, tag: str, *, scheme: str = "http", timeout:
     return None
 
 
+def is_local_registry(repository: str) -> bool:
+    """A registry on this machine (plain HTTP, no sign-in), as opposed to ACR."""
+    host = split_repository(repository)[0].rsplit(":", 1)[0]
+    return host in ("localhost", "127.0.0.1", "[::1]")
+
+
+def remote_digest(client: docker.DockerClient, repository: str, tag: str, auth_config: dict[str, str]) -> str | None:
+    """The manifest digest of repository:tag in a signed-in registry (through the daemon), or None."""
+    try:
+        return client.api.inspect_distribution(f"{repository}:{tag}", auth_config=auth_config)["Descriptor"]["digest"]
+    except docker.errors.APIError:
+        return None
+
+
 def _local_image(client: docker.DockerClient, reference: str):
     try:
         return client.images.get(reference)
@@ -138,12 +152,12 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
     return BuildReport(image_id or client.images.get(reference).id, steps, seconds)
 
 
-def push(client: docker.DockerClient, repository: str, tag: str, *, log=stderr_log) -> str:
+def push(client: docker.DockerClient, repository: str, tag: str, *, auth_config: dict[str, str] | None = None, log=stderr_log) -> str:
     """docker push repository:tag; returns the manifest digest."""
     log(f"pushing {repository}:{tag}")
     digest = None
     last_status: dict[str, str] = {}
-    for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
+    for chunk in client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config):
         if "error" in chunk:
             raise BuildError(f"push of {repository}:{tag} failed: {chunk['error']}", rule="the registry must accept pushes", fix="check the registry is running (`modelstack check` names it) and that you are logged in")
         if chunk.get("status") in ("Pushed", "Layer already exists", "Mounted from"):
@@ -156,9 +170,16 @@ def push(client: docker.DockerClient, repository: str, tag: str, *, log=stderr_l
     return digest
 
 
-def ensure_image(client: docker.DockerClient, context: BuildContext, repository: str, cache_root: Path, *, credentials: RegistryCredentials | None = None, log=stderr_log) -> ImageResult:
-    """The image of this context in the registry: built and pushed only when missing."""
-    existing = registry_digest(repository, context.tag)
+def ensure_image(client: docker.DockerClient, context: BuildContext, repository: str, cache_root: Path, *, credentials: RegistryCredentials | None = None, push_auth: dict[str, str] | None = None, log=stderr_log) -> ImageResult:
+    """The image of this context in the registry: built and pushed only when missing.
+
+    `push_auth` is docker-py's auth_config for a registry that needs signing in (ACR, with
+    the user's Azure identity: see components.acr_auth); a local registry needs none.
+    """
+    if push_auth is None:
+        existing = registry_digest(repository, context.tag)
+    else:
+        existing = remote_digest(client, repository, context.tag, push_auth)
     if existing:
         log(f"{repository}:{context.tag} is already in the registry; nothing to build")
         return ImageResult(repository, context.tag, existing, built=False, pushed=False, build=None)
@@ -167,5 +188,5 @@ def ensure_image(client: docker.DockerClient, context: BuildContext, repository:
         # MODELSTACK_NO_CACHE=1 builds without the layer cache (a clean build, as CI's first).
         no_cache = os.environ.get("MODELSTACK_NO_CACHE", "") not in ("", "0")
         report = build(client, context, repository, cache_root, credentials=credentials, no_cache=no_cache, log=log)
-    digest = push(client, repository, context.tag, log=log)
+    digest = push(client, repository, context.tag, auth_config=push_auth, log=log)
     return ImageResult(repository, context.tag, digest, built=report is not None, pushed=True, build=report)

@@ -137,9 +137,16 @@ def sanitize(value: Any) -> Any:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, also keeping each registration's parent and raw (secret-aware) inputs."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks, plan: Plan):
+    def __init__(self, mocks: pulumi.runtime.Mocks, plan: Plan, project: str):
         super().__init__(mocks)
         self.plan = plan
+        self.project = project
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The SDK's version reads the stack from settings, which its RPC threads may not see.
+        if parent:
+            type_ = parent.split("::")[2].split("$")[-1] + "$" + type_
+        return "urn:pulumi:" + "::".join([self.plan.stack, self.project, type_, name])
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -154,7 +161,7 @@ def evaluate(config: StackConfig, program: Callable[[StackConfig], Any] | None =
     from .program import declare_stack
 
     plan = Plan(config.stack)
-    monitor = RecordingMonitor(OfflineMocks(), plan)
+    monitor = RecordingMonitor(OfflineMocks(), plan, NAMESPACE)
     # set_mocks keeps an earlier run's root stack resource; each evaluation needs its own, or
     # a second stack evaluated in the same process is parented (and exported) under the first.
     pulumi.runtime.settings.ROOT.set(None)

@@ -38,7 +38,7 @@ class ServiceImageProvider(ResourceProvider):
         from .config import ModelSpec, RegistryCredentials, ServiceSpec, find_project_dir
         from .docker_client import docker_client
         from .errors import BuildError
-        from .image_builder import ensure_image
+        from .image_builder import ensure_image, is_local_registry, split_repository
 
         project_dir = find_project_dir()
         service = ServiceSpec.model_validate(props["service_spec"])
@@ -54,13 +54,22 @@ class ServiceImageProvider(ResourceProvider):
         registry = service.environment.base_image_registry
         if registry is not None:
             credentials = RegistryCredentials(address=registry.address, username=registry.username, password=props.get("base_image_password"))
-        result = ensure_image(docker_client(), context, props["repository"], Path(project_dir) / ".modelstack", credentials=credentials)
+        client = docker_client()
+        push_auth = None
+        if not is_local_registry(props["repository"]):
+            # ACR: sign in with the user's Azure identity, never an admin password.
+            from .acr_auth import acr_login
+
+            push_auth = acr_login(split_repository(props["repository"])[0]).docker_auth_config()
+        result = ensure_image(client, context, props["repository"], Path(project_dir) / ".modelstack", credentials=credentials, push_auth=push_auth)
         outs = {**props, "digest": result.digest, "image": result.reference}
         return CreateResult(id_=f"{props['repository']}:{props['tag']}", outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        from .image_builder import registry_digest
+        from .image_builder import is_local_registry, registry_digest
 
+        if not is_local_registry(props["repository"]):
+            return ReadResult(id_=id_, outs=props)  # ACR images are not re-read without a sign-in
         digest = registry_digest(props["repository"], props["tag"]) or ""
         image = f"{props['repository']}@{digest}" if digest else ""
         return ReadResult(id_=id_, outs={**props, "digest": digest, "image": image})

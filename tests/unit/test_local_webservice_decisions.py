@@ -42,3 +42,11 @@ def test_removed_container_is_replaced():
 
 def test_endpoint_uris():
     assert endpoint_uris(6789) == {"scoring_uri": "http://localhost:6789/score", "swagger_uri": "http://localhost:6789/swagger.json"}
+
+
+def test_loopback_registries_are_local_everything_else_signs_in():
+    from components.image_builder import is_local_registry
+
+    assert is_local_registry("localhost:5050/diabetes")
+    assert is_local_registry("127.0.0.1:5050/diabetes")
+    assert not is_local_registry("modelstackprod1a2b.azurecr.io/diabetes")
