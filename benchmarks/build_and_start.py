@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -31,18 +30,13 @@ from components.image_builder import build, push  # noqa: E402
 from components.local_webservice import LocalWebserviceProvider  # noqa: E402
 from components.wheelhouse import ensure_wheelhouse  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
+from tests.workspace import copy_project, free_port  # noqa: E402
 
 AZUREML_IMAGE_BYTES = 1.43e9  # Azure ML's image for the same kind of sklearn service
 
 
 def quiet(_message: str) -> None:
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:
@@ -53,11 +47,7 @@ def main() -> None:
 
     client = docker_client()
     workdir = Path(tempfile.mkdtemp(prefix="modelstack-bench-"))
-    root = workdir / "project"
-    root.mkdir()
-    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", root / "stacks")
-    shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+    root = copy_project(workdir / "project")
     train(root / "examples" / "diabetes" / "model")
     cache = REPO / ".modelstack"
     port = free_port()

@@ -15,21 +15,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.workspace import copy_project, derive_local_stack  # noqa: E402
 
 
 def main() -> None:
@@ -37,20 +32,8 @@ def main() -> None:
     parser.add_argument("--clean-build", action="store_true", help="build without Docker's layer cache")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="modelstack-up-"))
-    root = home / "project"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("components", "templates", "stacks", "examples"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "venv").symlink_to(REPO / "venv")
-    (root / ".modelstack").mkdir()
-    (root / ".modelstack" / "wheelhouse").symlink_to(REPO / ".modelstack" / "wheelhouse")
-    stack = yaml.safe_load((REPO / "stacks" / "Pulumi.local.yaml").read_text())
-    stack.pop("encryptionsalt", None)
-    stack["config"]["modelstack:registry"]["port"] = free_port()
-    stack["config"]["modelstack:services"]["diabetes"]["deploy"]["port"] = free_port()
-    (root / "stacks" / "Pulumi.bench.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    root = copy_project(home / "project", runnable=True)
+    derive_local_stack(root, "bench")
     env = {
         **os.environ,
         "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ.get('PATH', '')}",

@@ -14,24 +14,23 @@ Fixtures here:
 from __future__ import annotations
 
 import io
-import socket
+import subprocess
+import sys
 import tarfile
 import uuid
+from pathlib import Path
 
 import docker.errors
 import pytest
-
-
-def _unused_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+import yaml
 
 
 @pytest.fixture
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice)."""
-    return _unused_port()
+    from tests.workspace import free_port as pick
+
+    return pick()
 
 
 @pytest.fixture(scope="session")
@@ -68,13 +67,6 @@ def tiny_image(docker_client):
 
 
 # --- the project and its example -------------------------------------------------------------
-
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_MODELS = REPO / "examples" / "diabetes" / "model"
@@ -133,9 +125,6 @@ class Project:
 @pytest.fixture
 def project(tmp_path, trained_example) -> Project:
     """A copy of this project's Pulumi.yaml, stacks and example in tmp_path."""
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", root / "stacks")
-    shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__"))
-    return Project(root)
+    from tests.workspace import copy_project
+
+    return Project(copy_project(tmp_path / "project"))

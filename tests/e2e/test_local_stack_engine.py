@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -16,7 +14,8 @@ import joblib
 import numpy as np
 import pytest
 import requests
-import yaml
+
+from tests.workspace import copy_project, derive_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE = REPO / ".tools" / "bin" / "pulumi"
@@ -27,12 +26,6 @@ pytestmark = [
     pytest.mark.engine,
     pytest.mark.skipif(not ENGINE.exists(), reason="no Pulumi engine in .tools/bin: run scripts/bootstrap-pulumi.sh"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Engine:
@@ -68,21 +61,8 @@ class Engine:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, trained_example, docker_client):
     home = tmp_path_factory.mktemp("engine")
-    root = home / "project"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("components", "templates", "stacks", "examples", "policies"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "venv").symlink_to(REPO / "venv")
-    (REPO / ".modelstack" / "wheelhouse").mkdir(parents=True, exist_ok=True)
-    (root / ".modelstack").mkdir()
-    (root / ".modelstack" / "wheelhouse").symlink_to(REPO / ".modelstack" / "wheelhouse")
-    stack = yaml.safe_load((root / "stacks" / "Pulumi.local.yaml").read_text())
-    stack.pop("encryptionsalt", None)
-    stack["config"]["modelstack:registry"]["port"] = _free_port()
-    stack["config"]["modelstack:services"]["diabetes"]["deploy"]["port"] = _free_port()
-    (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    root = copy_project(home / "project", runnable=True)
+    derive_local_stack(root, STACK)
     runner = Engine(root, home)
     runner.run("stack", "init")
     yield runner

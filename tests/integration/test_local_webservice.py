@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import uuid
 from pathlib import Path
@@ -26,6 +25,7 @@ from components.image_builder import ensure_image, registry_digest
 from components.local_webservice import LocalWebserviceProvider
 from components.service_image import ServiceImageProvider
 from components.webservice import image_inputs
+from tests.workspace import copy_project, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
@@ -35,18 +35,8 @@ RUN = uuid.uuid4().hex[:6]  # keeps this run's containers apart from a live loca
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, trained_example, docker_client):
     """A copy of the project with a registry of its own on a free port."""
-    root = tmp_path_factory.mktemp("local-stack") / "project"
-    root.mkdir()
-    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", root / "stacks")
-    shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__"))
-    # Share the wheelhouse cache with the project: downloading it again proves nothing.
-    (REPO / ".modelstack" / "wheelhouse").mkdir(parents=True, exist_ok=True)
-    (root / ".modelstack").mkdir()
-    (root / ".modelstack" / "wheelhouse").symlink_to(REPO / ".modelstack" / "wheelhouse")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    root = copy_project(tmp_path_factory.mktemp("local-stack") / "project")
+    port = free_port()
     state = root / ".modelstack" / "registry"
     local_registry.start(port, str(state / "storage"), str(state / "run"))
     previous = os.environ.get("MODELSTACK_PROJECT_DIR")

@@ -14,10 +14,6 @@ from components.local_webservice import free_port
 
 def test_packaged_context_builds_and_serves(project, docker_client, tmp_path):
     out = tmp_path / "context"
-    (project.root / ".modelstack").mkdir()
-    from tests.conftest import REPO
-
-    (project.root / ".modelstack" / "wheelhouse").symlink_to(REPO / ".modelstack" / "wheelhouse")
     result = subprocess.run(
         [sys.executable, "-m", "components.cli", "package", "diabetes", "--stack", "local", "--out", str(out)],
         capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},

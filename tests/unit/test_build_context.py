@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import tarfile
 
-import pytest
 
 from components.build_context import SERVER_REQUIREMENT, build_context, context_tarball, render_conda_file, render_requirements
-from components.config import ServiceSpec
 
 
 def context_for(project, stack_values: dict | None = None, service: str = "diabetes"):
