@@ -38,8 +38,9 @@ class Webservice(pulumi.ComponentResource):
     swagger_uri: pulumi.Output[str] | None
     state: pulumi.Output[str] | None
 
-    def __init__(self, name: str, *, stack: str, service: ServiceSpec, models: dict[str, Any], context: BuildContext, repository: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("modelstack:webservice:Webservice", name, {"target": service.target}, opts)
+    def __init__(self, name: str, *, stack: str, service: ServiceSpec, models: dict[str, Any], context: BuildContext, repository: pulumi.Input[str], policy_facts: dict[str, Any] | None = None, opts: pulumi.ResourceOptions | None = None):
+        # The component's inputs are what guardrails judge a service by (components.service_facts).
+        super().__init__("modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec, model_specs = image_inputs(service, models)
         registry_credentials = service.environment.base_image_registry
