@@ -236,6 +236,15 @@ class ClusterSpec(_Strict):
     attach: AttachSpec | None = None
 
 
+class ReleasePin(_Strict):
+    """What a stack runs for a service when a release was promoted to it (`modelstack promote`):
+    the image by digest and the model versions inside it. A pinned service is never rebuilt."""
+
+    image: Annotated[str, Field(pattern=r"^[^@\s]+@sha256:[0-9a-f]{64}$")]
+    model_versions: dict[str, str] = {}
+    source_stack: str | None = None
+
+
 class StackConfig(_Strict):
     """Everything one stack asks for, merged and validated."""
 
@@ -248,10 +257,11 @@ class StackConfig(_Strict):
     clusters: dict[str, ClusterSpec] = {}
     models: dict[str, ModelSpec] = {}
     services: dict[str, ServiceSpec] = {}
+    release: dict[str, ReleasePin] = {}
 
 
 # Config keys a stack may set under the `modelstack:` namespace.
-TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services")
+TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services", "release")
 # Keys shared by all stacks, declared in Pulumi.yaml.
 SHARED_KEYS = ("models", "services")
 # Fields that hold secrets: they must come from `pulumi config set --secret`.

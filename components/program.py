@@ -15,6 +15,7 @@ from .build_context import build_context
 from .config import LocalRegistrySpec, StackConfig, load_from_engine
 from .errors import ModelstackError
 from .local_registry import LocalRegistry
+from .service_facts import service_facts
 from .webservice import Webservice
 
 # Stack output names, shared with the tests and the `modelstack` command.
@@ -47,7 +48,17 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
     for name, service in config.services.items():
         context = build_context(project_dir, name, service, config.models)
         repository = pulumi.Output.from_input(registry_address).apply(lambda address, n=name: f"{address}/{n}")
-        services[name] = Webservice(name, stack=config.stack, service=service, models=config.models, context=context, repository=repository, opts=registry_opts)
+        services[name] = Webservice(
+            name,
+            stack=config.stack,
+            service=service,
+            models=config.models,
+            context=context,
+            repository=repository,
+            policy_facts=service_facts(config, name, service),
+            release=config.release.get(name),
+            opts=registry_opts,
+        )
     pulumi.export(SERVICES_OUTPUT, {name: web.outputs() for name, web in services.items()})
     return services
 

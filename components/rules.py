@@ -130,6 +130,20 @@ def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigErr
     return errors
 
 
+def check_release(config: StackConfig) -> list[ConfigError]:
+    """Release pins (written by `modelstack promote`) name declared services."""
+    errors = []
+    for name in config.release:
+        if name not in config.services:
+            errors.append(ConfigError(
+                f"pins service '{name}', which is not declared",
+                key=_key("release", name),
+                rule="a release pin names a service of modelstack:services",
+                fix="remove the pin, or promote again (`modelstack promote`) to rewrite the release",
+            ))
+    return errors
+
+
 def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) -> list[ConfigError]:
     """Every cross-field rule, in one pass."""
     from .cluster_rules import check_clusters
@@ -138,6 +152,7 @@ def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) ->
     for name, service in config.services.items():
         errors += check_service(config, name, service)
     errors += check_clusters(config)
+    errors += check_release(config)
     errors += check_secrets(config, secure_paths)
     return errors
 

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 
 from .build_context import BuildContext
-from .config import ServiceSpec
+from .config import ReleasePin, ServiceSpec
 from .local_webservice import LocalWebservice
 from .service_image import ServiceImage
 
@@ -38,26 +38,32 @@ class Webservice(pulumi.ComponentResource):
     swagger_uri: pulumi.Output[str] | None
     state: pulumi.Output[str] | None
 
-    def __init__(self, name: str, *, stack: str, service: ServiceSpec, models: dict[str, Any], context: BuildContext, repository: pulumi.Input[str], policy_facts: dict[str, Any] | None = None, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, *, stack: str, service: ServiceSpec, models: dict[str, Any], context: BuildContext, repository: pulumi.Input[str], policy_facts: dict[str, Any] | None = None, release: ReleasePin | None = None, opts: pulumi.ResourceOptions | None = None):
         # The component's inputs are what guardrails judge a service by (components.service_facts).
         super().__init__("modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        spec, model_specs = image_inputs(service, models)
-        registry_credentials = service.environment.base_image_registry
-        password = registry_credentials.password.get_secret_value() if registry_credentials and registry_credentials.password else None
-        self.model_versions = context.model_versions
-        self.built_image = ServiceImage(
-            f"{name}-image",
-            service=name,
-            repository=repository,
-            tag=context.tag,
-            model_versions=context.model_versions,
-            service_spec=spec,
-            model_specs=model_specs,
-            base_image_password=password,
-            opts=child,
-        )
-        self.image = self.built_image.image
+        if release is not None:
+            # A promoted release: run exactly the image that ran in the stage before; build nothing.
+            self.model_versions = dict(release.model_versions)
+            self.built_image = None
+            self.image = pulumi.Output.from_input(release.image)
+        else:
+            spec, model_specs = image_inputs(service, models)
+            registry_credentials = service.environment.base_image_registry
+            password = registry_credentials.password.get_secret_value() if registry_credentials and registry_credentials.password else None
+            self.model_versions = context.model_versions
+            self.built_image = ServiceImage(
+                f"{name}-image",
+                service=name,
+                repository=repository,
+                tag=context.tag,
+                model_versions=context.model_versions,
+                service_spec=spec,
+                model_specs=model_specs,
+                base_image_password=password,
+                opts=child,
+            )
+            self.image = self.built_image.image
         self.scoring_uri = self.swagger_uri = self.state = None
         if service.target == "local":
             deployment = LocalWebservice(

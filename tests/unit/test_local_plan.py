@@ -80,7 +80,10 @@ def test_webservice_components_hang_off_the_stack(project):
     _, plan = local_plan(project)
     for name in ("diabetes", "diabetes-multi"):
         component = plan.named(name)
-        assert (component.type, component.parent, component.custom, component.inputs) == (WEBSERVICE, STACK_URN, False, {"target": "local"})
+        assert (component.type, component.parent, component.custom, component.inputs) == (
+            WEBSERVICE, STACK_URN, False,
+            {"target": "local", "stack": "local", "image_source": "build", "auth_enabled": False, "public": False, "tls_enabled": False},
+        )
 
 
 def test_stack_outputs_per_service(project):
