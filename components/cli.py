@@ -74,19 +74,23 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the planned resources with their inputs as JSON."),
 ) -> None:
     """Evaluate a stack offline: config, rules and policies; print the resources it would create."""
+    from .config import find_project_dir
     from .offline import evaluate_stack, plan_json
-    from .policy_rules import evaluate_policies
+    from .policy_rules import Resource, evaluate_policies, load_stack_policy_config
 
     started = time.monotonic()
+    rule_errors: list = []
     try:
-        config, plan = evaluate_stack(stack)
+        config, plan = evaluate_stack(stack, rule_errors=rule_errors)
+        policy_config = load_stack_policy_config(find_project_dir(), stack)
     except ModelstackError as error:
         _fail(error)
-    violations = evaluate_policies([(r.urn, r.type, r.inputs) for r in plan.resources])
+    violations = evaluate_policies([Resource(r.urn, r.type, r.name, r.inputs) for r in plan.resources], policy_config)
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
     if as_json:
         document = json.loads(plan_json(plan))
         document["violations"] = [v.as_json() for v in violations]
+        document["errors"] = [str(e) for e in rule_errors]
         out.print(json.dumps(document, indent=2, sort_keys=True), markup=False)
     else:
         out.print(_tree(plan))
@@ -95,9 +99,14 @@ def check(
         for violation in violations:
             colour = "red" if violation.enforcement == "mandatory" else "yellow"
             out.print(f"[{colour}]{violation.enforcement}[/] [bold]{violation.policy}[/] {escape(violation.resource)}\n  {escape(violation.message)}")
-        if not violations:
+        if not violations and not rule_errors:
             out.print("[green]clean:[/] config valid, every rule and policy passed")
-    raise typer.Exit(EXIT_VIOLATION if mandatory else EXIT_OK)
+    if rule_errors:
+        noun = "error" if len(rule_errors) == 1 else "errors"
+        err.print(f"[bold red]{len(rule_errors)} config {noun}[/]")
+        for error in rule_errors:
+            err.print(f"- {error}", markup=False)
+    raise typer.Exit(EXIT_VIOLATION if mandatory or rule_errors else EXIT_OK)
 
 
 @app.command()

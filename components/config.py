@@ -525,8 +525,12 @@ def check_top_level_keys(values: dict[str, Any]) -> list[ConfigError]:
     return errors
 
 
-def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths: set[str] = frozenset()) -> StackConfig:
-    """Merged raw values -> StackConfig, or ConfigErrors listing every problem at once."""
+def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths: set[str] = frozenset(), deferred: list[ConfigError] | None = None) -> StackConfig:
+    """Merged raw values -> StackConfig, or ConfigErrors listing every problem at once.
+
+    With `deferred`, errors of the cross-field rules are appended to it instead of raised, so
+    that `check` can still evaluate a well-typed stack and report its policy violations too.
+    """
     from . import rules
 
     errors = check_top_level_keys(values)
@@ -541,7 +545,9 @@ def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths
     if errors:
         raise ConfigErrors(_dedupe(errors))
     errors += rules.check_stack(config, secure_paths=secure_paths)
-    if errors:
+    if errors and deferred is not None:
+        deferred.extend(_dedupe(errors))
+    elif errors:
         raise ConfigErrors(_dedupe(errors))
     return config
 
@@ -588,12 +594,12 @@ def load_from_files(stack: str, project_dir: Path | None = None) -> StackConfig:
     return parse(merged_values(shared_config(project_dir), stack_values), stack=stack, project_dir=project_dir, secure_paths=secure_paths)
 
 
-def load_from_engine(stack: str, project_dir: Path | None = None) -> StackConfig:
+def load_from_engine(stack: str, project_dir: Path | None = None, deferred: list[ConfigError] | None = None) -> StackConfig:
     """Inside a Pulumi program: the engine's (decrypted) values over the shared declarations."""
     project_dir = project_dir or find_project_dir()
     stack_file = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     secure_paths = stack_file_config(project_dir, stack)[1] if stack_file.exists() else set()
-    return parse(merged_values(shared_config(project_dir), engine_config_values()), stack=stack, project_dir=project_dir, secure_paths=secure_paths)
+    return parse(merged_values(shared_config(project_dir), engine_config_values()), stack=stack, project_dir=project_dir, secure_paths=secure_paths, deferred=deferred)
 
 
 def engine_values_from_files(stack: str, project_dir: Path) -> tuple[dict[str, str], list[str]]:

@@ -25,6 +25,7 @@ from pulumi.runtime import rpc
 from . import azure_mocks
 from .local_webservice import endpoint_uris
 from .config import NAMESPACE, StackConfig, engine_values_from_files, find_project_dir, load_from_engine
+from .errors import ConfigError, ConfigErrors
 
 SECRET_PLACEHOLDER = "[secret]"
 UNKNOWN_PLACEHOLDER = "[computed]"
@@ -191,13 +192,24 @@ def _stack_outputs() -> dict[str, Any]:
     return sanitize(rpc.deserialize_properties(struct, keep_unknowns=True))
 
 
-def evaluate_stack(stack: str, project_dir: Path | None = None) -> tuple[StackConfig, Plan]:
-    """Load a stack's config from its files as the engine would hand it over, and evaluate it."""
+def evaluate_stack(stack: str, project_dir: Path | None = None, rule_errors: list[ConfigError] | None = None) -> tuple[StackConfig, Plan]:
+    """Load a stack's config from its files as the engine would hand it over, and evaluate it.
+
+    With `rule_errors`, a stack that is well typed but breaks cross-field rules is still
+    evaluated (the errors are appended to the list), so that `check` reports rule errors and
+    policy violations together. If the program cannot run on such a config, the rule errors
+    are raised instead.
+    """
     project_dir = project_dir or find_project_dir()
     values, secret_keys = engine_values_from_files(stack, project_dir)
     pulumi.runtime.set_all_config(values, secret_keys)
-    config = load_from_engine(stack, project_dir)
-    return config, evaluate(config)
+    config = load_from_engine(stack, project_dir, deferred=rule_errors)
+    if not rule_errors:
+        return config, evaluate(config)
+    try:
+        return config, evaluate(config)
+    except Exception:  # the program needs what the rules found missing: report the rules
+        raise ConfigErrors(list(rule_errors)) from None
 
 
 def plan_json(plan: Plan) -> str:

@@ -151,7 +151,11 @@ def test_kubeconfig_is_secret_in_inputs_and_outputs(project):
     assert plan.named("aks-prod-k8s").inputs == {"kubeconfig": SECRET_PLACEHOLDER}
     assert plan.outputs["kubeconfigs"] == SECRET_PLACEHOLDER
     assert azure_mocks.MOCK_KUBECONFIG_TOKEN not in offline.plan_json(plan)
-    assert plan.outputs["clusters"] == {"aks-prod": {"api_server_fqdn": "modelstack-prod-aks-prod-3e2706e1.hcp.westeurope.azmk8s.io", "cluster_name": "modelstack-prod-aks-prod"}}
+    assert plan.outputs["clusters"] == {"aks-prod": {
+        "api_server_fqdn": "modelstack-prod-aks-prod-3e2706e1.hcp.westeurope.azmk8s.io",
+        "cluster_name": "modelstack-prod-aks-prod",
+        "frontend_fqdn": "modelstack-prod.westeurope.cloudapp.azure.com",  # leaf_domain_label in the prod stack
+    }}
     assert plan.outputs["registry"] == {"login_server": "modelstackprod66885afe.azurecr.io", "registry_name": "modelstackprod66885afe"}
 
 
