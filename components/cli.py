@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -137,6 +138,78 @@ def package(
     out.print(f"wrote {len(written)} files to {out_dir} (tag {context.tag}, models {context.model_versions})", markup=False)
     out.print(f"build:  docker build -t {image} {out_dir}", markup=False)
     out.print(f"run:    docker run -p 6789:5001 {image}", markup=False)
+
+
+@app.command("plan-summary")
+def plan_summary(
+    preview_json: str = typer.Argument(..., help="The file `pulumi preview --json` wrote, or - for stdin."),
+    policies: Optional[Path] = typer.Option(None, "--policies", help="`modelstack check --json` output, to include policy results."),
+) -> None:
+    """Markdown summary of a preview for a pull-request comment: changes, replacements, policies, cost."""
+    from .plan_summary import load_preview, render
+
+    try:
+        document = load_preview(preview_json)
+        violations = None
+        if policies is not None:
+            try:
+                violations = json.loads(policies.read_text()).get("violations", [])
+            except (OSError, json.JSONDecodeError, AttributeError) as exc:
+                raise ModelstackError(f"cannot read policy results from {policies}: {exc}", rule="--policies takes the output of `modelstack check --json`", fix="modelstack check --stack NAME --json > check.json") from None
+    except ModelstackError as error:
+        _fail(error)
+    sys.stdout.write(render(document, policies=violations))
+
+
+@app.command()
+def drift(
+    stack: str = typer.Option(..., "--stack", help="The stack to compare with what runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the drifted resources as JSON."),
+) -> None:
+    """Refresh preview (state is not written): list drifted resources and fields; exit 1 on drift."""
+    from rich.table import Table
+
+    from .config import find_project_dir
+    from .drift import detect
+
+    try:
+        drifted = detect(find_project_dir(), stack)
+    except ModelstackError as error:
+        _fail(error)
+    if as_json:
+        out.print(json.dumps([{"urn": d.urn, "type": d.type, "name": d.name, "op": d.op, "service": d.service, "fields": {k: {"recorded": a, "live": b} for k, (a, b) in d.fields.items()}} for d in drifted], indent=2, sort_keys=True), markup=False)
+    elif drifted:
+        table = Table(title=f"drift in stack {stack}")
+        for column in ("resource", "type", "change", "field", "recorded", "live"):
+            table.add_column(column)
+        for d in drifted:
+            rows = d.fields.items() or [("", ("", ""))]
+            for field_name, (recorded, live) in rows:
+                table.add_row(d.name, d.type.rsplit(":", 1)[-1], "gone" if d.op == "delete" else "changed", field_name, escape(str(recorded)), escape(str(live)))
+        out.print(table)
+        out.print(f"{len(drifted)} drifted resource(s); `pulumi up --stack {stack}` repairs them.", markup=False)
+    else:
+        out.print(f"no drift: stack {stack} matches what runs", markup=False)
+    raise typer.Exit(EXIT_VIOLATION if drifted else EXIT_OK)
+
+
+@app.command()
+def promote(
+    source: str = typer.Option(..., "--from", help="The stack whose running release to promote."),
+    target: str = typer.Option(..., "--to", help="The stack to pin that release in."),
+) -> None:
+    """Pin SRC's images (by digest) and model versions in DST's stack file; DST then builds nothing."""
+    from .config import find_project_dir
+    from .promote import promote as run_promotion
+
+    try:
+        promotions = run_promotion(find_project_dir(), source, target, log=lambda m: err.print(m, markup=False))
+    except ModelstackError as error:
+        _fail(error)
+    for p in promotions:
+        how = "copied to" if p.copied else "same registry:"
+        out.print(f"{p.service}: {p.source_image} -> {how} {p.image}", markup=False)
+    out.print(f"wrote modelstack:release to stacks/Pulumi.{target}.yaml; deploy it with: pulumi up --stack {target}", markup=False)
 
 
 def main() -> None:  # console-script entry point

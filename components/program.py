@@ -23,12 +23,20 @@ SERVICES_OUTPUT = "services"
 STATE_DIR = ".modelstack"
 
 
+def local_registry_dirs(port: int) -> tuple[str, str]:
+    """(storage, process state) folders of the registry on `port`, relative to the project.
+
+    One registry per port: stacks that share a port share the registry's storage too, which
+    is what lets a local stack promote to another without copying.
+    """
+    base = f"{STATE_DIR}/registry/{port}"
+    return f"{base}/storage", f"{base}/run"
+
+
 def local_registry(config: StackConfig, spec: LocalRegistrySpec) -> LocalRegistry:
     """The registry on this machine; its storage and process state stay in .modelstack/."""
-    # One registry per port: stacks that share a port share the registry's storage too,
-    # which is what lets a local stack promote to another without copying.
-    base = f"{STATE_DIR}/registry/{spec.port}"
-    return LocalRegistry("registry", port=spec.port, root_dir=f"{base}/storage", state_dir=f"{base}/run")
+    root_dir, state_dir = local_registry_dirs(spec.port)
+    return LocalRegistry("registry", port=spec.port, root_dir=root_dir, state_dir=state_dir)
 
 
 def declare_stack(config: StackConfig) -> dict[str, Webservice]:
