@@ -3,6 +3,7 @@
 #   docker.io        Docker engine (skipped when any Docker engine, e.g. docker-ce, is present)
 #   debootstrap      builds the Python base image from Debian packages (scripts/build-base-image.sh)
 #   docker-registry  the `kind: local` container registry (components/local_registry.py)
+#   wrk              the HTTP load generator of `modelstack profile` and benchmarks/ (components/profile.py)
 #
 # Usage: sudo scripts/install-system-deps.sh
 # Idempotent: runs `apt-get update` once and `apt-get install` only when something is missing.
@@ -17,8 +18,9 @@ declare -A provides=(
   [docker.io]=dockerd
   [debootstrap]=debootstrap
   [docker-registry]=docker-registry
+  [wrk]=wrk
 )
-order=(docker.io debootstrap docker-registry)
+order=(docker.io debootstrap docker-registry wrk)
 
 pkg_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

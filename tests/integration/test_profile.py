@@ -1,0 +1,67 @@
+"""`modelstack profile` for real: the example service in Docker under two CPU limits, loaded by wrk.
+
+Short on purpose (two levels of 2 s per run, about a minute in all, image reused when built
+before): enough to see the report, the JSON, the chart, and a recommendation that follows
+the CPU limit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from components.profile_command import profile
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def profile_app(project, docker_client, monkeypatch):
+    monkeypatch.setenv("MODELSTACK_PROJECT_DIR", str(project.root))
+    app = typer.Typer()
+    app.command()(profile)
+    return app
+
+
+def run(app, project, out, *options: str):
+    data = project.root / "examples" / "diabetes" / "sample-requests.jsonl"
+    result = CliRunner().invoke(app, ["diabetes", "--stack", "local", "--data", str(data), "--duration", "2", "--concurrency", "1,4", "--out", str(out), *options])
+    assert result.exit_code == 0, result.stderr + result.stdout
+    return result
+
+
+def test_profile_reports_and_follows_the_cpu_limit(profile_app, project, tmp_path, docker_client):
+    table = run(profile_app, project, tmp_path / "one-core", "--cpu", "1")
+    assert "recommendedCpu" in table.stdout and "measuredQueriesPerSecond" in table.stdout
+    assert "Suggested deploy parameters:" in table.stdout and "autoscale_target_utilization:" in table.stdout
+    one_core = json.loads((tmp_path / "one-core" / "profile.json").read_text())
+    assert (tmp_path / "one-core" / "profile.png").read_bytes()[:8] == PNG_MAGIC
+
+    quarter = json.loads(run(profile_app, project, tmp_path / "quarter", "--cpu", "0.25", "--json").stdout)
+    assert quarter == json.loads((tmp_path / "quarter" / "profile.json").read_text())
+    assert (tmp_path / "quarter" / "profile.png").read_bytes()[:8] == PNG_MAGIC
+
+    for report in (one_core, quarter):
+        fields = report["profile"]
+        assert fields["successRate"] == 100.0 and fields["totalQueries"] == fields["successQueries"] > 0
+        assert [level["concurrency"] for level in report["levels"]] == [1, 4]
+        assert 0 < fields["latencyPercentile50InMs"] <= fields["latencyPercentile99InMs"] <= fields["latencyPercentile999InMs"]
+        assert 0 < fields["maxUtilizedMemoryInGB"] < fields["recommendedMemoryInGB"] <= 1.0
+        assert report["deploy"] == {"cpu_cores": fields["recommendedCpu"], "memory_gb": fields["recommendedMemoryInGB"],
+                                    "autoscale_target_utilization": report["deploy"]["autoscale_target_utilization"]}
+
+    # A quarter of a core is not enough for this service: it says so and asks for more than it had.
+    assert quarter["recommendation"]["cpuBound"] is True
+    assert quarter["profile"]["maxUtilizedCpu"] <= 0.3
+    assert quarter["profile"]["recommendedCpu"] > 0.25
+    # A whole core serves much more, faster, and the recommendation is no smaller.
+    assert one_core["profile"]["measuredQueriesPerSecond"] > 1.5 * quarter["profile"]["measuredQueriesPerSecond"]
+    assert one_core["profile"]["maxUtilizedCpu"] > quarter["profile"]["maxUtilizedCpu"]
+    assert one_core["profile"]["recommendedCpu"] >= quarter["profile"]["recommendedCpu"]
+    assert one_core["profile"]["latencyPercentile50InMs"] < quarter["profile"]["latencyPercentile50InMs"]
+
+    # Nothing is left running.
+    assert not docker_client.containers.list(all=True, filters={"label": "modelstack.profile=diabetes", "name": "modelstack-profile-diabetes"})
