@@ -113,6 +113,7 @@ def write_pins(stack_file: Path, pins: dict[str, dict[str, Any]]) -> None:
 
     yaml = YAML()
     yaml.preserve_quotes = True
+    yaml.width = 4096  # image references stay on one line
     document = yaml.load(stack_file.read_text()) if stack_file.exists() else None
     if document is None:
         document = {"config": {}}
