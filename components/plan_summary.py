@@ -21,6 +21,8 @@ import yaml
 from .errors import ModelstackError
 
 COMMENT_LIMIT = 65_536
+# First line of every summary: lets CI find its own comment and edit it in place.
+MARKER = "<!-- modelstack-plan-summary -->"
 # Room left for the trailer and a safety margin below GitHub's limit.
 BUDGET = COMMENT_LIMIT - 2_000
 OPERATIONS = ("create", "update", "replace", "delete", "same")
@@ -206,7 +208,7 @@ def render(document: dict[str, Any], *, policies: list[dict[str, Any]] | None = 
     counts = operation_counts(document, found)
     stacks = {c.urn.split("::")[0].removeprefix("urn:pulumi:") for c in found}
     title = f"## modelstack plan: stack {', '.join(sorted(stacks))}" if stacks else "## modelstack plan"
-    head = [title, "", "| operation | resources |", "|---|---|"]
+    head = [MARKER, title, "", "| operation | resources |", "|---|---|"]
     head += [f"| {op} | {counts.get(op, 0)} |" for op in OPERATIONS]
     head.append("")
 
