@@ -4,8 +4,15 @@
 # ca-certificates, then `docker import` the tree as an image.
 # This is how air-gapped machines get a base image: all it needs is a Debian mirror.
 #
+# It also derives the runtime image from it (modelstack/python-runtime:bookworm for the default
+# TAG): the same Debian and Python without pip, setuptools, venv, docs, man pages and locales.
+# Service images install their virtualenv in a stage FROM the base and copy it into a final
+# stage FROM the runtime image, so what they ship has no build tools (about 70 MB less).
+# The runtime image is derived again whenever the base image changes.
+#
 # Usage: sudo scripts/build-base-image.sh [TAG] [--force]
-#   TAG      image tag to create (default modelstack/python-base:bookworm)
+#   TAG      image tag to create (default modelstack/python-base:bookworm); its runtime image is
+#            TAG with python-base replaced by python-runtime (or REPOSITORY-runtime:TAG)
 #   --force  rebuild even when TAG already exists locally
 #
 # Environment (all optional):
@@ -67,8 +74,58 @@ command -v docker >/dev/null 2>&1 || die "docker is not installed. Fix: sudo scr
 timeout 10 docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 \
   || die "the Docker daemon at ${DOCKER_HOST:-the default socket} does not answer. Fix: sudo scripts/dockerd.sh start (or start Docker Desktop / the docker service)"
 
+# Debian packages a service's runtime does not need: its virtualenv is built in the base image.
+RUNTIME_REMOVES="python3-pip python3-pip-whl python3-setuptools python3-setuptools-whl python3-wheel python3-pkg-resources python3-venv python3.11-venv"
+
+runtime_tag_for() {
+  local repository=${1%:*} version=${1##*:}
+  if [[ $repository == *python-base* ]]; then echo "${repository/python-base/python-runtime}:$version"; else echo "$repository-runtime:$version"; fi
+}
+
+# The runtime image of $tag, derived again only when $tag changed since (a label records its id).
+# apt and dpkg stay, so extra_docker_file_steps that apt-get install still work in it.
+ensure_runtime() (
+  local runtime base_id derived_from old_id container size t0
+  runtime=$(runtime_tag_for "$tag")
+  base_id=$(docker image inspect --format '{{.Id}}' "$tag")
+  derived_from=$(docker image inspect --format '{{index .Config.Labels "io.modelstack.runtime-of"}}' "$runtime" 2>/dev/null || true)
+  if [ "$derived_from" = "$base_id" ]; then
+    say "$runtime is up to date with $tag; skipping"
+    return 0
+  fi
+  t0=$(now)
+  say "deriving $runtime from $tag (without: $RUNTIME_REMOVES; docs, man pages, locales)"
+  container=modelstack-runtime-$$
+  trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+  docker run --name "$container" --network none --user root "$tag" sh -ec '
+    installed=""
+    for package in '"$RUNTIME_REMOVES"'; do
+      if dpkg-query -W -f="\${Status}" "$package" 2>/dev/null | grep -q "ok installed"; then installed="$installed $package"; fi
+    done
+    [ -z "$installed" ] || dpkg --purge $installed >/dev/null
+    rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/lintian \
+           /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/*'
+  old_id=$(docker image inspect --format '{{.Id}}' "$runtime" 2>/dev/null || true)
+  docker export "$container" | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV PYTHONUNBUFFERED=1' \
+    --change "LABEL org.opencontainers.image.title=modelstack-python-runtime io.modelstack.runtime-of=$base_id" \
+    --change 'CMD ["python3"]' \
+    --message "$tag without $RUNTIME_REMOVES" \
+    - "$runtime" >/dev/null
+  if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect --format '{{.Id}}' "$runtime")" ]; then
+    docker image rm "$old_id" >/dev/null 2>&1 && say "removed the previous $runtime ($old_id)" || true
+  fi
+  docker run --rm --network none "$runtime" python3 -c 'import ssl, sqlite3, ctypes, json' \
+    || die "the new runtime image $runtime does not run python3"
+  size=$(docker image inspect --format '{{.Size}}' "$runtime")
+  say "derived $runtime in $(since "$t0"): $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
+)
+
 if [ "$force" -eq 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
   say "$tag already exists ($(docker image inspect --format '{{.Id}}, {{.Size}} bytes, created {{.Created}}' "$tag")); skipping. Use --force to rebuild."
+  ensure_runtime
   exit 0
 fi
 
@@ -143,3 +200,4 @@ python_version=$(docker run --rm --network none "$tag" python3 -c 'import sys, s
   || die "the new image $tag does not run python3: $python_version"
 size=$(docker image inspect --format '{{.Size}}' "$tag")
 say "built $tag in $(since "$t_total"): Python $python_version, $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
+ensure_runtime

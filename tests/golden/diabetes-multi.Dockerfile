@@ -7,7 +7,7 @@ RUN python3 -m venv /opt/env \
  && /opt/env/bin/pip install --no-cache-dir --no-index --find-links /tmp/build/wheelhouse -r /tmp/build/requirements.txt
 
 
-FROM modelstack/python-base:bookworm
+FROM modelstack/python-runtime:bookworm
 COPY --from=environment /opt/env /opt/env
 RUN useradd --uid 1000 --home-dir /var/azureml-app --no-create-home azureml
 
