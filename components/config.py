@@ -106,6 +106,8 @@ class AciDeploy(_Strict):
     vnet_name: str | None = None
     subnet_name: str | None = None
     location: str | None = None
+    # azmlinfsrv's --access_control_allow_origins: browser origins allowed to call the service.
+    access_control_allow_origins: list[str] = []
     tags: dict[str, str] = {}
     properties: dict[str, str] = {}
     description: str | None = None
@@ -144,6 +146,8 @@ class AksDeploy(_Strict):
     enable_app_insights: bool = False
     collect_model_data: bool = False
     namespace: str | None = None
+    # azmlinfsrv's --access_control_allow_origins: browser origins allowed to call the service.
+    access_control_allow_origins: list[str] = []
     tags: dict[str, str] = {}
     properties: dict[str, str] = {}
     description: str | None = None
@@ -154,7 +158,8 @@ Target = Literal["local", "aci", "aks"]
 
 
 class VersionSpec(_Strict):
-    """One version of a controlled rollout (AksEndpoint)."""
+    """One version of a controlled rollout (AksEndpoint): its own Deployment, serving `models`
+    (default: the service's), with `traffic_percentile` of the requests."""
 
     version_name: str
     traffic_percentile: Annotated[float, Field(ge=0, le=100)] = 0

@@ -11,6 +11,7 @@ import difflib
 import re
 from pathlib import Path
 
+from . import deploy_rules
 from .config import NAMESPACE, SECRET_FIELDS, UNDECRYPTED_SECRET, ServiceSpec, StackConfig
 from .errors import ConfigError
 
@@ -97,6 +98,7 @@ def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[
             errors.append(ConfigError(f"compute '{service.compute}' is not a cluster of this stack", key=_key("services", name, "compute"), rule="compute names a cluster declared under modelstack:clusters", fix=fix))
     elif service.compute:
         errors.append(ConfigError(f"compute is set for target '{service.target}'", key=_key("services", name, "compute"), rule="compute names the AKS cluster of an aks service", fix="remove compute, or set target: aks"))
+    errors += deploy_rules.check_deploy(config, name, service)
     return errors
 
 

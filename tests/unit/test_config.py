@@ -133,7 +133,7 @@ def test_plain_text_secret_is_refused_with_the_command_that_fixes_it(project):
 def test_secure_value_is_accepted_and_never_shown(project):
     path = project.root / "stacks" / "Pulumi.local.yaml"
     path.write_text(
-        "config:\n  modelstack:clusters:\n    aks-prod: {}\n  modelstack:services:\n    diabetes:\n      target: aks\n      compute: aks-prod\n"
+        "config:\n  modelstack:registry:\n    kind: acr\n  modelstack:clusters:\n    aks-prod: {}\n  modelstack:services:\n    diabetes:\n      target: aks\n      compute: aks-prod\n"
         "      deploy:\n        primary_key:\n          secure: v1:abcdefgh:ijklmnop\n"
     )
     config = project.load("local")
