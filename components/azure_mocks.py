@@ -6,12 +6,15 @@ identities, credentials); the inputs the program sends are echoed back unchanged
 in a resource's computed outputs becomes the resource's id, shaped as Azure shapes it.
 
 Values are deterministic (derived from names), so a plan is the same on every run. The
-subscription and tenant are fixed, recognisably fake GUIDs.
+subscription and tenant are fixed, recognisably fake GUIDs. The webservices' other providers
+are here too: random (generated keys) and Kubernetes (what a cluster reports on a Deployment
+and a Gateway).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from typing import Any, Callable
 
@@ -22,6 +25,8 @@ MOCK_CLIENT_ID = "00000000-0000-0000-0000-00000000dddd"
 # Mock credentials: never real, and still secret-shaped so tests can see they stay masked.
 MOCK_REGISTRY_PASSWORD = "mock-registry-password"
 MOCK_KUBECONFIG_TOKEN = "mock-kubeconfig-token"
+MOCK_KEY_PREFIX = "mockkey"
+MOCK_GATEWAY_ADDRESS = "20.50.60.70"
 
 
 def fake_guid(*parts: str) -> str:
@@ -134,6 +139,7 @@ def _container_group(args) -> dict[str, Any]:
         "name": name,
         "ipAddress": ip_address,
         "provisioningState": "Succeeded",
+        "instanceView": {"state": "Running", "events": []},
     }
     identity = inputs.get("identity")
     if identity and identity.get("userAssignedIdentities"):
@@ -148,7 +154,39 @@ def _container_group(args) -> dict[str, Any]:
     return outputs
 
 
+def _random_password(args) -> dict[str, Any]:
+    """A generated key: derived from the resource's name, so plans are stable; never real."""
+    length = int(args.inputs.get("length", 32))
+    return {"result": (MOCK_KEY_PREFIX + hashlib.sha256(args.name.encode()).hexdigest())[:length]}
+
+
+def _deployment(args) -> dict[str, Any]:
+    """A Deployment whose rollout finished: every replica updated, ready and available."""
+    replicas = int((args.inputs.get("spec") or {}).get("replicas", 1))
+    return {"status": {
+        "replicas": replicas,
+        "readyReplicas": replicas,
+        "updatedReplicas": replicas,
+        "availableReplicas": replicas,
+        "conditions": [
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+        ],
+    }}
+
+
+def _gateway(args) -> dict[str, Any]:
+    """A Gateway the implementation programmed, with its load balancer's address."""
+    return {"status": {
+        "addresses": [{"type": "IPAddress", "value": MOCK_GATEWAY_ADDRESS}],
+        "conditions": [{"type": "Accepted", "status": "True"}, {"type": "Programmed", "status": "True"}],
+    }}
+
+
 MOCK_OUTPUTS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "kubernetes:apps/v1:Deployment": _deployment,
+    "kubernetes:gateway.networking.k8s.io/v1:Gateway": _gateway,
     "azure-native:resources:ResourceGroup": _resource_group,
     "azure-native:containerregistry:Registry": _registry,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,

@@ -18,8 +18,10 @@ from .local_registry import LocalRegistry
 from .service_facts import service_facts
 from .webservice import Webservice
 
-# Stack output names, shared with the tests and the `modelstack` command.
+# Stack output names, shared with the tests and the `modelstack` command. The keys are an
+# output of their own: Pulumi hides a whole output when any part of it is secret.
 SERVICES_OUTPUT = "services"
+SERVICE_KEYS_OUTPUT = "service_keys"
 STATE_DIR = ".modelstack"
 
 
@@ -42,6 +44,7 @@ def local_registry(config: StackConfig, spec: LocalRegistrySpec) -> LocalRegistr
 def declare_stack(config: StackConfig) -> dict[str, Webservice]:
     """Declare every resource of the stack; returns the webservices by name."""
     project_dir = Path(config.project_dir)
+    platform = None
     if isinstance(config.registry, LocalRegistrySpec):
         registry = local_registry(config, config.registry)
         registry_address: pulumi.Input[str] = registry.address
@@ -65,9 +68,14 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
             repository=repository,
             policy_facts=service_facts(config, name, service),
             release=config.release.get(name),
+            platform=platform,
+            project_dir=project_dir,
             opts=registry_opts,
         )
     pulumi.export(SERVICES_OUTPUT, {name: web.outputs() for name, web in services.items()})
+    keys = {name: web.keys() for name, web in services.items() if web.keys() is not None}
+    if keys:
+        pulumi.export(SERVICE_KEYS_OUTPUT, pulumi.Output.secret(keys))
     return services
 
 
