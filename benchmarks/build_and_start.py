@@ -65,9 +65,12 @@ def main() -> None:
         started = time.monotonic()
         digest = push(client, repository, context.tag, log=quiet)
         results["first_push_s"] = round(time.monotonic() - started, 1)
-        size = client.images.get(f"{repository}:{context.tag}").attrs["Size"]
+        image = client.images.get(f"{repository}:{context.tag}")
+        size = image.attrs["Size"]
         results["image_mb"] = round(size / 1e6)
-        results["image_vs_azureml"] = round(size / AZUREML_IMAGE_BYTES, 2)
+        results["image_vs_azureml"] = round(size / AZUREML_IMAGE_BYTES, 3)
+        layers = [layer for layer in image.history() if layer["Size"] >= 1e6]
+        results["image_layers_mb"] = ", ".join(f"{round(layer['Size'] / 1e6)} ({layer['CreatedBy'].split('#(nop)')[-1].strip()[:40] or 'base image'})" for layer in layers)
 
         train(root / "examples" / "diabetes" / "model", alpha=3.0)
         config = load_from_files("local", root)

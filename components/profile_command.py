@@ -92,7 +92,7 @@ def _levels_table(report: ProfileReport) -> Table:
 def _print_report(out: Console, report: ProfileReport) -> None:
     out.print(_fields_table(report))
     out.print(_levels_table(report))
-    out.print("* the recommended level: the lowest concurrency within 90% of the best throughput", style="dim")
+    out.print("* the recommended level: the lowest concurrency within 85% of the best throughput", style="dim")
     for note in report.recommendation.notes:
         out.print(f"[yellow]note:[/] {note}")
     out.print("\nSuggested deploy parameters:")

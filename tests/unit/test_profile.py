@@ -223,8 +223,13 @@ def test_round_up(value, step, expected):
 
 
 def test_recommended_level_is_the_knee():
-    levels = [level(1, 400), level(2, 700), level(4, 760), level(8, 780)]
-    assert recommended_level(levels).concurrency == 4  # 760 >= 0.9 x 780; 700 is not
+    levels = [level(1, 400), level(2, 650), level(4, 760), level(8, 780)]
+    assert recommended_level(levels).concurrency == 4  # 760 >= 0.85 x 780 = 663; 650 is not
+
+
+def test_a_flat_curve_recommends_the_lowest_level():
+    """One request at a time (a single sync worker): every level within the noise of the best."""
+    assert recommended_level([level(1, 700), level(2, 780), level(4, 720), level(8, 690)]).concurrency == 1
 
 
 def test_recommended_level_ignores_levels_without_answers():
