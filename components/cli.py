@@ -2,6 +2,10 @@
 
     modelstack check --stack NAME [--json]        evaluate a stack offline (exit 0 clean, 1 violation, 2 usage)
     modelstack package SERVICE --stack NAME --out DIR   write a service's Dockerfile and build context
+    modelstack profile SERVICE --stack NAME --data FILE  size a service under load, locally
+    modelstack plan-summary PREVIEW_JSON                 a pull-request comment from `pulumi preview --json`
+    modelstack drift --stack NAME                         what runs differently from the stack (exit 1 on drift)
+    modelstack promote --from SRC --to DST                pin SRC's release in DST, no rebuild
 
 Errors meant for the user (a ModelstackError) are printed without a traceback.
 """
@@ -210,6 +214,12 @@ def promote(
         how = "copied to" if p.copied else "same registry:"
         out.print(f"{p.service}: {p.source_image} -> {how} {p.image}", markup=False)
     out.print(f"wrote modelstack:release to stacks/Pulumi.{target}.yaml; deploy it with: pulumi up --stack {target}", markup=False)
+
+
+# `modelstack profile` lives in its own module (it brings Docker, wrk and matplotlib along).
+from .profile_command import profile as _profile  # noqa: E402
+
+app.command(name="profile")(_profile)
 
 
 def main() -> None:  # console-script entry point
