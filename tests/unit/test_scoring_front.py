@@ -280,14 +280,16 @@ def test_the_platform_sets_the_names_the_front_reads():
 
 
 def test_the_module_survives_rendering_into_the_dockerfile(project, tmp_path):
-    """The Dockerfile writes the module line by line; running that step gives the file back, byte for byte."""
+    """The Dockerfile carries the module as "#|" comment lines; the stage "front" writes them out
+    with sed: that gives the file back, byte for byte."""
     source = (TEMPLATES_DIR / "modelstack_front.py").read_text()
     assert not any(marker in source for marker in ("{{", "{%", "{#")), "the module is included by Jinja: no template markers"
     config = project.load("local")
     dockerfile = build_context(project.root, "diabetes", config.services["diabetes"], config.models).dockerfile
-    start = dockerfile.index("RUN mkdir -p /opt/modelstack")
-    end = dockerfile.index("> /opt/modelstack/modelstack_front.py", start) + len("> /opt/modelstack/modelstack_front.py")
-    command = dockerfile[start + len("RUN "):end].replace("\\\n", "").replace("/opt/modelstack", str(tmp_path))
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    step = next(line for line in dockerfile.splitlines() if line.startswith("RUN sed "))
+    command = step[len("RUN "):].replace("/tmp/", f"{tmp_path}/")
     subprocess.run(["sh", "-c", command], check=True)
     assert (tmp_path / "modelstack_front.py").read_text() == source
-    assert dockerfile.rstrip().endswith('CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]')
+    assert "COPY --from=front /tmp/modelstack_front.py /opt/modelstack/modelstack_front.py" in dockerfile
+    assert 'CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in dockerfile
