@@ -130,8 +130,9 @@ class GatewayApiObject(pulumi.CustomResource):
 
     def __init__(self, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
         props = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "metadata": manifest["metadata"], "spec": manifest["spec"], "status": None}
-        version = pulumi.ResourceOptions(version=k8s._utilities.get_version())
-        super().__init__(f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}", name, props, pulumi.ResourceOptions.merge(opts, version))
+        if opts.provider is None:
+            raise ValueError("Gateway API objects go to a cluster through its explicit provider")
+        super().__init__(f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}", name, props, opts)
 
 
 class AksFrontend(pulumi.ComponentResource):
