@@ -42,13 +42,19 @@ def main() -> None:
         "PULUMI_CONFIG_PASSPHRASE": "",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        # The copy's own program, also in the engine's dynamic-provider processes (the venv's
+        # editable install would otherwise give them the checkout's components and templates).
+        "PYTHONPATH": str(root),
     }
     if args.clean_build:
         env["MODELSTACK_NO_CACHE"] = "1"
     (home / "state").mkdir()
 
     def pulumi(*words: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["pulumi", *words, "--stack", "bench", "--non-interactive"], cwd=root, env=env, capture_output=True, text=True, check=True)
+        done = subprocess.run(["pulumi", *words, "--stack", "bench", "--non-interactive"], cwd=root, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"pulumi {' '.join(words)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+        return done
 
     try:
         pulumi("stack", "init")
