@@ -81,9 +81,13 @@ local requests_ = {}
 local index = 0
 
 function init(args)
+  -- wrk.format replaces wrk.headers (the -H options) with the table it is given: copy them
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Content-Type"] = "application/json"
   for line in io.lines(args[1]) do
     if line:match("%S") then
-      requests_[#requests_ + 1] = wrk.format("POST", args[2], {["Content-Type"] = "application/json"}, line)
+      requests_[#requests_ + 1] = wrk.format("POST", args[2], headers, line)
     end
   end
 end

@@ -7,12 +7,16 @@ the CPU limit.
 
 from __future__ import annotations
 
+import http.server
 import json
+import socketserver
+import threading
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from components.profile import run_wrk, write_wrk_files
 from components.profile_command import profile
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -65,3 +69,40 @@ def test_profile_reports_and_follows_the_cpu_limit(profile_app, project, tmp_pat
 
     # Nothing is left running.
     assert not docker_client.containers.list(all=True, filters={"label": "modelstack.profile=diabetes", "name": "modelstack-profile-diabetes"})
+
+
+def test_wrk_replays_every_body_with_the_given_headers(tmp_path):
+    """The Lua script cycles through the bodies and keeps wrk's -H headers (a key, for one)."""
+    seen: dict[str, int] = {}
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            for what in (body, f"auth={self.headers.get('Authorization')}", f"type={self.headers.get('Content-Type')}", f"path={self.path}"):
+                seen[what] = seen.get(what, 0) + 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args):
+            pass
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):  # wrk hangs up mid-answer when time is up
+            pass
+
+    server = Server(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bodies, script = write_wrk_files(tmp_path, ['{"data": [[1]]}', '{"data": [[2]]}', '{"data": [[3]]}'])
+        load = run_wrk(f"http://127.0.0.1:{server.server_address[1]}", bodies, script, 2, 1, headers={"Authorization": "Bearer k3y"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert load.succeeded > 30 and load.non_2xx == 0
+    answered = sum(seen[f'{{"data": [[{n}]]}}'] for n in (1, 2, 3))
+    assert min(seen[f'{{"data": [[{n}]]}}'] for n in (1, 2, 3)) >= answered // 3 - 2  # round and round
+    assert seen["auth=Bearer k3y"] == seen["type=application/json"] == seen["path=/score"] == answered
