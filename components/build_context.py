@@ -39,6 +39,19 @@ def gpu_base_image(cuda_version: str | None) -> str:
     return f"mcr.microsoft.com/azureml/openmpi4.1.0-cuda{cuda_version or DEFAULT_CUDA_VERSION}-cudnn8-ubuntu22.04"
 
 
+# The image's own files that come from templates/, by their path in the build context.
+SUPPORT_FILES = {"modelstack/modelstack_front.py": "modelstack_front.py"}
+LOCAL_BUILD_BASE = "modelstack/python-base:"
+LOCAL_RUNTIME_BASE = "modelstack/python-runtime:"
+
+
+def runtime_base_image(base_image: str) -> str:
+    """The final stage's base: for our Debian base, its variant without pip (build-base-image.sh)."""
+    if base_image.startswith(LOCAL_BUILD_BASE):
+        return LOCAL_RUNTIME_BASE + base_image.removeprefix(LOCAL_BUILD_BASE)
+    return base_image
+
+
 def base_image_reference(env: EnvironmentSpec) -> str:
     """FROM line: base_image, prefixed with base_image_registry's address when it lacks one."""
     if env.base_image:
@@ -94,6 +107,7 @@ class BuildContext:
     service_name: str
     dockerfile: str
     environment_files: dict[str, str]  # requirements.txt or conda.yml
+    support_files: dict[str, str]  # modelstack's own files in the image (the scoring front)
     source_files: dict[str, Path]  # path inside src/ -> file on disk
     models: list[PlacedModel]
     base_image: str
@@ -145,6 +159,8 @@ def _digest(context: BuildContext) -> str:
     hasher.update(context.dockerfile.encode())
     for name, text in sorted(context.environment_files.items()):
         hasher.update(f"\0env:{name}\0".encode() + text.encode())
+    for name, text in sorted(context.support_files.items()):
+        hasher.update(f"\0support:{name}\0".encode() + text.encode())
     for name, path in sorted(context.source_files.items()):
         hasher.update(f"\0src:{name}\0{tree_digest(path)}".encode())
     for model in context.models:
@@ -171,6 +187,7 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
     dockerfile = render_dockerfile(
         service_name=service_name,
         base_image=base_image,
+        runtime_image=runtime_base_image(base_image),
         conda_file=bool(env.conda_file),
         enable_gpu=env.enable_gpu,
         extra_docker_file_steps=extra_steps,
@@ -179,13 +196,15 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
         model_dir=azureml_model_dir(placed),
         entry_script=entry_script,
     )
-    context = BuildContext(service_name, dockerfile, environment_files, source_files, placed, base_image, requirements_digest)
+    support_files = {name: (TEMPLATES_DIR / template).read_text() for name, template in SUPPORT_FILES.items()}
+    context = BuildContext(service_name, dockerfile, environment_files, support_files, source_files, placed, base_image, requirements_digest)
     return BuildContext(**{**context.__dict__, "digest": _digest(context)})
 
 
 def _context_entries(context: BuildContext, wheelhouse: Path | None) -> list[tuple[str, Path | bytes]]:
     entries: list[tuple[str, Path | bytes]] = [("Dockerfile", context.dockerfile.encode())]
     entries += [(name, text.encode()) for name, text in sorted(context.environment_files.items())]
+    entries += [(name, text.encode()) for name, text in sorted(context.support_files.items())]
     if "requirements.txt" in context.environment_files:
         if wheelhouse is None:
             raise ValueError("a pip environment needs its wheelhouse")

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -279,17 +278,16 @@ def test_the_platform_sets_the_names_the_front_reads():
 # --- in the image -------------------------------------------------------------------------------------
 
 
-def test_the_module_survives_rendering_into_the_dockerfile(project, tmp_path):
-    """The Dockerfile carries the module as "#|" comment lines; the stage "front" writes them out
-    with sed: that gives the file back, byte for byte."""
+def test_the_module_ships_in_the_build_context_as_is(project, tmp_path):
+    """The front travels as a file of the build context, byte for byte, and the image runs it."""
+    from components.build_context import write_context
+
     source = (TEMPLATES_DIR / "modelstack_front.py").read_text()
-    assert not any(marker in source for marker in ("{{", "{%", "{#")), "the module is included by Jinja: no template markers"
     config = project.load("local")
-    dockerfile = build_context(project.root, "diabetes", config.services["diabetes"], config.models).dockerfile
-    (tmp_path / "Dockerfile").write_text(dockerfile)
-    step = next(line for line in dockerfile.splitlines() if line.startswith("RUN sed "))
-    command = step[len("RUN "):].replace("/tmp/", f"{tmp_path}/")
-    subprocess.run(["sh", "-c", command], check=True)
-    assert (tmp_path / "modelstack_front.py").read_text() == source
-    assert "COPY --from=front /tmp/modelstack_front.py /opt/modelstack/modelstack_front.py" in dockerfile
-    assert 'CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in dockerfile
+    context = build_context(project.root, "diabetes", config.services["diabetes"], config.models)
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    write_context(context, tmp_path / "out", wheelhouse)
+    assert (tmp_path / "out" / "modelstack" / "modelstack_front.py").read_text() == source
+    assert "COPY modelstack/modelstack_front.py /opt/modelstack/modelstack_front.py" in context.dockerfile
+    assert 'CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in context.dockerfile
