@@ -211,7 +211,7 @@ def main() -> None:
     print(f"image {image[:19]} ({'built' if built else 'reused'}), auth {'on' if args.auth else 'as the image defaults'}")
     if overhead is not None:
         service_us = 1e6 / rows[0]["bare"]["rps"]
-        print(f"the front in process: {overhead:.1f} us per request ({overhead / service_us:.1%} of the {service_us:.0f} us a request takes bare at concurrency {rows[0]['concurrency']})")
+        print(f"the front in process: {overhead:.1f} us per request ({overhead / service_us:.2%} of the {service_us:.0f} us a request takes bare at concurrency {rows[0]['concurrency']})")
     print(f"cold start to Healthy: endpoint {result['cold_start_s']['endpoint']['median']}s, bare {result['cold_start_s']['bare']['median']}s (medians of {args.starts})")
     print(f"{'concurrency':>11} {'endpoint rps':>12} {'p50':>7} {'p99':>7} {'bare rps':>9} {'p50':>7} {'p99':>7} {'share':>6}  (lowest-highest of {args.rounds} pairs)")
     for row in rows:
