@@ -65,7 +65,10 @@ def test_profile_reports_and_follows_the_cpu_limit(profile_app, project, tmp_pat
     assert one_core["profile"]["measuredQueriesPerSecond"] > 1.5 * quarter["profile"]["measuredQueriesPerSecond"]
     assert one_core["profile"]["maxUtilizedCpu"] > quarter["profile"]["maxUtilizedCpu"]
     assert one_core["profile"]["recommendedCpu"] >= quarter["profile"]["recommendedCpu"]
-    assert one_core["profile"]["latencyPercentile50InMs"] < quarter["profile"]["latencyPercentile50InMs"]
+    # Like for like (concurrency 1; the recommended levels may differ): faster on average and in the
+    # tail (a throttled container waits out the rest of the scheduler period; its median may not).
+    fast, slow = one_core["levels"][0], quarter["levels"][0]
+    assert fast["averageLatencyInMs"] < slow["averageLatencyInMs"] and fast["latencyPercentile99InMs"] < slow["latencyPercentile99InMs"]
 
     # Nothing is left running.
     assert not docker_client.containers.list(all=True, filters={"label": "modelstack.profile=diabetes", "name": "modelstack-profile-diabetes"})
