@@ -53,6 +53,7 @@ DEFAULT_DURATION_SECONDS = 5.0
 DEFAULT_CONCURRENCY = "1,2,4,8"
 MAX_CONCURRENCY = 256
 MAX_LEVELS = 10
+MIN_DURATION_SECONDS = 2.0  # docker stats reads about once a second: a level needs a reading or two
 MAX_DURATION_SECONDS = 60.0
 MIN_MEMORY_GB = 0.1  # below this the scoring server does not start
 WARMUP_SECONDS = 1.0  # first requests pay for lazy imports; not counted
@@ -169,8 +170,8 @@ def check_limits(cpu: float, memory_gb: float, duration: float, host_cpus: int) 
         raise ModelstackError(f"--cpu {cpu:g} is outside what this machine has", key="--cpu", rule=f"the container's CPU limit is between 0.01 and this machine's {host_cpus} cores", fix=f"pick --cpu between 0.01 and {host_cpus}; profile larger sizes on a larger machine")
     if memory_gb < MIN_MEMORY_GB:
         raise ModelstackError(f"--memory-gb {memory_gb:g} is too small", key="--memory-gb", rule=f"the container needs at least {MIN_MEMORY_GB} GB to start the scoring server", fix=f"pick --memory-gb {MIN_MEMORY_GB} or more")
-    if not 1 <= duration <= MAX_DURATION_SECONDS:
-        raise ModelstackError(f"--duration {duration:g} is out of range", key="--duration", rule=f"each level runs for 1 to {MAX_DURATION_SECONDS:g} seconds", fix="pick a duration in that range (the default, 5 s, keeps a run well under 2 minutes)")
+    if not MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS:
+        raise ModelstackError(f"--duration {duration:g} is out of range", key="--duration", rule=f"each level runs for {MIN_DURATION_SECONDS:g} to {MAX_DURATION_SECONDS:g} seconds (docker stats reads about once a second)", fix="pick a duration in that range (the default, 5 s, keeps a run well under 2 minutes)")
 
 
 # --- measurements -------------------------------------------------------------------------------
@@ -371,6 +372,8 @@ def recommend(levels: list[LevelResult], cpu_limit: float, memory_limit_gb: floa
     cpu_bound = used >= CPU_BOUND_SHARE * cpu_limit or level.usage.throttled_share >= CPU_THROTTLED_SHARE
     cores = max(STEP, round_up(used * CPU_HEADROOM))
     notes = []
+    if level.usage.cpu_max == 0:
+        notes.append(f"no docker stats reading covered concurrency {level.concurrency}: the CPU figures are missing; profile again with a longer --duration.")
     if cpu_bound:
         cores = max(cores, round_up(cpu_limit * CPU_HEADROOM))
         notes.append(

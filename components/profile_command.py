@@ -108,7 +108,7 @@ def profile(
     data: Path = typer.Option(..., "--data", help="Request bodies, one JSON document per line (Azure ML's profiling dataset)."),
     cpu: float = typer.Option(DEFAULT_CPU, "--cpu", help="CPU cores the container may use (docker's --cpus)."),
     memory_gb: float = typer.Option(DEFAULT_MEMORY_GB, "--memory-gb", help="Memory limit of the container in GB (no swap)."),
-    duration: float = typer.Option(DEFAULT_DURATION_SECONDS, "--duration", help="Seconds of load per concurrency level (1-60)."),
+    duration: float = typer.Option(DEFAULT_DURATION_SECONDS, "--duration", help="Seconds of load per concurrency level (2-60)."),
     concurrency: str = typer.Option(DEFAULT_CONCURRENCY, "--concurrency", help="Requests in flight per level: a list (1,4,16) or a doubling range (1-32)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for profile.json and profile.png [default: .modelstack/profiles/<stack>-<service>]."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (progress still goes to stderr)."),

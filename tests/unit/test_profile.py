@@ -125,7 +125,7 @@ def test_bad_concurrency(text, detail):
     (0, 1, 5, "--cpu"),
     (3, 1, 5, "--cpu"),
     (1, 0.05, 5, "--memory-gb"),
-    (1, 1, 0.5, "--duration"),
+    (1, 1, 1.5, "--duration"),
     (1, 1, 61, "--duration"),
 ])
 def test_limits_out_of_range(cpu, memory_gb, duration, key):
@@ -135,7 +135,7 @@ def test_limits_out_of_range(cpu, memory_gb, duration, key):
 
 
 def test_limits_in_range():
-    check_limits(2, 0.1, 1, host_cpus=2)
+    check_limits(2, 0.1, 2, host_cpus=2)
     check_limits(0.25, 16, 60, host_cpus=2)
 
 
@@ -287,6 +287,13 @@ def test_memory_close_to_the_limit_is_flagged():
     rec = recommend([level(1, 100, memory_gb=0.95)], cpu_limit=1.0, memory_limit_gb=1.0)
     assert rec.memory_bound and rec.memory_gb == 1.3
     assert "close to --memory-gb 1" in rec.notes[-1]
+
+
+def test_a_level_without_a_stats_reading_is_noted():
+    unread = LevelResult(1, level(1, 500).load, Usage(0.0, 0.0, 0, 0.0))
+    rec = recommend([unread], cpu_limit=1.0, memory_limit_gb=1.0)
+    assert rec.cpu_cores == 0.1
+    assert rec.notes[0].startswith("no docker stats reading covered concurrency 1")
 
 
 def test_failures_are_noted():
