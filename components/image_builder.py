@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import requests
 
-from .build_context import BuildContext, context_tarball
+from .build_context import BuildContext, context_tarball, runtime_base_image
 from .config import RegistryCredentials
 from .docker_client import require_image
 from .errors import BuildError
@@ -107,9 +107,10 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
     wheelhouse = None
     if context.requirements_digest:
         wheelhouse = ensure_wheelhouse(cache_root, context.requirements_digest, context.environment_files["requirements.txt"], log=log)
-    if context.base_image.startswith(LOCALLY_BUILT_PREFIX):
-        # Built on this machine by scripts/build-base-image.sh: no registry has it to pull.
-        require_image(client, context.base_image, f"modelstack:services.{context.service_name}.environment.base_image")
+    for base in dict.fromkeys((context.base_image, runtime_base_image(context.base_image))):
+        if base.startswith(LOCALLY_BUILT_PREFIX):
+            # Built on this machine by scripts/build-base-image.sh: no registry has it to pull.
+            require_image(client, base, f"modelstack:services.{context.service_name}.environment.base_image")
     if credentials is not None:
         password = credentials.password.get_secret_value() if credentials.password else None
         client.login(username=credentials.username, password=password, registry=credentials.address)

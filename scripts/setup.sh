@@ -22,9 +22,9 @@ phase_started=0
 phase() { phase_started=$(date +%s); printf '\n==> %s\n' "$1"; }
 done_phase() { printf '    done in %ss\n' "$(( $(date +%s) - phase_started ))"; }
 
-phase "system packages (docker.io, debootstrap, docker-registry)"
-if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null; then
-    echo "    Docker answers and docker-registry is installed"
+phase "system packages (docker.io, debootstrap, docker-registry, wrk)"
+if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null && command -v wrk >/dev/null; then
+    echo "    Docker answers; docker-registry and wrk are installed"
 else
     scripts/install-system-deps.sh
 fi

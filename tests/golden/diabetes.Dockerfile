@@ -4,7 +4,9 @@ FROM modelstack/python-base:bookworm AS environment
 COPY requirements.txt /tmp/build/requirements.txt
 COPY wheelhouse/ /tmp/build/wheelhouse/
 RUN python3 -m venv /opt/env \
- && /opt/env/bin/pip install --no-cache-dir --no-index --find-links /tmp/build/wheelhouse -r /tmp/build/requirements.txt
+ && /opt/env/bin/pip install --no-cache-dir --no-index --find-links /tmp/build/wheelhouse -r /tmp/build/requirements.txt \
+ && find /opt/env/lib -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + \
+ && /opt/env/bin/python -m pip uninstall --yes --quiet pip setuptools
 
 FROM modelstack/python-runtime:bookworm
 COPY --from=environment /opt/env /opt/env
