@@ -1,23 +1,29 @@
 """Every Kubernetes object the program declares, validated offline against the schemas the API
 server would use: the Kubernetes OpenAPI schemas shipped by `kubernetes-validate` (strict:
-unknown fields are errors), and the Gateway API CRDs' schemas for Gateway and HTTPRoute
-(tests/data/gateway-api, made strict the same way)."""
+unknown fields are errors), and the Gateway API CRDs' schemas for Gateway and HTTPRoute (made
+strict the same way), read from the Gateway API's own release (the Go module
+sigs.k8s.io/gateway-api, standard channel), which `go mod download` fetches once into the Go
+module cache."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
 from components.offline import evaluate_stack
 from tests.unit.plan_helpers import SECRET, images_by_digest, revealed_inputs
 
-GATEWAY_API_SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "gateway-api"
-GATEWAY_API_KINDS = {"Gateway": "gateway-v1.json", "HTTPRoute": "httproute-v1.json"}
+GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.4.1"
+GATEWAY_API_KINDS = {"Gateway": "gateway.networking.k8s.io_gateways.yaml", "HTTPRoute": "gateway.networking.k8s.io_httproutes.yaml"}
 # AKS's supported versions at the time of writing, and the newest the package knows.
 KUBERNETES_VERSIONS = ("1.33", kubernetes_validate.utils.latest_version())
 K8S_TYPE_PREFIX = "kubernetes:"
@@ -47,9 +53,22 @@ def _strict(schema):
     return schema
 
 
+@lru_cache(maxsize=1)
+def gateway_api_crds() -> Path:
+    """The standard-channel CRDs of the Gateway API release, from the Go module proxy."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        pytest.skip("Go is needed to fetch the Gateway API CRDs (go mod download); it is on the project's machines")
+    result = subprocess.run([go, "mod", "download", "-json", GATEWAY_API_MODULE], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    assert result.returncode == 0, f"go mod download {GATEWAY_API_MODULE} failed: {result.stderr or result.stdout}"
+    return Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "standard"
+
+
 @lru_cache(maxsize=None)
 def gateway_api_schema(kind: str) -> dict:
-    schema = _strict(json.loads((GATEWAY_API_SCHEMAS / GATEWAY_API_KINDS[kind]).read_text()))
+    crd = yaml.safe_load((gateway_api_crds() / GATEWAY_API_KINDS[kind]).read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    schema = _strict(version["schema"]["openAPIV3Schema"])
     schema["properties"]["metadata"] = {"type": "object"}  # checked as ObjectMeta below
     return schema
 
