@@ -126,8 +126,3 @@ def acr_login(login_server: str, *, token_source: Callable[[], AadToken] = azure
     """Docker credentials for `login_server` from the user's Azure identity."""
     refresh_token = exchange_for_refresh_token(login_server, token_source(), base_url=base_url)
     return RegistryLogin(server=login_server, username=TOKEN_USERNAME, password=refresh_token)
-
-
-def docker_login(client, login: RegistryLogin) -> None:
-    """Log a docker-py client in, so that its pushes to the registry carry the token."""
-    client.login(username=login.username, password=login.password.get_secret_value(), registry=login.server, reauth=True)

@@ -41,7 +41,7 @@ import pulumi_kubernetes as k8s
 
 from .aks_frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, AksFrontend, GatewayApiObject, service_path
 from .config import AksDeploy
-from .deploy_rules import autoscale_enabled, replica_bounds
+from .deploy_rules import autoscale_enabled, replica_bounds, target_utilization
 from .keys import KEY_FILES, KEYS_DIR_ENV, ServiceKeys, front_environment
 from .rollout import VERSION_HEADER, RolloutVersion, workload_name
 
@@ -51,7 +51,6 @@ HEALTH_PATH = "/"
 KEYS_MOUNT = "/var/run/modelstack/keys"
 IMAGE_USER_ID = 1000  # the image's azureml user (templates/Dockerfile.j2)
 PRE_STOP_SECONDS = 5
-DEFAULT_TARGET_UTILIZATION = 70
 DEFAULT_REFRESH_SECONDS = 1
 SERVER_WORKER_TIMEOUT_SECONDS = 300  # azmlinfsrv's default; init() runs within it
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -201,7 +200,7 @@ def hpa_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, names
         return None
     low, high = replica_bounds(deploy)
     name = workload_name(service, version)
-    target = deploy.autoscale_target_utilization or DEFAULT_TARGET_UTILIZATION
+    target = target_utilization(deploy)
     refresh = deploy.autoscale_refresh_seconds or DEFAULT_REFRESH_SECONDS
     return {
         "apiVersion": "autoscaling/v2",

@@ -45,6 +45,11 @@ LOCAL_BUILD_BASE = "modelstack/python-base:"
 LOCAL_RUNTIME_BASE = "modelstack/python-runtime:"
 
 
+def is_locally_built(image: str) -> bool:
+    """Our Debian bases, made by scripts/build-base-image.sh: no registry has them to pull."""
+    return image.startswith((LOCAL_BUILD_BASE, LOCAL_RUNTIME_BASE))
+
+
 def runtime_base_image(base_image: str) -> str:
     """The final stage's base: for our Debian base, its variant without pip (build-base-image.sh)."""
     if base_image.startswith(LOCAL_BUILD_BASE):

@@ -20,6 +20,7 @@ from .rollout import MAX_VERSIONS
 AUTOSCALE_FIELDS = ("autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds", "autoscale_target_utilization")
 DEFAULT_MIN_REPLICAS = 1
 DEFAULT_MAX_REPLICAS = 10
+DEFAULT_TARGET_UTILIZATION = 70  # percent, Azure ML's autoscale_target_utilization
 # Kubernetes namespaces (RFC 1123 labels), as Azure ML documents `namespace`.
 K8S_NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -47,6 +48,10 @@ def autoscale_enabled(deploy: AksDeploy) -> bool:
 
 def replica_bounds(deploy: AksDeploy) -> tuple[int, int]:
     return (deploy.autoscale_min_replicas or DEFAULT_MIN_REPLICAS, deploy.autoscale_max_replicas or DEFAULT_MAX_REPLICAS)
+
+
+def target_utilization(deploy: AksDeploy) -> int:
+    return deploy.autoscale_target_utilization or DEFAULT_TARGET_UTILIZATION
 
 
 # --- AKS ----------------------------------------------------------------------------------------

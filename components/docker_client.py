@@ -19,6 +19,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from components.config import DEFAULT_BASE_IMAGE
 from components.errors import DockerUnavailableError, ModelstackError
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
 
 #: Where docker-py (and the docker CLI) look when DOCKER_HOST is unset.
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock" if os.name != "nt" else "npipe:////./pipe/docker_engine"
-#: The tag scripts/build-base-image.sh builds by default.
-DEFAULT_BASE_IMAGE = "modelstack/python-base:bookworm"
 
 _SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
+from pulumi.runtime import rpc
+
+from .offline import SECRET_PLACEHOLDER
+
 IGNORED_FIELDS = {"__provider"}
 
 
@@ -27,11 +30,11 @@ class Drifted:
 
 
 def _is_secret(value: Any) -> bool:
-    return value == "[secret]" or (isinstance(value, dict) and value.get(SECRET_SIG) is not None)
+    return value == SECRET_PLACEHOLDER or (isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig)
 
 
 def _shown(value: Any) -> Any:
-    return "[secret]" if _is_secret(value) else value
+    return SECRET_PLACEHOLDER if _is_secret(value) else value
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

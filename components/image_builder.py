@@ -17,13 +17,12 @@ import docker
 import docker.errors
 import requests
 
-from .build_context import BuildContext, context_tarball, runtime_base_image
+from .build_context import BuildContext, context_tarball, is_locally_built, runtime_base_image
 from .config import RegistryCredentials
 from .docker_client import require_image
 from .errors import BuildError
 from .wheelhouse import ensure_wheelhouse
 
-LOCALLY_BUILT_PREFIX = "modelstack/"
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -108,8 +107,7 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
     if context.requirements_digest:
         wheelhouse = ensure_wheelhouse(cache_root, context.requirements_digest, context.environment_files["requirements.txt"], log=log)
     for base in dict.fromkeys((context.base_image, runtime_base_image(context.base_image))):
-        if base.startswith(LOCALLY_BUILT_PREFIX):
-            # Built on this machine by scripts/build-base-image.sh: no registry has it to pull.
+        if is_locally_built(base):
             require_image(client, base, f"modelstack:services.{context.service_name}.environment.base_image")
     if credentials is not None:
         password = credentials.password.get_secret_value() if credentials.password else None

@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from pulumi.runtime import rpc
+
+from .offline import UNKNOWN_PLACEHOLDER
+
 Enforcement = Literal["mandatory", "advisory", "disabled"]
-UNKNOWN_MARKERS = ("[computed]", "04da6b54-80e4-46f7-96ec-b56ff0331ba9")
+UNKNOWN_MARKERS = (UNKNOWN_PLACEHOLDER, rpc.UNKNOWN)  # as `check` prints it, as the engine sends it
 
 WEBSERVICE = "modelstack:webservice:Webservice"
 AKS_CLUSTER = "modelstack:aks:AksCluster"

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import ConfigError, DeploymentError, ModelstackError
+from .deploy_rules import DEFAULT_TARGET_UTILIZATION  # Azure ML's default
 
 # --- defaults and bounds (the README's "Profile a service" documents them) --------------------
 
@@ -66,7 +67,6 @@ CPU_BOUND_SHARE = 0.9
 CPU_THROTTLED_SHARE = 0.25
 MEMORY_BOUND_SHARE = 0.9
 TARGET_UTILIZATION_RANGE = (30, 90)
-DEFAULT_TARGET_UTILIZATION = 70  # Azure ML's default
 STEP = 0.1  # cores and GB are recommended in tenths
 
 GB = 1024**3

@@ -57,7 +57,8 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
         registry_opts = pulumi.ResourceOptions(depends_on=platform.registry_dependencies)
     services = {}
     for name, service in config.services.items():
-        context = build_context(project_dir, name, service, config.models)
+        # A pinned release is not rebuilt, so its build context is not even rendered.
+        context = None if name in config.release else build_context(project_dir, name, service, config.models)
         repository = pulumi.Output.from_input(registry_address).apply(lambda address, n=name: f"{address}/{n}")
         services[name] = Webservice(
             name,

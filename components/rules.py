@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from . import deploy_rules
-from .config import NAMESPACE, SECRET_FIELDS, UNDECRYPTED_SECRET, ServiceSpec, StackConfig
+from .config import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig
 from .errors import ConfigError
 
 # Azure ML webservice names: 3-32 characters, lowercase letters, digits and dashes,
@@ -37,12 +37,19 @@ def entry_script_path(config: StackConfig, service: ServiceSpec) -> Path:
     return (base / service.entry_script).resolve()
 
 
+def built_services(config: StackConfig) -> dict[str, ServiceSpec]:
+    """Services whose image this stack builds: all but those a promoted release pins."""
+    return {name: service for name, service in config.services.items() if name not in config.release}
+
+
 def check_models(config: StackConfig) -> list[ConfigError]:
     errors = []
+    # A pinned release carries its models inside its image: their files need not be here.
+    needed = {model for service in built_services(config).values() for model in service.models}
     for name, model in config.models.items():
         if not MODEL_NAME.match(name):
             errors.append(ConfigError(f"model name '{name}' is not allowed", key=_key("models", name), rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="rename the model"))
-        if not resolve_path(config.project_dir, model.path).exists():
+        if name in needed and not resolve_path(config.project_dir, model.path).exists():
             errors.append(ConfigError(
                 f"model path '{model.path}' does not exist",
                 key=_key("models", name, "path"),
@@ -58,15 +65,9 @@ def _check_file(config: StackConfig, relative: str | None, key: str, what: str) 
     return []
 
 
-def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    """The files an image is built from exist (not needed for a service a release pins)."""
     errors: list[ConfigError] = []
-    if not SERVICE_NAME.match(name):
-        errors.append(ConfigError(f"service name '{name}' is not allowed", key=_key("services", name), rule="webservice names are 3-32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'", fix="rename the service"))
-    for index, model in enumerate(service.models):
-        if model not in config.models:
-            close = difflib.get_close_matches(model, list(config.models), n=1)
-            fix = f"did you mean '{close[0]}'?" if close else f"declare it under {NAMESPACE}:models, or use one of: {', '.join(config.models) or '(none declared)'}"
-            errors.append(ConfigError(f"names model '{model}', which is not declared", key=f"{_key('services', name, 'models')}[{index}]", rule="a service serves models declared under modelstack:models", fix=fix))
     if service.source_directory and not resolve_path(config.project_dir, service.source_directory).is_dir():
         errors.append(ConfigError(f"source_directory '{service.source_directory}' does not exist", key=_key("services", name, "source_directory"), rule="source_directory is a folder inside the project; it is copied into the image", fix="create the folder, or correct the path"))
     elif not entry_script_path(config, service).is_file():
@@ -79,11 +80,25 @@ def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[
         ))
     env = service.environment
     env_key = ("services", name, "environment")
-    if env.pip_requirements and env.conda_file:
-        errors.append(ConfigError("pip_requirements and conda_file are both set", key=_key(*env_key), rule="an environment is either a pip requirements file or a conda file", fix="keep one of them (a conda file can list pip packages under `- pip:`)"))
     errors += _check_file(config, env.pip_requirements, _key(*env_key, "pip_requirements"), "pip requirements file")
     errors += _check_file(config, env.conda_file, _key(*env_key, "conda_file"), "conda file")
     errors += _check_file(config, env.extra_docker_file_steps, _key(*env_key, "extra_docker_file_steps"), "file of extra Dockerfile steps")
+    return errors
+
+
+def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    if not SERVICE_NAME.match(name):
+        errors.append(ConfigError(f"service name '{name}' is not allowed", key=_key("services", name), rule="webservice names are 3-32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'", fix="rename the service"))
+    for index, model in enumerate(service.models):
+        if model not in config.models:
+            close = difflib.get_close_matches(model, list(config.models), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"declare it under {NAMESPACE}:models, or use one of: {', '.join(config.models) or '(none declared)'}"
+            errors.append(ConfigError(f"names model '{model}', which is not declared", key=f"{_key('services', name, 'models')}[{index}]", rule="a service serves models declared under modelstack:models", fix=fix))
+    env = service.environment
+    env_key = ("services", name, "environment")
+    if env.pip_requirements and env.conda_file:
+        errors.append(ConfigError("pip_requirements and conda_file are both set", key=_key(*env_key), rule="an environment is either a pip requirements file or a conda file", fix="keep one of them (a conda file can list pip packages under `- pip:`)"))
     if env.cuda_version and not env.enable_gpu:
         errors.append(ConfigError("cuda_version is set while enable_gpu is false", key=_key(*env_key, "cuda_version"), rule="cuda_version selects the CUDA base image of a GPU service", fix="set enable_gpu: true, or remove cuda_version"))
     if env.base_image_registry and not env.base_image:
@@ -153,11 +168,9 @@ def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) ->
     errors = check_models(config)
     for name, service in config.services.items():
         errors += check_service(config, name, service)
+    for name, service in built_services(config).items():
+        errors += check_build_inputs(config, name, service)
     errors += check_clusters(config)
     errors += check_release(config)
     errors += check_secrets(config, secure_paths)
     return errors
-
-
-def is_undecrypted(value: str | None) -> bool:
-    return value == UNDECRYPTED_SECRET

@@ -10,21 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from .config import AciDeploy, AksDeploy, ServiceSpec, StackConfig
-
-AKS_AUTOSCALE_DEFAULTS = {"min_replicas": 1, "max_replicas": 10, "target_utilization": 70}
-
+from .deploy_rules import autoscale_enabled, replica_bounds, target_utilization
 
 def autoscale_facts(deploy: AksDeploy) -> dict[str, Any]:
-    """Effective autoscaling: on unless num_replicas is given (Azure ML's rule)."""
-    enabled = deploy.autoscale_enabled if deploy.autoscale_enabled is not None else deploy.num_replicas is None
-    if not enabled:
+    """Effective autoscaling, with Azure ML's defaults (components.deploy_rules)."""
+    if not autoscale_enabled(deploy):
         return {"autoscale_enabled": False, "replicas": deploy.num_replicas or 1}
-    return {
-        "autoscale_enabled": True,
-        "autoscale_min_replicas": deploy.autoscale_min_replicas or AKS_AUTOSCALE_DEFAULTS["min_replicas"],
-        "autoscale_max_replicas": deploy.autoscale_max_replicas or AKS_AUTOSCALE_DEFAULTS["max_replicas"],
-        "autoscale_target_utilization": deploy.autoscale_target_utilization or AKS_AUTOSCALE_DEFAULTS["target_utilization"],
-    }
+    low, high = replica_bounds(deploy)
+    return {"autoscale_enabled": True, "autoscale_min_replicas": low, "autoscale_max_replicas": high, "autoscale_target_utilization": target_utilization(deploy)}
 
 
 def service_facts(config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:

@@ -56,7 +56,7 @@ class Webservice(pulumi.ComponentResource):
         stack: str,
         service: ServiceSpec,
         models: dict[str, Any],
-        context: BuildContext,
+        context: BuildContext | None,
         repository: pulumi.Input[str],
         policy_facts: dict[str, Any] | None = None,
         release: ReleasePin | None = None,

@@ -91,17 +91,6 @@ def test_login_uses_the_null_guid_user_and_keeps_the_token_secret(registry):
     assert login.docker_auth_config() == {"username": "00000000-0000-0000-0000-000000000000", "password": REFRESH_TOKEN, "serveraddress": LOGIN_SERVER}
 
 
-def test_docker_login_hands_the_token_to_docker():
-    calls = []
-
-    class FakeDocker:
-        def login(self, **kwargs):
-            calls.append(kwargs)
-
-    acr_auth.docker_login(FakeDocker(), acr_auth.RegistryLogin(LOGIN_SERVER, acr_auth.TOKEN_USERNAME, SecretStr(REFRESH_TOKEN)))
-    assert calls == [{"username": acr_auth.TOKEN_USERNAME, "password": REFRESH_TOKEN, "registry": LOGIN_SERVER, "reauth": True}]
-
-
 def test_a_refused_token_says_which_role_is_missing_and_never_shows_the_token(registry):
     registry.status, registry.body = 401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad token"}]}'
     with pytest.raises(RegistryAuthError) as caught:
@@ -156,3 +145,11 @@ def test_without_the_azure_cli_or_a_login_the_fix_is_named():
     with pytest.raises(RegistryAuthError) as logged_out:
         azure_cli_access_token(run=not_logged_in, which=lambda _: "/usr/bin/az")
     assert str(logged_out.value).endswith("Fix: run `az login` (and `az account set --subscription <id>` for the stack's subscription)")
+
+
+def test_docker_auth_config_carries_the_token_with_the_token_user_name():
+    """What pushes and pulls hand to docker-py (service_image, promote)."""
+    login = acr_auth.RegistryLogin(LOGIN_SERVER, acr_auth.TOKEN_USERNAME, SecretStr(REFRESH_TOKEN))
+    assert login.docker_auth_config() == {"username": "00000000-0000-0000-0000-000000000000", "password": REFRESH_TOKEN, "serveraddress": LOGIN_SERVER}
+    assert REFRESH_TOKEN not in repr(login)
+

@@ -49,3 +49,28 @@ def test_pins_are_written_keeping_comments_and_order(tmp_path):
     assert f"image: localhost:5051/diabetes@{DIGEST}" in text
     write_pins(stack_file, {"other": {"image": f"r/o@{DIGEST}"}})
     assert "diabetes" not in stack_file.read_text(), "a promotion replaces the whole release"
+
+
+def test_a_pinned_stack_needs_no_model_files_and_plans_no_build(project):
+    """A promoted release carries its models inside its image: the stage it lands in builds nothing."""
+    from components.offline import evaluate_stack
+
+    pins = {name: {"image": f"localhost:5050/{name}@{DIGEST}", "model_versions": {"diabetes-ridge": "abc"}, "source_stack": "staging"} for name in ("diabetes", "diabetes-multi")}
+    project.write_stack("local", {"registry": {"kind": "local"}, "release": pins})
+    for model in (project.root / "examples" / "diabetes" / "model").iterdir():
+        model.unlink()
+    config, plan = evaluate_stack("local", project.root)
+    assert not [r for r in plan.resources if r.type.endswith(":ServiceImage")]
+    assert plan.named("diabetes-local").inputs["image"] == pins["diabetes"]["image"]
+    assert plan.outputs["services"]["diabetes"]["model_versions"] == {"diabetes-ridge": "abc"}
+
+
+def test_an_unpinned_service_still_needs_its_model(project):
+    from components.errors import ConfigErrors
+
+    pins = {"diabetes": {"image": f"localhost:5050/diabetes@{DIGEST}"}}
+    project.write_stack("local", {"registry": {"kind": "local"}, "release": pins})
+    (project.root / "examples" / "diabetes" / "model" / "lasso.joblib").unlink()
+    with pytest.raises(ConfigErrors) as caught:
+        project.load("local")
+    assert [e.key for e in caught.value.errors] == ["modelstack:models.diabetes-lasso.path"], "diabetes-multi is built and serves the lasso model"
