@@ -1,0 +1,1 @@
+"""Checks of the CI configuration itself (GitHub Actions workflows)."""
