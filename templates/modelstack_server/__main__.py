@@ -1,0 +1,3 @@
+from modelstack_server.server import main
+
+main()

@@ -1,0 +1,62 @@
+"""Logs as azmlinfsrv writes them, so log queries keep working:
+
+- the server's lines go to the logger `azmlinfsrv` on stdout, formatted
+  `2024-01-01 00:00:00,000 I [pid] azmlinfsrv - message` (UTC);
+- print() to stdout inside the entry script becomes a line of the logger `azmlinfsrv.print`;
+  print to any other file is left alone;
+- a logging.json in AML_APP_ROOT (or the entry script's folder) replaces this configuration;
+- the root logger is left to the script, as azmlinfsrv leaves it.
+One line per scoring request (`POST /score 200 0.412ms 7`), none for the health probe.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import json
+import logging
+import logging.config
+import os
+import sys
+import time
+
+LOGGER = "azmlinfsrv"
+PRINT_LOGGER = "azmlinfsrv.print"
+FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
+
+_builtin_print = builtins.print
+
+
+class UtcFormatter(logging.Formatter):
+    converter = time.gmtime
+
+
+def configure(app_root: str, entry_script: str) -> None:
+    try:
+        sys.stdout.reconfigure(line_buffering=True)  # a line shows up in `docker logs` when written
+    except (AttributeError, ValueError):
+        pass
+    for folder in (app_root, os.path.dirname(entry_script)):
+        path = os.path.join(folder, "logging.json")
+        if os.path.isfile(path):
+            with open(path) as handle:
+                logging.config.dictConfig(json.load(handle))
+            logging.getLogger(LOGGER).info(f"Loaded logging config from {path}")
+            break
+    else:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(UtcFormatter(FORMAT))
+        logger = logging.getLogger(LOGGER)
+        logger.handlers[:] = [handler]
+        logger.setLevel(os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper())
+        logger.propagate = False
+    builtins.print = print_to_log
+
+
+@functools.wraps(_builtin_print)
+def print_to_log(*objects, sep=" ", end="\n", file=None, flush=False):
+    target = file or sys.stdout
+    if target is sys.stdout:
+        logging.getLogger(PRINT_LOGGER).info((sep if sep is not None else " ").join(map(str, objects)))
+    else:
+        _builtin_print(*objects, sep=sep, end=end, file=file, flush=flush)

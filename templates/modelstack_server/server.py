@@ -1,0 +1,287 @@
+"""Starting the server: azmlinfsrv's flags, settings, the entry script, then uvicorn.
+
+What no client can hold (all in Settings, from the environment):
+- a connection that has not finished sending a request's headers within
+  MODELSTACK_HEADER_TIMEOUT_SECONDS (10) is closed, whether it sends nothing or a byte a
+  second; the clock starts when the connection opens or the next request's first byte comes;
+- a body that has not arrived within MODELSTACK_BODY_TIMEOUT_SECONDS (30) gets 408;
+- an idle keep-alive connection is closed after MODELSTACK_KEEP_ALIVE_SECONDS (75);
+- past MODELSTACK_MAX_CONNECTIONS (1024) open connections, requests get 503 at once;
+- run() is called one request at a time per worker, once the request's body is complete.
+
+WORKER_COUNT processes are forked after the socket is bound (each loads the script and runs
+init(), as azmlinfsrv's gunicorn workers do); with one worker there is no supervisor process.
+Exit codes: 2 for bad settings, 3 when the script cannot be loaded or init() raised
+(azmlinfsrv's boot error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import math
+import os
+import signal
+import socket
+import sys
+import tempfile
+import traceback
+
+from . import __version__, log_capture
+from .settings import (
+    APP_ROOT_ENV,
+    AML_CORS_ORIGINS_ENV,
+    APP_INSIGHTS_ENABLED_ENV,
+    APP_INSIGHTS_KEY_ENV,
+    DEFAULT_HOST,
+    ENTRY_SCRIPT_ENV,
+    MODEL_DIR_ENV,
+    SECRET_ENVS,
+    WORKER_COUNT_ENV,
+    Settings,
+    SettingsError,
+)
+
+BOOT_ERROR = 3
+SETTINGS_ERROR = 2
+MODEL_DIR_LISTING_LIMIT = 200
+logger = logging.getLogger("azmlinfsrv")
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m modelstack_server", description=f"modelstack's scoring server {__version__} (azmlinfsrv's contract)")
+    parser.add_argument("--entry_script", help="the scoring script (absolute, or relative to the current folder)")
+    parser.add_argument("--model_dir", help="sets AZUREML_MODEL_DIR")
+    parser.add_argument("--port", type=int, help="the port to serve on (default 5001; 0 lets the kernel pick)")
+    parser.add_argument("--worker_count", type=int, help="worker processes, each serving one request at a time (WORKER_COUNT, default 1)")
+    parser.add_argument("--access_control_allow_origins", help="AML_CORS_ORIGINS: origins allowed by azmlinfsrv's CORS")
+    parser.add_argument("--appinsights_instrumentation_key", help="turns App Insights on with this key")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="the address to bind (default 0.0.0.0)")
+    return parser.parse_args(argv)
+
+
+def fold_arguments_into_environ(args: argparse.Namespace, environ) -> None:
+    """As azmlinfsrv: flags win over the environment; AML_APP_ROOT defaults to the current folder."""
+    environ.setdefault(APP_ROOT_ENV, os.getcwd())
+    if args.entry_script:
+        environ[ENTRY_SCRIPT_ENV] = os.path.realpath(args.entry_script)
+    if args.model_dir is not None:
+        environ[MODEL_DIR_ENV] = args.model_dir
+    if args.worker_count is not None:
+        environ[WORKER_COUNT_ENV] = str(args.worker_count)
+    if args.port is not None:
+        environ["SERVER_PORT"] = str(args.port)
+    if args.access_control_allow_origins is not None:
+        environ[AML_CORS_ORIGINS_ENV] = args.access_control_allow_origins
+    if args.appinsights_instrumentation_key is not None:
+        environ[APP_INSIGHTS_ENABLED_ENV] = "true"
+        environ[APP_INSIGHTS_KEY_ENV] = args.appinsights_instrumentation_key
+
+
+def write_tls_files(settings: Settings) -> tuple[str, str] | None:
+    if not settings.tls_cert:
+        return None
+    folder = tempfile.mkdtemp(prefix="modelstack-tls-")  # 0700, private to this user
+    paths = (os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem"))
+    for path, text in zip(paths, (settings.tls_cert, settings.tls_key)):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+    return paths
+
+
+def header_timeout_protocol(seconds: float):
+    """uvicorn's httptools protocol, closing connections whose request headers are late."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
+        header_timeout = seconds
+        _header_timer = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm_header_timer()  # the first byte of the next request on a kept-alive connection
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc):
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def _arm_header_timer(self) -> None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_late)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_late(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
+def _start_app_insights(settings: Settings):
+    if not settings.app_insights_enabled:
+        return None  # OpenTelemetry and the Azure Monitor exporter are never imported
+    from azureml_inference_server_http.server.appinsights_client import AppInsightsClient
+
+    return AppInsightsClient()
+
+
+def _list_model_dir(settings: Settings) -> None:
+    folder = settings.model_dir
+    if not folder or not os.path.isdir(folder):
+        return
+    logger.info("Model Directory Contents:")
+    lines = (os.path.relpath(os.path.join(root, name), folder) for root, dirs, files in sorted(os.walk(folder)) for name in sorted(dirs + files))
+    for line in itertools.islice(lines, MODEL_DIR_LISTING_LIMIT):
+        logger.info(line)
+
+
+def load_application(settings: Settings):
+    """The script loaded and init() run; exits with azmlinfsrv's boot error code when either fails."""
+    from .app import ScoringApp
+    from .entry_script import ScriptError, load
+
+    try:
+        script = load(settings.entry_script, settings.app_root, settings.source_dir)
+    except ScriptError as error:
+        logger.error(f"{error}\n{traceback.format_exc()}")
+        sys.exit(BOOT_ERROR)
+    logger.info(f"Found user script at {settings.entry_script}; run() is called with {script.kind} input")
+    app_insights = _start_app_insights(settings)
+    logger.info("Invoking user's init function")
+    try:
+        script.init()
+    except BaseException:
+        logger.error("User's init function failed")
+        logger.error(f"Encountered Exception {traceback.format_exc()}")
+        _list_model_dir(settings)
+        sys.exit(BOOT_ERROR)
+    logger.info("Users's init has completed successfully")
+    return ScoringApp(settings, script, app_insights=app_insights)
+
+
+def serve(settings: Settings, tls_files, sock: socket.socket | None = None) -> None:
+    import uvicorn
+
+    app = load_application(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http=header_timeout_protocol(settings.header_timeout_seconds),
+        lifespan="off",
+        access_log=False,  # one line per scoring request comes from the app, in azmlinfsrv's format
+        log_config=None,
+        log_level="warning",
+        server_header=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        # Requests in flight finish when the container is asked to stop (rolling updates).
+        timeout_graceful_shutdown=math.ceil(settings.scoring_timeout_ms / 1000) + 5,
+        ssl_certfile=tls_files[0] if tls_files else None,
+        ssl_keyfile=tls_files[1] if tls_files else None,
+    )
+    server = uvicorn.Server(config)
+    logger.info(f"Worker with pid {os.getpid()} ready for serving traffic")
+    server.run(sockets=[sock] if sock is not None else None)
+
+
+def bind(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.create_server((settings.host, settings.port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_workers(settings: Settings, tls_files) -> None:
+    """WORKER_COUNT forked workers on one socket; a worker that dies is replaced, unless it failed
+    to boot (then the server stops with its code, as gunicorn's master does)."""
+    sock = bind(settings)
+    print(f"modelstack server: listening on {settings.host}:{sock.getsockname()[1]} with {settings.worker_count} workers", flush=True)
+    children: set[int] = set()
+    stopping = False
+
+    def start_worker() -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                serve(settings, tls_files, sock)
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+            finally:
+                os._exit(code)
+        children.add(pid)
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(settings.worker_count):
+        start_worker()
+    code = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.discard(pid)
+        worker_code = os.waitstatus_to_exitcode(status)
+        if stopping:
+            continue
+        if worker_code == BOOT_ERROR:
+            code = BOOT_ERROR
+            stop(None, None)
+        else:
+            logger.warning(f"worker {pid} exited with {worker_code}; starting another")
+            start_worker()
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
+    fold_arguments_into_environ(args, os.environ)
+    try:
+        settings = Settings.from_environ(os.environ, host=args.host, server_version=f"modelstack-server/{__version__}")
+    except SettingsError as error:
+        print(f"modelstack server: {error}", file=sys.stderr)
+        raise SystemExit(SETTINGS_ERROR) from None
+    tls_files = write_tls_files(settings)
+    for name in SECRET_ENVS:
+        os.environ.pop(name, None)  # kept by the server only; the entry script never sees them
+    log_capture.configure(settings.app_root, settings.entry_script)
+    auth = "key auth on" if settings.auth_enabled else "no auth (Azure ML's local behaviour)"
+    logger.info(
+        f"modelstack server {__version__}: {auth}; CORS origins: {', '.join(settings.cors_origins) or 'none'}; bodies up to {settings.max_request_bytes} bytes"
+        f"{'; HTTPS' if tls_files else ''}; scoring timeout {settings.scoring_timeout_ms} ms; {settings.worker_count} worker(s)"
+    )
+    if settings.worker_count == 1:
+        serve(settings, tls_files)
+    else:
+        serve_workers(settings, tls_files)

@@ -1,0 +1,184 @@
+"""Every setting of the server, read once from the environment (and azmlinfsrv's flags, which
+the launcher folds into the environment first, as azmlinfsrv does), validated in one place.
+
+azmlinfsrv's own variables keep their names and defaults; modelstack's are prefixed
+MODELSTACK_. A value that cannot work stops the server at start with a message naming the
+variable and what it accepts (`SettingsError`), never a traceback at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .keys import KeySource
+
+# azmlinfsrv's contract
+ENTRY_SCRIPT_ENV = "AZUREML_ENTRY_SCRIPT"
+MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
+APP_ROOT_ENV = "AML_APP_ROOT"
+SOURCE_DIR_ENV = "AZUREML_SOURCE_DIRECTORY"
+SCORING_TIMEOUT_ENV = "SCORING_TIMEOUT_MS"
+WORKER_COUNT_ENV = "WORKER_COUNT"
+AML_CORS_ORIGINS_ENV = "AML_CORS_ORIGINS"
+SERVICE_NAME_ENV = "SERVICE_NAME"
+SERVICE_VERSION_ENV = "SERVICE_VERSION"
+SERVICE_PATH_PREFIX_ENV = "SERVICE_PATH_PREFIX"
+APP_INSIGHTS_ENABLED_ENV = "AML_APP_INSIGHTS_ENABLED"
+APP_INSIGHTS_KEY_ENV = "AML_APP_INSIGHTS_KEY"
+SERVER_VERSION_ENABLED_ENV = "SERVER_VERSION_LOG_RESPONSE_ENABLED"
+
+# modelstack's front (the same names as templates/modelstack_front.py)
+AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
+PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
+SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
+KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
+CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
+MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
+TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
+TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
+# modelstack's server: what no client may hold for long
+HEADER_TIMEOUT_ENV = "MODELSTACK_HEADER_TIMEOUT_SECONDS"
+BODY_TIMEOUT_ENV = "MODELSTACK_BODY_TIMEOUT_SECONDS"
+KEEP_ALIVE_ENV = "MODELSTACK_KEEP_ALIVE_SECONDS"
+MAX_CONNECTIONS_ENV = "MODELSTACK_MAX_CONNECTIONS"
+
+SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
+
+DEFAULT_PORT = 5001
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_SCORING_TIMEOUT_MS = 3_600_000  # azmlinfsrv's default (one hour)
+DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
+# Longer than the usual proxy's idle upstream timeout (60 s), so the proxy closes first and
+# never sends a request on a connection we are closing.
+DEFAULT_KEEP_ALIVE_SECONDS = 75.0
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_SERVICE_NAME = "ML service"
+DEFAULT_SERVICE_VERSION = "1.0"
+
+
+class SettingsError(Exception):
+    """The environment asks for something that cannot work; the message names the variable."""
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, *, whole: bool, minimum: float, unit: str) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise SettingsError(f"{name} is {raw!r}, not {kind} of {unit}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} is {raw}; it must be at least {minimum:g} {unit}")
+    return value
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    entry_script: str
+    app_root: str
+    source_dir: str | None = None
+    model_dir: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    worker_count: int = 1
+    scoring_timeout_ms: int = DEFAULT_SCORING_TIMEOUT_MS
+    auth_enabled: bool = False
+    keys: KeySource = field(default_factory=KeySource)
+    cors_origins: tuple[str, ...] = ()
+    aml_cors_origins: tuple[str, ...] = ()
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    service_name: str = DEFAULT_SERVICE_NAME
+    service_version: str = DEFAULT_SERVICE_VERSION
+    service_path_prefix: str = ""
+    server_version_header: str | None = None
+    app_insights_enabled: bool = False
+    app_insights_key: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, host: str = DEFAULT_HOST, server_version: str = "") -> "Settings":
+        entry_script = environ.get(ENTRY_SCRIPT_ENV)
+        if not entry_script:
+            raise SettingsError(f"no entry script: pass --entry_script PATH or set {ENTRY_SCRIPT_ENV}")
+        app_root = environ.get(APP_ROOT_ENV) or os.getcwd()
+        if not os.path.isabs(entry_script):
+            entry_script = os.path.join(app_root, entry_script)
+        if not os.path.isfile(entry_script):
+            raise SettingsError(f"{ENTRY_SCRIPT_ENV} names {entry_script}, which is not a file")
+
+        port = int(_number(environ, "SERVER_PORT", DEFAULT_PORT, whole=True, minimum=0, unit="port"))
+        if port > 65535:
+            raise SettingsError(f"SERVER_PORT is {port}; a port is at most 65535")
+        workers = int(_number(environ, WORKER_COUNT_ENV, 1, whole=True, minimum=1, unit="workers"))
+        timeout_ms = int(_number(environ, SCORING_TIMEOUT_ENV, DEFAULT_SCORING_TIMEOUT_MS, whole=True, minimum=1, unit="milliseconds"))
+
+        auth_enabled = truthy(environ.get(AUTH_ENABLED_ENV))
+        keys_dir = environ.get(KEYS_DIR_ENV) or None
+        keys = KeySource(environ.get(PRIMARY_KEY_ENV, ""), environ.get(SECONDARY_KEY_ENV, ""), keys_dir)
+        if auth_enabled and keys_dir is None and not keys.keys():
+            raise SettingsError(f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set")
+        tls_cert, tls_key = environ.get(TLS_CERT_ENV) or None, environ.get(TLS_KEY_ENV) or None
+        if bool(tls_cert) != bool(tls_key):
+            raise SettingsError(f"{TLS_CERT_ENV} and {TLS_KEY_ENV} are set together or not at all")
+
+        insights_key = environ.get(APP_INSIGHTS_KEY_ENV) or None
+        version_header = server_version if environ.get(SERVER_VERSION_ENABLED_ENV, "true").lower() == "true" else None
+        return cls(
+            entry_script=os.path.realpath(entry_script),
+            app_root=app_root,
+            source_dir=environ.get(SOURCE_DIR_ENV) or None,
+            model_dir=environ.get(MODEL_DIR_ENV) or None,
+            host=host,
+            port=port,
+            worker_count=workers,
+            scoring_timeout_ms=timeout_ms,
+            auth_enabled=auth_enabled,
+            keys=keys,
+            cors_origins=_origins(environ.get(CORS_ORIGINS_ENV)),
+            aml_cors_origins=_origins(environ.get(AML_CORS_ORIGINS_ENV)),
+            max_request_bytes=int(_number(environ, MAX_REQUEST_BYTES_ENV, DEFAULT_MAX_REQUEST_BYTES, whole=True, minimum=1, unit="bytes")),
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            header_timeout_seconds=_number(environ, HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
+            body_timeout_seconds=_number(environ, BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
+            keep_alive_seconds=_number(environ, KEEP_ALIVE_ENV, DEFAULT_KEEP_ALIVE_SECONDS, whole=False, minimum=0.1, unit="seconds"),
+            max_connections=int(_number(environ, MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, whole=True, minimum=1, unit="connections")),
+            service_name=environ.get(SERVICE_NAME_ENV) or DEFAULT_SERVICE_NAME,
+            service_version=environ.get(SERVICE_VERSION_ENV) or DEFAULT_SERVICE_VERSION,
+            service_path_prefix=environ.get(SERVICE_PATH_PREFIX_ENV) or "",
+            server_version_header=version_header or None,
+            # As azmlinfsrv: on only with "true" and a key that is a UUID.
+            app_insights_enabled=environ.get(APP_INSIGHTS_ENABLED_ENV) == "true" and _is_uuid(insights_key),
+            app_insights_key=insights_key,
+        )
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        return bool(origin) and ("*" in self.cors_origins or origin.rstrip("/") in self.cors_origins)
+
+    def allow_origin_value(self, origin: str) -> str:
+        return "*" if "*" in self.cors_origins else origin
+
+
+def _is_uuid(value: str | None) -> bool:
+    import re
+
+    return bool(value) and re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value) is not None
