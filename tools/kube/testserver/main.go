@@ -4,6 +4,7 @@
 //
 //	GET /healthz      200 "ok"
 //	GET /cpu?ms=N     spins one core for N milliseconds (at most 10000), then answers
+//	GET /fetch?url=U  fetches http URL U itself (5 s timeout) and answers "<NAME> <hostname> -> <body>"
 //	anything else     200 "<NAME> <hostname>\n" (NAME from the environment; hostname = pod name)
 //
 // It listens on :$PORT (8080 when unset) and stops on SIGTERM.
@@ -12,10 +13,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -45,6 +48,26 @@ func main() {
 			n++
 		}
 		fmt.Fprintf(w, "%s %s spun %d ms\n", name, host, ms)
+	})
+	fetcher := &http.Client{Timeout: 5 * time.Second}
+	mux.HandleFunc("/fetch", func(w http.ResponseWriter, r *http.Request) {
+		target := r.URL.Query().Get("url")
+		if !strings.HasPrefix(target, "http://") {
+			http.Error(w, "url must be an http:// URL", http.StatusBadRequest)
+			return
+		}
+		resp, err := fetcher.Get(target)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			http.Error(w, fmt.Sprintf("%s: status %d, %v", target, resp.StatusCode, err), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, "%s %s -> %s\n", name, host, strings.TrimSpace(string(body)))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "%s %s\n", name, host)
