@@ -104,6 +104,10 @@ declare -A DEB_PROVIDES=(
 )
 DEB_ORDER=(containerd runc containernetworking-plugins conntrack iptables openssl curl iproute2 util-linux)
 
+# the system's Python for the small helpers below (a version manager's shim starts slowly)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
 # ---------------------------------------------------------------------------------------------
 # progress and timings (the style of scripts/bootstrap-pulumi.sh)
 now_ms() { date +%s%3N; }
@@ -203,7 +207,7 @@ go_build() {
         return 0
     fi
     go="$(go_bin)"
-    phase "build $name (slow on a cold Go cache: see BENCHMARKS.md)"
+    phase "build $name"
     work="$TOOLS_ROOT/build/$name"
     rm -rf "$work"
     mkdir -p "$work" "$(dirname "$out")"
@@ -248,7 +252,7 @@ kube_ldflags() {
 
 # A docker-archive tarball (what `docker save` writes) of one static binary as /ENTRY.
 make_image_tar() { # binary tag entry out
-    python3 - "$@" <<'PY'
+    "$PY" - "$@" <<'PY'
 import hashlib, io, json, os, sys, tarfile
 binary, tag, entry, out = sys.argv[1:5]
 layer = io.BytesIO()
@@ -323,9 +327,13 @@ install_debs() {
     [ ${#missing[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null 2>&1 || die "missing Debian packages: ${missing[*]} (and no apt-get to install them)"
     phase "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-        || die "apt-get install ${missing[*]} failed"
+    local aptlog
+    aptlog="$(mktemp /tmp/modelstack-cluster-apt.XXXXXX.log)"
+    export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+    apt-get update -q >"$aptlog" 2>&1 || die_log "apt-get update failed" "$aptlog"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$aptlog" 2>&1 \
+        || die_log "apt-get install ${missing[*]} failed" "$aptlog"
+    rm -f "$aptlog"
     for pkg in "${missing[@]}"; do
         [ -e "${DEB_PROVIDES[$pkg]}" ] || die "$pkg installed but ${DEB_PROVIDES[$pkg]} is missing"
     done
@@ -350,7 +358,7 @@ our_pid() {
     [ -s "$f" ] || return 1
     pid=$(tr -dc '0-9' <"$f")
     [ -n "$pid" ] && alive "$pid" || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$DATA" || return 1
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$DATA" || return 1
     printf '%s\n' "$pid"
 }
 
@@ -426,7 +434,7 @@ ctr_() { ctr --address "$DATA/run/containerd.sock" -n k8s.io "$@"; }
 # addresses
 
 # cidr_host CIDR N: the N-th address of CIDR (IPv4)
-cidr_host() { python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(n[int(sys.argv[2])])' "$1" "$2"; }
+cidr_host() { "$PY" -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(n[int(sys.argv[2])])' "$1" "$2"; }
 NODE_IP="$(cidr_host "$POD_CIDR" 1)"
 APISERVER_SERVICE_IP="$(cidr_host "$SERVICE_CIDR" 1)"
 POD_PREFIX="${POD_CIDR#*/}"
@@ -434,7 +442,7 @@ POD_PREFIX="${POD_CIDR#*/}"
 # Refuse ranges that overlap an address or a route of this machine (our own bridge aside).
 check_ranges() {
     local report
-    report="$( (ip -o -4 addr show; echo ROUTES; ip -4 route show table all) | python3 -c '
+    report="$( (ip -o -4 addr show; echo ROUTES; ip -4 route show table all) | "$PY" -c '
 import ipaddress, sys
 pod, svc = ipaddress.ip_network(sys.argv[1]), ipaddress.ip_network(sys.argv[2])
 if pod.overlaps(svc):
@@ -537,7 +545,7 @@ sweep_iptables() {
     local fam script
     for fam in iptables ip6tables; do
         command -v "$fam-save" >/dev/null 2>&1 || continue
-        script="$("$fam-save" 2>/dev/null | python3 -c '
+        script="$("$fam-save" 2>/dev/null | "$PY" -c '
 import re, sys
 baseline_file, marks = sys.argv[1], sys.argv[2:]
 def parse(lines):
@@ -885,7 +893,7 @@ start_containerd() {
     start_proc containerd containerd --config "$DATA/containerd/config.toml"
     wait_for "containerd answering" "$DATA/logs/containerd.log" ctr_ version
     if ! ctr_ images ls -q | grep -qxF "$PAUSE_IMAGE"; then
-        ctr_ images import --no-unpack "$PAUSE_TAR" >/dev/null \
+        ctr_ images import "$PAUSE_TAR" >/dev/null \
             || die_log "could not import the pause image $PAUSE_TAR" "$DATA/logs/containerd.log"
         log "pause image $PAUSE_IMAGE imported"
     fi
@@ -1053,6 +1061,15 @@ addressType: IPv4
 endpoints: [{addresses: ["$NODE_IP"], conditions: {ready: true}}]
 ports: [{name: https, port: $METRICS_SERVER_PORT, protocol: TCP}]
 ---
+# the same endpoint as Endpoints, for API server versions whose aggregator reads those
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: {endpointslice.kubernetes.io/skip-mirror: "true"}
+subsets: [{addresses: [{ip: "$NODE_IP"}], ports: [{name: https, port: $METRICS_SERVER_PORT, protocol: TCP}]}]
+---
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
 metadata: {name: v1beta1.metrics.k8s.io}
@@ -1156,7 +1173,7 @@ pod_cgroup_pids() {
 shim_pids() {
     local p
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $DATA/run/containerd.sock" && echo "${p#/proc/}"
+        tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "-address $DATA/run/containerd.sock" && echo "${p#/proc/}"
     done
 }
 
@@ -1301,6 +1318,8 @@ cmd_destroy() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# sourced (for debugging a single step): define everything, run nothing
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 [ $# -ge 1 ] || usage 2
 command="$1"
 shift
