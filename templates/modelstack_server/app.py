@@ -201,6 +201,9 @@ class ScoringApp:
             if method == "OPTIONS":
                 return 200, [("Content-Type", TEXT_HTML), ("x-ms-run-function-failed", "False")], b""
             return message(405, "Method not allowed")
+        except Exception:
+            logger.error("Encountered Exception: {0}".format(traceback.format_exc()))
+            return message(500, INTERNAL_ERROR)
         request_headers = title_case_headers(scope["headers"]) if script.takes_request_headers else {}
         try:
             elapsed_ms, output = await self.scorer.score(partial(script.call, arguments, request_headers))

@@ -63,16 +63,14 @@ class AmlCors:
         allow = self._allow_origin(origin)
         extra: list[tuple[str, str]] = []
         if allow is not None:
-            if method == "OPTIONS" and requested_method:
-                if requested_method.upper() not in ("GET", "POST"):
-                    return self._vary(present)
-                extra.append(("Access-Control-Allow-Origin", allow))
+            extra.append(("Access-Control-Allow-Origin", allow))
+            # a preflight for a method flask-cors allows also gets the methods and headers
+            if method == "OPTIONS" and requested_method and requested_method.upper() in ("GET", "POST"):
                 if requested_headers:
                     extra.append(("Access-Control-Allow-Headers", ", ".join(h.strip() for h in requested_headers.split(",") if h.strip())))
                 extra.append(("Access-Control-Allow-Methods", "GET, POST"))
-            else:
-                extra.append(("Access-Control-Allow-Origin", allow))
-        return extra + self._vary(present)
+            extra += self._vary(present)
+        return extra
 
     def _vary(self, present: set[str]) -> list[tuple[str, str]]:
         if "*" in self.origins or "vary" in present:

@@ -17,6 +17,7 @@ How run() is called, decided once from the script:
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import inspect
 import json
@@ -31,6 +32,7 @@ RAW, SCHEMA, JSON_STRING = "rawhttp", "input_schema", "json_string"
 AML_REQUEST_MODULE = "azureml_inference_server_http.api.aml_request"
 AML_RESPONSE_MODULE = "azureml_inference_server_http.api.aml_response"
 CONTRIB_ALIASES = {"azureml.contrib.services.aml_request": AML_REQUEST_MODULE, "azureml.contrib.services.aml_response": AML_RESPONSE_MODULE}
+CONTRIB_PARENTS = ("azureml", "azureml.contrib", "azureml.contrib.services")
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -66,9 +68,22 @@ class _ContribAliases(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
+class _ContribParents(importlib.abc.MetaPathFinder):
+    """Empty packages azureml, azureml.contrib, azureml.contrib.services, last on sys.meta_path:
+    a real azureml package, when installed, is found first."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in CONTRIB_PARENTS:
+            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+            spec.submodule_search_locations = []
+            return spec
+        return None
+
+
 def install_contrib_aliases() -> None:
     if not any(isinstance(finder, _ContribAliases) for finder in sys.meta_path):
         sys.meta_path.insert(0, _ContribAliases())
+        sys.meta_path.append(_ContribParents())
 
 
 @dataclass
@@ -187,7 +202,7 @@ def run_arguments(script: EntryScript, method: str, query_string: bytes, body: b
         raise InputError(415, "Expects Content-Type to be application/json")
     try:
         parsed = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except json.JSONDecodeError as error:  # a body that is not UTF-8 is azmlinfsrv's internal error (500)
         if body:
             raise InputError(400, f"POST body could not be decoded as JSON: {error}") from None
         raise InputError(400, "POST body is empty. Expecting a JSON dictionary.") from None

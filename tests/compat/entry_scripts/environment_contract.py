@@ -1,0 +1,20 @@
+"""AZUREML_MODEL_DIR, AZUREML_ENTRY_SCRIPT and AML_APP_ROOT as a script sees them; a module of
+AML_APP_ROOT is importable."""
+import os
+
+import helper_module
+
+
+def init():
+    pass
+
+
+def run(data):
+    return {
+        "model_dir": os.environ.get("AZUREML_MODEL_DIR"),
+        "model_files": sorted(os.listdir(os.environ["AZUREML_MODEL_DIR"])),
+        "entry_script": os.environ.get("AZUREML_ENTRY_SCRIPT"),
+        "app_root": os.environ.get("AML_APP_ROOT"),
+        "helper": helper_module.NAME,
+        "module_name": __name__,
+    }

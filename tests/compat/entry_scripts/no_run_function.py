@@ -1,0 +1,5 @@
+"""No run(): the server does not start."""
+
+
+def init():
+    pass
