@@ -527,6 +527,48 @@ restore_sysctls() {
     rm -f "$f"
 }
 
+# Folders the kubelet and containerd create outside the data folder when they are missing
+OUTSIDE_DIRS=(/var/log/containers /var/lib/cni/results /var/lib/cni)
+
+record_outside() {
+    mkdir -p "$DATA/saved"
+    [ -f "$DATA/saved/created-dirs" ] && return 0
+    local d
+    for d in "${OUTSIDE_DIRS[@]}"; do [ -e "$d" ] || echo "$d"; done >"$DATA/saved/created-dirs"
+    if command -v nft >/dev/null 2>&1; then
+        nft list tables >"$DATA/saved/nft-tables" 2>/dev/null || rm -f "$DATA/saved/nft-tables"
+    fi
+}
+
+# Remove what record_outside found missing and the cluster created, when it is empty again:
+# folders, and the (iptables-nft) tables that the sweep left without a chain.
+restore_outside() {
+    local d table
+    if [ -f "$DATA/saved/created-dirs" ]; then
+        while read -r d; do
+            [ -n "$d" ] && [ -d "$d" ] && rmdir "$d" 2>/dev/null && log "removed $d (created by the cluster)"
+        done <"$DATA/saved/created-dirs"
+        rm -f "$DATA/saved/created-dirs"
+    fi
+    if [ -f "$DATA/saved/nft-tables" ] && command -v nft >/dev/null 2>&1; then
+        while read -r table; do
+            grep -qxF "$table" "$DATA/saved/nft-tables" && continue
+            # empty: base chains only (each with its hook line), no rule, set, map or flowtable
+            # shellcheck disable=SC2086
+            if nft list $table 2>/dev/null | awk '
+                /^[[:space:]]*(table|})/ || /^[[:space:]]*$/ { next }
+                /^[[:space:]]*chain / { chains++; next }
+                /^[[:space:]]*type .* hook / { hooks++; next }
+                { other++ }
+                END { exit !(other == 0 && chains == hooks) }'; then
+                nft delete ${table#table } 2>/dev/null && log "removed the empty nftables $table (created by the cluster)"
+            fi
+        done < <(nft list tables 2>/dev/null)
+        rm -f "$DATA/saved/nft-tables"
+    fi
+    return 0
+}
+
 record_iptables() {
     local fam
     mkdir -p "$DATA/saved"
@@ -1133,6 +1175,7 @@ cmd_start() {
     phase "record sysctls and iptables, write certificates and configuration"
     record_sysctls
     record_iptables
+    record_outside
     write_config
     bridge_up
     phase "control plane: etcd, kube-apiserver"
@@ -1259,6 +1302,7 @@ cmd_stop() {
     find /var/log/containers -maxdepth 1 -type l -lname "$DATA/*" -delete 2>/dev/null || true
     # CNI result cache of our network (libcni's default folder)
     rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
+    restore_outside
     rm -rf "$DATA/cni/ipam" "$DATA/state.env"
     end_phase
     log "cluster stopped"
