@@ -23,12 +23,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from components import local_registry  # noqa: E402
-from components.build_context import build_context  # noqa: E402
-from components.config import load_from_files  # noqa: E402
-from components.docker_client import docker_client  # noqa: E402
-from components.image_builder import build, push  # noqa: E402
-from components.local_webservice import LocalWebserviceProvider  # noqa: E402
-from components.wheelhouse import ensure_wheelhouse  # noqa: E402
+from components.image.build_context import build_context  # noqa: E402
+from components.config.schema import load_from_files  # noqa: E402
+from components.image.docker_client import docker_client  # noqa: E402
+from components.image.builder import build, push  # noqa: E402
+from components.targets.local.webservice import LocalWebserviceProvider  # noqa: E402
+from components.image.wheelhouse import ensure_wheelhouse  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project, free_port  # noqa: E402
 

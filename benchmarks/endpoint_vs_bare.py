@@ -44,10 +44,12 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from components.config import load_from_files  # noqa: E402
-from components.docker_client import docker_client  # noqa: E402
-from components.local_webservice import CONTAINER_PORT, free_port  # noqa: E402
-from components.profile import ensure_profile_image, read_request_bodies, run_wrk, write_wrk_files  # noqa: E402
+from components.config.schema import load_from_files  # noqa: E402
+from components.image.docker_client import docker_client  # noqa: E402
+from components.targets.local.webservice import CONTAINER_PORT, free_port  # noqa: E402
+from components.commands.profile.container import ensure_profile_image
+from components.commands.profile.inputs import read_request_bodies
+from components.commands.profile.wrk import run_wrk, write_wrk_files
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project  # noqa: E402
 

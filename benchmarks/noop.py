@@ -27,11 +27,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from components import local_registry  # noqa: E402
-from components.build_context import build_context  # noqa: E402
-from components.config import load_from_files  # noqa: E402
-from components.docker_client import docker_client  # noqa: E402
-from components.image_builder import ensure_image  # noqa: E402
-from components.offline import evaluate_stack, plan_json  # noqa: E402
+from components.image.build_context import build_context  # noqa: E402
+from components.config.schema import load_from_files  # noqa: E402
+from components.image.docker_client import docker_client  # noqa: E402
+from components.image.builder import ensure_image  # noqa: E402
+from components.offline.evaluate import evaluate_stack, plan_json  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project, free_port  # noqa: E402
 
@@ -42,7 +42,7 @@ def quiet(_message: str) -> None:
 
 def check_json(root: Path) -> tuple[bytes, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "components.cli", "check", "--stack", "local", "--json"], cwd=root,
+    done = subprocess.run([sys.executable, "-m", "components.commands.cli", "check", "--stack", "local", "--json"], cwd=root,
                           env={**os.environ, "MODELSTACK_PROJECT_DIR": str(root), "PYTHONPATH": str(REPO)}, capture_output=True)
     if done.returncode != 0:
         raise SystemExit(f"check failed: {done.stderr.decode()[-2000:]}")

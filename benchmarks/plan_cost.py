@@ -39,9 +39,10 @@ import pulumi  # noqa: E402
 import pulumi_kubernetes as k8s  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 
-from components.config import load_from_files  # noqa: E402
-from components.offline import evaluate  # noqa: E402
-from components.policy_rules import Resource, evaluate_policies  # noqa: E402
+from components.config.schema import load_from_files  # noqa: E402
+from components.offline.evaluate import evaluate  # noqa: E402
+from components.policy.settings import evaluate_policies
+from components.policy.types import Resource
 from tests.workspace import copy_project  # noqa: E402
 
 TARGET_RATIO = 1.25

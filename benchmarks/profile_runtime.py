@@ -2,7 +2,7 @@
 
     venv/bin/python benchmarks/profile_runtime.py [--json]
 
-In a copy of the project, `python -m components.profile_command diabetes --stack local --data
+In a copy of the project, `python -m components.commands.profile.command diabetes --stack local --data
 examples/diabetes/sample-requests.jsonl` (what `modelstack profile` runs once registered),
 timed from the outside, interpreter start included, twice:
 
@@ -40,7 +40,7 @@ def profile_once(root: Path, out: Path, *, no_cache: bool) -> tuple[float, dict]
     env = {**os.environ, "MODELSTACK_PROJECT_DIR": str(root), "PYTHONPATH": str(REPO)}
     if no_cache:
         env["MODELSTACK_NO_CACHE"] = "1"
-    command = [sys.executable, "-m", "components.profile_command", "diabetes", "--stack", "local",
+    command = [sys.executable, "-m", "components.commands.profile.command", "diabetes", "--stack", "local",
                "--data", str(root / "examples" / "diabetes" / "sample-requests.jsonl"), "--out", str(out), "--json"]
     started = time.monotonic()
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)

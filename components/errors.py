@@ -8,6 +8,11 @@ broken and the fix, and the command line prints it without a traceback.
 from __future__ import annotations
 
 
+def number_text(value) -> str:
+    """A number as a person writes it in a message: 2.0 -> '2', 0.5 -> '0.5'."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 class ModelstackError(Exception):
     """An error whose message is meant for the user, not for a debugger."""
 

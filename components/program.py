@@ -11,28 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 import pulumi
 
-from .build_context import build_context
-from .config import LocalRegistrySpec, StackConfig, load_from_engine
-from .errors import ModelstackError
-from .local_registry import LocalRegistry
-from .service_facts import service_facts
-from .webservice import Webservice
+from components.image.build_context import build_context
+from components.config.schema import LocalRegistrySpec, StackConfig
+from components.config.load import load_from_engine
+from components.errors import ModelstackError
+from components.targets.local.registry import LocalRegistry, local_registry_dirs
+from components.policy.facts import service_facts
+from components.webservice import Webservice
 
 # Stack output names, shared with the tests and the `modelstack` command. The keys are an
 # output of their own: Pulumi hides a whole output when any part of it is secret.
 SERVICES_OUTPUT = "services"
 SERVICE_KEYS_OUTPUT = "service_keys"
-STATE_DIR = ".modelstack"
-
-
-def local_registry_dirs(port: int) -> tuple[str, str]:
-    """(storage, process state) folders of the registry on `port`, relative to the project.
-
-    One registry per port: stacks that share a port share the registry's storage too, which
-    is what lets a local stack promote to another without copying.
-    """
-    base = f"{STATE_DIR}/registry/{port}"
-    return f"{base}/storage", f"{base}/run"
 
 
 def local_registry(config: StackConfig, spec: LocalRegistrySpec) -> LocalRegistry:
@@ -50,7 +40,7 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
         registry_address: pulumi.Input[str] = registry.address
         registry_opts = pulumi.ResourceOptions(depends_on=[registry])
     else:
-        from .azure_platform import declare_platform
+        from components.targets.azure.platform import declare_platform
 
         platform = declare_platform(config)
         registry_address = platform.login_server

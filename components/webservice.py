@@ -4,11 +4,11 @@ The same declaration deploys to local Docker, ACI or AKS by changing the stack's
 The image is the same whatever the target (built once, promoted by digest); what differs
 is the deployment child:
 - local: a LocalWebservice (Docker on this machine; no auth, as Azure ML's LocalWebservice);
-- aci: an AciWebservice (components.aci_webservice) on the stack's Azure platform;
-- aks: an AksWebservice (components.aks_webservice) on the named cluster, behind the
-  cluster's front end (components.aks_frontend); with `versions:`, one image per distinct set
+- aci: an AciWebservice (components.targets.azure.aci_webservice) on the stack's Azure platform;
+- aks: an AksWebservice (components.targets.kubernetes.webservice) on the named cluster, behind the
+  cluster's front end (components.targets.kubernetes.frontend); with `versions:`, one image per distinct set
   of models and one Deployment per version.
-On aci and aks the service's keys (components.keys) are generated or taken from the config
+On aci and aks the service's keys (components.targets.keys) are generated or taken from the config
 when auth is on, and are secret outputs of their own (`keys()`).
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 
 import pulumi
 
-from .build_context import BuildContext, build_context
-from .config import AciDeploy, AksDeploy, ReleasePin, ServiceSpec
-from .keys import ServiceKeys, declare_keys
-from .local_webservice import LocalWebservice
-from .rollout import rollout_versions
-from .service_image import ServiceImage
+from components.image.build_context import BuildContext, build_context
+from components.config.schema import AciDeploy, AksDeploy, ReleasePin, ServiceSpec
+from components.targets.keys import ServiceKeys, declare_keys
+from components.targets.local.webservice import LocalWebservice
+from components.config.rollout import rollout_versions
+from components.image.service_image import ServiceImage
 
 # What of a service's spec goes into its image: a change anywhere else (target, deploy
 # parameters, description) must not touch the image.
@@ -60,11 +60,11 @@ class Webservice(pulumi.ComponentResource):
         repository: pulumi.Input[str],
         policy_facts: dict[str, Any] | None = None,
         release: ReleasePin | None = None,
-        platform=None,  # components.azure_platform.AzurePlatform, for aci and aks targets
+        platform=None,  # components.targets.azure.platform.AzurePlatform, for aci and aks targets
         project_dir: str | Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        # The component's inputs are what guardrails judge a service by (components.service_facts).
+        # The component's inputs are what guardrails judge a service by (components.policy.facts).
         super().__init__("modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts)
         self._name, self._service, self._models, self._repository = name, service, models, repository
         self._project_dir = Path(project_dir) if project_dir is not None else None
@@ -113,7 +113,7 @@ class Webservice(pulumi.ComponentResource):
         )
 
     def _deploy_aci(self, stack: str, platform):
-        from .aci_webservice import AciWebservice
+        from components.targets.azure.aci_webservice import AciWebservice
 
         return AciWebservice(
             f"{self._name}-aci",
@@ -128,8 +128,8 @@ class Webservice(pulumi.ComponentResource):
         )
 
     def _deploy_aks(self, stack: str, platform):
-        from .aks_frontend import frontend_for
-        from .aks_webservice import AksWebservice
+        from components.targets.kubernetes.frontend import frontend_for
+        from components.targets.kubernetes.webservice import AksWebservice
 
         cluster = platform.clusters[self._service.compute]
         versions = rollout_versions(self._name, self._service)

@@ -1,6 +1,6 @@
 """modelstack's CrossGuard policy pack.
 
-Each policy wraps a plain rule of components/policy_rules.py, so `pulumi preview
+Each policy wraps a plain rule of components/policy/rules.py, so `pulumi preview
 --policy-pack policies` and the offline `modelstack check` judge a stack by the same code.
 Per-stack levels and parameters: `--policy-pack-config policies/config/<stack>.json`.
 """
@@ -13,7 +13,8 @@ from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyPack, Repo
 # The pack runs from its own folder; the rules live in the project's package next to it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.policy_rules import POLICIES, Policy, Resource  # noqa: E402
+from components.policy.rules import POLICIES
+from components.policy.types import Policy, Resource
 
 LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY, "disabled": EnforcementLevel.DISABLED}
 

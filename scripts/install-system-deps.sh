@@ -2,8 +2,8 @@
 # Install the Debian/Ubuntu packages the local stack needs, only those that are missing:
 #   docker.io        Docker engine (skipped when any Docker engine, e.g. docker-ce, is present)
 #   debootstrap      builds the Python base image from Debian packages (scripts/build-base-image.sh)
-#   docker-registry  the `kind: local` container registry (components/local_registry.py)
-#   wrk              the HTTP load generator of `modelstack profile` and benchmarks/ (components/profile.py)
+#   docker-registry  the `kind: local` container registry (components/targets/local/registry_server.py)
+#   wrk              the HTTP load generator of `modelstack profile` and benchmarks/ (components/commands/profile/)
 #
 # Usage: sudo scripts/install-system-deps.sh
 # Idempotent: runs `apt-get update` once and `apt-get install` only when something is missing.

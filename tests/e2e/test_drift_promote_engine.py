@@ -61,7 +61,7 @@ def pulumi(context, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 
 def modelstack(context, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.cli", *args], cwd=context["root"], env=context["env"], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], cwd=context["root"], env=context["env"], capture_output=True, text=True, timeout=600)
 
 
 def outputs(context, stack: str) -> dict:

@@ -22,7 +22,7 @@ WORKDIR /var/azureml-app
 COPY src/ /var/azureml-app/src/
 # The model folder's name carries its version: set with the models, so a new model
 # version leaves every layer above untouched.
-ENV AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/diabetes-ridge/99e8b697e9a7
+ENV AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/diabetes-ridge/<model version>
 COPY models/ /var/azureml-app/azureml-models/
 USER azureml
 EXPOSE 5001

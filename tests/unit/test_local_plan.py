@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 
-from components.build_context import build_context
-from components.offline import SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, evaluate_stack, plan_json
+from components.image.build_context import build_context
+from components.offline.evaluate import evaluate_stack, plan_json
+from components.plan_values import SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER
 
 STACK_URN = "urn:pulumi:local::modelstack::pulumi:pulumi:Stack::modelstack-local"
 WEBSERVICE = "modelstack:webservice:Webservice"
@@ -114,7 +115,7 @@ def test_base_image_password_is_a_secret_in_the_plan(project):
 
 
 def test_two_evaluations_give_byte_identical_json(project):
-    command = [sys.executable, "-m", "components.cli", "check", "--stack", "local", "--json"]
+    command = [sys.executable, "-m", "components.commands.cli", "check", "--stack", "local", "--json"]
     env = {"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"}
     first = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project.root)
     second = subprocess.run(command, capture_output=True, text=True, env=env, cwd=project.root)

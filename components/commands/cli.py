@@ -1,0 +1,232 @@
+"""The `modelstack` command.
+
+    modelstack check --stack NAME [--json]        evaluate a stack offline (exit 0 clean, 1 violation, 2 usage)
+    modelstack package SERVICE --stack NAME --out DIR   write a service's Dockerfile and build context
+    modelstack profile SERVICE --stack NAME --data FILE  size a service under load, locally
+    modelstack plan-summary PREVIEW_JSON                 a pull-request comment from `pulumi preview --json`
+    modelstack drift --stack NAME                         what runs differently from the stack (exit 1 on drift)
+    modelstack promote --from SRC --to DST                pin SRC's release in DST, no rebuild
+
+Errors meant for the user (a ModelstackError) are printed without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+from components.config.schema import STATE_DIR
+from components.errors import ConfigErrors, ModelstackError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Take a trained model to a served endpoint, with Pulumi stacks.")
+# Plans have long values (image digests): keep lines whole when the output is not a terminal.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(error: ModelstackError) -> None:
+    errors = error.errors if isinstance(error, ConfigErrors) else [error]
+    noun = "error" if len(errors) == 1 else "errors"
+    err.print(f"[bold red]{len(errors)} {noun}[/]", markup=True)
+    for one in errors:
+        err.print(f"- {one}", markup=False)
+    raise typer.Exit(EXIT_VIOLATION)
+
+
+def _short_type(type_: str) -> str:
+    return type_.rsplit(":", 1)[-1]
+
+
+def _summary(inputs: dict) -> str:
+    """The inputs a person reads first, on one line."""
+    keys = ("tag", "image", "port", "sku", "location", "agent_count", "vm_size", "address")
+    shown = [f"{k}={inputs[k]}" for k in keys if k in inputs and inputs[k] not in (None, "", {})]
+    return "  ".join(shown)
+
+
+def _tree(plan) -> Tree:
+    root = Tree(f"[bold]stack {plan.stack}[/]")
+    nodes = {}
+    children: dict[str | None, list] = {}
+    for resource in sorted(plan.resources, key=lambda r: r.urn):
+        children.setdefault(resource.parent, []).append(resource)
+
+    def add(parent_node, parent_urn):
+        for resource in children.get(parent_urn, []):
+            detail = escape(_summary(resource.inputs))
+            node = parent_node.add(f"{resource.name} [dim]({_short_type(resource.type)})[/] {detail}".rstrip())
+            nodes[resource.urn] = node
+            add(node, resource.urn)
+
+    stack_urns = {r.parent for r in plan.resources if r.parent and r.parent.endswith(f"pulumi:pulumi:Stack::modelstack-{plan.stack}")}
+    for urn in sorted(stack_urns) or [None]:
+        add(root, urn)
+    return root
+
+
+@app.command()
+def check(
+    stack: str = typer.Option(..., "--stack", help="The stack to evaluate (a file stacks/Pulumi.<stack>.yaml)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the planned resources with their inputs as JSON."),
+) -> None:
+    """Evaluate a stack offline: config, rules and policies; print the resources it would create."""
+    from components.config.load import find_project_dir
+    from components.offline.evaluate import evaluate_stack, plan_json
+    from components.policy.settings import evaluate_policies, load_stack_policy_config
+    from components.policy.types import Resource
+
+    started = time.monotonic()
+    rule_errors: list = []
+    try:
+        config, plan = evaluate_stack(stack, rule_errors=rule_errors)
+        policy_config = load_stack_policy_config(find_project_dir(), stack)
+    except ModelstackError as error:
+        _fail(error)
+    violations = evaluate_policies([Resource(r.urn, r.type, r.name, r.inputs) for r in plan.resources], policy_config)
+    mandatory = [v for v in violations if v.enforcement == "mandatory"]
+    if as_json:
+        document = json.loads(plan_json(plan))
+        document["violations"] = [v.as_json() for v in violations]
+        document["errors"] = [str(e) for e in rule_errors]
+        out.print(json.dumps(document, indent=2, sort_keys=True), markup=False)
+    else:
+        out.print(_tree(plan))
+        custom = sum(1 for r in plan.resources if r.custom)
+        out.print(f"{len(plan.resources)} resources ({custom} managed by providers), {len(config.services)} services; evaluated in {time.monotonic() - started:.2f}s", markup=False)
+        for violation in violations:
+            colour = "red" if violation.enforcement == "mandatory" else "yellow"
+            out.print(f"[{colour}]{violation.enforcement}[/] [bold]{violation.policy}[/] {escape(violation.resource)}\n  {escape(violation.message)}")
+        if not violations and not rule_errors:
+            out.print("[green]clean:[/] config valid, every rule and policy passed")
+    if rule_errors:
+        noun = "error" if len(rule_errors) == 1 else "errors"
+        err.print(f"[bold red]{len(rule_errors)} config {noun}[/]")
+        for error in rule_errors:
+            err.print(f"- {error}", markup=False)
+    raise typer.Exit(EXIT_VIOLATION if mandatory or rule_errors else EXIT_OK)
+
+
+@app.command()
+def package(
+    service: str = typer.Argument(..., help="The service whose image to package."),
+    stack: str = typer.Option(..., "--stack", help="The stack whose config to use."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the Dockerfile and build context into."),
+) -> None:
+    """Write a service's Dockerfile and build context (Azure ML's generate_dockerfile=True)."""
+    from components.image.build_context import build_context, write_context
+    from components.config.load import find_project_dir, load_from_files
+    from components.errors import ConfigError
+    from components.image.wheelhouse import ensure_wheelhouse
+
+    try:
+        config = load_from_files(stack)
+        if service not in config.services:
+            raise ConfigError(f"stack {stack} has no service '{service}'", key="modelstack:services", rule="package names a declared service", fix=f"use one of: {', '.join(config.services)}")
+        project_dir = find_project_dir()
+        context = build_context(project_dir, service, config.services[service], config.models)
+        wheelhouse = None
+        if context.requirements_digest:
+            wheelhouse = ensure_wheelhouse(project_dir / STATE_DIR, context.requirements_digest, context.environment_files["requirements.txt"], log=lambda m: err.print(m, markup=False))
+        written = write_context(context, out_dir, wheelhouse)
+    except ModelstackError as error:
+        _fail(error)
+    image = f"{service}:{context.tag}"
+    out.print(f"wrote {len(written)} files to {out_dir} (tag {context.tag}, models {context.model_versions})", markup=False)
+    out.print(f"build:  docker build -t {image} {out_dir}", markup=False)
+    out.print(f"run:    docker run -p 6789:5001 {image}", markup=False)
+
+
+@app.command("plan-summary")
+def plan_summary(
+    preview_json: str = typer.Argument(..., help="The file `pulumi preview --json` wrote, or - for stdin."),
+    policies: Optional[Path] = typer.Option(None, "--policies", help="`modelstack check --json` output, to include policy results."),
+) -> None:
+    """Markdown summary of a preview for a pull-request comment: changes, replacements, policies, cost."""
+    from components.commands.plan_summary import load_preview, render
+
+    try:
+        document = load_preview(preview_json)
+        violations = None
+        if policies is not None:
+            try:
+                violations = json.loads(policies.read_text()).get("violations", [])
+            except (OSError, json.JSONDecodeError, AttributeError) as exc:
+                raise ModelstackError(f"cannot read policy results from {policies}: {exc}", rule="--policies takes the output of `modelstack check --json`", fix="modelstack check --stack NAME --json > check.json") from None
+    except ModelstackError as error:
+        _fail(error)
+    sys.stdout.write(render(document, policies=violations))
+
+
+@app.command()
+def drift(
+    stack: str = typer.Option(..., "--stack", help="The stack to compare with what runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the drifted resources as JSON."),
+) -> None:
+    """Refresh preview (state is not written): list drifted resources and fields; exit 1 on drift."""
+    from rich.table import Table
+
+    from components.config.load import find_project_dir
+    from components.commands.drift import detect
+
+    try:
+        drifted = detect(find_project_dir(), stack)
+    except ModelstackError as error:
+        _fail(error)
+    if as_json:
+        out.print(json.dumps([{"urn": d.urn, "type": d.type, "name": d.name, "op": d.op, "service": d.service, "fields": {k: {"recorded": a, "live": b} for k, (a, b) in d.fields.items()}} for d in drifted], indent=2, sort_keys=True), markup=False)
+    elif drifted:
+        table = Table(title=f"drift in stack {stack}")
+        for column in ("resource", "type", "change", "field", "recorded", "live"):
+            table.add_column(column)
+        for d in drifted:
+            rows = d.fields.items() or [("", ("", ""))]
+            for field_name, (recorded, live) in rows:
+                table.add_row(d.name, d.type.rsplit(":", 1)[-1], "gone" if d.op == "delete" else "changed", field_name, escape(str(recorded)), escape(str(live)))
+        out.print(table)
+        out.print(f"{len(drifted)} drifted resource(s); `pulumi up --stack {stack}` repairs them.", markup=False)
+    else:
+        out.print(f"no drift: stack {stack} matches what runs", markup=False)
+    raise typer.Exit(EXIT_VIOLATION if drifted else EXIT_OK)
+
+
+@app.command()
+def promote(
+    source: str = typer.Option(..., "--from", help="The stack whose running release to promote."),
+    target: str = typer.Option(..., "--to", help="The stack to pin that release in."),
+) -> None:
+    """Pin SRC's images (by digest) and model versions in DST's stack file; DST then builds nothing."""
+    from components.config.load import find_project_dir
+    from components.commands.promote import promote as run_promotion
+
+    try:
+        promotions = run_promotion(find_project_dir(), source, target, log=lambda m: err.print(m, markup=False))
+    except ModelstackError as error:
+        _fail(error)
+    for p in promotions:
+        how = "copied to" if p.copied else "same registry:"
+        out.print(f"{p.service}: {p.source_image} -> {how} {p.image}", markup=False)
+    out.print(f"wrote modelstack:release to stacks/Pulumi.{target}.yaml; deploy it with: pulumi up --stack {target}", markup=False)
+
+
+# `modelstack profile` lives in its own module (it brings Docker, wrk and matplotlib along).
+from components.commands.profile.command import profile as _profile  # noqa: E402
+
+app.command(name="profile")(_profile)
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

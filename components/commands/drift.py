@@ -1,0 +1,68 @@
+"""`modelstack drift`: what the live resources say that the stack's state does not.
+
+A refresh preview (`pulumi refresh --preview-only`, through the Automation API): the state is
+not written. Every resource whose refreshed outputs differ from the recorded ones is drift,
+reported with the fields that changed; a resource gone from the live system is drift too.
+Secret values are never shown, only the names of the fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.plan_values import DYNAMIC_PROVIDER_INPUT, SECRET_PLACEHOLDER, is_secret
+
+IGNORED_FIELDS = {DYNAMIC_PROVIDER_INPUT}
+
+
+@dataclass
+class Drifted:
+    urn: str
+    type: str
+    name: str
+    op: str  # update (changed) or delete (gone)
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name -> (recorded, live)
+    service: str | None = None  # the webservice a deployment belongs to, when it says
+
+
+def _shown(value: Any) -> Any:
+    return SECRET_PLACEHOLDER if is_secret(value) else value
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Top-level output fields whose values differ (secrets masked)."""
+    keys = sorted((set(old) | set(new)) - IGNORED_FIELDS)
+    return {k: (_shown(old.get(k)), _shown(new.get(k))) for k in keys if old.get(k) != new.get(k)}
+
+
+def drift_from_events(events: list[Any]) -> list[Drifted]:
+    """Drifted resources from the engine events of a refresh preview."""
+    found: dict[str, Drifted] = {}
+    for event in events:
+        outputs_event = getattr(event, "res_outputs_event", None)
+        if outputs_event is None:
+            continue
+        meta = outputs_event.metadata
+        op = getattr(meta.op, "value", str(meta.op))
+        if op in ("same", "refresh"):
+            continue
+        old = (meta.old.outputs if meta.old else None) or {}
+        new = (meta.new.outputs if meta.new else None) or {}
+        kind = meta.type
+        if kind.startswith("pulumi:pulumi:Stack"):
+            continue
+        service = new.get("service") or old.get("service")
+        found[meta.urn] = Drifted(meta.urn, kind, meta.urn.rsplit("::", 1)[-1], "delete" if not new else op, changed_fields(old, new), service if isinstance(service, str) else None)
+    return sorted(found.values(), key=lambda d: d.urn)
+
+
+def detect(project_dir: Path, stack: str, log=None) -> list[Drifted]:
+    """Refresh preview of a stack; nothing is written."""
+    from components.commands.engine import select_stack
+
+    handle = select_stack(project_dir, stack)
+    events: list[Any] = []
+    handle.preview_refresh(on_event=events.append, on_output=log, show_secrets=False)
+    return drift_from_events(events)

@@ -1,0 +1,165 @@
+"""`modelstack promote --from SRC --to DST`: move a release stack to stack without rebuilding.
+
+The release is what SRC runs: each service's image by digest and the model versions in it.
+Promotion refuses when a SRC service is not Healthy in a refresh preview (live, not just
+recorded). When DST uses another registry the images are copied (pull by digest, push), so
+DST runs the same digest from its own registry. The pins are written under
+`modelstack:release` in DST's stack file (comments and order kept); DST's next `pulumi up`
+then deploys them and builds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from components.errors import ModelstackError
+
+RELEASE_KEY = "modelstack:release"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    service: str
+    source_image: str
+    image: str
+    model_versions: dict[str, str]
+    copied: bool
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """'localhost:5050/diabetes@sha256:ab..' -> ('localhost:5050/diabetes', 'sha256:ab..')."""
+    repository, sep, digest = reference.partition("@")
+    if not sep or not digest.startswith("sha256:"):
+        raise ModelstackError(f"image '{reference}' is not pinned by digest", rule="a release is promoted by digest", fix="redeploy the source stack with this version of modelstack, then promote again")
+    return repository, digest
+
+
+def live_states(services: dict[str, Any], drifted: list[Any]) -> dict[str, str]:
+    """Each service's state: recorded in the outputs, overridden by what a refresh found."""
+    states = {name: (outputs or {}).get("state") or "not deployed" for name, outputs in services.items()}
+    for item in drifted:
+        service = item.service
+        if service in states and "state" in item.fields:
+            states[service] = item.fields["state"][1] or "Failed"
+        elif service in states and item.op == "delete":
+            states[service] = "gone"
+    return states
+
+
+def refuse_unhealthy(src: str, states: dict[str, str]) -> None:
+    unhealthy = {name: state for name, state in sorted(states.items()) if state != "Healthy"}
+    if unhealthy:
+        listed = ", ".join(f"{name} ({state})" for name, state in unhealthy.items())
+        raise ModelstackError(
+            f"stack {src} has services that are not Healthy: {listed}",
+            rule="only a release that runs Healthy is promoted",
+            fix=f"repair {src} (`pulumi up --stack {src}`), check it, then promote again",
+        )
+
+
+def destination_registry(project_dir: Path, dst: str, dst_outputs: Callable[[], dict[str, Any]]) -> str:
+    """Where DST pulls images from: its local registry, or its ACR's login server."""
+    from components.config.schema import LocalRegistrySpec
+    from components.config.load import load_from_files
+
+    config = load_from_files(dst, project_dir)
+    if isinstance(config.registry, LocalRegistrySpec):
+        return f"localhost:{config.registry.port}"
+    registry = (dst_outputs().get("registry") or {})
+    if not registry.get("login_server"):
+        raise ModelstackError(
+            f"stack {dst} has no registry yet",
+            key=f"{RELEASE_KEY} ({dst})",
+            rule="images are copied into the destination stack's own registry",
+            fix=f"create {dst}'s platform first: pulumi up --stack {dst} (its services can wait for the release)",
+        )
+    return registry["login_server"]
+
+
+def ensure_local_registry(project_dir: Path, address: str) -> None:
+    """Start DST's local registry if it is not running (DST's `up` adopts it)."""
+    from components.targets.local import registry_server as local_registry
+    from components.targets.local.registry import local_registry_dirs
+
+    port = int(address.rsplit(":", 1)[1])
+    root_dir, state_dir = (str(project_dir / d) for d in local_registry_dirs(port))
+    if not local_registry.is_running(state_dir, port):
+        local_registry.start(port, root_dir, state_dir)
+
+
+def copy_image(source: str, repository: str, log: Callable[[str], None]) -> str:
+    """Pull `source` by digest and push it to `repository`; returns the pushed digest."""
+    from components.image.docker_client import docker_client
+    from components.image.builder import is_local_registry, push, split_repository
+
+    client = docker_client()
+    _, digest = split_reference(source)
+    log(f"pulling {source}")
+    image = client.images.pull(source)
+    tag = f"release-{digest.removeprefix('sha256:')[:12]}"
+    image.tag(repository, tag=tag)
+    auth = None
+    if not is_local_registry(repository):
+        from components.image.registry_auth import acr_login
+
+        auth = acr_login(split_repository(repository)[0]).docker_auth_config()
+    return push(client, repository, tag, auth_config=auth, log=log)
+
+
+def write_pins(stack_file: Path, pins: dict[str, dict[str, Any]]) -> None:
+    """Set `modelstack:release` in a stack file, keeping its comments and key order."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # image references stay on one line
+    document = yaml.load(stack_file.read_text()) if stack_file.exists() else None
+    if document is None:
+        document = {"config": {}}
+    if document.get("config") is None:
+        document["config"] = {}
+    document["config"][RELEASE_KEY] = pins
+    with stack_file.open("w") as handle:
+        yaml.dump(document, handle)
+
+
+def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = print) -> list[Promotion]:
+    from components.commands import drift
+    from components.commands.engine import select_stack
+
+    if src == dst:
+        raise ModelstackError(f"--from and --to are both '{src}'", rule="a release moves from one stack to another", fix="name two different stacks")
+    source = select_stack(project_dir, src)
+    outputs = source.outputs()
+    services = (outputs.get("services").value if outputs.get("services") else None) or {}
+    if not services:
+        raise ModelstackError(f"stack {src} has no services output", rule="a release is what a deployed stack runs", fix=f"deploy it first: pulumi up --stack {src}")
+    log(f"checking that {src} runs Healthy (refresh preview)")
+    refuse_unhealthy(src, live_states(services, drift.detect(project_dir, src)))
+
+    def dst_outputs() -> dict[str, Any]:
+        return {k: v.value for k, v in select_stack(project_dir, dst).outputs().items()}
+
+    registry = destination_registry(project_dir, dst, dst_outputs)
+    if registry.startswith("localhost:"):
+        ensure_local_registry(project_dir, registry)
+    promotions = []
+    for name, service_outputs in sorted(services.items()):
+        source_image = service_outputs["image"]
+        source_repository, digest = split_reference(source_image)
+        repository = f"{registry}/{name}"
+        copied = repository != source_repository
+        if copied:
+            pushed = copy_image(source_image, repository, log)
+            if pushed != digest:
+                raise ModelstackError(
+                    f"copying {name} to {repository} gave digest {pushed}, not {digest}",
+                    rule="a promoted image is byte for byte the one that ran before",
+                    fix="check that both registries keep manifests unchanged (no conversion), then promote again",
+                )
+        promotions.append(Promotion(name, source_image, f"{repository}@{digest}", dict(service_outputs.get("model_versions") or {}), copied))
+    pins = {p.service: {"image": p.image, "model_versions": p.model_versions, "source_stack": src} for p in promotions}
+    write_pins(project_dir / "stacks" / f"Pulumi.{dst}.yaml", pins)
+    return promotions

@@ -1,0 +1,310 @@
+"""Rules of a service's `deploy:` (AciWebservice / AksWebservice.deploy_configuration) and of
+its `versions:` (controlled rollout): pure functions over the parsed config, run with every
+other rule before anything exists. `check_deploy` is what `components.config.rules` calls.
+
+Which target a parameter belongs to is checked while parsing (`config._deploy_hint`: an
+AKS-only parameter under an ACI service is named as such); what is here needs two fields.
+Defaults are Azure ML's (REFERENCE: deploy_configuration).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from components.config.schema import NAMESPACE, AciDeploy, AcrRegistrySpec, AksDeploy, ServiceSpec, StackConfig, config_key
+from components.errors import ConfigError, number_text
+from components.config.rollout import MAX_VERSIONS
+
+AUTOSCALE_FIELDS = ("autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds", "autoscale_target_utilization")
+DEFAULT_MIN_REPLICAS = 1
+DEFAULT_MAX_REPLICAS = 10
+DEFAULT_TARGET_UTILIZATION = 70  # percent, Azure ML's autoscale_target_utilization
+# Kubernetes namespaces (RFC 1123 labels), as Azure ML documents `namespace`.
+K8S_NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# A version names Kubernetes objects <service>-<version> (at most 63 characters, a DNS label).
+VERSION_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
+NOT_SUPPORTED_YET = {
+    "enable_app_insights": "Application Insights needs an Azure ML workspace's Application Insights resource, which modelstack does not create; the container logs every request to stdout",
+    "collect_model_data": "model data collection writes to an Azure ML workspace's storage, which modelstack does not create",
+}
+ACI_SSL_FIELDS = ("ssl_cert_pem_file", "ssl_key_pem_file", "ssl_cname")
+
+
+def _key(service: str, *parts: str) -> str:
+    return config_key("services", service, *parts)
+
+
+def autoscale_enabled(deploy: AksDeploy) -> bool:
+    """Azure ML: autoscaling is on unless turned off, or num_replicas is given."""
+    return deploy.autoscale_enabled if deploy.autoscale_enabled is not None else deploy.num_replicas is None
+
+
+def replica_bounds(deploy: AksDeploy) -> tuple[int, int]:
+    return (deploy.autoscale_min_replicas or DEFAULT_MIN_REPLICAS, deploy.autoscale_max_replicas or DEFAULT_MAX_REPLICAS)
+
+
+def target_utilization(deploy: AksDeploy) -> int:
+    return deploy.autoscale_target_utilization or DEFAULT_TARGET_UTILIZATION
+
+
+# --- AKS ----------------------------------------------------------------------------------------
+
+
+def check_aks_scaling(name: str, deploy: AksDeploy) -> list[ConfigError]:
+    errors = []
+    if deploy.autoscale_enabled is True and deploy.num_replicas is not None:
+        errors.append(ConfigError(
+            "num_replicas is set while autoscale_enabled is true",
+            key=_key(name, "deploy", "num_replicas"),
+            rule="a service autoscales (autoscale_enabled, the default when num_replicas is unset) or runs a fixed num_replicas, not both",
+            fix="remove num_replicas to autoscale, or set autoscale_enabled: false to run num_replicas replicas",
+        ))
+        return errors
+    if not autoscale_enabled(deploy):
+        why = "autoscale_enabled is false" if deploy.autoscale_enabled is False else "num_replicas is set, which turns it off"
+        for field in AUTOSCALE_FIELDS:
+            if getattr(deploy, field) is not None:
+                errors.append(ConfigError(
+                    f"{field} is set while autoscaling is off ({why})",
+                    key=_key(name, "deploy", field),
+                    rule="autoscale_* parameters apply only when the service autoscales (autoscale_enabled, the default when num_replicas is unset)",
+                    fix=f"remove {field}, or remove num_replicas and autoscale_enabled: false to autoscale",
+                ))
+        return errors
+    low, high = replica_bounds(deploy)
+    if low > high:
+        given = "" if deploy.autoscale_max_replicas is not None else ", the default"
+        errors.append(ConfigError(
+            f"autoscale_min_replicas ({low}) is greater than autoscale_max_replicas ({high}{given})",
+            key=_key(name, "deploy", "autoscale_min_replicas"),
+            rule="autoscale_min_replicas <= autoscale_max_replicas (defaults 1 and 10)",
+            fix=f"lower autoscale_min_replicas to at most {high}, or raise autoscale_max_replicas to at least {low}",
+        ))
+    return errors
+
+
+def check_aks_auth(name: str, deploy: AksDeploy) -> list[ConfigError]:
+    if not deploy.token_auth_enabled:
+        return []
+    if deploy.auth_enabled and "auth_enabled" in deploy.model_fields_set:
+        return [ConfigError(
+            "auth_enabled and token_auth_enabled are both true",
+            key=_key(name, "deploy", "token_auth_enabled"),
+            rule="an AKS service authenticates with keys (auth_enabled) or with tokens (token_auth_enabled), not both",
+            fix="remove token_auth_enabled and keep auth_enabled: true (token auth is not supported yet)",
+        )]
+    return [ConfigError(
+        "token_auth_enabled is not supported yet",
+        key=_key(name, "deploy", "token_auth_enabled"),
+        rule="Azure ML issues its tokens through an Azure ML workspace, which modelstack does not use; services authenticate with keys",
+        fix="remove token_auth_enabled, and use key auth (auth_enabled: true, the AKS default)",
+    )]
+
+
+def check_aks_limits(name: str, deploy: AksDeploy) -> list[ConfigError]:
+    errors = []
+    for limit_field, request_field, unit in (("cpu_cores_limit", "cpu_cores", ""), ("memory_gb_limit", "memory_gb", " GB")):
+        limit, request = getattr(deploy, limit_field), getattr(deploy, request_field)
+        if limit is not None and limit < request:
+            default = "" if request_field in deploy.model_fields_set else ", the default"
+            errors.append(ConfigError(
+                f"{limit_field} ({number_text(limit)}{unit}) is below {request_field} ({number_text(request)}{unit}{default})",
+                key=_key(name, "deploy", limit_field),
+                rule="a limit is at least its request: cpu_cores_limit >= cpu_cores and memory_gb_limit >= memory_gb",
+                fix=f"raise {limit_field} to at least {number_text(request)}, or lower {request_field}",
+            ))
+    return errors
+
+
+def namespace_error(name: str, namespace: str) -> ConfigError | None:
+    key = _key(name, "deploy", "namespace")
+    if namespace in RESERVED_NAMESPACES:
+        return ConfigError(
+            f"namespace '{namespace}' belongs to Kubernetes itself",
+            key=key,
+            rule=f"webservices do not run in {', '.join(RESERVED_NAMESPACES)}",
+            fix="pick a namespace of your own, or remove namespace to use modelstack-<stack>",
+        )
+    if K8S_NAMESPACE.match(namespace):
+        return None
+    suggestion = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", namespace.lower())).strip("-")[:63].rstrip("-")
+    fix = f"use e.g. '{suggestion}', or remove namespace to use modelstack-<stack>" if suggestion and K8S_NAMESPACE.match(suggestion) else "remove namespace to use modelstack-<stack>"
+    return ConfigError(
+        f"namespace '{namespace}' is not a valid Kubernetes namespace",
+        key=key,
+        rule="a namespace is 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit (^[a-z0-9]([a-z0-9-]{,61}[a-z0-9])?$)",
+        fix=fix,
+    )
+
+
+# --- ACI ----------------------------------------------------------------------------------------
+
+
+def check_aci(config: StackConfig, name: str, deploy: AciDeploy) -> list[ConfigError]:
+    errors = []
+    given = [f for f in ACI_SSL_FIELDS if getattr(deploy, f)]
+    if deploy.ssl_enabled and len(given) < len(ACI_SSL_FIELDS):
+        missing = [f for f in ACI_SSL_FIELDS if f not in given]
+        errors.append(ConfigError(
+            f"ssl_enabled is true but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
+            key=_key(name, "deploy", "ssl_enabled"),
+            rule="an ACI service with ssl_enabled needs ssl_cert_pem_file, ssl_key_pem_file and ssl_cname",
+            fix=f"set {', '.join(missing)}, or set ssl_enabled: false",
+        ))
+    elif not deploy.ssl_enabled and given:
+        errors.append(ConfigError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set while ssl_enabled is false",
+            key=_key(name, "deploy", given[0]),
+            rule="the certificate, key and cname are used only with ssl_enabled: true",
+            fix=f"set ssl_enabled: true, or remove {', '.join(given)}",
+        ))
+    for field in ("ssl_cert_pem_file", "ssl_key_pem_file"):
+        relative = getattr(deploy, field)
+        if relative and not (Path(config.project_dir) / relative).is_file():
+            errors.append(ConfigError(
+                f"{field} '{relative}' does not exist",
+                key=_key(name, "deploy", field),
+                rule="the PEM files are files inside the project (paths are relative to Pulumi.yaml's folder)",
+                fix=f"put the file at {relative}, or correct the path",
+            ))
+    if bool(deploy.vnet_name) != bool(deploy.subnet_name):
+        present, absent = ("vnet_name", "subnet_name") if deploy.vnet_name else ("subnet_name", "vnet_name")
+        errors.append(ConfigError(
+            f"{present} is set without {absent}",
+            key=_key(name, "deploy", present),
+            rule="vnet_name and subnet_name are set together (the group joins that subnet) or not at all",
+            fix=f"set {absent}, or remove {present}",
+        ))
+    return errors
+
+
+# --- both targets -------------------------------------------------------------------------------
+
+
+def check_keys_and_features(name: str, deploy: AciDeploy | AksDeploy) -> list[ConfigError]:
+    errors = []
+    if not deploy.auth_enabled:
+        for field in ("primary_key", "secondary_key"):
+            if getattr(deploy, field) is not None:
+                errors.append(ConfigError(
+                    f"{field} is set while auth_enabled is false",
+                    key=_key(name, "deploy", field),
+                    rule="keys authenticate requests only when auth_enabled is true",
+                    fix=f"set auth_enabled: true, or remove {field}",
+                ))
+    for field, why in NOT_SUPPORTED_YET.items():
+        if getattr(deploy, field):
+            errors.append(ConfigError(f"{field} is not supported yet", key=_key(name, "deploy", field), rule=why, fix=f"remove {field}"))
+    for index, origin in enumerate(deploy.access_control_allow_origins):
+        if origin != "*" and not re.match(r"^https?://[^/\s,]+$", origin):
+            errors.append(ConfigError(
+                f"'{origin}' is not an origin",
+                key=f"{_key(name, 'deploy', 'access_control_allow_origins')}[{index}]",
+                rule="an origin is a scheme and a host (and port), as browsers send it: https://app.example.com; or '*' for any",
+                fix=f"write it as e.g. 'https://{origin.split('://')[-1].split('/')[0] or 'app.example.com'}'",
+            ))
+    return errors
+
+
+# --- controlled rollout -------------------------------------------------------------------------
+
+
+def check_versions(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    versions = service.versions
+    if not versions:
+        return []
+    key = _key(name, "versions")
+    if service.target != "aks":
+        return [ConfigError(
+            f"versions are declared for target '{service.target}'",
+            key=key,
+            rule="controlled rollout (versions) is for AKS services: the versions share one endpoint on the cluster's front end",
+            fix="remove versions, or set target: aks",
+        )]
+    errors = []
+    if len(versions) > MAX_VERSIONS:
+        errors.append(ConfigError(f"{len(versions)} versions are declared", key=key, rule=f"an endpoint has at most {MAX_VERSIONS} versions (Azure ML's AksEndpoint)", fix="remove versions that no longer take traffic"))
+    total = sum(v.traffic_percentile for v in versions)
+    if total > 100:
+        shares = ", ".join(f"{v.version_name} {number_text(v.traffic_percentile)}" for v in versions)
+        errors.append(ConfigError(
+            f"traffic_percentile adds up to {number_text(total)} ({shares})",
+            key=key,
+            rule="the versions' traffic_percentile add up to at most 100; what is not assigned goes to the default version",
+            fix="lower some traffic_percentile so that they add up to 100 or less",
+        ))
+    controls = [v.version_name for v in versions if v.is_control_version_type]
+    if len(controls) > 1:
+        errors.append(ConfigError(
+            f"{len(controls)} versions are control versions ({', '.join(controls)})",
+            key=key,
+            rule="a controlled rollout has exactly one control version (is_control_version_type: true) and any number of treatments",
+            fix="keep is_control_version_type: true on one version only",
+        ))
+    elif not controls:
+        errors.append(ConfigError(
+            "no version is the control version",
+            key=key,
+            rule="a controlled rollout has exactly one control version (is_control_version_type: true) and any number of treatments",
+            fix="set is_control_version_type: true on the version that serves today's traffic",
+        ))
+    defaults = [v.version_name for v in versions if v.is_default]
+    if len(defaults) > 1:
+        errors.append(ConfigError(
+            f"{len(defaults)} versions are the default ({', '.join(defaults)})",
+            key=key,
+            rule="one version is the default: it takes the traffic no version is assigned (the first version when none is marked)",
+            fix="keep is_default: true on one version only",
+        ))
+    seen: set[str] = set()
+    for index, version in enumerate(versions):
+        version_key = f"{key}[{index}]"
+        if not VERSION_NAME.match(version.version_name):
+            errors.append(ConfigError(
+                f"version_name '{version.version_name}' is not allowed",
+                key=f"{version_key}.version_name",
+                rule="a version name is 1-30 lowercase letters, digits and '-', starting with a letter and not ending with '-' (it names the version's Kubernetes objects)",
+                fix="rename the version",
+            ))
+        elif version.version_name in seen:
+            errors.append(ConfigError(f"version_name '{version.version_name}' is used twice", key=f"{version_key}.version_name", rule="version names are unique within a service", fix="rename one of them"))
+        seen.add(version.version_name)
+        for model_index, model in enumerate(version.models or []):
+            if model not in config.models:
+                close = difflib.get_close_matches(model, list(config.models), n=1)
+                errors.append(ConfigError(
+                    f"names model '{model}', which is not declared",
+                    key=f"{version_key}.models[{model_index}]",
+                    rule="a version serves models declared under modelstack:models",
+                    fix=f"did you mean '{close[0]}'?" if close else f"declare it under {NAMESPACE}:models",
+                ))
+    return errors
+
+
+def check_deploy(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    """Every rule of one service's deploy configuration and versions."""
+    deploy = service.deploy
+    errors: list[ConfigError] = []
+    if service.target in ("aci", "aks") and not isinstance(config.registry, AcrRegistrySpec):
+        errors.append(ConfigError(
+            f"target is {service.target} but the stack's registry is kind: {config.registry.kind}",
+            key=f"{NAMESPACE}:services.{name}.target",
+            rule="ACI and AKS pull images from the stack's Azure Container Registry",
+            fix="set modelstack:registry to kind: acr in this stack, or set target: local",
+        ))
+    if isinstance(deploy, AksDeploy) and service.target == "aks":
+        errors += check_aks_scaling(name, deploy)
+        errors += check_aks_auth(name, deploy)
+        errors += check_aks_limits(name, deploy)
+        if deploy.namespace is not None:
+            error = namespace_error(name, deploy.namespace)
+            errors += [error] if error else []
+        errors += check_keys_and_features(name, deploy)
+    elif isinstance(deploy, AciDeploy) and service.target == "aci":
+        errors += check_aci(config, name, deploy)
+        errors += check_keys_and_features(name, deploy)
+    errors += check_versions(config, name, service)
+    return errors

@@ -1,0 +1,203 @@
+"""Reading a stack's configuration: the project and stack files, or the engine, merged and
+validated into a StackConfig.
+
+Where values come from:
+- `Pulumi.yaml` declares what every stack shares (`modelstack:models`, `modelstack:services`)
+  under `config: <key>: value:`.
+- `stacks/Pulumi.<stack>.yaml` holds what differs per environment, deep-merged over the shared
+  values (`components.config.merge`).
+
+Validation runs in two tiers before any resource exists: per-field types and ranges
+(pydantic, `components.config.schema`), then the cross-field rules (`components.config.rules`).
+Every error names the full key path, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from components import pulumi_internals
+from components.config import rules
+from components.config.merge import merged_values
+from components.config.pydantic_errors import check_top_level_keys, dedupe, from_pydantic
+from components.config.schema import DEPLOY_MODELS, NAMESPACE, STACKS, TOP_LEVEL_KEYS, UNDECRYPTED_SECRET, StackConfig
+from components.errors import ConfigError, ConfigErrors
+
+
+def find_project_dir(start: str | os.PathLike | None = None) -> Path:
+    """The folder holding Pulumi.yaml: $MODELSTACK_PROJECT_DIR, or the nearest parent of cwd."""
+    if os.environ.get("MODELSTACK_PROJECT_DIR"):
+        return Path(os.environ["MODELSTACK_PROJECT_DIR"]).resolve()
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise ConfigError(
+        f"no Pulumi.yaml in {here} or any folder above it",
+        rule="modelstack runs inside a modelstack project",
+        fix="cd into the project folder, or set MODELSTACK_PROJECT_DIR",
+    )
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from a file, or a ConfigError that points at the line."""
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} does not exist",
+            rule="every stack has its own file stacks/Pulumi.<stack>.yaml",
+            fix=f"create {path.name} (copy stacks/Pulumi.local.yaml), or pick one of: {', '.join(STACKS)}",
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{path.name} is not valid YAML{where}: {problem}",
+            rule="stack and project files are YAML mappings",
+            fix="fix the indentation or quoting at that line",
+        ) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path.name} holds a {type(loaded).__name__}, not a mapping", rule="the file is a YAML mapping", fix="start the file with `config:`")
+    return loaded
+
+
+def _strip_namespace(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """`modelstack:services` -> `services`; keys of other namespaces (aws:region) are not ours."""
+    ours = {}
+    for key, value in (config or {}).items():
+        namespace, _, name = str(key).partition(":")
+        if name and namespace == NAMESPACE:
+            ours[name] = value
+        elif not name:
+            raise ConfigError(
+                f"config key '{key}' in {where} has no namespace",
+                rule="modelstack's config keys live under the `modelstack:` namespace",
+                fix=f"rename it to 'modelstack:{key}'",
+            )
+    return ours
+
+
+def shared_config(project_dir: Path) -> dict[str, Any]:
+    """What Pulumi.yaml declares for every stack (`config: modelstack:<key>: value: ...`)."""
+    project = read_yaml(project_dir / "Pulumi.yaml")
+    declared = _strip_namespace(project.get("config") or {}, "Pulumi.yaml")
+    shared = {}
+    for key, declaration in declared.items():
+        shared[key] = declaration.get("value") if isinstance(declaration, dict) and "value" in declaration else declaration
+    return shared
+
+
+def _replace_secure_leaves(value: Any, path: str, secure_paths: set[str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            secure_paths.add(path)
+            return UNDECRYPTED_SECRET
+        return {k: _replace_secure_leaves(v, f"{path}.{k}", secure_paths) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_secure_leaves(v, f"{path}[{i}]", secure_paths) for i, v in enumerate(value)]
+    return value
+
+
+def stack_file_config(project_dir: Path, stack: str) -> tuple[dict[str, Any], set[str]]:
+    """A stack file's own `modelstack:` values (secrets left encrypted) and its secret paths."""
+    path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
+    document = read_yaml(path)
+    unknown = set(document) - {"config", "secretsprovider", "encryptionsalt", "encryptedkey", "environment"}
+    if unknown:
+        raise ConfigError(f"{path.name} has top-level key(s) {sorted(unknown)}", rule="a stack file holds `config:` (and the engine's encryption settings)", fix="move them under `config:` with the `modelstack:` prefix")
+    values = _strip_namespace(document.get("config") or {}, path.name)
+    secure_paths: set[str] = set()
+    values = {k: _replace_secure_leaves(v, f"{NAMESPACE}:{k}", secure_paths) for k, v in values.items()}
+    return values, secure_paths
+
+
+def engine_config_values() -> dict[str, Any]:
+    """The stack's `modelstack:` values as the engine (or the mock runtime) hands them over."""
+    return pulumi_internals.engine_config(NAMESPACE)
+
+
+def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths: set[str] = frozenset(), deferred: list[ConfigError] | None = None) -> StackConfig:
+    """Merged raw values -> StackConfig, or ConfigErrors listing every problem at once.
+
+    With `deferred`, errors of the cross-field rules are appended to it instead of raised, so
+    that `check` can still evaluate a well-typed stack and report its policy violations too.
+    """
+    errors = check_top_level_keys(values)
+    known = {k: v for k, v in values.items() if k in TOP_LEVEL_KEYS}
+    known, deploy_errors = _validate_deploy_sections(known)
+    errors += deploy_errors
+    try:
+        config = StackConfig.model_validate({**known, "stack": stack, "project_dir": str(project_dir)})
+    except ValidationError as exc:
+        errors += [from_pydantic(e, known) for e in exc.errors()]
+        raise ConfigErrors(dedupe(errors)) from None
+    if errors:
+        raise ConfigErrors(dedupe(errors))
+    errors += rules.check_stack(config, secure_paths=secure_paths)
+    if errors and deferred is not None:
+        deferred.extend(dedupe(errors))
+    elif errors:
+        raise ConfigErrors(dedupe(errors))
+    return config
+
+
+def _validate_deploy_sections(values: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigError]]:
+    """Validate each service's `deploy:` against the parameters of its own target.
+
+    Done ahead of the rest so that an AKS-only parameter under an ACI service is named as
+    such, instead of pydantic guessing which union member was meant.
+    """
+    services = values.get("services")
+    if not isinstance(services, dict):
+        return values, []
+    errors, checked = [], {}
+    for name, service in services.items():
+        if isinstance(service, dict):
+            deploy_model = DEPLOY_MODELS.get(service.get("target", "local"))
+            deploy = service.get("deploy") if service.get("deploy") is not None else {}
+            if deploy_model is not None and isinstance(deploy, dict):
+                try:
+                    service = {**service, "deploy": deploy_model.model_validate(deploy)}
+                except ValidationError as exc:
+                    for error in exc.errors():
+                        located = {**error, "loc": ("services", name, "deploy", *error["loc"])}
+                        errors.append(from_pydantic(located, values))
+                    service = {k: v for k, v in service.items() if k != "deploy"}
+        checked[name] = service
+    return {**values, "services": checked}, errors
+
+
+def load_from_files(stack: str, project_dir: Path | None = None) -> StackConfig:
+    """For the offline `modelstack check`/`package`: read the project and stack files directly."""
+    project_dir = project_dir or find_project_dir()
+    stack_values, secure_paths = stack_file_config(project_dir, stack)
+    return parse(merged_values(shared_config(project_dir), stack_values), stack=stack, project_dir=project_dir, secure_paths=secure_paths)
+
+
+def load_from_engine(stack: str, project_dir: Path | None = None, deferred: list[ConfigError] | None = None) -> StackConfig:
+    """Inside a Pulumi program: the engine's (decrypted) values over the shared declarations."""
+    project_dir = project_dir or find_project_dir()
+    stack_file = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
+    secure_paths = stack_file_config(project_dir, stack)[1] if stack_file.exists() else set()
+    return parse(merged_values(shared_config(project_dir), engine_config_values()), stack=stack, project_dir=project_dir, secure_paths=secure_paths, deferred=deferred)
+
+
+def engine_values_from_files(stack: str, project_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """What the engine would hand a program for this stack, from the files: for the mock runtime.
+
+    As the engine does, a stack's value for a key replaces the project's; our own deep merge
+    of shared declarations happens afterwards in `load_from_engine`, for both paths alike.
+    """
+    shared = shared_config(project_dir)
+    stack_values, secure_paths = stack_file_config(project_dir, stack)
+    values = {**shared, **stack_values}
+    secret_keys = sorted({p.split(".")[0].split("[")[0] for p in secure_paths})
+    return {f"{NAMESPACE}:{k}": json.dumps(v) for k, v in values.items()}, secret_keys

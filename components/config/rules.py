@@ -1,0 +1,171 @@
+"""Cross-field rules of a stack's configuration: pure functions, run before any resource exists.
+
+Per-field types and ranges are pydantic's job (components.config.schema); what is here needs two
+fields, another section, or the file system. Each rule returns ConfigErrors that name the
+key, the rule and the fix, so that one `check` reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from components.config import deploy_rules
+from components.config.cluster_rules import check_clusters
+from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
+from components.errors import ConfigError
+
+# Azure ML webservice names: 3-32 characters, lowercase letters, digits and dashes,
+# starting with a letter and not ending with a dash.
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# Azure ML model names: letters, digits, dashes, underscores and dots, up to 255 characters.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+def resolve_path(project_dir: str | Path, relative: str) -> Path:
+    """Paths in config are relative to the project folder (where Pulumi.yaml is)."""
+    return (Path(project_dir) / relative).resolve()
+
+
+def entry_script_path(config: StackConfig, service: ServiceSpec) -> Path:
+    """Azure ML resolves entry_script inside source_directory when one is given."""
+    base = resolve_path(config.project_dir, service.source_directory) if service.source_directory else Path(config.project_dir)
+    return (base / service.entry_script).resolve()
+
+
+def built_services(config: StackConfig) -> dict[str, ServiceSpec]:
+    """Services whose image this stack builds: all but those a promoted release pins."""
+    return {name: service for name, service in config.services.items() if name not in config.release}
+
+
+def check_models(config: StackConfig) -> list[ConfigError]:
+    errors = []
+    # A pinned release carries its models inside its image: their files need not be here.
+    needed = {model for service in built_services(config).values() for model in service.models}
+    for name, model in config.models.items():
+        if not MODEL_NAME.match(name):
+            errors.append(ConfigError(f"model name '{name}' is not allowed", key=config_key("models", name), rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="rename the model"))
+        if name in needed and not resolve_path(config.project_dir, model.path).exists():
+            errors.append(ConfigError(
+                f"model path '{model.path}' does not exist",
+                key=config_key("models", name, "path"),
+                rule="a model is a file or folder inside the project (paths are relative to Pulumi.yaml's folder)",
+                fix=f"train or copy the model to {model.path}, or correct the path",
+            ))
+    return errors
+
+
+def _check_file(config: StackConfig, relative: str | None, key: str, what: str) -> list[ConfigError]:
+    if relative and not resolve_path(config.project_dir, relative).is_file():
+        return [ConfigError(f"{what} '{relative}' does not exist", key=key, rule=f"the {what} is a file inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"create {relative}, or correct the path")]
+    return []
+
+
+def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    """The files an image is built from exist (not needed for a service a release pins)."""
+    errors: list[ConfigError] = []
+    if service.source_directory and not resolve_path(config.project_dir, service.source_directory).is_dir():
+        errors.append(ConfigError(f"source_directory '{service.source_directory}' does not exist", key=config_key("services", name, "source_directory"), rule="source_directory is a folder inside the project; it is copied into the image", fix="create the folder, or correct the path"))
+    elif not entry_script_path(config, service).is_file():
+        inside = f" inside source_directory '{service.source_directory}'" if service.source_directory else ""
+        errors.append(ConfigError(
+            f"entry script '{service.entry_script}' does not exist{inside}",
+            key=config_key("services", name, "entry_script"),
+            rule="entry_script is a Python file with init() and run(); it is relative to source_directory when one is given",
+            fix="create the script, or correct the path",
+        ))
+    env = service.environment
+    env_key = ("services", name, "environment")
+    errors += _check_file(config, env.pip_requirements, config_key(*env_key, "pip_requirements"), "pip requirements file")
+    errors += _check_file(config, env.conda_file, config_key(*env_key, "conda_file"), "conda file")
+    errors += _check_file(config, env.extra_docker_file_steps, config_key(*env_key, "extra_docker_file_steps"), "file of extra Dockerfile steps")
+    return errors
+
+
+def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    if not SERVICE_NAME.match(name):
+        errors.append(ConfigError(f"service name '{name}' is not allowed", key=config_key("services", name), rule="webservice names are 3-32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'", fix="rename the service"))
+    for index, model in enumerate(service.models):
+        if model not in config.models:
+            close = difflib.get_close_matches(model, list(config.models), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"declare it under {NAMESPACE}:models, or use one of: {', '.join(config.models) or '(none declared)'}"
+            errors.append(ConfigError(f"names model '{model}', which is not declared", key=f"{config_key('services', name, 'models')}[{index}]", rule="a service serves models declared under modelstack:models", fix=fix))
+    env = service.environment
+    env_key = ("services", name, "environment")
+    if env.pip_requirements and env.conda_file:
+        errors.append(ConfigError("pip_requirements and conda_file are both set", key=config_key(*env_key), rule="an environment is either a pip requirements file or a conda file", fix="keep one of them (a conda file can list pip packages under `- pip:`)"))
+    if env.cuda_version and not env.enable_gpu:
+        errors.append(ConfigError("cuda_version is set while enable_gpu is false", key=config_key(*env_key, "cuda_version"), rule="cuda_version selects the CUDA base image of a GPU service", fix="set enable_gpu: true, or remove cuda_version"))
+    if env.base_image_registry and not env.base_image:
+        errors.append(ConfigError("base_image_registry is set without base_image", key=config_key(*env_key, "base_image_registry"), rule="the registry's credentials are used to pull base_image", fix="set base_image to the image in that registry, or remove base_image_registry"))
+    if service.target == "aks":
+        if not service.compute:
+            fix = f"set compute to one of: {', '.join(config.clusters)}" if config.clusters else "declare a cluster under modelstack:clusters, then name it in compute"
+            errors.append(ConfigError("target is aks but no compute is named", key=config_key("services", name, "compute"), rule="an AKS service runs on a cluster declared under modelstack:clusters", fix=fix))
+        elif service.compute not in config.clusters:
+            close = difflib.get_close_matches(service.compute, list(config.clusters), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"declare it under modelstack:clusters, or use one of: {', '.join(config.clusters) or '(none declared)'}"
+            errors.append(ConfigError(f"compute '{service.compute}' is not a cluster of this stack", key=config_key("services", name, "compute"), rule="compute names a cluster declared under modelstack:clusters", fix=fix))
+    elif service.compute:
+        errors.append(ConfigError(f"compute is set for target '{service.target}'", key=config_key("services", name, "compute"), rule="compute names the AKS cluster of an aks service", fix="remove compute, or set target: aks"))
+    errors += deploy_rules.check_deploy(config, name, service)
+    return errors
+
+
+def _secret_field_paths(value, path: str):
+    """Every dotted path below `path` whose last part names a secret field and holds a value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}"
+            if key in SECRET_FIELDS and item not in (None, ""):
+                yield child
+            else:
+                yield from _secret_field_paths(item, child)
+
+
+def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigError]:
+    """Keys and passwords must be `pulumi config set --secret` values, never plain text."""
+    errors = []
+    dumped = {
+        "services": {name: service.model_dump(mode="json", exclude_defaults=True) for name, service in config.services.items()},
+    }
+    for path in _secret_field_paths(dumped, NAMESPACE):
+        # A value merged in from Pulumi.yaml can never be a secret: project files are plain.
+        full = path.replace(f"{NAMESPACE}.", f"{NAMESPACE}:", 1)
+        if full not in secure_paths:
+            errors.append(ConfigError(
+                "holds a plain-text secret",
+                key=full,
+                rule="keys and passwords are Pulumi secrets, encrypted in the stack file",
+                fix=f"pulumi config set --secret --path '{full}' <value>  (and delete the plain value)",
+            ))
+    return errors
+
+
+def check_release(config: StackConfig) -> list[ConfigError]:
+    """Release pins (written by `modelstack promote`) name declared services."""
+    errors = []
+    for name in config.release:
+        if name not in config.services:
+            errors.append(ConfigError(
+                f"pins service '{name}', which is not declared",
+                key=config_key("release", name),
+                rule="a release pin names a service of modelstack:services",
+                fix="remove the pin, or promote again (`modelstack promote`) to rewrite the release",
+            ))
+    return errors
+
+
+def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) -> list[ConfigError]:
+    """Every cross-field rule, in one pass."""
+    errors = check_models(config)
+    for name, service in config.services.items():
+        errors += check_service(config, name, service)
+    for name, service in built_services(config).items():
+        errors += check_build_inputs(config, name, service)
+    errors += check_clusters(config)
+    errors += check_release(config)
+    errors += check_secrets(config, secure_paths)
+    return errors

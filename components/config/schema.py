@@ -1,0 +1,272 @@
+"""The shape of modelstack's configuration: pydantic models and constants, nothing else.
+
+Key names are Azure ML v1's parameter names (see the README), so that a user who knows
+`AksWebservice.deploy_configuration(...)` can write a stack without a manual. Per-field types
+and ranges live here (the first tier of validation); the cross-field rules are in
+`components.config.rules`, and reading the files in `components.config.load`.
+
+This module imports nothing of modelstack's, so every other module may import it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+NAMESPACE = "modelstack"
+STACKS = ("local", "dev", "staging", "prod")
+DEFAULT_BASE_IMAGE = "modelstack/python-base:bookworm"
+DEFAULT_LOCATION = "westeurope"
+# The project's working state on this machine (git-ignored): local state backend, registry
+# storage, wheelhouse, build scratch, profiles.
+STATE_DIR = ".modelstack"
+# Stands in for a `secure:` value when the stack's passphrase is not at hand (offline check).
+UNDECRYPTED_SECRET = "[secret]"
+
+
+def config_key(*parts: str | int) -> str:
+    """The full key of a setting, as errors name it: ("services", "diabetes", "models", 0) ->
+    'modelstack:services.diabetes.models[0]'."""
+    head, *rest = [*parts] or ["?"]
+    key = f"{NAMESPACE}:{head}"
+    for part in rest:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return key
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors (with a suggestion), never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- models -------------------------------------------------------------------------------
+
+ModelFramework = Literal["Custom", "TensorFlow", "ScikitLearn", "Onnx", "TfKeras", "PyTorch", "Multi"]
+
+
+class ModelSpec(_Strict):
+    """`Model.register(...)`: a file or folder; its version is derived from its content."""
+
+    path: str
+    framework: ModelFramework = "Custom"
+    framework_version: str | None = None
+    tags: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    description: str | None = None
+
+
+# --- environment (InferenceConfig) -----------------------------------------------------------
+
+
+class RegistryCredentials(_Strict):
+    """`base_image_registry`: where a private base image comes from."""
+
+    address: str
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class EnvironmentSpec(_Strict):
+    pip_requirements: str | None = None
+    conda_file: str | None = None
+    base_image: str | None = None
+    base_image_registry: RegistryCredentials | None = None
+    extra_docker_file_steps: str | None = None
+    enable_gpu: bool = False
+    cuda_version: str | None = None
+
+
+# --- deploy configurations, one per target --------------------------------------------------
+
+
+class LocalDeploy(_Strict):
+    """`LocalWebservice.deploy_configuration(port)`; a free port is picked when unset."""
+
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class AciDeploy(_Strict):
+    """`AciWebservice.deploy_configuration(...)`."""
+
+    cpu_cores: Annotated[float, Field(gt=0)] = 0.1
+    memory_gb: Annotated[float, Field(gt=0)] = 0.5
+    auth_enabled: bool = False
+    ssl_enabled: bool = False
+    ssl_cert_pem_file: str | None = None
+    ssl_key_pem_file: str | None = None
+    ssl_cname: str | None = None
+    dns_name_label: str | None = None
+    primary_key: SecretStr | None = None
+    secondary_key: SecretStr | None = None
+    enable_app_insights: bool = False
+    collect_model_data: bool = False
+    vnet_name: str | None = None
+    subnet_name: str | None = None
+    location: str | None = None
+    # azmlinfsrv's --access_control_allow_origins: browser origins allowed to call the service.
+    access_control_allow_origins: list[str] = []
+    tags: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    description: str | None = None
+
+
+class AksDeploy(_Strict):
+    """`AksWebservice.deploy_configuration(...)`.
+
+    Autoscale settings default to None so that "given while autoscale is off" can be told
+    apart from "left at the default"; `components.config.rules` resolves the effective values.
+    """
+
+    autoscale_enabled: bool | None = None
+    autoscale_min_replicas: Annotated[int, Field(gt=0)] | None = None
+    autoscale_max_replicas: Annotated[int, Field(gt=0)] | None = None
+    autoscale_refresh_seconds: Annotated[int, Field(gt=0)] | None = None
+    autoscale_target_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
+    num_replicas: Annotated[int, Field(gt=0)] | None = None
+    cpu_cores: Annotated[float, Field(gt=0)] = 0.1
+    memory_gb: Annotated[float, Field(gt=0)] = 0.5
+    cpu_cores_limit: Annotated[float, Field(gt=0)] | None = None
+    memory_gb_limit: Annotated[float, Field(gt=0)] | None = None
+    gpu_cores: Annotated[int, Field(ge=0)] = 0
+    scoring_timeout_ms: Annotated[int, Field(gt=0)] = 60000
+    replica_max_concurrent_requests: Annotated[int, Field(gt=0)] = 1
+    max_request_wait_time: Annotated[int, Field(gt=0)] = 500
+    period_seconds: Annotated[int, Field(gt=0)] = 10
+    initial_delay_seconds: Annotated[int, Field(gt=0)] = 310
+    timeout_seconds: Annotated[int, Field(gt=0)] = 1
+    success_threshold: Annotated[int, Field(gt=0)] = 1
+    failure_threshold: Annotated[int, Field(gt=0)] = 3
+    auth_enabled: bool = True
+    token_auth_enabled: bool = False
+    primary_key: SecretStr | None = None
+    secondary_key: SecretStr | None = None
+    enable_app_insights: bool = False
+    collect_model_data: bool = False
+    namespace: str | None = None
+    # azmlinfsrv's --access_control_allow_origins: browser origins allowed to call the service.
+    access_control_allow_origins: list[str] = []
+    tags: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    description: str | None = None
+
+
+DEPLOY_MODELS: dict[str, type[_Strict]] = {"local": LocalDeploy, "aci": AciDeploy, "aks": AksDeploy}
+Target = Literal["local", "aci", "aks"]
+
+
+class VersionSpec(_Strict):
+    """One version of a controlled rollout (AksEndpoint): its own Deployment, serving `models`
+    (default: the service's), with `traffic_percentile` of the requests."""
+
+    version_name: str
+    traffic_percentile: Annotated[float, Field(ge=0, le=100)] = 0
+    is_default: bool = False
+    is_control_version_type: bool = False
+    models: list[str] | None = None
+
+
+class ServiceSpec(_Strict):
+    """A webservice: InferenceConfig + target + deploy_configuration."""
+
+    models: Annotated[list[str], Field(min_length=1)]
+    entry_script: str
+    source_directory: str | None = None
+    environment: EnvironmentSpec = EnvironmentSpec()
+    target: Target = "local"
+    compute: str | None = None
+    deploy: Union[LocalDeploy, AciDeploy, AksDeploy] = LocalDeploy()
+    versions: list[VersionSpec] = []
+    description: str | None = None
+    tags: dict[str, str] = {}
+
+
+# --- platform ---------------------------------------------------------------------------------
+
+
+class LocalRegistrySpec(_Strict):
+    """A real OCI registry on this machine (Debian's `docker-registry`)."""
+
+    kind: Literal["local"]
+    port: Annotated[int, Field(ge=1, le=65535)] = 5050
+
+
+class AcrRegistrySpec(_Strict):
+    """An Azure Container Registry."""
+
+    kind: Literal["acr"]
+    sku: Literal["Basic", "Standard", "Premium"] = "Basic"
+    name: str | None = None
+    admin_user_enabled: bool = False
+
+
+RegistrySpec = Annotated[Union[LocalRegistrySpec, AcrRegistrySpec], Field(discriminator="kind")]
+
+
+class AttachSpec(_Strict):
+    """`AksCompute.attach_configuration`: an existing cluster."""
+
+    resource_group: str | None = None
+    cluster_name: str | None = None
+    resource_id: str | None = None
+
+
+class ClusterSpec(_Strict):
+    """`AksCompute.provisioning_configuration(...)`, or `attach:` for an existing cluster."""
+
+    agent_count: Annotated[int, Field(gt=0)] = 3
+    vm_size: str = "Standard_D3_v2"
+    # Node autoscaling (AKS's cluster autoscaler; not an Azure ML parameter). agent_count is
+    # the starting size; the 12-vCPU rule counts autoscale_min_nodes when autoscaling.
+    autoscale_enabled: bool = False
+    autoscale_min_nodes: Annotated[int, Field(gt=0)] | None = None
+    autoscale_max_nodes: Annotated[int, Field(gt=0)] | None = None
+    cluster_purpose: Literal["FastProd", "DevTest"] = "FastProd"
+    kubernetes_version: str | None = None
+    load_balancer_type: Literal["PublicIp", "InternalLoadBalancer"] = "PublicIp"
+    load_balancer_subnet: str | None = None
+    ssl_cname: str | None = None
+    ssl_cert_pem_file: str | None = None
+    ssl_key_pem_file: str | None = None
+    leaf_domain_label: str | None = None
+    vnet_resourcegroup_name: str | None = None
+    vnet_name: str | None = None
+    subnet_name: str | None = None
+    service_cidr: str | None = None
+    dns_service_ip: str | None = None
+    docker_bridge_cidr: str | None = None
+    location: str | None = None
+    attach: AttachSpec | None = None
+
+
+class ReleasePin(_Strict):
+    """What a stack runs for a service when a release was promoted to it (`modelstack promote`):
+    the image by digest and the model versions inside it. A pinned service is never rebuilt."""
+
+    image: Annotated[str, Field(pattern=r"^[^@\s]+@sha256:[0-9a-f]{64}$")]
+    model_versions: dict[str, str] = {}
+    source_stack: str | None = None
+
+
+class StackConfig(_Strict):
+    """Everything one stack asks for, merged and validated."""
+
+    stack: str
+    project_dir: str
+    location: str = DEFAULT_LOCATION
+    resource_group: str | None = None
+    tags: dict[str, str] = {}
+    registry: RegistrySpec = LocalRegistrySpec(kind="local")
+    clusters: dict[str, ClusterSpec] = {}
+    models: dict[str, ModelSpec] = {}
+    services: dict[str, ServiceSpec] = {}
+    release: dict[str, ReleasePin] = {}
+
+
+# Config keys a stack may set under the `modelstack:` namespace.
+TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services", "release")
+# Keys shared by all stacks, declared in Pulumi.yaml.
+SHARED_KEYS = ("models", "services")
+# Fields that hold secrets: they must come from `pulumi config set --secret`.
+SECRET_FIELDS = ("password", "primary_key", "secondary_key")

@@ -1,0 +1,250 @@
+"""The build context of a webservice image: rendered Dockerfile, environment, code, models.
+
+Pure decisions live here (what goes into the context, the tag derived from it); reading the
+files is the only side effect. The tag is a hash of the rendered context, never a clock, so
+the same inputs give the same tag on every machine and an unchanged service builds nothing.
+
+The wheelhouse (the pip packages, downloaded on the host so the build needs no network) is
+not hashed file by file: it is determined by the requirements text, which is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from components import SOURCE_ROOT
+from components.config.schema import DEFAULT_BASE_IMAGE, EnvironmentSpec, ModelSpec, ServiceSpec
+from components.errors import ConfigError
+from components.image.model_versions import APP_ROOT, MODELS_ROOT, PlacedModel, azureml_model_dir, place_models, tree_digest, tree_files
+
+TEMPLATES_DIR = SOURCE_ROOT / "templates"
+# The scoring server every image runs: keeps Azure ML entry scripts working unchanged.
+SERVER_REQUIREMENT = "azureml-inference-server-http==1.5.1"
+SERVER_PACKAGE = "azureml-inference-server-http"
+# Azure ML's own images for the cases our Debian base does not cover (conda, CUDA).
+CONDA_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
+DEFAULT_CUDA_VERSION = "11.8"
+TAG_LENGTH = 16
+
+
+def gpu_base_image(cuda_version: str | None) -> str:
+    return f"mcr.microsoft.com/azureml/openmpi4.1.0-cuda{cuda_version or DEFAULT_CUDA_VERSION}-cudnn8-ubuntu22.04"
+
+
+# The image's own files that come from templates/, by their path in the build context.
+SUPPORT_FILES = {"modelstack/modelstack_front.py": "modelstack_front.py"}
+LOCAL_BUILD_BASE = "modelstack/python-base:"
+LOCAL_RUNTIME_BASE = "modelstack/python-runtime:"
+
+
+def is_locally_built(image: str) -> bool:
+    """Our Debian bases, made by scripts/build-base-image.sh: no registry has them to pull."""
+    return image.startswith((LOCAL_BUILD_BASE, LOCAL_RUNTIME_BASE))
+
+
+def runtime_base_image(base_image: str) -> str:
+    """The final stage's base: for our Debian base, its variant without pip (build-base-image.sh)."""
+    if base_image.startswith(LOCAL_BUILD_BASE):
+        return LOCAL_RUNTIME_BASE + base_image.removeprefix(LOCAL_BUILD_BASE)
+    return base_image
+
+
+def base_image_reference(env: EnvironmentSpec) -> str:
+    """FROM line: base_image, prefixed with base_image_registry's address when it lacks one."""
+    if env.base_image:
+        image = env.base_image
+        if env.base_image_registry and not image.startswith(env.base_image_registry.address.rstrip("/") + "/"):
+            image = f"{env.base_image_registry.address.rstrip('/')}/{image}"
+        return image
+    if env.enable_gpu:
+        return gpu_base_image(env.cuda_version)
+    if env.conda_file:
+        return CONDA_BASE_IMAGE
+    return DEFAULT_BASE_IMAGE
+
+
+def _requirement_name(line: str) -> str:
+    for stop in "=<>!~[; @":
+        line = line.split(stop, 1)[0]
+    return line.strip().lower().replace("_", "-")
+
+
+def render_requirements(user_requirements: str) -> str:
+    """The user's requirements plus the scoring server, unless they pin it themselves."""
+    lines = [line.rstrip() for line in user_requirements.splitlines()]
+    names = {_requirement_name(line) for line in lines if line.strip() and not line.lstrip().startswith(("#", "-"))}
+    if SERVER_PACKAGE not in names:
+        lines += ["# added by modelstack: the scoring server that runs init()/run()", SERVER_REQUIREMENT]
+    return "\n".join(lines).strip() + "\n"
+
+
+def render_conda_file(user_conda: str, key: str) -> str:
+    """The user's conda file with the scoring server added to its pip section."""
+    try:
+        document = yaml.safe_load(user_conda) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"conda file is not valid YAML: {exc}", key=key, rule="a conda environment file is YAML", fix="fix the file") from None
+    dependencies = list(document.get("dependencies") or [])
+    pip_section = next((d for d in dependencies if isinstance(d, dict) and "pip" in d), None)
+    if pip_section is None:
+        pip_section = {"pip": []}
+        if not any(isinstance(d, str) and d.split("=")[0].strip() == "pip" for d in dependencies):
+            dependencies.append("pip")
+        dependencies.append(pip_section)
+    if not any(_requirement_name(p) == SERVER_PACKAGE for p in pip_section["pip"]):
+        pip_section["pip"] = [*pip_section["pip"], SERVER_REQUIREMENT]
+    document["dependencies"] = dependencies
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything that goes into one image, and the tag derived from it."""
+
+    service_name: str
+    dockerfile: str
+    environment_files: dict[str, str]  # requirements.txt or conda.yml
+    support_files: dict[str, str]  # modelstack's own files in the image (the scoring front)
+    source_files: dict[str, Path]  # path inside src/ -> file on disk
+    models: list[PlacedModel]
+    base_image: str
+    requirements_digest: str | None  # names the wheelhouse for pip environments
+    digest: str = field(default="")
+
+    @property
+    def tag(self) -> str:
+        return self.digest[:TAG_LENGTH]
+
+    @property
+    def model_versions(self) -> dict[str, str]:
+        return {m.name: m.version for m in self.models}
+
+    def model_files(self) -> dict[str, Path]:
+        """path inside models/ -> file on disk, original names kept."""
+        placed: dict[str, Path] = {}
+        for model in self.models:
+            root = model.source.parent
+            for file in tree_files(model.source):
+                placed[f"{model.folder}/{file.relative_to(root).as_posix()}"] = file
+        return placed
+
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+def render_dockerfile(**values) -> str:
+    return _environment.get_template("Dockerfile.j2").render(**values)
+
+
+def _source_files(project_dir: Path, service: ServiceSpec) -> tuple[dict[str, Path], str]:
+    """Files copied to src/, and the entry script's path inside src/."""
+    if service.source_directory:
+        root = (project_dir / service.source_directory).resolve()
+        files = {f.relative_to(root).as_posix(): f for f in tree_files(root)}
+        return files, Path(service.entry_script).as_posix()
+    script = (project_dir / service.entry_script).resolve()
+    return {script.name: script}, script.name
+
+
+def _digest(context: BuildContext) -> str:
+    hasher = hashlib.sha256()
+    hasher.update(context.dockerfile.encode())
+    for name, text in sorted(context.environment_files.items()):
+        hasher.update(f"\0env:{name}\0".encode() + text.encode())
+    for name, text in sorted(context.support_files.items()):
+        hasher.update(f"\0support:{name}\0".encode() + text.encode())
+    for name, path in sorted(context.source_files.items()):
+        hasher.update(f"\0src:{name}\0{tree_digest(path)}".encode())
+    for model in context.models:
+        hasher.update(f"\0model:{model.name}:{model.version}".encode())
+    return hasher.hexdigest()
+
+
+def build_context(project_dir: Path, service_name: str, service: ServiceSpec, models: dict[str, ModelSpec], service_key: str = "") -> BuildContext:
+    """Render one service's build context from its (validated) config."""
+    env = service.environment
+    key = service_key or f"modelstack:services.{service_name}"
+    placed = place_models({name: (project_dir / models[name].path).resolve() for name in service.models})
+    source_files, entry_script = _source_files(project_dir, service)
+    environment_files: dict[str, str] = {}
+    requirements_digest = None
+    if env.conda_file:
+        environment_files["conda.yml"] = render_conda_file((project_dir / env.conda_file).read_text(), f"{key}.environment.conda_file")
+    else:
+        user = (project_dir / env.pip_requirements).read_text() if env.pip_requirements else ""
+        environment_files["requirements.txt"] = render_requirements(user)
+        requirements_digest = hashlib.sha256(environment_files["requirements.txt"].encode()).hexdigest()[:TAG_LENGTH]
+    extra_steps = (project_dir / env.extra_docker_file_steps).read_text().strip() if env.extra_docker_file_steps else ""
+    base_image = base_image_reference(env)
+    dockerfile = render_dockerfile(
+        service_name=service_name,
+        base_image=base_image,
+        runtime_image=runtime_base_image(base_image),
+        conda_file=bool(env.conda_file),
+        enable_gpu=env.enable_gpu,
+        extra_docker_file_steps=extra_steps,
+        app_root=APP_ROOT,
+        models_root=MODELS_ROOT,
+        model_dir=azureml_model_dir(placed),
+        entry_script=entry_script,
+    )
+    support_files = {name: (TEMPLATES_DIR / template).read_text() for name, template in SUPPORT_FILES.items()}
+    context = BuildContext(service_name, dockerfile, environment_files, support_files, source_files, placed, base_image, requirements_digest)
+    return BuildContext(**{**context.__dict__, "digest": _digest(context)})
+
+
+def _context_entries(context: BuildContext, wheelhouse: Path | None) -> list[tuple[str, Path | bytes]]:
+    entries: list[tuple[str, Path | bytes]] = [("Dockerfile", context.dockerfile.encode())]
+    entries += [(name, text.encode()) for name, text in sorted(context.environment_files.items())]
+    entries += [(name, text.encode()) for name, text in sorted(context.support_files.items())]
+    if "requirements.txt" in context.environment_files:
+        if wheelhouse is None:
+            raise ValueError("a pip environment needs its wheelhouse")
+        entries += [(f"wheelhouse/{f.name}", f) for f in sorted(wheelhouse.iterdir()) if f.is_file()]
+    entries += [(f"src/{name}", path) for name, path in sorted(context.source_files.items())]
+    entries += [(f"models/{name}", path) for name, path in sorted(context.model_files().items())]
+    return entries
+
+
+def write_context(context: BuildContext, out: Path, wheelhouse: Path | None) -> list[str]:
+    """Write the build context to a folder (`modelstack package`); returns what was written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, source in _context_entries(context, wheelhouse):
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, bytes):
+            target.write_bytes(source)
+        else:
+            shutil.copyfile(source, target)
+        written.append(name)
+    manifest = {"service": context.service_name, "tag": context.tag, "base_image": context.base_image, "model_versions": context.model_versions}
+    (out / "modelstack-context.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return written
+
+
+def context_tarball(context: BuildContext, wheelhouse: Path | None) -> io.BytesIO:
+    """The build context as the tar stream the Docker API takes; file times fixed at 0."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, source in _context_entries(context, wheelhouse):
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer

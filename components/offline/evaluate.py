@@ -1,0 +1,163 @@
+"""Evaluate a stack offline: the real program under Pulumi's mock runtime.
+
+No engine, no cloud credentials, no Docker: config is read from the project and stack files
+(secrets stay encrypted), the program declares its resources, and every registration is
+recorded with its type, name, parent and inputs. This is what `modelstack check` prints
+and what the unit tests assert on.
+
+The mocks only stand in for what a cloud or a daemon would compute (ids, a registry's
+login server, an image digest); they never change the inputs the program sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+from components import pulumi_internals
+from components.config.load import engine_values_from_files, find_project_dir, load_from_engine
+from components.config.schema import NAMESPACE, StackConfig
+from components.errors import ConfigError, ConfigErrors
+from components.offline import azure_mocks
+from components.plan_values import sanitize
+from components.targets.local.webservice import endpoint_uris
+
+
+def _stable_id(args: pulumi_mocks.MockResourceArgs) -> str:
+    return hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
+
+
+def _local_endpoint(port: float | None) -> dict[str, Any]:
+    """A fixed port is known at plan time; a free one is only picked when the container starts."""
+    if port is None:
+        unknown = pulumi_internals.UNKNOWN_WIRE_VALUE
+        return {"port": unknown, "scoring_uri": unknown, "swagger_uri": unknown}
+    return {"port": int(port), **endpoint_uris(int(port))}
+
+
+# What a resource's provider would compute, by type token. Each function gets the mock
+# args and returns outputs to add to the inputs. Types without an entry echo their inputs.
+MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
+    "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {"address": f"localhost:{int(a.inputs['port'])}", "running": True},
+    # The digest exists once the image is pushed, so a plan cannot know it.
+    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {"digest": pulumi_internals.UNKNOWN_WIRE_VALUE, "image": pulumi_internals.UNKNOWN_WIRE_VALUE},
+    "pulumi-python:dynamic/modelstack:LocalWebservice": lambda a: {
+        "container_id": _stable_id(a),
+        "state": "Healthy",
+        **_local_endpoint(a.inputs.get("port")),
+    },
+}
+# What provider functions (invokes) would return, by token.
+MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
+MOCK_OUTPUTS.update(azure_mocks.MOCK_OUTPUTS)
+MOCK_CALLS.update(azure_mocks.MOCK_CALLS)
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """One mock for every provider the program uses, keyed by resource type."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        outputs = dict(args.inputs)
+        compute = MOCK_OUTPUTS.get(args.typ)
+        computed = compute(args) if compute is not None else {}
+        outputs.update(computed)
+        # A provider's own id when the table gives one (an Azure resource id), else a stable one.
+        return computed.get("id") or f"{args.name}-{_stable_id(args)}", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        compute = MOCK_CALLS.get(args.token)
+        return compute(args) if compute is not None else {}
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    # As registered, secrets still marked; `inputs` is this sanitized (what `check` shows).
+    raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # ignore_changes, replace_on_changes, delete_before_replace: what the engine gets besides inputs.
+    options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom, "inputs": self.inputs}
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [r.as_json() for r in sorted(self.resources, key=lambda r: r.urn)],
+            "outputs": self.outputs,
+        }
+
+    def by_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> PlannedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}; names: {sorted(r.name for r in self.resources)}")
+        return matches[0]
+
+
+def evaluate(config: StackConfig, program: Callable[[StackConfig], Any] | None = None) -> Plan:
+    """Run the program for a loaded config under the mock runtime; returns what it declared."""
+    from components.program import declare_stack
+
+    plan = Plan(config.stack)
+
+    def record(urn: str, type_: str, name: str, parent: str | None, custom: bool, inputs: dict[str, Any], options: dict[str, Any]) -> None:
+        plan.resources.append(PlannedResource(urn, type_, name, parent, custom, sanitize(inputs), raw_inputs=inputs, options=options))
+
+    monitor = pulumi_internals.RecordingMonitor(OfflineMocks(), project=NAMESPACE, stack=config.stack, on_register=record)
+    pulumi_internals.reset_root_resource()
+    pulumi.runtime.set_mocks(OfflineMocks(), project=NAMESPACE, stack=config.stack, preview=False, monitor=monitor)
+    run = program or declare_stack
+
+    @pulumi.runtime.test
+    def _declare():
+        run(config)
+
+    _declare()
+    plan.outputs = sanitize(pulumi_internals.root_stack_outputs())
+    return plan
+
+
+def evaluate_stack(stack: str, project_dir: Path | None = None, rule_errors: list[ConfigError] | None = None) -> tuple[StackConfig, Plan]:
+    """Load a stack's config from its files as the engine would hand it over, and evaluate it.
+
+    With `rule_errors`, a stack that is well typed but breaks cross-field rules is still
+    evaluated (the errors are appended to the list), so that `check` reports rule errors and
+    policy violations together. If the program cannot run on such a config, the rule errors
+    are raised instead.
+    """
+    project_dir = project_dir or find_project_dir()
+    values, secret_keys = engine_values_from_files(stack, project_dir)
+    pulumi.runtime.set_all_config(values, secret_keys)
+    config = load_from_engine(stack, project_dir, deferred=rule_errors)
+    if not rule_errors:
+        return config, evaluate(config)
+    try:
+        return config, evaluate(config)
+    except Exception:  # the program needs what the rules found missing: report the rules
+        raise ConfigErrors(list(rule_errors)) from None
+
+
+def plan_json(plan: Plan) -> str:
+    """The plan as `check --json` prints it: sorted keys, stable order, byte-identical per input."""
+    return json.dumps(plan.as_json(), indent=2, sort_keys=True) + "\n"

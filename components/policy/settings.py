@@ -1,0 +1,58 @@
+"""Per-stack policy settings and the evaluation of every policy over a plan's resources.
+
+Enforcement levels and parameters are set per stack in `policies/config/<stack>.json`, in
+the format of `pulumi preview --policy-pack-config`:
+`{"all": "advisory", "allowed-locations": {"enforcementLevel": "mandatory", "allowed_locations": ["westeurope"]}}`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from components.errors import ConfigError
+from components.policy.rules import POLICIES
+from components.policy.types import Enforcement, Policy, Resource, Violation
+
+
+def stack_policy_config_path(project_dir: str | Path, stack: str) -> Path:
+    return Path(project_dir) / "policies" / "config" / f"{stack}.json"
+
+
+def load_stack_policy_config(project_dir: str | Path, stack: str) -> dict[str, Any]:
+    """The stack's policy config (CrossGuard's --policy-pack-config format), or {}."""
+    path = stack_policy_config_path(project_dir, stack)
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}", key=f"policies/config/{path.name}", rule="a stack's policy config is JSON in the format of `pulumi preview --policy-pack-config`", fix="fix the JSON") from None
+
+
+def effective(policy: Policy, config: dict[str, Any]) -> tuple[Enforcement, dict[str, Any]]:
+    """A policy's enforcement level and parameters under a stack's policy config."""
+    level: Enforcement = config.get("all", policy.enforcement) if isinstance(config.get("all"), str) else policy.enforcement
+    params = dict(policy.parameters)
+    own = config.get(policy.name)
+    if isinstance(own, str):
+        level = own  # type: ignore[assignment]
+    elif isinstance(own, dict):
+        level = own.get("enforcementLevel", level)
+        params.update({k: v for k, v in own.items() if k != "enforcementLevel"})
+    return level, params
+
+
+def evaluate_policies(resources: list[Resource], config: dict[str, Any] | None = None, policies: tuple[Policy, ...] = POLICIES) -> list[Violation]:
+    """Run every enabled policy over the resources; violations in a stable order."""
+    violations = []
+    settings = [(policy, *effective(policy, config or {})) for policy in policies]
+    for resource in sorted(resources, key=lambda r: r.urn):
+        for policy, level, params in settings:
+            if level == "disabled":
+                continue
+            message = policy.check(resource, params)
+            if message:
+                violations.append(Violation(policy.name, level, resource.urn, message))
+    return violations

@@ -1,0 +1,293 @@
+"""AksCluster: the AKS cluster a stack's webservices run on, created or attached.
+
+Create mode (`AksCompute.provisioning_configuration`): a managed cluster with a system-assigned
+identity and one system pool of `agent_count` x `vm_size` (autoscaling between
+`autoscale_min_nodes` and `autoscale_max_nodes` when `autoscale_enabled`; the node count is
+then left to the autoscaler, so a later `up` does not fight it). `cluster_purpose` picks the
+control plane's tier: FastProd -> Standard (the uptime SLA AKS recommends for production),
+DevTest -> Free. With vnet settings the nodes join the given subnet (Azure CNI) and the
+cluster identity gets Network Contributor on it, as `az aks create` grants; without, Azure
+CNI overlay in an AKS-managed network.
+
+Attach mode (`attach_configuration`): the cluster is read with azure-native's lookup
+(`getManagedCluster`), nothing about it is managed, and the 12-vCPU rule
+(`components.config.capacity`) is checked against its live Linux agent pools (a pool whose
+size the catalogue does not know is not guessed: when the other pools do not reach 12 vCPUs
+on their own, the rule cannot be decided and the attach is refused).
+
+Either way: the kubelet identity gets AcrPull on the stack's registry, `kubeconfig` is a
+Pulumi secret, `provider` is a Kubernetes provider for the webservices, and
+`frontend_annotations` tell the webservice front end's Service how to be exposed
+(internal load balancer and its subnet, or the leaf_domain_label DNS name). The SSL
+certificate and key (`ssl_cname` + PEM files) are read here and handed on as secrets
+(`tls_certificate`, `tls_key`) for the front end to terminate TLS with.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import authorization, containerservice
+
+from components.config import capacity, naming, vm_sizes
+from components.config.cluster_rules import parse_cluster_id
+from components.config.schema import ClusterSpec, config_key
+from components.errors import ConfigError
+from components.targets.azure.container_registry import acr_pull_assignment, role_definition_id
+
+# Built-in role "Network Contributor": the cluster identity manages load balancers and IPs in
+# a subnet it does not own.
+NETWORK_CONTRIBUTOR_ROLE_ID = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+# Azure ML's default subnet for an internal load balancer; also the subnet of AKS-managed vnets.
+DEFAULT_INTERNAL_LB_SUBNET = "aks-subnet"
+# The pool's node count, in the engine's (camelCase) property path.
+AUTOSCALED_COUNT_PATH = "agentPoolProfiles[0].count"
+INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal"
+INTERNAL_LB_SUBNET_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal-subnet"
+DNS_LABEL_ANNOTATION = "service.beta.kubernetes.io/azure-dns-label-name"
+
+
+# --- pure decisions ---------------------------------------------------------------------------
+
+
+def subnet_id(subscription_id: str, spec: ClusterSpec) -> str | None:
+    """The node subnet's resource id, when the vnet settings are given."""
+    if not (spec.vnet_resourcegroup_name and spec.vnet_name and spec.subnet_name):
+        return None
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{spec.vnet_resourcegroup_name}"
+        f"/providers/Microsoft.Network/virtualNetworks/{spec.vnet_name}/subnets/{spec.subnet_name}"
+    )
+
+
+def system_pool_profile(spec: ClusterSpec, node_subnet_id: str | None) -> dict[str, Any]:
+    """The managed cluster's one agent pool, from agent_count, vm_size and the autoscale keys."""
+    known = vm_sizes.find(spec.vm_size)  # the rules refused unknown sizes; this spells it as Azure does
+    profile: dict[str, Any] = {
+        "name": capacity.SYSTEM_POOL_NAME,
+        "mode": "System",
+        "type": "VirtualMachineScaleSets",
+        "os_type": "Linux",
+        "vm_size": known.name if known else spec.vm_size,
+        "count": spec.agent_count,
+    }
+    if spec.autoscale_enabled:
+        profile.update(
+            enable_auto_scaling=True,
+            min_count=spec.autoscale_min_nodes if spec.autoscale_min_nodes is not None else spec.agent_count,
+            max_count=spec.autoscale_max_nodes,
+        )
+    if spec.kubernetes_version:
+        profile["orchestrator_version"] = spec.kubernetes_version
+    if node_subnet_id:
+        profile["vnet_subnet_id"] = node_subnet_id
+    return profile
+
+
+def network_profile(spec: ClusterSpec) -> dict[str, Any]:
+    """Azure CNI in the given vnet, or Azure CNI overlay in an AKS-managed one.
+
+    docker_bridge_cidr is accepted for Azure ML compatibility but not sent: AKS no longer
+    runs a Docker bridge and its API (2025-09-01) has no such property.
+    """
+    profile: dict[str, Any] = {"network_plugin": "azure", "load_balancer_sku": "standard", "outbound_type": "loadBalancer"}
+    if spec.service_cidr:
+        profile.update(service_cidr=spec.service_cidr, dns_service_ip=spec.dns_service_ip)
+    else:
+        profile["network_plugin_mode"] = "overlay"
+    return profile
+
+
+def control_plane_sku(spec: ClusterSpec) -> dict[str, str]:
+    return {"name": "Base", "tier": capacity.CONTROL_PLANE_TIERS[spec.cluster_purpose]}
+
+
+def ignored_changes(spec: ClusterSpec) -> list[str]:
+    """With autoscaling the autoscaler owns the node count; `up` must not reset it."""
+    return [AUTOSCALED_COUNT_PATH] if spec.autoscale_enabled else []
+
+
+def frontend_annotations(spec: ClusterSpec) -> dict[str, str]:
+    """Annotations for the webservice front end's LoadBalancer Service."""
+    if spec.load_balancer_type == "InternalLoadBalancer":
+        subnet = spec.load_balancer_subnet or spec.subnet_name or DEFAULT_INTERNAL_LB_SUBNET
+        return {INTERNAL_LB_ANNOTATION: "true", INTERNAL_LB_SUBNET_ANNOTATION: subnet}
+    if spec.leaf_domain_label:
+        return {DNS_LABEL_ANNOTATION: spec.leaf_domain_label}
+    return {}
+
+
+def frontend_fqdn(spec: ClusterSpec, location: str) -> str | None:
+    """The public name a leaf_domain_label gives the front end (Azure's public-IP DNS zone)."""
+    if spec.leaf_domain_label and spec.load_balancer_type == "PublicIp":
+        return f"{spec.leaf_domain_label}.{location}.cloudapp.azure.com"
+    return None
+
+
+def attach_target(spec: ClusterSpec) -> tuple[str, str]:
+    """(resource group, cluster name) of the cluster `attach:` names."""
+    attach = spec.attach
+    if attach.resource_id:
+        parsed = parse_cluster_id(attach.resource_id)
+        return parsed[1], parsed[2]
+    return attach.resource_group, attach.cluster_name
+
+
+def attached_production_error(name: str, spec: ClusterSpec, target: tuple[str, str], pools: list[capacity.NodePool]) -> ConfigError | None:
+    """The 12-vCPU rule (components.config.capacity) against an attached cluster's live pools;
+    None when it holds or the cluster is DevTest."""
+    verdict = capacity.production_vcpus(pools, spec.cluster_purpose)
+    if verdict.holds:
+        return None
+    fix = (
+        f"add {', '.join(p.split(': ')[1] for p in verdict.count.unknown_sizes)} to {vm_sizes.CATALOGUE_PATH_FOR_PEOPLE} with its vCPUs, or set cluster_purpose: DevTest"
+        if verdict.undecided
+        else "add nodes or a larger pool to that cluster (az aks nodepool scale / az aks nodepool add), or set cluster_purpose: DevTest"
+    )
+    return ConfigError(f"attached cluster {target[0]}/{target[1]}: {verdict.problem}", key=config_key("clusters", name, "attach"), rule=capacity.PRODUCTION_RULE, fix=fix)
+
+
+def _decode_kubeconfig(kubeconfigs) -> str:
+    return base64.b64decode(kubeconfigs[0].value).decode()
+
+
+def _kubelet_object_id(identity_profile) -> str | None:
+    kubelet = (identity_profile or {}).get("kubeletidentity")
+    return getattr(kubelet, "object_id", None) if kubelet is not None else None
+
+
+# --- the component ------------------------------------------------------------------------------
+
+
+class AksCluster(pulumi.ComponentResource):
+    """An AKS cluster (created, or attached by name or id) and what webservices need of it:
+    `kubeconfig` (secret), `provider`, `cluster_name`, `cluster_id`, `api_server_fqdn`,
+    `kubelet_object_id`, `frontend_annotations`, `frontend_fqdn`."""
+
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: ClusterSpec,
+        project: str,
+        stack: str,
+        project_dir: str,
+        resource_group_name: pulumi.Input[str],
+        location: str,
+        subscription_id: str,
+        tags: Mapping[str, str],
+        registry_id: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        mode = "attach" if spec.attach is not None else "create"
+        props: dict[str, Any] = {"mode": mode, "cluster_purpose": spec.cluster_purpose}
+        if mode == "create":
+            props.update(agent_count=spec.agent_count, vm_size=spec.vm_size)
+        super().__init__("modelstack:aks:AksCluster", name, props, opts)
+        self._child = pulumi.ResourceOptions(parent=self)
+        self.spec = spec
+        self.location = spec.location or location
+        self.frontend_annotations = frontend_annotations(spec)
+        self.frontend_fqdn = frontend_fqdn(spec, self.location)
+
+        if mode == "create":
+            self._create(name, spec, project, stack, resource_group_name, subscription_id, tags)
+        else:
+            self._attach(name, spec)
+
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self._child)
+        self.acr_pull = None
+        if registry_id is not None and self._kubelet_identity_known:
+            self.acr_pull = acr_pull_assignment(f"{name}-acr-pull", principal_id=self.kubelet_object_id, registry_id=registry_id, subscription_id=subscription_id, opts=self._child)
+
+        self.ssl_cname = spec.ssl_cname
+        self.tls_certificate = self.tls_key = None
+        if spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file:
+            self.tls_certificate = pulumi.Output.secret((Path(project_dir) / spec.ssl_cert_pem_file).read_text())
+            self.tls_key = pulumi.Output.secret((Path(project_dir) / spec.ssl_key_pem_file).read_text())
+        self.register_outputs(self.outputs())
+
+    def _create(self, name, spec: ClusterSpec, project, stack, resource_group_name, subscription_id, tags) -> None:
+        node_subnet = subnet_id(subscription_id, spec)
+        arguments: dict[str, Any] = dict(
+            resource_name_=naming.cluster_resource_name(project, stack, name),
+            resource_group_name=resource_group_name,
+            location=self.location,
+            dns_prefix=naming.dns_prefix(project, stack, name),
+            identity={"type": "SystemAssigned"},
+            enable_rbac=True,
+            sku=control_plane_sku(spec),
+            agent_pool_profiles=[system_pool_profile(spec, node_subnet)],
+            network_profile=network_profile(spec),
+            tags=dict(tags),
+        )
+        if spec.kubernetes_version:
+            arguments["kubernetes_version"] = spec.kubernetes_version
+        self.managed_cluster = containerservice.ManagedCluster(
+            f"{name}-cluster",
+            **arguments,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignored_changes(spec)),
+        )
+        cluster = self.managed_cluster
+        self.cluster_name = cluster.name
+        self.cluster_id = cluster.id
+        self.api_server_fqdn = cluster.fqdn
+        self.kubelet_object_id = cluster.identity_profile.apply(_kubelet_object_id)
+        self._kubelet_identity_known = True  # a cluster with a system-assigned identity always has one
+        credentials = containerservice.list_managed_cluster_user_credentials_output(resource_group_name=resource_group_name, resource_name=cluster.name)
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_decode_kubeconfig))
+        self.subnet_role = None
+        if node_subnet:
+            self.subnet_role = authorization.RoleAssignment(
+                f"{name}-subnet-network-contributor",
+                principal_id=cluster.identity.apply(lambda identity: identity.principal_id),
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition_id(subscription_id, NETWORK_CONTRIBUTOR_ROLE_ID),
+                scope=node_subnet,
+                opts=self._child,
+            )
+
+    def _attach(self, name, spec: ClusterSpec) -> None:
+        self.managed_cluster = None
+        self.subnet_role = None
+        target = attach_target(spec)
+        live = containerservice.get_managed_cluster(resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOptions(parent=self))
+        error = attached_production_error(name, spec, target, capacity.pools_from_profiles(live.agent_pool_profiles))
+        if error is not None:
+            raise error
+        self.cluster_name = pulumi.Output.from_input(live.name)
+        self.cluster_id = pulumi.Output.from_input(live.id)
+        self.api_server_fqdn = pulumi.Output.from_input(live.fqdn)
+        kubelet = _kubelet_object_id(live.identity_profile)
+        self.kubelet_object_id = pulumi.Output.from_input(kubelet)
+        self._kubelet_identity_known = kubelet is not None
+        if kubelet is None:
+            pulumi.log.warn(
+                f"{config_key('clusters', name, 'attach')}: the cluster has no kubelet managed identity (a service-principal cluster), so no AcrPull "
+                "is granted; give its service principal AcrPull on the registry, or `az aks update --enable-managed-identity`",
+                resource=self,
+            )
+        credentials = containerservice.list_managed_cluster_user_credentials_output(resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOutputOptions(parent=self))
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_decode_kubeconfig))
+
+    def outputs(self) -> dict[str, Any]:
+        outputs: dict[str, Any] = {
+            "cluster_name": self.cluster_name,
+            "cluster_id": self.cluster_id,
+            "api_server_fqdn": self.api_server_fqdn,
+            "kubelet_object_id": self.kubelet_object_id,
+            "kubeconfig": self.kubeconfig,
+            "frontend_annotations": self.frontend_annotations,
+        }
+        if self.frontend_fqdn:
+            outputs["frontend_fqdn"] = self.frontend_fqdn
+        if self.tls_certificate is not None:
+            outputs.update(ssl_cname=self.ssl_cname, tls_certificate=self.tls_certificate, tls_key=self.tls_key)
+        return outputs

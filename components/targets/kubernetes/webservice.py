@@ -1,0 +1,355 @@
+"""AksWebservice: Azure ML's AKS webservice, as Kubernetes objects on the stack's cluster.
+
+Per service, in its namespace (`namespace`, default modelstack-<stack>, owned by the cluster's
+front end, `components.targets.kubernetes.frontend`):
+- a Secret with the keys (when `auth_enabled`), mounted into the pods, where the image's front
+  checks `Authorization: Bearer <key>`; a rotated key is picked up without a restart;
+- per version (one implicit version without `versions:`): a Deployment, a ClusterIP Service,
+  a HorizontalPodAutoscaler (or fixed `num_replicas`) and a PodDisruptionBudget;
+- an HTTPRoute on the front end's Gateway at /api/v1/service/<service>, weighted across the
+  versions (`components.config.rollout`), with a header (`x-modelstack-version`) to call one version.
+
+How deploy_configuration parameters map (names and defaults are Azure ML's):
+- cpu_cores, memory_gb -> container requests; cpu_cores_limit, memory_gb_limit -> limits;
+  gpu_cores -> the `nvidia.com/gpu` limit (and a toleration for AKS GPU pools);
+- period_seconds, initial_delay_seconds, timeout_seconds, failure_threshold -> the liveness
+  probe on `GET /`; the readiness probe uses the same period, timeout and thresholds plus
+  success_threshold (Kubernetes requires 1 on liveness probes) and no initial delay, so a
+  pod takes traffic as soon as init() is done;
+- scoring_timeout_ms -> SCORING_TIMEOUT_MS (the server's own timeout), a gunicorn worker
+  timeout above it, and the grace period of a stopping pod;
+- replica_max_concurrent_requests -> WORKER_COUNT: the requests a replica serves at once;
+- autoscale_* -> the HPA (min/max replicas, target CPU utilisation; refresh seconds as the
+  period of a scale-up step); num_replicas -> a fixed replica count and no HPA;
+- tags, properties, description -> an annotation (Azure ML workspace metadata).
+max_request_wait_time (queueing in Azure ML's front end) has no counterpart and is not used.
+
+Updates roll out with zero downtime: a new pod must be ready before an old one goes
+(maxUnavailable 0), and a stopping pod waits a few seconds (preStop) before the server drains
+its requests. Changing only the model changes the pods' image and annotation: an in-place
+rolling update of the Deployment; Service, HPA, PDB, Secret and HTTPRoute are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, AksFrontend, GatewayApiObject, service_path
+from components.config.schema import AksDeploy
+from components.config.deploy_rules import autoscale_enabled, replica_bounds, target_utilization
+from components.targets.keys import KEY_FILES, KEYS_DIR_ENV, ServiceKeys, front_environment
+from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
+
+CONTAINER_PORT = 5001
+SERVICE_PORT = 80
+HEALTH_PATH = "/"
+KEYS_MOUNT = "/var/run/modelstack/keys"
+IMAGE_USER_ID = 1000  # the image's azureml user (templates/Dockerfile.j2)
+PRE_STOP_SECONDS = 5
+DEFAULT_REFRESH_SECONDS = 1
+SERVER_WORKER_TIMEOUT_SECONDS = 300  # azmlinfsrv's default; init() runs within it
+GPU_RESOURCE = "nvidia.com/gpu"
+STATE_ORDER = ("Healthy", "Transitioning", "Unhealthy", "Unschedulable", "Failed")
+
+
+# --- pure decisions -------------------------------------------------------------------------------
+
+
+def cpu_quantity(cores: float) -> str:
+    millicores = round(cores * 1000)
+    return f"{millicores // 1000}" if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def memory_quantity(gigabytes: float) -> str:
+    mebibytes = round(gigabytes * 1024)
+    return f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
+
+
+def selector_labels(service: str, version: RolloutVersion) -> dict[str, str]:
+    """What a version's Service, PDB and HPA find its pods by (immutable on a Deployment)."""
+    return {"app.kubernetes.io/name": service, "modelstack.io/workload": workload_name(service, version)}
+
+
+def workload_labels(service: str, version: RolloutVersion) -> dict[str, str]:
+    labels = {**selector_labels(service, version), **MANAGED_BY_LABELS}
+    if version.declared:
+        labels.update({"modelstack.io/version": version.name, "modelstack.io/version-type": "control" if version.is_control else "treatment"})
+    return labels
+
+
+def metadata_annotations(deploy: AksDeploy) -> dict[str, str]:
+    metadata = {k: v for k, v in (("description", deploy.description), ("properties", dict(deploy.properties)), ("tags", dict(deploy.tags))) if v}
+    return {"modelstack.io/azureml-metadata": json.dumps(metadata, sort_keys=True)} if metadata else {}
+
+
+def resources(deploy: AksDeploy) -> dict[str, Any]:
+    requested = {"cpu": cpu_quantity(deploy.cpu_cores), "memory": memory_quantity(deploy.memory_gb)}
+    limits: dict[str, Any] = {}
+    if deploy.cpu_cores_limit is not None:
+        limits["cpu"] = cpu_quantity(deploy.cpu_cores_limit)
+    if deploy.memory_gb_limit is not None:
+        limits["memory"] = memory_quantity(deploy.memory_gb_limit)
+    if deploy.gpu_cores:
+        limits[GPU_RESOURCE] = deploy.gpu_cores
+    return {"requests": requested, **({"limits": limits} if limits else {})}
+
+
+def probes(deploy: AksDeploy) -> dict[str, Any]:
+    check = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": deploy.period_seconds, "timeoutSeconds": deploy.timeout_seconds, "failureThreshold": deploy.failure_threshold}
+    return {
+        "livenessProbe": {**check, "initialDelaySeconds": deploy.initial_delay_seconds, "successThreshold": 1},
+        "readinessProbe": {**check, "successThreshold": deploy.success_threshold},
+    }
+
+
+def scoring_timeout_seconds(deploy: AksDeploy) -> int:
+    return math.ceil(deploy.scoring_timeout_ms / 1000)
+
+
+def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy) -> list[dict[str, str]]:
+    environment = {
+        "WORKER_COUNT": str(deploy.replica_max_concurrent_requests),
+        "SCORING_TIMEOUT_MS": str(deploy.scoring_timeout_ms),
+        "WORKER_TIMEOUT": str(max(SERVER_WORKER_TIMEOUT_SECONDS, scoring_timeout_seconds(deploy) + 30)),
+        # The swagger document's paths, as clients see them through the front end.
+        "SERVICE_PATH_PREFIX": service_path(service).lstrip("/"),
+        **front_environment(deploy),
+    }
+    if version.declared:
+        environment["SERVICE_VERSION"] = version.name
+    if deploy.auth_enabled:
+        environment[KEYS_DIR_ENV] = KEYS_MOUNT
+    return [{"name": name, "value": value} for name, value in sorted(environment.items())]
+
+
+def keys_secret_name(service: str) -> str:
+    return f"{service}-keys"
+
+
+def keys_secret_manifest(service: str, namespace: str) -> dict[str, Any]:
+    """The keys' Secret without its data (that goes in as a Pulumi secret)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {"app.kubernetes.io/name": service, **MANAGED_BY_LABELS}}}
+
+
+def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str, image: Any, model_versions: dict[str, str]) -> dict[str, Any]:
+    name = workload_name(service, version)
+    selector = selector_labels(service, version)
+    container: dict[str, Any] = {
+        "name": "scoring",
+        "image": image,
+        "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
+        "env": server_environment(service, version, deploy),
+        "resources": resources(deploy),
+        **probes(deploy),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
+    pod: dict[str, Any] = {
+        "containers": [container],
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": IMAGE_USER_ID, "runAsGroup": IMAGE_USER_ID, "seccompProfile": {"type": "RuntimeDefault"}},
+        # Server drain (scoring timeout + 5 s, see templates/modelstack_front.py) after preStop.
+        "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy) + 5 + PRE_STOP_SECONDS + 5,
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}],
+    }
+    if deploy.auth_enabled:
+        container["volumeMounts"] = [{"name": "keys", "mountPath": KEYS_MOUNT, "readOnly": True}]
+        pod["volumes"] = [{"name": "keys", "secret": {"secretName": keys_secret_name(service), "items": [{"key": k, "path": k} for k in KEY_FILES]}}]
+    if deploy.gpu_cores:
+        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        "template": {
+            "metadata": {
+                "labels": workload_labels(service, version),
+                "annotations": {"modelstack.io/model-versions": ",".join(f"{m}={v}" for m, v in sorted(model_versions.items()))},
+            },
+            "spec": pod,
+        },
+    }
+    if not autoscale_enabled(deploy):
+        spec["replicas"] = deploy.num_replicas or 1
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": workload_labels(service, version)}
+    if metadata_annotations(deploy):
+        metadata["annotations"] = metadata_annotations(deploy)
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+
+
+def service_manifest(service: str, version: RolloutVersion, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(service, version),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}],
+        },
+    }
+
+
+def hpa_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str) -> dict[str, Any] | None:
+    if not autoscale_enabled(deploy):
+        return None
+    low, high = replica_bounds(deploy)
+    name = workload_name(service, version)
+    target = target_utilization(deploy)
+    refresh = deploy.autoscale_refresh_seconds or DEFAULT_REFRESH_SECONDS
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "namespace": namespace, "labels": workload_labels(service, version)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": low,
+            "maxReplicas": high,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}}}],
+            "behavior": {"scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Percent", "value": 100, "periodSeconds": refresh}]}},
+        },
+    }
+
+
+def pdb_manifest(service: str, version: RolloutVersion, namespace: str) -> dict[str, Any]:
+    """At most one pod of a version is evicted at a time (node drains, upgrades)."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version)},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(service, version)}},
+    }
+
+
+def _rule(prefix: str, backends: list[dict[str, Any]], headers: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    match: dict[str, Any] = {"path": {"type": "PathPrefix", "value": prefix}}
+    if headers:
+        match["headers"] = headers
+    return {
+        "matches": [match],
+        # /api/v1/service/<service>/score -> /score on the pods
+        "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
+        "backendRefs": backends,
+    }
+
+
+def route_manifest(service: str, versions: list[RolloutVersion], namespace: str, gateway_namespace: str, listener: str, hostname: str | None) -> dict[str, Any]:
+    prefix = service_path(service)
+
+    def backend(version: RolloutVersion, weight: int | None = None) -> dict[str, Any]:
+        ref: dict[str, Any] = {"group": "", "kind": "Service", "name": workload_name(service, version), "port": SERVICE_PORT}
+        if weight is not None:
+            ref["weight"] = weight
+        return ref
+
+    rules = [_rule(prefix, [backend(v)], [{"type": "Exact", "name": VERSION_HEADER, "value": v.name}]) for v in versions if v.declared]
+    rules.append(_rule(prefix, [backend(v, v.weight) for v in versions]))
+    spec: dict[str, Any] = {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME, "namespace": gateway_namespace, "sectionName": listener}], "rules": rules}
+    if hostname:
+        spec["hostnames"] = [hostname]
+    return {
+        "apiVersion": GATEWAY_API_VERSION,
+        "kind": "HTTPRoute",
+        "metadata": {"name": service, "namespace": namespace, "labels": {"app.kubernetes.io/name": service, **MANAGED_BY_LABELS}},
+        "spec": spec,
+    }
+
+
+def _get(value: Any, snake: str, camel: str) -> Any:
+    if value is None:
+        return None
+    if type(value) is dict:
+        return value.get(camel, value.get(snake))
+    return getattr(value, snake, None)
+
+
+def deployment_state(status: Any) -> str:
+    """A Deployment's status (what the cluster reports), in Azure ML's service states."""
+    if status is None:
+        return "Transitioning"
+    conditions = {_get(c, "type", "type"): c for c in (_get(status, "conditions", "conditions") or [])}
+    progressing, failure, available = conditions.get("Progressing"), conditions.get("ReplicaFailure"), conditions.get("Available")
+    if progressing is not None and _get(progressing, "reason", "reason") == "ProgressDeadlineExceeded":
+        return "Failed"
+    if failure is not None and _get(failure, "status", "status") == "True":
+        return "Unschedulable"  # pods could not be created: quota or resources
+    wanted = _get(status, "replicas", "replicas") or 0
+    ready = _get(status, "ready_replicas", "readyReplicas") or 0
+    updated = _get(status, "updated_replicas", "updatedReplicas") or 0
+    if available is not None and _get(available, "status", "status") == "True" and ready >= wanted and updated >= wanted:
+        return "Healthy"
+    if available is not None and _get(available, "status", "status") == "False":
+        return "Unhealthy"
+    return "Transitioning"
+
+
+def service_state(states: list[str]) -> str:
+    """The state of a service whose versions are in `states`: the worst of them."""
+    return max(states, key=STATE_ORDER.index) if states else "Transitioning"
+
+
+# --- the component --------------------------------------------------------------------------------
+
+
+class AksWebservice(pulumi.ComponentResource):
+    """One service on AKS: `scoring_uri`, `swagger_uri`, `state`, `namespace_name`, `deployments`."""
+
+    scoring_uri: pulumi.Output[str]
+    swagger_uri: pulumi.Output[str]
+    state: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        service: str,
+        deploy: AksDeploy,
+        versions: list[RolloutVersion],
+        images: dict[str, pulumi.Input[str]],  # by version name
+        model_versions: dict[str, dict[str, str]],  # by version name
+        keys: ServiceKeys | None,
+        frontend: AksFrontend,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        self.namespace_name = deploy.namespace or frontend.gateway_namespace
+        props = {"namespace": self.namespace_name, "versions": {v.name: v.percent for v in versions}, "auth_enabled": deploy.auth_enabled}
+        super().__init__("modelstack:aks:AksWebservice", name, props, opts)
+        namespace = frontend.ensure_namespace(self.namespace_name)
+
+        def child(*depends: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace, *depends])
+
+        self.keys_secret = None
+        if keys is not None:
+            secret = keys_secret_manifest(service, self.namespace_name)
+            self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data={"primary_key": keys.primary, "secondary_key": keys.secondary}, opts=child())
+        self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
+        services = []
+        for version in versions:
+            prefix = workload_name(service, version)
+            manifest = deployment_manifest(service, version, deploy, self.namespace_name, images[version.name], model_versions[version.name])
+            needs = [self.keys_secret] if self.keys_secret is not None else []
+            self.deployments[version.name] = k8s.apps.v1.Deployment(f"{prefix}-deployment", metadata=manifest["metadata"], spec=manifest["spec"], opts=child(*needs))
+            service_object = service_manifest(service, version, self.namespace_name)
+            services.append(k8s.core.v1.Service(f"{prefix}-service", metadata=service_object["metadata"], spec=service_object["spec"], opts=child()))
+            hpa = hpa_manifest(service, version, deploy, self.namespace_name)
+            if hpa is not None:
+                k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{prefix}-hpa", metadata=hpa["metadata"], spec=hpa["spec"], opts=child(self.deployments[version.name]))
+            pdb = pdb_manifest(service, version, self.namespace_name)
+            k8s.policy.v1.PodDisruptionBudget(f"{prefix}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child())
+        exposed = frontend.exposure
+        route = route_manifest(service, versions, self.namespace_name, frontend.gateway_namespace, exposed.route_listener, exposed.hostname)
+        # The route moves traffic only once every version's Service exists (Pulumi waits for a
+        # Service until pods of its Deployment are ready behind it).
+        self.route = GatewayApiObject(f"{service}-route", route, child(frontend.gateway, *services))
+        base = frontend.address.apply(lambda host: f"{exposed.scheme}://{host}{service_path(service)}" if host else None)
+        self.scoring_uri = base.apply(lambda uri: f"{uri}/score" if uri else None)
+        self.swagger_uri = base.apply(lambda uri: f"{uri}/swagger.json" if uri else None)
+        self.state = pulumi.Output.all(*[d.status for d in self.deployments.values()]).apply(lambda statuses: service_state([deployment_state(s) for s in statuses]))
+        self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "namespace": self.namespace_name})

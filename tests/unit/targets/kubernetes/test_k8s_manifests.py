@@ -1,0 +1,150 @@
+"""Every Kubernetes object the program declares, validated offline against the schemas the API
+server would use: the Kubernetes OpenAPI schemas shipped by `kubernetes-validate` (strict:
+unknown fields are errors), and the Gateway API CRDs' schemas for Gateway and HTTPRoute (made
+strict the same way), read from the Gateway API's own release (the Go module
+sigs.k8s.io/gateway-api, standard channel), which `go mod download` fetches once into the Go
+module cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from components.offline.evaluate import evaluate_stack
+from tests.unit.plan_helpers import SECRET, images_by_digest, revealed_inputs
+
+GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.4.1"
+GATEWAY_API_KINDS = {"Gateway": "gateway.networking.k8s.io_gateways.yaml", "HTTPRoute": "gateway.networking.k8s.io_httproutes.yaml"}
+# AKS's supported versions at the time of writing, and the newest the package knows.
+KUBERNETES_VERSIONS = ("1.33", kubernetes_validate.utils.latest_version())
+K8S_TYPE_PREFIX = "kubernetes:"
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+def unmark(value):
+    """A manifest as the API server receives it: secret markers dropped, values kept."""
+    if isinstance(value, dict):
+        if set(value) == {SECRET}:
+            return unmark(value[SECRET])
+        return {k: unmark(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unmark(v) for v in value]
+    return value
+
+
+def _strict(schema):
+    """additionalProperties: false wherever a schema lists properties and allows no others."""
+    if isinstance(schema, dict):
+        schema = {k: _strict(v) for k, v in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@lru_cache(maxsize=1)
+def gateway_api_crds() -> Path:
+    """The standard-channel CRDs of the Gateway API release, from the Go module proxy."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        pytest.skip("Go is needed to fetch the Gateway API CRDs (go mod download); it is on the project's machines")
+    result = subprocess.run([go, "mod", "download", "-json", GATEWAY_API_MODULE], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    assert result.returncode == 0, f"go mod download {GATEWAY_API_MODULE} failed: {result.stderr or result.stdout}"
+    return Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "standard"
+
+
+@lru_cache(maxsize=None)
+def gateway_api_schema(kind: str) -> dict:
+    crd = yaml.safe_load((gateway_api_crds() / GATEWAY_API_KINDS[kind]).read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    schema = _strict(version["schema"]["openAPIV3Schema"])
+    schema["properties"]["metadata"] = {"type": "object"}  # checked as ObjectMeta below
+    return schema
+
+
+def validate(manifest: dict, version: str) -> None:
+    """Raises on the first schema violation."""
+    if manifest["kind"] in GATEWAY_API_KINDS:
+        jsonschema.Draft7Validator(gateway_api_schema(manifest["kind"])).validate(manifest)
+        # the CRD schema leaves metadata to the API server: check it as ObjectMeta
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest["metadata"]}, version, strict=True)
+    else:
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def write_stacks(project) -> list[str]:
+    """The example stacks plus stacks that reach the other branches (rollout, TLS, internal
+    load balancer, namespaces, fixed replicas with GPU and no auth)."""
+    (project.root / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    (project.root / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
+    cluster = {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
+    variants = {
+        "rollout": ({}, {"diabetes": {"versions": [
+            {"version_name": "blue", "is_control_version_type": True, "traffic_percentile": 70},
+            {"version_name": "green", "traffic_percentile": 30, "models": ["diabetes-lasso"]},
+        ]}}),
+        "tls": ({"ssl_cname": "ml.example.com", "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem"}, {}),
+        "internal": ({"load_balancer_type": "InternalLoadBalancer"}, {"diabetes": {"deploy": {"namespace": "scoring"}}}),
+        "sized": ({}, {"diabetes": {"deploy": {"num_replicas": 2, "gpu_cores": 1, "cpu_cores_limit": 1, "memory_gb_limit": 2, "auth_enabled": False, "success_threshold": 2}}}),
+    }
+    for name, (cluster_extra, service_extra) in variants.items():
+        services = {s: {"target": "aks", "compute": "aks-ml", **service_extra.get(s, {})} for s in ("diabetes", "diabetes-multi")}
+        project.write_stack(name, {"registry": {"kind": "acr"}, "clusters": {"aks-ml": {**cluster, **cluster_extra}}, "services": services})
+    return ["staging", "prod", *variants]
+
+
+@pytest.fixture
+def manifests(project, monkeypatch) -> list[tuple[str, str, dict]]:
+    """(stack, resource name, manifest) of every Kubernetes object of every stack above."""
+    seen = revealed_inputs(monkeypatch)
+    images_by_digest(monkeypatch)
+    found = []
+    for stack in write_stacks(project):
+        seen.clear()
+        _, plan = evaluate_stack(stack, project.root)
+        for resource in plan.resources:
+            if resource.type.startswith(K8S_TYPE_PREFIX) and resource.type != PROVIDER:
+                found.append((stack, resource.name, unmark(seen[resource.name])))
+    return found
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_manifest_matches_the_kubernetes_schemas(manifests, version):
+    kinds = set()
+    for stack, name, manifest in manifests:
+        try:
+            validate(manifest, version)
+        except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as error:
+            pytest.fail(f"{stack}/{name} ({manifest['kind']}) does not validate against Kubernetes {version}: {'.'.join(map(str, error.path))}: {error.message}")
+        kinds.add(manifest["kind"])
+    assert kinds == {"Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Gateway", "HTTPRoute"}
+
+
+def test_the_validation_catches_mistakes(manifests):
+    """The schemas are strict: a misspelt field or a wrong type fails, in either family."""
+    deployment = next(m for _, _, m in manifests if m["kind"] == "Deployment")
+    misspelt = json.loads(json.dumps(deployment))
+    misspelt["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = misspelt["spec"]["template"]["spec"]["containers"][0].pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        validate(misspelt, "1.33")
+    route = next(m for _, _, m in manifests if m["kind"] == "HTTPRoute")
+    wrong = json.loads(json.dumps(route))
+    wrong["spec"]["rules"][-1]["backendRefs"][0]["weight"] = "ninety"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(wrong, "1.33")
+    gateway = next(m for _, _, m in manifests if m["kind"] == "Gateway")
+    extra = json.loads(json.dumps(gateway))
+    extra["spec"]["listeners"][0]["tlsMode"] = "Terminate"
+    with pytest.raises(jsonschema.ValidationError, match="tlsMode"):
+        validate(extra, "1.33")
