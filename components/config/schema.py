@@ -174,6 +174,9 @@ class ServiceSpec(_Strict):
     entry_script: str
     source_directory: str | None = None
     environment: EnvironmentSpec = EnvironmentSpec()
+    # The HTTP server that runs init()/run() in the image: modelstack's (templates/modelstack_server)
+    # or Azure ML's own azureml-inference-server-http, the fallback.
+    scoring_server: Literal["modelstack", "azmlinfsrv"] = "modelstack"
     target: Target = "local"
     compute: str | None = None
     deploy: Union[LocalDeploy, AciDeploy, AksDeploy] = LocalDeploy()
