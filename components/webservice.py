@@ -28,7 +28,7 @@ from components.image.service_image import ServiceImage
 
 # What of a service's spec goes into its image: a change anywhere else (target, deploy
 # parameters, description) must not touch the image.
-IMAGE_FIELDS = {"models", "entry_script", "source_directory", "environment"}
+IMAGE_FIELDS = {"models", "entry_script", "source_directory", "environment", "scoring_server"}
 
 
 def image_inputs(service: ServiceSpec, models: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

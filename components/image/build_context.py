@@ -27,9 +27,13 @@ from components.errors import ConfigError
 from components.image.model_versions import APP_ROOT, MODELS_ROOT, PlacedModel, azureml_model_dir, place_models, tree_digest, tree_files
 
 TEMPLATES_DIR = SOURCE_ROOT / "templates"
-# The scoring server every image runs: keeps Azure ML entry scripts working unchanged.
+# Azure ML's scoring server (azmlinfsrv): the fallback server, and the library modelstack's own
+# server takes AMLRequest/AMLResponse and the swagger templates from.
 SERVER_REQUIREMENT = "azureml-inference-server-http==1.5.1"
 SERVER_PACKAGE = "azureml-inference-server-http"
+# modelstack's scoring server (services.<name>.scoring_server: modelstack, the default): a package
+# copied into the image as is; its pinned requirements are its own file.
+MODELSTACK_SERVER_DIR = TEMPLATES_DIR / "modelstack_server"
 # Azure ML's own images for the cases our Debian base does not cover (conda, CUDA).
 CONDA_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
 DEFAULT_CUDA_VERSION = "11.8"
@@ -40,8 +44,26 @@ def gpu_base_image(cuda_version: str | None) -> str:
     return f"mcr.microsoft.com/azureml/openmpi4.1.0-cuda{cuda_version or DEFAULT_CUDA_VERSION}-cudnn8-ubuntu22.04"
 
 
-# The image's own files that come from templates/, by their path in the build context.
+# The image's own files that come from templates/, by their path in the build context:
+# azmlinfsrv runs behind modelstack's front; modelstack's server is a package of its own.
 SUPPORT_FILES = {"modelstack/modelstack_front.py": "modelstack_front.py"}
+
+
+def support_files(scoring_server: str) -> dict[str, str]:
+    """path in the build context -> path under templates/, for the chosen server only."""
+    if scoring_server == "azmlinfsrv":
+        return dict(SUPPORT_FILES)
+    return {f"modelstack/modelstack_server/{f.name}": f"modelstack_server/{f.name}" for f in sorted(MODELSTACK_SERVER_DIR.glob("*.py"))}
+
+
+def server_requirements(scoring_server: str) -> list[str]:
+    """The pinned packages the chosen server needs in the image."""
+    if scoring_server == "azmlinfsrv":
+        return [SERVER_REQUIREMENT]
+    text = (MODELSTACK_SERVER_DIR / "requirements.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
 LOCAL_BUILD_BASE = "modelstack/python-base:"
 LOCAL_RUNTIME_BASE = "modelstack/python-runtime:"
 
@@ -78,17 +100,18 @@ def _requirement_name(line: str) -> str:
     return line.strip().lower().replace("_", "-")
 
 
-def render_requirements(user_requirements: str) -> str:
-    """The user's requirements plus the scoring server, unless they pin it themselves."""
+def render_requirements(user_requirements: str, scoring_server: str = "modelstack") -> str:
+    """The user's requirements plus the scoring server's packages, each unless they pin it themselves."""
     lines = [line.rstrip() for line in user_requirements.splitlines()]
     names = {_requirement_name(line) for line in lines if line.strip() and not line.lstrip().startswith(("#", "-"))}
-    if SERVER_PACKAGE not in names:
-        lines += ["# added by modelstack: the scoring server that runs init()/run()", SERVER_REQUIREMENT]
+    added = [r for r in server_requirements(scoring_server) if _requirement_name(r) not in names]
+    if added:
+        lines += [f"# added by modelstack: the scoring server that runs init()/run() ({scoring_server})", *added]
     return "\n".join(lines).strip() + "\n"
 
 
-def render_conda_file(user_conda: str, key: str) -> str:
-    """The user's conda file with the scoring server added to its pip section."""
+def render_conda_file(user_conda: str, key: str, scoring_server: str = "modelstack") -> str:
+    """The user's conda file with the scoring server's packages added to its pip section."""
     try:
         document = yaml.safe_load(user_conda) or {}
     except yaml.YAMLError as exc:
@@ -100,8 +123,8 @@ def render_conda_file(user_conda: str, key: str) -> str:
         if not any(isinstance(d, str) and d.split("=")[0].strip() == "pip" for d in dependencies):
             dependencies.append("pip")
         dependencies.append(pip_section)
-    if not any(_requirement_name(p) == SERVER_PACKAGE for p in pip_section["pip"]):
-        pip_section["pip"] = [*pip_section["pip"], SERVER_REQUIREMENT]
+    present = {_requirement_name(p) for p in pip_section["pip"] if isinstance(p, str)}
+    pip_section["pip"] = [*pip_section["pip"], *(r for r in server_requirements(scoring_server) if _requirement_name(r) not in present)]
     document["dependencies"] = dependencies
     return yaml.safe_dump(document, sort_keys=False)
 
@@ -113,7 +136,7 @@ class BuildContext:
     service_name: str
     dockerfile: str
     environment_files: dict[str, str]  # requirements.txt or conda.yml
-    support_files: dict[str, str]  # modelstack's own files in the image (the scoring front)
+    support_files: dict[str, str]  # modelstack's own files in the image (the scoring server or front)
     source_files: dict[str, Path]  # path inside src/ -> file on disk
     models: list[PlacedModel]
     base_image: str
@@ -183,10 +206,10 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
     environment_files: dict[str, str] = {}
     requirements_digest = None
     if env.conda_file:
-        environment_files["conda.yml"] = render_conda_file((project_dir / env.conda_file).read_text(), f"{key}.environment.conda_file")
+        environment_files["conda.yml"] = render_conda_file((project_dir / env.conda_file).read_text(), f"{key}.environment.conda_file", service.scoring_server)
     else:
         user = (project_dir / env.pip_requirements).read_text() if env.pip_requirements else ""
-        environment_files["requirements.txt"] = render_requirements(user)
+        environment_files["requirements.txt"] = render_requirements(user, service.scoring_server)
         requirements_digest = hashlib.sha256(environment_files["requirements.txt"].encode()).hexdigest()[:TAG_LENGTH]
     extra_steps = (project_dir / env.extra_docker_file_steps).read_text().strip() if env.extra_docker_file_steps else ""
     base_image = base_image_reference(env)
@@ -201,9 +224,10 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
         models_root=MODELS_ROOT,
         model_dir=azureml_model_dir(placed),
         entry_script=entry_script,
+        scoring_server=service.scoring_server,
     )
-    support_files = {name: (TEMPLATES_DIR / template).read_text() for name, template in SUPPORT_FILES.items()}
-    context = BuildContext(service_name, dockerfile, environment_files, support_files, source_files, placed, base_image, requirements_digest)
+    files = {name: (TEMPLATES_DIR / template).read_text() for name, template in support_files(service.scoring_server).items()}
+    context = BuildContext(service_name, dockerfile, environment_files, files, source_files, placed, base_image, requirements_digest)
     return BuildContext(**{**context.__dict__, "digest": _digest(context)})
 
 

@@ -8,9 +8,10 @@ RUN conda env create --prefix /opt/env --file /tmp/build/conda.yml \
 FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04
 COPY --from=environment /opt/env /opt/env
 RUN useradd --uid 1000 --home-dir /var/azureml-app --no-create-home azureml
-# modelstack's front of the scoring server (templates/modelstack_front.py): key auth, CORS,
-# a body size limit, then azmlinfsrv itself.
-COPY modelstack/modelstack_front.py /opt/modelstack/modelstack_front.py
+# modelstack's scoring server (templates/modelstack_server): azmlinfsrv's contract on uvicorn,
+# with key auth, CORS, a body size limit and TLS.
+COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/
+ENV PYTHONPATH=/opt/modelstack
 
 ENV PATH=/opt/env/bin:$PATH \
     AML_APP_ROOT=/var/azureml-app \
@@ -27,5 +28,5 @@ COPY models/ /var/azureml-app/azureml-models/
 USER azureml
 EXPOSE 5001
 # azmlinfsrv's own arguments; keys and origins come from the environment at run time.
-CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]
+CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]
 

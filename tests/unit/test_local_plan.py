@@ -62,6 +62,17 @@ def test_image_inputs(project):
     }
 
 
+def test_the_fallback_server_is_an_image_input(project):
+    """scoring_server changes the image, so the image resource sees it (IMAGE_FIELDS); the
+    default (modelstack) is left out, as every default of the spec is."""
+    project.write_stack("local", {"registry": {"kind": "local"}, "services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})
+    config, plan = local_plan(project)
+    image = plan.named("diabetes-image")
+    assert image.inputs["service_spec"]["scoring_server"] == "azmlinfsrv"
+    assert image.inputs["tag"] == build_context(project.root, "diabetes", config.services["diabetes"], config.models).tag
+    assert "scoring_server" not in plan.named("diabetes-multi-image").inputs["service_spec"]
+
+
 def test_local_webservice_inputs(project):
     _, plan = local_plan(project)
     web = plan.named("diabetes-local")

@@ -48,15 +48,58 @@ def test_private_base_image_is_prefixed_with_its_registry(project, golden):
     assert "Y2lwaGVy" not in context.dockerfile and "puller" not in context.dockerfile, "credentials never reach rendered files"
 
 
+MODELSTACK_SERVER_PINS = ["uvicorn==0.54.0", "click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0", "azureml-inference-server-http==1.5.1"]
+
+
 def test_requirements_get_the_scoring_server_unless_pinned():
-    assert render_requirements("numpy==2.4.6\n").splitlines()[-1] == SERVER_REQUIREMENT
+    # azmlinfsrv: its one package, after the user's
+    assert render_requirements("numpy==2.4.6\n", "azmlinfsrv").splitlines()[-1] == SERVER_REQUIREMENT
     pinned = "azureml_inference_server_http==1.4.0\n"
-    assert render_requirements(pinned) == pinned
+    assert render_requirements(pinned, "azmlinfsrv") == pinned
+    # modelstack (the default): uvicorn and its accelerators, and azmlinfsrv for AMLRequest/AMLResponse
+    assert render_requirements("numpy==2.4.6\n").splitlines()[-6:] == MODELSTACK_SERVER_PINS
+    assert render_requirements("numpy==2.4.6\n", "modelstack") == render_requirements("numpy==2.4.6\n")
+    # a package the user pins is theirs; the rest are still added
+    mine = render_requirements("uvicorn==0.30.0\nazureml-inference-server-http==1.4.0\n").splitlines()
+    assert mine[:2] == ["uvicorn==0.30.0", "azureml-inference-server-http==1.4.0"]
+    assert mine[3:] == ["click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0"]
+
+
+def test_the_azmlinfsrv_image_carries_no_modelstack_server_packages():
+    rendered = render_requirements("numpy==2.4.6\n", "azmlinfsrv")
+    assert "uvicorn" not in rendered and "uvloop" not in rendered and "httptools" not in rendered
 
 
 def test_conda_file_gets_the_scoring_server_in_its_pip_section():
-    rendered = render_conda_file("dependencies:\n  - python=3.11\n", "k")
-    assert "- pip\n" in rendered and f"  - {SERVER_REQUIREMENT}" in rendered
+    rendered = render_conda_file("dependencies:\n  - python=3.11\n", "k", "azmlinfsrv")
+    assert "- pip\n" in rendered and f"  - {SERVER_REQUIREMENT}" in rendered and "uvicorn" not in rendered
+    default = render_conda_file("dependencies:\n  - python=3.11\n", "k")
+    assert all(f"  - {pin}" in default for pin in MODELSTACK_SERVER_PINS)
+
+
+def test_each_server_ships_its_own_files_and_command(project):
+    default = context_for(project)
+    assert sorted(default.support_files) == [
+        f"modelstack/modelstack_server/{name}.py"
+        for name in ("__init__", "__main__", "app", "cors", "entry_script", "keys", "log_capture", "request_ids", "scoring", "server", "settings", "swagger")
+    ]
+    assert 'CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in default.dockerfile
+    assert "ENV PYTHONPATH=/opt/modelstack" in default.dockerfile and "modelstack_front" not in default.dockerfile
+    fallback = context_for(project, {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})
+    assert sorted(fallback.support_files) == ["modelstack/modelstack_front.py"]
+    assert 'CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in fallback.dockerfile
+    assert "modelstack_server" not in fallback.dockerfile and "uvicorn" not in fallback.environment_files["requirements.txt"]
+    assert fallback.tag != default.tag and fallback.requirements_digest != default.requirements_digest
+
+
+def test_an_unknown_scoring_server_is_a_config_error(project):
+    import pytest
+    from components.config.load import ConfigErrors
+
+    project.write_stack("local", {"services": {"diabetes": {"scoring_server": "gunicorn"}}})
+    with pytest.raises(ConfigErrors) as error:
+        project.load("local")
+    assert "modelstack:services.diabetes.scoring_server" in str(error.value)
 
 
 def test_tag_is_stable_for_the_same_content(project):

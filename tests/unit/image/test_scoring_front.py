@@ -283,6 +283,7 @@ def test_the_module_ships_in_the_build_context_as_is(project, tmp_path):
     from components.image.build_context import write_context
 
     source = (TEMPLATES_DIR / "modelstack_front.py").read_text()
+    project.write_stack("local", {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})  # the front runs only with azmlinfsrv
     config = project.load("local")
     context = build_context(project.root, "diabetes", config.services["diabetes"], config.models)
     wheelhouse = tmp_path / "wheels"
