@@ -9,11 +9,22 @@ Fixtures here:
 - `docker_client` (session): a connected `docker.DockerClient`, or skip when Docker is unreachable.
 - `free_port`: a TCP port on 127.0.0.1 that nothing listens on.
 - `tiny_image`: a one-file image made with `docker import` (no base image needed), per test.
+
+Helpers here:
+- `require(condition, reason)`: a missing prerequisite (Docker, the engine, Go, the venv) skips
+  the test on a developer's machine and FAILS it under `CI=true`, where everything must be there.
+- `remove_image_references(client, prefix)`: remove the images a test made under a reference
+  prefix of its own (`localhost:<its registry port>/`), by ID once no other reference holds them.
+
+At the end of the session, anything the run created and left behind (containers, images tagged
+for a registry on localhost, registry processes started from the session's temporary folders) is
+listed; under `CI=true` that fails the run.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +35,24 @@ from pathlib import Path
 import docker.errors
 import pytest
 import yaml
+
+
+def in_ci() -> bool:
+    """True on CI (`CI=true`, as `.ci/run` is run), where every prerequisite must be there."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require(condition: object, reason: str) -> None:
+    """Skip the calling test when `condition` is false, or fail it under CI=true.
+
+    On a developer's machine a layer whose prerequisite is missing (Docker, the engine, Go, the
+    venv) is skipped with the reason; on CI a skip would hide a broken setup, so it fails.
+    """
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing prerequisite fails the run instead of skipping)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -43,7 +72,7 @@ def docker_client():
     try:
         client = connect()
     except DockerUnavailableError as exc:
-        pytest.skip(f"Docker is not reachable: {exc.detail}. Start it with: sudo scripts/dockerd.sh start")
+        require(False, f"Docker is not reachable: {exc.detail}. Start it with: sudo scripts/dockerd.sh start")
     yield client
     client.close()
 
@@ -146,3 +175,149 @@ def project(tmp_path, trained_example) -> Project:
     from tests.workspace import copy_project
 
     return Project(copy_project(tmp_path / "project"))
+
+
+# --- what a test made in Docker, and what the session leaves behind ----------------------------
+
+
+def _references(image_attrs: dict) -> list[str]:
+    return list(image_attrs.get("RepoTags") or []) + list(image_attrs.get("RepoDigests") or [])
+
+
+def image_references(client, prefix: str) -> dict[str, list[str]]:
+    """{image id: its references that start with `prefix`} for every local image that has one."""
+    found: dict[str, list[str]] = {}
+    for attrs in client.api.images(all=False):
+        refs = [ref for ref in _references(attrs) if ref.startswith(prefix)]
+        if refs:
+            found[attrs["Id"]] = refs
+    return found
+
+
+def remove_image_references(client, prefix: str, *, keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Remove the local images a test made under `prefix` (a registry of its own: `localhost:<port>/`).
+
+    Each reference starting with `prefix` (tags and `repo@sha256:` digests, except those in `keep`,
+    which existed before the test) is removed; then the image itself by ID, unless a reference of
+    someone else still holds it (an identical build by another stack, a base image). Returns the
+    IDs that are gone.
+    """
+    gone = []
+    for image_id, refs in image_references(client, prefix).items():
+        for ref in refs:
+            if ref in keep:
+                continue
+            try:
+                client.images.remove(ref, noprune=False)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:  # still used by a container: removed below when it can be
+                pass
+        try:
+            attrs = client.api.inspect_image(image_id)
+        except docker.errors.NotFound:
+            gone.append(image_id)
+            continue
+        if not _references(attrs):
+            try:
+                client.images.remove(image_id)
+                gone.append(image_id)
+            except docker.errors.APIError:
+                pass
+    return gone
+
+
+def _registry_processes() -> dict[int, str]:
+    """{pid: command line} of the docker-registry processes on this machine."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and Path(args[0].decode(errors="replace")).name == "docker-registry":
+            found[int(entry.name)] = " ".join(a.decode(errors="replace") for a in args if a)
+    return found
+
+
+def _docker_snapshot():
+    """(containers {id: name}, images {id: references}) of the daemon, or None without Docker."""
+    from components.image.docker_client import docker_client as connect
+    from components.errors import DockerUnavailableError
+
+    try:
+        client = connect()
+    except DockerUnavailableError:
+        return None
+    try:
+        containers = {c["Id"]: ",".join(n.lstrip("/") for n in c.get("Names") or []) for c in client.api.containers(all=True)}
+        images = {i["Id"]: _references(i) for i in client.api.images(all=False)}
+        return containers, images
+    finally:
+        client.close()
+
+
+_SESSION_START: dict = {}
+
+
+def pytest_sessionstart(session):
+    if getattr(session.config, "workerinput", None) is not None:  # an xdist worker: the controller checks
+        return
+    _SESSION_START["docker"] = _docker_snapshot()
+    _SESSION_START["registries"] = set(_registry_processes())
+
+
+def leftovers(start: dict, docker_now, registries_now: dict[int, str], basetemp: str | None) -> list[str]:
+    """What exists now and did not at the session's start, as lines for a person to read.
+
+    Containers: every new one. Images: new ones that carry a reference for a registry on
+    localhost or a `modelstack` repository (images Docker made while building, such as a build's
+    intermediate layers, are not listed). Registry processes: new docker-registry processes.
+    """
+    lines = []
+    if start.get("docker") is not None and docker_now is not None:
+        (containers0, images0), (containers1, images1) = start["docker"], docker_now
+        for cid, name in containers1.items():
+            if cid not in containers0:
+                lines.append(f"container {cid[:12]} ({name})")
+        for iid, refs in images1.items():
+            old = set(images0.get(iid, []))
+            new = [r for r in refs if r not in old and (r.startswith("localhost:") or r.startswith("127.0.0.1:") or r.startswith("modelstack"))]
+            if new:
+                lines.append(f"image {iid.removeprefix('sha256:')[:12]} ({', '.join(sorted(new))})")
+    for pid, args in sorted(registries_now.items()):
+        if pid not in start.get("registries", set()):
+            mine = basetemp is not None and basetemp in args
+            lines.append(f"registry process {pid}{' (from this session)' if mine else ''}: {args}")
+    return lines
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if getattr(session.config, "workerinput", None) is not None or "docker" not in _SESSION_START:
+        return
+    if os.environ.get("MODELSTACK_SKIP_LEFTOVER_CHECK") == "1":
+        return
+    basetemp = None
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        try:
+            basetemp = str(factory.getbasetemp())
+        except Exception:  # no test asked for a temporary folder
+            basetemp = None
+    lines = leftovers(_SESSION_START, _docker_snapshot(), _registry_processes(), basetemp)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter is not None else print
+    if not lines:
+        return
+    write("")
+    write(f"leftovers: the run created {len(lines)} thing(s) it did not remove:")
+    for line in lines:
+        write(f"  - {line}")
+    if in_ci():
+        write("leftovers: CI=true, so the run fails (every test removes what it creates, by ID, in its teardown)")
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        write("leftovers: (not CI: only reported; another run on this Docker daemon at the same time can show up here)")

@@ -13,6 +13,7 @@ import pytest
 import requests
 import yaml
 
+from tests.conftest import remove_image_references
 from tests.workspace import copy_project, derive_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,10 +21,7 @@ ENGINE = REPO / ".tools" / "bin" / "pulumi"
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
 SOURCE, TARGET = "e2e-staging", "e2e-prod"
 
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.skipif(not ENGINE.exists(), reason="no Pulumi engine in .tools/bin: run scripts/bootstrap-pulumi.sh"),
-]
+pytestmark = [pytest.mark.engine]  # needs the engine: tests/e2e/conftest.py requires it
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +29,7 @@ def project(tmp_path_factory, trained_example, docker_client):
     home = tmp_path_factory.mktemp("promote")
     root = copy_project(home / "project", runnable=True)
     (root / ".tools").symlink_to(REPO / ".tools")
-    derive_local_stack(root, SOURCE)
-    derive_local_stack(root, TARGET)
+    registry_ports = [derive_local_stack(root, stack)["config"]["modelstack:registry"]["port"] for stack in (SOURCE, TARGET)]
     env = {
         **os.environ,
         "PATH": f"{ENGINE.parent}:{os.environ.get('PATH', '')}",
@@ -51,6 +48,8 @@ def project(tmp_path_factory, trained_example, docker_client):
     for stack in (SOURCE, TARGET):
         for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={stack}"}):
             container.remove(force=True)
+    for port in registry_ports:  # the images built, pushed and pulled for each stack's registry
+        remove_image_references(docker_client, f"localhost:{port}/")
 
 
 def pulumi(context, *args: str, check: bool = True) -> subprocess.CompletedProcess:

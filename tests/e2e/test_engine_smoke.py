@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 PULUMI = TOOLS_BIN / "pulumi"
@@ -23,13 +25,7 @@ VENV = REPO_ROOT / "venv"
 VENV_PYTHON = VENV / "bin" / "python"
 ENV_SCRIPT = REPO_ROOT / "scripts" / "pulumi-env.sh"
 
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.skipif(
-        not PULUMI.exists(),
-        reason=f"no Pulumi engine at {PULUMI}; run scripts/bootstrap-pulumi.sh first",
-    ),
-]
+pytestmark = [pytest.mark.engine]  # needs the engine: tests/e2e/conftest.py requires it
 
 PROGRAM = '''
 import os
@@ -93,11 +89,9 @@ def test_pulumi_env_script_settings():
 
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, dict[str, str], Path]:
-    if not VENV_PYTHON.exists():
-        pytest.skip(f"no virtualenv at {VENV}; create it and pip install -r requirements.txt")
+    require(VENV_PYTHON.exists(), f"no virtualenv at {VENV}; create it with scripts/setup.sh")
     probe = subprocess.run([VENV_PYTHON, "-c", "import pulumi, dill"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"the virtualenv at {VENV} lacks the pulumi SDK; pip install -r requirements.txt")
+    require(probe.returncode == 0, f"the virtualenv at {VENV} lacks the pulumi SDK; run scripts/setup.sh")
 
     workdir = tmp_path / "project"
     workdir.mkdir()

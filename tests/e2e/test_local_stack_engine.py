@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import requests
 
+from tests.conftest import remove_image_references
 from tests.workspace import copy_project, derive_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,10 +23,7 @@ ENGINE = REPO / ".tools" / "bin" / "pulumi"
 STACK = "e2e"
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
 
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.skipif(not ENGINE.exists(), reason="no Pulumi engine in .tools/bin: run scripts/bootstrap-pulumi.sh"),
-]
+pytestmark = [pytest.mark.engine]  # needs the engine: tests/e2e/conftest.py requires it
 
 
 class Engine:
@@ -62,13 +60,14 @@ class Engine:
 def engine(tmp_path_factory, trained_example, docker_client):
     home = tmp_path_factory.mktemp("engine")
     root = copy_project(home / "project", runnable=True)
-    derive_local_stack(root, STACK)
+    registry_port = derive_local_stack(root, STACK)["config"]["modelstack:registry"]["port"]
     runner = Engine(root, home)
     runner.run("stack", "init")
     yield runner
     runner.run("destroy", "--yes", check=False)
     for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={STACK}"}):
         container.remove(force=True)
+    remove_image_references(docker_client, f"localhost:{registry_port}/")  # built, pushed and pulled for its registry
 
 
 def score(uri: str):

@@ -24,6 +24,7 @@ from components.image.builder import ensure_image, registry_digest
 from components.targets.local.webservice import LocalWebserviceProvider
 from components.image.service_image import ServiceImageProvider
 from components.webservice import image_inputs
+from tests.conftest import remove_image_references
 from tests.workspace import copy_project, free_port
 from tests.workspace import REPO as REPO_ROOT
 
@@ -51,6 +52,7 @@ def stack(tmp_path_factory, trained_example, docker_client):
         os.environ["MODELSTACK_PROJECT_DIR"] = previous
     for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack=test-{RUN}"}):
         container.remove(force=True)
+    remove_image_references(docker_client, f"localhost:{port}/")  # what was built, pushed and pulled for this registry
 
 
 def image_props(stack, service: str) -> dict:

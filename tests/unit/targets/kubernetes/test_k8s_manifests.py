@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from components.offline.evaluate import evaluate_stack
+from tests.conftest import require
 from tests.unit.plan_helpers import SECRET, images_by_digest, revealed_inputs
 
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.4.1"
@@ -58,7 +59,7 @@ def gateway_api_crds() -> Path:
     """The standard-channel CRDs of the Gateway API release, from the Go module proxy."""
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
-        pytest.skip("Go is needed to fetch the Gateway API CRDs (go mod download); it is on the project's machines")
+        require(False, "Go is needed to fetch the Gateway API CRDs (go mod download); it is on the project's machines")
     result = subprocess.run([go, "mod", "download", "-json", GATEWAY_API_MODULE], capture_output=True, text=True, cwd=tempfile.gettempdir())
     assert result.returncode == 0, f"go mod download {GATEWAY_API_MODULE} failed: {result.stderr or result.stdout}"
     return Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "standard"

@@ -1,0 +1,77 @@
+"""The test harness itself: `require` (skip locally, fail under CI=true), the leftover report of
+tests/conftest.py, and `.ci/run` failing on pytest's exit 5 (no test ran)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import leftovers, require
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("ci", [None, "", "false", "0"])
+def test_require_skips_outside_ci(monkeypatch, ci):
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.skip.Exception, match="no engine here"):
+        require(False, "no engine here")
+    require(True, "never said")  # a met prerequisite does nothing
+
+
+@pytest.mark.parametrize("ci", ["true", "TRUE", "1"])
+def test_require_fails_under_ci(monkeypatch, ci):
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception, match=r"no engine here \(CI=true: a missing prerequisite fails the run"):
+        require(False, "no engine here")
+    require(1, "never said")
+
+
+def test_leftovers_lists_only_what_the_session_added():
+    start = {
+        "docker": ({"c-old": "someones-container"}, {"sha256:base": ["modelstack/python-base:bookworm"], "sha256:shared": ["localhost:5050/diabetes:abc"]}),
+        "registries": {100},
+    }
+    now = (
+        {"c-old": "someones-container", "c-new": "modelstack-test-1-diabetes"},
+        {
+            "sha256:base": ["modelstack/python-base:bookworm"],
+            "sha256:shared": ["localhost:5050/diabetes:abc", "localhost:41234/diabetes:abc"],  # a new tag on an old image
+            "sha256:digestonly": ["localhost:41234/diabetes@sha256:" + "1" * 64],  # pulled by digest: <none>:<none>
+            "sha256:unrelated": ["debian:bookworm"],
+        },
+    )
+    lines = leftovers(start, now, {100: "docker-registry serve /old/config.yml", 200: "docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml"}, "/tmp/pytest-of-root/pytest-7")
+    assert lines == [
+        "container c-new (modelstack-test-1-diabetes)",
+        "image shared (localhost:41234/diabetes:abc)",
+        "image digestonly (localhost:41234/diabetes@sha256:" + "1" * 64 + ")",
+        "registry process 200 (from this session): docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
+    ]
+
+
+def test_leftovers_is_empty_when_nothing_was_added():
+    snapshot = ({"c": "x"}, {"sha256:i": ["localhost:5050/diabetes:abc"]})
+    assert leftovers({"docker": snapshot, "registries": {1}}, snapshot, {1: "docker-registry serve c"}, None) == []
+    assert leftovers({"docker": None, "registries": set()}, snapshot, {}, None) == []  # no Docker at the start
+
+
+@pytest.mark.parametrize(("pytest_exit", "ci_exit", "message"), [(0, 0, None), (1, 1, None), (5, 1, "pytest ran no test (exit 5)")])
+def test_ci_run_fails_when_no_test_ran(tmp_path, pytest_exit, ci_exit, message):
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(REPO / ".ci" / "run", tmp_path / ".ci" / "run")
+    (tmp_path / "scripts").mkdir()
+    stub = tmp_path / "scripts" / "test.sh"
+    stub.write_text(f"#!/usr/bin/env bash\necho 'stub test.sh'\nexit {pytest_exit}\n")
+    stub.chmod(0o755)
+    done = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "CI": "true"})
+    assert done.returncode == ci_exit, done.stdout + done.stderr
+    assert "stub test.sh" in done.stdout and "CI finished in" in done.stdout
+    if message:
+        assert message in done.stderr
