@@ -2,7 +2,8 @@
 # Build the Python base image from Debian packages, without pulling from any container
 # registry: debootstrap a minimal Debian with python3, python3-venv, python3-pip and
 # ca-certificates, then `docker import` the tree as an image.
-# This is how air-gapped machines get a base image: all it needs is a Debian mirror.
+# This is how air-gapped machines get a base image: all it needs is a Debian mirror, the one apt
+# uses on this machine or the one you name; the script itself names none.
 #
 # It also derives the runtime image from it (modelstack/python-runtime:bookworm for the default
 # TAG): the same Debian and Python without pip, setuptools, venv, docs, man pages and locales.
@@ -11,12 +12,18 @@
 # The runtime image is derived again whenever the base image changes.
 #
 # Usage: sudo scripts/build-base-image.sh [TAG] [--force]
+#        scripts/build-base-image.sh --print-mirror
 #   TAG      image tag to create (default modelstack/python-base:bookworm); its runtime image is
 #            TAG with python-base replaced by python-runtime (or REPOSITORY-runtime:TAG)
 #   --force  rebuild even when TAG already exists locally
+#   --print-mirror  print the Debian mirror a build would use, and where it came from; exit 1 if none
 #
 # Environment (all optional):
-#   MODELSTACK_DEBIAN_MIRROR  Debian mirror (default: the one apt uses here, else deb.debian.org)
+#   MODELSTACK_DEBIAN_MIRROR  Debian mirror URL. Default: the main Debian archive apt uses on this
+#                             machine (`deb` lines of /etc/apt/sources.list and sources.list.d/*.list,
+#                             `Types: deb` stanzas of sources.list.d/*.sources). With neither, the
+#                             script stops and says so.
+#   MODELSTACK_APT_DIR        where apt's configuration is read from (default /etc/apt)
 #   MODELSTACK_DEBIAN_SUITE   Debian release (default bookworm)
 #   TMPDIR                    where the temporary root file system is built (default /var/tmp)
 set -euo pipefail
@@ -31,10 +38,11 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f s", e - s }'; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit "$1"; }
 
-tag="" force=0
+tag="" force=0 print_mirror=0
 for arg in "$@"; do
   case $arg in
     --force) force=1 ;;
+    --print-mirror) print_mirror=1 ;;
     -h|--help) usage 0 ;;
     -*) printf 'error: unknown option %s\n\n' "$arg" >&2; usage 2 ;;
     *) [ -z "$tag" ] || { printf 'error: more than one TAG given\n\n' >&2; usage 2; }; tag=$arg ;;
@@ -43,28 +51,59 @@ done
 tag=${tag:-$DEFAULT_TAG}
 [[ $tag == *:* ]] || tag="$tag:latest"
 
-# The Debian mirror apt uses on this machine (one-line and deb822 formats), if any.
-apt_mirror() {
+APT_DIR=${MODELSTACK_APT_DIR:-/etc/apt}
+
+# The archive URIs of apt's `deb` sources on this machine, one a line: one-line format
+# (sources.list, sources.list.d/*.list; options in [...] skipped) and deb822 format
+# (sources.list.d/*.sources; stanzas whose Types include deb and that are not Enabled: no).
+apt_uris() {
   local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+  for f in "$APT_DIR/sources.list" "$APT_DIR"/sources.list.d/*.list; do
     [ -r "$f" ] || continue
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; break } }' "$f"
+    awk '{ sub(/#.*/, "") } $1 == "deb" { line = $0; sub(/^[ \t]*deb[ \t]+/, "", line); sub(/^\[[^]]*\][ \t]*/, "", line)
+           split(line, w, /[ \t]+/); if (w[1] != "") print w[1] }' "$f"
   done
-  for f in /etc/apt/sources.list.d/*.sources; do
+  for f in "$APT_DIR"/sources.list.d/*.sources; do
     [ -r "$f" ] || continue
-    awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' "$f"
+    awk 'function flush() { if (deb && enabled) for (i = 1; i <= n; i++) print uris[i]; deb = 0; enabled = 1; n = 0 }
+         BEGIN { enabled = 1 }
+         /^[ \t]*#/ { next }
+         /^[ \t]*$/ { flush(); next }
+         { key = tolower($1) }
+         key == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+         key == "enabled:" { enabled = (tolower($2) != "no") }
+         key == "uris:" { for (i = 2; i <= NF; i++) uris[++n] = $i }
+         END { flush() }' "$f"
   done
 } 2>/dev/null
 
-pick_mirror() {
+# The main Debian archive among them (.../debian, not debian-security, debian-ports or a
+# third-party repository), or nothing.
+apt_debian_mirror() {
   local uri
   while read -r uri; do
     uri=${uri%/}
-    # the main archive: .../debian, not debian-security, debian-ports or third-party repositories
     if [[ $uri =~ ^(https?|file)://.*/debian$ ]]; then echo "$uri"; return 0; fi
-  done < <(apt_mirror)
-  echo "http://deb.debian.org/debian"
+  done < <(apt_uris)
+  return 1
 }
+
+mirror_source=""
+choose_mirror() {
+  if [ -n "${MODELSTACK_DEBIAN_MIRROR:-}" ]; then
+    mirror=${MODELSTACK_DEBIAN_MIRROR%/}; mirror_source="MODELSTACK_DEBIAN_MIRROR"
+  elif mirror=$(apt_debian_mirror); then
+    mirror_source="apt's configuration in $APT_DIR"
+  else
+    die "no Debian mirror: apt's configuration ($APT_DIR/sources.list, $APT_DIR/sources.list.d/*.list and *.sources) has no deb source for a Debian archive (a URI ending in /debian), and MODELSTACK_DEBIAN_MIRROR is not set. Fix: MODELSTACK_DEBIAN_MIRROR=<URL of a Debian mirror or of your proxy of one> $0"
+  fi
+}
+
+if [ "$print_mirror" -eq 1 ]; then
+  choose_mirror
+  printf '%s\t(from %s)\n' "$mirror" "$mirror_source"
+  exit 0
+fi
 
 t_total=$(now)
 [ "$(id -u)" -eq 0 ] || die "debootstrap needs root: sudo $0 $*"
@@ -130,7 +169,7 @@ if [ "$force" -eq 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
 fi
 
 old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
-mirror=${MODELSTACK_DEBIAN_MIRROR:-$(pick_mirror)}
+choose_mirror
 # apt may be configured with a proxy that debootstrap (wget) would not know about
 if [ -z "${http_proxy:-}" ] && command -v apt-config >/dev/null 2>&1; then
   eval "$(apt-config shell apt_http_proxy Acquire::http::Proxy)"
@@ -155,7 +194,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "building $tag: debootstrap --variant=minbase $SUITE from $mirror (packages: $PACKAGES)"
+say "building $tag: debootstrap --variant=minbase $SUITE from $mirror (from $mirror_source; packages: $PACKAGES)"
 t0=$(now)
 log=$work/debootstrap.log
 mkdir -p "$rootfs"

@@ -8,13 +8,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "${1:-}" = "--destroy" ]; then
-    . scripts/pulumi-env.sh
+    . scripts/pulumi-env.sh local
     pulumi destroy --stack local --yes --non-interactive
     exit 0
 fi
 
 scripts/setup.sh
-. scripts/pulumi-env.sh
+. scripts/pulumi-env.sh local
 if ! command -v pulumi >/dev/null; then
     echo "modelstack: the Pulumi CLI is not available." >&2
     echo "  Fix: run scripts/bootstrap-pulumi.sh (builds it from Go modules here), or install it: https://www.pulumi.com/docs/install/" >&2
@@ -30,6 +30,6 @@ The local stack is up. Score the example model:
 
   curl -s -X POST $uri -H 'Content-Type: application/json' -d '$(head -n 1 examples/diabetes/sample-requests.jsonl)'
 
-All outputs:   . scripts/pulumi-env.sh && pulumi stack output --stack local services
+All outputs:   . scripts/pulumi-env.sh local && pulumi stack output --stack local services
 Tear it down:  scripts/local-up.sh --destroy
 MSG

@@ -9,7 +9,7 @@ if ! scripts/setup.sh; then
     echo "test: setup failed (see above)" >&2
     exit 1
 fi
-. scripts/pulumi-env.sh
+. scripts/pulumi-env.sh local
 printf '\n==> pytest\n'
 started=$(date +%s)
 venv/bin/python -m pytest "$@"

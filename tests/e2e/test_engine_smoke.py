@@ -69,7 +69,7 @@ pulumi.export("length", marker.length)
 def _base_env() -> dict[str, str]:
     """The environment scripts/pulumi-env.sh sets up, as seen by a bash that sourced it."""
     out = subprocess.run(
-        ["bash", "-c", f'. "{ENV_SCRIPT}" && env -0'],
+        ["bash", "-c", f'. "{ENV_SCRIPT}" local && env -0'],
         check=True,
         capture_output=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")},

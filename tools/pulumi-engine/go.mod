@@ -5,7 +5,7 @@
 // from a scratch copy of this directory (under .tools/), where it re-pins pkg/sdk to the engine
 // version being built and re-syncs the replace lines from pkg's own go.mod at that version, so
 // this file and that go.mod cannot drift apart silently. go.sum is generated in the scratch copy
-// (checksums verified against sum.golang.org through the module proxy), not committed.
+// (checksums verified against the Go checksum database through the module proxy), not committed.
 module modelstack/tools/pulumi-engine
 
 go 1.26.6
