@@ -4,8 +4,15 @@
 #   scripts/setup.sh            system packages, Docker daemon, venv, base image, Pulumi engine
 #   scripts/setup.sh --no-engine    the same without the engine (enough for `modelstack check` and the unit tests)
 #
-# Each phase prints how long it took. Needs root for apt-get and dockerd (CI and the dev
-# machines run as root; on a laptop with Docker Desktop the first two phases find Docker running).
+# Phases that do not depend on each other run side by side, as three chains:
+#   docker:  system packages (apt) -> Docker daemon -> base images (debootstrap + docker import)
+#   python:  venv (pinned requirements.txt) -> example models (trained with the venv)
+#   engine:  the Pulumi engine in .tools/bin (needs Go only)
+# Each phase prints a line when it starts and when it ends, with its time; each chain's output goes
+# to .modelstack/setup/<chain>.log. When a phase fails, the run fails with the tail of its log
+# (the other chains finish first: their work is kept for the next run).
+# Needs root for apt-get and dockerd (CI and the dev machines run as root; on a laptop with Docker
+# Desktop the first two phases find Docker running).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,56 +20,115 @@ WITH_ENGINE=1
 for arg in "$@"; do
     case "$arg" in
         --no-engine) WITH_ENGINE=0 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
 
-phase_started=0
-phase() { phase_started=$(date +%s); printf '\n==> %s\n' "$1"; }
-done_phase() { printf '    done in %ss\n' "$(( $(date +%s) - phase_started ))"; }
+LOG_DIR=.modelstack/setup
+mkdir -p "$LOG_DIR"
+SETUP_STARTED=$(date +%s.%N)
+now() { date +%s.%N; }
+seconds_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+# One line at a time to the terminal (short lines are written atomically, so chains do not mix
+# within a line): [+elapsed since setup started] chain: message
+note() { printf '[+%6ss] %-7s %s\n' "$(seconds_since "$SETUP_STARTED")" "$1:" "$2"; }
 
-phase "system packages (docker.io, debootstrap, docker-registry, wrk)"
-if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null && command -v wrk >/dev/null; then
-    echo "    Docker answers; docker-registry and wrk are installed"
-else
-    scripts/install-system-deps.sh
+# phase CHAIN NAME COMMAND...: run COMMAND with its output in the chain's log; a line at start and end.
+phase() {
+    local chain=$1 name=$2 started rc=0
+    shift 2
+    started=$(now)
+    note "$chain" "$name ..."
+    printf '\n==> %s (%s)\n' "$name" "$(date -Is)" >>"$LOG_DIR/$chain.log"
+    # In a bash of its own, so `set -e` holds inside the phase (in this shell it is off within
+    # `&&`/`||` lists, and a subshell would inherit that).
+    bash -euo pipefail -c '"$@"' "$name" "$@" >>"$LOG_DIR/$chain.log" 2>&1 </dev/null || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        note "$chain" "$name FAILED after $(seconds_since "$started")s (exit $rc; log: $LOG_DIR/$chain.log)"
+        printf '%s\t%s\t%s\tFAILED\n' "$chain" "$name" "$(seconds_since "$started")" >>"$LOG_DIR/times.tsv"
+        return "$rc"
+    fi
+    note "$chain" "$name done in $(seconds_since "$started")s"
+    printf '%s\t%s\t%s\tok\n' "$chain" "$name" "$(seconds_since "$started")" >>"$LOG_DIR/times.tsv"
+}
+
+# --- the phases ----------------------------------------------------------------------------
+
+system_packages() {
+    if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null && command -v wrk >/dev/null; then
+        echo "Docker answers; docker-registry and wrk are installed"
+    else
+        scripts/install-system-deps.sh
+    fi
+}
+
+python_venv() {
+    if [ ! -x venv/bin/python ]; then
+        python3 -m venv venv
+    fi
+    local stamp=venv/.requirements.sha256 wanted
+    wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        venv/bin/pip install --disable-pip-version-check --quiet -r requirements.txt
+        venv/bin/pip install --disable-pip-version-check --quiet --no-deps -e .
+        echo "$wanted" >"$stamp"
+    else
+        echo "up to date"
+    fi
+}
+
+example_models() {
+    if [ ! -f examples/diabetes/model/ridge.joblib ] || [ ! -f examples/diabetes/model/lasso.joblib ]; then
+        venv/bin/python examples/diabetes/train.py
+    else
+        echo "already trained"
+    fi
+}
+
+export -f system_packages python_venv example_models
+
+chain_docker() {
+    phase docker "system packages (docker.io, debootstrap, docker-registry, wrk)" system_packages &&
+    phase docker "Docker daemon" scripts/dockerd.sh start &&
+    phase docker "base images modelstack/python-base and python-runtime:bookworm" scripts/build-base-image.sh
+}
+
+chain_python() {
+    phase python "Python virtualenv (venv/, pinned requirements.txt)" python_venv &&
+    phase python "example models" example_models
+}
+
+chain_engine() {
+    phase engine "Pulumi engine (.tools/bin)" scripts/bootstrap-pulumi.sh
+}
+
+# --- run the chains side by side ---------------------------------------------------------------
+
+: >"$LOG_DIR/times.tsv"
+chains=(docker python)
+[ "$WITH_ENGINE" = 1 ] && chains+=(engine)
+declare -A pids=()
+for chain in "${chains[@]}"; do
+    : >"$LOG_DIR/$chain.log"
+    "chain_$chain" &
+    pids[$chain]=$!
+done
+note setup "started ${chains[*]} side by side (pids:$(for c in "${chains[@]}"; do printf " %s=%s" "$c" "${pids[$c]}"; done)); logs in $LOG_DIR/"
+
+failed=()
+for chain in "${chains[@]}"; do
+    if ! wait "${pids[$chain]}"; then
+        failed+=("$chain")
+    fi
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    for chain in "${failed[@]}"; do
+        printf '\nsetup: the %s chain failed; last lines of %s:\n' "$chain" "$LOG_DIR/$chain.log" >&2
+        tail -n 25 "$LOG_DIR/$chain.log" | sed 's/^/    /' >&2
+    done
+    printf '\nsetup: FAILED (%s) after %ss\n' "${failed[*]}" "$(seconds_since "$SETUP_STARTED")" >&2
+    exit 1
 fi
-done_phase
-
-phase "Docker daemon"
-scripts/dockerd.sh start
-done_phase
-
-phase "Python virtualenv (venv/, pinned requirements.txt)"
-if [ ! -x venv/bin/python ]; then
-    python3 -m venv venv
-fi
-stamp=venv/.requirements.sha256
-wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    venv/bin/pip install --disable-pip-version-check --quiet -r requirements.txt
-    venv/bin/pip install --disable-pip-version-check --quiet --no-deps -e .
-    echo "$wanted" > "$stamp"
-else
-    echo "    up to date"
-fi
-done_phase
-
-phase "base image modelstack/python-base:bookworm (from Debian packages)"
-scripts/build-base-image.sh
-done_phase
-
-phase "example models"
-if [ ! -f examples/diabetes/model/ridge.joblib ] || [ ! -f examples/diabetes/model/lasso.joblib ]; then
-    venv/bin/python examples/diabetes/train.py
-else
-    echo "    already trained"
-fi
-done_phase
-
-if [ "$WITH_ENGINE" = 1 ]; then
-    phase "Pulumi engine (.tools/bin)"
-    scripts/bootstrap-pulumi.sh
-    done_phase
-fi
+note setup "all done in $(seconds_since "$SETUP_STARTED")s"
