@@ -4,8 +4,10 @@ them), and called over HTTP. Also: keys from a mounted folder rotate without a r
 container runs as the Deployment runs it (non-root, no capabilities, read-only root), HTTPS
 with a certificate from the environment, and a clear refusal to start without keys.
 
-One image is built per module (the dependency layers come from the cache); each test runs
-its own container and removes it.
+Every test runs against both servers an image can carry (services.<name>.scoring_server):
+modelstack's own (the default) and azmlinfsrv behind modelstack's front. One image is built per
+server (the dependency layers come from the cache); each test runs its own container and
+removes it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import time
 import uuid
 
+import docker.errors
 import pytest
 import requests
 
@@ -31,18 +34,36 @@ LIMIT = 4096
 RUN = uuid.uuid4().hex[:6]
 
 
+# The name each server gives itself when it refuses its settings.
+REFUSAL_PREFIX = {"modelstack": "modelstack server: ", "azmlinfsrv": "modelstack front: "}
+
+
+@pytest.fixture(scope="module", params=["modelstack", "azmlinfsrv"])
+def server(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def image(tmp_path_factory, trained_example, docker_client):
-    root = copy_project(tmp_path_factory.mktemp("front") / "project")
+def image(server, tmp_path_factory, trained_example, docker_client):
+    root = copy_project(tmp_path_factory.mktemp(f"front-{server}") / "project")
     from components.config.load import load_from_files
 
     config = load_from_files("local", root)
-    context = build_context(root, "diabetes", config.services["diabetes"], config.models)
-    repository = f"modelstack-test/front-{RUN}"
+    service = config.services["diabetes"].model_copy(update={"scoring_server": server})
+    context = build_context(root, "diabetes", service, config.models)
+    repository = f"modelstack-test/front-{server}-{RUN}"
     build(docker_client, context, repository, REPO / ".modelstack")
     reference = f"{repository}:{context.tag}"
+    # the image runs the server that was asked for
+    command = docker_client.images.get(reference).attrs["Config"]["Cmd"]
+    assert command[:3] == (["python", "-m", "modelstack_server"] if server == "modelstack" else ["python", "/opt/modelstack/modelstack_front.py", "--entry_script"])
+    image_id = docker_client.images.get(reference).id
     yield reference
-    docker_client.images.remove(reference)
+    docker_client.images.remove(reference)  # our tag; then the image by ID, unless another tag still holds it
+    try:
+        docker_client.images.remove(image_id)
+    except docker.errors.APIError:
+        pass
 
 
 @pytest.fixture
@@ -154,9 +175,9 @@ def test_https_with_a_certificate_from_the_environment(run, tmp_path):
     assert score(base, verify=certificate).status_code == 401
 
 
-def test_auth_on_without_keys_refuses_to_start(run):
+def test_auth_on_without_keys_refuses_to_start(run, server):
     _, container = run({"MODELSTACK_AUTH_ENABLED": "true"})
     container.wait(timeout=30)
     container.reload()
     assert container.attrs["State"]["ExitCode"] == 2
-    assert "modelstack front: MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set" in container.logs().decode()
+    assert REFUSAL_PREFIX[server] + "MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set" in container.logs().decode()
