@@ -156,6 +156,7 @@ class Webservice(pulumi.ComponentResource):
             keys=self.service_keys,
             frontend=frontend_for(cluster, stack, self._service.compute),
             provider=cluster.provider,
+            scoring_server=self._service.scoring_server,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

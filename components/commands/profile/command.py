@@ -82,10 +82,21 @@ def _levels_table(report: ProfileReport) -> Table:
     return table
 
 
+def server_line(server: dict) -> str:
+    """What concurrency the profiled server serves (components.commands.profile.run.server_concurrency)."""
+    workers = server["workers"]
+    return (
+        f"server: {server['scoringServer']}, {workers} worker{'s' if workers != 1 else ''} (WORKER_COUNT), each running one request at a time: "
+        f"{workers} request{'s' if workers != 1 else ''} scored at once, levels above that queue in the container"
+    )
+
+
 def _print_report(out: Console, report: ProfileReport) -> None:
     out.print(_fields_table(report))
     out.print(_levels_table(report))
     out.print("* the recommended level: the lowest concurrency within 85% of the best throughput", style="dim")
+    if report.server:
+        out.print(server_line(report.server), markup=False)
     for note in report.recommendation.notes:
         out.print(f"[yellow]note:[/] {note}")
     out.print("\nSuggested deploy parameters:")

@@ -38,8 +38,8 @@ def ensure_profile_image(client, project_dir: Path, config, service: str, log: C
 
 
 @contextmanager
-def profiled_container(client, image: str, service: str, cpu: float, memory_gb: float, log: Callable[[str], None]) -> Iterator[tuple[Any, int, float]]:
-    """The image running under the limits with its port on 127.0.0.1; removed afterwards.
+def profiled_container(client, image: str, service: str, cpu: float, memory_gb: float, log: Callable[[str], None], environment: dict[str, str] | None = None) -> Iterator[tuple[Any, int, float]]:
+    """The image running under the limits with its port on 127.0.0.1 (and `environment`, e.g. WORKER_COUNT); removed afterwards.
     Yields (container, port, seconds from start to Healthy)."""
     from components.targets.local.webservice import CONTAINER_PORT, free_port, wait_until_healthy
 
@@ -55,6 +55,7 @@ def profiled_container(client, image: str, service: str, cpu: float, memory_gb: 
         mem_limit=memory_bytes,
         memswap_limit=memory_bytes,  # no swap: a profile must see the memory it needs
         labels={"modelstack.profile": service},
+        environment=environment or {},
     )
     try:
         log(f"started {container.name} with {cpu:g} CPU and {memory_gb:g} GB on port {port}")

@@ -45,6 +45,20 @@ from components.commands.profile.inputs import DEFAULT_CONCURRENCY, DEFAULT_CPU,
 from components.commands.profile.container import _container_alive, ensure_profile_image, preflight, profiled_container
 
 
+def server_concurrency(service_spec) -> dict[str, Any]:
+    """How the image's server serves requests, as the stack deploys it (pure).
+
+    Both servers (services.<name>.scoring_server) run WORKER_COUNT worker processes, each with
+    its own init() and one run() at a time; AKS sets WORKER_COUNT from
+    replica_max_concurrent_requests, ACI and local run one worker. Requests beyond the workers
+    wait: in modelstack's server on their open connection, in azmlinfsrv's gunicorn in the
+    listen backlog."""
+    from components.config.schema import AksDeploy
+
+    workers = service_spec.deploy.replica_max_concurrent_requests if isinstance(service_spec.deploy, AksDeploy) else 1
+    return {"scoringServer": service_spec.scoring_server, "workers": workers, "concurrentRuns": workers}
+
+
 @dataclass
 class ProfileReport:
     service: str
@@ -63,6 +77,7 @@ class ProfileReport:
     run_seconds: float = 0.0
     machine: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    server: dict[str, Any] = field(default_factory=dict)  # server_concurrency()
 
     def fields(self) -> dict[str, Any]:
         return profile_fields(self.levels, self.recommendation, self.cpu, self.memory_gb, self.idle_memory_bytes)
@@ -83,6 +98,7 @@ class ProfileReport:
                 "notes": list(rec.notes),
             },
             "deploy": deploy_suggestion(rec),
+            "server": self.server,
             "levels": [level.as_json() for level in self.levels],
             "run": {
                 "cpuLimit": self.cpu,
@@ -132,10 +148,11 @@ def run_profile(
     require_wrk()
     load_before = os.getloadavg()
     image, built = ensure_profile_image(client, project_dir, config, service, log)
+    server = server_concurrency(config.services[service])
     levels: list[LevelResult] = []
     with tempfile.TemporaryDirectory(prefix="modelstack-profile-") as scratch:
         bodies_file, script = write_wrk_files(Path(scratch), bodies)
-        with profiled_container(client, image, service, cpu, memory_gb, log) as (container, port, cold_start):
+        with profiled_container(client, image, service, cpu, memory_gb, log, environment={"WORKER_COUNT": str(server["workers"])}) as (container, port, cold_start):
             preflight(port, bodies[0], service)
             sampler = UsageSampler(docker_client(), container.id).start()
             url = f"http://127.0.0.1:{port}"
@@ -165,4 +182,5 @@ def run_profile(
         service=service, stack=stack, image=image, image_built=built, data=str(data), bodies=len(bodies),
         cpu=cpu, memory_gb=memory_gb, duration=duration, levels=levels, recommendation=recommendation,
         idle_memory_bytes=idle_memory, cold_start_seconds=cold_start, run_seconds=time.monotonic() - started, machine=machine,
+        server=server,
     )

@@ -10,6 +10,12 @@ of the stack's resource group instead (private IP only, no DNS label); `location
 `properties` and `description` are Azure ML workspace metadata: they are recorded on this
 component. The image is pulled from the stack's registry with its pull identity.
 
+The scoring server's concurrency: AciWebservice.deploy_configuration has no
+replica_max_concurrent_requests nor scoring_timeout_ms, so the container gets Azure ML's
+defaults explicitly, WORKER_COUNT=1 (one worker, one run() at a time, as Azure ML's ACI
+images run) and SCORING_TIMEOUT_MS=60000 (Azure ML's scoring timeout; the servers' own default
+is an hour).
+
 Liveness and readiness probes call the scoring server's health route `GET /` (open without a
 key). `scoring_uri` and `swagger_uri` are built from the group's FQDN (or private IP, or the
 ssl_cname) on the container's port 5001, and `state` is Azure ML's name for what ACI reports.
@@ -34,6 +40,15 @@ CONTAINER_GROUP_TYPE = "azure-native:containerinstance:ContainerGroup"
 # container (init() may load a large model); readiness answers as soon as the server does.
 LIVENESS_PROBE = {"initial_delay_seconds": 310, "period_seconds": 10, "timeout_seconds": 2, "success_threshold": 1, "failure_threshold": 3}
 READINESS_PROBE = {"initial_delay_seconds": 5, "period_seconds": 5, "timeout_seconds": 2, "success_threshold": 1, "failure_threshold": 3}
+
+
+ACI_WORKER_COUNT = 1
+ACI_SCORING_TIMEOUT_MS = 60_000
+
+
+def container_environment(deploy: AciDeploy) -> dict[str, str]:
+    """The container's plain environment: the server's concurrency and timeout, then the front's settings."""
+    return {"WORKER_COUNT": str(ACI_WORKER_COUNT), "SCORING_TIMEOUT_MS": str(ACI_SCORING_TIMEOUT_MS), **front_environment(deploy)}
 
 
 # --- pure decisions -------------------------------------------------------------------------------
@@ -142,7 +157,7 @@ class AciWebservice(pulumi.ComponentResource):
             cpu_cores=deploy.cpu_cores,
             memory_gb=deploy.memory_gb,
             ports=(CONTAINER_PORT,),
-            environment=front_environment(deploy),
+            environment=container_environment(deploy),
             secure_environment=secure,
         )
         subnet_id = None

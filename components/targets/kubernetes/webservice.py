@@ -16,9 +16,14 @@ How deploy_configuration parameters map (names and defaults are Azure ML's):
   probe on `GET /`; the readiness probe uses the same period, timeout and thresholds plus
   success_threshold (Kubernetes requires 1 on liveness probes) and no initial delay, so a
   pod takes traffic as soon as init() is done;
-- scoring_timeout_ms -> SCORING_TIMEOUT_MS (the server's own timeout), a gunicorn worker
-  timeout above it, and the grace period of a stopping pod;
-- replica_max_concurrent_requests -> WORKER_COUNT: the requests a replica serves at once;
+- scoring_timeout_ms -> SCORING_TIMEOUT_MS (the server's own timeout: run() past it answers
+  500 and the worker takes the next request), and the grace period of a stopping pod; with
+  `scoring_server: azmlinfsrv` also a gunicorn worker timeout (WORKER_TIMEOUT) above it;
+- replica_max_concurrent_requests -> WORKER_COUNT: the requests a replica serves at once. Both
+  servers run WORKER_COUNT worker processes, each with its own init() and one run() at a time
+  (entry scripts assume that); modelstack's server holds further connections open (up to
+  MODELSTACK_MAX_CONNECTIONS) and queues their requests for the next free worker, instead of
+  leaving them in the listen backlog as gunicorn's sync workers do;
 - autoscale_* -> the HPA (min/max replicas, target CPU utilisation; refresh seconds as the
   period of a scale-up step); num_replicas -> a fixed replica count and no HPA;
 - tags, properties, description -> an annotation (Azure ML workspace metadata).
@@ -111,15 +116,17 @@ def scoring_timeout_seconds(deploy: AksDeploy) -> int:
     return math.ceil(deploy.scoring_timeout_ms / 1000)
 
 
-def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy) -> list[dict[str, str]]:
+def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy, scoring_server: str = "modelstack") -> list[dict[str, str]]:
     environment = {
         "WORKER_COUNT": str(deploy.replica_max_concurrent_requests),
         "SCORING_TIMEOUT_MS": str(deploy.scoring_timeout_ms),
-        "WORKER_TIMEOUT": str(max(SERVER_WORKER_TIMEOUT_SECONDS, scoring_timeout_seconds(deploy) + 30)),
         # The swagger document's paths, as clients see them through the front end.
         "SERVICE_PATH_PREFIX": service_path(service).lstrip("/"),
         **front_environment(deploy),
     }
+    if scoring_server == "azmlinfsrv":
+        # gunicorn aborts a worker silent for this long; init() and run() must fit within it.
+        environment["WORKER_TIMEOUT"] = str(max(SERVER_WORKER_TIMEOUT_SECONDS, scoring_timeout_seconds(deploy) + 30))
     if version.declared:
         environment["SERVICE_VERSION"] = version.name
     if deploy.auth_enabled:
@@ -136,14 +143,14 @@ def keys_secret_manifest(service: str, namespace: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {"app.kubernetes.io/name": service, **MANAGED_BY_LABELS}}}
 
 
-def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str, image: Any, model_versions: dict[str, str]) -> dict[str, Any]:
+def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str, image: Any, model_versions: dict[str, str], scoring_server: str = "modelstack") -> dict[str, Any]:
     name = workload_name(service, version)
     selector = selector_labels(service, version)
     container: dict[str, Any] = {
         "name": "scoring",
         "image": image,
         "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
-        "env": server_environment(service, version, deploy),
+        "env": server_environment(service, version, deploy, scoring_server),
         "resources": resources(deploy),
         **probes(deploy),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
@@ -154,7 +161,8 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": IMAGE_USER_ID, "runAsGroup": IMAGE_USER_ID, "seccompProfile": {"type": "RuntimeDefault"}},
-        # Server drain (scoring timeout + 5 s, see templates/modelstack_front.py) after preStop.
+        # Server drain (scoring timeout + 5 s: templates/modelstack_server/server.py, and
+        # templates/modelstack_front.py for azmlinfsrv) after preStop.
         "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy) + 5 + PRE_STOP_SECONDS + 5,
         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}],
     }
@@ -315,6 +323,7 @@ class AksWebservice(pulumi.ComponentResource):
         keys: ServiceKeys | None,
         frontend: AksFrontend,
         provider: k8s.Provider,
+        scoring_server: str = "modelstack",  # services.<name>.scoring_server: what the image runs
         opts: pulumi.ResourceOptions | None = None,
     ):
         self.namespace_name = deploy.namespace or frontend.gateway_namespace
@@ -333,7 +342,7 @@ class AksWebservice(pulumi.ComponentResource):
         services = []
         for version in versions:
             prefix = workload_name(service, version)
-            manifest = deployment_manifest(service, version, deploy, self.namespace_name, images[version.name], model_versions[version.name])
+            manifest = deployment_manifest(service, version, deploy, self.namespace_name, images[version.name], model_versions[version.name], scoring_server)
             needs = [self.keys_secret] if self.keys_secret is not None else []
             self.deployments[version.name] = k8s.apps.v1.Deployment(f"{prefix}-deployment", metadata=manifest["metadata"], spec=manifest["spec"], opts=child(*needs))
             service_object = service_manifest(service, version, self.namespace_name)

@@ -371,3 +371,25 @@ def test_command_help_lists_the_options():
     assert result.exit_code == 0
     for option in ("--stack", "--data", "--cpu", "--memory-gb", "--duration", "--concurrency", "--out", "--json"):
         assert option in result.output
+
+
+# --- the server's concurrency -----------------------------------------------------------------
+
+
+def test_the_profiled_server_serves_what_the_stack_deploys(project):
+    from components.commands.profile.command import server_line
+    from components.commands.profile.run import server_concurrency
+
+    local = project.load("local").services["diabetes"]
+    assert server_concurrency(local) == {"scoringServer": "modelstack", "workers": 1, "concurrentRuns": 1}
+    assert server_line(server_concurrency(local)) == (
+        "server: modelstack, 1 worker (WORKER_COUNT), each running one request at a time: 1 request scored at once, levels above that queue in the container"
+    )
+    project.write_stack("aks4", {
+        "registry": {"kind": "acr"},
+        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
+        "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "scoring_server": "azmlinfsrv", "deploy": {"replica_max_concurrent_requests": 4}}},
+    })
+    aks = project.load("aks4").services["diabetes"]
+    assert server_concurrency(aks) == {"scoringServer": "azmlinfsrv", "workers": 4, "concurrentRuns": 4}
+    assert server_line(server_concurrency(aks)).startswith("server: azmlinfsrv, 4 workers (WORKER_COUNT), each running one request at a time: 4 requests scored at once")

@@ -45,6 +45,8 @@ def test_dev_container_group_inputs(project, monkeypatch):
         "containers": {SECRET: [{
             "environmentVariables": [
                 {"name": "MODELSTACK_AUTH_ENABLED", "value": "true"},
+                {"name": "SCORING_TIMEOUT_MS", "value": "60000"},
+                {"name": "WORKER_COUNT", "value": "1"},
                 {"name": "MODELSTACK_PRIMARY_KEY", "secureValue": mock_key("diabetes-primary-key")},
                 {"name": "MODELSTACK_SECONDARY_KEY", "secureValue": mock_key("diabetes-secondary-key")},
             ],
@@ -105,7 +107,12 @@ def test_auth_off_has_no_keys(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     _, plan = evaluate_stack(aci_stack(project, {}), project.root)  # ACI's default: auth_enabled false
     container = seen["diabetes-group"]["containers"][0]
-    assert container["environmentVariables"] == [{"name": "MODELSTACK_AUTH_ENABLED", "value": "false"}]
+    # ACI's deploy_configuration has no concurrency or timeout: Azure ML's defaults, explicitly
+    assert container["environmentVariables"] == [
+        {"name": "MODELSTACK_AUTH_ENABLED", "value": "false"},
+        {"name": "SCORING_TIMEOUT_MS", "value": "60000"},
+        {"name": "WORKER_COUNT", "value": "1"},
+    ]
     assert not plan.by_type("random:index/randomPassword:RandomPassword")
     assert "service_keys" not in plan.outputs
 

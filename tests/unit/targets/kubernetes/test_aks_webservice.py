@@ -107,7 +107,6 @@ def test_prod_service_objects(project, monkeypatch):
                             {"name": "SCORING_TIMEOUT_MS", "value": "60000"},
                             {"name": "SERVICE_PATH_PREFIX", "value": "api/v1/service/diabetes"},
                             {"name": "WORKER_COUNT", "value": "1"},
-                            {"name": "WORKER_TIMEOUT", "value": "300"},
                         ],
                         "image": image_of(project, config, "diabetes", "modelstackprod66885afe.azurecr.io"),
                         "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
@@ -389,7 +388,6 @@ def test_sizing_gpu_limits_and_server_settings(project, monkeypatch):
         {"name": "SCORING_TIMEOUT_MS", "value": "400000"},
         {"name": "SERVICE_PATH_PREFIX", "value": "api/v1/service/diabetes"},
         {"name": "WORKER_COUNT", "value": "4"},
-        {"name": "WORKER_TIMEOUT", "value": "430"},
     ]
     assert container["livenessProbe"] == {"failureThreshold": 6, "httpGet": {"path": "/", "port": "http"}, "initialDelaySeconds": 60, "periodSeconds": 20, "successThreshold": 1, "timeoutSeconds": 5}
     assert container["readinessProbe"] == {"failureThreshold": 6, "httpGet": {"path": "/", "port": "http"}, "periodSeconds": 20, "successThreshold": 2, "timeoutSeconds": 5}
@@ -443,3 +441,24 @@ def test_keys_never_appear_in_the_plan(project):
     for key in ("diabetes-primary-key", "diabetes-secondary-key", "diabetes-multi-primary-key"):
         assert mock_key(key) not in text
     assert plan.named("diabetes-keys").inputs["stringData"] == SECRET_PLACEHOLDER
+
+
+def test_the_azmlinfsrv_fallback_also_gets_gunicorn_worker_timeout(project, monkeypatch):
+    """WORKER_TIMEOUT is gunicorn's (azmlinfsrv's) silent-worker limit: 400 s of scoring
+    timeout + 30 s; modelstack's server has no such knob, so its pods do not get it."""
+    seen = revealed_inputs(monkeypatch)
+    project.write_stack("fallback", {
+        "registry": {"kind": "acr"},
+        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
+        "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "scoring_server": "azmlinfsrv", "deploy": {
+            "scoring_timeout_ms": 400000, "replica_max_concurrent_requests": 3, "auth_enabled": False,
+        }}, "diabetes-multi": None},
+    })
+    evaluate_stack("fallback", project.root)
+    assert seen["diabetes-deployment"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "MODELSTACK_AUTH_ENABLED", "value": "false"},
+        {"name": "SCORING_TIMEOUT_MS", "value": "400000"},
+        {"name": "SERVICE_PATH_PREFIX", "value": "api/v1/service/diabetes"},
+        {"name": "WORKER_COUNT", "value": "3"},
+        {"name": "WORKER_TIMEOUT", "value": "430"},
+    ]
