@@ -6,7 +6,8 @@ limits no client can get around. Self-contained: imports nothing from modelstack
 
 Modules by concern: settings (the environment, validated), keys (key auth), cors, request_ids,
 entry_script (loading, run()'s arguments), scoring (one run() at a time, timeout), swagger,
-log_capture, app (the routes), server (flags, uvicorn, workers).
+log_capture, app (the routes), peers (a busy worker's requests to an idle one), server (flags,
+uvicorn, workers).
 """
 
 __version__ = "1.0.0"

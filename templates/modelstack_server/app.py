@@ -50,8 +50,9 @@ def message(status: int, text: str, run_function_failed: bool = False, extra: He
 
 
 class ScoringApp:
-    def __init__(self, settings: Settings, script: EntryScript, scorer: SerialScorer | None = None, app_insights=None):
+    def __init__(self, settings: Settings, script: EntryScript, scorer: SerialScorer | None = None, app_insights=None, peers=None):
         self.settings = settings
+        self.peers = peers  # peers.Peers with WORKER_COUNT > 1: /score goes to a worker whose run() is free
         self.script = script
         self.scorer = scorer or SerialScorer(settings.scoring_timeout_ms)
         self.swagger = SwaggerDocuments(script.run, settings.app_root, settings.service_name, settings.service_version, settings.service_path_prefix)
@@ -112,10 +113,36 @@ class ScoringApp:
         if body is False:
             return await _send(send, 413, [("Content-Type", "application/json"), ("Connection", "close"), *front_cors], json.dumps({"message": too_large}).encode())
 
-        status, response_headers, payload = await self._azureml(scope, method, path, headers, body, started)
+        if path == "/score" and self.peers is not None:
+            status, response_headers, payload = await self._score_on_a_free_worker(scope, method, path, headers, body, started)
+        else:
+            status, response_headers, payload = await self._azureml(scope, method, path, headers, body, started)
         if front_cors:
             response_headers = cors.add_missing(response_headers, front_cors)
         await _send(send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload))
+
+    async def _score_on_a_free_worker(self, scope, method, path, headers, body, started):
+        """Here when this worker's run() is free (or the request was passed here), else on an idle sibling."""
+        from .peers import FORWARDED_SCOPE_KEY, SiblingUnavailable, forward
+
+        peers = self.peers
+        sibling = None if scope.get(FORWARDED_SCOPE_KEY) or peers.idle() else peers.idle_sibling()
+        if sibling is not None:
+            target = scope.get("raw_path") or path.encode()
+            if scope.get("query_string"):
+                target += b"?" + scope["query_string"]
+            try:
+                return await forward(peers.address(sibling), method, target, scope["headers"], body, self.settings.scoring_timeout_ms / 1000 + 30)
+            except SiblingUnavailable as error:  # nothing was sent: score it here
+                logger.warning(f"worker {sibling} could not be reached ({error}); scoring the request here")
+            except Exception:  # sent, but the answer did not come back whole: never run it twice
+                logger.error(f"relaying worker {sibling}'s answer failed\n{traceback.format_exc()}")
+                return message(500, INTERNAL_ERROR)
+        peers.begin()
+        try:
+            return await self._azureml(scope, method, path, headers, body, started)
+        finally:
+            peers.end()
 
     async def _read_body(self, receive, limit: int):
         """The whole body; None when it does not arrive in time, False when it is over the limit."""

@@ -10,7 +10,8 @@ What no client can hold (all in Settings, from the environment):
 - run() is called one request at a time per worker, once the request's body is complete.
 
 WORKER_COUNT processes are forked after the socket is bound (each loads the script and runs
-init(), as azmlinfsrv's gunicorn workers do); with one worker there is no supervisor process.
+init(), as azmlinfsrv's gunicorn workers do); a /score request that reaches a worker whose run()
+is busy is scored by an idle sibling (peers.py). With one worker there is no supervisor process.
 Exit codes: 2 for bad settings, 3 when the script cannot be loaded or init() raised
 (azmlinfsrv's boot error).
 """
@@ -150,7 +151,7 @@ def _list_model_dir(settings: Settings) -> None:
         logger.info(line)
 
 
-def load_application(settings: Settings):
+def load_application(settings: Settings, peers=None):
     """The script loaded and init() run; exits with azmlinfsrv's boot error code when either fails."""
     from .app import ScoringApp
     from .entry_script import ScriptError, load
@@ -171,13 +172,42 @@ def load_application(settings: Settings):
         _list_model_dir(settings)
         sys.exit(BOOT_ERROR)
     logger.info("Users's init has completed successfully")
-    return ScoringApp(settings, script, app_insights=app_insights)
+    return ScoringApp(settings, script, app_insights=app_insights, peers=peers)
 
 
-def serve(settings: Settings, tls_files, sock: socket.socket | None = None) -> None:
+def peered_server(config, peer_listener: socket.socket):
+    """uvicorn's Server that also serves siblings' passed-on requests on this worker's private
+    Unix socket (peers.py): plain HTTP, marked in the scope so they are never passed on again."""
+    import asyncio
+    import copy
+    import functools
+
     import uvicorn
 
-    app = load_application(settings)
+    from .peers import FORWARDED_SCOPE_KEY
+
+    class PeeredServer(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.should_exit:
+                return
+            public_app = self.config.loaded_app
+
+            async def forwarded_app(scope, receive, send):
+                await public_app({**scope, FORWARDED_SCOPE_KEY: True}, receive, send)
+
+            private = copy.copy(self.config)
+            private.loaded_app, private.ssl = forwarded_app, None
+            factory = functools.partial(private.http_protocol_class, config=private, server_state=self.server_state, app_state=self.lifespan.state)
+            self.servers.append(await asyncio.get_running_loop().create_unix_server(factory, sock=peer_listener))
+
+    return PeeredServer(config)
+
+
+def serve(settings: Settings, tls_files, sock: socket.socket | None = None, peers=None, peer_listener: socket.socket | None = None) -> None:
+    import uvicorn
+
+    app = load_application(settings, peers)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -196,7 +226,7 @@ def serve(settings: Settings, tls_files, sock: socket.socket | None = None) -> N
         ssl_certfile=tls_files[0] if tls_files else None,
         ssl_keyfile=tls_files[1] if tls_files else None,
     )
-    server = uvicorn.Server(config)
+    server = peered_server(config, peer_listener) if peer_listener is not None else uvicorn.Server(config)
     logger.info(f"Worker with pid {os.getpid()} ready for serving traffic")
     server.run(sockets=[sock] if sock is not None else None)
 
@@ -210,25 +240,29 @@ def bind(settings: Settings) -> socket.socket:
 
 def serve_workers(settings: Settings, tls_files) -> None:
     """WORKER_COUNT forked workers on one socket; a worker that dies is replaced, unless it failed
-    to boot (then the server stops with its code, as gunicorn's master does)."""
+    to boot (then the server stops with its code, as gunicorn's master does). A request that
+    reaches a busy worker is scored by an idle one (peers.py)."""
+    from .peers import Peers
+
     sock = bind(settings)
+    peers = Peers(settings.worker_count)
     print(f"modelstack server: listening on {settings.host}:{sock.getsockname()[1]} with {settings.worker_count} workers", flush=True)
-    children: set[int] = set()
+    children: dict[int, int] = {}  # pid -> worker index
     stopping = False
 
-    def start_worker() -> None:
+    def start_worker(index: int) -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                serve(settings, tls_files, sock)
+                serve(settings, tls_files, sock, peers, peers.become(index))
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else 1
             finally:
                 os._exit(code)
-        children.add(pid)
+        children[pid] = index
 
     def stop(signum, frame) -> None:
         nonlocal stopping
@@ -241,8 +275,8 @@ def serve_workers(settings: Settings, tls_files) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(settings.worker_count):
-        start_worker()
+    for index in range(settings.worker_count):
+        start_worker(index)
     code = 0
     while children:
         try:
@@ -251,16 +285,16 @@ def serve_workers(settings: Settings, tls_files) -> None:
             break
         except InterruptedError:
             continue
-        children.discard(pid)
+        index = children.pop(pid, None)
         worker_code = os.waitstatus_to_exitcode(status)
-        if stopping:
+        if stopping or index is None:
             continue
         if worker_code == BOOT_ERROR:
             code = BOOT_ERROR
             stop(None, None)
         else:
             logger.warning(f"worker {pid} exited with {worker_code}; starting another")
-            start_worker()
+            start_worker(index)
     sys.exit(code)
 
 
