@@ -11,6 +11,7 @@
 #   endpoint_vs_bare  the endpoint's image against azmlinfsrv run bare, side by side
 #   local_up          `pulumi up` of the local stack from nothing to Healthy (needs the engine)
 #   profile_runtime   `modelstack profile` with its defaults, image built and image reused
+#   profile_cpu_limits  what profile measures at one core and at a quarter core (was a test's comparison)
 #
 # Needs what scripts/setup.sh installs (Docker, the base and runtime images, wrk; the engine
 # for local_up). Output goes to the terminal and to .modelstack/benchmarks/<UTC time>/NAME.txt.
@@ -19,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all=(plan_cost noop build_and_start image_slimming endpoint_vs_bare local_up profile_runtime)
+all=(plan_cost noop build_and_start image_slimming endpoint_vs_bare local_up profile_runtime profile_cpu_limits)
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${all[@]}")
 for name in "${selected[@]}"; do
