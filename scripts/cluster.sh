@@ -1314,6 +1314,13 @@ cmd_stop() {
 
 cmd_status() {
     local name pid all=0
+    # a running cluster is judged by what it was started with
+    if [ -f "$DATA/state.env" ]; then
+        case "$(sed -n 's/^METRICS_SERVER=//p' "$DATA/state.env")" in
+            yes) WANT_METRICS_SERVER=1 ;;
+            no) WANT_METRICS_SERVER=0 ;;
+        esac
+    fi
     for name in etcd kube-apiserver containerd kube-controller-manager kube-scheduler kubelet kube-proxy traefik metrics-server; do
         if pid=$(our_pid "$name"); then
             printf '%-24s running (pid %s)\n' "$name" "$pid"
