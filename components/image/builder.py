@@ -57,15 +57,27 @@ def split_repository(repository: str) -> tuple[str, str]:
     return registry, path
 
 
-def registry_digest(repository: str, tag: str, *, scheme: str = "http", timeout: float = 5.0) -> str | None:
-    """The manifest digest of repository:tag in a (local, plain-HTTP) registry, or None."""
+def registry_digest(repository: str, tag: str, *, scheme: str = "http", timeout: float = 5.0, attempts: int = 3) -> str | None:
+    """The manifest digest of repository:tag in a (local, plain-HTTP) registry, or None when the
+    registry says it has no such tag. A registry that does not answer is an error, not a missing
+    image: a slow registry must not cause a rebuild."""
     registry, path = split_repository(repository)
-    try:
-        response = requests.head(f"{scheme}://{registry}/v2/{path}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}, timeout=timeout)
-    except requests.RequestException:
+    url = f"{scheme}://{registry}/v2/{path}/manifests/{tag}"
+    for attempt in range(1, attempts + 1):
+        try:
+            response = requests.head(url, headers={"Accept": MANIFEST_TYPES}, timeout=timeout)
+        except requests.RequestException as exc:
+            if attempt == attempts:
+                raise BuildError(
+                    f"the registry {registry} did not answer whether it has {path}:{tag} ({type(exc).__name__}, {attempts} tries of {timeout:g} s)",
+                    rule="an image is built only when its registry says it is missing",
+                    fix=f"check that the registry at {registry} runs (`pulumi refresh` restarts a local one), then run again",
+                ) from None
+            time.sleep(0.5 * attempt)
+            continue
+        if response.status_code == 200:
+            return response.headers.get("Docker-Content-Digest")
         return None
-    if response.status_code == 200:
-        return response.headers.get("Docker-Content-Digest")
     return None
 
 

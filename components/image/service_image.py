@@ -68,11 +68,15 @@ class ServiceImageProvider(ResourceProvider):
         return CreateResult(id_=f"{props['repository']}:{props['tag']}", outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        from components.errors import BuildError
         from components.image.builder import is_local_registry, registry_digest
 
         if not is_local_registry(props["repository"]):
             return ReadResult(id_=id_, outs=props)  # ACR images are not re-read without a sign-in
-        digest = registry_digest(props["repository"], props["tag"]) or ""
+        try:
+            digest = registry_digest(props["repository"], props["tag"], attempts=1) or ""
+        except BuildError:  # a stopped registry: the image cannot be seen, which is drift to repair
+            digest = ""
         image = f"{props['repository']}@{digest}" if digest else ""
         return ReadResult(id_=id_, outs={**props, "digest": digest, "image": image})
 
