@@ -289,7 +289,7 @@ PY
 cmd_build() {
     mkdir -p "$TOOLS_ROOT"
     exec 8>"$TOOLS_ROOT/.build.lock"
-    flock 8
+    flock -w 3600 8 || die "another scripts/cluster.sh build has held $TOOLS_ROOT/.build.lock for an hour"
     log "Kubernetes $KUBE_VERSION (etcd $ETCD_VERSION), Traefik $TRAEFIK_VERSION, metrics-server $METRICS_SERVER_VERSION"
     local k="$REPO_ROOT/tools/kube"
     go_build "kube-$KUBE_VERSION" "$k" "$KUBE_BIN" . "$(kube_ldflags)" "$k" prepare_kube_module
@@ -372,7 +372,8 @@ start_proc() {
     fi
     mkdir -p "$DATA/logs" "$DATA/pids"
     printf '\n==== %s start %s\n' "$name" "$(date -u +%FT%TZ)" >>"$DATA/logs/$name.log"
-    setsid "$@" >>"$DATA/logs/$name.log" 2>&1 </dev/null &
+    # 8>&- 9>&-: the long-running processes must not inherit (and so hold) this script's locks
+    setsid "$@" >>"$DATA/logs/$name.log" 2>&1 </dev/null 8>&- 9>&- &
     pid=$!
     printf '%s\n' "$pid" >"$DATA/pids/$name.pid"
     sleep 0.2
@@ -1165,7 +1166,7 @@ cmd_start() {
     cmd_build
     mkdir -p "$DATA"
     exec 9>"$DATA/.lock"
-    flock 9
+    flock -w 900 9 || die "another scripts/cluster.sh has held $DATA/.lock for 15 minutes"
     local sock="$DATA/run/containerd.sock"
     [ ${#sock} -lt 100 ] || die "the data folder's path is too long for a unix socket ($sock); set MODELSTACK_CLUSTER_DIR to a shorter one"
     phase "preflight: address ranges and ports"
@@ -1264,7 +1265,7 @@ cmd_stop() {
     need_root stop
     [ -d "$DATA" ] || { log "nothing to stop (no $DATA)"; finish; return 0; }
     exec 9>"$DATA/.lock"
-    flock 9
+    flock -w 900 9 || die "another scripts/cluster.sh has held $DATA/.lock for 15 minutes"
     phase "stop Traefik, metrics-server, controllers"
     stop_proc traefik
     stop_proc metrics-server
