@@ -19,11 +19,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from components import pulumi_internals
-from components.config import rules
+from components.config import reading, rules
 from components.config.merge import merged_values
 from components.config.pydantic_errors import check_top_level_keys, dedupe, from_pydantic
 from components.config.schema import DEPLOY_MODELS, NAMESPACE, STACKS, TOP_LEVEL_KEYS, UNDECRYPTED_SECRET, StackConfig
@@ -45,34 +44,49 @@ def find_project_dir(start: str | os.PathLike | None = None) -> Path:
     )
 
 
+YAML_RULE = "stack and project files are YAML mappings"
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping from a file, or a ConfigError that points at the line."""
+    """A YAML mapping from a file, or a ConfigError that points at the line.
+
+    Read within the limits of `components.config.reading` (size, UTF-8, depth, alias
+    expansion, duplicate keys): no file makes this hang, blow up or raise anything else.
+    """
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        text = reading.read_text(path, rule=YAML_RULE)
     except FileNotFoundError:
         raise ConfigError(
             f"{path} does not exist",
             rule="every stack has its own file stacks/Pulumi.<stack>.yaml",
             fix=f"create {path.name} (copy stacks/Pulumi.local.yaml), or pick one of: {', '.join(STACKS)}",
         ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"{path.name} is not valid YAML{where}: {problem}",
-            rule="stack and project files are YAML mappings",
-            fix="fix the indentation or quoting at that line",
-        ) from None
+    loaded = reading.parse_yaml(text, path.name, rule=YAML_RULE)
+    if loaded is None:
+        return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path.name} holds a {type(loaded).__name__}, not a mapping", rule="the file is a YAML mapping", fix="start the file with `config:`")
     return loaded
 
 
+def _config_section(document: dict[str, Any], where: str) -> dict[str, Any]:
+    """A file's `config:` mapping (empty when absent)."""
+    config = document.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"`config:` in {where} is a {type(config).__name__}",
+            rule="`config:` is a mapping of namespaced keys to values (modelstack:services: ...)",
+            fix="write `config:` as a mapping: `modelstack:<key>: <value>` lines indented under it, no `- ` items",
+        )
+    return config
+
+
 def _strip_namespace(config: dict[str, Any], where: str) -> dict[str, Any]:
     """`modelstack:services` -> `services`; keys of other namespaces (aws:region) are not ours."""
     ours = {}
-    for key, value in (config or {}).items():
+    for key, value in config.items():
         namespace, _, name = str(key).partition(":")
         if name and namespace == NAMESPACE:
             ours[name] = value
@@ -88,7 +102,7 @@ def _strip_namespace(config: dict[str, Any], where: str) -> dict[str, Any]:
 def shared_config(project_dir: Path) -> dict[str, Any]:
     """What Pulumi.yaml declares for every stack (`config: modelstack:<key>: value: ...`)."""
     project = read_yaml(project_dir / "Pulumi.yaml")
-    declared = _strip_namespace(project.get("config") or {}, "Pulumi.yaml")
+    declared = _strip_namespace(_config_section(project, "Pulumi.yaml"), "Pulumi.yaml")
     shared = {}
     for key, declaration in declared.items():
         shared[key] = declaration.get("value") if isinstance(declaration, dict) and "value" in declaration else declaration
@@ -112,8 +126,8 @@ def stack_file_config(project_dir: Path, stack: str) -> tuple[dict[str, Any], se
     document = read_yaml(path)
     unknown = set(document) - {"config", "secretsprovider", "encryptionsalt", "encryptedkey", "environment"}
     if unknown:
-        raise ConfigError(f"{path.name} has top-level key(s) {sorted(unknown)}", rule="a stack file holds `config:` (and the engine's encryption settings)", fix="move them under `config:` with the `modelstack:` prefix")
-    values = _strip_namespace(document.get("config") or {}, path.name)
+        raise ConfigError(f"{path.name} has top-level key(s) {sorted(map(str, unknown))}", rule="a stack file holds `config:` (and the engine's encryption settings)", fix="move them under `config:` with the `modelstack:` prefix")
+    values = _strip_namespace(_config_section(document, path.name), path.name)
     secure_paths: set[str] = set()
     values = {k: _replace_secure_leaves(v, f"{NAMESPACE}:{k}", secure_paths) for k, v in values.items()}
     return values, secure_paths

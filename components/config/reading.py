@@ -1,0 +1,222 @@
+"""Reading the files modelstack is handed (project and stack files, previews, check results)
+within bounds: whatever a file holds, the result is a value or a ModelstackError, never a
+traceback, a hang or a memory blow-up.
+
+The limits (stated in the README's configuration reference):
+- a file is a regular file (not a folder, device or fifo) of at most `MAX_CONFIG_BYTES`
+  (1 MiB) for YAML configuration, `MAX_DOCUMENT_BYTES` (64 MiB) for JSON documents;
+- text is UTF-8;
+- nesting is at most `MAX_DEPTH` levels deep;
+- a YAML document expands to at most `MAX_NODES` values once its aliases are followed (a
+  "billion laughs" file is refused before anything expands it), and an alias may not refer
+  to the collection that holds it;
+- a YAML mapping names each key once (as Pulumi's own YAML reader requires).
+
+Pure except for the one read of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from components.errors import ConfigError, ModelstackError
+
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a fifo"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: type[ModelstackError] = ConfigError) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes.
+
+    The file's type is looked at before it is opened, so a fifo or a device never blocks or
+    streams forever; FileNotFoundError is left to the caller, which knows what the file is for.
+    """
+    name = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{name} is {_kind(info.st_mode)}", rule=f"{rule}; it is a regular file", fix=f"point {path.name} at a regular file (or replace it with one)")
+    if info.st_size > limit:
+        raise error(f"{name} is {info.st_size:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file (is it the file you meant?)")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions") from None
+    if len(data) > limit:  # grew since it was looked at
+        raise error(f"{name} is over {limit:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line})", rule=f"{rule}; it is UTF-8 text", fix="save the file as UTF-8 (is it a binary file?)") from None
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys and documents too deep or too big."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=False)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    continue  # unhashable: the base constructor says so with its own message
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def expanded_size(root: Node) -> int:
+    """How many values the node graph holds once every alias is followed, counted without
+    following them (each node's size is computed once); a node that contains itself is refused."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        ident = id(node)
+        if ident in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(ident)
+            sizes[ident] = min(MAX_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if ident in open_nodes:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to the collection that holds it", node.start_mark)
+        open_nodes.add(ident)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                raise yaml.composer.ComposerError(None, None, "an alias refers to the collection that holds it", child.start_mark)
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def parse_yaml(text: str, name: str, *, rule: str, error: type[ModelstackError] = ConfigError) -> Any:
+    """The value of a YAML document, within the limits above; errors point at the line."""
+    loader = None
+    try:
+        loader = _BoundedLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = expanded_size(node)
+        if size > MAX_NODES:
+            raise error(
+                f"{name} expands to more than {MAX_NODES:,} values (through its aliases)",
+                rule=f"{rule}; once aliases (*name) are followed it holds at most {MAX_NODES:,} values",
+                fix="write the values out instead of repeating aliases of aliases",
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        problem = _problem(exc)
+        fix = "keep one of the two (the engine refuses a key given twice)" if problem.startswith("duplicate key") else "fix the indentation or quoting at that line"
+        raise error(f"{name} is not valid YAML{_where(exc, text)}: {problem}", rule=rule, fix=fix) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _where(exc: yaml.YAMLError, text: str) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f" at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f" at line {text[: exc.position].count(chr(10)) + 1}"
+    return ""
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"character #x{exc.character:04x} is not allowed"
+    return getattr(exc, "problem", None) or str(exc).splitlines()[0]
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether a parsed value nests deeper than MAX_DEPTH (iterative: any depth is safe)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def parse_json(text: str, name: str, *, rule: str, fix: str, error: type[ModelstackError] = ModelstackError) -> Any:
+    """The value of a JSON document, nested at most MAX_DEPTH levels."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{name} is not JSON ({exc.msg} at line {exc.lineno})", rule=rule, fix=fix) from None
+    except RecursionError:
+        value = None
+        deep = True
+    else:
+        deep = _too_deep(value)
+    if deep:
+        raise error(f"{name} nests deeper than {MAX_DEPTH} levels", rule=f"{rule}; JSON nests at most {MAX_DEPTH} levels", fix=fix)
+    return value
