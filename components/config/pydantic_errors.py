@@ -9,7 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from components.config.schema import DEPLOY_MODELS, NAMESPACE, TOP_LEVEL_KEYS, StackConfig, config_key
+from components.config.schema import DEPLOY_MODELS, NAMESPACE, SECRET_FIELDS, TOP_LEVEL_KEYS, StackConfig, config_key
 from components.errors import ConfigError, number_text
 
 
@@ -79,6 +79,21 @@ def _deploy_hint(field: str, loc: tuple, values: dict[str, Any]) -> str | None:
     return f"'{field}' is a deploy parameter of target {' and '.join(owners)}, not of target '{target}'"
 
 
+# An input is quoted in a message up to this many characters (a 10,000-item list is not).
+SHOWN_INPUT_CHARS = 80
+
+
+def shown_input(value: Any, loc: tuple) -> str:
+    """'is <the value>', as a message shows it: a secret field's value never, whatever its
+    type (only the type is named); a long value cut short."""
+    if any(str(part) in SECRET_FIELDS for part in loc):
+        return f"is a {type(value).__name__} (value not shown: it is a secret)"
+    text = repr(value)
+    if len(text) > SHOWN_INPUT_CHARS:
+        text = text[: SHOWN_INPUT_CHARS - 3] + "..."
+    return f"is {text}"
+
+
 def from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> ConfigError:
     # pydantic puts a union member's name (or a discriminator tag) into the location; drop it
     loc = tuple(p for p in error["loc"] if p not in _UNION_MEMBER_NAMES)
@@ -97,16 +112,23 @@ def from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> ConfigError:
     if kind == "missing":
         return ConfigError("is required", key=key, rule=f"'{loc[-1]}' has no default", fix=f"set {key}")
     if kind == "literal_error":
-        return ConfigError(f"is {error.get('input')!r}", key=key, rule=f"must be one of {ctx.get('expected')}", fix=f"set it to one of {ctx.get('expected')}")
+        return ConfigError(shown_input(error.get("input"), loc), key=key, rule=f"must be one of {ctx.get('expected')}", fix=f"set it to one of {ctx.get('expected')}")
     if kind == "union_tag_invalid":
-        return ConfigError(f"kind is {ctx.get('tag')!r}", key=key, rule=f"kind must be one of {ctx.get('expected_tags')}", fix="set kind: local (a registry on this machine) or kind: acr (Azure Container Registry)")
+        return ConfigError(f"kind {shown_input(ctx.get('tag'), loc)}", key=key, rule=f"kind must be one of {ctx.get('expected_tags')}", fix="set kind: local (a registry on this machine) or kind: acr (Azure Container Registry)")
     if kind == "union_tag_not_found":
         return ConfigError("has no 'kind'", key=key, rule="a registry names its kind", fix="add kind: local or kind: acr")
     bound = {name: number_text(ctx.get(name)) for name in ("gt", "ge", "le", "lt")}
     bounds = {"greater_than": f"must be greater than {bound['gt']}", "greater_than_equal": f"must be at least {bound['ge']}", "less_than_equal": f"must be at most {bound['le']}", "less_than": f"must be less than {bound['lt']}", "too_short": f"needs at least {ctx.get('min_length')} item(s)"}
+    shown = shown_input(error.get("input"), loc)
     if kind in bounds:
-        return ConfigError(f"is {error.get('input')!r}", key=key, rule=bounds[kind], fix=f"set {key} to a value that {bounds[kind].replace('must be', 'is').replace('needs', 'has')}")
-    return ConfigError(f"is {error.get('input')!r}", key=key, rule=error["msg"].lower().replace("input should", "must"), fix=f"correct {key}")
+        return ConfigError(shown, key=key, rule=bounds[kind], fix=f"set {key} to a value that {bounds[kind].replace('must be', 'is').replace('needs', 'has')}")
+    if kind in ("int_type", "float_type") and isinstance(error.get("input"), bool):
+        return ConfigError(shown, key=key, rule="a number is a number: true and false are not numbers", fix=f"set {key} to a number (without quotes)")
+    if kind == "finite_number":
+        return ConfigError(shown, key=key, rule="numbers are finite: nan and inf are not accepted", fix=f"set {key} to a finite number")
+    if kind in ("int_type", "float_type") and isinstance(error.get("input"), str):
+        return ConfigError(shown, key=key, rule="must be a number, not text", fix=f"set {key} to a number without quotes")
+    return ConfigError(shown, key=key, rule=error["msg"].lower().replace("input should", "must"), fix=f"correct {key}")
 
 
 def check_top_level_keys(values: dict[str, Any]) -> list[ConfigError]:

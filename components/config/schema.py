@@ -10,7 +10,7 @@ This module imports nothing of modelstack's, so every other module may import it
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -33,6 +33,38 @@ def config_key(*parts: str | int) -> str:
     for part in rest:
         key += f"[{part}]" if isinstance(part, int) else f".{part}"
     return key
+
+
+# --- numbers ---------------------------------------------------------------------------------
+# Numbers are numbers: `true` is not 1 (pydantic's strict mode refuses booleans and strings;
+# an integer is still a valid float), never nan or inf, and bounded by what the target accepts.
+
+# Kubernetes' int32 fields (Deployment replicas, HPA min/max replicas, probe periods, delays,
+# timeouts and thresholds: k8s.io/api core/v1 Probe, apps/v1 DeploymentSpec).
+INT32_MAX = 2**31 - 1
+PORT_MAX = 65535
+# ACI: a Linux container group gets at most 4 vCPUs and 16 GB of memory (Azure docs, "Resource
+# availability for Azure Container Instances by region", standard container groups).
+ACI_MAX_CPU_CORES = 4
+ACI_MAX_MEMORY_GB = 16
+# AKS: a pod fits on one node; the largest Azure VM size (Standard_M416ms_v2) has 416 vCPUs and
+# 11,400 GiB of memory, and the largest GPU sizes (ND96 series) have 8 GPUs.
+AKS_MAX_CPU_CORES = 416
+AKS_MAX_MEMORY_GB = 11_400
+AKS_MAX_GPU_CORES = 8
+# AKS: at most 1,000 nodes per node pool (Azure docs, "Quotas, virtual machine size restrictions,
+# and region availability in AKS"); the cluster autoscaler's bounds are per pool too.
+AKS_MAX_POOL_NODES = 1000
+
+
+def count(low: int, high: int = INT32_MAX) -> Any:
+    """An integer in low..high; booleans, strings and floats refused."""
+    return Annotated[int, Field(strict=True, ge=low, le=high)]
+
+
+def amount(high: float) -> Any:
+    """A finite number above 0 and at most high; booleans and strings refused."""
+    return Annotated[float, Field(strict=True, gt=0, le=high, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -84,14 +116,14 @@ class EnvironmentSpec(_Strict):
 class LocalDeploy(_Strict):
     """`LocalWebservice.deploy_configuration(port)`; a free port is picked when unset."""
 
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    port: count(1, PORT_MAX) | None = None
 
 
 class AciDeploy(_Strict):
     """`AciWebservice.deploy_configuration(...)`."""
 
-    cpu_cores: Annotated[float, Field(gt=0)] = 0.1
-    memory_gb: Annotated[float, Field(gt=0)] = 0.5
+    cpu_cores: amount(ACI_MAX_CPU_CORES) = 0.1
+    memory_gb: amount(ACI_MAX_MEMORY_GB) = 0.5
     auth_enabled: bool = False
     ssl_enabled: bool = False
     ssl_cert_pem_file: str | None = None
@@ -120,24 +152,24 @@ class AksDeploy(_Strict):
     """
 
     autoscale_enabled: bool | None = None
-    autoscale_min_replicas: Annotated[int, Field(gt=0)] | None = None
-    autoscale_max_replicas: Annotated[int, Field(gt=0)] | None = None
-    autoscale_refresh_seconds: Annotated[int, Field(gt=0)] | None = None
-    autoscale_target_utilization: Annotated[int, Field(gt=0, le=100)] | None = None
-    num_replicas: Annotated[int, Field(gt=0)] | None = None
-    cpu_cores: Annotated[float, Field(gt=0)] = 0.1
-    memory_gb: Annotated[float, Field(gt=0)] = 0.5
-    cpu_cores_limit: Annotated[float, Field(gt=0)] | None = None
-    memory_gb_limit: Annotated[float, Field(gt=0)] | None = None
-    gpu_cores: Annotated[int, Field(ge=0)] = 0
-    scoring_timeout_ms: Annotated[int, Field(gt=0)] = 60000
-    replica_max_concurrent_requests: Annotated[int, Field(gt=0)] = 1
-    max_request_wait_time: Annotated[int, Field(gt=0)] = 500
-    period_seconds: Annotated[int, Field(gt=0)] = 10
-    initial_delay_seconds: Annotated[int, Field(gt=0)] = 310
-    timeout_seconds: Annotated[int, Field(gt=0)] = 1
-    success_threshold: Annotated[int, Field(gt=0)] = 1
-    failure_threshold: Annotated[int, Field(gt=0)] = 3
+    autoscale_min_replicas: count(1) | None = None
+    autoscale_max_replicas: count(1) | None = None
+    autoscale_refresh_seconds: count(1) | None = None
+    autoscale_target_utilization: count(1, 100) | None = None
+    num_replicas: count(1) | None = None
+    cpu_cores: amount(AKS_MAX_CPU_CORES) = 0.1
+    memory_gb: amount(AKS_MAX_MEMORY_GB) = 0.5
+    cpu_cores_limit: amount(AKS_MAX_CPU_CORES) | None = None
+    memory_gb_limit: amount(AKS_MAX_MEMORY_GB) | None = None
+    gpu_cores: count(0, AKS_MAX_GPU_CORES) = 0
+    scoring_timeout_ms: count(1) = 60000
+    replica_max_concurrent_requests: count(1) = 1
+    max_request_wait_time: count(1) = 500
+    period_seconds: count(1) = 10
+    initial_delay_seconds: count(1) = 310
+    timeout_seconds: count(1) = 1
+    success_threshold: count(1) = 1
+    failure_threshold: count(1) = 3
     auth_enabled: bool = True
     token_auth_enabled: bool = False
     primary_key: SecretStr | None = None
@@ -161,7 +193,7 @@ class VersionSpec(_Strict):
     (default: the service's), with `traffic_percentile` of the requests."""
 
     version_name: str
-    traffic_percentile: Annotated[float, Field(ge=0, le=100)] = 0
+    traffic_percentile: Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)] = 0
     is_default: bool = False
     is_control_version_type: bool = False
     models: list[str] | None = None
@@ -192,7 +224,7 @@ class LocalRegistrySpec(_Strict):
     """A real OCI registry on this machine (Debian's `docker-registry`)."""
 
     kind: Literal["local"]
-    port: Annotated[int, Field(ge=1, le=65535)] = 5050
+    port: count(1, PORT_MAX) = 5050
 
 
 class AcrRegistrySpec(_Strict):
@@ -218,13 +250,13 @@ class AttachSpec(_Strict):
 class ClusterSpec(_Strict):
     """`AksCompute.provisioning_configuration(...)`, or `attach:` for an existing cluster."""
 
-    agent_count: Annotated[int, Field(gt=0)] = 3
+    agent_count: count(1, AKS_MAX_POOL_NODES) = 3
     vm_size: str = "Standard_D3_v2"
     # Node autoscaling (AKS's cluster autoscaler; not an Azure ML parameter). agent_count is
     # the starting size; the 12-vCPU rule counts autoscale_min_nodes when autoscaling.
     autoscale_enabled: bool = False
-    autoscale_min_nodes: Annotated[int, Field(gt=0)] | None = None
-    autoscale_max_nodes: Annotated[int, Field(gt=0)] | None = None
+    autoscale_min_nodes: count(1, AKS_MAX_POOL_NODES) | None = None
+    autoscale_max_nodes: count(1, AKS_MAX_POOL_NODES) | None = None
     cluster_purpose: Literal["FastProd", "DevTest"] = "FastProd"
     kubernetes_version: str | None = None
     load_balancer_type: Literal["PublicIp", "InternalLoadBalancer"] = "PublicIp"
