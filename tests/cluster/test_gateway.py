@@ -69,7 +69,9 @@ def service(name: str, labels: dict[str, str]) -> client.V1Service:
 
 
 def condition(obj: dict, kind: str) -> str | None:
-    for cond in obj.get("status", {}).get("conditions", []) or []:
+    """Status of the condition `kind` of an object (status.conditions) or of a route's parent entry (conditions)."""
+    conditions = obj["conditions"] if "conditions" in obj else obj.get("status", {}).get("conditions")
+    for cond in conditions or []:
         if cond.get("type") == kind:
             return cond.get("status")
     return None
