@@ -11,7 +11,7 @@ import difflib
 import re
 from pathlib import Path
 
-from components.config import deploy_rules
+from components.config import deploy_rules, references
 from components.config.cluster_rules import check_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError
@@ -94,6 +94,9 @@ def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[
             errors.append(ConfigError(f"names model '{model}', which is not declared", key=f"{config_key('services', name, 'models')}[{index}]", rule="a service serves models declared under modelstack:models", fix=fix))
     env = service.environment
     env_key = ("services", name, "environment")
+    errors += references.check_environment(name, env)
+    script_error = references.script_path_error(service.entry_script, config_key("services", name, "entry_script"))
+    errors += [script_error] if script_error else []
     if env.pip_requirements and env.conda_file:
         errors.append(ConfigError("pip_requirements and conda_file are both set", key=config_key(*env_key), rule="an environment is either a pip requirements file or a conda file", fix="keep one of them (a conda file can list pip packages under `- pip:`)"))
     if env.cuda_version and not env.enable_gpu:
@@ -147,7 +150,9 @@ def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigErr
 def check_release(config: StackConfig) -> list[ConfigError]:
     """Release pins (written by `modelstack promote`) name declared services."""
     errors = []
-    for name in config.release:
+    for name, pin in config.release.items():
+        error = references.image_reference_error(pin.image, config_key("release", name, "image"), pinned=True)
+        errors += [error] if error else []
         if name not in config.services:
             errors.append(ConfigError(
                 f"pins service '{name}', which is not declared",

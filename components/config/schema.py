@@ -279,7 +279,7 @@ class ReleasePin(_Strict):
     """What a stack runs for a service when a release was promoted to it (`modelstack promote`):
     the image by digest and the model versions inside it. A pinned service is never rebuilt."""
 
-    image: Annotated[str, Field(pattern=r"^[^@\s]+@sha256:[0-9a-f]{64}$")]
+    image: str  # an image reference pinned by digest (components.config.references)
     model_versions: dict[str, str] = {}
     source_stack: str | None = None
 

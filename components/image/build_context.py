@@ -170,6 +170,11 @@ _environment = jinja2.Environment(
 
 
 def render_dockerfile(**values) -> str:
+    # The config's rules (components.config.references) keep line breaks out of every value;
+    # this is the last line of defence: only the extra steps file may add lines.
+    for name, value in values.items():
+        if name != "extra_docker_file_steps" and isinstance(value, str) and any(c in value for c in "\r\n\0"):
+            raise ConfigError(f"{name} {value!r} holds a line break", rule="a config value rendered into the Dockerfile is one line", fix="correct the config value (see `modelstack check`)")
     return _environment.get_template("Dockerfile.j2").render(**values)
 
 
