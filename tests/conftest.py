@@ -252,7 +252,7 @@ def _docker_snapshot():
     except DockerUnavailableError:
         return None
     try:
-        containers = {c["Id"]: ",".join(n.lstrip("/") for n in c.get("Names") or []) for c in client.api.containers(all=True)}
+        containers = {c["Id"]: (",".join(n.lstrip("/") for n in c.get("Names") or []), c.get("Image") or "") for c in client.api.containers(all=True)}
         images = {i["Id"]: _references(i) for i in client.api.images(all=False)}
         return containers, images
     finally:
@@ -269,28 +269,57 @@ def pytest_sessionstart(session):
     _SESSION_START["registries"] = set(_registry_processes())
 
 
-def leftovers(start: dict, docker_now, registries_now: dict[int, str], basetemp: str | None) -> list[str]:
-    """What exists now and did not at the session's start, as lines for a person to read.
+_REGISTRY_ADDR = re.compile(r"addr:\s*[\"']?(?:127\.0\.0\.1|localhost):(\d+)")
 
-    Containers: every new one. Images: new ones that carry a reference for a registry on
-    localhost or a `modelstack` repository (images Docker made while building, such as a build's
-    intermediate layers, are not listed). Registry processes: new docker-registry processes.
+
+def session_registry_ports(basetemp: str | None) -> set[int]:
+    """Ports of the registries this session configured: their config.yml files under its basetemp."""
+    ports: set[int] = set()
+    if not basetemp or not Path(basetemp).is_dir():
+        return ports
+    for folder, dirs, files in os.walk(basetemp):
+        dirs[:] = [d for d in dirs if d not in ("venv", ".tools", "site-packages", "node_modules")]
+        if "config.yml" in files:
+            try:
+                text = Path(folder, "config.yml").read_text(errors="replace")[:20000]
+            except OSError:
+                continue
+            if "modelstack-local-registry" in text:  # the service field of render_config's registry config
+                ports.update(int(p) for p in _REGISTRY_ADDR.findall(text))
+    return ports
+
+
+def leftovers(start: dict, docker_now, registries_now: dict[int, str], basetemp: str | None, ports: set[int] | None = None) -> list[str]:
+    """What this session created and left behind, as lines for a person to read.
+
+    Only what can be told apart from another run on the same machine at the same time:
+    - images: new references for a registry this session configured (`localhost:<port>/`, ports
+      from `ports`), and new `modelstack...` references (test images, what `profile` builds);
+    - containers: new ones running an image of those registries, or named `modelstack-test-...`;
+    - registry processes: new docker-registry processes whose config lies under the basetemp.
+    With `ports` None (not known), every new localhost/127.0.0.1 reference and container counts.
     """
+    def ours(ref: str) -> bool:
+        if ref.startswith("modelstack"):
+            return True
+        if ports is None:
+            return ref.startswith(("localhost:", "127.0.0.1:"))
+        return any(ref.startswith((f"localhost:{p}/", f"127.0.0.1:{p}/")) for p in ports)
+
     lines = []
     if start.get("docker") is not None and docker_now is not None:
         (containers0, images0), (containers1, images1) = start["docker"], docker_now
-        for cid, name in containers1.items():
-            if cid not in containers0:
+        for cid, (name, image) in containers1.items():
+            if cid not in containers0 and (ours(image) or name.startswith("modelstack-test-") or ports is None):
                 lines.append(f"container {cid[:12]} ({name})")
         for iid, refs in images1.items():
             old = set(images0.get(iid, []))
-            new = [r for r in refs if r not in old and (r.startswith("localhost:") or r.startswith("127.0.0.1:") or r.startswith("modelstack"))]
+            new = [r for r in refs if r not in old and ours(r)]
             if new:
                 lines.append(f"image {iid.removeprefix('sha256:')[:12]} ({', '.join(sorted(new))})")
     for pid, args in sorted(registries_now.items()):
-        if pid not in start.get("registries", set()):
-            mine = basetemp is not None and basetemp in args
-            lines.append(f"registry process {pid}{' (from this session)' if mine else ''}: {args}")
+        if pid not in start.get("registries", set()) and (basetemp is None or basetemp in args):
+            lines.append(f"registry process {pid}: {args}")
     return lines
 
 
@@ -306,7 +335,8 @@ def pytest_sessionfinish(session, exitstatus):
             basetemp = str(factory.getbasetemp())
         except Exception:  # no test asked for a temporary folder
             basetemp = None
-    lines = leftovers(_SESSION_START, _docker_snapshot(), _registry_processes(), basetemp)
+    ports = session_registry_ports(basetemp) if basetemp else None
+    lines = leftovers(_SESSION_START, _docker_snapshot(), _registry_processes(), basetemp, ports)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     write = reporter.write_line if reporter is not None else print
     if not lines:
@@ -320,4 +350,4 @@ def pytest_sessionfinish(session, exitstatus):
         if session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     else:
-        write("leftovers: (not CI: only reported; another run on this Docker daemon at the same time can show up here)")
+        write("leftovers: (not CI: only reported)")

@@ -35,31 +35,56 @@ def test_require_fails_under_ci(monkeypatch, ci):
 
 def test_leftovers_lists_only_what_the_session_added():
     start = {
-        "docker": ({"c-old": "someones-container"}, {"sha256:base": ["modelstack/python-base:bookworm"], "sha256:shared": ["localhost:5050/diabetes:abc"]}),
+        "docker": ({"c-old": ("someones-container", "x")}, {"sha256:base": ["modelstack/python-base:bookworm"], "sha256:shared": ["localhost:5050/diabetes:abc"]}),
         "registries": {100},
     }
     now = (
-        {"c-old": "someones-container", "c-new": "modelstack-test-1-diabetes"},
+        {
+            "c-old": ("someones-container", "x"),
+            "c-new": ("modelstack-e2e-diabetes", "localhost:41234/diabetes@sha256:" + "1" * 64),
+            "c-test": ("modelstack-test-ab12-diabetes", "debian"),
+            "c-other-run": ("modelstack-e2e-diabetes", "localhost:39999/diabetes:abc"),  # another run's registry
+        },
         {
             "sha256:base": ["modelstack/python-base:bookworm"],
             "sha256:shared": ["localhost:5050/diabetes:abc", "localhost:41234/diabetes:abc"],  # a new tag on an old image
             "sha256:digestonly": ["localhost:41234/diabetes@sha256:" + "1" * 64],  # pulled by digest: <none>:<none>
+            "sha256:profile": ["modelstack/diabetes:0123456789abcdef"],
+            "sha256:otherrun": ["localhost:39999/diabetes:abc"],
             "sha256:unrelated": ["debian:bookworm"],
         },
     )
-    lines = leftovers(start, now, {100: "docker-registry serve /old/config.yml", 200: "docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml"}, "/tmp/pytest-of-root/pytest-7")
+    registries = {100: "docker-registry serve /old/config.yml", 200: "docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
+                  300: "docker-registry serve /tmp/pytest-of-root/pytest-8/y/config.yml"}
+    lines = leftovers(start, now, registries, "/tmp/pytest-of-root/pytest-7", {41234})
     assert lines == [
-        "container c-new (modelstack-test-1-diabetes)",
+        "container c-new (modelstack-e2e-diabetes)",
+        "container c-test (modelstack-test-ab12-diabetes)",
         "image shared (localhost:41234/diabetes:abc)",
         "image digestonly (localhost:41234/diabetes@sha256:" + "1" * 64 + ")",
-        "registry process 200 (from this session): docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
+        "image profile (modelstack/diabetes:0123456789abcdef)",
+        "registry process 200: docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
     ]
 
 
 def test_leftovers_is_empty_when_nothing_was_added():
-    snapshot = ({"c": "x"}, {"sha256:i": ["localhost:5050/diabetes:abc"]})
-    assert leftovers({"docker": snapshot, "registries": {1}}, snapshot, {1: "docker-registry serve c"}, None) == []
+    snapshot = ({"c": ("x", "y")}, {"sha256:i": ["localhost:5050/diabetes:abc"]})
+    assert leftovers({"docker": snapshot, "registries": {1}}, snapshot, {1: "docker-registry serve c"}, None, {5050}) == []
     assert leftovers({"docker": None, "registries": set()}, snapshot, {}, None) == []  # no Docker at the start
+
+
+def test_session_registry_ports_come_from_the_configs_under_basetemp(tmp_path):
+    from components.targets.local.registry_server import render_config
+    from tests.conftest import session_registry_ports
+
+    for port in (41234, 41235):
+        folder = tmp_path / f"p{port}" / "state"
+        folder.mkdir(parents=True)
+        (folder / "config.yml").write_text(render_config(port, str(tmp_path / "storage")))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.yml").write_text("addr: 127.0.0.1:5999\n")  # not a registry's config
+    assert session_registry_ports(str(tmp_path)) == {41234, 41235}
+    assert session_registry_ports(None) == set()
 
 
 @pytest.mark.parametrize(("pytest_exit", "ci_exit", "message"), [(0, 0, None), (1, 1, None), (5, 1, "pytest ran no test (exit 5)")])
