@@ -547,13 +547,15 @@ restore_outside() {
     local d table
     if [ -f "$DATA/saved/created-dirs" ]; then
         while read -r d; do
-            [ -n "$d" ] && [ -d "$d" ] && rmdir "$d" 2>/dev/null && log "removed $d (created by the cluster)"
+            if [ -n "$d" ] && [ -d "$d" ] && rmdir "$d" 2>/dev/null; then
+                log "removed $d (created by the cluster)"
+            fi
         done <"$DATA/saved/created-dirs"
         rm -f "$DATA/saved/created-dirs"
     fi
     if [ -f "$DATA/saved/nft-tables" ] && command -v nft >/dev/null 2>&1; then
         while read -r table; do
-            grep -qxF "$table" "$DATA/saved/nft-tables" && continue
+            if grep -qxF "$table" "$DATA/saved/nft-tables"; then continue; fi
             # empty: base chains only (each with its hook line), no rule, set, map or flowtable
             # shellcheck disable=SC2086
             if nft list $table 2>/dev/null | awk '
@@ -562,7 +564,9 @@ restore_outside() {
                 /^[[:space:]]*type .* hook / { hooks++; next }
                 { other++ }
                 END { exit !(other == 0 && chains == hooks) }'; then
-                nft delete ${table#table } 2>/dev/null && log "removed the empty nftables $table (created by the cluster)"
+                if nft delete $table 2>/dev/null; then
+                    log "removed the empty nftables $table (created by the cluster)"
+                fi
             fi
         done < <(nft list tables 2>/dev/null)
         rm -f "$DATA/saved/nft-tables"
