@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from components.config import capacity, naming, vm_sizes
+from components.config.paths import path_error
 from components.config.schema import ClusterSpec, StackConfig, config_key
 from components.errors import ConfigError
 
@@ -87,7 +88,10 @@ def _check_pem_files(name: str, cluster: ClusterSpec, project_dir: str) -> list[
     errors = []
     for field in ("ssl_cert_pem_file", "ssl_key_pem_file"):
         relative = getattr(cluster, field)
-        if relative and not (Path(project_dir) / relative).is_file():
+        outside = path_error(project_dir, relative, _key(name, field)) if relative else None
+        if outside:
+            errors.append(outside)
+        elif relative and not (Path(project_dir) / relative).is_file():
             errors.append(ConfigError(f"{field} '{relative}' does not exist", key=_key(name, field), rule="the certificate and key are PEM files inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"put the file at {relative}, or correct the path"))
     return errors
 

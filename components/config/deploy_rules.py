@@ -13,6 +13,7 @@ import difflib
 import re
 from pathlib import Path
 
+from components.config.paths import path_error
 from components.config.schema import NAMESPACE, AciDeploy, AcrRegistrySpec, AksDeploy, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError, number_text
 from components.config.rollout import MAX_VERSIONS
@@ -163,7 +164,10 @@ def check_aci(config: StackConfig, name: str, deploy: AciDeploy) -> list[ConfigE
         ))
     for field in ("ssl_cert_pem_file", "ssl_key_pem_file"):
         relative = getattr(deploy, field)
-        if relative and not (Path(config.project_dir) / relative).is_file():
+        outside = path_error(config.project_dir, relative, _key(name, "deploy", field)) if relative else None
+        if outside:
+            errors.append(outside)
+        elif relative and not (Path(config.project_dir) / relative).is_file():
             errors.append(ConfigError(
                 f"{field} '{relative}' does not exist",
                 key=_key(name, "deploy", field),

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from components.config import deploy_rules, references
+from components.config.paths import has_content, path_error, resolve_path
 from components.config.cluster_rules import check_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError
@@ -21,11 +22,6 @@ from components.errors import ConfigError
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 # Azure ML model names: letters, digits, dashes, underscores and dots, up to 255 characters.
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
-
-
-def resolve_path(project_dir: str | Path, relative: str) -> Path:
-    """Paths in config are relative to the project folder (where Pulumi.yaml is)."""
-    return (Path(project_dir) / relative).resolve()
 
 
 def entry_script_path(config: StackConfig, service: ServiceSpec) -> Path:
@@ -46,26 +42,54 @@ def check_models(config: StackConfig) -> list[ConfigError]:
     for name, model in config.models.items():
         if not MODEL_NAME.match(name):
             errors.append(ConfigError(f"model name '{name}' is not allowed", key=config_key("models", name), rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="rename the model"))
-        if name in needed and not resolve_path(config.project_dir, model.path).exists():
+        if name not in needed:
+            continue
+        outside = path_error(config.project_dir, model.path, config_key("models", name, "path"))
+        if outside:
+            errors.append(outside)
+        elif not resolve_path(config.project_dir, model.path).exists():
             errors.append(ConfigError(
                 f"model path '{model.path}' does not exist",
                 key=config_key("models", name, "path"),
                 rule="a model is a file or folder inside the project (paths are relative to Pulumi.yaml's folder)",
                 fix=f"train or copy the model to {model.path}, or correct the path",
             ))
+        elif not has_content(resolve_path(config.project_dir, model.path)):
+            errors.append(ConfigError(
+                f"model path '{model.path}' is empty",
+                key=config_key("models", name, "path"),
+                rule="a model is a non-empty file, or a folder holding at least one non-empty file",
+                fix=f"train or copy the model to {model.path} (did training fail?)",
+            ))
     return errors
 
 
 def _check_file(config: StackConfig, relative: str | None, key: str, what: str) -> list[ConfigError]:
+    outside = path_error(config.project_dir, relative, key) if relative else None
+    if outside:
+        return [outside]
     if relative and not resolve_path(config.project_dir, relative).is_file():
         return [ConfigError(f"{what} '{relative}' does not exist", key=key, rule=f"the {what} is a file inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"create {relative}, or correct the path")]
     return []
 
 
+def _entry_script_error(config: StackConfig, name: str, service: ServiceSpec) -> ConfigError | None:
+    """entry_script resolves inside source_directory (or the project, without one)."""
+    key = config_key("services", name, "entry_script")
+    if service.source_directory:
+        return path_error(resolve_path(config.project_dir, service.source_directory), service.entry_script, key, inside=f"source_directory '{service.source_directory}'")
+    return path_error(config.project_dir, service.entry_script, key)
+
+
 def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
     """The files an image is built from exist (not needed for a service a release pins)."""
     errors: list[ConfigError] = []
-    if service.source_directory and not resolve_path(config.project_dir, service.source_directory).is_dir():
+    source_key = config_key("services", name, "source_directory")
+    outside = path_error(config.project_dir, service.source_directory, source_key) if service.source_directory else None
+    script_outside = None if outside else _entry_script_error(config, name, service)
+    if outside or script_outside:
+        errors.append(outside or script_outside)
+    elif service.source_directory and not resolve_path(config.project_dir, service.source_directory).is_dir():
         errors.append(ConfigError(f"source_directory '{service.source_directory}' does not exist", key=config_key("services", name, "source_directory"), rule="source_directory is a folder inside the project; it is copied into the image", fix="create the folder, or correct the path"))
     elif not entry_script_path(config, service).is_file():
         inside = f" inside source_directory '{service.source_directory}'" if service.source_directory else ""
