@@ -40,7 +40,8 @@ def _fail(error: ModelstackError) -> None:
     err.print(f"[bold red]{len(errors)} {noun}[/]", markup=True)
     for one in errors:
         err.print(f"- {one}", markup=False)
-    raise typer.Exit(EXIT_VIOLATION)
+    # an option of the command at fault (its key is the option) is bad usage
+    raise typer.Exit(EXIT_USAGE if (error.key or "").startswith("--") else EXIT_VIOLATION)
 
 
 def _short_type(type_: str) -> str:
@@ -120,15 +121,20 @@ def check(
 def package(
     service: str = typer.Argument(..., help="The service whose image to package."),
     stack: str = typer.Option(..., "--stack", help="The stack whose config to use."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder to write the Dockerfile and build context into."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the Dockerfile and build context into (new or empty)."),
+    force: bool = typer.Option(False, "--force", help="Write into a folder that already holds files (files of the same names are replaced)."),
 ) -> None:
     """Write a service's Dockerfile and build context (Azure ML's generate_dockerfile=True)."""
     from components.image.build_context import build_context, write_context
     from components.config.load import find_project_dir, load_from_files
     from components.errors import ConfigError
     from components.image.wheelhouse import ensure_wheelhouse
+    from components.commands.package_out import out_dir_error, write_failed
 
     try:
+        out_error = out_dir_error(out_dir, find_project_dir(), force=force)
+        if out_error:
+            raise out_error
         config = load_from_files(stack)
         if service not in config.services:
             raise ConfigError(f"stack {stack} has no service '{service}'", key="modelstack:services", rule="package names a declared service", fix=f"use one of: {', '.join(config.services)}")
@@ -137,7 +143,10 @@ def package(
         wheelhouse = None
         if context.requirements_digest:
             wheelhouse = ensure_wheelhouse(project_dir / STATE_DIR, context.requirements_digest, context.environment_files["requirements.txt"], log=lambda m: err.print(m, markup=False))
-        written = write_context(context, out_dir, wheelhouse)
+        try:
+            written = write_context(context, out_dir, wheelhouse)
+        except OSError as exc:
+            raise write_failed(out_dir, exc) from None
     except ModelstackError as error:
         _fail(error)
     image = f"{service}:{context.tag}"

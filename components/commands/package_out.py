@@ -1,0 +1,40 @@
+"""Where `modelstack package --out DIR` may write: decided before anything is written.
+
+Refused: the project folder and its parents (the context would be written over the project),
+a path that is a file, a path that cannot be written, and a folder that already holds files,
+unless `--force` (then files of the same names are replaced).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from components.errors import ModelstackError
+
+RULE = "--out names a new or empty folder outside the project folder's ancestry (README: Package an image)"
+
+
+def out_dir_error(out: Path, project_dir: Path, *, force: bool) -> ModelstackError | None:
+    """None when the build context may be written to `out`; else the error to print (exit 2)."""
+    try:
+        target = out.resolve()
+    except (RuntimeError, OSError):
+        return ModelstackError(f"{out} is a symlink loop", key="--out", rule=RULE, fix="name another folder")
+    project = project_dir.resolve()
+    if target == project or target in project.parents:
+        what = "the project folder" if target == project else "a parent of the project folder"
+        return ModelstackError(f"{out} is {what}", key="--out", rule=RULE, fix="name a folder of its own, e.g. --out build/<service>")
+    if target.exists() and not target.is_dir():
+        return ModelstackError(f"{out} is a file, not a folder", key="--out", rule=RULE, fix="name a folder, or remove the file")
+    if target.is_dir() and not force and any(target.iterdir()):
+        return ModelstackError(f"{out} is not empty", key="--out", rule=RULE, fix="name an empty folder, or add --force to write over it")
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("/"))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return ModelstackError(f"{out} cannot be written ({existing} is not a writable folder)", key="--out", rule=RULE, fix="name a folder you can write to")
+    return None
+
+
+def write_failed(out: Path, exc: OSError) -> ModelstackError:
+    """Writing failed anyway (a read-only file system, a full disk): said, not a traceback."""
+    return ModelstackError(f"cannot write to {out}: {exc.strerror or exc}", key="--out", rule=RULE, fix="name a folder you can write to, with room for the context")
