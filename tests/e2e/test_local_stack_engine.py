@@ -6,8 +6,6 @@ local stack's file with ports of its own, so a local stack the developer has up 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import joblib
@@ -16,44 +14,14 @@ import pytest
 import requests
 
 from tests.conftest import remove_image_references
+from tests.e2e.engine import Engine
 from tests.workspace import copy_project, derive_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
-ENGINE = REPO / ".tools" / "bin" / "pulumi"
 STACK = "e2e"
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
 
 pytestmark = [pytest.mark.engine]  # needs the engine: tests/e2e/conftest.py requires it
-
-
-class Engine:
-    def __init__(self, root: Path, home: Path):
-        self.root = root
-        self.env = {
-            **os.environ,
-            "PATH": f"{ENGINE.parent}:{os.environ.get('PATH', '')}",
-            "PULUMI_HOME": str(home / "pulumi-home"),
-            "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
-            "PULUMI_CONFIG_PASSPHRASE": "",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        }
-        self.env.pop("MODELSTACK_PROJECT_DIR", None)
-        (home / "state").mkdir(parents=True, exist_ok=True)
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(["pulumi", *args, "--stack", STACK, "--non-interactive"], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600)
-        if check and result.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-        return result
-
-    def outputs(self) -> dict:
-        return json.loads(self.run("stack", "output", "--json").stdout)["services"]
-
-    def steps(self) -> dict[str, str]:
-        """Resource name -> planned operation, from `pulumi preview --json`."""
-        preview = json.loads(self.run("preview", "--json").stdout)
-        return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in preview["steps"]}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +29,7 @@ def engine(tmp_path_factory, trained_example, docker_client):
     home = tmp_path_factory.mktemp("engine")
     root = copy_project(home / "project", runnable=True)
     registry_port = derive_local_stack(root, STACK)["config"]["modelstack:registry"]["port"]
-    runner = Engine(root, home)
+    runner = Engine(root, home, STACK)
     runner.run("stack", "init")
     yield runner
     runner.run("destroy", "--yes", check=False)

@@ -1,0 +1,44 @@
+"""The Pulumi engine of .tools/bin, run as a subprocess on a scratch copy of the project, with a
+file state backend and a home of its own (the user's ~/.pulumi and state are left alone)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from tests.workspace import REPO
+
+ENGINE = REPO / ".tools" / "bin" / "pulumi"
+
+
+class Engine:
+    def __init__(self, root: Path, home: Path, stack: str):
+        self.root = root
+        self.stack = stack
+        self.env = {
+            **os.environ,
+            "PATH": f"{ENGINE.parent}:{os.environ.get('PATH', '')}",
+            "PULUMI_HOME": str(home / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": "",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        self.env.pop("MODELSTACK_PROJECT_DIR", None)
+        (home / "state").mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(["pulumi", *args, "--stack", self.stack, "--non-interactive"], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600)
+        if check and result.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def outputs(self) -> dict:
+        return json.loads(self.run("stack", "output", "--json").stdout)["services"]
+
+    def steps(self) -> dict[str, str]:
+        """Resource name -> planned operation, from `pulumi preview --json`."""
+        preview = json.loads(self.run("preview", "--json").stdout)
+        return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in preview["steps"]}
