@@ -161,16 +161,13 @@ def plan_summary(
     policies: Optional[Path] = typer.Option(None, "--policies", help="`modelstack check --json` output, to include policy results."),
 ) -> None:
     """Markdown summary of a preview for a pull-request comment: changes, replacements, policies, cost."""
-    from components.commands.plan_summary import load_preview, render
+    from components.commands.plan_summary import load_policy_results, load_preview, render
 
     try:
         document = load_preview(preview_json)
         violations = None
         if policies is not None:
-            try:
-                violations = json.loads(policies.read_text()).get("violations", [])
-            except (OSError, json.JSONDecodeError, AttributeError) as exc:
-                raise ModelstackError(f"cannot read policy results from {policies}: {exc}", rule="--policies takes the output of `modelstack check --json`", fix="modelstack check --stack NAME --json > check.json") from None
+            violations = load_policy_results(policies)
     except ModelstackError as error:
         _fail(error)
     sys.stdout.write(render(document, policies=violations))

@@ -10,6 +10,7 @@ per-resource rows are trimmed with a note saying how many were left out.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +20,8 @@ from typing import Any
 import yaml
 
 from components.config.vm_sizes import DATA_DIR, DATA_DIR_FOR_PEOPLE
+from components.config import reading
+from components.config.reading import MAX_DOCUMENT_BYTES
 from components.errors import ModelstackError
 
 COMMENT_LIMIT = 65_536
@@ -45,17 +48,90 @@ class Change:
 
 def load_preview(source: str) -> dict[str, Any]:
     """The document `pulumi preview --json` wrote, from a path or `-` (stdin)."""
+    rule = "plan-summary reads the file `pulumi preview --json` writes"
+    fix = "pulumi preview --json > preview.json, then pass preview.json (or - for stdin)"
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    except OSError as exc:
-        raise ModelstackError(f"cannot read {source}: {exc.strerror}", rule="plan-summary reads the file `pulumi preview --json` writes", fix="pulumi preview --json > preview.json, then pass preview.json (or - for stdin)") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelstackError(f"{source} is not JSON ({exc.msg} at line {exc.lineno})", rule="plan-summary reads the file `pulumi preview --json` writes", fix="run `pulumi preview --json` without other output mixed into the file (progress goes to stderr)") from None
+        text = sys.stdin.read(MAX_DOCUMENT_BYTES + 1) if source == "-" else reading.read_text(Path(source), limit=MAX_DOCUMENT_BYTES, rule=rule, error=ModelstackError)
+    except FileNotFoundError:
+        raise ModelstackError(f"cannot read {source}: no such file", rule=rule, fix=fix) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelstackError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}", rule=rule, fix=fix) from None
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise ModelstackError(f"{source} is over {MAX_DOCUMENT_BYTES:,} characters", rule=rule, fix="pass the preview of one stack")
+    document = reading.parse_json(text, source, rule=rule, fix="run `pulumi preview --json` without other output mixed into the file (progress goes to stderr)")
     if not isinstance(document, dict) or "steps" not in document:
-        raise ModelstackError(f"{source} has no 'steps'", rule="plan-summary reads the file `pulumi preview --json` writes", fix="pass the output of `pulumi preview --json`, not of `pulumi up` or `stack export`")
+        raise ModelstackError(f"{source} has no 'steps'", rule=rule, fix="pass the output of `pulumi preview --json`, not of `pulumi up` or `stack export`")
+    problem = preview_shape_problem(document)
+    if problem:
+        raise ModelstackError(f"{source}: {problem}", rule=f"{rule}: steps are objects with a urn (urn:pulumi:STACK::PROJECT::TYPE::NAME), counts are numbers", fix="pass the unedited output of `pulumi preview --json`")
     return document
+
+
+def load_policy_results(path: Path) -> list[dict[str, Any]]:
+    """The violations of `modelstack check --json` output (`--policies`), checked for shape."""
+    rule = "--policies takes the output of `modelstack check --json`"
+    fix = "modelstack check --stack NAME --json > check.json"
+    try:
+        text = reading.read_text(path, limit=MAX_DOCUMENT_BYTES, rule=rule, error=ModelstackError, key="--policies")
+    except FileNotFoundError:
+        raise ModelstackError(f"{path} does not exist", key="--policies", rule=rule, fix=fix) from None
+    document = reading.parse_json(text, str(path), rule=rule, fix=fix, key="--policies")
+    violations = document.get("violations", []) if isinstance(document, dict) else None
+    if not isinstance(violations, list) or not all(isinstance(v, dict) and all(isinstance(v.get(k, ""), str) for k in ("enforcement", "policy", "resource", "message")) for v in violations):
+        raise ModelstackError(f"{path} holds no list of violations (objects with enforcement, policy, resource and message)", key="--policies", rule=rule, fix=fix)
+    return violations
+
+
+URN = re.compile(r"^urn:pulumi:[^:]*::[^:]*::[^\s]+::[^\n]*$")
+STRING_LISTS = ("replaceReasons", "diffReasons")
+
+
+def _state_problem(state: Any, where: str) -> str | None:
+    if state is None:
+        return None
+    if not isinstance(state, dict):
+        return f"{where} is a {type(state).__name__}, not an object"
+    for name in ("type", "parent"):
+        if state.get(name) is not None and not isinstance(state[name], str):
+            return f"{where}.{name} is not text"
+    if state.get("parent") and not URN.match(state["parent"]):
+        return f"{where}.parent is not a URN"
+    if state.get("inputs") is not None and not isinstance(state["inputs"], dict):
+        return f"{where}.inputs is not an object"
+    return None
+
+
+def preview_shape_problem(document: dict[str, Any]) -> str | None:
+    """What in a preview document is not of the shape `pulumi preview --json` writes; one pass."""
+    steps = document.get("steps")
+    if steps is not None and not isinstance(steps, list):
+        return f"'steps' is a {type(steps).__name__}, not a list"
+    for index, step in enumerate(steps or []):
+        where = f"steps[{index}]"
+        if not isinstance(step, dict):
+            return f"{where} is a {type(step).__name__}, not an object"
+        if not isinstance(step.get("urn"), str) or not URN.match(step["urn"]):
+            return f"{where}.urn is not a URN"
+        if not isinstance(step.get("op", "same"), str):
+            return f"{where}.op is not text"
+        for name in STRING_LISTS:
+            value = step.get(name)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                return f"{where}.{name} is not a list of names"
+        if step.get("detailedDiff") is not None and not isinstance(step["detailedDiff"], dict):
+            return f"{where}.detailedDiff is not an object"
+        for name in ("newState", "oldState"):
+            problem = _state_problem(step.get(name), f"{where}.{name}")
+            if problem:
+                return problem
+    summary = document.get("changeSummary")
+    if summary is not None:
+        if not isinstance(summary, dict):
+            return f"'changeSummary' is a {type(summary).__name__}, not an object"
+        for op, count in summary.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                return f"changeSummary.{op} is {json.dumps(count)[:40]}, not a count"
+    return None
 
 
 def _state(step: dict[str, Any]) -> dict[str, Any]:
@@ -84,17 +160,29 @@ def changes(document: dict[str, Any]) -> list[Change]:
     parents = {s["urn"]: _state(s).get("parent") for s in steps}
     types = {s["urn"]: _type(s["urn"], _state(s)) for s in steps}
 
-    def group(urn: str) -> str:
-        """The top-level component a resource belongs to (the preview may omit unchanged parents)."""
-        current, seen = urn, set()
-        while current not in seen:
+    tops: dict[str, str] = {}
+
+    def top(urn: str) -> str:
+        """The top-level ancestor (the preview may omit unchanged parents); each URN's answer is
+        remembered, so a long chain of parents costs its length once, not once per resource."""
+        chain, current, seen = [], urn, set()
+        while current not in tops and current not in seen:
             seen.add(current)
+            chain.append(current)
             parent = parents.get(current)
             if not parent or _urn_type(parent) == "pulumi:pulumi:Stack":
                 break
             current = parent
             if current not in parents:
+                chain.append(current)
                 break
+        answer = tops.get(current, current)
+        for item in chain:
+            tops[item] = answer
+        return answer
+
+    def group(urn: str) -> str:
+        current = top(urn)
         return f"service {_name(current)}" if _urn_type(current) == WEBSERVICE else _name(current)
 
     merged: dict[str, Change] = {}
@@ -141,6 +229,13 @@ class Cost:
         self.unknown += other.unknown
 
 
+def _number(value: Any, where: str) -> float:
+    """A count or size from a resource's inputs; a word, a boolean or nan is a clear error."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf"):
+        return float(value)
+    raise ModelstackError(f"{where} is {json.dumps(value)[:40]}, not a number", rule="plan-summary reads the file `pulumi preview --json` writes: counts and sizes are numbers", fix="pass the unedited output of `pulumi preview --json`")
+
+
 def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
     """Estimated monthly cost of one resource from its inputs; zero for free resources."""
     from components.config.vm_sizes import find
@@ -149,14 +244,18 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
     hours = prices["hours_per_month"]
     if resource_type == "azure-native:containerservice:ManagedCluster":
         cost = Cost()
-        for pool in inputs.get("agentPoolProfiles") or []:
+        pools = inputs.get("agentPoolProfiles") or []
+        for pool in pools if isinstance(pools, list) else [pools]:
+            if not isinstance(pool, dict):
+                raise ModelstackError(f"{name}: an agent pool is {json.dumps(pool)[:40]}, not an object", rule="agentPoolProfiles is a list of objects", fix="pass the unedited output of `pulumi preview --json`")
             size = find(str(pool.get("vmSize", "")))
-            count = pool.get("count") or pool.get("minCount") or 0
+            count = _number(pool.get("count") or pool.get("minCount") or 0, f"{name}: agent pool count")
             if size is None or size.price_per_hour is None:
                 cost.unknown.append(f"{name} ({pool.get('vmSize')})")
             else:
                 cost.amount += float(count) * size.price_per_hour * hours
-        tier = ((inputs.get("sku") or {}).get("tier")) or "Free"
+        sku = inputs.get("sku") if isinstance(inputs.get("sku"), dict) else {}
+        tier = str(sku.get("tier") or "Free")
         tier_price = prices["aks_control_plane_per_hour"].get(tier)
         if tier_price is None:
             cost.unknown.append(f"{name} (AKS {tier} tier)")
@@ -164,7 +263,8 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
             cost.amount += tier_price * hours
         return cost
     if resource_type == "azure-native:containerregistry:Registry":
-        sku = (inputs.get("sku") or {}).get("name")
+        sku = (inputs.get("sku") if isinstance(inputs.get("sku"), dict) else {}).get("name")
+        sku = sku if isinstance(sku, str) else str(sku)
         daily = prices["container_registry_per_day"].get(sku)
         return Cost(daily * hours / 24) if daily is not None else Cost(unknown=[f"{name} (ACR {sku})"])
     if resource_type == "azure-native:containerinstance:ContainerGroup":
@@ -173,9 +273,12 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
             return Cost(unknown=[f"{name} (ACI)"])
         seconds = hours * 3600
         total = 0.0
-        for container in inputs.get("containers") or []:
-            requests = ((container or {}).get("resources") or {}).get("requests") or {}
-            total += float(requests.get("cpu", 0)) * aci["per_vcpu_second"] * seconds + float(requests.get("memoryInGB", 0)) * aci["per_gb_second"] * seconds
+        containers = inputs.get("containers") or []
+        for container in containers if isinstance(containers, list) else []:
+            resources = container.get("resources") if isinstance(container, dict) else None
+            requests = resources.get("requests") if isinstance(resources, dict) else None
+            requests = requests if isinstance(requests, dict) else {}
+            total += _number(requests.get("cpu", 0), f"{name}: cpu") * aci["per_vcpu_second"] * seconds + _number(requests.get("memoryInGB", 0), f"{name}: memoryInGB") * aci["per_gb_second"] * seconds
         return Cost(total)
     return Cost()
 

@@ -48,7 +48,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: type[ModelstackError] = ConfigError) -> str:
+def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: type[ModelstackError] = ConfigError, key: str | None = None) -> str:
     """The UTF-8 text of a regular file of at most `limit` bytes.
 
     The file's type is looked at before it is opened, so a fifo or a device never blocks or
@@ -60,23 +60,23 @@ def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: ty
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions") from None
+        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key) from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{name} is {_kind(info.st_mode)}", rule=f"{rule}; it is a regular file", fix=f"point {path.name} at a regular file (or replace it with one)")
+        raise error(f"{name} is {_kind(info.st_mode)}", rule=f"{rule}; it is a regular file", fix=f"point {path.name} at a regular file (or replace it with one)", key=key)
     if info.st_size > limit:
-        raise error(f"{name} is {info.st_size:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file (is it the file you meant?)")
+        raise error(f"{name} is {info.st_size:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file (is it the file you meant?)", key=key)
     try:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions") from None
+        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key) from None
     if len(data) > limit:  # grew since it was looked at
-        raise error(f"{name} is over {limit:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file")
+        raise error(f"{name} is over {limit:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file", key=key)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise error(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line})", rule=f"{rule}; it is UTF-8 text", fix="save the file as UTF-8 (is it a binary file?)") from None
+        raise error(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line})", rule=f"{rule}; it is UTF-8 text", fix="save the file as UTF-8 (is it a binary file?)", key=key) from None
 
 
 # --- YAML ------------------------------------------------------------------------------------
@@ -206,17 +206,17 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def parse_json(text: str, name: str, *, rule: str, fix: str, error: type[ModelstackError] = ModelstackError) -> Any:
+def parse_json(text: str, name: str, *, rule: str, fix: str, error: type[ModelstackError] = ModelstackError, key: str | None = None) -> Any:
     """The value of a JSON document, nested at most MAX_DEPTH levels."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise error(f"{name} is not JSON ({exc.msg} at line {exc.lineno})", rule=rule, fix=fix) from None
+        raise error(f"{name} is not JSON ({exc.msg} at line {exc.lineno})", rule=rule, fix=fix, key=key) from None
     except RecursionError:
         value = None
         deep = True
     else:
         deep = _too_deep(value)
     if deep:
-        raise error(f"{name} nests deeper than {MAX_DEPTH} levels", rule=f"{rule}; JSON nests at most {MAX_DEPTH} levels", fix=fix)
+        raise error(f"{name} nests deeper than {MAX_DEPTH} levels", rule=f"{rule}; JSON nests at most {MAX_DEPTH} levels", fix=fix, key=key)
     return value

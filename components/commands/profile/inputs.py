@@ -4,8 +4,10 @@ documents them), the request bodies of the data file and the concurrency levels,
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+from components.config import reading
 from components.errors import ModelstackError
 
 
@@ -45,13 +47,15 @@ def read_request_bodies(path: Path) -> list[str]:
     path = Path(path)
     rule = "the profiling data is a file of request bodies, one JSON document per line (Azure ML's profiling dataset)"
     example = "examples/diabetes/sample-requests.jsonl"
-    if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise ModelstackError(f"{path} {what}", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}")
+    if not path.exists() and not path.is_symlink():
+        raise ModelstackError(f"{path} does not exist", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}")
+    if path.is_dir():
+        raise ModelstackError(f"{path} is a folder, not a file", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ModelstackError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})", key=DATA_KEY, rule=rule, fix="save the file as UTF-8 JSON lines") from None
+        text = reading.read_text(path, limit=reading.MAX_DOCUMENT_BYTES, rule=rule, error=ModelstackError, key=DATA_KEY)
+    except FileNotFoundError:  # a dangling link
+        raise ModelstackError(f"{path} does not exist", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}") from None
+    lines = text.splitlines()
     bodies = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -65,6 +69,8 @@ def read_request_bodies(path: Path) -> list[str]:
                 rule=rule,
                 fix=f"make line {number} one JSON request body on a single line, or remove it",
             ) from None
+        except RecursionError:
+            raise ModelstackError(f"line {number} of {path} nests too deep to be read", key=DATA_KEY, rule=rule, fix=f"make line {number} a request body of reasonable depth") from None
         bodies.append(line.strip())
     if not bodies:
         raise ModelstackError(f"{path} holds no request bodies", key=DATA_KEY, rule=rule, fix=f"add at least one line with a JSON request body, as in {example}")
@@ -93,11 +99,16 @@ def parse_concurrency(text: str) -> list[int]:
     return sorted(levels)
 
 
-def check_limits(cpu: float, memory_gb: float, duration: float, host_cpus: int) -> None:
+def check_limits(cpu: float, memory_gb: float, duration: float, host_cpus: int, host_memory_gb: float | None = None) -> None:
     """The container's limits and the run's length, before anything starts."""
+    for option, value in (("--cpu", cpu), ("--memory-gb", memory_gb), ("--duration", duration)):
+        if not math.isfinite(value):
+            raise ModelstackError(f"{option} {value:g} is not a finite number", key=option, rule="sizes and durations are finite numbers (nan and inf are not)", fix=f"give {option} a number, e.g. {option} 1")
     if not 0.01 <= cpu <= host_cpus:
         raise ModelstackError(f"--cpu {cpu:g} is outside what this machine has", key="--cpu", rule=f"the container's CPU limit is between 0.01 and this machine's {host_cpus} cores", fix=f"pick --cpu between 0.01 and {host_cpus}; profile larger sizes on a larger machine")
     if memory_gb < MIN_MEMORY_GB:
         raise ModelstackError(f"--memory-gb {memory_gb:g} is too small", key="--memory-gb", rule=f"the container needs at least {MIN_MEMORY_GB} GB to start the scoring server", fix=f"pick --memory-gb {MIN_MEMORY_GB} or more")
+    if host_memory_gb is not None and memory_gb > host_memory_gb:
+        raise ModelstackError(f"--memory-gb {memory_gb:g} is more than this machine has", key="--memory-gb", rule=f"the container's memory limit is at most this machine's {host_memory_gb:.0f} GB", fix=f"pick --memory-gb up to {host_memory_gb:.0f}; profile larger sizes on a larger machine")
     if not MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS:
         raise ModelstackError(f"--duration {duration:g} is out of range", key="--duration", rule=f"each level runs for {MIN_DURATION_SECONDS:g} to {MAX_DURATION_SECONDS:g} seconds (docker stats reads about once a second)", fix="pick a duration in that range (the default, 5 s, keeps a run well under 2 minutes)")

@@ -135,7 +135,7 @@ def run_profile(
     started = time.monotonic()
     levels_wanted = concurrency or parse_concurrency(DEFAULT_CONCURRENCY)
     bodies = read_request_bodies(data)
-    check_limits(cpu, memory_gb, duration, os.cpu_count() or 1)
+    check_limits(cpu, memory_gb, duration, os.cpu_count() or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB)
     config = load_from_files(stack, project_dir)
     if service not in config.services:
         raise ConfigError(
