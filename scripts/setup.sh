@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Everything modelstack needs on this machine, idempotent: a second run only checks.
 #
-#   scripts/setup.sh            system packages, Docker daemon, venv, base image, Pulumi engine
-#   scripts/setup.sh --no-engine    the same without the engine (enough for `modelstack check` and the unit tests)
+#   scripts/setup.sh            system packages, Docker daemon, venv, base image, Pulumi engine,
+#                               the Kubernetes test cluster's binaries
+#   scripts/setup.sh --no-engine    without the engine and the cluster (enough for `modelstack check` and the unit tests)
+#   scripts/setup.sh --no-cluster   without the cluster's binaries (everything but tests/cluster)
 #
-# Phases that do not depend on each other run side by side, as three chains:
+# Phases that do not depend on each other run side by side, as chains:
 #   docker:  system packages (apt) -> Docker daemon -> base images (debootstrap + docker import)
 #   python:  venv (pinned requirements.txt) -> example models (trained with the venv)
 #   engine:  the Pulumi engine in .tools/bin (needs Go only)
+#   cluster: the Kubernetes test cluster's binaries in .tools/kube (scripts/cluster.sh build: Go only;
+#            about an hour of compiling on a new 2-core machine, minutes with a warm Go cache)
 # Each phase prints a line when it starts and when it ends, with its time; each chain's output goes
 # to .modelstack/setup/<chain>.log. When a phase fails, the run fails with the tail of its log
 # (the other chains finish first: their work is kept for the next run).
@@ -17,10 +21,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 WITH_ENGINE=1
+WITH_CLUSTER=1
 for arg in "$@"; do
     case "$arg" in
-        --no-engine) WITH_ENGINE=0 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --no-engine) WITH_ENGINE=0; WITH_CLUSTER=0 ;;
+        --no-cluster) WITH_CLUSTER=0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) echo "setup: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -103,11 +109,16 @@ chain_engine() {
     phase engine "Pulumi engine (.tools/bin)" scripts/bootstrap-pulumi.sh
 }
 
+chain_cluster() {
+    phase cluster "Kubernetes test cluster binaries (.tools/kube)" scripts/cluster.sh build
+}
+
 # --- run the chains side by side ---------------------------------------------------------------
 
 : >"$LOG_DIR/times.tsv"
 chains=(docker python)
 [ "$WITH_ENGINE" = 1 ] && chains+=(engine)
+[ "$WITH_CLUSTER" = 1 ] && chains+=(cluster)
 declare -A pids=()
 for chain in "${chains[@]}"; do
     : >"$LOG_DIR/$chain.log"
