@@ -13,7 +13,7 @@ if [ "${1:-}" = "--destroy" ]; then
     exit 0
 fi
 
-scripts/setup.sh
+scripts/setup.sh --no-cluster  # the Kubernetes test cluster is only for the tests
 . scripts/pulumi-env.sh local
 if ! command -v pulumi >/dev/null; then
     echo "modelstack: the Pulumi CLI is not available." >&2
