@@ -168,9 +168,10 @@ def plan_summary(
         violations = None
         if policies is not None:
             violations = load_policy_results(policies)
+        summary = render(document, policies=violations)
     except ModelstackError as error:
         _fail(error)
-    sys.stdout.write(render(document, policies=violations))
+    sys.stdout.write(summary)
 
 
 @app.command()
