@@ -175,9 +175,42 @@ def test_deployment_status_maps_to_healthy(staging, kube):
     assert service_state(list(states.values())) == "Healthy"
 
 
+ROLLOUT_REQUESTS = 1000
+ROLLOUT_TIMEOUT_S = 120
+
+
+def test_route_weights_measured_over_1000_requests(staging):
+    """The shares the stack's HTTPRoute declares, measured through the Gateway. Staging declares no
+    `versions:`, so its route has one backend at weight 10000 (100%): every request must reach it.
+    Which Deployment answered is told by the prediction (each version serves its own models)."""
+    route = _objects_of(staging["objects"], "HTTPRoute")[SERVICE]
+    backends = route["spec"]["rules"][-1]["backendRefs"]  # the rule without a version header
+    total = sum(b.get("weight", 1) for b in backends)
+    declared = {b["name"]: b.get("weight", 1) / total for b in backends}
+    assert declared == {SERVICE: 1.0}, declared  # staging: one version (prod's 90/10 needs its own images)
+    sample = SAMPLES[0]
+    expected = {SERVICE: model_predictions(sample["data"])}
+    counts = dict.fromkeys(declared, 0)
+    other = []
+    began = time.monotonic()
+    for _ in range(ROLLOUT_REQUESTS):
+        assert time.monotonic() - began < ROLLOUT_TIMEOUT_S, f"{ROLLOUT_REQUESTS} requests took over {ROLLOUT_TIMEOUT_S} s"
+        response = score(staging, sample, staging["keys"]["primary_key"])
+        assert response.status_code == 200, response.text
+        answered = [name for name, predictions in expected.items() if response.json() == pytest.approx(predictions, rel=1e-9)]
+        if len(answered) == 1:
+            counts[answered[0]] += 1
+        else:
+            other.append(response.text)
+    print(f"\n{ROLLOUT_REQUESTS} requests through the Gateway in {time.monotonic() - began:.1f} s: {counts}")
+    assert not other, other[:3]
+    for name, share in declared.items():
+        assert abs(counts[name] / ROLLOUT_REQUESTS - share) <= 0.03, (name, counts[name], share)
+
+
 def test_rotated_key_is_honoured_without_a_restart(staging, kube):
     """A new primary key in the Secret: the kubelet rewrites the mounted file on its periodic sync
-    (measured 59-76 s here: the kubelet's default syncFrequency of 1 minute plus its Secret cache),
+    (measured 59-76 s here, 65 s in the last full run: the kubelet's default syncFrequency of 1 minute plus its Secret cache),
     and the server reloads the file when it changes (templates/modelstack_server/keys.py)."""
     namespace = staging["namespace"]
     secret = _objects_of(staging["objects"], "Secret")[f"{SERVICE}-keys"]
