@@ -49,32 +49,9 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # progress and timings
-now_ms() { date +%s%3N; }
-START_MS=$(now_ms)
-PHASE=""
-PHASE_MS=0
-log() { printf '[bootstrap-pulumi] %s\n' "$*" >&2; }
-fmt_ms() { printf '%d.%01ds' $(($1 / 1000)) $((($1 % 1000) / 100)); }
-phase() {
-    end_phase
-    PHASE="$1"
-    PHASE_MS=$(now_ms)
-    log "==> $PHASE"
-}
-end_phase() {
-    if [ -n "$PHASE" ]; then
-        log "    done: $PHASE ($(fmt_ms $(($(now_ms) - PHASE_MS))))"
-        PHASE=""
-    fi
-}
-finish() {
-    end_phase
-    log "total: $(fmt_ms $(($(now_ms) - START_MS)))"
-}
-die() {
-    log "ERROR: $*"
-    exit 1
-}
+PROGRESS_TAG=bootstrap-pulumi
+# shellcheck source=scripts/lib/progress.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/progress.sh"
 
 # ---------------------------------------------------------------------------------------------
 phase "read pin from requirements.txt"
