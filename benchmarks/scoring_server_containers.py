@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,8 @@ from components.config.load import load_from_files  # noqa: E402
 from components.image.build_context import build_context  # noqa: E402
 from components.image.builder import build  # noqa: E402
 from components.image.docker_client import docker_client  # noqa: E402
+from benchmarks.scoring_server import wrk  # noqa: E402 (the same load, host or container)
+from tests.workspace import free_port  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "diabetes"
 SAMPLE = (EXAMPLE / "sample-requests.jsonl").read_text().splitlines()[0]
@@ -56,14 +56,6 @@ def build_images(client) -> dict[str, str]:
         build(client, context, repository, REPO / ".modelstack", log=lambda line: print(f"  {line}", file=sys.stderr))
         images[server] = f"{repository}:{context.tag}"
     return images
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(client, image: str, created: list) -> tuple[object, int, float]:
@@ -90,20 +82,6 @@ def memory_mib(container) -> tuple[float, float]:
     rss_index = top["Titles"].index("RSS")
     largest = max(int(row[rss_index]) for row in top["Processes"])
     return usage / 2**20, largest / 1024
-
-
-def wrk(port: int, connections: int, seconds: int, script: str) -> tuple[float, float, float]:
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/score"], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def percentile(label: str) -> float:
-        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
-    if errors:
-        print(f"    note: {errors.group(0)}", file=sys.stderr)
-    return rps, percentile("50"), percentile("99")
 
 
 def main() -> None:

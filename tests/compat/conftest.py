@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+
+from tests.workspace import free_port
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,12 +60,6 @@ def serving_python() -> Path:
 @pytest.fixture(scope="session")
 def python() -> Path:
     return serving_python()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
