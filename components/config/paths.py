@@ -46,6 +46,44 @@ def path_error(root: str | Path, relative: str, key: str, *, inside: str = "the 
     return None
 
 
+FOLDER_LINK_RULE = ("a link inside a folder that is copied into the image (a model, source_directory) "
+                    "names a file inside the project")
+
+
+def folder_link_error(project_dir: str | Path, folder: Path, key: str) -> ConfigError | None:
+    """None when every symlink below `folder` is a link to a file inside the project.
+
+    Everything below a model folder or source_directory is copied into the image, links followed:
+    a link to /etc/passwd or ~/.ssh would ship that file, a broken link or a loop would fail the
+    build with a traceback, and a link to a folder would be skipped silently by the copy. Each of
+    these is refused here, naming the link.
+    """
+    project = Path(project_dir).resolve()
+    if not folder.is_dir():
+        return None
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = sorted(dirs)
+        for name in dirs + sorted(names):
+            link = Path(parent) / name
+            if not link.is_symlink():
+                continue
+            shown = link.relative_to(folder.parent) if folder.parent in link.parents else link
+            target = _resolve(link.parent, name)
+            problem = None
+            if target is None:
+                problem = "is a symlink loop"
+            elif not target.exists():
+                problem = f"is a broken link (to {os.readlink(link)})"
+            elif project not in target.parents:
+                problem = f"links to {target}, outside the project"
+            elif target.is_dir():
+                problem = "links to a folder (the copy into the image does not follow folder links)"
+            if problem:
+                return ConfigError(f"'{shown}' {problem}", key=key, rule=FOLDER_LINK_RULE,
+                                   fix="copy the file into the folder instead of linking it, or remove the link")
+    return None
+
+
 def has_content(path: Path) -> bool:
     """A non-empty file, or a folder holding one somewhere below it (stops at the first)."""
     if path.is_file():

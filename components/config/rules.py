@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from components.config import deploy_rules, references
-from components.config.paths import has_content, path_error, resolve_path
+from components.config.paths import folder_link_error, has_content, path_error, resolve_path
 from components.config.cluster_rules import check_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError
@@ -61,6 +61,8 @@ def check_models(config: StackConfig) -> list[ConfigError]:
                 rule="a model is a non-empty file, or a folder holding at least one non-empty file",
                 fix=f"train or copy the model to {model.path} (did training fail?)",
             ))
+        elif link := folder_link_error(config.project_dir, resolve_path(config.project_dir, model.path), config_key("models", name, "path")):
+            errors.append(link)
     return errors
 
 
@@ -99,6 +101,8 @@ def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> 
             rule="entry_script is a Python file with init() and run(); it is relative to source_directory when one is given",
             fix="create the script, or correct the path",
         ))
+    elif service.source_directory and (link := folder_link_error(config.project_dir, resolve_path(config.project_dir, service.source_directory), source_key)):
+        errors.append(link)
     env = service.environment
     env_key = ("services", name, "environment")
     errors += _check_file(config, env.pip_requirements, config_key(*env_key, "pip_requirements"), "pip requirements file")

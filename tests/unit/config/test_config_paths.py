@@ -96,3 +96,59 @@ def test_cluster_certificate_files_stay_inside_the_project(project):
     cluster = {"ssl_cname": "x.example.com", "ssl_cert_pem_file": "/etc/hostname", "ssl_key_pem_file": "key.pem", "cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D2s_v5"}
     text = errors_of(project, {"registry": {"kind": "acr"}, "clusters": {"c": cluster}})
     assert "modelstack:clusters.c.ssl_cert_pem_file: '/etc/hostname' resolves to /etc/hostname, not to something inside the project" in text
+
+
+FOLDER_LINK_RULE = "Rule: a link inside a folder that is copied into the image (a model, source_directory) names a file inside the project"
+
+
+def model_folder(project):
+    """A model folder with one real file, the config pointing at it."""
+    folder = project.root / "examples" / "folder-model"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"\x01\x02")
+    return folder
+
+
+@pytest.mark.parametrize("target, problem", [
+    ("/etc/passwd", "links to /etc/passwd, outside the project"),
+    ("../../../../../../../../etc/hostname", "links to /etc/hostname, outside the project"),
+    ("missing.bin", "is a broken link (to missing.bin)"),
+])
+def test_a_link_inside_a_model_folder_must_name_a_file_inside_the_project(project, target, problem):
+    folder = model_folder(project)
+    (folder / "nested").mkdir()
+    (folder / "nested" / "extra.bin").symlink_to(target)
+    text = model_errors(project, "examples/folder-model")
+    assert f"modelstack:models.diabetes-ridge.path: 'folder-model/nested/extra.bin' {problem}" in text
+    assert FOLDER_LINK_RULE in text
+    assert "Fix: copy the file into the folder instead of linking it, or remove the link" in text
+
+
+def test_a_link_loop_inside_a_model_folder_is_an_error_not_a_traceback(project):
+    folder = model_folder(project)
+    (folder / "a").symlink_to("b")
+    (folder / "b").symlink_to("a")
+    text = model_errors(project, "examples/folder-model")
+    assert "modelstack:models.diabetes-ridge.path: 'folder-model/a' is a symlink loop" in text
+
+
+def test_a_link_to_a_folder_inside_a_model_folder_is_refused(project):
+    folder = model_folder(project)
+    (folder / "shared").symlink_to(project.root / "examples" / "diabetes")
+    text = model_errors(project, "examples/folder-model")
+    assert "'folder-model/shared' links to a folder (the copy into the image does not follow folder links)" in text
+
+
+def test_a_link_to_a_file_inside_the_project_is_accepted(project):
+    folder = model_folder(project)
+    (folder / "linked.bin").symlink_to(folder / "weights.bin")
+    project.write_stack("local", {"registry": {"kind": "local", "port": 5050}, "models": {"diabetes-ridge": {"path": "examples/folder-model"}}})
+    assert project.load("local").models["diabetes-ridge"].path == "examples/folder-model"
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "/root/.ssh"])
+def test_a_link_inside_source_directory_out_of_the_project_is_refused(project, target):
+    (project.root / "examples" / "diabetes" / "src" / "leak").symlink_to(target)
+    text = errors_of(project, {"services": {"diabetes": {}}})
+    assert f"modelstack:services.diabetes.source_directory: 'src/leak' " in text
+    assert FOLDER_LINK_RULE in text
