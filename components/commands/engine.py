@@ -1,36 +1,72 @@
 """The Pulumi engine, as modelstack's commands drive it (through the Automation API).
 
-Settings mirror scripts/pulumi-env.sh, so `modelstack drift`/`promote` and the README's shell
-commands see the same stacks: the engine in .tools/bin when the project bootstrapped one, the
-local file backend in .modelstack/state unless PULUMI_BACKEND_URL says otherwise, no update
-checks or plugin downloads, and the local stack's empty passphrase only when none is set.
+Settings follow scripts/pulumi-env.sh's rule, so `modelstack drift`/`promote` and the README's
+shell commands see the same stacks (tests/unit/test_scripts.py runs both on one table of cases):
+
+- local mode, for the `local` and `e2e...` stacks, or when the user has no backend of their own
+  (no PULUMI_BACKEND_URL and no `pulumi login` in credentials.json): the engine in .tools/bin
+  first, the local file backend in .modelstack/state, PULUMI_HOME in .modelstack unless set, no
+  update checks or plugin downloads unless set, the local stack's empty passphrase when none is set;
+- user mode otherwise: the user's backend, home, plugins and passphrase untouched; .tools/bin
+  only at the end of PATH.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Mapping
 
 from components.config.schema import STATE_DIR
 from components.errors import ModelstackError
 
+LOCAL_STACKS = ("local", "e2e")
 
-def engine_env(project_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    tools = project_dir / ".tools" / "bin"
-    if tools.is_dir():
-        env["PATH"] = f"{tools}:{env.get('PATH', '')}"
+
+def user_backend(environ: Mapping[str, str]) -> str:
+    """The user's own backend: PULUMI_BACKEND_URL, else `current` of `pulumi login`'s credentials."""
+    if environ.get("PULUMI_BACKEND_URL"):
+        return environ["PULUMI_BACKEND_URL"]
+    home = Path(environ.get("PULUMI_HOME") or Path(environ.get("HOME") or "~").expanduser() / ".pulumi")
+    try:
+        current = json.loads((home / "credentials.json").read_text()).get("current")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return current if isinstance(current, str) else ""
+
+
+def pulumi_mode(stack: str, environ: Mapping[str, str]) -> str:
+    """`local` or `user` (the rule of scripts/pulumi-env.sh)."""
+    if stack in LOCAL_STACKS or stack.startswith(("e2e-", "e2e_")):
+        return "local"
+    return "user" if user_backend(environ) else "local"
+
+
+def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
+    tools = str(project_dir / ".tools" / "bin")
+    path = env.get("PATH", "")
+    mode = pulumi_mode(stack, env)
+    env["MODELSTACK_PULUMI_MODE"] = mode
+    if mode == "user":
+        if tools not in path.split(":"):
+            env["PATH"] = f"{path}:{tools}" if path else tools
+        return env
+    if tools not in path.split(":"):
+        env["PATH"] = f"{tools}:{path}" if path else tools
     env.setdefault("PULUMI_HOME", str(project_dir / STATE_DIR / "pulumi-home"))
-    env.setdefault("PULUMI_BACKEND_URL", f"file://{project_dir / '.modelstack' / 'state'}")
+    local_state = project_dir / STATE_DIR / "state"
+    if env.get("PULUMI_BACKEND_URL") and env["PULUMI_BACKEND_URL"] != f"file://{local_state}":
+        env["MODELSTACK_USER_PULUMI_BACKEND_URL"] = env["PULUMI_BACKEND_URL"]
+    env["PULUMI_BACKEND_URL"] = f"file://{local_state}"
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
-    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
+    if "PULUMI_CONFIG_PASSPHRASE" not in env and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         env["PULUMI_CONFIG_PASSPHRASE"] = ""
-    # The engine's event log (how the Automation API learns what changed) is a debug flag.
-    env["PULUMI_DEBUG_COMMANDS"] = "true"
-    if env["PULUMI_BACKEND_URL"].startswith("file://"):
-        Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    local_state.mkdir(parents=True, exist_ok=True)
+    Path(env["PULUMI_HOME"]).mkdir(parents=True, exist_ok=True)
     return env
 
 
@@ -38,7 +74,9 @@ def select_stack(project_dir: Path, stack: str):
     """An Automation API handle on an existing stack of this project."""
     from pulumi import automation as auto
 
-    env = engine_env(project_dir)
+    env = engine_env(project_dir, stack)
+    # The engine's event log (how the Automation API learns what changed) is a debug flag.
+    env["PULUMI_DEBUG_COMMANDS"] = "true"
     if shutil.which("pulumi", path=env["PATH"]) is None:
         raise ModelstackError(
             "the Pulumi CLI is not available",
@@ -51,7 +89,7 @@ def select_stack(project_dir: Path, stack: str):
         return auto.Stack.select(stack, workspace)
     except auto.errors.CommandError as exc:
         raise ModelstackError(
-            f"stack '{stack}' does not exist in {env['PULUMI_BACKEND_URL']}",
+            f"stack '{stack}' does not exist in {env.get('PULUMI_BACKEND_URL') or user_backend(env)}",
             rule="a stack is created by its first `pulumi up`",
             fix=f"pulumi stack init {stack} (or run `pulumi up --stack {stack}` first)",
         ) from exc

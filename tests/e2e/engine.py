@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from components.commands.engine import engine_env
 from tests.workspace import REPO
 
 ENGINE = REPO / ".tools" / "bin" / "pulumi"
@@ -17,14 +18,12 @@ class Engine:
     def __init__(self, root: Path, home: Path, stack: str):
         self.root = root
         self.stack = stack
+        # The CLI's own settings (components.commands.engine: the rule of scripts/pulumi-env.sh),
+        # with a home and a file backend of the test's own instead of the project's.
         self.env = {
-            **os.environ,
-            "PATH": f"{ENGINE.parent}:{os.environ.get('PATH', '')}",
+            **engine_env(REPO, stack),
             "PULUMI_HOME": str(home / "pulumi-home"),
             "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
-            "PULUMI_CONFIG_PASSPHRASE": "",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
         self.env.pop("MODELSTACK_PROJECT_DIR", None)
         (home / "state").mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import yaml
 from tests.e2e.engine import Engine
 from tests.workspace import copy_project, derive_local_stack
 
-STACK = "policy"
+STACK = "e2e-policy"  # an e2e stack: local settings whatever backend the developer has (scripts/pulumi-env.sh)
 PINNED = "localhost:5999/{service}@sha256:" + "0" * 64
 
 pytestmark = [pytest.mark.engine]

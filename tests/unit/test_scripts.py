@@ -112,6 +112,32 @@ def test_sourcing_twice_adds_tools_bin_once(tmp_path):
     assert done.stdout.strip().split(":").count(TOOLS_BIN) == 1
 
 
+# The modelstack CLI (drift, promote) reaches the engine with the same settings as the shell.
+SETTINGS = ("MODELSTACK_PULUMI_MODE", "PATH", "PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE", "MODELSTACK_USER_PULUMI_BACKEND_URL")
+
+
+@pytest.mark.parametrize("stack", ["local", "e2e-staging", "dev", "prod"])
+@pytest.mark.parametrize("case", ["nothing set", "pulumi login", "backend URL", "passphrase file", "own home"])
+def test_the_cli_and_the_shell_agree_on_every_setting(tmp_path, stack, case):
+    from components.commands.engine import engine_env
+
+    env = {"HOME": str(tmp_path), "PATH": SYSTEM_PATH}
+    if case == "pulumi login":
+        login(tmp_path, "https://api.example.com")
+    elif case == "backend URL":
+        env["PULUMI_BACKEND_URL"] = "azblob://state"
+    elif case == "passphrase file":
+        env.update(PULUMI_BACKEND_URL="s3://bucket", PULUMI_CONFIG_PASSPHRASE_FILE="/secret")
+    elif case == "own home":
+        env["PULUMI_HOME"] = str(tmp_path / "ph")
+    shell, _ = sourced(env, stack)
+    cli = engine_env(REPO, stack, env)
+    assert {k: cli.get(k) for k in SETTINGS} == {k: shell.get(k) for k in SETTINGS}
+    expected_mode = "local" if stack in ("local", "e2e-staging") or case in ("nothing set", "own home") else "user"
+    assert cli["MODELSTACK_PULUMI_MODE"] == expected_mode
+
+
 # --- the Debian mirror of scripts/build-base-image.sh ----------------------------------------
 
 def mirror(apt: Path, **env: str) -> subprocess.CompletedProcess:
