@@ -16,9 +16,11 @@ Helpers here:
 - `remove_image_references(client, prefix)`: remove the images a test made under a reference
   prefix of its own (`localhost:<its registry port>/`), by ID once no other reference holds them.
 
-At the end of the session, anything the run created and left behind (containers, images tagged
-for a registry on localhost, registry processes started from the session's temporary folders) is
-listed; under `CI=true` that fails the run.
+At the end of the session, the untagged build-stage images this session's builds left are removed
+(the classic builder keeps each stage's last image as cache); then anything else the run created
+and left behind (containers, images tagged for a registry on localhost or untagged on modelstack's
+base image, registry processes started from the session's temporary folders) is listed; under
+`CI=true` that fails the run.
 """
 
 from __future__ import annotations
@@ -101,6 +103,18 @@ def tiny_image(docker_client):
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_MODELS = REPO / "examples" / "diabetes" / "model"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+CLUSTER_TESTS = Path(__file__).parent / "cluster"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The cluster tests run last: scripts/test.sh builds the cluster's binaries in the background
+    meanwhile (an hour on a new machine), and their fixture waits for that build."""
+    def is_cluster_test(item) -> bool:
+        return CLUSTER_TESTS in Path(str(item.fspath)).parents
+
+    items[:] = [i for i in items if not is_cluster_test(i)] + [i for i in items if is_cluster_test(i)]
 
 
 def pytest_addoption(parser):
@@ -242,6 +256,37 @@ def _registry_processes() -> dict[int, str]:
     return found
 
 
+# Every image built on modelstack's base images inherits this label, build stages included.
+BASE_IMAGE_TITLE = ("org.opencontainers.image.title", "modelstack-python-base")
+
+
+def _is_our_stage(attrs: dict) -> bool:
+    """An untagged image built on modelstack's base image: the `environment` stage of a webservice
+    build (the classic builder keeps each stage's last image, untagged, as build cache)."""
+    labels = attrs.get("Labels") or {}
+    return not _references(attrs) and labels.get(BASE_IMAGE_TITLE[0]) == BASE_IMAGE_TITLE[1]
+
+
+def remove_new_build_stages(start_images: dict[str, list[str]]) -> None:
+    """Remove the untagged build-stage images this session's builds left (not those there before)."""
+    from components.image.docker_client import docker_client as connect
+    from components.errors import DockerUnavailableError
+
+    try:
+        client = connect()
+    except DockerUnavailableError:
+        return
+    try:
+        for attrs in client.api.images(filters={"dangling": True}):
+            if attrs["Id"] not in start_images and _is_our_stage(attrs):
+                try:
+                    client.api.remove_image(attrs["Id"])
+                except docker.errors.APIError:  # in use by a build of another run: reported below
+                    pass
+    finally:
+        client.close()
+
+
 def _docker_snapshot():
     """(containers {id: name}, images {id: references}) of the daemon, or None without Docker."""
     from components.image.docker_client import docker_client as connect
@@ -253,7 +298,7 @@ def _docker_snapshot():
         return None
     try:
         containers = {c["Id"]: (",".join(n.lstrip("/") for n in c.get("Names") or []), c.get("Image") or "") for c in client.api.containers(all=True)}
-        images = {i["Id"]: _references(i) for i in client.api.images(all=False)}
+        images = {i["Id"]: _references(i) or (["<build stage>"] if _is_our_stage(i) else []) for i in client.api.images(all=False)}
         return containers, images
     finally:
         client.close()
@@ -300,7 +345,7 @@ def leftovers(start: dict, docker_now, registries_now: dict[int, str], basetemp:
     With `ports` None (not known), every new localhost/127.0.0.1 reference and container counts.
     """
     def ours(ref: str) -> bool:
-        if ref.startswith("modelstack"):
+        if ref.startswith("modelstack") or ref == "<build stage>":
             return True
         if ports is None:
             return ref.startswith(("localhost:", "127.0.0.1:"))
@@ -336,6 +381,8 @@ def pytest_sessionfinish(session, exitstatus):
         except Exception:  # no test asked for a temporary folder
             basetemp = None
     ports = session_registry_ports(basetemp) if basetemp else None
+    if _SESSION_START["docker"] is not None:
+        remove_new_build_stages(_SESSION_START["docker"][1])
     lines = leftovers(_SESSION_START, _docker_snapshot(), _registry_processes(), basetemp, ports)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     write = reporter.write_line if reporter is not None else print

@@ -52,6 +52,7 @@ def test_leftovers_lists_only_what_the_session_added():
             "sha256:profile": ["modelstack/diabetes:0123456789abcdef"],
             "sha256:otherrun": ["localhost:39999/diabetes:abc"],
             "sha256:unrelated": ["debian:bookworm"],
+            "sha256:stage": ["<build stage>"],  # an untagged stage on modelstack's base image
         },
     )
     registries = {100: "docker-registry serve /old/config.yml", 200: "docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
@@ -63,6 +64,7 @@ def test_leftovers_lists_only_what_the_session_added():
         "image shared (localhost:41234/diabetes:abc)",
         "image digestonly (localhost:41234/diabetes@sha256:" + "1" * 64 + ")",
         "image profile (modelstack/diabetes:0123456789abcdef)",
+        "image stage (<build stage>)",
         "registry process 200: docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
     ]
 
@@ -100,3 +102,13 @@ def test_ci_run_fails_when_no_test_ran(tmp_path, pytest_exit, ci_exit, message):
     assert "stub test.sh" in done.stdout and "CI finished in" in done.stdout
     if message:
         assert message in done.stderr
+
+
+def test_only_untagged_images_on_modelstacks_base_are_build_stages():
+    from tests.conftest import _is_our_stage
+
+    ours = {"org.opencontainers.image.title": "modelstack-python-base"}
+    assert _is_our_stage({"RepoTags": None, "RepoDigests": [], "Labels": ours})
+    assert not _is_our_stage({"RepoTags": ["modelstack/python-base:bookworm"], "Labels": ours})  # tagged
+    assert not _is_our_stage({"RepoTags": [], "Labels": {"org.opencontainers.image.title": "someone-else"}})
+    assert not _is_our_stage({"RepoTags": [], "Labels": None})
