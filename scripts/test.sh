@@ -1,16 +1,60 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit tests (mock runtime), integration tests (real Docker, a real
-# local registry, real containers) and end-to-end tests (the Pulumi engine on the local stack).
-# Sets up whatever is missing first (scripts/setup.sh). Extra arguments go to pytest.
+# local registry, real containers), end-to-end tests (the Pulumi engine on the local stack) and
+# the cluster tests (a real Kubernetes cluster, scripts/cluster.sh). Sets up whatever is missing
+# first (scripts/setup.sh). Extra arguments go to pytest.
+#
+# The cluster's binaries take about an hour of compiling on a new 2-core machine (seconds once
+# cached in .tools/kube), so they build in the background at the lowest CPU priority while the
+# other tests run; the cluster tests run last (tests/conftest.py orders them) and wait for that
+# build (scripts/cluster.sh holds a lock while it builds). Its output: .modelstack/setup/cluster.log.
+# When the arguments name test paths and none of them holds the cluster tests, nothing is built.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! scripts/setup.sh; then
+if ! scripts/setup.sh --no-cluster; then
     echo "test: setup failed (see above)" >&2
     exit 1
 fi
 . scripts/pulumi-env.sh local
+
+# Does this run collect tests/cluster? Yes without path arguments, or when a path holds it.
+wants_cluster() {
+    local arg named=0
+    for arg in "$@"; do
+        case "$arg" in
+            -*) continue ;;
+        esac
+        [ -e "${arg%%::*}" ] || continue
+        named=1
+        case "$(realpath -m "${arg%%::*}")/" in
+            "$PWD"/tests/cluster/* | "$PWD"/tests/ | "$PWD"/) return 0 ;;
+        esac
+    done
+    [ "$named" = 0 ]
+}
+
+build_pid=
+stop_build() {
+    if [ -n "$build_pid" ] && kill -0 "$build_pid" 2>/dev/null; then
+        echo "test: stopping the background build of the cluster's binaries (pid $build_pid; Go's cache keeps its work)" >&2
+        kill -TERM -- "-$build_pid" 2>/dev/null || true
+        wait "$build_pid" 2>/dev/null || true
+    fi
+}
+trap stop_build EXIT
+
+if wants_cluster "$@"; then
+    mkdir -p .modelstack/setup
+    # setsid: a process group of its own, so that stop_build ends the go builds under it too
+    setsid nice -n 19 scripts/cluster.sh build >.modelstack/setup/cluster.log 2>&1 </dev/null &
+    build_pid=$!
+    printf '==> the cluster'"'"'s binaries build in the background (pid %s, nice 19, log .modelstack/setup/cluster.log)\n' "$build_pid"
+fi
+
 printf '\n==> pytest\n'
 started=$(date +%s)
-venv/bin/python -m pytest "$@"
+rc=0
+venv/bin/python -m pytest "$@" || rc=$?
 printf '    tests done in %ss\n' "$(( $(date +%s) - started ))"
+exit "$rc"
