@@ -5,8 +5,10 @@ shell commands see the same stacks (tests/unit/test_scripts.py runs both on one 
 
 - local mode, for the `local` and `e2e...` stacks, or when the user has no backend of their own
   (no PULUMI_BACKEND_URL and no `pulumi login` in credentials.json): the engine in .tools/bin
-  first, the local file backend in .modelstack/state, PULUMI_HOME in .modelstack unless set, no
-  update checks or plugin downloads unless set, the local stack's empty passphrase when none is set;
+  first, the local file backend in .modelstack/state unless PULUMI_BACKEND_URL names one (the
+  shell's script replaces a user's URL for the local stacks when sourced; the CLI keeps what the
+  shell it runs in has), PULUMI_HOME in .modelstack unless set, no update checks or plugin
+  downloads unless set, the local stack's empty passphrase when none is set;
 - user mode otherwise: the user's backend, home, plugins and passphrase untouched; .tools/bin
   only at the end of PATH.
 """
@@ -37,18 +39,20 @@ def user_backend(environ: Mapping[str, str]) -> str:
     return current if isinstance(current, str) else ""
 
 
-def pulumi_mode(stack: str, environ: Mapping[str, str]) -> str:
-    """`local` or `user` (the rule of scripts/pulumi-env.sh)."""
+def pulumi_mode(project_dir: Path, stack: str, environ: Mapping[str, str]) -> str:
+    """`local` or `user` (the rule of scripts/pulumi-env.sh). The project's own file backend, which
+    sourcing the script puts in PULUMI_BACKEND_URL, is not a backend of the user's."""
     if stack in LOCAL_STACKS or stack.startswith(("e2e-", "e2e_")):
         return "local"
-    return "user" if user_backend(environ) else "local"
+    backend = user_backend(environ)
+    return "user" if backend and backend != f"file://{project_dir / STATE_DIR / 'state'}" else "local"
 
 
 def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
     tools = str(project_dir / ".tools" / "bin")
     path = env.get("PATH", "")
-    mode = pulumi_mode(stack, env)
+    mode = pulumi_mode(project_dir, stack, env)
     env["MODELSTACK_PULUMI_MODE"] = mode
     if mode == "user":
         if tools not in path.split(":"):
@@ -57,15 +61,16 @@ def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None 
     if tools not in path.split(":"):
         env["PATH"] = f"{tools}:{path}" if path else tools
     env.setdefault("PULUMI_HOME", str(project_dir / STATE_DIR / "pulumi-home"))
-    local_state = project_dir / STATE_DIR / "state"
-    if env.get("PULUMI_BACKEND_URL") and env["PULUMI_BACKEND_URL"] != f"file://{local_state}":
-        env["MODELSTACK_USER_PULUMI_BACKEND_URL"] = env["PULUMI_BACKEND_URL"]
-    env["PULUMI_BACKEND_URL"] = f"file://{local_state}"
+    # A backend already in the environment is the one `pulumi` uses in this shell (sourcing
+    # pulumi-env.sh for a local stack put the local one there), so the CLI keeps it.
+    if not env.get("PULUMI_BACKEND_URL"):
+        local_state = project_dir / STATE_DIR / "state"
+        local_state.mkdir(parents=True, exist_ok=True)
+        env["PULUMI_BACKEND_URL"] = f"file://{local_state}"
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     if "PULUMI_CONFIG_PASSPHRASE" not in env and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         env["PULUMI_CONFIG_PASSPHRASE"] = ""
-    local_state.mkdir(parents=True, exist_ok=True)
     Path(env["PULUMI_HOME"]).mkdir(parents=True, exist_ok=True)
     return env
 

@@ -114,14 +114,10 @@ def test_sourcing_twice_adds_tools_bin_once(tmp_path):
 
 # The modelstack CLI (drift, promote) reaches the engine with the same settings as the shell.
 SETTINGS = ("MODELSTACK_PULUMI_MODE", "PATH", "PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE", "MODELSTACK_USER_PULUMI_BACKEND_URL")
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE")
 
 
-@pytest.mark.parametrize("stack", ["local", "e2e-staging", "dev", "prod"])
-@pytest.mark.parametrize("case", ["nothing set", "pulumi login", "backend URL", "passphrase file", "own home"])
-def test_the_cli_and_the_shell_agree_on_every_setting(tmp_path, stack, case):
-    from components.commands.engine import engine_env
-
+def environment(tmp_path, case: str) -> dict[str, str]:
     env = {"HOME": str(tmp_path), "PATH": SYSTEM_PATH}
     if case == "pulumi login":
         login(tmp_path, "https://api.example.com")
@@ -131,11 +127,38 @@ def test_the_cli_and_the_shell_agree_on_every_setting(tmp_path, stack, case):
         env.update(PULUMI_BACKEND_URL="s3://bucket", PULUMI_CONFIG_PASSPHRASE_FILE="/secret")
     elif case == "own home":
         env["PULUMI_HOME"] = str(tmp_path / "ph")
+    return env
+
+
+CASES = ["nothing set", "pulumi login", "backend URL", "passphrase file", "own home"]
+
+
+@pytest.mark.parametrize("stack", ["local", "e2e-staging", "dev", "prod"])
+@pytest.mark.parametrize("case", CASES)
+def test_the_cli_and_the_shell_agree_on_every_setting(tmp_path, stack, case):
+    from components.commands.engine import engine_env
+
+    env = environment(tmp_path, case)
     shell, _ = sourced(env, stack)
     cli = engine_env(REPO, stack, env)
+    local = stack in ("local", "e2e-staging") or case in ("nothing set", "own home")
+    assert cli["MODELSTACK_PULUMI_MODE"] == ("local" if local else "user")
+    expected = {k: shell.get(k) for k in SETTINGS}
+    if local and env.get("PULUMI_BACKEND_URL"):
+        # sourced for a local stack, the script replaces the user's URL; the CLI keeps what the
+        # shell it runs in has (in a shell that sourced the script, that is the local one: below)
+        expected["PULUMI_BACKEND_URL"] = env["PULUMI_BACKEND_URL"]
+    assert {k: cli.get(k) for k in SETTINGS} == expected
+
+
+@pytest.mark.parametrize("stack", ["local", "e2e-staging", "dev", "prod"])
+@pytest.mark.parametrize("case", CASES)
+def test_the_cli_in_a_shell_that_sourced_the_script_changes_nothing(tmp_path, stack, case):
+    from components.commands.engine import engine_env
+
+    shell, _ = sourced(environment(tmp_path, case), stack)
+    cli = engine_env(REPO, stack, shell)
     assert {k: cli.get(k) for k in SETTINGS} == {k: shell.get(k) for k in SETTINGS}
-    expected_mode = "local" if stack in ("local", "e2e-staging") or case in ("nothing set", "own home") else "user"
-    assert cli["MODELSTACK_PULUMI_MODE"] == expected_mode
 
 
 # --- the Debian mirror of scripts/build-base-image.sh ----------------------------------------
