@@ -195,7 +195,9 @@ def project(tmp_path, trained_example) -> Project:
 
 
 def _references(image_attrs: dict) -> list[str]:
-    return list(image_attrs.get("RepoTags") or []) + list(image_attrs.get("RepoDigests") or [])
+    # Docker 20.10 lists an untagged image with the placeholders "<none>:<none>" and "<none>@<none>"
+    refs = list(image_attrs.get("RepoTags") or []) + list(image_attrs.get("RepoDigests") or [])
+    return [ref for ref in refs if not ref.startswith("<none>")]
 
 
 def image_references(client, prefix: str) -> dict[str, list[str]]:
@@ -260,11 +262,17 @@ def _registry_processes() -> dict[int, str]:
 BASE_IMAGE_TITLE = ("org.opencontainers.image.title", "modelstack-python-base")
 
 
+# Every webservice image carries its build context's digest.
+CONTEXT_DIGEST_LABEL = "modelstack.context-digest"
+
+
 def _is_our_stage(attrs: dict) -> bool:
-    """An untagged image built on modelstack's base image: the `environment` stage of a webservice
-    build (the classic builder keeps each stage's last image, untagged, as build cache)."""
+    """An untagged image of a modelstack build: the `environment` stage of a webservice build (the
+    classic builder keeps each stage's last image, untagged, as build cache; it carries the base
+    image's title), or a webservice image whose tags are gone."""
     labels = attrs.get("Labels") or {}
-    return not _references(attrs) and labels.get(BASE_IMAGE_TITLE[0]) == BASE_IMAGE_TITLE[1]
+    ours = labels.get(BASE_IMAGE_TITLE[0]) == BASE_IMAGE_TITLE[1] or CONTEXT_DIGEST_LABEL in labels
+    return not _references(attrs) and ours
 
 
 def remove_new_build_stages(start_images: dict[str, list[str]]) -> None:

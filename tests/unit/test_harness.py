@@ -109,6 +109,8 @@ def test_only_untagged_images_on_modelstacks_base_are_build_stages():
 
     ours = {"org.opencontainers.image.title": "modelstack-python-base"}
     assert _is_our_stage({"RepoTags": None, "RepoDigests": [], "Labels": ours})
+    assert _is_our_stage({"RepoTags": ["<none>:<none>"], "RepoDigests": ["<none>@<none>"], "Labels": ours})  # as Docker 20.10 lists it
+    assert _is_our_stage({"RepoTags": [], "Labels": {"modelstack.context-digest": "0" * 64, "org.opencontainers.image.title": "modelstack-python-runtime"}})
     assert not _is_our_stage({"RepoTags": ["modelstack/python-base:bookworm"], "Labels": ours})  # tagged
     assert not _is_our_stage({"RepoTags": [], "Labels": {"org.opencontainers.image.title": "someone-else"}})
     assert not _is_our_stage({"RepoTags": [], "Labels": None})
