@@ -54,7 +54,7 @@ class ScoringApp:
         self.settings = settings
         self.peers = peers  # peers.Peers with WORKER_COUNT > 1: /score goes to a worker whose run() is free
         self.script = script
-        self.scorer = scorer or SerialScorer(settings.scoring_timeout_ms)
+        self.scorer = scorer or SerialScorer(settings.scoring_timeout_ms, inline_after=settings.inline_after_calls)
         self.swagger = SwaggerDocuments(script.run, settings.app_root, settings.service_name, settings.service_version, settings.service_path_prefix)
         self.aml_cors = cors.AmlCors(settings.aml_cors_origins)
         self.app_insights = app_insights

@@ -1,23 +1,33 @@
-"""run() calls, one at a time, on one thread of their own, with SCORING_TIMEOUT_MS.
+"""run() calls, one at a time, with SCORING_TIMEOUT_MS.
 
-Entry scripts assume one request at a time per worker (azmlinfsrv's sync worker), so every
-call goes to a single scoring thread. A request reaches it only once its body is complete:
-connections that are idle, slow or still uploading never hold it, and the event loop keeps
-answering the health probe while run() works.
+Entry scripts assume one request at a time per worker (azmlinfsrv's sync worker), so calls never
+overlap. A request reaches run() only once its body is complete: connections that are idle, slow
+or still uploading never hold it.
 
-At the timeout the client gets its answer at once; TimeoutError is raised inside run() at its
-next Python instruction (azmlinfsrv raises it from SIGALRM, which only works on the main
-thread). Code blocked in C finishes that call first; until run() has returned, the next call
-waits, so a script never runs twice at once.
+Two ways to call run(), chosen by how long it takes:
+- on a thread of its own (the start, and whenever a call takes INLINE_BELOW_MS or more): the event
+  loop keeps answering the health probe and reading other requests while run() works. At the
+  timeout the client gets its answer at once; TimeoutError is raised inside run() at its next
+  Python instruction (azmlinfsrv raises it from SIGALRM, which only works on the main thread). Code
+  blocked in C finishes that call first; until run() has returned, the next call waits.
+- on the event loop's own thread, once INLINE_AFTER calls in a row took less than INLINE_BELOW_MS:
+  handing each request to another thread and back costs more than such a run() itself (the two
+  threads trade the GIL on every request), so a fast script is called directly, as azmlinfsrv
+  does, with SIGALRM for the timeout. The loop is held for the length of one call; the first call
+  that is not fast moves the script back to its thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import signal
 import threading
 import time
 from typing import Any, Callable
+
+INLINE_BELOW_MS = 5.0
+INLINE_AFTER = 100
 
 
 class ScoringTimeout(Exception):
@@ -43,17 +53,69 @@ class _Call:
         self.thread_id = 0
 
 
+def _raise_timeout(signum, frame):
+    raise TimeoutError("scoring timeout")
+
+
 class SerialScorer:
-    def __init__(self, timeout_ms: int):
+    def __init__(self, timeout_ms: int, *, inline_after: int = INLINE_AFTER, inline_below_ms: float = INLINE_BELOW_MS):
         self.timeout_ms = timeout_ms
         self._condition = threading.Condition()
         self._pending: list[_Call] = []
         self._idle: asyncio.Future | None = None  # completes when the thread is free again
         self._thread = threading.Thread(target=self._serve, name="scoring", daemon=True)
         self._thread.start()
+        self._inline_after = inline_after
+        self._inline_below_ms = inline_below_ms
+        self._fast_in_a_row = 0
+        self._alarm_ready = False
+
+    @property
+    def inline(self) -> bool:
+        """Whether the next call runs on the event loop's thread."""
+        return self._fast_in_a_row >= self._inline_after and self._idle is None and self._can_use_alarm()
+
+    def _can_use_alarm(self) -> bool:
+        if not self._alarm_ready:
+            if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+                return False
+            signal.signal(signal.SIGALRM, _raise_timeout)
+            self._alarm_ready = True
+        return True
+
+    def _count(self, elapsed_ms: float) -> None:
+        self._fast_in_a_row = self._fast_in_a_row + 1 if elapsed_ms < self._inline_below_ms else 0
 
     async def score(self, function: Callable[[], Any]) -> tuple[float, Any]:
         """(elapsed ms, run()'s result); RunFailed or ScoringTimeout otherwise."""
+        if self.inline:
+            return self._score_inline(function)
+        elapsed_ms, value = await self._score_on_thread(function)
+        return elapsed_ms, value
+
+    def _score_inline(self, function: Callable[[], Any]) -> tuple[float, Any]:
+        outcome = None
+        started = time.perf_counter()
+        try:
+            signal.setitimer(signal.ITIMER_REAL, self.timeout_ms / 1000)
+            try:
+                outcome = (True, function())
+            except BaseException as error:
+                outcome = (False, error)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except TimeoutError:  # the alarm landed after run() had finished: `outcome` says how
+            pass
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._count(elapsed_ms)
+        if outcome is None or elapsed_ms >= self.timeout_ms:  # a script that caught TimeoutError is late all the same
+            raise ScoringTimeout(self.timeout_ms)
+        ok, value = outcome
+        if not ok:
+            raise RunFailed() from value
+        return elapsed_ms, value
+
+    async def _score_on_thread(self, function: Callable[[], Any]) -> tuple[float, Any]:
         loop = asyncio.get_running_loop()
         while self._idle is not None:  # a call that timed out has not returned yet
             await asyncio.shield(self._idle)
@@ -67,10 +129,12 @@ class SerialScorer:
             outcome = await asyncio.wait_for(asyncio.shield(future), self.timeout_ms / 1000)
         except (asyncio.TimeoutError, TimeoutError):
             self._interrupt(call)
+            self._fast_in_a_row = 0
             raise ScoringTimeout(self.timeout_ms) from None
         finally:
             if future.done() and self._idle is future:
                 self._idle = None
+        self._count(call.elapsed_ms)
         ok, value = outcome
         if not ok:
             raise RunFailed() from value

@@ -43,6 +43,8 @@ HEADER_TIMEOUT_ENV = "MODELSTACK_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_ENV = "MODELSTACK_BODY_TIMEOUT_SECONDS"
 KEEP_ALIVE_ENV = "MODELSTACK_KEEP_ALIVE_SECONDS"
 MAX_CONNECTIONS_ENV = "MODELSTACK_MAX_CONNECTIONS"
+# fast run() calls in a row before run() is called on the event loop's thread (scoring.py)
+INLINE_AFTER_ENV = "MODELSTACK_INLINE_AFTER_CALLS"
 
 SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
 
@@ -56,6 +58,7 @@ DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
 # never sends a request on a connection we are closing.
 DEFAULT_KEEP_ALIVE_SECONDS = 75.0
 DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_INLINE_AFTER_CALLS = 100
 DEFAULT_SERVICE_NAME = "ML service"
 DEFAULT_SERVICE_VERSION = "1.0"
 
@@ -107,6 +110,7 @@ class Settings:
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    inline_after_calls: int = DEFAULT_INLINE_AFTER_CALLS
     service_name: str = DEFAULT_SERVICE_NAME
     service_version: str = DEFAULT_SERVICE_VERSION
     service_path_prefix: str = ""
@@ -162,6 +166,7 @@ class Settings:
             body_timeout_seconds=_number(environ, BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
             keep_alive_seconds=_number(environ, KEEP_ALIVE_ENV, DEFAULT_KEEP_ALIVE_SECONDS, whole=False, minimum=0.1, unit="seconds"),
             max_connections=int(_number(environ, MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, whole=True, minimum=1, unit="connections")),
+            inline_after_calls=int(_number(environ, INLINE_AFTER_ENV, DEFAULT_INLINE_AFTER_CALLS, whole=True, minimum=1, unit="calls")),
             service_name=environ.get(SERVICE_NAME_ENV) or DEFAULT_SERVICE_NAME,
             service_version=environ.get(SERVICE_VERSION_ENV) or DEFAULT_SERVICE_VERSION,
             service_path_prefix=environ.get(SERVICE_PATH_PREFIX_ENV) or "",

@@ -134,13 +134,19 @@ def model_dir(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def servers(python, tmp_path):
+# modelstack's server calls run() on a thread of its own until calls have been fast for a while,
+# then on the event loop's thread (modelstack_server/scoring.py): every comparison runs in both.
+RUN_MODES = {"run-on-thread": {}, "run-inline": {"MODELSTACK_INLINE_AFTER_CALLS": "1"}}  # inline from the second fast call
+
+
+@pytest.fixture(params=list(RUN_MODES))
+def servers(request, python, tmp_path):
     """servers(script, env, kinds) -> {kind: Server}, all started together and stopped after the test."""
     started: list[Server] = []
 
     def start(script: str, environment: dict[str, str] | None = None, kinds=("azmlinfsrv", "modelstack"), app_root: Path = SCRIPTS, expect_healthy: bool = True):
-        launched = {kind: launch(python, kind, SCRIPTS / script, tmp_path, environment, app_root) for kind in kinds}
+        launched = {kind: launch(python, kind, SCRIPTS / script, tmp_path, {**(RUN_MODES[request.param] if kind == "modelstack" else {}), **(environment or {})}, app_root)
+                    for kind in kinds}
         started.extend(launched.values())
         for server in launched.values():
             healthy = wait_healthy(server)

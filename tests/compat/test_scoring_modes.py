@@ -1,0 +1,143 @@
+"""How modelstack_server calls run(): on its scoring thread at first and whenever a call is slow,
+on the event loop's own thread once calls have been fast for a while; one call at a time and the
+timeout kept either way. In process, on the main thread as uvicorn runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates"))
+
+from modelstack_server.scoring import RunFailed, ScoringTimeout, SerialScorer  # noqa: E402
+
+FAST_AFTER = 3  # calls in a row under the limit before run() is called inline
+LIMIT_MS = 50.0
+
+
+def where() -> str:
+    return "loop" if threading.current_thread() is threading.main_thread() else "thread"
+
+
+def scorer(timeout_ms: int = 2000) -> SerialScorer:
+    return SerialScorer(timeout_ms, inline_after=FAST_AFTER, inline_below_ms=LIMIT_MS)
+
+
+def test_fast_calls_move_to_the_loop_and_a_slow_one_moves_back():
+    async def scenario():
+        s = scorer()
+        places = [(await s.score(where))[1] for _ in range(FAST_AFTER + 2)]
+        slow = (await s.score(lambda: (time.sleep(LIMIT_MS * 2 / 1000), where())[1]))[1]
+        after = (await s.score(where))[1]
+        return places, slow, after
+
+    places, slow, after = asyncio.run(scenario())
+    assert places == ["thread"] * FAST_AFTER + ["loop", "loop"]
+    assert slow == "loop", "the slow call itself was already inline"
+    assert after == "thread", "the call after a slow one goes back to the thread"
+
+
+def test_the_health_route_answers_while_a_slow_call_runs_on_the_thread():
+    async def scenario():
+        s = scorer()
+        busy = asyncio.ensure_future(s.score(lambda: time.sleep(0.3)))
+        await asyncio.sleep(0.05)
+        ticks_while_busy = 0
+        while not busy.done():
+            ticks_while_busy += 1
+            await asyncio.sleep(0.01)
+        return ticks_while_busy
+
+    assert asyncio.run(scenario()) >= 5, "the loop was held while run() slept on the thread"
+
+
+@pytest.mark.parametrize("inline_first", [False, True])
+def test_the_timeout_holds_in_both_modes(inline_first):
+    def spin():
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            pass
+
+    async def scenario():
+        s = scorer(timeout_ms=200)
+        if inline_first:
+            for _ in range(FAST_AFTER):
+                await s.score(where)
+            assert s.inline
+        began = time.monotonic()
+        with pytest.raises(ScoringTimeout, match="Scoring timeout after 200 ms"):
+            await s.score(spin)
+        return time.monotonic() - began
+
+    assert asyncio.run(scenario()) < 2.0
+
+
+def test_a_script_that_swallows_the_timeout_is_still_late():
+    def stubborn():
+        try:
+            time.sleep(1)
+        except TimeoutError:
+            time.sleep(0.05)
+        return "done anyway"
+
+    async def scenario():
+        s = scorer(timeout_ms=100)
+        for _ in range(FAST_AFTER):
+            await s.score(where)
+        with pytest.raises(ScoringTimeout):
+            await s.score(stubborn)
+        return (await s.score(where))[1]
+
+    assert asyncio.run(scenario()) == "thread", "a timed-out call leaves the loop"
+
+
+@pytest.mark.parametrize("inline_first", [False, True])
+def test_run_raising_is_run_failed_with_its_cause(inline_first):
+    async def scenario():
+        s = scorer()
+        if inline_first:
+            for _ in range(FAST_AFTER):
+                await s.score(where)
+        with pytest.raises(RunFailed) as caught:
+            await s.score(lambda: 1 / 0)
+        return caught.value.__cause__
+
+    assert isinstance(asyncio.run(scenario()), ZeroDivisionError)
+
+
+def test_calls_never_overlap_when_many_wait():
+    active = 0
+    most = 0
+
+    def counted():
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        time.sleep(0.001)
+        active -= 1
+
+    async def scenario():
+        s = scorer()
+        await asyncio.gather(*(s.score(counted) for _ in range(40)))
+
+    asyncio.run(scenario())
+    assert most == 1
+
+
+def test_a_real_server_moves_run_to_the_loop_after_fast_calls_and_back_after_a_slow_one(servers):
+    import requests
+
+    server = servers("reports_its_thread.py", {"MODELSTACK_INLINE_AFTER_CALLS": "2"}, kinds=("modelstack",))["modelstack"]
+    with requests.Session() as session:
+        def thread_of(body: str) -> str:
+            answer = session.post(server.base + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        names = [thread_of('"fast"') for _ in range(3)] + [thread_of('"slow"'), thread_of('"fast"')]
+    assert names == ["scoring", "scoring", "MainThread", "MainThread", "scoring"]
