@@ -55,9 +55,14 @@ def ensure_wheelhouse(cache_root: Path, requirements_digest: str, requirements: 
                 fix="pin a version that publishes such a wheel, or check that PyPI (or your PIP_INDEX_URL) is reachable",
             )
         (wheels / COMPLETE_MARKER).write_text(requirements)
-        if target.exists():  # a half-written folder from an interrupted run
-            shutil.rmtree(target)
-        wheels.rename(target)
+        # Services with the same requirements build side by side and may both download: the
+        # first to finish wins, and a wheelhouse another build may be reading is never replaced.
+        try:
+            wheels.rename(target)
+        except OSError:
+            if not (target / COMPLETE_MARKER).exists():  # an unfinished folder of an older modelstack
+                shutil.rmtree(target)
+                wheels.rename(target)
     count = sum(1 for f in target.iterdir() if f.suffix == ".whl")
     log(f"wheelhouse ready: {count} wheels")
     return target
