@@ -290,7 +290,10 @@ def main() -> None:
         print(f"modelstack front: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     for name in (TLS_CERT_ENV, TLS_KEY_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV):
-        os.environ.pop(name, None)  # kept by the front only; the entry script never sees them
+        # Out of os.environ, so the entry script does not find them there and its child processes
+        # do not inherit them. Not a wall: the entry script runs in this process, and the
+        # process's initial environment (/proc/self/environ) still holds variables it started with.
+        os.environ.pop(name, None)
 
     import gunicorn.app.wsgiapp as wsgiapp
     from gunicorn.config import KNOWN_SETTINGS

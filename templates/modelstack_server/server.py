@@ -308,7 +308,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(SETTINGS_ERROR) from None
     tls_files = write_tls_files(settings)
     for name in SECRET_ENVS:
-        os.environ.pop(name, None)  # kept by the server only; the entry script never sees them
+        # Out of os.environ, so the entry script does not find them there and its child processes
+        # do not inherit them. Not a wall: the entry script runs in this process, and the
+        # process's initial environment (/proc/self/environ) still holds variables it started with.
+        os.environ.pop(name, None)
     log_capture.configure(settings.app_root, settings.entry_script)
     auth = "key auth on" if settings.auth_enabled else "no auth (Azure ML's local behaviour)"
     logger.info(
