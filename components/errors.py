@@ -24,20 +24,35 @@ class ModelstackError(Exception):
         super().__init__(self._compose())
 
     def _compose(self) -> str:
-        parts = []
-        if self.key:
-            parts.append(f"{self.key}: {self.detail}")
-        else:
-            parts.append(self.detail)
-        if self.rule:
-            parts.append(f"Rule: {self.rule}")
-        if self.fix:
-            parts.append(f"Fix: {self.fix}")
-        return "\n  ".join(parts)
+        return compose(self.detail, self.key, self.rule, self.fix)
+
+
+def compose(detail: str, key: str | None, rule: str | None, fix: str | None) -> str:
+    """'key: detail', then the rule and the fix on lines of their own."""
+    parts = [f"{key}: {detail}" if key else detail]
+    if rule:
+        parts.append(f"Rule: {rule}")
+    if fix:
+        parts.append(f"Fix: {fix}")
+    return "\n  ".join(parts)
 
 
 class ConfigError(ModelstackError):
     """Stack configuration that breaks a rule; raised before any resource exists."""
+
+
+class ConfigWarning:
+    """Configuration that is allowed but may not work as meant (a service that may not fit its
+    cluster at its maximum replicas): `check` prints it, `pulumi preview`/`up` log it, neither fails."""
+
+    def __init__(self, message: str, *, key: str | None = None, rule: str | None = None, fix: str | None = None):
+        self.detail, self.key, self.rule, self.fix = message, key, rule, fix
+
+    def __str__(self) -> str:
+        return compose(self.detail, self.key, self.rule, self.fix)
+
+    def __repr__(self) -> str:
+        return f"ConfigWarning({str(self)!r})"
 
 
 class ConfigErrors(ModelstackError):

@@ -14,6 +14,7 @@ import pulumi
 from components.image.build_context import build_context
 from components.config.schema import LocalRegistrySpec, StackConfig
 from components.config.load import load_from_engine
+from components.config.rules import stack_warnings
 from components.errors import ModelstackError
 from components.targets.local.registry import LocalRegistry, local_registry_dirs
 from components.policy.facts import service_facts
@@ -74,6 +75,8 @@ def main() -> None:
     """Entry point under the Pulumi engine: config errors end the run with their message only."""
     try:
         config = load_from_engine(pulumi.get_stack())
+        for warning in stack_warnings(config):
+            pulumi.log.warn(str(warning))
         declare_stack(config)
     except ModelstackError as exc:
         raise pulumi.RunError(str(exc)) from None

@@ -78,10 +78,11 @@ def _tree(plan) -> Tree:
 @app.command()
 def check(
     stack: str = typer.Option(..., "--stack", help="The stack to evaluate (a file stacks/Pulumi.<stack>.yaml)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the planned resources with their inputs as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the planned resources with their inputs, the rule errors, warnings and policy results as JSON."),
 ) -> None:
-    """Evaluate a stack offline: config, rules and policies; print the resources it would create."""
+    """Evaluate a stack offline: config, rules (the capacity check among them) and policies; print the resources it would create."""
     from components.config.load import find_project_dir
+    from components.config.rules import stack_warnings
     from components.offline.evaluate import evaluate_stack, plan_json
     from components.policy.settings import evaluate_policies, load_stack_policy_config
     from components.policy.types import Resource
@@ -95,10 +96,12 @@ def check(
         _fail(error)
     violations = evaluate_policies([Resource(r.urn, r.type, r.name, r.inputs) for r in plan.resources], policy_config)
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
+    warnings = stack_warnings(config)
     if as_json:
         document = json.loads(plan_json(plan))
         document["violations"] = [v.as_json() for v in violations]
         document["errors"] = [str(e) for e in rule_errors]
+        document["warnings"] = [str(w) for w in warnings]
         out.print(json.dumps(document, indent=2, sort_keys=True), markup=False)
     else:
         out.print(_tree(plan))
@@ -107,8 +110,10 @@ def check(
         for violation in violations:
             colour = "red" if violation.enforcement == "mandatory" else "yellow"
             out.print(f"[{colour}]{violation.enforcement}[/] [bold]{violation.policy}[/] {escape(violation.resource)}\n  {escape(violation.message)}")
+        for warning in warnings:
+            out.print(f"[yellow]warning[/] {escape(str(warning))}")
         if not violations and not rule_errors:
-            out.print("[green]clean:[/] config valid, every rule and policy passed")
+            out.print("[green]clean:[/] config valid, every rule and policy passed" + (f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''} above)" if warnings else ""))
     if rule_errors:
         noun = "error" if len(rule_errors) == 1 else "errors"
         err.print(f"[bold red]{len(rule_errors)} config {noun}[/]")

@@ -19,7 +19,7 @@ from pathlib import Path
 from components.config import capacity, naming, vm_sizes
 from components.config.paths import path_error
 from components.config.schema import ClusterSpec, StackConfig, config_key
-from components.errors import ConfigError
+from components.errors import ConfigError, ConfigWarning
 
 # Azure ML compute names: 3-24 characters, letters, digits and '-', starting with a letter.
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,23}$")
@@ -221,10 +221,96 @@ def check_cluster(name: str, cluster: ClusterSpec, project_dir: str | None = Non
     return errors
 
 
+CAPACITY_RULE = (
+    "the CPU and memory requests of the services on a cluster, at their minimum replicas, fit its nodes at their "
+    "fewest: nodes x (vCPUs and memory of vm_size less AKS's system reservations)"
+)
+CAPACITY_AT_MOST_RULE = (
+    "at their maximum replicas the services' requests fit the most nodes the cluster can have "
+    "(autoscale_max_nodes, or agent_count without node autoscaling); beyond that, replicas the HPA adds stay Pending"
+)
+REPLICA_SIZE_RULE = "a replica runs on one node: its cpu_cores and memory_gb fit one node's allocatable capacity (vm_size less AKS's system reservations)"
+
+
+def _service_key(service: str, *parts: str) -> str:
+    return config_key("services", service, *parts)
+
+
+def _capacity_inputs(config: StackConfig, name: str, cluster: ClusterSpec):
+    """The services planned on a created cluster, its pools, max pods and version; None when
+    the cluster is attached (its pools are Azure's to tell) or nothing runs on it."""
+    if cluster.attach is not None or vm_sizes.find(cluster.vm_size) is None:
+        return None
+    workloads = capacity.workloads_on(config, name)
+    if not workloads:
+        return None
+    return workloads, capacity.pools_of(cluster), capacity.max_pods_per_node(cluster), cluster.kubernetes_version
+
+
+def check_service_capacity(config: StackConfig) -> list[ConfigError]:
+    """Errors: a replica no node can hold, or services that do not fit at their minimum replicas."""
+    errors: list[ConfigError] = []
+    for name, cluster in config.clusters.items():
+        inputs = _capacity_inputs(config, name, cluster)
+        if inputs is None:
+            continue
+        workloads, pools, max_pods, version = inputs
+        oversized = capacity.oversized_replicas(workloads, pools, max_pods=max_pods, kubernetes_version=version)
+        for found in oversized:
+            errors.append(ConfigError(
+                found.problem,
+                key=_service_key(found.workload.service, "deploy", found.field),
+                rule=REPLICA_SIZE_RULE,
+                fix=f"lower {found.field} to at most {found.largest_text}, or give cluster {name} a vm_size with more {'vCPUs' if found.field == 'cpu_cores' else 'memory'}",
+            ))
+        if oversized:
+            continue  # more nodes would not help; the sum would only repeat it
+        fit = capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version)
+        if not fit.fits:
+            floor = capacity.floor_key(cluster)
+            errors.append(ConfigError(
+                fit.problem,
+                key=_key(name, floor),
+                rule=CAPACITY_RULE,
+                fix=f"set {floor} to at least {fit.nodes_needed}, use a larger vm_size, or lower the services' cpu_cores, memory_gb or minimum replicas (autoscale_min_replicas, num_replicas)",
+            ))
+    return errors
+
+
+def capacity_warnings(config: StackConfig) -> list[ConfigWarning]:
+    """Warnings: services that fit at their minimum replicas but may not at their maximum."""
+    warnings: list[ConfigWarning] = []
+    for name, cluster in config.clusters.items():
+        inputs = _capacity_inputs(config, name, cluster)
+        if inputs is None:
+            continue
+        workloads, pools, max_pods, version = inputs
+        if capacity.oversized_replicas(workloads, pools, max_pods=max_pods, kubernetes_version=version):
+            continue
+        if not capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version).fits:
+            continue  # already an error
+        fit = capacity.services_fit(workloads, pools, most=True, max_pods=max_pods, kubernetes_version=version)
+        if fit.fits:
+            continue
+        ceiling = capacity.ceiling_key(cluster)
+        more_nodes = (
+            f"raise autoscale_max_nodes to {fit.nodes_needed}" if cluster.autoscale_enabled
+            else f"let the cluster grow to {fit.nodes_needed} nodes (autoscale_enabled: true with autoscale_max_nodes: {fit.nodes_needed}, or agent_count: {fit.nodes_needed})"
+        )
+        warnings.append(ConfigWarning(
+            fit.problem,
+            key=_key(name, ceiling),
+            rule=CAPACITY_AT_MOST_RULE,
+            fix=f"{more_nodes}, use a larger vm_size, or lower the services' autoscale_max_replicas",
+        ))
+    return warnings
+
+
 def check_clusters(config: StackConfig) -> list[ConfigError]:
     """Every cluster rule and every Azure naming rule of the stack, in one pass."""
     errors: list[ConfigError] = []
     for name, cluster in config.clusters.items():
         errors += check_cluster(name, cluster, config.project_dir)
+    errors += check_service_capacity(config)
     errors += naming.check_names(config)
     return errors

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from components.config import deploy_rules, references
 from components.config.paths import folder_link_error, has_content, path_error, resolve_path
-from components.config.cluster_rules import check_clusters
+from components.config.cluster_rules import capacity_warnings, check_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
-from components.errors import ConfigError
+from components.errors import ConfigError, ConfigWarning
 
 # Azure ML webservice names: 3-32 characters, lowercase letters, digits and dashes,
 # starting with a letter and not ending with a dash.
@@ -202,3 +202,9 @@ def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) ->
     errors += check_release(config)
     errors += check_secrets(config, secure_paths)
     return errors
+
+
+def stack_warnings(config: StackConfig) -> list[ConfigWarning]:
+    """What `check` and the engine's run tell without failing: a config that is allowed but may
+    not work as meant."""
+    return capacity_warnings(config)

@@ -95,7 +95,7 @@ def network_profile(spec: ClusterSpec) -> dict[str, Any]:
     runs a Docker bridge and its API (2025-09-01) has no such property.
     """
     profile: dict[str, Any] = {"network_plugin": "azure", "load_balancer_sku": "standard", "outbound_type": "loadBalancer"}
-    if spec.service_cidr:
+    if capacity.in_node_subnet(spec):  # which also decides the nodes' maximum pods (capacity check)
         profile.update(service_cidr=spec.service_cidr, dns_service_ip=spec.dns_service_ip)
     else:
         profile["network_plugin_mode"] = "overlay"

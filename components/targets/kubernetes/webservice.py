@@ -45,6 +45,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, AksFrontend, GatewayApiObject, service_path
+from components.config import capacity
 from components.config.schema import AksDeploy
 from components.config.deploy_rules import autoscale_enabled, replica_bounds, target_utilization
 from components.targets.keys import KEY_FILES, KEYS_DIR_ENV, ServiceKeys, front_environment
@@ -66,12 +67,12 @@ STATE_ORDER = ("Healthy", "Transitioning", "Unhealthy", "Unschedulable", "Failed
 
 
 def cpu_quantity(cores: float) -> str:
-    millicores = round(cores * 1000)
+    millicores = capacity.millicores(cores)  # what the capacity check sums
     return f"{millicores // 1000}" if millicores % 1000 == 0 else f"{millicores}m"
 
 
 def memory_quantity(gigabytes: float) -> str:
-    mebibytes = round(gigabytes * 1024)
+    mebibytes = capacity.mebibytes(gigabytes)
     return f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
 
 

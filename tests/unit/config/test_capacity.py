@@ -100,10 +100,10 @@ def test_the_minimum_is_the_policys_parameter_and_the_rules_default():
 def test_pools_count_linux_nodes_at_their_floor():
     pools = capacity.pools_from_profiles([
         {"name": "a", "count": 3, "vmSize": "standard_d3_v2"},
-        {"name": "b", "count": 4, "vmSize": "Standard_D2s_v5", "enableAutoScaling": True, "minCount": 2},
+        {"name": "b", "count": 4, "vmSize": "Standard_D2s_v5", "enableAutoScaling": True, "minCount": 2, "maxCount": 5},
         {"name": "w", "count": 9, "vmSize": "Standard_D8s_v5", "osType": "Windows"},
     ])
-    assert pools[1] == capacity.NodePool(name="b", vm_size="Standard_D2s_v5", nodes=2, autoscaling=True)
+    assert pools[1] == capacity.NodePool(name="b", vm_size="Standard_D2s_v5", nodes=2, autoscaling=True, most_nodes=5)
     count = capacity.count_vcpus(pools)
     assert (count.vcpus, count.described, count.unknown_sizes) == (16, ("a: 3 x Standard_D3_v2 (4 vCPUs)", "b: at least 2 x Standard_D2s_v5 (2 vCPUs)"), ())
 
