@@ -8,11 +8,13 @@ Secret values are never shown, only the names of the fields.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from components.plan_values import DYNAMIC_PROVIDER_INPUT, SECRET_PLACEHOLDER, is_secret
+from components.targets import states
 
 IGNORED_FIELDS = {DYNAMIC_PROVIDER_INPUT}
 
@@ -58,11 +60,45 @@ def drift_from_events(events: list[Any]) -> list[Drifted]:
     return sorted(found.values(), key=lambda d: d.urn)
 
 
-def detect(project_dir: Path, stack: str, log=None) -> list[Drifted]:
-    """Refresh preview of a stack; nothing is written."""
-    from components.commands.engine import select_stack
+def live_parts(events: list[Any]) -> dict[str, list[str]]:
+    """What a refresh found of each service's deployments, changed or not: per service the Azure
+    ML state of each part (an ACI container group, an AKS Deployment per version, a local
+    container), or "gone" for a part the live system no longer has."""
+    parts: dict[str, list[str]] = {}
+    for event in events:
+        outputs_event = getattr(event, "res_outputs_event", None)
+        if outputs_event is None:
+            continue
+        meta = outputs_event.metadata
+        old = (meta.old.outputs if meta.old else None) or {}
+        new = (meta.new.outputs if meta.new else None) or {}
+        read = states.live_state(meta.type, new or old)
+        if read is not None:
+            service, state = read
+        elif isinstance((new or old).get("service"), str) and isinstance((new or old).get("state"), str):
+            service, state = (new or old)["service"], (new or old)["state"]
+        else:
+            continue
+        parts.setdefault(service, []).append(state if new else "gone")
+    return parts
+
+
+def refresh_events(project_dir: Path, stack: str, log=None, command: str = "drift") -> list[Any]:
+    """The engine events of a refresh preview of a stack; nothing is written."""
+    from pulumi.automation.errors import CommandError
+
+    from components.commands.engine import engine_env, engine_failure, select_stack
 
     handle = select_stack(project_dir, stack)
     events: list[Any] = []
-    handle.preview_refresh(on_event=events.append, on_output=log, show_secrets=False)
-    return drift_from_events(events)
+    try:
+        handle.preview_refresh(on_event=events.append, on_output=log, show_secrets=False)
+    except CommandError as failed:
+        home = engine_env(project_dir, stack).get("PULUMI_HOME")
+        raise engine_failure(str(failed), project_dir=project_dir, stack=stack, command=command, home=home if home != os.environ.get("PULUMI_HOME") else None) from None
+    return events
+
+
+def detect(project_dir: Path, stack: str, log=None) -> list[Drifted]:
+    """Refresh preview of a stack; nothing is written."""
+    return drift_from_events(refresh_events(project_dir, stack, log))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Mapping
@@ -98,3 +99,48 @@ def select_stack(project_dir: Path, stack: str):
             rule="a stack is created by its first `pulumi up`",
             fix=f"pulumi stack init {stack} (or run `pulumi up --stack {stack}` first)",
         ) from exc
+
+
+# What the engine says when a provider plugin a stack's state names is not installed: "no resource
+# plugin 'pulumi-resource-azure-native' found in the workspace at version v3.29.0 ..." (automatic
+# downloads off) or "Could not automatically download and install resource plugin
+# 'pulumi-resource-azure-native' at version v3.29.0 ..." (on, with no way to the download site).
+PLUGIN_MISSING = re.compile(r"resource plugin 'pulumi-resource-(?P<name>[A-Za-z0-9_.-]+)'(?: found in the workspace)? at version v(?P<version>\d[0-9A-Za-z.+-]*)")
+
+
+def pinned_versions(project_dir: Path) -> dict[str, str]:
+    """{plugin name: version} of the Pulumi provider SDKs requirements.txt pins (pulumi-<name>==X)."""
+    path = Path(project_dir) / "requirements.txt"
+    pins = {}
+    for line in (path.read_text().splitlines() if path.is_file() else []):
+        match = re.match(r"^\s*pulumi-(?P<name>[A-Za-z0-9_.-]+)\s*==\s*(?P<version>[^\s;#]+)", line)
+        if match and match["name"] != "policy":
+            pins[match["name"]] = match["version"]
+    return pins
+
+
+def engine_failure(message: str, *, project_dir: Path, stack: str, command: str, home: str | None = None) -> ModelstackError:
+    """The error a user sees when the engine fails under a command: for a missing provider plugin,
+    the plugin, the version the project pins and the command that installs it; otherwise the
+    engine's own last error line."""
+    missing = PLUGIN_MISSING.search(message)
+    if missing:
+        name, wanted = missing["name"], missing["version"]
+        pinned = pinned_versions(project_dir).get(name)
+        pin_text = f"the project pins pulumi-{name}=={pinned} (requirements.txt)" if pinned else f"requirements.txt pins no pulumi-{name}"
+        if pinned and pinned != wanted:
+            pin_text += f"; the stack's state was written with v{wanted}"
+        prefix = f"PULUMI_HOME={home} " if home else ""
+        return ModelstackError(
+            f"the Pulumi provider plugin {name} v{wanted} is not installed, so stack {stack}'s live resources cannot be read",
+            rule=f"{command} refreshes the stack through the provider plugins its resources were created with; {pin_text}",
+            fix=f"{prefix}pulumi plugin install resource {name} {wanted}, then run `modelstack {command} ...` again",
+        )
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    errors = [line[line.lower().index("error:"):] for line in lines if "error:" in line.lower()]
+    last = errors[-1] if errors else (lines[-1] if lines else "no output")
+    return ModelstackError(
+        f"the engine failed while {command} read stack {stack}: {last}",
+        rule=f"{command} runs a refresh preview of the stack (nothing is written)",
+        fix=f"run `pulumi refresh --preview-only --stack {stack}` to see the engine's whole output, fix what it names, then run {command} again",
+    )

@@ -36,16 +36,16 @@ def split_reference(reference: str) -> tuple[str, str]:
     return repository, digest
 
 
-def live_states(services: dict[str, Any], drifted: list[Any]) -> dict[str, str]:
-    """Each service's state: recorded in the outputs, overridden by what a refresh found."""
-    states = {name: (outputs or {}).get("state") or "not deployed" for name, outputs in services.items()}
-    for item in drifted:
-        service = item.service
-        if service in states and "state" in item.fields:
-            states[service] = item.fields["state"][1] or "Failed"
-        elif service in states and item.op == "delete":
-            states[service] = "gone"
-    return states
+def live_states(services: dict[str, Any], parts: dict[str, list[str]]) -> dict[str, str]:
+    """Each service's state: what a refresh found of its parts (`drift.live_parts`), the worst of
+    them, or "gone" when one is; a service the refresh did not see keeps its recorded state."""
+    from components.targets.states import service_state
+
+    result = {name: (outputs or {}).get("state") or "not deployed" for name, outputs in services.items()}
+    for service, found in parts.items():
+        if service in result:
+            result[service] = "gone" if "gone" in found else service_state(found)
+    return result
 
 
 def refuse_unhealthy(src: str, states: dict[str, str]) -> None:
@@ -137,7 +137,7 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
     if not services:
         raise ModelstackError(f"stack {src} has no services output", rule="a release is what a deployed stack runs", fix=f"deploy it first: pulumi up --stack {src}")
     log(f"checking that {src} runs Healthy (refresh preview)")
-    refuse_unhealthy(src, live_states(services, drift.detect(project_dir, src)))
+    refuse_unhealthy(src, live_states(services, drift.live_parts(drift.refresh_events(project_dir, src, command="promote"))))
 
     def dst_outputs() -> dict[str, Any]:
         return {k: v.value for k, v in select_stack(project_dir, dst).outputs().items()}

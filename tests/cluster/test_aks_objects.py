@@ -31,7 +31,7 @@ import pytest
 import requests
 
 from components.targets.kubernetes.frontend import service_path
-from components.targets.kubernetes.webservice import deployment_state, service_state
+from components.targets.states import deployment_state, service_state
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import GATEWAY_GROUP, GATEWAY_VERSION, condition, wait
 

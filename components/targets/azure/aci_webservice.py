@@ -32,6 +32,7 @@ from components.config import naming
 from components.targets.azure.aci_group import AciContainer, AciGroup
 from components.config.schema import AciDeploy
 from components.targets.keys import PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
+from components.targets.states import ACI_SERVICE_TAG, aci_state
 
 CONTAINER_PORT = 5001
 HEALTH_PATH = "/"
@@ -52,19 +53,6 @@ def container_environment(deploy: AciDeploy) -> dict[str, str]:
 
 
 # --- pure decisions -------------------------------------------------------------------------------
-
-
-def aci_state(provisioning_state: str | None, instance_state: str | None) -> str:
-    """What ACI reports, in Azure ML's service states."""
-    provisioning = (provisioning_state or "").lower()
-    instance = (instance_state or "").lower()
-    if provisioning == "failed" or instance == "failed":
-        return "Failed"
-    if provisioning in ("", "pending", "creating", "updating", "repairing", "accepted") or instance in ("", "pending", "waiting"):
-        return "Transitioning"
-    if instance == "running":
-        return "Healthy"
-    return "Unhealthy"  # Stopped, Terminated: the group exists but does not serve
 
 
 def probe(settings: dict[str, int], tls: bool) -> dict[str, Any]:
@@ -171,7 +159,7 @@ class AciWebservice(pulumi.ComponentResource):
             containers=[container],
             registry_server=platform.login_server,
             registry_identity_id=platform.registry.pull_identity_id,
-            tags=naming.merge_tags(deploy.tags, platform.tags, {"modelstack-service": service}),
+            tags=naming.merge_tags(deploy.tags, platform.tags, {ACI_SERVICE_TAG: service}),
             dns_name_label=None if private else (deploy.dns_name_label or naming.aci_dns_label(stack, service)),
             subnet_id=subnet_id,
             opts=pulumi.ResourceOptions(parent=self, transformations=[with_probes(deploy.ssl_enabled)]),

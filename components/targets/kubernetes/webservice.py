@@ -50,6 +50,7 @@ from components.config.schema import AksDeploy
 from components.config.deploy_rules import autoscale_enabled, replica_bounds, target_utilization
 from components.targets.keys import KEY_FILES, KEYS_DIR_ENV, ServiceKeys, front_environment
 from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
+from components.targets.states import K8S_SERVICE_LABEL, deployment_state, service_state
 
 CONTAINER_PORT = 5001
 SERVICE_PORT = 80
@@ -60,7 +61,6 @@ PRE_STOP_SECONDS = 5
 DEFAULT_REFRESH_SECONDS = 1
 SERVER_WORKER_TIMEOUT_SECONDS = 300  # azmlinfsrv's default; init() runs within it
 GPU_RESOURCE = "nvidia.com/gpu"
-STATE_ORDER = ("Healthy", "Transitioning", "Unhealthy", "Unschedulable", "Failed")
 
 
 # --- pure decisions -------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def memory_quantity(gigabytes: float) -> str:
 
 def selector_labels(service: str, version: RolloutVersion) -> dict[str, str]:
     """What a version's Service, PDB and HPA find its pods by (immutable on a Deployment)."""
-    return {"app.kubernetes.io/name": service, "modelstack.io/workload": workload_name(service, version)}
+    return {K8S_SERVICE_LABEL: service, "modelstack.io/workload": workload_name(service, version)}
 
 
 def workload_labels(service: str, version: RolloutVersion) -> dict[str, str]:
@@ -141,7 +141,7 @@ def keys_secret_name(service: str) -> str:
 
 def keys_secret_manifest(service: str, namespace: str) -> dict[str, Any]:
     """The keys' Secret without its data (that goes in as a Pulumi secret)."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {"app.kubernetes.io/name": service, **MANAGED_BY_LABELS}}}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}}}
 
 
 def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str, image: Any, model_versions: dict[str, str], scoring_server: str = "modelstack") -> dict[str, Any]:
@@ -264,42 +264,9 @@ def route_manifest(service: str, versions: list[RolloutVersion], namespace: str,
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "HTTPRoute",
-        "metadata": {"name": service, "namespace": namespace, "labels": {"app.kubernetes.io/name": service, **MANAGED_BY_LABELS}},
+        "metadata": {"name": service, "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}},
         "spec": spec,
     }
-
-
-def _get(value: Any, snake: str, camel: str) -> Any:
-    if value is None:
-        return None
-    if type(value) is dict:
-        return value.get(camel, value.get(snake))
-    return getattr(value, snake, None)
-
-
-def deployment_state(status: Any) -> str:
-    """A Deployment's status (what the cluster reports), in Azure ML's service states."""
-    if status is None:
-        return "Transitioning"
-    conditions = {_get(c, "type", "type"): c for c in (_get(status, "conditions", "conditions") or [])}
-    progressing, failure, available = conditions.get("Progressing"), conditions.get("ReplicaFailure"), conditions.get("Available")
-    if progressing is not None and _get(progressing, "reason", "reason") == "ProgressDeadlineExceeded":
-        return "Failed"
-    if failure is not None and _get(failure, "status", "status") == "True":
-        return "Unschedulable"  # pods could not be created: quota or resources
-    wanted = _get(status, "replicas", "replicas") or 0
-    ready = _get(status, "ready_replicas", "readyReplicas") or 0
-    updated = _get(status, "updated_replicas", "updatedReplicas") or 0
-    if available is not None and _get(available, "status", "status") == "True" and ready >= wanted and updated >= wanted:
-        return "Healthy"
-    if available is not None and _get(available, "status", "status") == "False":
-        return "Unhealthy"
-    return "Transitioning"
-
-
-def service_state(states: list[str]) -> str:
-    """The state of a service whose versions are in `states`: the worst of them."""
-    return max(states, key=STATE_ORDER.index) if states else "Transitioning"
 
 
 # --- the component --------------------------------------------------------------------------------

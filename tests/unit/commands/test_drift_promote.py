@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from components.commands.drift import Drifted, changed_fields
+import json
+from pathlib import Path
+
+from components.commands.drift import changed_fields, drift_from_events, live_parts
+from components.commands.engine import engine_failure
 from components.errors import ModelstackError
 from components.commands.promote import live_states, refuse_unhealthy, split_reference, write_pins
+
+REPO = Path(__file__).resolve().parents[3]
+DATA = Path(__file__).parent / "data"
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -18,9 +25,85 @@ def test_changed_fields_mask_secrets_and_skip_the_provider():
 
 
 def test_live_states_take_what_the_refresh_found():
-    services = {"diabetes": {"state": "Healthy"}, "diabetes-multi": {"state": "Healthy"}, "batch": {}}
-    drifted = [Drifted("urn:a", "t", "diabetes-local", "update", {"state": ("Healthy", "Failed")}, "diabetes"), Drifted("urn:b", "t", "diabetes-multi-local", "delete", {}, "diabetes-multi")]
-    assert live_states(services, drifted) == {"diabetes": "Failed", "diabetes-multi": "gone", "batch": "not deployed"}
+    services = {"diabetes": {"state": "Healthy"}, "diabetes-multi": {"state": "Healthy"}, "batch": {}, "other": {"state": "Healthy"}}
+    parts = {"diabetes": ["Healthy", "Failed"], "diabetes-multi": ["Healthy", "gone"], "batch": ["Transitioning"]}
+    assert live_states(services, parts) == {"diabetes": "Failed", "diabetes-multi": "gone", "batch": "Transitioning", "other": "Healthy"}
+
+
+def recorded(name: str) -> list:
+    """A refresh preview's engine events as the engine writes them to its event log (one JSON
+    object per line, read by the Automation API with EngineEvent.from_json). Azure cannot be
+    reached from here, so these were written by hand in that format, with the outputs the
+    azure-native and kubernetes providers record for a container group and a Deployment."""
+    from pulumi.automation.events import EngineEvent
+
+    lines = (DATA / name).read_text().splitlines()
+    return [EngineEvent.from_json(json.loads(line)) for line in lines]
+
+
+def test_an_aks_service_is_as_healthy_as_its_worst_version_in_a_refresh():
+    parts = live_parts(recorded("refresh-aks-one-version-unhealthy.jsonl"))
+    assert parts == {"diabetes": ["Healthy", "Unhealthy"], "diabetes-multi": ["Healthy"]}
+    services = {"diabetes": {"state": "Healthy"}, "diabetes-multi": {"state": "Healthy"}}
+    with pytest.raises(ModelstackError) as caught:
+        refuse_unhealthy("staging", live_states(services, parts))
+    assert caught.value.detail == "stack staging has services that are not Healthy: diabetes (Unhealthy)"
+
+
+def test_a_stopped_or_deleted_aci_group_blocks_promotion():
+    parts = live_parts(recorded("refresh-aci-stopped-and-gone.jsonl"))
+    assert parts == {"diabetes": ["Unhealthy"], "diabetes-multi": ["gone"]}
+    services = {"diabetes": {"state": "Healthy"}, "diabetes-multi": {"state": "Healthy"}}
+    with pytest.raises(ModelstackError) as caught:
+        refuse_unhealthy("dev", live_states(services, parts))
+    assert caught.value.detail == "stack dev has services that are not Healthy: diabetes (Unhealthy), diabetes-multi (gone)"
+
+
+def test_drift_on_recorded_azure_output_names_the_changed_fields():
+    drifted = drift_from_events(recorded("refresh-aci-stopped-and-gone.jsonl"))
+    assert [(d.name, d.op, sorted(d.fields)) for d in drifted] == [("diabetes-group", "update", ["instanceView"]), ("diabetes-multi-group", "delete", ["instanceView", "ipAddress", "location", "name", "osType", "provisioningState", "tags"])]
+
+
+# The engine's own words, as it printed them on this machine (pulumi 3.259.0) for a stack whose
+# state names azure-native v3.29.0 while the plugin is not installed: with automatic plugin
+# downloads off (local mode), and on (a user's shell) with no way to the download site.
+NOT_FOUND = (
+    "error: could not load provider for resource urn:pulumi:staging::modelstack::azure-native:resources:ResourceGroup::resource-group: "
+    "could not create provider urn:pulumi:staging::modelstack::pulumi:providers:azure-native::default_3_29_0::prov-id: load plugin for "
+    "azure-native provider 'urn:pulumi:staging::modelstack::pulumi:providers:azure-native::default_3_29_0': no resource plugin "
+    "'pulumi-resource-azure-native' found in the workspace at version v3.29.0 or on your $PATH"
+)
+NOT_DOWNLOADED = (
+    "error: could not load provider for resource urn:pulumi:staging::modelstack::azure-native:resources:ResourceGroup::resource-group: "
+    "could not create provider urn:pulumi:staging::modelstack::pulumi:providers:azure-native::default_3_29_0::prov-id: load plugin for "
+    "azure-native provider 'urn:pulumi:staging::modelstack::pulumi:providers:azure-native::default_3_29_0': Could not automatically "
+    "download and install resource plugin 'pulumi-resource-azure-native' at version v3.29.0, install the plugin using `pulumi plugin "
+    "install resource azure-native v3.29.0`: error downloading provider azure-native to file: failed to download plugin: azure-native-3.29.0: "
+    "failed all 5 attempts"
+)
+
+
+@pytest.mark.parametrize("engine_said", [NOT_FOUND, NOT_DOWNLOADED], ids=["not-found", "not-downloaded"])
+def test_a_missing_provider_plugin_is_named_with_the_pinned_version_and_the_install_command(engine_said):
+    error = engine_failure(f"code: 255\n stdout: Previewing refresh (staging):\n\n stderr: {engine_said}\n", project_dir=REPO, stack="staging", command="drift")
+    assert str(error) == (
+        "the Pulumi provider plugin azure-native v3.29.0 is not installed, so stack staging's live resources cannot be read\n"
+        "  Rule: drift refreshes the stack through the provider plugins its resources were created with; the project pins "
+        "pulumi-azure-native==3.29.0 (requirements.txt)\n"
+        "  Fix: pulumi plugin install resource azure-native 3.29.0, then run `modelstack drift ...` again"
+    )
+
+
+def test_a_plugin_version_other_than_the_pin_is_told(tmp_path):
+    (tmp_path / "requirements.txt").write_text("pulumi==3.259.0\npulumi-azure-native==3.30.0  # newer\n")
+    error = engine_failure(NOT_FOUND, project_dir=tmp_path, stack="prod", command="promote", home="/p/home")
+    assert error.rule.endswith("the project pins pulumi-azure-native==3.30.0 (requirements.txt); the stack's state was written with v3.29.0")
+    assert error.fix == "PULUMI_HOME=/p/home pulumi plugin install resource azure-native 3.29.0, then run `modelstack promote ...` again"
+
+
+def test_other_engine_failures_keep_the_engines_error_line():
+    error = engine_failure("code: 255\n stderr: warning: something\nerror: the stack is locked\n", project_dir=REPO, stack="dev", command="drift")
+    assert error.detail == "the engine failed while drift read stack dev: error: the stack is locked"
 
 
 def test_promotion_refuses_unhealthy_services_and_names_them():

@@ -10,7 +10,8 @@ import pytest
 
 from components.offline import azure_mocks
 from components.offline import evaluate as offline
-from components.targets.kubernetes.webservice import cpu_quantity, deployment_state, memory_quantity, service_state
+from components.targets.kubernetes.webservice import cpu_quantity, memory_quantity
+from components.targets.states import deployment_state, service_state
 from components.image.build_context import build_context
 from components.image.model_versions import model_version
 from components.offline.evaluate import evaluate_stack
