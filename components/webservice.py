@@ -67,6 +67,7 @@ class Webservice(pulumi.ComponentResource):
         # The component's inputs are what guardrails judge a service by (components.policy.facts).
         super().__init__("modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts)
         self._name, self._service, self._models, self._repository = name, service, models, repository
+        self._release = release
         self._project_dir = Path(project_dir) if project_dir is not None else None
         if release is not None:
             # A promoted release: run exactly the image that ran in the stage before; build nothing.
@@ -136,14 +137,20 @@ class Webservice(pulumi.ComponentResource):
         images: dict[str, pulumi.Input[str]] = {}
         model_versions: dict[str, dict[str, str]] = {}
         by_models: dict[tuple[str, ...], tuple[pulumi.Input[str], dict[str, str]]] = {tuple(self._service.models): (self.image, self.model_versions)}
+        pinned = self._release.versions if self._release is not None else {}
         for version in versions:
-            if version.models not in by_models:
+            if version.name in pinned:
+                # A promoted release's version: the image that ran in the stage before, not rebuilt.
+                images[version.name] = pinned[version.name].image
+                model_versions[version.name] = dict(pinned[version.name].model_versions)
+            elif version.models not in by_models:
                 # A version serving other models has an image of its own, built from the same code.
                 variant = self._service.model_copy(update={"models": list(version.models)})
                 context = build_context(self._project_dir, self._name, variant, self._models)
                 built = self._image(f"{self._name}-{version.name}-image", variant, context)
                 by_models[version.models] = (built.image, context.model_versions)
-            images[version.name], model_versions[version.name] = by_models[version.models]
+            if version.name not in pinned:
+                images[version.name], model_versions[version.name] = by_models[version.models]
             if version.declared:
                 self.versions[version.name] = {"traffic_percentile": version.percent, "image": images[version.name], "model_versions": model_versions[version.name]}
         return AksWebservice(

@@ -1,9 +1,10 @@
 """`modelstack promote --from SRC --to DST`: move a release stack to stack without rebuilding.
 
-The release is what SRC runs: each service's image by digest and the model versions in it.
+The release is what SRC runs: each service's image by digest and the model versions in it, and
+the same for each of its rollout versions.
 Promotion refuses when a SRC service is not Healthy in a refresh preview (live, not just
-recorded). When DST uses another registry the images are copied (pull by digest, push), so
-DST runs the same digest from its own registry. The pins are written under
+recorded). When DST uses another registry the images are copied (pull by digest, push; an ACR
+signs in with the user's Azure identity), so DST runs the same digest from its own registry. The pins are written under
 `modelstack:release` in DST's stack file (comments and order kept); DST's next `pulumi up`
 then deploys them and builds nothing.
 """
@@ -46,6 +47,16 @@ def live_states(services: dict[str, Any], parts: dict[str, list[str]]) -> dict[s
         if service in result:
             result[service] = "gone" if "gone" in found else service_state(found)
     return result
+
+
+def release_images(service_outputs: dict[str, Any]) -> list[tuple[str | None, str, dict[str, str]]]:
+    """What a service runs, from its stack output: (None, image, model versions) for the service,
+    then (version, image, model versions) for each rollout version, in name order. Every one of
+    them is copied and pinned, so the destination runs each version's image without building it."""
+    found = [(None, service_outputs["image"], dict(service_outputs.get("model_versions") or {}))]
+    for version, described in sorted((service_outputs.get("versions") or {}).items()):
+        found.append((version, described["image"], dict(described.get("model_versions") or {})))
+    return found
 
 
 def refuse_unhealthy(src: str, states: dict[str, str]) -> None:
@@ -91,21 +102,28 @@ def ensure_local_registry(project_dir: Path, address: str) -> None:
 
 def copy_image(source: str, repository: str, log: Callable[[str], None]) -> str:
     """Pull `source` by digest and push it to `repository`; returns the pushed digest."""
+    from components.image.builder import push
     from components.image.docker_client import docker_client
-    from components.image.builder import is_local_registry, push, split_repository
 
     client = docker_client()
-    _, digest = split_reference(source)
+    source_repository, digest = split_reference(source)
     log(f"pulling {source}")
-    image = client.images.pull(source)
+    image = client.images.pull(source, auth_config=registry_auth(source_repository))
     tag = f"release-{digest.removeprefix('sha256:')[:12]}"
     image.tag(repository, tag=tag)
-    auth = None
-    if not is_local_registry(repository):
-        from components.image.registry_auth import acr_login
+    return push(client, repository, tag, auth_config=registry_auth(repository), log=log)
 
-        auth = acr_login(split_repository(repository)[0]).docker_auth_config()
-    return push(client, repository, tag, auth_config=auth, log=log)
+
+def registry_auth(repository: str) -> dict[str, str] | None:
+    """Credentials for an ACR from the user's Azure identity (as image pushes get them); none
+    for a local registry."""
+    from components.image.builder import is_local_registry, split_repository
+
+    if is_local_registry(repository):
+        return None
+    from components.image.registry_auth import acr_login
+
+    return acr_login(split_repository(repository)[0]).docker_auth_config()
 
 
 def write_pins(stack_file: Path, pins: dict[str, dict[str, Any]]) -> None:
@@ -145,21 +163,31 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
     registry = destination_registry(project_dir, dst, dst_outputs)
     if registry.startswith("localhost:"):
         ensure_local_registry(project_dir, registry)
+    pins: dict[str, dict[str, Any]] = {}
     promotions = []
+    copied: set[tuple[str, str]] = set()  # (repository, digest) already in DST: one copy per image
     for name, service_outputs in sorted(services.items()):
-        source_image = service_outputs["image"]
-        source_repository, digest = split_reference(source_image)
-        repository = f"{registry}/{name}"
-        copied = repository != source_repository
-        if copied:
-            pushed = copy_image(source_image, repository, log)
-            if pushed != digest:
-                raise ModelstackError(
-                    f"copying {name} to {repository} gave digest {pushed}, not {digest}",
-                    rule="a promoted image is byte for byte the one that ran before",
-                    fix="check that both registries keep manifests unchanged (no conversion), then promote again",
-                )
-        promotions.append(Promotion(name, source_image, f"{repository}@{digest}", dict(service_outputs.get("model_versions") or {}), copied))
-    pins = {p.service: {"image": p.image, "model_versions": p.model_versions, "source_stack": src} for p in promotions}
+        pin: dict[str, Any] = {}
+        for version, source_image, model_versions in release_images(service_outputs):
+            source_repository, digest = split_reference(source_image)
+            repository = f"{registry}/{name}"
+            moved = repository != source_repository
+            if moved and (repository, digest) not in copied:
+                pushed = copy_image(source_image, repository, log)
+                if pushed != digest:
+                    raise ModelstackError(
+                        f"copying {name} to {repository} gave digest {pushed}, not {digest}",
+                        rule="a promoted image is byte for byte the one that ran before",
+                        fix="check that both registries keep manifests unchanged (no conversion), then promote again",
+                    )
+                copied.add((repository, digest))
+            image = f"{repository}@{digest}"
+            if version is None:
+                pin.update(image=image, model_versions=model_versions)
+                promotions.append(Promotion(name, source_image, image, model_versions, moved))
+            else:
+                pin.setdefault("versions", {})[version] = {"image": image, "model_versions": model_versions}
+                promotions.append(Promotion(f"{name}/{version}", source_image, image, model_versions, moved))
+        pins[name] = {**pin, "source_stack": src}
     write_pins(project_dir / "stacks" / f"Pulumi.{dst}.yaml", pins)
     return promotions

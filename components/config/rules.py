@@ -38,7 +38,7 @@ def built_services(config: StackConfig) -> dict[str, ServiceSpec]:
 def check_models(config: StackConfig) -> list[ConfigError]:
     errors = []
     # A pinned release carries its models inside its image: their files need not be here.
-    needed = {model for service in built_services(config).values() for model in service.models}
+    needed = {model for service in built_services(config).values() for model in [*service.models, *(m for v in service.versions for m in v.models or [])]}
     for name, model in config.models.items():
         if not MODEL_NAME.match(name):
             errors.append(ConfigError(f"model name '{name}' is not allowed", key=config_key("models", name), rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="rename the model"))
@@ -181,12 +181,41 @@ def check_release(config: StackConfig) -> list[ConfigError]:
     for name, pin in config.release.items():
         error = references.image_reference_error(pin.image, config_key("release", name, "image"), pinned=True)
         errors += [error] if error else []
+        for version, version_pin in pin.versions.items():
+            error = references.image_reference_error(version_pin.image, config_key("release", name, "versions", version, "image"), pinned=True)
+            errors += [error] if error else []
         if name not in config.services:
             errors.append(ConfigError(
                 f"pins service '{name}', which is not declared",
                 key=config_key("release", name),
                 rule="a release pin names a service of modelstack:services",
                 fix="remove the pin, or promote again (`modelstack promote`) to rewrite the release",
+            ))
+            continue
+        errors += _version_pin_errors(name, config.services[name], pin)
+    return errors
+
+
+def _version_pin_errors(name: str, service: ServiceSpec, pin) -> list[ConfigError]:
+    """A pinned service runs only images of the release: every version that serves other models
+    than the service's has its image in the pin, and the pin names only declared versions."""
+    declared = {v.version_name: v for v in service.versions}
+    errors = []
+    for version, spec in declared.items():
+        if spec.models and list(spec.models) != list(service.models) and version not in pin.versions:
+            errors.append(ConfigError(
+                f"version '{version}' serves {', '.join(spec.models)}, and the release pins no image for it",
+                key=config_key("release", name, "versions"),
+                rule="a promoted service builds nothing: each version with models of its own runs the image the release pins for it",
+                fix=f"promote again from the stack that ran version '{version}' (`modelstack promote`), or declare the version only after promoting a release that has it",
+            ))
+    for version in pin.versions:
+        if version not in declared:
+            errors.append(ConfigError(
+                f"pins version '{version}', which service '{name}' does not declare",
+                key=config_key("release", name, "versions", version),
+                rule="a release pins images of the versions the service declares under versions:",
+                fix=f"declare version '{version}' under modelstack:services.{name}.versions as the source stack does, or promote again",
             ))
     return errors
 

@@ -275,12 +275,21 @@ class ClusterSpec(_Strict):
     attach: AttachSpec | None = None
 
 
+class VersionPin(_Strict):
+    """The image of one rollout version of a promoted release, and the model versions in it."""
+
+    image: str  # pinned by digest
+    model_versions: dict[str, str] = {}
+
+
 class ReleasePin(_Strict):
     """What a stack runs for a service when a release was promoted to it (`modelstack promote`):
-    the image by digest and the model versions inside it. A pinned service is never rebuilt."""
+    the image by digest and the model versions inside it, and the same for each rollout version
+    (`versions:`, AKS). A pinned service is never rebuilt, nor are its versions."""
 
     image: str  # an image reference pinned by digest (components.config.references)
     model_versions: dict[str, str] = {}
+    versions: dict[str, VersionPin] = {}
     source_stack: str | None = None
 
 

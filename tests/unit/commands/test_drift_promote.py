@@ -157,3 +157,77 @@ def test_an_unpinned_service_still_needs_its_model(project):
     with pytest.raises(ConfigErrors) as caught:
         project.load("local")
     assert [e.key for e in caught.value.errors] == ["modelstack:models.diabetes-lasso.path"], "diabetes-multi is built and serves the lasso model"
+
+
+def test_release_images_list_the_service_then_each_version():
+    from components.commands.promote import release_images
+
+    outputs = {
+        "image": f"r/diabetes@{DIGEST}", "model_versions": {"diabetes-ridge": "r1"},
+        "versions": {"ridge": {"image": f"r/diabetes@{DIGEST}", "model_versions": {"diabetes-ridge": "r1"}, "traffic_percentile": 90},
+                     "lasso": {"image": "r/diabetes@sha256:" + "cd" * 32, "model_versions": {"diabetes-lasso": "l1"}, "traffic_percentile": 10}},
+    }
+    assert release_images(outputs) == [
+        (None, f"r/diabetes@{DIGEST}", {"diabetes-ridge": "r1"}),
+        ("lasso", "r/diabetes@sha256:" + "cd" * 32, {"diabetes-lasso": "l1"}),
+        ("ridge", f"r/diabetes@{DIGEST}", {"diabetes-ridge": "r1"}),
+    ]
+    assert release_images({"image": f"r/x@{DIGEST}"}) == [(None, f"r/x@{DIGEST}", {})]
+
+
+VERSIONS = [
+    {"version_name": "ridge", "is_default": True, "is_control_version_type": True, "traffic_percentile": 90},
+    {"version_name": "lasso", "models": ["diabetes-lasso"], "traffic_percentile": 10},
+]
+
+
+def pinned_prod(project, release: dict) -> None:
+    import yaml
+
+    path = project.root / "stacks" / "Pulumi.prod.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"]["modelstack:services"]["diabetes"]["versions"] = VERSIONS
+    document["config"]["modelstack:release"] = release
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_a_pinned_service_whose_version_has_its_own_models_needs_that_versions_pin(project):
+    from components.errors import ConfigErrors
+
+    pinned_prod(project, {"diabetes": {"image": f"r/diabetes@{DIGEST}"}})
+    with pytest.raises(ConfigErrors) as caught:
+        project.load("prod")
+    assert [str(e) for e in caught.value.errors] == [
+        "modelstack:release.diabetes.versions: version 'lasso' serves diabetes-lasso, and the release pins no image for it\n"
+        "  Rule: a promoted service builds nothing: each version with models of its own runs the image the release pins for it\n"
+        "  Fix: promote again from the stack that ran version 'lasso' (`modelstack promote`), or declare the version only after promoting a release that has it"
+    ]
+
+
+def test_a_pin_of_an_undeclared_version_is_refused(project):
+    from components.errors import ConfigErrors
+
+    versions = {"lasso": {"image": f"r/diabetes@{DIGEST}"}, "elastic": {"image": f"r/diabetes@{DIGEST}"}}
+    pinned_prod(project, {"diabetes": {"image": f"r/diabetes@{DIGEST}", "versions": versions}})
+    with pytest.raises(ConfigErrors) as caught:
+        project.load("prod")
+    assert [e.key for e in caught.value.errors] == ["modelstack:release.diabetes.versions.elastic"]
+
+
+def test_a_version_pin_must_be_by_digest(project):
+    from components.errors import ConfigErrors
+
+    pinned_prod(project, {"diabetes": {"image": f"r/diabetes@{DIGEST}", "versions": {"lasso": {"image": "r/diabetes:latest"}}}})
+    with pytest.raises(ConfigErrors) as caught:
+        project.load("prod")
+    assert [e.key for e in caught.value.errors] == ["modelstack:release.diabetes.versions.lasso.image"]
+
+
+def test_a_built_service_needs_the_model_files_of_its_versions(project):
+    from components.errors import ConfigErrors
+
+    pinned_prod(project, {"diabetes-multi": {"image": f"r/diabetes-multi@{DIGEST}"}})  # not built: only diabetes's lasso version needs the file
+    (project.root / "examples" / "diabetes" / "model" / "lasso.joblib").unlink()
+    with pytest.raises(ConfigErrors) as caught:
+        project.load("prod")
+    assert [e.key for e in caught.value.errors] == ["modelstack:models.diabetes-lasso.path"]
