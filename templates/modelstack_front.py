@@ -48,6 +48,7 @@ AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
 PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
 SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
 KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
+TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
 CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
 MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
 TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
@@ -137,6 +138,9 @@ class FrontSettings:
 
     @classmethod
     def from_environ(cls, environ) -> "FrontSettings":
+        if _truthy(environ.get(TOKEN_AUTH_ENABLED_ENV)):
+            # Fail closed: serving without the auth that was asked for would open the service.
+            raise FrontConfigError(f"{TOKEN_AUTH_ENABLED_ENV} is true, but token auth is verified by modelstack's scoring server only; this image runs azmlinfsrv (scoring_server: azmlinfsrv), whose front checks keys")
         auth_enabled = _truthy(environ.get(AUTH_ENABLED_ENV))
         keys = KeySource.from_environ(environ)
         if auth_enabled and environ.get(KEYS_DIR_ENV) is None and not keys.keys():

@@ -6,6 +6,7 @@
     modelstack plan-summary PREVIEW_JSON                 a pull-request comment from `pulumi preview --json`
     modelstack drift --stack NAME                         what runs differently from the stack (exit 1 on drift)
     modelstack promote --from SRC --to DST                pin SRC's release in DST, no rebuild
+    modelstack token SERVICE --stack NAME                 a token for a service with token_auth_enabled
 
 Errors meant for the user (a ModelstackError) are printed without a traceback.
 """
@@ -228,6 +229,27 @@ def promote(
         how = "copied to" if p.copied else "same registry:"
         out.print(f"{p.service}: {p.source_image} -> {how} {p.image}", markup=False)
     out.print(f"wrote modelstack:release to stacks/Pulumi.{target}.yaml; deploy it with: pulumi up --stack {target}", markup=False)
+
+
+@app.command()
+def token(
+    service: str = typer.Argument(..., help="A service with token_auth_enabled (AKS)."),
+    stack: str = typer.Option(..., "--stack", help="The stack it is deployed by."),
+    as_json: bool = typer.Option(False, "--json", help="Print {token, refresh_by, expires_at} as JSON."),
+) -> None:
+    """Print a token for SERVICE (valid an hour; get a new one by the refresh time on stderr)."""
+    from components.config.load import find_project_dir
+    from components.commands.token import iso, token_for
+
+    try:
+        issued = token_for(find_project_dir(), stack, service)
+    except ModelstackError as error:
+        _fail(error)
+    if as_json:
+        out.print(json.dumps(issued.as_json(), indent=2, sort_keys=True), markup=False)
+        return
+    out.print(issued.token, markup=False, soft_wrap=True)
+    err.print(f"refresh by {iso(issued.refresh_by)} (expires {iso(issued.expires_at)}); send it as: Authorization: Bearer <token>", markup=False)
 
 
 # `modelstack profile` lives in its own module (it brings Docker, wrk and matplotlib along).

@@ -87,7 +87,18 @@ def check_aks_scaling(name: str, deploy: AksDeploy) -> list[ConfigError]:
     return errors
 
 
-def check_aks_auth(name: str, deploy: AksDeploy) -> list[ConfigError]:
+def key_auth_enabled(deploy: AciDeploy | AksDeploy) -> bool:
+    """Keys authenticate requests: auth_enabled, unless the service authenticates with tokens (an
+    AKS service's auth_enabled left at its default gives way to token_auth_enabled)."""
+    return deploy.auth_enabled and not token_auth_enabled(deploy)
+
+
+def token_auth_enabled(deploy: AciDeploy | AksDeploy) -> bool:
+    """Signed tokens authenticate requests (AKS only, as in Azure ML)."""
+    return isinstance(deploy, AksDeploy) and deploy.token_auth_enabled
+
+
+def check_aks_auth(name: str, deploy: AksDeploy, scoring_server: str = "modelstack") -> list[ConfigError]:
     if not deploy.token_auth_enabled:
         return []
     if deploy.auth_enabled and "auth_enabled" in deploy.model_fields_set:
@@ -95,14 +106,16 @@ def check_aks_auth(name: str, deploy: AksDeploy) -> list[ConfigError]:
             "auth_enabled and token_auth_enabled are both true",
             key=_key(name, "deploy", "token_auth_enabled"),
             rule="an AKS service authenticates with keys (auth_enabled) or with tokens (token_auth_enabled), not both",
-            fix="remove token_auth_enabled and keep auth_enabled: true (token auth is not supported yet)",
+            fix="keep one: remove token_auth_enabled for keys, or auth_enabled for tokens",
         )]
-    return [ConfigError(
-        "token_auth_enabled is not supported yet",
-        key=_key(name, "deploy", "token_auth_enabled"),
-        rule="Azure ML issues its tokens through an Azure ML workspace, which modelstack does not use; services authenticate with keys",
-        fix="remove token_auth_enabled, and use key auth (auth_enabled: true, the AKS default)",
-    )]
+    if scoring_server != "modelstack":
+        return [ConfigError(
+            f"token_auth_enabled with scoring_server: {scoring_server}",
+            key=_key(name, "deploy", "token_auth_enabled"),
+            rule="tokens are verified by modelstack's scoring server; the front that runs azmlinfsrv checks keys only",
+            fix="remove scoring_server: azmlinfsrv (modelstack's server is the default), or use key auth (auth_enabled: true)",
+        )]
+    return []
 
 
 def check_aks_limits(name: str, deploy: AksDeploy) -> list[ConfigError]:
@@ -190,14 +203,15 @@ def check_aci(config: StackConfig, name: str, deploy: AciDeploy) -> list[ConfigE
 
 def check_keys_and_features(name: str, deploy: AciDeploy | AksDeploy) -> list[ConfigError]:
     errors = []
-    if not deploy.auth_enabled:
+    if not key_auth_enabled(deploy):
+        tokens = token_auth_enabled(deploy)
         for field in ("primary_key", "secondary_key"):
             if getattr(deploy, field) is not None:
                 errors.append(ConfigError(
-                    f"{field} is set while auth_enabled is false",
+                    f"{field} is set while the service authenticates with tokens" if tokens else f"{field} is set while auth_enabled is false",
                     key=_key(name, "deploy", field),
-                    rule="keys authenticate requests only when auth_enabled is true",
-                    fix=f"set auth_enabled: true, or remove {field}",
+                    rule="keys are not used with token_auth_enabled: tokens from `modelstack token` authenticate requests" if tokens else "keys authenticate requests only when auth_enabled is true",
+                    fix=f"remove {field}" if tokens else f"set auth_enabled: true, or remove {field}",
                 ))
     for field, why in NOT_SUPPORTED_YET.items():
         if getattr(deploy, field):
@@ -301,7 +315,7 @@ def check_deploy(config: StackConfig, name: str, service: ServiceSpec) -> list[C
         ))
     if isinstance(deploy, AksDeploy) and service.target == "aks":
         errors += check_aks_scaling(name, deploy)
-        errors += check_aks_auth(name, deploy)
+        errors += check_aks_auth(name, deploy, service.scoring_server)
         errors += check_aks_limits(name, deploy)
         if deploy.namespace is not None:
             error = namespace_error(name, deploy.namespace)

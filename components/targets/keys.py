@@ -19,12 +19,19 @@ from typing import Union
 import pulumi
 import pulumi_random as random
 
+from components.config.deploy_rules import key_auth_enabled, token_auth_enabled
 from components.config.schema import AciDeploy, AksDeploy
 
 AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
 PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
 SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
 KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
+TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
+TOKEN_SIGNING_KEY_ENV = "MODELSTACK_TOKEN_SIGNING_KEY"
+TOKEN_AUDIENCE_ENV = "MODELSTACK_TOKEN_AUDIENCE"
+TOKEN_KEY_FILE = "token_signing_key"
+# A signing key of 64 letters and digits: about 380 bits, above what HS256 needs (256).
+TOKEN_KEY_LENGTH = 64
 CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
 TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
 TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
@@ -37,16 +44,26 @@ DeployConfig = Union[AciDeploy, AksDeploy]
 
 @dataclass(frozen=True)
 class ServiceKeys:
-    primary: pulumi.Output[str]
-    secondary: pulumi.Output[str]
+    """A service's secrets for authentication: its two keys (key auth), or the key that signs its
+    tokens (token auth). Each is a Pulumi secret."""
+
+    primary: pulumi.Output[str] | None = None
+    secondary: pulumi.Output[str] | None = None
+    token_signing_key: pulumi.Output[str] | None = None
 
     def as_output(self) -> dict[str, pulumi.Output[str]]:
-        return {"primary_key": self.primary, "secondary_key": self.secondary}
+        """The stack output `service_keys.<service>`, and the files of the keys' Secret on AKS."""
+        present = {"primary_key": self.primary, "secondary_key": self.secondary, TOKEN_KEY_FILE: self.token_signing_key}
+        return {name: value for name, value in present.items() if value is not None}
 
 
 def declare_keys(service: str, deploy: DeployConfig, parent: pulumi.Resource) -> ServiceKeys | None:
-    """The service's keys when auth is on: the configured ones, else generated ones."""
-    if not deploy.auth_enabled:
+    """The service's keys when key auth is on (the configured ones, else generated ones), or the
+    signing key of its tokens when token auth is (generated; `pulumi up --replace` rotates it)."""
+    if token_auth_enabled(deploy):
+        signing = random.RandomPassword(f"{service}-token-signing-key", length=TOKEN_KEY_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=parent))
+        return ServiceKeys(token_signing_key=pulumi.Output.secret(signing.result))
+    if not key_auth_enabled(deploy):
         return None
 
     def key(which: str, configured) -> pulumi.Output[str]:
@@ -60,7 +77,9 @@ def declare_keys(service: str, deploy: DeployConfig, parent: pulumi.Resource) ->
 
 def front_environment(deploy: DeployConfig) -> dict[str, str]:
     """The plain (non-secret) settings of the front: auth on or off, CORS origins."""
-    environment = {AUTH_ENABLED_ENV: "true" if deploy.auth_enabled else "false"}
+    environment = {AUTH_ENABLED_ENV: "true" if key_auth_enabled(deploy) else "false"}
+    if token_auth_enabled(deploy):
+        environment[TOKEN_AUTH_ENABLED_ENV] = "true"
     if deploy.access_control_allow_origins:
         environment[CORS_ORIGINS_ENV] = ",".join(deploy.access_control_allow_origins)
     return environment

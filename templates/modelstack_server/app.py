@@ -22,6 +22,7 @@ from typing import Any
 from . import cors
 from .entry_script import RAW, EntryScript, InputError, UnsupportedMethod, flask_response_type, raw_request, run_arguments, title_case_headers
 from .keys import refusal
+from .tokens import token_refusal
 from .request_ids import request_ids
 from .scoring import RunFailed, ScoringTimeout, SerialScorer
 from .settings import Settings
@@ -85,14 +86,17 @@ class ScoringApp:
             front_cors = [("Access-Control-Allow-Origin", settings.allow_origin_value(origin)), ("Vary", "Origin")]
 
         requested_method = _text(headers.get(b"access-control-request-method"))
-        if cors.is_preflight(method, origin, requested_method) and (settings.cors_origins or settings.auth_enabled):
+        if cors.is_preflight(method, origin, requested_method) and (settings.cors_origins or settings.auth_enabled or settings.token_auth_enabled):
             if not front_cors:
                 refused = json.dumps({"message": f"origin {origin} is not allowed to call this service"}).encode()
                 return await _send(send, 403, [("Content-Type", "application/json"), ("Vary", "Origin")], refused)
             return await _send(send, 204, cors.preflight_headers(front_cors[0][1], _text(headers.get(b"access-control-request-headers"))), b"")
 
-        if settings.auth_enabled and not (path == "/" and method in ("GET", "HEAD")):
-            refused = refusal(headers.get(b"authorization"), settings.keys)
+        if (settings.auth_enabled or settings.token_auth_enabled) and not (path == "/" and method in ("GET", "HEAD")):
+            if settings.token_auth_enabled:
+                refused = token_refusal(headers.get(b"authorization"), settings.token_keys, settings.token_audience)
+            else:
+                refused = refusal(headers.get(b"authorization"), settings.keys)
             if refused:
                 text, challenge = refused
                 return await _send(send, 401, [("Content-Type", "application/json"), ("WWW-Authenticate", challenge), *front_cors], json.dumps({"message": text}).encode())

@@ -17,9 +17,10 @@ CHALLENGE = 'Bearer realm="modelstack"'
 
 
 class KeySource:
-    def __init__(self, primary: str = "", secondary: str = "", folder: str | None = None, clock=time.monotonic):
+    def __init__(self, primary: str = "", secondary: str = "", folder: str | None = None, clock=time.monotonic, files: tuple[str, ...] = KEY_FILES):
         self._static = tuple(k.encode() for k in (primary, secondary) if k)
         self._folder = folder
+        self._files = files
         self._clock = clock
         self._checked_at = -math.inf
         self._stamp: tuple = ()
@@ -36,7 +37,7 @@ class KeySource:
 
     def _reload_if_changed(self) -> None:
         stamp = []
-        for name in KEY_FILES:
+        for name in self._files:
             try:
                 info = os.stat(os.path.join(self._folder, name))
                 stamp.append((name, info.st_mtime_ns, info.st_size, info.st_ino))
@@ -46,7 +47,7 @@ class KeySource:
             return
         self._stamp = tuple(stamp)
         found = []
-        for name in KEY_FILES:
+        for name in self._files:
             try:
                 with open(os.path.join(self._folder, name), "rb") as handle:
                     value = handle.read().strip()  # a Secret's file may end with a newline

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from .keys import KeySource
+from .tokens import TOKEN_KEY_FILES
 
 # azmlinfsrv's contract
 ENTRY_SCRIPT_ENV = "AZUREML_ENTRY_SCRIPT"
@@ -34,6 +35,9 @@ AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
 PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
 SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
 KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
+TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
+TOKEN_SIGNING_KEY_ENV = "MODELSTACK_TOKEN_SIGNING_KEY"
+TOKEN_AUDIENCE_ENV = "MODELSTACK_TOKEN_AUDIENCE"
 CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
 MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
 TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
@@ -46,7 +50,7 @@ MAX_CONNECTIONS_ENV = "MODELSTACK_MAX_CONNECTIONS"
 # fast run() calls in a row before run() is called on the event loop's thread (scoring.py)
 INLINE_AFTER_ENV = "MODELSTACK_INLINE_AFTER_CALLS"
 
-SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
+SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TOKEN_SIGNING_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
 
 DEFAULT_PORT = 5001
 DEFAULT_HOST = "0.0.0.0"
@@ -101,6 +105,9 @@ class Settings:
     scoring_timeout_ms: int = DEFAULT_SCORING_TIMEOUT_MS
     auth_enabled: bool = False
     keys: KeySource = field(default_factory=KeySource)
+    token_auth_enabled: bool = False
+    token_keys: KeySource = field(default_factory=KeySource)
+    token_audience: str = ""
     cors_origins: tuple[str, ...] = ()
     aml_cors_origins: tuple[str, ...] = ()
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
@@ -140,6 +147,15 @@ class Settings:
         keys = KeySource(environ.get(PRIMARY_KEY_ENV, ""), environ.get(SECONDARY_KEY_ENV, ""), keys_dir)
         if auth_enabled and keys_dir is None and not keys.keys():
             raise SettingsError(f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set")
+        token_auth_enabled = truthy(environ.get(TOKEN_AUTH_ENABLED_ENV))
+        token_keys = KeySource(environ.get(TOKEN_SIGNING_KEY_ENV, ""), folder=keys_dir, files=TOKEN_KEY_FILES)
+        token_audience = environ.get(TOKEN_AUDIENCE_ENV) or ""
+        if token_auth_enabled and auth_enabled:
+            raise SettingsError(f"{AUTH_ENABLED_ENV} and {TOKEN_AUTH_ENABLED_ENV} are both true; a service authenticates with keys or with tokens")
+        if token_auth_enabled and keys_dir is None and not token_keys.keys():
+            raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true but neither {TOKEN_SIGNING_KEY_ENV} nor {KEYS_DIR_ENV} is set")
+        if token_auth_enabled and not token_audience:
+            raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true but {TOKEN_AUDIENCE_ENV} (the service's name, which tokens are issued for) is not set")
         tls_cert, tls_key = environ.get(TLS_CERT_ENV) or None, environ.get(TLS_KEY_ENV) or None
         if bool(tls_cert) != bool(tls_key):
             raise SettingsError(f"{TLS_CERT_ENV} and {TLS_KEY_ENV} are set together or not at all")
@@ -157,6 +173,9 @@ class Settings:
             scoring_timeout_ms=timeout_ms,
             auth_enabled=auth_enabled,
             keys=keys,
+            token_auth_enabled=token_auth_enabled,
+            token_keys=token_keys,
+            token_audience=token_audience,
             cors_origins=_origins(environ.get(CORS_ORIGINS_ENV)),
             aml_cors_origins=_origins(environ.get(AML_CORS_ORIGINS_ENV)),
             max_request_bytes=int(_number(environ, MAX_REQUEST_BYTES_ENV, DEFAULT_MAX_REQUEST_BYTES, whole=True, minimum=1, unit="bytes")),

@@ -2,8 +2,9 @@
 
 Per service, in its namespace (`namespace`, default modelstack-<stack>, owned by the cluster's
 front end, `components.targets.kubernetes.frontend`):
-- a Secret with the keys (when `auth_enabled`), mounted into the pods, where the image's front
-  checks `Authorization: Bearer <key>`; a rotated key is picked up without a restart;
+- a Secret with the keys (when `auth_enabled`), or the key that signs its tokens (when
+  `token_auth_enabled`), mounted into the pods, where the image's server checks
+  `Authorization: Bearer <key or token>`; a rotated key is picked up without a restart;
 - per version (one implicit version without `versions:`): a Deployment, a ClusterIP Service,
   a HorizontalPodAutoscaler (or fixed `num_replicas`) and a PodDisruptionBudget;
 - an HTTPRoute on the front end's Gateway at /api/v1/service/<service>, weighted across the
@@ -47,8 +48,8 @@ import pulumi_kubernetes as k8s
 from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, AksFrontend, GatewayApiObject, service_path
 from components.config import capacity
 from components.config.schema import AksDeploy
-from components.config.deploy_rules import autoscale_enabled, replica_bounds, target_utilization
-from components.targets.keys import KEY_FILES, KEYS_DIR_ENV, ServiceKeys, front_environment
+from components.config.deploy_rules import autoscale_enabled, key_auth_enabled, replica_bounds, target_utilization, token_auth_enabled
+from components.targets.keys import KEY_FILES, KEYS_DIR_ENV, TOKEN_AUDIENCE_ENV, TOKEN_KEY_FILE, ServiceKeys, front_environment
 from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
 from components.targets.states import K8S_SERVICE_LABEL, deployment_state, service_state
 
@@ -130,9 +131,18 @@ def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy,
         environment["WORKER_TIMEOUT"] = str(max(SERVER_WORKER_TIMEOUT_SECONDS, scoring_timeout_seconds(deploy) + 30))
     if version.declared:
         environment["SERVICE_VERSION"] = version.name
-    if deploy.auth_enabled:
+    if secret_files(deploy):
         environment[KEYS_DIR_ENV] = KEYS_MOUNT
+    if token_auth_enabled(deploy):
+        environment[TOKEN_AUDIENCE_ENV] = service  # tokens are issued for one service
     return [{"name": name, "value": value} for name, value in sorted(environment.items())]
+
+
+def secret_files(deploy: AksDeploy) -> tuple[str, ...]:
+    """The files of the keys' Secret the pods mount: the two keys, or the tokens' signing key."""
+    if token_auth_enabled(deploy):
+        return (TOKEN_KEY_FILE,)
+    return KEY_FILES if key_auth_enabled(deploy) else ()
 
 
 def keys_secret_name(service: str) -> str:
@@ -167,9 +177,9 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
         "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy) + 5 + PRE_STOP_SECONDS + 5,
         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}],
     }
-    if deploy.auth_enabled:
+    if secret_files(deploy):
         container["volumeMounts"] = [{"name": "keys", "mountPath": KEYS_MOUNT, "readOnly": True}]
-        pod["volumes"] = [{"name": "keys", "secret": {"secretName": keys_secret_name(service), "items": [{"key": k, "path": k} for k in KEY_FILES]}}]
+        pod["volumes"] = [{"name": "keys", "secret": {"secretName": keys_secret_name(service), "items": [{"key": k, "path": k} for k in secret_files(deploy)]}}]
     if deploy.gpu_cores:
         pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
     spec: dict[str, Any] = {
@@ -295,7 +305,7 @@ class AksWebservice(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         self.namespace_name = deploy.namespace or frontend.gateway_namespace
-        props = {"namespace": self.namespace_name, "versions": {v.name: v.percent for v in versions}, "auth_enabled": deploy.auth_enabled}
+        props = {"namespace": self.namespace_name, "versions": {v.name: v.percent for v in versions}, "auth_enabled": key_auth_enabled(deploy), **({"token_auth_enabled": True} if token_auth_enabled(deploy) else {})}
         super().__init__("modelstack:aks:AksWebservice", name, props, opts)
         namespace = frontend.ensure_namespace(self.namespace_name)
 
@@ -305,7 +315,7 @@ class AksWebservice(pulumi.ComponentResource):
         self.keys_secret = None
         if keys is not None:
             secret = keys_secret_manifest(service, self.namespace_name)
-            self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data={"primary_key": keys.primary, "secondary_key": keys.secondary}, opts=child())
+            self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data=keys.as_output(), opts=child())
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         services = []
         for version in versions:

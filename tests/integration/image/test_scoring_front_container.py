@@ -181,3 +181,43 @@ def test_auth_on_without_keys_refuses_to_start(run, server):
     container.reload()
     assert container.attrs["State"]["ExitCode"] == 2
     assert REFUSAL_PREFIX[server] + "MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set" in container.logs().decode()
+
+
+TOKEN_KEY = "tk" + uuid.uuid4().hex * 2
+
+
+def test_token_auth(run, server, tmp_path):
+    """modelstack's server verifies the tokens `modelstack token` issues, from a mounted signing key
+    (as the AKS pods have it); the front of azmlinfsrv refuses to start rather than serve without
+    the auth that was asked for."""
+    from components.commands.token import issue
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "token_signing_key").write_text(TOKEN_KEY)
+    keys.chmod(0o755)
+    (keys / "token_signing_key").chmod(0o644)
+    environment = {"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_AUTH_ENABLED": "false", "MODELSTACK_KEYS_DIR": "/var/run/modelstack/keys", "MODELSTACK_TOKEN_AUDIENCE": "diabetes",
+                   "MODELSTACK_PRIMARY_KEY": PRIMARY}  # a key left in the environment does not open the service
+    base, container = run(environment, volumes={str(keys): {"bind": "/var/run/modelstack/keys", "mode": "ro"}}, user="1000:1000")
+    if server == "azmlinfsrv":
+        container.wait(timeout=30)
+        container.reload()
+        assert container.attrs["State"]["ExitCode"] == 2
+        assert "modelstack front: MODELSTACK_TOKEN_AUTH_ENABLED is true, but token auth is verified by modelstack's scoring server only" in container.logs().decode()
+        return
+    valid = issue(TOKEN_KEY, "diabetes").token
+    answer = score(base, valid)
+    assert answer.status_code == 200, answer.text
+    assert isinstance(answer.json()[0], float)
+    assert requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {valid}"}, timeout=5).status_code == 200
+    expired = issue(TOKEN_KEY, "diabetes", now=time.time() - 7200).token
+    refused = score(base, expired)
+    assert refused.status_code == 401 and refused.json() == {"message": "the token has expired: get a new one"}
+    forged = issue("another-key-" + uuid.uuid4().hex, "diabetes").token
+    assert score(base, forged).status_code == 401
+    assert score(base, issue(TOKEN_KEY, "diabetes-multi").token).status_code == 401, "a token of another service"
+    assert score(base, TOKEN_KEY).status_code == 401, "the signing key is not a key"
+    assert score(base, PRIMARY).status_code == 401, "keys are refused when token auth is on"
+    assert score(base).status_code == 401
+    assert requests.get(f"{base}/", timeout=5).status_code == 200, "the health probe stays open"

@@ -84,16 +84,16 @@ def test_key_and_token_auth_together(project):
     assert errors_of(project, aks({"auth_enabled": True, "token_auth_enabled": True})) == [
         f"{KEY}.deploy.token_auth_enabled: auth_enabled and token_auth_enabled are both true\n"
         "  Rule: an AKS service authenticates with keys (auth_enabled) or with tokens (token_auth_enabled), not both\n"
-        "  Fix: remove token_auth_enabled and keep auth_enabled: true (token auth is not supported yet)"
+        "  Fix: keep one: remove token_auth_enabled for keys, or auth_enabled for tokens"
     ]
 
 
-def test_token_auth_is_not_supported_yet(project):
-    assert errors_of(project, aks({"token_auth_enabled": True})) == [
-        f"{KEY}.deploy.token_auth_enabled: token_auth_enabled is not supported yet\n"
-        "  Rule: Azure ML issues its tokens through an Azure ML workspace, which modelstack does not use; services authenticate with keys\n"
-        "  Fix: remove token_auth_enabled, and use key auth (auth_enabled: true, the AKS default)"
-    ]
+def test_token_auth_with_auth_enabled_left_at_its_default_is_token_auth(project):
+    from components.config.deploy_rules import key_auth_enabled, token_auth_enabled
+
+    project.write_stack("rules", {"registry": {"kind": "acr"}, "clusters": CLUSTER, "services": {"diabetes": aks({"token_auth_enabled": True}), "diabetes-multi": None}})
+    deploy = project.load("rules").services["diabetes"].deploy
+    assert (key_auth_enabled(deploy), token_auth_enabled(deploy)) == (False, True)
 
 
 def test_keys_while_auth_is_off(project):

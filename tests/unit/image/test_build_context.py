@@ -48,7 +48,7 @@ def test_private_base_image_is_prefixed_with_its_registry(project, golden):
     assert "Y2lwaGVy" not in context.dockerfile and "puller" not in context.dockerfile, "credentials never reach rendered files"
 
 
-MODELSTACK_SERVER_PINS = ["uvicorn==0.54.0", "click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0", "azureml-inference-server-http==1.5.1"]
+MODELSTACK_SERVER_PINS = ["uvicorn==0.54.0", "click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0", "PyJWT==2.15.1", "azureml-inference-server-http==1.5.1"]
 
 
 def test_requirements_get_the_scoring_server_unless_pinned():
@@ -57,12 +57,12 @@ def test_requirements_get_the_scoring_server_unless_pinned():
     pinned = "azureml_inference_server_http==1.4.0\n"
     assert render_requirements(pinned, "azmlinfsrv") == pinned
     # modelstack (the default): uvicorn and its accelerators, and azmlinfsrv for AMLRequest/AMLResponse
-    assert render_requirements("numpy==2.4.6\n").splitlines()[-6:] == MODELSTACK_SERVER_PINS
+    assert render_requirements("numpy==2.4.6\n").splitlines()[-7:] == MODELSTACK_SERVER_PINS
     assert render_requirements("numpy==2.4.6\n", "modelstack") == render_requirements("numpy==2.4.6\n")
     # a package the user pins is theirs; the rest are still added
     mine = render_requirements("uvicorn==0.30.0\nazureml-inference-server-http==1.4.0\n").splitlines()
     assert mine[:2] == ["uvicorn==0.30.0", "azureml-inference-server-http==1.4.0"]
-    assert mine[3:] == ["click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0"]
+    assert mine[3:] == ["click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0", "PyJWT==2.15.1"]
 
 
 def test_the_azmlinfsrv_image_carries_no_modelstack_server_packages():
@@ -81,7 +81,7 @@ def test_each_server_ships_its_own_files_and_command(project):
     default = context_for(project)
     assert sorted(default.support_files) == [
         f"modelstack/modelstack_server/{name}.py"
-        for name in ("__init__", "__main__", "app", "cors", "entry_script", "keys", "log_capture", "peers", "request_ids", "scoring", "server", "settings", "swagger")
+        for name in ("__init__", "__main__", "app", "cors", "entry_script", "keys", "log_capture", "peers", "request_ids", "scoring", "server", "settings", "swagger", "tokens")
     ]
     assert 'CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in default.dockerfile
     assert "ENV PYTHONPATH=/opt/modelstack" in default.dockerfile and "modelstack_front" not in default.dockerfile

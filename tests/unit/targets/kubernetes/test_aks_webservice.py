@@ -25,8 +25,8 @@ ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 K8S_PREFIX = "kubernetes:"
 
 
-def mock_key(resource_name: str) -> str:
-    return (azure_mocks.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
+def mock_key(resource_name: str, length: int = 32) -> str:
+    return (azure_mocks.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:length]
 
 
 def workload(service: str) -> dict[str, str]:
@@ -463,3 +463,49 @@ def test_the_azmlinfsrv_fallback_also_gets_gunicorn_worker_timeout(project, monk
         {"name": "WORKER_COUNT", "value": "3"},
         {"name": "WORKER_TIMEOUT", "value": "430"},
     ]
+
+
+def test_token_auth_mounts_a_signing_key_and_no_keys(project, monkeypatch):
+    seen = revealed_inputs(monkeypatch)
+    project.write_stack("tokens", {
+        "registry": {"kind": "acr"},
+        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
+        "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "deploy": {"token_auth_enabled": True, "num_replicas": 1}}, "diabetes-multi": None},
+    })
+    _, plan = evaluate_stack("tokens", project.root)
+    passwords = {r.name: r.inputs for r in plan.by_type("random:index/randomPassword:RandomPassword")}
+    assert passwords == {"diabetes-token-signing-key": {"length": 64, "special": False}}, "no primary or secondary key"
+    assert seen["diabetes-keys"]["stringData"] == {SECRET: {"token_signing_key": mock_key("diabetes-token-signing-key", 64)}}
+    assert plan.named("diabetes-keys").inputs["stringData"] == SECRET_PLACEHOLDER
+    pod = seen["diabetes-deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["volumes"] == [{"name": "keys", "secret": {"items": [{"key": "token_signing_key", "path": "token_signing_key"}], "secretName": "diabetes-keys"}}]
+    assert container["volumeMounts"] == [{"mountPath": "/var/run/modelstack/keys", "name": "keys", "readOnly": True}]
+    assert container["env"] == [
+        {"name": "MODELSTACK_AUTH_ENABLED", "value": "false"},
+        {"name": "MODELSTACK_KEYS_DIR", "value": "/var/run/modelstack/keys"},
+        {"name": "MODELSTACK_TOKEN_AUDIENCE", "value": "diabetes"},
+        {"name": "MODELSTACK_TOKEN_AUTH_ENABLED", "value": "true"},
+        {"name": "SCORING_TIMEOUT_MS", "value": "60000"},
+        {"name": "SERVICE_PATH_PREFIX", "value": "api/v1/service/diabetes"},
+        {"name": "WORKER_COUNT", "value": "1"},
+    ]
+    assert mock_key("diabetes-token-signing-key", 64) not in offline.plan_json(plan)
+
+
+@pytest.mark.parametrize("deploy, scoring_server, message", [
+    ({"token_auth_enabled": True, "auth_enabled": True}, "modelstack", "modelstack:services.diabetes.deploy.token_auth_enabled: auth_enabled and token_auth_enabled are both true"),
+    ({"token_auth_enabled": True}, "azmlinfsrv", "modelstack:services.diabetes.deploy.token_auth_enabled: token_auth_enabled with scoring_server: azmlinfsrv"),
+    ({"token_auth_enabled": True, "primary_key": "k" * 32}, "modelstack", "modelstack:services.diabetes.deploy.primary_key: primary_key is set while the service authenticates with tokens"),
+], ids=["both", "azmlinfsrv", "a key with tokens"])
+def test_token_auth_that_cannot_work_is_refused(project, deploy, scoring_server, message):
+    from components.errors import ConfigErrors
+
+    project.write_stack("tokens", {
+        "registry": {"kind": "acr"},
+        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
+        "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "scoring_server": scoring_server, "deploy": deploy}, "diabetes-multi": None},
+    })
+    with pytest.raises(ConfigErrors) as caught:
+        project.load("tokens")
+    assert message in [str(e).split("\n")[0] for e in caught.value.errors]

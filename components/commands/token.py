@@ -1,0 +1,93 @@
+"""`modelstack token SERVICE --stack NAME`: a token for a service with `token_auth_enabled`
+(Azure ML's `Webservice.get_token()`), and the time to get the next one by.
+
+The token is a JWT signed (HS256) with the service's signing key, a Pulumi secret the stack
+generated (stack output `service_keys`, read through the engine); the scoring server in the
+service's image verifies it (templates/modelstack_server/tokens.py: the same issuer and
+algorithm, kept in step by a test). It is valid for an hour; get a new one after 45 minutes
+(Azure ML's refresh_by). The signing key itself is never printed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from components.errors import ModelstackError
+
+ALGORITHM = "HS256"
+ISSUER = "modelstack"
+LIFETIME_SECONDS = 3600
+REFRESH_AFTER_SECONDS = 2700
+SIGNING_KEY_OUTPUT = "token_signing_key"  # components.targets.keys.TOKEN_KEY_FILE
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    issued_at: int
+    refresh_by: int
+    expires_at: int
+
+    def as_json(self) -> dict[str, str]:
+        return {"token": self.token, "refresh_by": iso(self.refresh_by), "expires_at": iso(self.expires_at)}
+
+
+def iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def issue(signing_key: str, service: str, *, now: float | None = None) -> IssuedToken:
+    import jwt
+
+    issued = int(time.time() if now is None else now)
+    claims = {"aud": service, "iss": ISSUER, "iat": issued, "exp": issued + LIFETIME_SECONDS}
+    return IssuedToken(jwt.encode(claims, signing_key, algorithm=ALGORITHM), issued, issued + REFRESH_AFTER_SECONDS, issued + LIFETIME_SECONDS)
+
+
+def check_token_auth(project_dir: Path, stack: str, service: str) -> None:
+    """The service exists in the stack's config and authenticates with tokens."""
+    from components.config.deploy_rules import token_auth_enabled
+    from components.config.load import load_from_files
+    from components.config.schema import config_key
+
+    config = load_from_files(stack, project_dir)
+    if service not in config.services:
+        raise ModelstackError(
+            f"stack {stack} has no service '{service}'",
+            key=config_key("services"),
+            rule="a token is issued for a service of the stack",
+            fix=f"use one of: {', '.join(sorted(config.services)) or '(none)'}",
+        )
+    spec = config.services[service]
+    if not token_auth_enabled(spec.deploy) or spec.target != "aks":
+        raise ModelstackError(
+            f"service {service} in stack {stack} does not authenticate with tokens",
+            key=config_key("services", service, "deploy", "token_auth_enabled"),
+            rule="tokens are issued for AKS services with token_auth_enabled: true (key auth services use their keys: stack output service_keys)",
+            fix=f"set token_auth_enabled: true and auth_enabled: false under {config_key('services', service, 'deploy')}, run `pulumi up --stack {stack}`, then ask again",
+        )
+
+
+def signing_key(project_dir: Path, stack: str, service: str) -> str:
+    """The service's signing key from the deployed stack's secret output."""
+    from components.commands.engine import select_stack
+    from components.program import SERVICE_KEYS_OUTPUT
+
+    outputs = select_stack(project_dir, stack).outputs()
+    keys = outputs.get(SERVICE_KEYS_OUTPUT)
+    key = ((keys.value if keys is not None else None) or {}).get(service, {}).get(SIGNING_KEY_OUTPUT)
+    if not key:
+        raise ModelstackError(
+            f"stack {stack} has no signing key for {service} yet",
+            rule="the signing key is made by the stack: it exists once token auth has been deployed",
+            fix=f"pulumi up --stack {stack}, then ask again",
+        )
+    return key
+
+
+def token_for(project_dir: Path, stack: str, service: str) -> IssuedToken:
+    check_token_auth(project_dir, stack, service)
+    return issue(signing_key(project_dir, stack, service), service)

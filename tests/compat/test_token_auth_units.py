@@ -1,0 +1,117 @@
+"""Token auth in process: tokens issued by `modelstack token` (components/commands/token.py) as
+modelstack's scoring server verifies them (templates/modelstack_server/tokens.py), and the
+settings that turn it on. The container tests run the same on a real container."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates"))
+
+from modelstack_server import settings as server_settings, tokens  # noqa: E402
+from modelstack_server.keys import KeySource  # noqa: E402
+from modelstack_server.settings import Settings, SettingsError  # noqa: E402
+
+from components.commands import token as cli_token  # noqa: E402
+from components.targets import keys as target_keys  # noqa: E402
+
+SIGNING_KEY = "k" * 64
+OTHER_KEY = "o" * 64
+
+
+def bearer(value: str) -> bytes:
+    return f"Bearer {value}".encode()
+
+
+def source(*keys: str) -> KeySource:
+    return KeySource(*keys, files=tokens.TOKEN_KEY_FILES)
+
+
+def test_a_token_modelstack_issues_is_accepted():
+    issued = cli_token.issue(SIGNING_KEY, "diabetes")
+    assert tokens.token_refusal(bearer(issued.token), source(SIGNING_KEY), "diabetes") is None
+    assert (issued.refresh_by - issued.issued_at, issued.expires_at - issued.issued_at) == (2700, 3600)
+
+
+def test_an_expired_token_is_refused_as_expired():
+    two_hours_ago = time.time() - 7200
+    issued = cli_token.issue(SIGNING_KEY, "diabetes", now=two_hours_ago)
+    assert tokens.token_refusal(bearer(issued.token), source(SIGNING_KEY), "diabetes") == (
+        "the token has expired: get a new one",
+        'Bearer realm="modelstack", error="invalid_token"',
+    )
+
+
+def test_a_token_within_a_minute_of_expiry_on_another_clock_still_passes():
+    issued = cli_token.issue(SIGNING_KEY, "diabetes", now=time.time() - 3600 + 5 - 30)  # expired 25 s ago
+    assert tokens.token_refusal(bearer(issued.token), source(SIGNING_KEY), "diabetes") is None
+
+
+@pytest.mark.parametrize("forged", [
+    jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600}, OTHER_KEY, algorithm="HS256"),
+    jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600}, None, algorithm="none"),
+    jwt.encode({"aud": "diabetes-multi", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600}, SIGNING_KEY, algorithm="HS256"),
+    jwt.encode({"aud": "diabetes", "iss": "someone", "iat": int(time.time()), "exp": int(time.time()) + 600}, SIGNING_KEY, algorithm="HS256"),
+    jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time())}, SIGNING_KEY, algorithm="HS256"),
+    SIGNING_KEY,
+    "not.a.token",
+], ids=["other key", "alg none", "other service", "other issuer", "no expiry", "the key itself", "garbage"])
+def test_forged_or_foreign_tokens_are_refused(forged):
+    assert tokens.token_refusal(bearer(forged), source(SIGNING_KEY), "diabetes") == ("the token is not valid", 'Bearer realm="modelstack", error="invalid_token"')
+
+
+def test_no_token_is_asked_for():
+    assert tokens.token_refusal(None, source(SIGNING_KEY), "diabetes") == (
+        "a valid token is required: send Authorization: Bearer <token from `modelstack token`>",
+        'Bearer realm="modelstack"',
+    )
+    assert tokens.token_refusal(b"Basic dXNlcjpwYXNz", source(SIGNING_KEY), "diabetes")[0] == "the token is not valid"
+
+
+def test_a_rotated_signing_key_in_the_folder_is_used_without_a_restart(tmp_path):
+    now = [0.0]
+    (tmp_path / "token_signing_key").write_text(SIGNING_KEY + "\n")
+    keys = KeySource(folder=str(tmp_path), clock=lambda: now[0], files=tokens.TOKEN_KEY_FILES)
+    old = cli_token.issue(SIGNING_KEY, "diabetes").token
+    assert tokens.token_refusal(bearer(old), keys, "diabetes") is None
+    (tmp_path / "token_signing_key").write_text(OTHER_KEY)
+    now[0] += 1.0
+    assert tokens.token_refusal(bearer(old), keys, "diabetes")[0] == "the token is not valid"
+    assert tokens.token_refusal(bearer(cli_token.issue(OTHER_KEY, "diabetes").token), keys, "diabetes") is None
+
+
+@pytest.fixture
+def script_file(tmp_path):
+    path = tmp_path / "score.py"
+    path.write_text("def init(): pass\ndef run(data): return data\n")
+    return path
+
+
+def test_settings_turn_token_auth_on(script_file):
+    s = Settings.from_environ({"AZUREML_ENTRY_SCRIPT": str(script_file), "MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY, "MODELSTACK_TOKEN_AUDIENCE": "diabetes"})
+    assert (s.token_auth_enabled, s.auth_enabled, s.token_audience, s.token_keys.keys()) == (True, False, "diabetes", (SIGNING_KEY.encode(),))
+
+
+@pytest.mark.parametrize("environ, error", [
+    ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_AUDIENCE": "diabetes"}, "MODELSTACK_TOKEN_AUTH_ENABLED is true but neither MODELSTACK_TOKEN_SIGNING_KEY nor MODELSTACK_KEYS_DIR is set"),
+    ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY}, "MODELSTACK_TOKEN_AUTH_ENABLED is true but MODELSTACK_TOKEN_AUDIENCE (the service's name, which tokens are issued for) is not set"),
+    ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY, "MODELSTACK_TOKEN_AUDIENCE": "d", "MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": "p"},
+     "MODELSTACK_AUTH_ENABLED and MODELSTACK_TOKEN_AUTH_ENABLED are both true; a service authenticates with keys or with tokens"),
+], ids=["no key", "no audience", "both"])
+def test_token_settings_that_cannot_work_are_refused(script_file, environ, error):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environ({"AZUREML_ENTRY_SCRIPT": str(script_file), **environ})
+    assert str(caught.value) == error
+
+
+def test_the_issuer_and_the_server_agree_on_names_and_claims():
+    assert (cli_token.ALGORITHM, cli_token.ISSUER) == (tokens.ALGORITHM, tokens.ISSUER)
+    assert (cli_token.SIGNING_KEY_OUTPUT,) == (target_keys.TOKEN_KEY_FILE,) == tokens.TOKEN_KEY_FILES
+    assert (target_keys.TOKEN_AUTH_ENABLED_ENV, target_keys.TOKEN_SIGNING_KEY_ENV, target_keys.TOKEN_AUDIENCE_ENV) == (
+        server_settings.TOKEN_AUTH_ENABLED_ENV, server_settings.TOKEN_SIGNING_KEY_ENV, server_settings.TOKEN_AUDIENCE_ENV)
+    assert server_settings.TOKEN_SIGNING_KEY_ENV in server_settings.SECRET_ENVS, "the server removes the key from its environment"
