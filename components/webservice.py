@@ -164,6 +164,7 @@ class Webservice(pulumi.ComponentResource):
             frontend=frontend_for(cluster, stack, self._service.compute),
             provider=cluster.provider,
             scoring_server=self._service.scoring_server,
+            app_insights_connection_string=platform.app_insights.connection_string if platform.app_insights is not None else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -28,7 +28,6 @@ RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 # A version names Kubernetes objects <service>-<version> (at most 63 characters, a DNS label).
 VERSION_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
 NOT_SUPPORTED_YET = {
-    "enable_app_insights": "Application Insights needs an Azure ML workspace's Application Insights resource, which modelstack does not create; the container logs every request to stdout",
     "collect_model_data": "model data collection writes to an Azure ML workspace's storage, which modelstack does not create",
 }
 ACI_SSL_FIELDS = ("ssl_cert_pem_file", "ssl_key_pem_file", "ssl_cname")
@@ -201,6 +200,17 @@ def check_aci(config: StackConfig, name: str, deploy: AciDeploy) -> list[ConfigE
 # --- both targets -------------------------------------------------------------------------------
 
 
+def check_app_insights(name: str, deploy: AciDeploy | AksDeploy, scoring_server: str) -> list[ConfigError]:
+    if deploy.enable_app_insights and scoring_server != "modelstack":
+        return [ConfigError(
+            f"enable_app_insights with scoring_server: {scoring_server}",
+            key=_key(name, "deploy", "enable_app_insights"),
+            rule="request telemetry is sent by modelstack's scoring server to the stack's Application Insights (connection string); azmlinfsrv takes an instrumentation key only and sends to Azure's global endpoint",
+            fix="remove scoring_server: azmlinfsrv (modelstack's server is the default), or remove enable_app_insights",
+        )]
+    return []
+
+
 def check_keys_and_features(name: str, deploy: AciDeploy | AksDeploy) -> list[ConfigError]:
     errors = []
     if not key_auth_enabled(deploy):
@@ -321,8 +331,10 @@ def check_deploy(config: StackConfig, name: str, service: ServiceSpec) -> list[C
             error = namespace_error(name, deploy.namespace)
             errors += [error] if error else []
         errors += check_keys_and_features(name, deploy)
+        errors += check_app_insights(name, deploy, service.scoring_server)
     elif isinstance(deploy, AciDeploy) and service.target == "aci":
         errors += check_aci(config, name, deploy)
+        errors += check_app_insights(name, deploy, service.scoring_server)
         errors += check_keys_and_features(name, deploy)
     errors += check_versions(config, name, service)
     return errors

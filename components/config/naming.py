@@ -88,6 +88,15 @@ def aci_dns_label(stack: str, service: str) -> str:
     return _bounded(f"{_slug(service)}-{_slug(stack)}", 63)
 
 
+def log_workspace_name(project: str, stack: str) -> str:
+    """A Log Analytics workspace: 4-63 letters, digits and dashes, starting and ending alphanumeric."""
+    return _bounded(f"{_slug(project)}-{_slug(stack)}-logs", 63)
+
+
+def app_insights_name(project: str, stack: str) -> str:
+    return _bounded(f"{_slug(project)}-{_slug(stack)}-insights", 255)
+
+
 def identity_name(project: str, stack: str, purpose: str) -> str:
     return _bounded(f"{_slug(project)}-{_slug(stack)}-{_slug(purpose)}", 128)
 

@@ -161,6 +161,7 @@ def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigErr
     errors = []
     dumped = {
         "services": {name: service.model_dump(mode="json", exclude_defaults=True) for name, service in config.services.items()},
+        "app_insights": config.app_insights.model_dump(mode="json", exclude_defaults=True),
     }
     for path in _secret_field_paths(dumped, NAMESPACE):
         # A value merged in from Pulumi.yaml can never be a secret: project files are plain.
@@ -169,7 +170,7 @@ def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigErr
             errors.append(ConfigError(
                 "holds a plain-text secret",
                 key=full,
-                rule="keys and passwords are Pulumi secrets, encrypted in the stack file",
+                rule="keys, passwords and connection strings are Pulumi secrets, encrypted in the stack file",
                 fix=f"pulumi config set --secret --path '{full}' <value>  (and delete the plain value)",
             ))
     return errors

@@ -282,6 +282,14 @@ class VersionPin(_Strict):
     model_versions: dict[str, str] = {}
 
 
+class AppInsightsSpec(_Strict):
+    """Application Insights for the services with `enable_app_insights`: a workspace-based component
+    the stack creates (with its Log Analytics workspace), or an existing one's connection string."""
+
+    connection_string: SecretStr | None = None
+    retention_in_days: count(30, 730) = 90
+
+
 class ReleasePin(_Strict):
     """What a stack runs for a service when a release was promoted to it (`modelstack promote`):
     the image by digest and the model versions inside it, and the same for each rollout version
@@ -306,11 +314,12 @@ class StackConfig(_Strict):
     models: dict[str, ModelSpec] = {}
     services: dict[str, ServiceSpec] = {}
     release: dict[str, ReleasePin] = {}
+    app_insights: AppInsightsSpec = AppInsightsSpec()
 
 
 # Config keys a stack may set under the `modelstack:` namespace.
-TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services", "release")
+TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services", "release", "app_insights")
 # Keys shared by all stacks, declared in Pulumi.yaml.
 SHARED_KEYS = ("models", "services")
 # Fields that hold secrets: they must come from `pulumi config set --secret`.
-SECRET_FIELDS = ("password", "primary_key", "secondary_key")
+SECRET_FIELDS = ("password", "primary_key", "secondary_key", "connection_string")

@@ -154,6 +154,25 @@ def _container_group(args) -> dict[str, Any]:
     return outputs
 
 
+def _log_workspace(args) -> dict[str, Any]:
+    name = args.inputs["workspaceName"]
+    return {"id": _resource_id(args.inputs, "Microsoft.OperationalInsights/workspaces", name), "name": name, "customerId": fake_guid("workspace", name), "provisioningState": "Succeeded"}
+
+
+def _app_insights(args) -> dict[str, Any]:
+    """A component's connection string, shaped as Azure's (a fake key, the region's endpoints)."""
+    name = args.inputs["resourceName"]
+    key = fake_guid("instrumentation-key", name)
+    location = args.inputs.get("location", "westeurope")
+    return {
+        "id": _resource_id(args.inputs, "microsoft.insights/components", name),
+        "name": name,
+        "instrumentationKey": key,
+        "connectionString": f"InstrumentationKey={key};IngestionEndpoint=https://{location}-5.in.applicationinsights.azure.com/;LiveEndpoint=https://{location}.livediagnostics.monitor.azure.com/",
+        "provisioningState": "Succeeded",
+    }
+
+
 def _random_password(args) -> dict[str, Any]:
     """A generated key: derived from the resource's name, so plans are stable; never real."""
     length = int(args.inputs.get("length", 32))
@@ -193,6 +212,8 @@ MOCK_OUTPUTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "azure-native:authorization:RoleAssignment": _role_assignment,
     "azure-native:containerservice:ManagedCluster": _managed_cluster,
     "azure-native:containerinstance:ContainerGroup": _container_group,
+    "azure-native:operationalinsights:Workspace": _log_workspace,
+    "azure-native:applicationinsights:Component": _app_insights,
 }
 
 

@@ -30,6 +30,9 @@ TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
 TOKEN_SIGNING_KEY_ENV = "MODELSTACK_TOKEN_SIGNING_KEY"
 TOKEN_AUDIENCE_ENV = "MODELSTACK_TOKEN_AUDIENCE"
 TOKEN_KEY_FILE = "token_signing_key"
+# enable_app_insights: the Application Insights connection string (a secret) the server sends to.
+APP_INSIGHTS_CONNECTION_STRING_ENV = "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING"
+APP_INSIGHTS_SECRET_KEY = "app_insights_connection_string"
 # A signing key of 64 letters and digits: about 380 bits, above what HS256 needs (256).
 TOKEN_KEY_LENGTH = 64
 CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"

@@ -51,7 +51,7 @@ def message(status: int, text: str, run_function_failed: bool = False, extra: He
 
 
 class ScoringApp:
-    def __init__(self, settings: Settings, script: EntryScript, scorer: SerialScorer | None = None, app_insights=None, peers=None):
+    def __init__(self, settings: Settings, script: EntryScript, scorer: SerialScorer | None = None, app_insights=None, peers=None, telemetry=None):
         self.settings = settings
         self.peers = peers  # peers.Peers with WORKER_COUNT > 1: /score goes to a worker whose run() is free
         self.script = script
@@ -59,6 +59,7 @@ class ScoringApp:
         self.swagger = SwaggerDocuments(script.run, settings.app_root, settings.service_name, settings.service_version, settings.service_path_prefix)
         self.aml_cors = cors.AmlCors(settings.aml_cors_origins)
         self.app_insights = app_insights
+        self.telemetry = telemetry  # telemetry.RequestTelemetry with enable_app_insights, else None
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -124,6 +125,15 @@ class ScoringApp:
         if front_cors:
             response_headers = cors.add_missing(response_headers, front_cors)
         await _send(send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload))
+        if self.telemetry is not None and path != "/":  # not the health probe
+            self._record(scope, method, path, headers, status, response_headers, started)
+
+    def _record(self, scope, method: str, path: str, headers: dict[bytes, bytes], status: int, response_headers: Headers, started: float) -> None:
+        end_ns = time.time_ns()
+        start_ns = end_ns - int((time.perf_counter() - started) * 1e9)
+        host = _text(headers.get(b"host")) or "localhost"
+        request_id = next((value for name, value in response_headers if name.lower() == "x-ms-request-id"), None)
+        self.telemetry.record(method=method, path=path, url=f"{scope.get('scheme', 'http')}://{host}{path}", status=status, start_ns=start_ns, end_ns=end_ns, request_id=request_id)
 
     async def _score_on_a_free_worker(self, scope, method, path, headers, body, started):
         """Here when this worker's run() is free (or the request was passed here), else on an idle sibling."""

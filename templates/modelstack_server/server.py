@@ -141,6 +141,18 @@ def _start_app_insights(settings: Settings):
     return AppInsightsClient()
 
 
+def _start_request_telemetry(settings: Settings):
+    if not settings.app_insights_connection_string:
+        return None  # OpenTelemetry and the Azure Monitor exporter are never imported
+    import atexit
+
+    from .telemetry import RequestTelemetry
+
+    telemetry = RequestTelemetry(settings.app_insights_connection_string, settings.service_name)
+    atexit.register(telemetry.shutdown)
+    return telemetry
+
+
 def _list_model_dir(settings: Settings) -> None:
     folder = settings.model_dir
     if not folder or not os.path.isdir(folder):
@@ -163,6 +175,7 @@ def load_application(settings: Settings, peers=None):
         sys.exit(BOOT_ERROR)
     logger.info(f"Found user script at {settings.entry_script}; run() is called with {script.kind} input")
     app_insights = _start_app_insights(settings)
+    telemetry = _start_request_telemetry(settings)
     logger.info("Invoking user's init function")
     try:
         script.init()
@@ -172,7 +185,7 @@ def load_application(settings: Settings, peers=None):
         _list_model_dir(settings)
         sys.exit(BOOT_ERROR)
     logger.info("Users's init has completed successfully")
-    return ScoringApp(settings, script, app_insights=app_insights, peers=peers)
+    return ScoringApp(settings, script, app_insights=app_insights, peers=peers, telemetry=telemetry)
 
 
 def peered_server(config, peer_listener: socket.socket):
@@ -313,10 +326,10 @@ def main(argv: list[str] | None = None) -> None:
         # process's initial environment (/proc/self/environ) still holds variables it started with.
         os.environ.pop(name, None)
     log_capture.configure(settings.app_root, settings.entry_script)
-    auth = "key auth on" if settings.auth_enabled else "no auth (Azure ML's local behaviour)"
+    auth = "token auth on" if settings.token_auth_enabled else "key auth on" if settings.auth_enabled else "no auth (Azure ML's local behaviour)"
     logger.info(
         f"modelstack server {__version__}: {auth}; CORS origins: {', '.join(settings.cors_origins) or 'none'}; bodies up to {settings.max_request_bytes} bytes"
-        f"{'; HTTPS' if tls_files else ''}; scoring timeout {settings.scoring_timeout_ms} ms; {settings.worker_count} worker(s)"
+        f"{'; HTTPS' if tls_files else ''}{'; App Insights request telemetry on' if settings.app_insights_connection_string else ''}; scoring timeout {settings.scoring_timeout_ms} ms; {settings.worker_count} worker(s)"
     )
     if settings.worker_count == 1:
         serve(settings, tls_files)

@@ -38,6 +38,7 @@ KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
 TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
 TOKEN_SIGNING_KEY_ENV = "MODELSTACK_TOKEN_SIGNING_KEY"
 TOKEN_AUDIENCE_ENV = "MODELSTACK_TOKEN_AUDIENCE"
+APP_INSIGHTS_CONNECTION_STRING_ENV = "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING"
 CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
 MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
 TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
@@ -50,7 +51,7 @@ MAX_CONNECTIONS_ENV = "MODELSTACK_MAX_CONNECTIONS"
 # fast run() calls in a row before run() is called on the event loop's thread (scoring.py)
 INLINE_AFTER_ENV = "MODELSTACK_INLINE_AFTER_CALLS"
 
-SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TOKEN_SIGNING_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
+SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TOKEN_SIGNING_KEY_ENV, APP_INSIGHTS_CONNECTION_STRING_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
 
 DEFAULT_PORT = 5001
 DEFAULT_HOST = "0.0.0.0"
@@ -124,6 +125,8 @@ class Settings:
     server_version_header: str | None = None
     app_insights_enabled: bool = False
     app_insights_key: str | None = None
+    # enable_app_insights: request telemetry to this Application Insights resource (telemetry.py)
+    app_insights_connection_string: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], *, host: str = DEFAULT_HOST, server_version: str = "") -> "Settings":
@@ -193,6 +196,7 @@ class Settings:
             # As azmlinfsrv: on only with "true" and a key that is a UUID.
             app_insights_enabled=environ.get(APP_INSIGHTS_ENABLED_ENV) == "true" and _is_uuid(insights_key),
             app_insights_key=insights_key,
+            app_insights_connection_string=environ.get(APP_INSIGHTS_CONNECTION_STRING_ENV) or None,
         )
 
     def origin_allowed(self, origin: str | None) -> bool:

@@ -31,7 +31,7 @@ import pulumi
 from components.config import naming
 from components.targets.azure.aci_group import AciContainer, AciGroup
 from components.config.schema import AciDeploy
-from components.targets.keys import PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
+from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
 from components.targets.states import ACI_SERVICE_TAG, aci_state
 
 CONTAINER_PORT = 5001
@@ -136,6 +136,8 @@ class AciWebservice(pulumi.ComponentResource):
         secure: dict[str, pulumi.Input[str]] = {}
         if keys is not None:
             secure.update({PRIMARY_KEY_ENV: keys.primary, SECONDARY_KEY_ENV: keys.secondary})
+        if deploy.enable_app_insights and platform.app_insights is not None:
+            secure[APP_INSIGHTS_CONNECTION_STRING_ENV] = platform.app_insights.connection_string
         if deploy.ssl_enabled and deploy.ssl_cert_pem_file and deploy.ssl_key_pem_file:
             secure[TLS_CERT_ENV] = pulumi.Output.secret((Path(project_dir) / deploy.ssl_cert_pem_file).read_text())
             secure[TLS_KEY_ENV] = pulumi.Output.secret((Path(project_dir) / deploy.ssl_key_pem_file).read_text())

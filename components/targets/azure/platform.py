@@ -6,7 +6,8 @@ an ACR. It declares, with the stack's tags on every resource:
 - a ContainerRegistry (name from `modelstack:registry.name`, or derived from project, stack
   and subscription), with a pull identity for ACI when a service targets aci;
 - an AksCluster per `modelstack:clusters` entry (created or attached), whose kubelet
-  identity may pull from the registry.
+  identity may pull from the registry;
+- Application Insights when a service has `enable_app_insights` (components.targets.azure.app_insights).
 It exports the registry's login server and each cluster's kubeconfig (a secret) and names.
 """
 
@@ -19,6 +20,7 @@ from pulumi_azure_native import authorization, resources
 
 from components.config import naming
 from components.targets.azure.aks_cluster import AksCluster
+from components.targets.azure.app_insights import AppInsights
 from components.config.schema import AcrRegistrySpec, StackConfig
 from components.targets.azure.container_registry import ContainerRegistry
 
@@ -41,6 +43,7 @@ class AzurePlatform:
     login_server: pulumi.Output[str]
     registry_dependencies: list[pulumi.Resource]
     clusters: dict[str, AksCluster] = field(default_factory=dict)
+    app_insights: AppInsights | None = None
 
 
 def declare_platform(config: StackConfig) -> AzurePlatform:
@@ -85,6 +88,9 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
         for name, cluster in config.clusters.items()
     }
     export_outputs(registry, clusters)
+    insights = None
+    if any(getattr(service.deploy, "enable_app_insights", False) and service.target in ("aci", "aks") for service in config.services.values()):
+        insights = AppInsights("app-insights", spec=config.app_insights, project=project, stack=stack, resource_group_name=group.name, location=config.location, tags=tags)
     return AzurePlatform(
         subscription_id=subscription_id,
         location=config.location,
@@ -95,6 +101,7 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
         login_server=registry.login_server,
         registry_dependencies=[registry],
         clusters=clusters,
+        app_insights=insights,
     )
 
 

@@ -49,7 +49,7 @@ from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_
 from components.config import capacity
 from components.config.schema import AksDeploy
 from components.config.deploy_rules import autoscale_enabled, key_auth_enabled, replica_bounds, target_utilization, token_auth_enabled
-from components.targets.keys import KEY_FILES, KEYS_DIR_ENV, TOKEN_AUDIENCE_ENV, TOKEN_KEY_FILE, ServiceKeys, front_environment
+from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, APP_INSIGHTS_SECRET_KEY, KEY_FILES, KEYS_DIR_ENV, TOKEN_AUDIENCE_ENV, TOKEN_KEY_FILE, ServiceKeys, front_environment
 from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
 from components.targets.states import K8S_SERVICE_LABEL, deployment_state, service_state
 
@@ -118,7 +118,7 @@ def scoring_timeout_seconds(deploy: AksDeploy) -> int:
     return math.ceil(deploy.scoring_timeout_ms / 1000)
 
 
-def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy, scoring_server: str = "modelstack") -> list[dict[str, str]]:
+def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy, scoring_server: str = "modelstack") -> list[dict[str, Any]]:
     environment = {
         "WORKER_COUNT": str(deploy.replica_max_concurrent_requests),
         "SCORING_TIMEOUT_MS": str(deploy.scoring_timeout_ms),
@@ -135,7 +135,11 @@ def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy,
         environment[KEYS_DIR_ENV] = KEYS_MOUNT
     if token_auth_enabled(deploy):
         environment[TOKEN_AUDIENCE_ENV] = service  # tokens are issued for one service
-    return [{"name": name, "value": value} for name, value in sorted(environment.items())]
+    listed: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in environment.items()]
+    if deploy.enable_app_insights:
+        # From the service's Secret, never a plain value in the Deployment.
+        listed.append({"name": APP_INSIGHTS_CONNECTION_STRING_ENV, "valueFrom": {"secretKeyRef": {"name": keys_secret_name(service), "key": APP_INSIGHTS_SECRET_KEY}}})
+    return sorted(listed, key=lambda variable: variable["name"])
 
 
 def secret_files(deploy: AksDeploy) -> tuple[str, ...]:
@@ -302,6 +306,7 @@ class AksWebservice(pulumi.ComponentResource):
         frontend: AksFrontend,
         provider: k8s.Provider,
         scoring_server: str = "modelstack",  # services.<name>.scoring_server: what the image runs
+        app_insights_connection_string: pulumi.Input[str] | None = None,  # with enable_app_insights
         opts: pulumi.ResourceOptions | None = None,
     ):
         self.namespace_name = deploy.namespace or frontend.gateway_namespace
@@ -313,9 +318,10 @@ class AksWebservice(pulumi.ComponentResource):
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace, *depends])
 
         self.keys_secret = None
-        if keys is not None:
+        secret_data = {**(keys.as_output() if keys is not None else {}), **({APP_INSIGHTS_SECRET_KEY: app_insights_connection_string} if deploy.enable_app_insights else {})}
+        if secret_data:
             secret = keys_secret_manifest(service, self.namespace_name)
-            self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data=keys.as_output(), opts=child())
+            self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data=secret_data, opts=child())
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         services = []
         for version in versions:

@@ -214,7 +214,7 @@ def test_aci_vnet_and_subnet_together(project):
     ]
 
 
-@pytest.mark.parametrize("field", ["enable_app_insights", "collect_model_data"])
+@pytest.mark.parametrize("field", ["collect_model_data"])
 def test_workspace_features_are_not_supported_yet(project, field):
     messages = errors_of(project, aks({field: True}))
     assert len(messages) == 1 and messages[0].startswith(f"{KEY}.deploy.{field}: {field} is not supported yet\n  Rule: ")
