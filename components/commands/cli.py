@@ -7,6 +7,7 @@
     modelstack drift --stack NAME                         what runs differently from the stack (exit 1 on drift)
     modelstack promote --from SRC --to DST                pin SRC's release in DST, no rebuild
     modelstack token SERVICE --stack NAME                 a token for a service with token_auth_enabled
+    modelstack logs SERVICE --stack NAME [--version V] [--tail N] [--follow]   the service's container or pod logs
 
 Errors meant for the user (a ModelstackError) are printed without a traceback.
 """
@@ -250,6 +251,26 @@ def token(
         return
     out.print(issued.token, markup=False, soft_wrap=True)
     err.print(f"refresh by {iso(issued.refresh_by)} (expires {iso(issued.expires_at)}); send it as: Authorization: Bearer <token>", markup=False)
+
+
+@app.command()
+def logs(
+    service: str = typer.Argument(..., help="The service whose scoring server's log to show."),
+    stack: str = typer.Option(..., "--stack", help="The stack it is deployed by."),
+    version: Optional[str] = typer.Option(None, "--version", help="Only this rollout version's pods (AKS)."),
+    tail: int = typer.Option(100, "--tail", min=1, max=100000, help="Lines from the end of each log."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (local and AKS; Ctrl-C ends)."),
+) -> None:
+    """Print a service's log: its container (local), its pods (AKS) or its container group (ACI)."""
+    from components.config.load import find_project_dir
+    from components.commands.logs import show_logs
+
+    try:
+        show_logs(find_project_dir(), stack, service, version=version, tail=tail, follow=follow, write=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True))
+    except ModelstackError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_OK) from None
 
 
 # `modelstack profile` lives in its own module (it brings Docker, wrk and matplotlib along).

@@ -39,6 +39,7 @@ class AadToken:
 
     token: SecretStr
     tenant: str | None = None
+    subscription: str | None = None  # the Azure CLI's current subscription
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def azure_cli_access_token(*, run: Callable[..., Any] = subprocess.run, which: C
         )
     try:
         document = json.loads(result.stdout)
-        return AadToken(token=SecretStr(document["accessToken"]), tenant=document.get("tenant"))
+        return AadToken(token=SecretStr(document["accessToken"]), tenant=document.get("tenant"), subscription=document.get("subscription"))
     except (ValueError, KeyError, TypeError):
         raise RegistryAuthError(
             "`az account get-access-token` printed something that is not a token",

@@ -58,6 +58,23 @@ def test_1_up_serves_predictions(engine):
     assert multi["lasso"] == pytest.approx(model_predictions(engine.root, "lasso.joblib"))
 
 
+def test_1b_logs_show_the_containers_log(engine):
+    """`modelstack logs` on the local target: the scoring server's own lines, the last N of them."""
+    import subprocess
+    import sys
+
+    def logs(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "components.commands.cli", "logs", *args, "--stack", STACK], cwd=engine.root,
+                              env={**engine.env, "MODELSTACK_PROJECT_DIR": str(engine.root), "COLUMNS": "400"}, capture_output=True, text=True, timeout=120)
+
+    shown = logs("diabetes", "--tail", "1000")
+    assert shown.returncode == 0, shown.stderr
+    assert "Users's init has completed successfully" in shown.stdout
+    assert len(logs("diabetes", "--tail", "2").stdout.strip().splitlines()) == 2
+    unknown = logs("nope")
+    assert unknown.returncode == 1 and "stack e2e has no service 'nope'" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
 def test_2_second_preview_plans_no_changes_and_builds_nothing(engine):
     result = engine.run("preview", "--expect-no-changes")
     assert "building" not in result.stdout + result.stderr

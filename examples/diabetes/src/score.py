@@ -20,7 +20,10 @@ OUTPUT_SAMPLE = np.array([206.1])
 
 def init():
     global model
-    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "ridge.joblib"))
+    # The service's one model, whichever it is (a rollout version may serve another regression).
+    folder = os.environ["AZUREML_MODEL_DIR"]
+    (name,) = [file for file in os.listdir(folder) if file.endswith(".joblib")]
+    model = joblib.load(os.path.join(folder, name))
 
 
 @input_schema("data", NumpyParameterType(INPUT_SAMPLE))
