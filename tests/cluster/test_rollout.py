@@ -12,7 +12,9 @@ Shown here:
 - promoting to 100/0 changes the HTTPRoute and nothing else the program registers; after it every
   request goes to ridge, and `x-modelstack-version: lasso` still reaches the 0% version;
 - a model-only change (a new ridge model) rolls ridge's Deployment, and nothing else, while a
-  client keeps scoring: every response of that client is counted, and none fails.
+  client keeps scoring: every response of that client is counted, and none fails; the
+  Deployment's state reads Transitioning during the update and Healthy after it;
+- `modelstack logs`' reader shows one version's pods.
 
 Traffic goes only to 127.0.0.1:GATEWAY_PORT; every loop is bounded in count and time.
 """
@@ -33,6 +35,7 @@ import yaml
 
 from components.config.rollout import VERSION_HEADER
 from components.targets.kubernetes.frontend import service_path
+from components.targets.states import deployment_state
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import GATEWAY_GROUP, GATEWAY_VERSION, condition, wait
 from tests.workspace import copy_project
@@ -120,6 +123,11 @@ def rollout(cluster, kube, docker_client, trained_example, tmp_path_factory):
             session = requests.Session()
             base = f"http://127.0.0.1:{cluster.gateway_port}{service_path(SERVICE)}"
             wait("the service answering through the Gateway", lambda: session.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
+            # Traefik learns each version's endpoints on its own schedule: until it has them, a
+            # weighted pick of that version answers 503. Wait for both, by their header.
+            for version in ("ridge", "lasso"):
+                wait(f"version {version} answering through the Gateway",
+                     lambda version=version: session.get(f"{base}/", headers={VERSION_HEADER: version}, timeout=5).status_code == 200, timeout=60, every=0.5)
             key = by_name(objects)[("Secret", f"{SERVICE}-keys")]["stringData"]["primary_key"]
             yield {"root": root, "objects": objects, "namespace": namespace, "base": base, "session": session, "key": key, "images_for_stack": images_for_stack}
             session.close()
@@ -233,9 +241,12 @@ def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cl
         po.apply_objects(DynamicClient(kube.api), [after[changed[0]]])
         name, namespace = f"{SERVICE}-ridge", rollout["namespace"]
 
+        seen_states: list[str] = []
+
         def rolled_out():
             deployment = kube.apps.read_namespaced_deployment(name, namespace)
             status = deployment.status
+            seen_states.append(deployment_state(status))
             pods = kube.core.list_namespaced_pod(namespace, label_selector=f"modelstack.io/workload={name}").items
             return (status.observed_generation or 0) >= deployment.metadata.generation and status.updated_replicas == status.replicas == status.ready_replicas == 1 and len(pods) == 1
         wait("ridge's rolling update done and the old pod gone", rolled_out, timeout=READY_TIMEOUT_S)
@@ -247,7 +258,18 @@ def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cl
     failed = [s for s in statuses if s != 200]
     print(f"\nrolling update of {name}: {took:.1f} s; {len(statuses)} requests during it, {len(failed)} not 200, {len(errors)} errors")
     assert len(statuses) > 20, "the client kept scoring during the update"
+    assert "Transitioning" in seen_states and seen_states[-1] == "Healthy", seen_states
     assert not failed and not errors, (failed[:5], errors[:3])
     expected = {"new ridge": predictions(MODELS / "lasso.joblib"), "old ridge": predictions(MODELS / "ridge.joblib")}
     wait("the new model answering", lambda: score(rollout).json() == pytest.approx(expected["new ridge"], rel=1e-9), timeout=30)
     rollout["objects"] = updated
+
+
+def test_4_logs_of_one_versions_pods(rollout, cluster):
+    from components.commands.logs import pod_logs
+
+    lines: list[str] = []
+    kubeconfig = open(cluster.kubeconfig).read()
+    pod_logs(kubeconfig, rollout["namespace"], SERVICE, version="lasso", tail=200, follow=False, write=lines.append)
+    assert lines[0].startswith(f"==> pod {SERVICE}-lasso-") and len([line for line in lines if line.startswith("==> pod")]) == 1
+    assert "Users's init has completed successfully" in "\n".join(lines[1:])
