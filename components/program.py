@@ -46,6 +46,11 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
         platform = declare_platform(config)
         registry_address = platform.login_server
         registry_opts = pulumi.ResourceOptions(depends_on=platform.registry_dependencies)
+    kubernetes_clusters = {}
+    for cluster_name in sorted({s.compute for s in config.services.values() if s.target == "kubernetes"}):
+        from components.targets.kubernetes.cluster import KubernetesCluster
+
+        kubernetes_clusters[cluster_name] = KubernetesCluster(cluster_name, spec=config.kubernetes_clusters[cluster_name], project_dir=config.project_dir)
     services = {}
     for name, service in config.services.items():
         # A pinned release is not rebuilt, so its build context is not even rendered.
@@ -61,6 +66,7 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
             policy_facts=service_facts(config, name, service),
             release=config.release.get(name),
             platform=platform,
+            kubernetes_clusters=kubernetes_clusters,
             project_dir=project_dir,
             opts=registry_opts,
         )
@@ -77,6 +83,11 @@ def main() -> None:
         config = load_from_engine(pulumi.get_stack())
         for warning in stack_warnings(config):
             pulumi.log.warn(str(warning))
+        # The clusters the stack does not create are asked, before anything is declared, whether
+        # they can host the services (here only: `check` runs under mocks and reaches no cluster).
+        from components.targets.kubernetes.prerequisites import check_stack as check_kubernetes_prerequisites
+
+        check_kubernetes_prerequisites(config)
         declare_stack(config)
     except ModelstackError as exc:
         raise pulumi.RunError(str(exc)) from None

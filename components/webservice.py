@@ -61,6 +61,7 @@ class Webservice(pulumi.ComponentResource):
         policy_facts: dict[str, Any] | None = None,
         release: ReleasePin | None = None,
         platform=None,  # components.targets.azure.platform.AzurePlatform, for aci and aks targets
+        kubernetes_clusters=None,  # {name: components.targets.kubernetes.cluster.KubernetesCluster}, for kubernetes targets
         project_dir: str | Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -90,6 +91,10 @@ class Webservice(pulumi.ComponentResource):
                 port=service.deploy.port,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
+            self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
+        elif service.target == "kubernetes" and kubernetes_clusters is not None and isinstance(service.deploy, AksDeploy):
+            self.service_keys = declare_keys(name, service.deploy, parent=self)
+            deployment = self._deploy_kubernetes(stack, kubernetes_clusters[service.compute], None)
             self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
         elif platform is not None and isinstance(service.deploy, (AciDeploy, AksDeploy)):
             self.service_keys = declare_keys(name, service.deploy, parent=self)
@@ -129,10 +134,14 @@ class Webservice(pulumi.ComponentResource):
         )
 
     def _deploy_aks(self, stack: str, platform):
+        insights = platform.app_insights.connection_string if platform.app_insights is not None else None
+        return self._deploy_kubernetes(stack, platform.clusters[self._service.compute], insights)
+
+    def _deploy_kubernetes(self, stack: str, cluster, app_insights_connection_string):
+        """The service's Kubernetes objects on `cluster`: an AksCluster, or a KubernetesCluster."""
         from components.targets.kubernetes.frontend import frontend_for
         from components.targets.kubernetes.webservice import AksWebservice
 
-        cluster = platform.clusters[self._service.compute]
         versions = rollout_versions(self._name, self._service)
         images: dict[str, pulumi.Input[str]] = {}
         model_versions: dict[str, dict[str, str]] = {}
@@ -164,7 +173,7 @@ class Webservice(pulumi.ComponentResource):
             frontend=frontend_for(cluster, stack, self._service.compute),
             provider=cluster.provider,
             scoring_server=self._service.scoring_server,
-            app_insights_connection_string=platform.app_insights.connection_string if platform.app_insights is not None else None,
+            app_insights_connection_string=app_insights_connection_string,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

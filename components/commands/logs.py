@@ -2,8 +2,9 @@
 scoring server printed, wherever it runs.
 
 - local: the service's container (found by its labels modelstack.stack and modelstack.service);
-- aks: the pods of the service (or of one rollout version) in its namespace, read with the
-  stack's kubeconfig for the cluster (the secret stack output `kubeconfigs`); each pod's lines
+- aks and kubernetes: the pods of the service (or of one rollout version) in its namespace, read
+  with the cluster's kubeconfig (AKS: the secret stack output `kubeconfigs`; kubernetes: the
+  stack's `kubeconfig_file` or secret `kubeconfig`); each pod's lines
   under a header naming it, or, with --follow, every line prefixed with its pod;
 - aci: the container group's log, from Azure's REST API with your Azure identity (the Azure CLI's
   token, as image pushes use).
@@ -48,11 +49,14 @@ def show_logs(project_dir: Path, stack: str, service: str, *, version: str | Non
         )
     if spec.target == "local":
         local_logs(stack, service, tail=tail, follow=follow, write=write)
-    elif spec.target == "aks":
+    elif spec.target in ("aks", "kubernetes"):
         from components.targets.kubernetes.frontend import default_namespace
 
-        kubeconfig = stack_kubeconfig(project_dir, stack, spec.compute)
-        pod_logs(kubeconfig, spec.deploy.namespace or default_namespace(stack), service, version=version, tail=tail, follow=follow, write=write)
+        if spec.target == "aks":
+            kubeconfig, context = stack_kubeconfig(project_dir, stack, spec.compute), None
+        else:
+            kubeconfig, context = cluster_kubeconfig(project_dir, stack, spec.compute, config.kubernetes_clusters[spec.compute])
+        pod_logs(kubeconfig, spec.deploy.namespace or default_namespace(stack), service, version=version, tail=tail, follow=follow, write=write, context=context)
     else:
         from components.config import naming
 
@@ -115,24 +119,38 @@ def stack_kubeconfig(project_dir: Path, stack: str, cluster: str | None) -> str:
     return kubeconfig
 
 
-def _core_api(kubeconfig: str):
+def cluster_kubeconfig(project_dir: Path, stack: str, name: str, spec) -> tuple[str, str | None]:
+    """A kubernetes target's kubeconfig and context: its file, or its secret from the stack's config."""
+    if spec.kubeconfig_file:
+        from components.config.kubernetes_rules import kubeconfig_path
+
+        return kubeconfig_path(project_dir, spec).read_text(), spec.context
+    import yaml
+
+    from components.commands.engine import select_stack
+
+    value = select_stack(project_dir, stack).get_config("modelstack:kubernetes_clusters", path=False).value
+    return yaml.safe_load(value)[name]["kubeconfig"], spec.context
+
+
+def _core_api(kubeconfig: str, context: str | None = None):
     import yaml
     from kubernetes import client, config
 
     try:
-        api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+        api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
     except Exception:  # its text may hold a token: never shown
         raise ModelstackError("the stack's kubeconfig cannot be used", rule="the kubeconfig output is a kubeconfig document", fix="run `pulumi up` for the stack again to refresh it") from None
     return client.CoreV1Api(api_client)
 
 
-def pod_logs(kubeconfig: str, namespace: str, service: str, *, version: str | None, tail: int, follow: bool, write: Callable[[str], None]) -> None:
+def pod_logs(kubeconfig: str, namespace: str, service: str, *, version: str | None, tail: int, follow: bool, write: Callable[[str], None], context: str | None = None) -> None:
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
     from components.targets.states import K8S_SERVICE_LABEL
 
-    core = _core_api(kubeconfig)
+    core = _core_api(kubeconfig, context)
     selector = f"{K8S_SERVICE_LABEL}={service}" + (f",modelstack.io/version={version}" if version else "")
     try:
         pods = sorted(core.list_namespaced_pod(namespace, label_selector=selector).items, key=lambda p: p.metadata.name)

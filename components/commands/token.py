@@ -62,11 +62,11 @@ def check_token_auth(project_dir: Path, stack: str, service: str) -> None:
             fix=f"use one of: {', '.join(sorted(config.services)) or '(none)'}",
         )
     spec = config.services[service]
-    if not token_auth_enabled(spec.deploy) or spec.target != "aks":
+    if not token_auth_enabled(spec.deploy) or spec.target not in ("aks", "kubernetes"):
         raise ModelstackError(
             f"service {service} in stack {stack} does not authenticate with tokens",
             key=config_key("services", service, "deploy", "token_auth_enabled"),
-            rule="tokens are issued for AKS services with token_auth_enabled: true (key auth services use their keys: stack output service_keys)",
+            rule="tokens are issued for aks and kubernetes services with token_auth_enabled: true (key auth services use their keys: stack output service_keys)",
             fix=f"set token_auth_enabled: true and auth_enabled: false under {config_key('services', service, 'deploy')}, run `pulumi up --stack {stack}`, then ask again",
         )
 

@@ -323,7 +323,14 @@ def check_deploy(config: StackConfig, name: str, service: ServiceSpec) -> list[C
             rule="ACI and AKS pull images from the stack's Azure Container Registry",
             fix="set modelstack:registry to kind: acr in this stack, or set target: local",
         ))
-    if isinstance(deploy, AksDeploy) and service.target == "aks":
+    if isinstance(deploy, AksDeploy) and service.target == "kubernetes" and deploy.enable_app_insights:
+        errors.append(ConfigError(
+            "enable_app_insights on target kubernetes",
+            key=_key(name, "deploy", "enable_app_insights"),
+            rule="Application Insights is an Azure resource the stack creates for ACI and AKS services",
+            fix="remove enable_app_insights, or deploy the service to aks",
+        ))
+    if isinstance(deploy, AksDeploy) and service.target in ("aks", "kubernetes"):
         errors += check_aks_scaling(name, deploy)
         errors += check_aks_auth(name, deploy, service.scoring_server)
         errors += check_aks_limits(name, deploy)

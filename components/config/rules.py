@@ -14,6 +14,7 @@ from pathlib import Path
 from components.config import deploy_rules, references
 from components.config.paths import folder_link_error, has_content, path_error, resolve_path
 from components.config.cluster_rules import capacity_warnings, check_clusters
+from components.config.kubernetes_rules import check_kubernetes_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
 
@@ -111,6 +112,27 @@ def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> 
     return errors
 
 
+# Where each target's `compute` is declared.
+COMPUTE_SECTIONS = {"aks": "clusters", "kubernetes": "kubernetes_clusters"}
+
+
+def _compute_errors(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    section = COMPUTE_SECTIONS.get(service.target)
+    if section is None:
+        if service.compute:
+            return [ConfigError(f"compute is set for target '{service.target}'", key=config_key("services", name, "compute"), rule="compute names the cluster of an aks or kubernetes service", fix="remove compute, or set target: aks or kubernetes")]
+        return []
+    declared = list(getattr(config, section))
+    if not service.compute:
+        fix = f"set compute to one of: {', '.join(declared)}" if declared else f"declare a cluster under {NAMESPACE}:{section}, then name it in compute"
+        return [ConfigError(f"target is {service.target} but no compute is named", key=config_key("services", name, "compute"), rule=f"a {service.target} service runs on a cluster declared under {NAMESPACE}:{section}", fix=fix)]
+    if service.compute not in declared:
+        close = difflib.get_close_matches(service.compute, declared, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else f"declare it under {NAMESPACE}:{section}, or use one of: {', '.join(declared) or '(none declared)'}"
+        return [ConfigError(f"compute '{service.compute}' is not a cluster of this stack", key=config_key("services", name, "compute"), rule=f"compute names a cluster declared under {NAMESPACE}:{section}", fix=fix)]
+    return []
+
+
 def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
     errors: list[ConfigError] = []
     if not SERVICE_NAME.match(name):
@@ -131,16 +153,7 @@ def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[
         errors.append(ConfigError("cuda_version is set while enable_gpu is false", key=config_key(*env_key, "cuda_version"), rule="cuda_version selects the CUDA base image of a GPU service", fix="set enable_gpu: true, or remove cuda_version"))
     if env.base_image_registry and not env.base_image:
         errors.append(ConfigError("base_image_registry is set without base_image", key=config_key(*env_key, "base_image_registry"), rule="the registry's credentials are used to pull base_image", fix="set base_image to the image in that registry, or remove base_image_registry"))
-    if service.target == "aks":
-        if not service.compute:
-            fix = f"set compute to one of: {', '.join(config.clusters)}" if config.clusters else "declare a cluster under modelstack:clusters, then name it in compute"
-            errors.append(ConfigError("target is aks but no compute is named", key=config_key("services", name, "compute"), rule="an AKS service runs on a cluster declared under modelstack:clusters", fix=fix))
-        elif service.compute not in config.clusters:
-            close = difflib.get_close_matches(service.compute, list(config.clusters), n=1)
-            fix = f"did you mean '{close[0]}'?" if close else f"declare it under modelstack:clusters, or use one of: {', '.join(config.clusters) or '(none declared)'}"
-            errors.append(ConfigError(f"compute '{service.compute}' is not a cluster of this stack", key=config_key("services", name, "compute"), rule="compute names a cluster declared under modelstack:clusters", fix=fix))
-    elif service.compute:
-        errors.append(ConfigError(f"compute is set for target '{service.target}'", key=config_key("services", name, "compute"), rule="compute names the AKS cluster of an aks service", fix="remove compute, or set target: aks"))
+    errors += _compute_errors(config, name, service)
     errors += deploy_rules.check_deploy(config, name, service)
     return errors
 
@@ -162,6 +175,7 @@ def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigErr
     dumped = {
         "services": {name: service.model_dump(mode="json", exclude_defaults=True) for name, service in config.services.items()},
         "app_insights": config.app_insights.model_dump(mode="json", exclude_defaults=True),
+        "kubernetes_clusters": {name: spec.model_dump(mode="json", exclude_defaults=True) for name, spec in config.kubernetes_clusters.items()},
     }
     for path in _secret_field_paths(dumped, NAMESPACE):
         # A value merged in from Pulumi.yaml can never be a secret: project files are plain.
@@ -229,6 +243,7 @@ def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) ->
     for name, service in built_services(config).items():
         errors += check_build_inputs(config, name, service)
     errors += check_clusters(config)
+    errors += check_kubernetes_clusters(config)
     errors += check_release(config)
     errors += check_secrets(config, secure_paths)
     return errors

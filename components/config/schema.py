@@ -184,8 +184,9 @@ class AksDeploy(_Strict):
     description: str | None = None
 
 
-DEPLOY_MODELS: dict[str, type[_Strict]] = {"local": LocalDeploy, "aci": AciDeploy, "aks": AksDeploy}
-Target = Literal["local", "aci", "aks"]
+# `kubernetes` (any cluster by kubeconfig) takes AKS's parameters: the same Kubernetes objects.
+DEPLOY_MODELS: dict[str, type[_Strict]] = {"local": LocalDeploy, "aci": AciDeploy, "aks": AksDeploy, "kubernetes": AksDeploy}
+Target = Literal["local", "aci", "aks", "kubernetes"]
 
 
 class VersionSpec(_Strict):
@@ -290,6 +291,19 @@ class AppInsightsSpec(_Strict):
     retention_in_days: count(30, 730) = 90
 
 
+class KubernetesClusterSpec(_Strict):
+    """A cluster the stack does not create (`target: kubernetes`): kind, k3d, minikube, Docker
+    Desktop, another cloud's. It is named by a kubeconfig (the document as a Pulumi secret, or a
+    file) and a context, and brings its own Gateway API implementation, named by its class."""
+
+    kubeconfig: SecretStr | None = None
+    kubeconfig_file: str | None = None  # relative to Pulumi.yaml's folder, or absolute; ~ expands
+    context: str | None = None
+    gateway_class: str | None = None  # required; a rule says so with the fix
+    http_port: count(1, PORT_MAX) = 80  # the Gateway's HTTP listener (some implementations want their entry point's port)
+    hostname: str | None = None  # the host clients call, when the Gateway's own address is not it
+
+
 class ReleasePin(_Strict):
     """What a stack runs for a service when a release was promoted to it (`modelstack promote`):
     the image by digest and the model versions inside it, and the same for each rollout version
@@ -311,6 +325,7 @@ class StackConfig(_Strict):
     tags: dict[str, str] = {}
     registry: RegistrySpec = LocalRegistrySpec(kind="local")
     clusters: dict[str, ClusterSpec] = {}
+    kubernetes_clusters: dict[str, KubernetesClusterSpec] = {}
     models: dict[str, ModelSpec] = {}
     services: dict[str, ServiceSpec] = {}
     release: dict[str, ReleasePin] = {}
@@ -318,8 +333,8 @@ class StackConfig(_Strict):
 
 
 # Config keys a stack may set under the `modelstack:` namespace.
-TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "models", "services", "release", "app_insights")
+TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "kubernetes_clusters", "models", "services", "release", "app_insights")
 # Keys shared by all stacks, declared in Pulumi.yaml.
 SHARED_KEYS = ("models", "services")
 # Fields that hold secrets: they must come from `pulumi config set --secret`.
-SECRET_FIELDS = ("password", "primary_key", "secondary_key", "connection_string")
+SECRET_FIELDS = ("password", "primary_key", "secondary_key", "connection_string", "kubeconfig")

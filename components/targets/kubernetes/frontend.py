@@ -81,7 +81,7 @@ def namespace_manifest(name: str, frontend_namespace: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED_BY_LABELS, FRONTEND_LABEL: frontend_namespace}}}
 
 
-def gateway_manifest(namespace: str, exposed: Exposure, annotations: dict[str, str]) -> dict[str, Any]:
+def gateway_manifest(namespace: str, exposed: Exposure, annotations: dict[str, str], gateway_class: str = GATEWAY_CLASS_NAME, http_port: int = 80) -> dict[str, Any]:
     routes_from_services = {"namespaces": {"from": "Selector", "selector": {"matchLabels": {FRONTEND_LABEL: namespace}}}}
     if exposed.tls:
         https: dict[str, Any] = {
@@ -94,13 +94,13 @@ def gateway_manifest(namespace: str, exposed: Exposure, annotations: dict[str, s
         }
         listeners = [https]
         if exposed.tls == "acme":  # cert-manager answers the HTTP-01 challenge on port 80
-            listeners.append({"name": "http", "protocol": "HTTP", "port": 80, "hostname": exposed.hostname, "allowedRoutes": {"namespaces": {"from": "Same"}}})
+            listeners.append({"name": "http", "protocol": "HTTP", "port": http_port, "hostname": exposed.hostname, "allowedRoutes": {"namespaces": {"from": "Same"}}})
     else:
-        listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": routes_from_services}]
+        listeners = [{"name": "http", "protocol": "HTTP", "port": http_port, "allowedRoutes": routes_from_services}]
     gateway_annotations = dict(WAIT_FOR_PROGRAMMED)
     if exposed.tls == "acme":
         gateway_annotations["cert-manager.io/cluster-issuer"] = ACME_CLUSTER_ISSUER
-    spec: dict[str, Any] = {"gatewayClassName": GATEWAY_CLASS_NAME, "listeners": listeners}
+    spec: dict[str, Any] = {"gatewayClassName": gateway_class, "listeners": listeners}
     if annotations:
         spec["infrastructure"] = {"annotations": dict(annotations)}
     return {
@@ -142,7 +142,8 @@ class AksFrontend(pulumi.ComponentResource):
     def __init__(self, name: str, *, cluster, stack: str, opts: pulumi.ResourceOptions | None = None):
         self.gateway_namespace = default_namespace(stack)
         self.exposure = exposure(cluster.ssl_cname, cluster.tls_certificate is not None, cluster.frontend_fqdn)
-        super().__init__("modelstack:aks:AksFrontend", name, {"namespace": self.gateway_namespace, "gateway_class": GATEWAY_CLASS_NAME, "tls": self.exposure.tls}, opts)
+        gateway_class = getattr(cluster, "gateway_class", GATEWAY_CLASS_NAME)  # an AksCluster's is AKS's
+        super().__init__("modelstack:aks:AksFrontend", name, {"namespace": self.gateway_namespace, "gateway_class": gateway_class, "tls": self.exposure.tls}, opts)
         self._name = name
         self._provider = cluster.provider
         self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
@@ -158,7 +159,7 @@ class AksFrontend(pulumi.ComponentResource):
                 opts=self._child(depends_on=[own]),
             )
             depends.append(self.tls_secret)
-        manifest = gateway_manifest(self.gateway_namespace, self.exposure, cluster.frontend_annotations)
+        manifest = gateway_manifest(self.gateway_namespace, self.exposure, cluster.frontend_annotations, gateway_class, getattr(cluster, "http_port", 80))
         self.gateway = GatewayApiObject(f"{name}-gateway", manifest, self._child(depends_on=depends))
         reported = self.gateway.status.apply(gateway_address)
         self.address = pulumi.Output.from_input(self.exposure.hostname) if self.exposure.hostname else reported

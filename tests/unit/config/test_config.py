@@ -102,7 +102,7 @@ def test_port_out_of_range(project, port, rule):
 def test_parameter_of_another_target_is_named_as_such(project):
     assert errors_of(project, {"services": {"diabetes": {"deploy": {"autoscale_enabled": True}}}}) == [
         "modelstack:services.diabetes.deploy.autoscale_enabled: unknown key\n"
-        "  Rule: 'autoscale_enabled' is a deploy parameter of target aks, not of target 'local'\n"
+        "  Rule: 'autoscale_enabled' is a deploy parameter of target aks and kubernetes, not of target 'local'\n"
         "  Fix: remove 'autoscale_enabled', or change the service's target"
     ]
 
@@ -110,8 +110,8 @@ def test_parameter_of_another_target_is_named_as_such(project):
 def test_unknown_target(project):
     assert errors_of(project, {"services": {"diabetes": {"target": "gke"}}}) == [
         "modelstack:services.diabetes.target: is 'gke'\n"
-        "  Rule: must be one of 'local', 'aci' or 'aks'\n"
-        "  Fix: set it to one of 'local', 'aci' or 'aks'"
+        "  Rule: must be one of 'local', 'aci', 'aks' or 'kubernetes'\n"
+        "  Fix: set it to one of 'local', 'aci', 'aks' or 'kubernetes'"
     ]
 
 

@@ -145,9 +145,9 @@ def test_kubernetes_own_namespaces_are_refused(project):
 
 
 @pytest.mark.parametrize("service, field, owner, target", [
-    (aci({"autoscale_enabled": True}), "autoscale_enabled", "aks", "aci"),
-    (aci({"num_replicas": 2}), "num_replicas", "aks", "aci"),
-    (aci({"namespace": "ml"}), "namespace", "aks", "aci"),
+    (aci({"autoscale_enabled": True}), "autoscale_enabled", "aks and kubernetes", "aci"),
+    (aci({"num_replicas": 2}), "num_replicas", "aks and kubernetes", "aci"),
+    (aci({"namespace": "ml"}), "namespace", "aks and kubernetes", "aci"),
     (aks({"dns_name_label": "diabetes"}), "dns_name_label", "aci", "aks"),
     (aks({"ssl_enabled": True}), "ssl_enabled", "aci", "aks"),
     (aks({"vnet_name": "vnet-ml"}), "vnet_name", "aci", "aks"),

@@ -1,0 +1,38 @@
+"""KubernetesCluster: a cluster the stack deploys to but does not create (`target: kubernetes`).
+
+It gives the services what an AksCluster gives them (components.targets.kubernetes.webservice
+and .frontend take either): a provider for the cluster, named by a kubeconfig (the stack's secret,
+or a file read when the stack runs; passed on as a secret) and a context, and how the front end is
+exposed: the cluster's own gateway class and HTTP port, no load balancer settings (those are
+Azure's), no TLS (put the cluster's own ingress certificate in front, or use AKS).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.kubernetes_rules import kubeconfig_path
+from components.config.schema import KubernetesClusterSpec
+
+
+def kubeconfig_text(spec: KubernetesClusterSpec, project_dir: str) -> str:
+    if spec.kubeconfig is not None:
+        return spec.kubeconfig.get_secret_value()
+    return kubeconfig_path(project_dir, spec).read_text()
+
+
+class KubernetesCluster(pulumi.ComponentResource):
+    def __init__(self, name: str, *, spec: KubernetesClusterSpec, project_dir: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("modelstack:kubernetes:KubernetesCluster", name, {"gateway_class": spec.gateway_class, "context": spec.context}, opts)
+        arguments = {"kubeconfig": pulumi.Output.secret(kubeconfig_text(spec, project_dir))}
+        if spec.context:
+            arguments["context"] = spec.context
+        self.provider = k8s.Provider(f"{name}-k8s", **arguments, opts=pulumi.ResourceOptions(parent=self))
+        self.gateway_class = spec.gateway_class
+        self.http_port = spec.http_port
+        self.frontend_fqdn = spec.hostname
+        self.frontend_annotations: dict[str, str] = {}
+        self.ssl_cname = None
+        self.tls_certificate = self.tls_key = None
+        self.register_outputs({})

@@ -1,0 +1,93 @@
+"""What a cluster the stack does not create must have before the first `up`, checked against the
+cluster itself when the stack runs under the engine (never under `check`, which reaches no cluster):
+the API server answers with the kubeconfig and context given, Gateway API is installed, and the
+configured GatewayClass exists and its controller has accepted it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.schema import KubernetesClusterSpec, config_key
+from components.errors import ModelstackError
+
+GATEWAY_GROUP, GATEWAY_VERSION = "gateway.networking.k8s.io", "v1"
+
+
+def api_client(kubeconfig: str, context: str | None):
+    import yaml
+    from kubernetes import config
+
+    try:
+        return config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
+    except Exception as failed:  # the text may hold credentials: only the kind of failure is told
+        wrong_context = context and "context" in str(failed).lower()
+        raise ModelstackError(
+            f"the kubeconfig has no context '{context}'" if wrong_context else f"the kubeconfig cannot be used ({type(failed).__name__})",
+            rule="a kubernetes cluster is reached with its kubeconfig and, optionally, one of its contexts",
+            fix="check the context with `kubectl config get-contexts`" if wrong_context else "check the file with `kubectl --kubeconfig FILE get nodes`",
+        ) from None
+
+
+def gateway_class_problem(client, gateway_class: str) -> str | None:
+    """None when the GatewayClass exists and is Accepted; else what is wrong, in a sentence."""
+    from kubernetes import client as k8s_client
+    from kubernetes.client.exceptions import ApiException
+
+    api = k8s_client.CustomObjectsApi(client)
+    try:
+        found = api.get_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses", gateway_class)
+    except ApiException as failed:
+        if failed.status != 404:
+            raise
+        try:
+            listed = api.list_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses")["items"]
+        except ApiException as missing:
+            if missing.status == 404:
+                return "the cluster has no Gateway API: its CRDs (gateway.networking.k8s.io/v1) are not installed"
+            raise
+        names = sorted(item["metadata"]["name"] for item in listed)
+        return f"the cluster has no GatewayClass '{gateway_class}' (it has: {', '.join(names) or 'none'})"
+    accepted = next((c for c in (found.get("status") or {}).get("conditions") or [] if c.get("type") == "Accepted"), None)
+    if accepted is None or accepted.get("status") != "True":
+        reason = (accepted or {}).get("message") or (accepted or {}).get("reason") or "no controller has accepted it"
+        return f"GatewayClass '{gateway_class}' is not accepted by its controller: {reason}"
+    return None
+
+
+def check(name: str, spec: KubernetesClusterSpec, kubeconfig: str) -> None:
+    """Raise a ModelstackError naming the cluster's key, the rule and the fix when it cannot host the services."""
+    from urllib3.exceptions import HTTPError
+
+    from kubernetes.client.exceptions import ApiException
+
+    client = api_client(kubeconfig, spec.context)
+    key = config_key("kubernetes_clusters", name)
+    try:
+        problem = gateway_class_problem(client, spec.gateway_class)
+    except (ApiException, HTTPError, OSError) as failed:
+        raise ModelstackError(
+            f"the cluster did not answer ({getattr(failed, 'status', '') or type(failed).__name__})",
+            key=key,
+            rule="the stack deploys to the cluster its kubeconfig names, which must be reachable when it runs",
+            fix="check it with `kubectl get nodes` using the same kubeconfig and context",
+        ) from None
+    finally:
+        client.close()
+    if problem:
+        raise ModelstackError(
+            problem,
+            key=f"{key}.gateway_class",
+            rule="services are reached through a Gateway of the cluster's Gateway API implementation, named by its GatewayClass",
+            fix="install a Gateway API implementation (e.g. Traefik, Envoy Gateway, Istio, NGINX Gateway Fabric) and set gateway_class to its class (`kubectl get gatewayclass`)",
+        )
+
+
+def check_stack(config: Any) -> None:
+    """Every cluster that a kubernetes service of the stack uses."""
+    from components.targets.kubernetes.cluster import kubeconfig_text
+
+    used = {service.compute for service in config.services.values() if service.target == "kubernetes"}
+    for name in sorted(used):
+        spec = config.kubernetes_clusters[name]
+        check(name, spec, kubeconfig_text(spec, config.project_dir))
