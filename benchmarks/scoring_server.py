@@ -38,7 +38,12 @@ SERVERS = ("azmlinfsrv", "modelstack")
 
 def start(kind: str, python: Path, home: str) -> tuple[subprocess.Popen, int, float]:
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": home, "AML_APP_ROOT": str(EXAMPLE / "src"), "AZUREML_MODEL_DIR": str(EXAMPLE / "model"), "GUNICORN_CMD_ARGS": "--no-control-socket"}
+    # As Azure ML lays out one model: a folder holding that model's file only.
+    model_dir = Path(home) / "model"
+    if not model_dir.exists():
+        model_dir.mkdir()
+        (model_dir / "ridge.joblib").symlink_to(EXAMPLE / "model" / "ridge.joblib")
+    env = {"PATH": os.environ["PATH"], "HOME": home, "AML_APP_ROOT": str(EXAMPLE / "src"), "AZUREML_MODEL_DIR": str(model_dir), "GUNICORN_CMD_ARGS": "--no-control-socket"}
     script = str(EXAMPLE / "src" / "score.py")
     if kind == "azmlinfsrv":
         command = [str(python), "-m", "azureml_inference_server_http.amlserver", "--entry_script", script, "--port", str(port)]

@@ -6,7 +6,10 @@
   print to any other file is left alone;
 - a logging.json in AML_APP_ROOT (or the entry script's folder) replaces this configuration;
 - the root logger is left to the script, as azmlinfsrv leaves it.
-One line per scoring request (`POST /score 200 0.412ms 7`), none for the health probe.
+One line per scoring request (`POST /score 200 0.412ms 7`), none for the health probe. With the
+default configuration that line is written by `access_line` straight to stdout in the same format:
+Python's logging machinery per record (a LogRecord, a formatter, a lock) cost about 12% of the
+requests a replica serves at concurrency 8 and 32; with a logging.json it goes through logging.
 """
 
 from __future__ import annotations
@@ -31,6 +34,36 @@ class UtcFormatter(logging.Formatter):
     converter = time.gmtime
 
 
+class AccessLine:
+    """The per-request line, formatted as FORMAT formats it, written in one call. The date part of
+    the timestamp is formatted once a second."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._second = -1
+        self._stamp = ""
+        self._set_prefix()
+        os.register_at_fork(after_in_child=self._set_prefix)  # workers log their own pid, as logging does
+
+    def _set_prefix(self) -> None:
+        self._prefix = f" I [{os.getpid()}] {LOGGER} - "
+
+    def __call__(self, message: str) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        self._stream.write(f"{self._stamp},{int((now - second) * 1000):03d}{self._prefix}{message}\n")
+
+
+def _logged(message: str) -> None:
+    logging.getLogger(LOGGER).info(message)
+
+
+# How the server writes its access line: through logging until `configure` has chosen.
+access_line = _logged
+
+
 def configure(app_root: str, entry_script: str) -> None:
     try:
         sys.stdout.reconfigure(line_buffering=True)  # a line shows up in `docker logs` when written
@@ -42,6 +75,7 @@ def configure(app_root: str, entry_script: str) -> None:
             with open(path) as handle:
                 logging.config.dictConfig(json.load(handle))
             logging.getLogger(LOGGER).info(f"Loaded logging config from {path}")
+            _use_access_line(_logged)
             break
     else:
         handler = logging.StreamHandler(sys.stdout)
@@ -50,7 +84,17 @@ def configure(app_root: str, entry_script: str) -> None:
         logger.handlers[:] = [handler]
         logger.setLevel(os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper())
         logger.propagate = False
+        _use_access_line(AccessLine(sys.stdout) if logger.isEnabledFor(logging.INFO) else (lambda message: None))
     builtins.print = print_to_log
+
+
+def _use_access_line(writer) -> None:
+    global access_line
+    access_line = writer
+
+
+def write_access_line(message: str) -> None:
+    access_line(message)
 
 
 @functools.wraps(_builtin_print)

@@ -223,3 +223,44 @@ def test_bad_run_signatures():
         analyse(star)
     with pytest.raises(ScriptError, match='run\\(\\) needs to accept an argument other than "request_headers".'):
         analyse(only_headers)
+
+
+# --- the access line ---------------------------------------------------------------------------
+
+
+def test_the_access_line_is_written_as_logging_would_write_it():
+    import io
+    import logging
+    import os
+    import re
+
+    from modelstack_server.log_capture import FORMAT, AccessLine, UtcFormatter
+
+    shape = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} I \[%d\] azmlinfsrv - POST /score 200 0\.412ms 7\n"
+    stream = io.StringIO()
+    AccessLine(stream)("POST /score 200 0.412ms 7")
+    assert re.fullmatch(shape % os.getpid(), stream.getvalue()), stream.getvalue()
+    record = logging.LogRecord("azmlinfsrv", logging.INFO, __file__, 1, "POST /score 200 0.412ms 7", None, None)
+    assert re.fullmatch(shape % os.getpid(), UtcFormatter(FORMAT).format(record) + "\n"), "the same shape as the logger's lines"
+
+
+def test_a_forked_worker_writes_its_own_pid():
+    import io
+    import os
+
+    from modelstack_server.log_capture import AccessLine
+
+    read, write = os.pipe()
+    line = AccessLine(io.StringIO())
+    child = os.fork()
+    if child == 0:  # the worker
+        stream = io.StringIO()
+        line._stream = stream
+        line("GET /swagger.json 200 1.000ms 10")
+        os.write(write, stream.getvalue().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    written = os.read(read, 4096).decode()
+    os.close(read)
+    assert f" I [{child}] azmlinfsrv - GET /swagger.json" in written, written
