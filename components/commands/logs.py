@@ -23,23 +23,10 @@ ARM = "https://management.azure.com"
 ACI_API_VERSION = "2023-05-01"
 
 
-def service_spec(project_dir: Path, stack: str, service: str):
-    from components.config.load import load_from_files
-    from components.config.schema import config_key
-
-    config = load_from_files(stack, project_dir)
-    if service not in config.services:
-        raise ModelstackError(
-            f"stack {stack} has no service '{service}'",
-            key=config_key("services"),
-            rule="logs are read for a service the stack declares",
-            fix=f"use one of: {', '.join(sorted(config.services)) or '(none)'}",
-        )
-    return config, config.services[service]
-
-
 def show_logs(project_dir: Path, stack: str, service: str, *, version: str | None = None, tail: int = 100, follow: bool = False, write: Callable[[str], None] = print) -> None:
-    config, spec = service_spec(project_dir, stack, service)
+    from components.config.load import load_service
+
+    config, spec = load_service(stack, project_dir, service, purpose="logs are read for")
     if version is not None and version not in {v.version_name for v in spec.versions}:
         raise ModelstackError(
             f"service {service} has no version '{version}'",

@@ -50,18 +50,10 @@ def issue(signing_key: str, service: str, *, now: float | None = None) -> Issued
 def check_token_auth(project_dir: Path, stack: str, service: str) -> None:
     """The service exists in the stack's config and authenticates with tokens."""
     from components.config.deploy_rules import token_auth_enabled
-    from components.config.load import load_from_files
+    from components.config.load import load_service
     from components.config.schema import config_key
 
-    config = load_from_files(stack, project_dir)
-    if service not in config.services:
-        raise ModelstackError(
-            f"stack {stack} has no service '{service}'",
-            key=config_key("services"),
-            rule="a token is issued for a service of the stack",
-            fix=f"use one of: {', '.join(sorted(config.services)) or '(none)'}",
-        )
-    spec = config.services[service]
+    _, spec = load_service(stack, project_dir, service, purpose="a token is issued for")
     if not token_auth_enabled(spec.deploy) or spec.target not in ("aks", "kubernetes"):
         raise ModelstackError(
             f"service {service} in stack {stack} does not authenticate with tokens",

@@ -247,9 +247,11 @@ def _capacity_inputs(config: StackConfig, name: str, cluster: ClusterSpec):
     return workloads, capacity.pools_of(cluster), capacity.max_pods_per_node(cluster), cluster.kubernetes_version
 
 
-def check_service_capacity(config: StackConfig) -> list[ConfigError]:
-    """Errors: a replica no node can hold, or services that do not fit at their minimum replicas."""
+def capacity_findings(config: StackConfig) -> tuple[list[ConfigError], list[ConfigWarning]]:
+    """Per created cluster, one verdict: a replica no node can hold, or services that do not fit
+    at their minimum replicas (errors); else services that may not fit at their maximum (a warning)."""
     errors: list[ConfigError] = []
+    warnings: list[ConfigWarning] = []
     for name, cluster in config.clusters.items():
         inputs = _capacity_inputs(config, name, cluster)
         if inputs is None:
@@ -264,46 +266,34 @@ def check_service_capacity(config: StackConfig) -> list[ConfigError]:
                 fix=f"lower {found.field} to at most {found.largest_text}, or give cluster {name} a vm_size with more {'vCPUs' if found.field == 'cpu_cores' else 'memory'}",
             ))
         if oversized:
-            continue  # more nodes would not help; the sum would only repeat it
-        fit = capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version)
-        if not fit.fits:
+            continue  # more nodes would not help; the sums would only repeat it
+        at_least = capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version)
+        if not at_least.fits:
             floor = capacity.floor_key(cluster)
             errors.append(ConfigError(
-                fit.problem,
+                at_least.problem,
                 key=_key(name, floor),
                 rule=CAPACITY_RULE,
-                fix=f"set {floor} to at least {fit.nodes_needed}, use a larger vm_size, or lower the services' cpu_cores, memory_gb or minimum replicas (autoscale_min_replicas, num_replicas)",
+                fix=f"set {floor} to at least {at_least.nodes_needed}, use a larger vm_size, or lower the services' cpu_cores, memory_gb or minimum replicas (autoscale_min_replicas, num_replicas)",
             ))
-    return errors
+            continue
+        at_most = capacity.services_fit(workloads, pools, most=True, max_pods=max_pods, kubernetes_version=version)
+        if not at_most.fits:
+            more_nodes = (
+                f"raise autoscale_max_nodes to {at_most.nodes_needed}" if cluster.autoscale_enabled
+                else f"let the cluster grow to {at_most.nodes_needed} nodes (autoscale_enabled: true with autoscale_max_nodes: {at_most.nodes_needed}, or agent_count: {at_most.nodes_needed})"
+            )
+            warnings.append(ConfigWarning(
+                at_most.problem,
+                key=_key(name, capacity.ceiling_key(cluster)),
+                rule=CAPACITY_AT_MOST_RULE,
+                fix=f"{more_nodes}, use a larger vm_size, or lower the services' autoscale_max_replicas",
+            ))
+    return errors, warnings
 
 
 def capacity_warnings(config: StackConfig) -> list[ConfigWarning]:
-    """Warnings: services that fit at their minimum replicas but may not at their maximum."""
-    warnings: list[ConfigWarning] = []
-    for name, cluster in config.clusters.items():
-        inputs = _capacity_inputs(config, name, cluster)
-        if inputs is None:
-            continue
-        workloads, pools, max_pods, version = inputs
-        if capacity.oversized_replicas(workloads, pools, max_pods=max_pods, kubernetes_version=version):
-            continue
-        if not capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version).fits:
-            continue  # already an error
-        fit = capacity.services_fit(workloads, pools, most=True, max_pods=max_pods, kubernetes_version=version)
-        if fit.fits:
-            continue
-        ceiling = capacity.ceiling_key(cluster)
-        more_nodes = (
-            f"raise autoscale_max_nodes to {fit.nodes_needed}" if cluster.autoscale_enabled
-            else f"let the cluster grow to {fit.nodes_needed} nodes (autoscale_enabled: true with autoscale_max_nodes: {fit.nodes_needed}, or agent_count: {fit.nodes_needed})"
-        )
-        warnings.append(ConfigWarning(
-            fit.problem,
-            key=_key(name, ceiling),
-            rule=CAPACITY_AT_MOST_RULE,
-            fix=f"{more_nodes}, use a larger vm_size, or lower the services' autoscale_max_replicas",
-        ))
-    return warnings
+    return capacity_findings(config)[1]
 
 
 def check_clusters(config: StackConfig) -> list[ConfigError]:
@@ -311,6 +301,6 @@ def check_clusters(config: StackConfig) -> list[ConfigError]:
     errors: list[ConfigError] = []
     for name, cluster in config.clusters.items():
         errors += check_cluster(name, cluster, config.project_dir)
-    errors += check_service_capacity(config)
+    errors += capacity_findings(config)[0]
     errors += naming.check_names(config)
     return errors

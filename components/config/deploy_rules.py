@@ -107,14 +107,20 @@ def check_aks_auth(name: str, deploy: AksDeploy, scoring_server: str = "modelsta
             rule="an AKS service authenticates with keys (auth_enabled) or with tokens (token_auth_enabled), not both",
             fix="keep one: remove token_auth_enabled for keys, or auth_enabled for tokens",
         )]
-    if scoring_server != "modelstack":
-        return [ConfigError(
-            f"token_auth_enabled with scoring_server: {scoring_server}",
-            key=_key(name, "deploy", "token_auth_enabled"),
-            rule="tokens are verified by modelstack's scoring server; the front that runs azmlinfsrv checks keys only",
-            fix="remove scoring_server: azmlinfsrv (modelstack's server is the default), or use key auth (auth_enabled: true)",
-        )]
-    return []
+    error = modelstack_server_only(name, "token_auth_enabled", scoring_server, why="tokens are verified by modelstack's scoring server; the front that runs azmlinfsrv checks keys only", instead="use key auth (auth_enabled: true)")
+    return [error] if error else []
+
+
+def modelstack_server_only(name: str, field: str, scoring_server: str, *, why: str, instead: str) -> ConfigError | None:
+    """A deploy feature only modelstack's scoring server has, asked of a service that runs another."""
+    if scoring_server == "modelstack":
+        return None
+    return ConfigError(
+        f"{field} with scoring_server: {scoring_server}",
+        key=_key(name, "deploy", field),
+        rule=why,
+        fix=f"remove scoring_server: {scoring_server} (modelstack's server is the default), or {instead}",
+    )
 
 
 def check_aks_limits(name: str, deploy: AksDeploy) -> list[ConfigError]:
@@ -201,14 +207,14 @@ def check_aci(config: StackConfig, name: str, deploy: AciDeploy) -> list[ConfigE
 
 
 def check_app_insights(name: str, deploy: AciDeploy | AksDeploy, scoring_server: str) -> list[ConfigError]:
-    if deploy.enable_app_insights and scoring_server != "modelstack":
-        return [ConfigError(
-            f"enable_app_insights with scoring_server: {scoring_server}",
-            key=_key(name, "deploy", "enable_app_insights"),
-            rule="request telemetry is sent by modelstack's scoring server to the stack's Application Insights (connection string); azmlinfsrv takes an instrumentation key only and sends to Azure's global endpoint",
-            fix="remove scoring_server: azmlinfsrv (modelstack's server is the default), or remove enable_app_insights",
-        )]
-    return []
+    if not deploy.enable_app_insights:
+        return []
+    error = modelstack_server_only(
+        name, "enable_app_insights", scoring_server,
+        why="request telemetry is sent by modelstack's scoring server to the stack's Application Insights (connection string); azmlinfsrv takes an instrumentation key only and sends to Azure's global endpoint",
+        instead="remove enable_app_insights",
+    )
+    return [error] if error else []
 
 
 def check_keys_and_features(name: str, deploy: AciDeploy | AksDeploy) -> list[ConfigError]:

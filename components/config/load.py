@@ -25,7 +25,7 @@ from components import pulumi_internals
 from components.config import reading, rules
 from components.config.merge import merged_values
 from components.config.pydantic_errors import check_top_level_keys, dedupe, from_pydantic
-from components.config.schema import DEPLOY_MODELS, NAMESPACE, STACKS, TOP_LEVEL_KEYS, UNDECRYPTED_SECRET, StackConfig
+from components.config.schema import DEPLOY_MODELS, NAMESPACE, STACKS, TOP_LEVEL_KEYS, UNDECRYPTED_SECRET, StackConfig, config_key
 from components.errors import ConfigError, ConfigErrors
 
 
@@ -215,3 +215,16 @@ def engine_values_from_files(stack: str, project_dir: Path) -> tuple[dict[str, s
     values = {**shared, **stack_values}
     secret_keys = sorted({p.split(".")[0].split("[")[0] for p in secure_paths})
     return {f"{NAMESPACE}:{k}": json.dumps(v) for k, v in values.items()}, secret_keys
+
+
+def load_service(stack: str, project_dir: Path, service: str, *, purpose: str):
+    """(the stack's config, one of its services), or an error listing the services it has."""
+    config = load_from_files(stack, project_dir)
+    if service not in config.services:
+        raise ConfigError(
+            f"stack {stack} has no service '{service}'",
+            key=config_key("services"),
+            rule=f"{purpose} a service the stack declares",
+            fix=f"use one of: {', '.join(sorted(config.services)) or '(none)'}",
+        )
+    return config, config.services[service]

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from . import cors
-from .log_capture import write_access_line
+from . import log_capture
 from .entry_script import RAW, EntryScript, InputError, UnsupportedMethod, flask_response_type, raw_request, run_arguments, title_case_headers
 from .keys import refusal
 from .tokens import token_refusal
@@ -216,7 +216,7 @@ class ScoringApp:
         if logged:
             query = scope.get("query_string", b"")
             shown = path + ("?" + query.decode("latin-1") if query else "")
-            write_access_line(f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {len(payload)}")
+            log_capture.access_line(f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {len(payload)}")
         return status, response_headers, payload
 
     def _swagger(self, scope):

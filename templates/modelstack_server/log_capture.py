@@ -93,10 +93,6 @@ def _use_access_line(writer) -> None:
     access_line = writer
 
 
-def write_access_line(message: str) -> None:
-    access_line(message)
-
-
 @functools.wraps(_builtin_print)
 def print_to_log(*objects, sep=" ", end="\n", file=None, flush=False):
     target = file or sys.stdout
