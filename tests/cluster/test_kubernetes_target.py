@@ -63,7 +63,7 @@ def test_a_gateway_class_the_cluster_lacks_is_named_with_the_ones_it_has(cluster
 def test_a_context_the_kubeconfig_lacks_is_named(cluster):
     with pytest.raises(ModelstackError) as caught:
         prerequisites.check("testcluster", cluster_spec(context="kind-ml"), open(cluster.kubeconfig).read())
-    assert caught.value.detail == "the kubeconfig has no context 'kind-ml'"
+    assert (caught.value.key, caught.value.detail) == ("modelstack:kubernetes_clusters.testcluster.context", "the kubeconfig has no context 'kind-ml'")
 
 
 def test_the_example_service_answers_through_the_gateway(project, cluster, kube, docker_client):

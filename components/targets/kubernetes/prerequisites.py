@@ -14,7 +14,7 @@ from components.errors import ModelstackError
 GATEWAY_GROUP, GATEWAY_VERSION = "gateway.networking.k8s.io", "v1"
 
 
-def api_client(kubeconfig: str, context: str | None):
+def api_client(kubeconfig: str, context: str | None, key: str | None = None):
     import yaml
     from kubernetes import config
 
@@ -24,6 +24,7 @@ def api_client(kubeconfig: str, context: str | None):
         wrong_context = context and "context" in str(failed).lower()
         raise ModelstackError(
             f"the kubeconfig has no context '{context}'" if wrong_context else f"the kubeconfig cannot be used ({type(failed).__name__})",
+            key=f"{key}.context" if key and wrong_context else key,
             rule="a kubernetes cluster is reached with its kubeconfig and, optionally, one of its contexts",
             fix="check the context with `kubectl config get-contexts`" if wrong_context else "check the file with `kubectl --kubeconfig FILE get nodes`",
         ) from None
@@ -61,8 +62,8 @@ def check(name: str, spec: KubernetesClusterSpec, kubeconfig: str) -> None:
 
     from kubernetes.client.exceptions import ApiException
 
-    client = api_client(kubeconfig, spec.context)
     key = config_key("kubernetes_clusters", name)
+    client = api_client(kubeconfig, spec.context, key)
     try:
         problem = gateway_class_problem(client, spec.gateway_class)
     except (ApiException, HTTPError, OSError) as failed:
