@@ -7,7 +7,10 @@ and pinned to core 0 (`--cpus 1 --cpuset-cpus 0`), one worker (WORKER_COUNT=1, a
 AKS default run it), its port published on 127.0.0.1; wrk runs pinned to core 1.
 
 Per server: cold start to Healthy (`docker run` to the first 200 on GET /, median of --starts
-containers), memory (the container's cgroup usage and the largest process's RSS, the worker,
+containers), with the example's entry script and with one that imports nothing
+(cold_start/empty_score.py: the server's own start), next to two floors run in the same image
+(cold_start/floor.py: a bare socket after the script's init(), and after nothing: what no server
+can go under); memory (the container's cgroup usage and the largest process's RSS, the worker,
 once warm), then requests/s, p50 and p99 at concurrency 1, 8 and 32 (wrk, one thread, keep-alive
 as wrk does; azmlinfsrv closes every connection itself). With --rounds N the servers alternate
 N times and medians are reported. Every container and both images are removed at the end, by ID.
@@ -58,11 +61,25 @@ def build_images(client) -> dict[str, str]:
     return images
 
 
-def start(client, image: str, created: list) -> tuple[object, int, float]:
+COLD_START = Path(__file__).resolve().parent / "cold_start"
+MOUNTED = "/opt/modelstack-bench"
+ENTRY_SCRIPT = "/var/azureml-app/src/score.py"
+SERVER_COMMANDS = {"azmlinfsrv": ["python", "/opt/modelstack/modelstack_front.py"], "modelstack": ["python", "-m", "modelstack_server"]}
+# name -> (server whose image runs it, command; None is the image's own)
+COLD_STARTS = {
+    "floor: container and interpreter only": ("modelstack", ["python", f"{MOUNTED}/floor.py", "--no-script"]),
+    "floor: the example's init(), a bare socket": ("modelstack", ["python", f"{MOUNTED}/floor.py", ENTRY_SCRIPT]),
+    **{f"{kind}: empty entry script": (kind, SERVER_COMMANDS[kind] + ["--entry_script", f"{MOUNTED}/empty_score.py", "--port", "5001"]) for kind in SERVERS},
+    **{f"{kind}: the example": (kind, None) for kind in SERVERS},
+}
+
+
+def start(client, image: str, created: list, command: list[str] | None = None) -> tuple[object, int, float]:
     port = free_port()
     begun = time.perf_counter()
-    container = client.containers.run(image, detach=True, environment={"WORKER_COUNT": "1"}, ports={"5001/tcp": ("127.0.0.1", port)},
-                                      nano_cpus=1_000_000_000, cpuset_cpus="0", labels={"modelstack.benchmark": RUN})
+    container = client.containers.run(image, command=command, detach=True, environment={"WORKER_COUNT": "1"}, ports={"5001/tcp": ("127.0.0.1", port)},
+                                      nano_cpus=1_000_000_000, cpuset_cpus="0", labels={"modelstack.benchmark": RUN},
+                                      volumes={str(COLD_START): {"bind": MOUNTED, "mode": "ro"}})
     created.append(container.id)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -88,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times; medians are reported")
-    parser.add_argument("--starts", type=int, default=3, help="containers started per server for the cold start (median)")
+    parser.add_argument("--starts", type=int, default=3, help="containers started per kind of cold start (median)")
     args = parser.parse_args()
     if not (EXAMPLE / "model" / "ridge.joblib").exists():
         raise SystemExit("train the example first: venv/bin/python examples/diabetes/train.py")
@@ -96,17 +113,18 @@ def main() -> None:
     load_before = os.getloadavg()
     created: list[str] = []
     images: dict[str, str] = {}
-    results: dict[str, dict] = {kind: {"start": [], "cgroup": [], "rss": [], **{c: [] for c in CONCURRENCY}} for kind in SERVERS}
+    results: dict[str, dict] = {kind: {"cgroup": [], "rss": [], **{c: [] for c in CONCURRENCY}} for kind in SERVERS}
+    cold: dict[str, list[float]] = {name: [] for name in COLD_STARTS}
     try:
         print("building the two images", file=sys.stderr)
         images = build_images(client)
         with tempfile.TemporaryDirectory() as scratch:
             lua = Path(scratch) / "post.lua"
             lua.write_text(f"wrk.method = 'POST'\nwrk.body = '{SAMPLE}'\nwrk.headers['Content-Type'] = 'application/json'\n")
-            for kind in SERVERS:  # cold starts: the image is local, the page cache warm after the first
-                for _ in range(args.starts):
-                    container, _, cold = start(client, images[kind], created)
-                    results[kind]["start"].append(cold)
+            for _ in range(args.starts):  # cold starts, alternating: the images are local, the page cache warm after the first
+                for name, (kind, command) in COLD_STARTS.items():
+                    container, _, seconds = start(client, images[kind], created, command)
+                    cold[name].append(seconds)
                     container.remove(force=True)
             for _ in range(args.rounds):
                 for kind in SERVERS:
@@ -147,18 +165,25 @@ def main() -> None:
             runs = results[kind][connections]
             rps, p50, p99 = (statistics.median(r[i] for r in runs) for i in range(3))
             print(f"| {kind} | {connections} | {rps:.0f} | {p50:.2f} | {p99:.2f} |")
-    print("\n| server | cold start to Healthy s (median; all) | container memory MiB | worker RSS MiB |")
-    print("|---|---|---|---|")
+    print("\n| cold start to Healthy | s (median; all) |")
+    print("|---|---|")
+    for name, seconds in cold.items():
+        print(f"| {name} | {statistics.median(seconds):.2f} ({', '.join(f'{x:.2f}' for x in seconds)}) |")
+    print("\n| server | container memory MiB | worker RSS MiB |")
+    print("|---|---|---|")
     for kind in SERVERS:
         r = results[kind]
-        print(f"| {kind} | {statistics.median(r['start']):.2f} ({', '.join(f'{x:.2f}' for x in r['start'])}) | {statistics.median(r['cgroup']):.1f} | {statistics.median(r['rss']):.1f} |")
+        print(f"| {kind} | {statistics.median(r['cgroup']):.1f} | {statistics.median(r['rss']):.1f} |")
+    floor = statistics.median(cold["floor: the example's init(), a bare socket"])
     base, ours = results["azmlinfsrv"], results["modelstack"]
     print("\nratios (modelstack / azmlinfsrv):")
     for connections in CONCURRENCY:
         b = [statistics.median(r[i] for r in base[connections]) for i in range(3)]
         o = [statistics.median(r[i] for r in ours[connections]) for i in range(3)]
         print(f"  c={connections}: requests/s {o[0] / b[0]:.2f}x, p50 {o[1] / b[1]:.2f}x, p99 {o[2] / b[2]:.2f}x")
-    print(f"  cold start {statistics.median(ours['start']) / statistics.median(base['start']):.2f}x, worker RSS {statistics.median(ours['rss']) / statistics.median(base['rss']):.2f}x")
+    example = {kind: statistics.median(cold[f"{kind}: the example"]) for kind in SERVERS}
+    print(f"  cold start {example['modelstack'] / example['azmlinfsrv']:.2f}x, worker RSS {statistics.median(ours['rss']) / statistics.median(base['rss']):.2f}x")
+    print("  cold start over the floor (the example's init() and a bare socket): " + ", ".join(f"{kind} +{example[kind] - floor:.3f} s" for kind in SERVERS))
 
 
 if __name__ == "__main__":
