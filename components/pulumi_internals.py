@@ -115,7 +115,8 @@ class RecordingMonitor(_mocks.MockMonitor):
     """The mock runtime's monitor, also telling `on_register` each registration's URN, type,
     name, parent, whether it is a custom resource, its raw (secret-aware) inputs and the
     resource options a plan's JSON does not show (ignore_changes, replace_on_changes,
-    delete_before_replace)."""
+    delete_before_replace, and the URNs it waits for: depends_on and the resources its inputs
+    come from)."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, *, project: str, stack: str, on_register: Registration):
         super().__init__(mocks)
@@ -136,6 +137,7 @@ class RecordingMonitor(_mocks.MockMonitor):
                 "ignore_changes": list(request.ignoreChanges),
                 "replace_on_changes": list(request.replaceOnChanges),
                 "delete_before_replace": bool(request.deleteBeforeReplace),
+                "dependencies": sorted(request.dependencies),
             }
             self._on_register(response.urn, request.type, request.name, request.parent or None, bool(request.custom), deserialize(request.object), options)
         return response

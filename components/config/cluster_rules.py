@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from components.config import capacity, naming, vm_sizes
+from components.config.kubernetes_rules import gateway_class_errors
 from components.config.paths import path_error
 from components.config.schema import ClusterSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
@@ -78,7 +79,7 @@ def check_attach(name: str, cluster: ClusterSpec) -> list[ConfigError]:
         return [ConfigError(
             f"attach is set together with provisioning settings: {', '.join(provisioning)}",
             key=_key(name),
-            rule="an attached cluster keeps its own node pools, Kubernetes version, network and location; only cluster_purpose, load_balancer_type, load_balancer_subnet and the SSL settings apply to it",
+            rule="an attached cluster keeps its own node pools, Kubernetes version, network and location; only cluster_purpose, load_balancer_type, load_balancer_subnet, the SSL settings and gateway_class apply to it",
             fix=f"remove {', '.join(provisioning)}, or remove attach to create a new cluster",
         )]
     return []
@@ -209,6 +210,19 @@ def check_version(name: str, cluster: ClusterSpec) -> list[ConfigError]:
     )]
 
 
+def check_gateway_class(name: str, cluster: ClusterSpec) -> list[ConfigError]:
+    if cluster.gateway_class is None:
+        return []
+    if cluster.attach is None:
+        return [ConfigError(
+            "gateway_class is set on a cluster the stack creates",
+            key=_key(name, "gateway_class"),
+            rule="a cluster the stack creates gets its Gateway API implementation from the stack (Traefik, class modelstack); gateway_class names an attached cluster's own",
+            fix="remove gateway_class, or attach the cluster that has that implementation",
+        )]
+    return gateway_class_errors(cluster.gateway_class, _key(name, "gateway_class"))
+
+
 def check_cluster(name: str, cluster: ClusterSpec, project_dir: str | None = None) -> list[ConfigError]:
     errors: list[ConfigError] = []
     if not COMPUTE_NAME.match(name):
@@ -217,6 +231,7 @@ def check_cluster(name: str, cluster: ClusterSpec, project_dir: str | None = Non
     errors += check_network(name, cluster, project_dir)
     errors += check_autoscale(name, cluster)
     errors += check_version(name, cluster)
+    errors += check_gateway_class(name, cluster)
     errors += check_capacity(name, cluster)
     return errors
 

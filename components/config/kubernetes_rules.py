@@ -23,6 +23,13 @@ def _key(name: str, *parts: str) -> str:
     return config_key("kubernetes_clusters", name, *parts)
 
 
+def gateway_class_errors(gateway_class: str, key: str) -> list[ConfigError]:
+    """A gateway_class (of any kind of cluster) that cannot name a GatewayClass."""
+    if GATEWAY_CLASS.match(gateway_class):
+        return []
+    return [ConfigError(f"gateway_class '{gateway_class}' is not a Kubernetes object name", key=key, rule="a GatewayClass name is lowercase letters, digits, '-' and '.'", fix="copy the name from `kubectl get gatewayclass`")]
+
+
 def kubeconfig_path(project_dir: str | Path, spec: KubernetesClusterSpec) -> Path | None:
     """Where kubeconfig_file points: ~ expanded, relative paths from Pulumi.yaml's folder."""
     if not spec.kubeconfig_file:
@@ -53,8 +60,8 @@ def check_kubernetes_cluster(name: str, spec: KubernetesClusterSpec, project_dir
             rule="services are reached through a Gateway of the cluster's own Gateway API implementation, named by its GatewayClass",
             fix="set gateway_class to the class your implementation installs (`kubectl get gatewayclass`), e.g. traefik, istio, eg, nginx",
         ))
-    elif not GATEWAY_CLASS.match(spec.gateway_class):
-        errors.append(ConfigError(f"gateway_class '{spec.gateway_class}' is not a Kubernetes object name", key=_key(name, "gateway_class"), rule="a GatewayClass name is lowercase letters, digits, '-' and '.'", fix="copy the name from `kubectl get gatewayclass`"))
+    else:
+        errors += gateway_class_errors(spec.gateway_class, _key(name, "gateway_class"))
     if spec.context is not None and not spec.context.strip():
         errors.append(ConfigError("context is empty", key=_key(name, "context"), rule="context names a context of the kubeconfig; leave it out for the kubeconfig's current context", fix="remove context, or name one of `kubectl config get-contexts`"))
     if spec.hostname is not None and not HOSTNAME.match(spec.hostname):

@@ -274,6 +274,9 @@ class ClusterSpec(_Strict):
     docker_bridge_cidr: str | None = None
     location: str | None = None
     attach: AttachSpec | None = None
+    # An attached cluster's Gateway API implementation, by its GatewayClass (AKS's application
+    # routing gateway, approuting-istio, by default). A created cluster gets Traefik from the stack.
+    gateway_class: str | None = None
 
 
 class VersionPin(_Strict):

@@ -13,13 +13,17 @@ The only changes made to what the program registers (`adapt_to_cluster`):
   project's builder (`components.image.builder.build`) and loaded into the cluster's containerd
   (`scripts/cluster.sh load-image`), instead of a digest in ACR: done through the mock table
   (`MOCK_OUTPUTS[ServiceImage]`), so the Deployments carry that reference as their image input;
-- the Gateway's `gatewayClassName` is the cluster's (Traefik's class) instead of AKS's
-  `approuting-istio`, which does not exist here;
+- the Gateway's `gatewayClassName` is set to the cluster's; for an AKS stack it is already
+  the same (`modelstack`: the class of the Traefik a created AKS cluster gets from the stack, and
+  of the test cluster's Traefik);
 - the Gateway's HTTP listener port is the cluster's GATEWAY_PORT instead of 80: Traefik maps a
   listener to its entry point of the same port, and its only entry point listens on
   127.0.0.1:GATEWAY_PORT (test traffic goes to 127.0.0.1 only). The listener keeps its name
   (`http`), so the HTTPRoutes' `sectionName` is unchanged.
-Nothing else is touched.
+Nothing else is touched. What a created AKS cluster gets for itself (the Gateway API CRDs'
+release manifest, the Traefik and cert-manager Helm releases, the ClusterIssuer) is not applied:
+the test cluster has its own Gateway API CRDs and Traefik, built by scripts/cluster.sh, and no
+Helm or ACME here (their inputs are tested under mocks, tests/unit/targets/azure/test_aks_gateway.py).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ FIELD_MANAGER = "modelstack-cluster-tests"
 # The program's dependency order (namespaces, secrets, deployments, services, autoscalers,
 # budgets, gateway, routes): what pulumi-kubernetes would create first comes first.
 APPLY_ORDER = ("Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Gateway", "HTTPRoute")
+# What the stack declares on a created AKS cluster for the cluster itself (see the docstring).
+CLUSTER_SETUP_TYPES = ("kubernetes:yaml/v2:ConfigFile", "kubernetes:helm.sh/v3:Release", "kubernetes:cert-manager.io/v1:ClusterIssuer")
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -104,7 +110,7 @@ def program_objects(stack: str, project_root: Path, images_by_tag: dict[str, str
         offline.MOCK_OUTPUTS[SERVICE_IMAGE] = previous
     objects = []
     for resource in plan.resources:
-        if resource.type.startswith("kubernetes:"):
+        if resource.type.startswith("kubernetes:") and resource.type not in CLUSTER_SETUP_TYPES:
             manifest = unwrap_secrets(sanitize(resource.raw_inputs, reveal=True))
             manifest.pop("status", None)  # GatewayApiObject's output placeholder, not an input the cluster takes
             objects.append({k: v for k, v in manifest.items() if v is not None})

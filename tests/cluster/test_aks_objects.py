@@ -10,9 +10,12 @@ Changed from what the program registers, and only this (program_objects.adapt_to
 - the Deployments' image: each ServiceImage resolves (through the mock table) to the image the
   project's builder built from that service's build context, loaded into the cluster's containerd
   with `scripts/cluster.sh load-image` (there is no ACR here);
-- the Gateway's gatewayClassName: the cluster's Traefik class instead of AKS's `approuting-istio`;
-- the Gateway's HTTP listener port: GATEWAY_PORT instead of 80, because Traefik binds a listener to
-  its entry point of the same port, and that entry point listens on 127.0.0.1:GATEWAY_PORT.
+- the Gateway's HTTP listener port: GATEWAY_PORT instead of 8000 (the web entry point of the
+  Traefik a created AKS cluster gets from the stack), because Traefik binds a listener to its entry
+  point of the same port, and the test cluster's entry point listens on 127.0.0.1:GATEWAY_PORT.
+The gateway class is the program's own: the test cluster's Traefik has the class `modelstack`, as
+the stack's Traefik on a created AKS cluster does. What the stack declares for the cluster itself
+(Gateway API CRDs, Traefik's Helm release) the test cluster has already.
 
 Not shown here (pulumi-kubernetes' await logic, which cannot run on these machines): the tests
 poll for what the provider would wait for (pods Ready, the Gateway Programmed, routes Accepted).
@@ -114,14 +117,16 @@ def score(staging, sample, key: str | None):
     return staging["session"].post(f"{staging['base']}/score", data=json.dumps(sample), headers=headers, timeout=30)
 
 
-def test_only_the_image_gateway_class_and_listener_port_differ_from_the_program(staging, cluster):
+def test_only_the_image_and_listener_port_differ_from_the_program(staging, cluster):
     registered, applied = staging["registered"], staging["objects"]
     assert [(o["kind"], o["metadata"]["name"]) for o in registered] == [(o["kind"], o["metadata"]["name"]) for o in applied]
     for before, after in zip(registered, applied):
         if before["kind"] != "Gateway":
             assert before == after
     gateway = next(o for o in registered if o["kind"] == "Gateway")
-    assert gateway["spec"]["gatewayClassName"] == "approuting-istio" and [l["port"] for l in gateway["spec"]["listeners"]] == [80]
+    assert gateway["spec"]["gatewayClassName"] == cluster.gateway_class == "modelstack" and [l["port"] for l in gateway["spec"]["listeners"]] == [8000]
+    applied_gateway = next(o for o in applied if o["kind"] == "Gateway")
+    assert applied_gateway["spec"]["gatewayClassName"] == "modelstack" and [l["port"] for l in applied_gateway["spec"]["listeners"]] == [cluster.gateway_port]
     for deployment in _objects_of(registered, "Deployment").values():
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image.startswith(f"{po.TEST_REPOSITORY}/{deployment['metadata']['name']}:"), image

@@ -47,13 +47,18 @@ def test_the_recording_monitor_sees_inputs_secrets_unknowns_and_options():
         first = Thing("first", {"plain": "x", "secret": pulumi.Output.secret("s3cr3t"), "number": 2})
         Thing("second", {"later": "y", "first_id": first.id},
               pulumi.ResourceOptions(ignore_changes=["plain"], replace_on_changes=["later"], delete_before_replace=True))
+        Thing("third", {"after": "z"}, pulumi.ResourceOptions(depends_on=[first]))
 
     plan = evaluate(config("internals"), program)
     first, second = plan.named("first"), plan.named("second")
     assert first.inputs == {"number": 2, "plain": "x", "secret": SECRET_PLACEHOLDER}
     assert sanitize(first.raw_inputs, reveal=True)["secret"] == {SECRET_PLACEHOLDER: "s3cr3t"}
     assert pulumi_internals.is_secret_wire(first.raw_inputs["secret"])
-    assert second.options == {"ignore_changes": ["plain"], "replace_on_changes": ["later"], "delete_before_replace": True}
+    first_urn = "urn:pulumi:internals::modelstack::pulumi:pulumi:Stack$test:index:Thing::first"
+    # "second" waits for "first" through its input, "third" through depends_on
+    assert second.options == {"ignore_changes": ["plain"], "replace_on_changes": ["later"], "delete_before_replace": True, "dependencies": [first_urn]}
+    assert plan.named("third").options["dependencies"] == [first_urn]
+    assert first.options["dependencies"] == []
     assert first.urn == "urn:pulumi:internals::modelstack::pulumi:pulumi:Stack$test:index:Thing::first"
     assert second.inputs["first_id"].startswith("first-"), "an id the mocks made up"
 

@@ -17,10 +17,17 @@ on their own, the rule cannot be decided and the attach is refused).
 
 Either way: the kubelet identity gets AcrPull on the stack's registry, `kubeconfig` is a
 Pulumi secret, `provider` is a Kubernetes provider for the webservices, and
-`frontend_annotations` tell the webservice front end's Service how to be exposed
+`frontend_annotations` tell the load balancer in front of the webservices how to be exposed
 (internal load balancer and its subnet, or the leaf_domain_label DNS name). The SSL
 certificate and key (`ssl_cname` + PEM files) are read here and handed on as secrets
 (`tls_certificate`, `tls_key`) for the front end to terminate TLS with.
+
+The front end's Gateway API implementation (`gateway`, `gateway_prerequisites`): a created
+cluster gets Traefik from the stack, and cert-manager with its ClusterIssuer when its
+certificate comes from the leaf_domain_label (components.targets.azure.aks_gateway); the load
+balancer annotations go on Traefik's Service. An attached cluster brings its own, named by
+`gateway_class` (AKS's application routing gateway, `approuting-istio`, by default), and the
+annotations go on the Gateway for its implementation's load balancer.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from components.config import capacity, naming, vm_sizes
 from components.config.cluster_rules import parse_cluster_id
 from components.config.schema import ClusterSpec, config_key
 from components.errors import ConfigError
+from components.targets.azure.aks_gateway import STACK_GATEWAY, declare_stack_gateway
 from components.targets.azure.container_registry import acr_pull_assignment, role_definition_id
+from components.targets.kubernetes.frontend import GatewaySettings, default_namespace, exposure
 
 # Built-in role "Network Contributor": the cluster identity manages load balancers and IPs in
 # a subnet it does not own.
@@ -49,6 +58,9 @@ AUTOSCALED_COUNT_PATH = "agentPoolProfiles[0].count"
 INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal"
 INTERNAL_LB_SUBNET_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal-subnet"
 DNS_LABEL_ANNOTATION = "service.beta.kubernetes.io/azure-dns-label-name"
+# The class of AKS's application routing gateway (`az aks approuting gateway istio enable`), the
+# implementation an attached cluster is expected to have unless its gateway_class says otherwise.
+AKS_MANAGED_GATEWAY_CLASS = "approuting-istio"
 
 
 # --- pure decisions ---------------------------------------------------------------------------
@@ -128,6 +140,11 @@ def frontend_fqdn(spec: ClusterSpec, location: str) -> str | None:
     return None
 
 
+def attached_gateway(spec: ClusterSpec) -> GatewaySettings:
+    """An attached cluster's own implementation, given the load balancer settings on the Gateway."""
+    return GatewaySettings(spec.gateway_class or AKS_MANAGED_GATEWAY_CLASS, infrastructure_annotations=tuple(sorted(frontend_annotations(spec).items())))
+
+
 def attach_target(spec: ClusterSpec) -> tuple[str, str]:
     """(resource group, cluster name) of the cluster `attach:` names."""
     attach = spec.attach
@@ -166,7 +183,8 @@ def _kubelet_object_id(identity_profile) -> str | None:
 class AksCluster(pulumi.ComponentResource):
     """An AKS cluster (created, or attached by name or id) and what webservices need of it:
     `kubeconfig` (secret), `provider`, `cluster_name`, `cluster_id`, `api_server_fqdn`,
-    `kubelet_object_id`, `frontend_annotations`, `frontend_fqdn`."""
+    `kubelet_object_id`, `frontend_annotations`, `frontend_fqdn`, `gateway`,
+    `gateway_prerequisites`."""
 
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
@@ -212,6 +230,23 @@ class AksCluster(pulumi.ComponentResource):
         if spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file:
             self.tls_certificate = pulumi.Output.secret((Path(project_dir) / spec.ssl_cert_pem_file).read_text())
             self.tls_key = pulumi.Output.secret((Path(project_dir) / spec.ssl_key_pem_file).read_text())
+
+        self.stack_gateway = None
+        if mode == "create":
+            acme = exposure(self.ssl_cname, self.tls_certificate is not None, self.frontend_fqdn).tls == "acme"
+            self.stack_gateway = declare_stack_gateway(
+                name,
+                provider=self.provider,
+                parent=self,
+                service_annotations=self.frontend_annotations,
+                cluster_purpose=spec.cluster_purpose,
+                acme_gateway_namespace=default_namespace(stack) if acme else None,
+            )
+            self.gateway = STACK_GATEWAY
+            self.gateway_prerequisites = self.stack_gateway.prerequisites
+        else:
+            self.gateway = attached_gateway(spec)
+            self.gateway_prerequisites = []
         self.register_outputs(self.outputs())
 
     def _create(self, name, spec: ClusterSpec, project, stack, resource_group_name, subscription_id, tags) -> None:

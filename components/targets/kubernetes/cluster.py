@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.config.kubernetes_rules import kubeconfig_path
 from components.config.schema import KubernetesClusterSpec
+from components.targets.kubernetes.frontend import GatewaySettings
 
 
 def kubeconfig_text(spec: KubernetesClusterSpec, project_dir: str) -> str:
@@ -29,8 +30,8 @@ class KubernetesCluster(pulumi.ComponentResource):
         if spec.context:
             arguments["context"] = spec.context
         self.provider = k8s.Provider(f"{name}-k8s", **arguments, opts=pulumi.ResourceOptions(parent=self))
-        self.gateway_class = spec.gateway_class
-        self.http_port = spec.http_port
+        self.gateway = GatewaySettings(spec.gateway_class, http_port=spec.http_port)
+        self.gateway_prerequisites: list[pulumi.Resource] = []  # the cluster's own, checked by prerequisites.py
         self.frontend_fqdn = spec.hostname
         self.frontend_annotations: dict[str, str] = {}
         self.ssl_cname = None

@@ -3,20 +3,27 @@
 Azure ML ran its own front end (azureml-fe) in every cluster: one address, a path per service
 (`/api/v1/service/<name>/score`), TLS with the cluster's certificate, weighted routing across
 an endpoint's versions. Here that front end is a Kubernetes Gateway API `Gateway`, served by
-the cluster's Gateway API implementation (AKS's application routing add-on, `az aks approuting
-gateway istio enable`, by default), and each service attaches an `HTTPRoute` to it.
+the cluster's Gateway API implementation, and each service attaches an `HTTPRoute` to it. The
+cluster component says which implementation and how to listen (`cluster.gateway`, a
+GatewaySettings) and what must exist before the Gateway (`cluster.gateway_prerequisites`): a
+created AKS cluster gets its implementation from the stack (components.targets.azure.aks_gateway),
+an attached one brings AKS's or its own, a `kubernetes` cluster names its own.
 
 The front end is declared once per cluster and stack, by the first AKS service that uses the
 cluster (`frontend_for`), as a child of the cluster's component. It owns:
 - the Kubernetes namespaces the stack's services run in (`modelstack-<stack>` by default,
   or a service's `namespace`), labelled so that their routes may attach to the Gateway;
-- the Gateway, exposed as the cluster says (`AksCluster.frontend_annotations`: an internal
-  load balancer and its subnet, or the leaf_domain_label DNS name), with
-  - HTTPS on 443 with the cluster's certificate (ssl_cname + PEM files, a TLS Secret), or
+- the Gateway, exposed as the cluster says (an internal load balancer and its subnet, or the
+  leaf_domain_label DNS name: on the Gateway for its implementation's load balancer, or on the
+  stack's Traefik's Service), with
+  - HTTPS with the cluster's certificate (ssl_cname + PEM files, a TLS Secret), or
   - HTTPS with a certificate cert-manager issues for the leaf_domain_label name (the
     Microsoft-issued certificate of Azure ML; needs cert-manager and a ClusterIssuer named
-    `letsencrypt`), plus HTTP on 80 for the ACME challenge only, or
-  - HTTP on 80 otherwise.
+    `letsencrypt`, which a created cluster gets from the stack), plus HTTP for the ACME
+    challenge only, or
+  - HTTP otherwise.
+The listeners' ports are the implementation's (80 and 443 for most; Traefik binds a listener to
+its entry point of the same port, 8000 and 8443 in its chart).
 """
 
 from __future__ import annotations
@@ -30,8 +37,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
-# The Gateway API implementation of AKS's application routing add-on (Istio based).
-GATEWAY_CLASS_NAME = "approuting-istio"
 GATEWAY_NAME = "modelstack"
 TLS_SECRET_NAME = "modelstack-frontend-tls"
 ACME_CLUSTER_ISSUER = "letsencrypt"
@@ -51,6 +56,18 @@ def default_namespace(stack: str) -> str:
 def service_path(service: str) -> str:
     """The path prefix of a service on the front end, as Azure ML's AKS front end had it."""
     return f"{SERVICE_PATH_PREFIX}/{service}"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """How a cluster's Gateway API implementation is asked for the front end: its class, the
+    ports its listeners take, and annotations for the load balancer it creates from the Gateway
+    (`spec.infrastructure`; empty when the implementation's own Service carries them)."""
+
+    gateway_class: str
+    http_port: int = 80
+    https_port: int = 443
+    infrastructure_annotations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,28 +98,28 @@ def namespace_manifest(name: str, frontend_namespace: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED_BY_LABELS, FRONTEND_LABEL: frontend_namespace}}}
 
 
-def gateway_manifest(namespace: str, exposed: Exposure, annotations: dict[str, str], gateway_class: str = GATEWAY_CLASS_NAME, http_port: int = 80) -> dict[str, Any]:
+def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings) -> dict[str, Any]:
     routes_from_services = {"namespaces": {"from": "Selector", "selector": {"matchLabels": {FRONTEND_LABEL: namespace}}}}
     if exposed.tls:
         https: dict[str, Any] = {
             "name": "https",
             "protocol": "HTTPS",
-            "port": 443,
+            "port": gateway.https_port,
             "hostname": exposed.hostname,
             "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": TLS_SECRET_NAME}]},
             "allowedRoutes": routes_from_services,
         }
         listeners = [https]
         if exposed.tls == "acme":  # cert-manager answers the HTTP-01 challenge on port 80
-            listeners.append({"name": "http", "protocol": "HTTP", "port": http_port, "hostname": exposed.hostname, "allowedRoutes": {"namespaces": {"from": "Same"}}})
+            listeners.append({"name": "http", "protocol": "HTTP", "port": gateway.http_port, "hostname": exposed.hostname, "allowedRoutes": {"namespaces": {"from": "Same"}}})
     else:
-        listeners = [{"name": "http", "protocol": "HTTP", "port": http_port, "allowedRoutes": routes_from_services}]
+        listeners = [{"name": "http", "protocol": "HTTP", "port": gateway.http_port, "allowedRoutes": routes_from_services}]
     gateway_annotations = dict(WAIT_FOR_PROGRAMMED)
     if exposed.tls == "acme":
         gateway_annotations["cert-manager.io/cluster-issuer"] = ACME_CLUSTER_ISSUER
-    spec: dict[str, Any] = {"gatewayClassName": gateway_class, "listeners": listeners}
-    if annotations:
-        spec["infrastructure"] = {"annotations": dict(annotations)}
+    spec: dict[str, Any] = {"gatewayClassName": gateway.gateway_class, "listeners": listeners}
+    if gateway.infrastructure_annotations:
+        spec["infrastructure"] = {"annotations": dict(gateway.infrastructure_annotations)}
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "Gateway",
@@ -142,13 +159,13 @@ class AksFrontend(pulumi.ComponentResource):
     def __init__(self, name: str, *, cluster, stack: str, opts: pulumi.ResourceOptions | None = None):
         self.gateway_namespace = default_namespace(stack)
         self.exposure = exposure(cluster.ssl_cname, cluster.tls_certificate is not None, cluster.frontend_fqdn)
-        gateway_class = getattr(cluster, "gateway_class", GATEWAY_CLASS_NAME)  # an AksCluster's is AKS's
-        super().__init__("modelstack:aks:AksFrontend", name, {"namespace": self.gateway_namespace, "gateway_class": gateway_class, "tls": self.exposure.tls}, opts)
+        settings: GatewaySettings = cluster.gateway
+        super().__init__("modelstack:aks:AksFrontend", name, {"namespace": self.gateway_namespace, "gateway_class": settings.gateway_class, "tls": self.exposure.tls}, opts)
         self._name = name
         self._provider = cluster.provider
         self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
         own = self.ensure_namespace(self.gateway_namespace)
-        depends = [own]
+        depends = [own, *cluster.gateway_prerequisites]
         if self.exposure.tls == "certificate":
             secret = tls_secret_manifest(self.gateway_namespace)
             self.tls_secret = k8s.core.v1.Secret(
@@ -159,7 +176,7 @@ class AksFrontend(pulumi.ComponentResource):
                 opts=self._child(depends_on=[own]),
             )
             depends.append(self.tls_secret)
-        manifest = gateway_manifest(self.gateway_namespace, self.exposure, cluster.frontend_annotations, gateway_class, getattr(cluster, "http_port", 80))
+        manifest = gateway_manifest(self.gateway_namespace, self.exposure, settings)
         self.gateway = GatewayApiObject(f"{name}-gateway", manifest, self._child(depends_on=depends))
         reported = self.gateway.status.apply(gateway_address)
         self.address = pulumi.Output.from_input(self.exposure.hostname) if self.exposure.hostname else reported

@@ -151,7 +151,7 @@ def test_attach_with_provisioning_settings_is_refused(project):
     assert cluster_errors(project, {"aks-prod": {"attach": {"resource_id": CLUSTER_ID}, "agent_count": 5, "vm_size": "Standard_D4s_v5"}}) == [
         "modelstack:clusters.aks-prod: attach is set together with provisioning settings: agent_count, vm_size\n"
         "  Rule: an attached cluster keeps its own node pools, Kubernetes version, network and location; "
-        "only cluster_purpose, load_balancer_type, load_balancer_subnet and the SSL settings apply to it\n"
+        "only cluster_purpose, load_balancer_type, load_balancer_subnet, the SSL settings and gateway_class apply to it\n"
         "  Fix: remove agent_count, vm_size, or remove attach to create a new cluster"
     ]
 

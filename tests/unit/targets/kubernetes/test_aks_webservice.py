@@ -48,7 +48,8 @@ def probe(**extra) -> dict:
 def test_prod_front_end(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     _, plan = evaluate_stack("prod", project.root)
-    assert seen["aks-prod-frontend"] == {"gateway_class": "approuting-istio", "namespace": "modelstack-prod", "tls": "acme"}
+    # The class of the Traefik the stack declares on the cluster it creates (components.targets.azure.aks_gateway).
+    assert seen["aks-prod-frontend"] == {"gateway_class": "modelstack", "namespace": "modelstack-prod", "tls": "acme"}
     assert seen["aks-prod-frontend-namespace-modelstack-prod"] == {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"labels": {**MANAGED, "modelstack.io/frontend": "modelstack-prod"}, "name": "modelstack-prod"},
@@ -65,12 +66,13 @@ def test_prod_front_end(project, monkeypatch):
             "namespace": "modelstack-prod",
         },
         "spec": {
-            "gatewayClassName": "approuting-istio",
-            "infrastructure": {"annotations": {"service.beta.kubernetes.io/azure-dns-label-name": "modelstack-prod"}},
+            "gatewayClassName": "modelstack",
+            # Traefik's entry point ports (its Service publishes them on 443 and 80); the DNS label
+            # is on Traefik's Service, not here.
             "listeners": [
-                {"allowedRoutes": routes, "hostname": fqdn, "name": "https", "port": 443, "protocol": "HTTPS",
+                {"allowedRoutes": routes, "hostname": fqdn, "name": "https", "port": 8443, "protocol": "HTTPS",
                  "tls": {"certificateRefs": [{"kind": "Secret", "name": "modelstack-frontend-tls"}], "mode": "Terminate"}},
-                {"allowedRoutes": {"namespaces": {"from": "Same"}}, "hostname": fqdn, "name": "http", "port": 80, "protocol": "HTTP"},
+                {"allowedRoutes": {"namespaces": {"from": "Same"}}, "hostname": fqdn, "name": "http", "port": 8000, "protocol": "HTTP"},
             ],
         },
     }
@@ -167,9 +169,10 @@ def test_prod_service_objects(project, monkeypatch):
     assert seen["diabetes-multi-hpa"]["spec"]["maxReplicas"] == 6
     assert seen["diabetes-multi-deployment"]["spec"]["template"]["metadata"]["annotations"]["modelstack.io/model-versions"].startswith("diabetes-lasso=")
     # Every Kubernetes object goes through the cluster's provider.
+    # (The cluster's own objects, its Gateway API implementation, are tests/unit/targets/azure/test_aks_gateway.py's.)
     for resource in plan.resources:
         if resource.type.startswith(K8S_PREFIX) and resource.type != "pulumi:providers:kubernetes":
-            assert resource.name.startswith(("aks-prod-frontend", "diabetes")), resource.urn
+            assert resource.name.startswith(("aks-prod-frontend", "aks-prod-gateway-api-crds", "aks-prod-traefik", "aks-prod-cert-manager", "aks-prod-letsencrypt", "diabetes")), resource.urn
 
 
 def test_prod_outputs(project, monkeypatch):
@@ -195,7 +198,7 @@ def test_staging_runs_fixed_replicas_without_an_hpa(project, monkeypatch):
     assert not plan.by_type(HPA)
     assert seen["diabetes-deployment"]["spec"]["replicas"] == 1
     listeners = seen["aks-staging-frontend-gateway"]["spec"]["listeners"]
-    assert listeners == [{"allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"modelstack.io/frontend": "modelstack-staging"}}}}, "name": "http", "port": 80, "protocol": "HTTP"}]
+    assert listeners == [{"allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"modelstack.io/frontend": "modelstack-staging"}}}}, "name": "http", "port": 8000, "protocol": "HTTP"}]
     assert "infrastructure" not in seen["aks-staging-frontend-gateway"]["spec"]
     assert seen["diabetes-route"]["spec"]["parentRefs"][0]["sectionName"] == "http" and "hostnames" not in seen["diabetes-route"]["spec"]
     # Without a name of its own, the front end's address is what the cluster reports on the Gateway.
@@ -340,10 +343,12 @@ def test_an_internal_load_balancer_front_end(project, monkeypatch):
         "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
     })
     evaluate_stack("internal", project.root)
-    assert seen["aks-ml-frontend-gateway"]["spec"]["infrastructure"] == {"annotations": {
+    # A created cluster: the load balancer is the stack's Traefik's Service.
+    assert seen["aks-ml-traefik"]["values"]["service"] == {"annotations": {
         "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
         "service.beta.kubernetes.io/azure-load-balancer-internal-subnet": "ml-frontends",
     }}
+    assert "infrastructure" not in seen["aks-ml-frontend-gateway"]["spec"]
 
 
 def test_services_naming_one_namespace_share_it(project, monkeypatch):

@@ -1,9 +1,12 @@
 """Every Kubernetes object the program declares, validated offline against the schemas the API
 server would use: the Kubernetes OpenAPI schemas shipped by `kubernetes-validate` (strict:
-unknown fields are errors), and the Gateway API CRDs' schemas for Gateway and HTTPRoute (made
+unknown fields are errors), the Gateway API CRDs' schemas for Gateway and HTTPRoute (made
 strict the same way), read from the Gateway API's own release (the Go module
-sigs.k8s.io/gateway-api, standard channel), which `go mod download` fetches once into the Go
-module cache."""
+sigs.k8s.io/gateway-api, standard channel), and cert-manager's CRD for the ClusterIssuer a created
+cluster gets, read from the cert-manager release the stack installs (the Go module
+github.com/cert-manager/cert-manager); `go mod download` fetches each once into the Go module
+cache. The Helm releases and the CRDs' release manifest a created cluster gets are not objects
+(their inputs are asserted in tests/unit/targets/azure/test_aks_gateway.py)."""
 
 from __future__ import annotations
 
@@ -20,11 +23,20 @@ import pytest
 import yaml
 
 from components.offline.evaluate import evaluate_stack
+from components.targets.azure.aks_gateway import CERT_MANAGER_CHART_VERSION
 from tests.conftest import require
 from tests.unit.plan_helpers import SECRET, images_by_digest, revealed_inputs
 
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.4.1"
-GATEWAY_API_KINDS = {"Gateway": "gateway.networking.k8s.io_gateways.yaml", "HTTPRoute": "gateway.networking.k8s.io_httproutes.yaml"}
+CERT_MANAGER_MODULE = f"github.com/cert-manager/cert-manager@{CERT_MANAGER_CHART_VERSION}"
+# kind -> (Go module, the CRD's file in it)
+CRD_KINDS = {
+    "Gateway": (GATEWAY_API_MODULE, "config/crd/standard/gateway.networking.k8s.io_gateways.yaml"),
+    "HTTPRoute": (GATEWAY_API_MODULE, "config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"),
+    "ClusterIssuer": (CERT_MANAGER_MODULE, "deploy/crds/cert-manager.io_clusterissuers.yaml"),
+}
+# What a created cluster gets that is not a Kubernetes object: charts and a release manifest.
+NOT_OBJECTS = ("kubernetes:helm.sh/v3:Release", "kubernetes:yaml/v2:ConfigFile")
 # AKS's supported versions at the time of writing, and the newest the package knows.
 KUBERNETES_VERSIONS = ("1.33", kubernetes_validate.utils.latest_version())
 K8S_TYPE_PREFIX = "kubernetes:"
@@ -54,20 +66,21 @@ def _strict(schema):
     return schema
 
 
-@lru_cache(maxsize=1)
-def gateway_api_crds() -> Path:
-    """The standard-channel CRDs of the Gateway API release, from the Go module proxy."""
+@lru_cache(maxsize=None)
+def module_dir(module: str) -> Path:
+    """A Go module's files (a release of a Kubernetes project), from the Go module proxy."""
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
-        require(False, "Go is needed to fetch the Gateway API CRDs (go mod download); it is on the project's machines")
-    result = subprocess.run([go, "mod", "download", "-json", GATEWAY_API_MODULE], capture_output=True, text=True, cwd=tempfile.gettempdir())
-    assert result.returncode == 0, f"go mod download {GATEWAY_API_MODULE} failed: {result.stderr or result.stdout}"
-    return Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "standard"
+        require(False, "Go is needed to fetch the CRDs (go mod download); it is on the project's machines")
+    result = subprocess.run([go, "mod", "download", "-json", module], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    assert result.returncode == 0, f"go mod download {module} failed: {result.stderr or result.stdout}"
+    return Path(json.loads(result.stdout)["Dir"])
 
 
 @lru_cache(maxsize=None)
-def gateway_api_schema(kind: str) -> dict:
-    crd = yaml.safe_load((gateway_api_crds() / GATEWAY_API_KINDS[kind]).read_text())
+def crd_schema(kind: str) -> dict:
+    module, path = CRD_KINDS[kind]
+    crd = yaml.safe_load((module_dir(module) / path).read_text())
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     schema = _strict(version["schema"]["openAPIV3Schema"])
     schema["properties"]["metadata"] = {"type": "object"}  # checked as ObjectMeta below
@@ -76,8 +89,8 @@ def gateway_api_schema(kind: str) -> dict:
 
 def validate(manifest: dict, version: str) -> None:
     """Raises on the first schema violation."""
-    if manifest["kind"] in GATEWAY_API_KINDS:
-        jsonschema.Draft7Validator(gateway_api_schema(manifest["kind"])).validate(manifest)
+    if manifest["kind"] in CRD_KINDS:
+        jsonschema.Draft7Validator(crd_schema(manifest["kind"])).validate(manifest)
         # the CRD schema leaves metadata to the API server: check it as ObjectMeta
         kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest["metadata"]}, version, strict=True)
     else:
@@ -115,7 +128,7 @@ def manifests(project, monkeypatch) -> list[tuple[str, str, dict]]:
         seen.clear()
         _, plan = evaluate_stack(stack, project.root)
         for resource in plan.resources:
-            if resource.type.startswith(K8S_TYPE_PREFIX) and resource.type != PROVIDER:
+            if resource.type.startswith(K8S_TYPE_PREFIX) and resource.type != PROVIDER and resource.type not in NOT_OBJECTS:
                 found.append((stack, resource.name, unmark(seen[resource.name])))
     return found
 
@@ -129,7 +142,7 @@ def test_every_manifest_matches_the_kubernetes_schemas(manifests, version):
         except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as error:
             pytest.fail(f"{stack}/{name} ({manifest['kind']}) does not validate against Kubernetes {version}: {'.'.join(map(str, error.path))}: {error.message}")
         kinds.add(manifest["kind"])
-    assert kinds == {"Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Gateway", "HTTPRoute"}
+    assert kinds == {"Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Gateway", "HTTPRoute", "ClusterIssuer"}
 
 
 def test_the_validation_catches_mistakes(manifests):
@@ -149,3 +162,8 @@ def test_the_validation_catches_mistakes(manifests):
     extra["spec"]["listeners"][0]["tlsMode"] = "Terminate"
     with pytest.raises(jsonschema.ValidationError, match="tlsMode"):
         validate(extra, "1.33")
+    issuer = next(m for _, _, m in manifests if m["kind"] == "ClusterIssuer")
+    misplaced = json.loads(json.dumps(issuer))
+    misplaced["spec"]["acme"]["solvers"][0]["http01"]["gatewayRoute"] = misplaced["spec"]["acme"]["solvers"][0]["http01"].pop("gatewayHTTPRoute")
+    with pytest.raises(jsonschema.ValidationError, match="gatewayRoute"):
+        validate(misplaced, "1.33")
