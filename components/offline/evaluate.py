@@ -47,6 +47,8 @@ MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]
     "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {"address": f"localhost:{int(a.inputs['port'])}", "running": True},
     # The digest exists once the image is pushed, so a plan cannot know it.
     "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {"digest": pulumi_internals.UNKNOWN_WIRE_VALUE, "image": pulumi_internals.UNKNOWN_WIRE_VALUE},
+    # What a rollout wait gives when the rollout succeeds (a plan assumes it will).
+    "pulumi-python:dynamic/modelstack:KubernetesRollout": lambda a: {"state": "Healthy"},
     "pulumi-python:dynamic/modelstack:LocalWebservice": lambda a: {
         "container_id": _stable_id(a),
         "state": "Healthy",

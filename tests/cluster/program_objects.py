@@ -117,6 +117,19 @@ def program_objects(stack: str, project_root: Path, images_by_tag: dict[str, str
     return sorted(objects, key=lambda o: APPLY_ORDER.index(o["kind"]))
 
 
+ROLLOUT = "pulumi-python:dynamic/modelstack:KubernetesRollout"
+
+
+def registered_rollouts(stack: str, project_root: Path, kubeconfig_file: str) -> dict[str, dict[str, Any]]:
+    """The inputs each KubernetesRollout of the stack receives (the wait `up` does for a version),
+    by resource name, with the test cluster's kubeconfig in place of the mock cluster's."""
+    from components.offline import evaluate as offline
+
+    _, plan = offline.evaluate_stack(stack, project_root)
+    kubeconfig = Path(kubeconfig_file).read_text()
+    return {r.name: {**unwrap_secrets(sanitize(r.raw_inputs, reveal=True)), "kubeconfig": kubeconfig} for r in plan.resources if r.type == ROLLOUT}
+
+
 def adapt_to_cluster(objects: list[dict[str, Any]], gateway_class: str, gateway_port: int) -> list[dict[str, Any]]:
     """The two changes the module docstring names, and nothing else."""
     adapted = copy.deepcopy(objects)

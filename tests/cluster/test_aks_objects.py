@@ -17,8 +17,10 @@ The gateway class is the program's own: the test cluster's Traefik has the class
 the stack's Traefik on a created AKS cluster does. What the stack declares for the cluster itself
 (Gateway API CRDs, Traefik's Helm release) the test cluster has already.
 
-Not shown here (pulumi-kubernetes' await logic, which cannot run on these machines): the tests
-poll for what the provider would wait for (pods Ready, the Gateway Programmed, routes Accepted).
+The Deployments and Services are waited for as `up` waits for them: by the program's own
+KubernetesRollout wait (their pulumi-kubernetes await is skipped), run with the inputs the program
+registers. Not shown here (pulumi-kubernetes' await logic for the Gateway and the HTTPRoute, which
+cannot run on these machines): the tests poll for the Gateway Programmed and the route Accepted.
 
 Traffic goes only to 127.0.0.1:GATEWAY_PORT, every loop is bounded in count and time.
 """
@@ -34,6 +36,7 @@ import pytest
 import requests
 
 from components.targets.kubernetes.frontend import service_path
+from components.targets.kubernetes.rollout import KubernetesRolloutProvider
 from components.targets.states import deployment_state, service_state
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import GATEWAY_GROUP, GATEWAY_VERSION, condition, wait
@@ -77,13 +80,19 @@ def _applied(cluster, kube, images, began):
     kinds = {o["kind"] for o in objects}
     assert {"Namespace", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Gateway", "HTTPRoute"} <= kinds, kinds
     prepared = time.monotonic() - began
+    rollouts = po.registered_rollouts(STACK, po.REPO, cluster.kubeconfig)
     with po.applied(kube, objects) as report:
         namespace = _objects_of(objects, "Deployment")[SERVICE]["metadata"]["namespace"]
+        # The wait `up` does for each version (the program's KubernetesRollout, with its inputs),
+        # in place of pulumi-kubernetes' await, which the Deployments and Services skip.
+        waited = {}
         for name in SERVICES:
+            rollout = f"{name}-rollout"
+            assert rollouts[rollout]["timeout_seconds"] <= READY_TIMEOUT_S * 3
+            started = time.monotonic()
+            waited[rollout] = (KubernetesRolloutProvider().create(rollouts[rollout]), time.monotonic() - started)
             wanted = _objects_of(objects, "Deployment")[name]["spec"]["replicas"]
-            wait(f"deployment {name} with {wanted} ready pod(s)",
-                 lambda name=name, wanted=wanted: (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= wanted,
-                 timeout=READY_TIMEOUT_S)
+            assert (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= wanted
         gateway = next(iter(_objects_of(objects, "Gateway").values()))
         wait("the program's Gateway Programmed", lambda: condition(kube.custom.get_namespaced_custom_object(
             GATEWAY_GROUP, GATEWAY_VERSION, gateway["metadata"]["namespace"], "gateways", gateway["metadata"]["name"]), "Programmed") == "True")
@@ -101,7 +110,7 @@ def _applied(cluster, kube, images, began):
         wait("the service answering through the Gateway", lambda: session.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
         report["ready_s"] = time.monotonic() - began - prepared
         print(f"\nimages built and loaded, objects taken from the program: {prepared:.1f} s; applied to answering: {report['ready_s']:.1f} s")
-        yield {"objects": objects, "registered": registered, "namespace": namespace, "base": base, "session": session, "keys": keys}
+        yield {"objects": objects, "registered": registered, "namespace": namespace, "base": base, "session": session, "keys": keys, "rollouts": rollouts, "waited": waited}
         session.close()
 
 
@@ -246,3 +255,18 @@ def test_rotated_key_is_honoured_without_a_restart(staging, kube):
         assert pods_after == pods_before, "the pods were restarted or replaced"
     finally:
         po.apply_objects(DynamicClient(kube.api), [secret])
+
+
+def test_up_waits_for_each_rollout_and_refresh_reads_it(staging):
+    """The wait `up` does for each version (components.targets.kubernetes.rollout), with the
+    inputs the program registers: it waited while the pods started, then gave Healthy; a refresh
+    reads Healthy from the cluster."""
+    assert sorted(staging["rollouts"]) == ["diabetes-multi-rollout", "diabetes-rollout"]
+    provider = KubernetesRolloutProvider()
+    for name, (created, seconds) in staging["waited"].items():
+        inputs = staging["rollouts"][name]
+        print(f"\n{name}: rolled out after {seconds:.1f} s of waiting")
+        assert inputs["namespace"] == staging["namespace"] and inputs["deployment"] == inputs["k8s_service"] == name.removesuffix("-rollout")
+        assert created.outs["state"] == "Healthy" and created.id == f"{staging['namespace']}/{inputs['deployment']}"
+        assert provider.read(created.id, created.outs).outs["state"] == "Healthy"
+    assert staging["waited"]["diabetes-multi-rollout"][1] + staging["waited"]["diabetes-rollout"][1] > 1, "it waited for pods that were starting"

@@ -7,15 +7,21 @@ The stack's two services, from the program's own objects (tests/cluster/program_
   through) but this single 2-core node does not: the scheduler cannot place it, and the service is
   Unschedulable with the scheduler's reason. Its image is never pulled, so none is built.
 The Deployments' own status maps to Unhealthy for both (components.targets.states): the pods tell
-why. Deleting what the program registers leaves nothing in the namespace (program_objects.applied).
+why. The wait `up` does for each version (KubernetesRollout, with the inputs the program registers)
+fails with those words, and a refresh reads those states. Deleting what the program registers
+leaves nothing in the namespace (program_objects.applied).
 """
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import yaml
 
+from components.errors import DeploymentError
 from components.targets.kubernetes.diagnosis import diagnose
+from components.targets.kubernetes.rollout import KubernetesRolloutProvider
 from components.targets.states import deployment_state
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import wait
@@ -51,7 +57,7 @@ def failing(cluster, kube, docker_client, trained_example, tmp_path_factory):
         objects = po.adapt_to_cluster(po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port)
         with po.applied(kube, objects):
             namespace = next(o for o in objects if o["kind"] == "Deployment")["metadata"]["namespace"]
-            yield {"namespace": namespace}
+            yield {"namespace": namespace, "rollouts": po.registered_rollouts(STACK, root, cluster.kubeconfig)}
     finally:
         cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
         try:
@@ -90,3 +96,34 @@ def test_more_cpu_than_the_node_has_is_unschedulable(failing, kube):
     assert message.startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-") and "Insufficient cpu" in message
     status = kube.apps.read_namespaced_deployment("diabetes-multi", failing["namespace"]).status
     assert deployment_state(status) == "Unhealthy"
+
+
+def test_a_failed_up_names_the_pod_its_reason_and_its_log_tail(failing):
+    """The rollout wait of a crashing version gives up at once with the pod's words; one that
+    cannot be placed once it has stayed so for its patience (shortened here to 5 s)."""
+    provider = KubernetesRolloutProvider()
+    began = time.monotonic()
+    with pytest.raises(DeploymentError) as crashed:
+        provider.create(failing["rollouts"]["diabetes-rollout"])
+    print(f"\n(after {time.monotonic() - began:.1f} s) {crashed.value}")
+    message = str(crashed.value)
+    assert message.startswith("service diabetes is Failed: pod diabetes-") and " is CrashLoopBackOff" in message
+    assert "Last log lines:" in message and f"RuntimeError: {FAILURE}" in message
+    assert f"Deployment {failing['namespace']}/diabetes is Failed" in message
+    assert "kubeconfig" not in message and "certificate-authority-data" not in message
+
+    inputs = {**failing["rollouts"]["diabetes-multi-rollout"], "patience_seconds": 5}
+    began = time.monotonic()
+    with pytest.raises(DeploymentError) as unplaced:
+        provider.create(inputs)
+    waited = time.monotonic() - began
+    print(f"\n(after {waited:.1f} s) {unplaced.value}")
+    assert str(unplaced.value).startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-") and "Insufficient cpu" in str(unplaced.value)
+    assert 5 <= waited < 60
+
+
+def test_a_refresh_reads_the_failed_states(failing):
+    provider = KubernetesRolloutProvider()
+    for name, state in (("diabetes-rollout", "Failed"), ("diabetes-multi-rollout", "Unschedulable")):
+        inputs = failing["rollouts"][name]
+        assert provider.read(f"{inputs['namespace']}/{inputs['deployment']}", inputs).outs["state"] == state

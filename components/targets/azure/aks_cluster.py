@@ -47,6 +47,7 @@ from components.errors import ConfigError
 from components.targets.azure.aks_gateway import STACK_GATEWAY, declare_stack_gateway
 from components.targets.azure.container_registry import acr_pull_assignment, role_definition_id
 from components.targets.kubernetes.frontend import GatewaySettings, default_namespace, exposure
+from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, DEFAULT_TIMEOUT_SECONDS
 
 # Built-in role "Network Contributor": the cluster identity manages load balancers and IPs in
 # a subnet it does not own.
@@ -140,6 +141,12 @@ def frontend_fqdn(spec: ClusterSpec, location: str) -> str | None:
     return None
 
 
+def rollout_patience_seconds(spec: ClusterSpec) -> int:
+    """How long a rollout waits for a pod that cannot be placed or pulled: with node autoscaling,
+    as long as the whole wait (the autoscaler adds a node in minutes)."""
+    return DEFAULT_TIMEOUT_SECONDS if spec.attach is None and spec.autoscale_enabled else DEFAULT_PATIENCE_SECONDS
+
+
 def attached_gateway(spec: ClusterSpec) -> GatewaySettings:
     """An attached cluster's own implementation, given the load balancer settings on the Gateway."""
     return GatewaySettings(spec.gateway_class or AKS_MANAGED_GATEWAY_CLASS, infrastructure_annotations=tuple(sorted(frontend_annotations(spec).items())))
@@ -212,6 +219,8 @@ class AksCluster(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self.spec = spec
         self.location = spec.location or location
+        self.context = None  # the kubeconfig AKS hands out has one context, its current one
+        self.rollout_patience_seconds = rollout_patience_seconds(spec)
         self.frontend_annotations = frontend_annotations(spec)
         self.frontend_fqdn = frontend_fqdn(spec, self.location)
 

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from components.config.kubernetes_rules import kubeconfig_path
 from components.config.schema import KubernetesClusterSpec
 from components.targets.kubernetes.frontend import GatewaySettings
+from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS as ROLLOUT_PATIENCE_SECONDS
 
 
 def kubeconfig_text(spec: KubernetesClusterSpec, project_dir: str) -> str:
@@ -26,7 +27,10 @@ def kubeconfig_text(spec: KubernetesClusterSpec, project_dir: str) -> str:
 class KubernetesCluster(pulumi.ComponentResource):
     def __init__(self, name: str, *, spec: KubernetesClusterSpec, project_dir: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("modelstack:kubernetes:KubernetesCluster", name, {"gateway_class": spec.gateway_class, "context": spec.context}, opts)
-        arguments = {"kubeconfig": pulumi.Output.secret(kubeconfig_text(spec, project_dir))}
+        self.kubeconfig = pulumi.Output.secret(kubeconfig_text(spec, project_dir))
+        self.context = spec.context
+        self.rollout_patience_seconds = ROLLOUT_PATIENCE_SECONDS
+        arguments = {"kubeconfig": self.kubeconfig}
         if spec.context:
             arguments["context"] = spec.context
         self.provider = k8s.Provider(f"{name}-k8s", **arguments, opts=pulumi.ResourceOptions(parent=self))

@@ -62,14 +62,15 @@ def describe(problem: PodProblem, log_tail: str | None) -> str:
     return text
 
 
-def diagnose(core, namespace: str, service: str, *, tail: int = LOG_TAIL_LINES) -> tuple[str, str] | None:
-    """(state, message) of the first pod of `service` that cannot serve, its log tail included;
-    None when every pod can. `core` is a kubernetes.client.CoreV1Api."""
+def diagnose(core, namespace: str, service: str, *, selector: str | None = None, tail: int = LOG_TAIL_LINES) -> tuple[str, str] | None:
+    """(state, message) of the first pod of `service` (or of those `selector` picks: one version's)
+    that cannot serve, its log tail included; None when every pod can. `core` is a
+    kubernetes.client.CoreV1Api."""
     from kubernetes.client.exceptions import ApiException
 
     from components.targets.states import K8S_SERVICE_LABEL
 
-    pods = sorted(core.list_namespaced_pod(namespace, label_selector=f"{K8S_SERVICE_LABEL}={service}").items, key=lambda p: p.metadata.name)
+    pods = sorted(core.list_namespaced_pod(namespace, label_selector=selector or f"{K8S_SERVICE_LABEL}={service}").items, key=lambda p: p.metadata.name)
     for pod in pods:
         problem = pod_problem(pod)
         if problem is None:

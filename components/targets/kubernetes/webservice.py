@@ -30,6 +30,10 @@ How deploy_configuration parameters map (names and defaults are Azure ML's):
 - tags, properties, description -> an annotation (Azure ML workspace metadata).
 max_request_wait_time (queueing in Azure ML's front end) has no counterpart and is not used.
 
+`up` waits for each version to roll out (components.targets.kubernetes.rollout: the Deployment
+and Service carry `pulumi.com/skipAwait`, and a KubernetesRollout waits for them instead), and
+fails at once with the pod, its reason and its last log lines when it cannot.
+
 Updates roll out with zero downtime: a new pod must be ready before an old one goes
 (maxUnavailable 0), and a stopping pod waits a few seconds (preStop) before the server drains
 its requests. Changing only the model changes the pods' image and annotation: an in-place
@@ -46,12 +50,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, AksFrontend, GatewayApiObject, service_path
+from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP_AWAIT, KubernetesRollout, revision
 from components.config import capacity
 from components.config.schema import AksDeploy
 from components.config.deploy_rules import autoscale_enabled, key_auth_enabled, replica_bounds, target_utilization, token_auth_enabled
 from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, APP_INSIGHTS_SECRET_KEY, KEY_FILES, KEYS_DIR_ENV, TOKEN_AUDIENCE_ENV, TOKEN_KEY_FILE, ServiceKeys, front_environment
 from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
-from components.targets.states import K8S_SERVICE_LABEL, deployment_state, service_state
+from components.targets.states import K8S_SERVICE_LABEL, service_state
 
 CONTAINER_PORT = 5001
 SERVICE_PORT = 80
@@ -199,9 +204,8 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
     }
     if not autoscale_enabled(deploy):
         spec["replicas"] = deploy.num_replicas or 1
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": workload_labels(service, version)}
-    if metadata_annotations(deploy):
-        metadata["annotations"] = metadata_annotations(deploy)
+    # pulumi-kubernetes does not wait for it: its KubernetesRollout does, and says why it fails
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": workload_labels(service, version), "annotations": {**SKIP_AWAIT, **metadata_annotations(deploy)}}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
@@ -209,7 +213,7 @@ def service_manifest(service: str, version: RolloutVersion, namespace: str) -> d
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version)},
+        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version), "annotations": dict(SKIP_AWAIT)},
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(service, version),
@@ -305,6 +309,9 @@ class AksWebservice(pulumi.ComponentResource):
         keys: ServiceKeys | None,
         frontend: AksFrontend,
         provider: k8s.Provider,
+        kubeconfig: pulumi.Input[str],  # a secret: the rollout waits read the cluster with it
+        context: str | None = None,
+        rollout_patience_seconds: int = DEFAULT_PATIENCE_SECONDS,
         scoring_server: str = "modelstack",  # services.<name>.scoring_server: what the image runs
         app_insights_connection_string: pulumi.Input[str] | None = None,  # with enable_app_insights
         opts: pulumi.ResourceOptions | None = None,
@@ -324,6 +331,7 @@ class AksWebservice(pulumi.ComponentResource):
             self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data=secret_data, opts=child())
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         services = []
+        rollouts = []
         for version in versions:
             prefix = workload_name(service, version)
             manifest = deployment_manifest(service, version, deploy, self.namespace_name, images[version.name], model_versions[version.name], scoring_server)
@@ -331,6 +339,21 @@ class AksWebservice(pulumi.ComponentResource):
             self.deployments[version.name] = k8s.apps.v1.Deployment(f"{prefix}-deployment", metadata=manifest["metadata"], spec=manifest["spec"], opts=child(*needs))
             service_object = service_manifest(service, version, self.namespace_name)
             services.append(k8s.core.v1.Service(f"{prefix}-service", metadata=service_object["metadata"], spec=service_object["spec"], opts=child()))
+            # The wait pulumi-kubernetes skips (SKIP_AWAIT); it runs again whenever either object changes.
+            without_image = deployment_manifest(service, version, deploy, self.namespace_name, None, model_versions[version.name], scoring_server)
+            rollouts.append(KubernetesRollout(
+                f"{prefix}-rollout",
+                kubeconfig=kubeconfig,
+                context=context,
+                namespace=self.namespace_name,
+                deployment=manifest["metadata"]["name"],
+                service=service,
+                k8s_service=service_object["metadata"]["name"],
+                workload_selector=",".join(f"{k}={v}" for k, v in sorted(selector_labels(service, version).items())),
+                revision=pulumi.Output.from_input(images[version.name]).apply(lambda image, m=without_image, o=service_object: revision(image, m, o)),
+                patience_seconds=rollout_patience_seconds,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[version.name], services[-1]]),
+            ))
             hpa = hpa_manifest(service, version, deploy, self.namespace_name)
             if hpa is not None:
                 k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{prefix}-hpa", metadata=hpa["metadata"], spec=hpa["spec"], opts=child(self.deployments[version.name]))
@@ -338,11 +361,10 @@ class AksWebservice(pulumi.ComponentResource):
             k8s.policy.v1.PodDisruptionBudget(f"{prefix}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child())
         exposed = frontend.exposure
         route = route_manifest(service, versions, self.namespace_name, frontend.gateway_namespace, exposed.route_listener, exposed.hostname)
-        # The route moves traffic only once every version's Service exists (Pulumi waits for a
-        # Service until pods of its Deployment are ready behind it).
-        self.route = GatewayApiObject(f"{service}-route", route, child(frontend.gateway, *services))
+        # The route moves traffic only once every version has rolled out behind its Service.
+        self.route = GatewayApiObject(f"{service}-route", route, child(frontend.gateway, *services, *rollouts))
         base = frontend.address.apply(lambda host: f"{exposed.scheme}://{host}{service_path(service)}" if host else None)
         self.scoring_uri = base.apply(lambda uri: f"{uri}/score" if uri else None)
         self.swagger_uri = base.apply(lambda uri: f"{uri}/swagger.json" if uri else None)
-        self.state = pulumi.Output.all(*[d.status for d in self.deployments.values()]).apply(lambda statuses: service_state([deployment_state(s) for s in statuses]))
+        self.state = pulumi.Output.all(*[r.state for r in rollouts]).apply(service_state)
         self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "namespace": self.namespace_name})

@@ -86,6 +86,8 @@ def test_prod_declares_this_tree(project):
         ("modelstack:registry:ContainerRegistry", "registry", "<stack>"),
         ("modelstack:webservice:Webservice", "diabetes", "<stack>"),
         ("modelstack:webservice:Webservice", "diabetes-multi", "<stack>"),
+        ("pulumi-python:dynamic/modelstack:KubernetesRollout", "diabetes-multi-rollout", "diabetes-multi-aks"),
+        ("pulumi-python:dynamic/modelstack:KubernetesRollout", "diabetes-rollout", "diabetes-aks"),
         ("pulumi-python:dynamic/modelstack:ServiceImage", "diabetes-image", "diabetes"),
         ("pulumi-python:dynamic/modelstack:ServiceImage", "diabetes-multi-image", "diabetes-multi"),
         ("pulumi:providers:kubernetes", "aks-prod-k8s", "aks-prod"),

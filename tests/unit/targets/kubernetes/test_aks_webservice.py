@@ -19,9 +19,12 @@ from components.plan_values import SECRET_PLACEHOLDER
 from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_digest, revealed_inputs
 
 MANAGED = {"app.kubernetes.io/managed-by": "modelstack"}
+# pulumi-kubernetes leaves the wait for Deployments and Services to their KubernetesRollout
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+ROLLOUT = "pulumi-python:dynamic/modelstack:KubernetesRollout"
 K8S_PREFIX = "kubernetes:"
 
 
@@ -95,7 +98,7 @@ def test_prod_service_objects(project, monkeypatch):
     assert seen["diabetes-deployment"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": SKIP_AWAIT, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {
             "selector": {"matchLabels": workload("diabetes")},
             "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}, "type": "RollingUpdate"},
@@ -132,7 +135,7 @@ def test_prod_service_objects(project, monkeypatch):
     }
     assert seen["diabetes-service"] == {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": SKIP_AWAIT, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {"ports": [{"appProtocol": "http", "name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}], "selector": workload("diabetes"), "type": "ClusterIP"},
     }
     assert seen["diabetes-hpa"] == {
@@ -222,7 +225,10 @@ def test_changing_only_the_model_rolls_the_deployment_and_touches_nothing_else(p
     assert identity(before_plan) == identity(after_plan), "the same resources, under the same names and parents"
     changed = sorted(name for name in before if before[name] != after[name])
     # diabetes-multi serves the ridge model too, so it rolls as well; its Service, HPA, Secret... do not.
-    assert changed == ["diabetes-deployment", "diabetes-image", "diabetes-multi-deployment", "diabetes-multi-image"]
+    # Each changed Deployment's rollout wait runs again (its revision follows the image).
+    assert changed == ["diabetes-deployment", "diabetes-image", "diabetes-multi-deployment", "diabetes-multi-image", "diabetes-multi-rollout", "diabetes-rollout"]
+    assert before["diabetes-rollout"]["revision"] != after["diabetes-rollout"]["revision"]
+    assert {k: v for k, v in before["diabetes-rollout"].items() if k != "revision"} == {k: v for k, v in after["diabetes-rollout"].items() if k != "revision"}
     old, new = before["diabetes-deployment"], after["diabetes-deployment"]
     assert old["metadata"] == new["metadata"] and old["spec"]["selector"] == new["spec"]["selector"], "name, namespace and selector (immutable) are unchanged: an update, not a replacement"
     old_pod, new_pod = old["spec"]["template"], new["spec"]["template"]
@@ -400,7 +406,7 @@ def test_sizing_gpu_limits_and_server_settings(project, monkeypatch):
     assert pod["terminationGracePeriodSeconds"] == 400 + 5 + 5 + 5
     assert "volumes" not in pod and "volumeMounts" not in container, "auth off: no keys mounted"
     assert not plan.by_type("kubernetes:core/v1:Secret") and not plan.by_type("random:index/randomPassword:RandomPassword")
-    assert deployment["metadata"]["annotations"] == {"modelstack.io/azureml-metadata": '{"description": "scores diabetes", "tags": {"team": "ml"}}'}
+    assert deployment["metadata"]["annotations"] == {**SKIP_AWAIT, "modelstack.io/azureml-metadata": '{"description": "scores diabetes", "tags": {"team": "ml"}}'}
 
 
 # --- state -------------------------------------------------------------------------------------------------
@@ -429,11 +435,19 @@ def test_a_service_is_as_healthy_as_its_least_healthy_version():
     assert service_state(["Failed", "Healthy"]) == "Failed"
 
 
-def test_state_output_follows_what_the_cluster_reports(project, monkeypatch):
-    stuck = {"status": {"replicas": 2, "readyReplicas": 0, "conditions": [condition("Progressing", "False", "ProgressDeadlineExceeded")]}}
-    monkeypatch.setitem(offline.MOCK_OUTPUTS, DEPLOYMENT, lambda args: stuck)
-    _, plan = evaluate_stack("prod", project.root)
-    assert plan.outputs["services"]["diabetes"]["state"] == "Failed"
+def test_state_output_is_the_worst_of_its_versions_rollouts(project, monkeypatch):
+    """The state comes from each version's KubernetesRollout (Healthy after `up`, the cluster's
+    word after a refresh: tests/cluster/test_failure_states.py reads it from real pods)."""
+    monkeypatch.setitem(offline.MOCK_OUTPUTS, ROLLOUT, lambda args: {"state": "Unschedulable" if args.name == "diabetes-green-rollout" else "Healthy"})
+    stack = rollout_stack(project, [
+        {"version_name": "blue", "is_control_version_type": True, "traffic_percentile": 90},
+        {"version_name": "green", "traffic_percentile": 10},
+    ])
+    _, plan = evaluate_stack(stack, project.root)
+    assert plan.outputs["services"]["diabetes"]["state"] == "Unschedulable"
+    monkeypatch.setitem(offline.MOCK_OUTPUTS, ROLLOUT, lambda args: {"state": "Healthy"})
+    _, plan = evaluate_stack(stack, project.root)
+    assert plan.outputs["services"]["diabetes"]["state"] == "Healthy"
 
 
 def test_quantities():
