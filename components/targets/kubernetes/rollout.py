@@ -38,6 +38,7 @@ SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 DEFAULT_TIMEOUT_SECONDS = 600
 DEFAULT_PATIENCE_SECONDS = 180
 POLL_SECONDS = 2.0
+PROGRESS_SECONDS = 15.0
 
 
 # --- pure decisions ---------------------------------------------------------------------------
@@ -104,6 +105,7 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
     from components.targets.kubernetes.diagnosis import diagnose
 
     started = clock()
+    last_told = started
     first_problem: float | None = None
     pending = "the Deployment does not exist yet"
     while True:
@@ -126,6 +128,9 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
             if gives_up(found[1], now - first_problem, patience):
                 state, message = found
                 raise DeploymentError(f"{message}\n(Deployment {namespace}/{deployment} is {state}; nothing of it was rolled back: fix the cause and run `pulumi up` again)")
+        if now - last_told >= PROGRESS_SECONDS:  # long waits show they are alive, and on what
+            log(f"{namespace}/{deployment}: waiting {now - started:.0f}s: {pending}" + (f"; {found[1].splitlines()[0]}" if found is not None else ""))
+            last_told = now
         if now - started >= timeout:
             detail = f"; last seen: {found[1]}" if found is not None else ""
             raise DeploymentError(f"service {service}: Deployment {namespace}/{deployment} did not roll out within {timeout:.0f}s ({pending}){detail}")
