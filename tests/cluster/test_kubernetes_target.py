@@ -5,25 +5,32 @@ anything (components.targets.kubernetes.prerequisites). Its Kubernetes objects a
 program under the mock runtime and applied with server-side apply (tests/cluster/program_objects.py),
 with one change only: each ServiceImage resolves to the image built here and loaded into the
 cluster's containerd. The gateway class and the listener port are the stack's own configuration, so
-unlike the AKS objects nothing else is adapted. The example service then answers through the Gateway.
+unlike the AKS objects nothing else is adapted. The example service then answers through the Gateway,
+its rollout wait (the program's KubernetesRollout) gives Healthy, and `modelstack logs` reads its pods
+with a kubeconfig kept as a secret in the stack's config (decrypted by the real engine).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import yaml
 
+from components.commands.engine import engine_env
+from components.commands.logs import show_logs
 from components.config.schema import KubernetesClusterSpec
 from components.errors import ModelstackError
 from components.targets.kubernetes import prerequisites
 from components.targets.kubernetes.frontend import service_path
+from components.targets.kubernetes.rollout import KubernetesRolloutProvider
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import wait
 from tests.workspace import copy_project
 
 STACK = "cluster"
+SECRET_STACK = "cluster-secret"  # the same cluster, its kubeconfig a Pulumi secret
 SERVICES = ("diabetes", "diabetes-multi")
 SAMPLE = json.loads((po.REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
 
@@ -42,6 +49,19 @@ def project(cluster, tmp_path_factory, trained_example):
     assert spec["http_port"] == cluster.gateway_port, "the example stack names the test cluster's default Gateway port"
     spec["kubeconfig_file"] = cluster.kubeconfig  # the example's relative path, resolved from this copy's folder
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    # The same stack with the kubeconfig as a secret, as the README tells users to set it.
+    del spec["kubeconfig_file"]
+    service = stack["config"]["modelstack:services"]["diabetes"]
+    service["deploy"] = {**(service.get("deploy") or {}), "namespace": f"modelstack-{STACK}"}  # where the pods run
+    (root / "stacks" / f"Pulumi.{SECRET_STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    (root / ".tools").symlink_to(po.REPO / ".tools")  # the engine the project's setup installed
+    env = engine_env(root, SECRET_STACK)
+    for args in (["stack", "init", SECRET_STACK],
+                 ["config", "set", "--secret", "--path", "modelstack:kubernetes_clusters.testcluster.kubeconfig", "--stack", SECRET_STACK, open(cluster.kubeconfig).read()]):
+        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"pulumi {args[:2]}: {done.stderr or done.stdout}"
+    written = (root / "stacks" / f"Pulumi.{SECRET_STACK}.yaml").read_text()
+    assert "secure:" in written and "certificate-authority-data" not in written, "the kubeconfig is stored encrypted"
     return root
 
 
@@ -88,6 +108,14 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
                 assert answer.status_code == 200, answer.text
                 assert isinstance(answer.json()[0], float)
                 assert session.post(f"{base}/score", json=SAMPLE, timeout=30).status_code == 401
+            # The wait `up` does, with the inputs the program registers.
+            for name, inputs in po.registered_rollouts(STACK, project, cluster.kubeconfig).items():
+                assert KubernetesRolloutProvider().create(inputs).outs["state"] == "Healthy", name
+            # logs, the kubeconfig read from the secret config through the engine
+            lines: list[str] = []
+            show_logs(project, SECRET_STACK, "diabetes", tail=50, write=lines.append)
+            text = "\n".join(lines)
+            assert text.startswith("==> pod diabetes-") and "init has completed successfully" in text and "POST /score 200" in text, text[-2000:]
     finally:
         for reference in images.values():
             cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
