@@ -85,9 +85,11 @@ def main() -> None:
             pulumi.log.warn(str(warning))
         # The clusters the stack does not create are asked, before anything is declared, whether
         # they can host the services (here only: `check` runs under mocks and reaches no cluster).
+        from components.targets.azure.aks_cluster import check_attached_prerequisites
         from components.targets.kubernetes.prerequisites import check_stack as check_kubernetes_prerequisites
 
         check_kubernetes_prerequisites(config)
+        check_attached_prerequisites(config)
         declare_stack(config)
     except ModelstackError as exc:
         raise pulumi.RunError(str(exc)) from None

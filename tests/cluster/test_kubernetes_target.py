@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from components.commands.engine import engine_env
 from components.commands.logs import show_logs
-from components.config.schema import KubernetesClusterSpec
+from components.config.schema import ClusterSpec, KubernetesClusterSpec
 from components.errors import ModelstackError
+from components.targets.azure.aks_cluster import check_attached_prerequisites
 from components.targets.kubernetes import prerequisites
 from components.targets.kubernetes.frontend import service_path
 from components.targets.kubernetes.rollout import KubernetesRolloutProvider
@@ -123,3 +125,35 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
                 docker_client.images.remove(reference, noprune=True)
             except Exception as exc:  # noqa: BLE001 - reported; a leftover fails CI anyway
                 print(f"could not remove {reference}: {exc}")
+
+
+# --- an attached AKS cluster's prerequisites, asked of a real cluster ----------------------------------
+
+
+def attached_stack(**cluster) -> SimpleNamespace:
+    """What check_stack reads of a stack with one aks service on an attached cluster."""
+    spec = ClusterSpec.model_validate({"attach": {"resource_group": "rg-ml", "cluster_name": "aks-shared"}, **cluster})
+    return SimpleNamespace(services={"diabetes": SimpleNamespace(target="aks", compute="aks-shared")}, clusters={"aks-shared": spec}, kubernetes_clusters={}, project_dir=str(po.REPO))
+
+
+def test_an_attached_clusters_gateway_class_and_issuer_are_asked_of_the_cluster(cluster):
+    """The program asks Azure for an attached cluster's kubeconfig (here: the test cluster's) and
+    checks it before declaring anything: its gateway class, and for a leaf_domain_label the
+    ClusterIssuer cert-manager issues the certificate with (this cluster has no cert-manager)."""
+    kubeconfig = open(cluster.kubeconfig).read()
+    asked = []
+
+    def from_azure(name, spec):
+        asked.append(name)
+        return kubeconfig
+
+    check_attached_prerequisites(attached_stack(gateway_class=cluster.gateway_class), from_azure)
+    assert asked == ["aks-shared"]
+    with pytest.raises(ModelstackError) as no_class:
+        check_attached_prerequisites(attached_stack(), from_azure)  # AKS's approuting-istio by default
+    assert (no_class.value.key, no_class.value.detail) == ("modelstack:clusters.aks-shared.gateway_class", f"the cluster has no GatewayClass 'approuting-istio' (it has: {cluster.gateway_class})")
+    with pytest.raises(ModelstackError) as no_issuer:
+        check_attached_prerequisites(attached_stack(gateway_class=cluster.gateway_class, leaf_domain_label="mlsvc"), from_azure)
+    assert no_issuer.value.key == "modelstack:clusters.aks-shared.leaf_domain_label"
+    assert no_issuer.value.detail.startswith("the cluster has no ClusterIssuer 'letsencrypt'")
+    assert "cert-manager" in no_issuer.value.fix and "ssl_cname" in no_issuer.value.fix

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -177,6 +177,31 @@ def attached_production_error(name: str, spec: ClusterSpec, target: tuple[str, s
 
 def _decode_kubeconfig(kubeconfigs) -> str:
     return base64.b64decode(kubeconfigs[0].value).decode()
+
+
+def check_attached_prerequisites(config, kubeconfig_of: Callable[[str, ClusterSpec], str] | None = None) -> None:
+    """Before the program declares anything (under the engine): every attached cluster an aks
+    service uses has its gateway class, and, when its front end's certificate comes from the
+    leaf_domain_label, cert-manager's ClusterIssuer (components.targets.kubernetes.prerequisites).
+    `kubeconfig_of(name, spec)` gives a cluster's kubeconfig: by default Azure's."""
+    from components.targets.kubernetes.frontend import ACME_CLUSTER_ISSUER
+    from components.targets.kubernetes.prerequisites import check_cluster
+
+    kubeconfig_of = kubeconfig_of or attached_kubeconfig
+    used = {service.compute for service in config.services.values() if service.target == "aks" and config.clusters[service.compute].attach is not None}
+    for name in sorted(used):
+        spec = config.clusters[name]
+        has_certificate = bool(spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file)
+        # (the location shapes the name only, not whether the certificate comes from ACME)
+        acme = exposure(spec.ssl_cname, has_certificate, frontend_fqdn(spec, spec.location or "any")).tls == "acme"
+        check_cluster(config_key("clusters", name), attached_gateway(spec).gateway_class, None, kubeconfig_of(name, spec), ACME_CLUSTER_ISSUER if acme else None)
+
+
+def attached_kubeconfig(name: str, spec: ClusterSpec) -> str:
+    """An attached cluster's user kubeconfig, asked of Azure now (under the engine, before the
+    program declares anything, so its prerequisites can be checked)."""
+    resource_group, cluster = attach_target(spec)
+    return _decode_kubeconfig(containerservice.list_managed_cluster_user_credentials(resource_group_name=resource_group, resource_name=cluster).kubeconfigs)
 
 
 def _kubelet_object_id(identity_profile) -> str | None:

@@ -1,7 +1,12 @@
 """What a cluster the stack does not create must have before the first `up`, checked against the
 cluster itself when the stack runs under the engine (never under `check`, which reaches no cluster):
-the API server answers with the kubeconfig and context given, Gateway API is installed, and the
-configured GatewayClass exists and its controller has accepted it.
+the API server answers with the kubeconfig and context given, Gateway API is installed, the
+configured GatewayClass exists and its controller has accepted it, and, for an attached AKS
+cluster whose front end gets its certificate from the leaf_domain_label, cert-manager's
+ClusterIssuer `letsencrypt` exists. `check_stack` covers `target: kubernetes` clusters;
+`check_cluster` is also what attached AKS clusters are checked with
+(components.targets.azure.aks_cluster); a created AKS cluster gets all of it from the stack
+(components.targets.azure.aks_gateway).
 """
 
 from __future__ import annotations
@@ -56,16 +61,37 @@ def gateway_class_problem(client, gateway_class: str) -> str | None:
     return None
 
 
+def issuer_problem(client, issuer: str) -> str | None:
+    """None when cert-manager's ClusterIssuer `issuer` exists; else what is missing, in a sentence."""
+    from kubernetes import client as k8s_client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        k8s_client.CustomObjectsApi(client).get_cluster_custom_object("cert-manager.io", "v1", "clusterissuers", issuer)
+    except ApiException as failed:
+        if failed.status != 404:
+            raise
+        return f"the cluster has no ClusterIssuer '{issuer}' (cert-manager issues the front end's certificate for the leaf_domain_label name)"
+    return None
+
+
 def check(name: str, spec: KubernetesClusterSpec, kubeconfig: str) -> None:
     """Raise a ModelstackError naming the cluster's key, the rule and the fix when it cannot host the services."""
+    check_cluster(config_key("kubernetes_clusters", name), spec.gateway_class, spec.context, kubeconfig)
+
+
+def check_cluster(key: str, gateway_class: str, context: str | None, kubeconfig: str, acme_issuer: str | None = None) -> None:
+    """The checks of any cluster the stack does not create, its errors on `key`'s settings."""
     from urllib3.exceptions import HTTPError
 
     from kubernetes.client.exceptions import ApiException
 
-    key = config_key("kubernetes_clusters", name)
-    client = api_client(kubeconfig, spec.context, key)
+    client = api_client(kubeconfig, context, key)
+    issuer = None
     try:
-        problem = gateway_class_problem(client, spec.gateway_class)
+        problem = gateway_class_problem(client, gateway_class)
+        if problem is None and acme_issuer is not None:
+            issuer = issuer_problem(client, acme_issuer)
     except (ApiException, HTTPError, OSError) as failed:
         raise ModelstackError(
             f"the cluster did not answer ({getattr(failed, 'status', '') or type(failed).__name__})",
@@ -82,10 +108,18 @@ def check(name: str, spec: KubernetesClusterSpec, kubeconfig: str) -> None:
             rule="services are reached through a Gateway of the cluster's Gateway API implementation, named by its GatewayClass",
             fix="install a Gateway API implementation (e.g. Traefik, Envoy Gateway, Istio, NGINX Gateway Fabric) and set gateway_class to its class (`kubectl get gatewayclass`)",
         )
+    if issuer:
+        raise ModelstackError(
+            issuer,
+            key=f"{key}.leaf_domain_label",
+            rule="a leaf_domain_label's certificate is issued by cert-manager, through a ClusterIssuer named letsencrypt that answers HTTP-01 challenges through the front end's Gateway",
+            fix="install cert-manager with its Gateway API support on (helm: --set crds.enabled=true --set config.enableGatewayAPI=true) and create the ClusterIssuer letsencrypt, or use ssl_cname with your own certificate",
+        )
 
 
 def check_stack(config: Any) -> None:
-    """Every cluster that a kubernetes service of the stack uses."""
+    """Every cluster that a kubernetes service of the stack uses (attached AKS clusters:
+    components.targets.azure.aks_cluster.check_attached_prerequisites)."""
     from components.targets.kubernetes.cluster import kubeconfig_text
 
     used = {service.compute for service in config.services.values() if service.target == "kubernetes"}

@@ -19,6 +19,8 @@ import yaml
 
 from components.config.cluster_rules import check_cluster
 from components.config.schema import ClusterSpec
+from components.offline import azure_mocks
+from components.offline import evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from tests.unit.plan_helpers import revealed_inputs
 from tests.unit.targets.azure.test_azure_components import CLUSTER_ID, live_cluster_with
@@ -194,3 +196,27 @@ def test_cert_manager_values_fit_its_chart(project, monkeypatch, cert_manager_ch
     types = (module_dir(CERT_MANAGER_MODULE) / "pkg" / "apis" / "config" / "controller" / "v1alpha1" / "types.go").read_text()
     assert 'json:"enableGatewayAPI,omitempty"' in types
     assert "type ControllerConfiguration struct" in types
+
+
+def test_an_attached_clusters_kubeconfig_is_asked_of_azure_for_its_prerequisites(project, monkeypatch):
+    """Under the engine the program asks Azure for an attached cluster's user kubeconfig before it
+    declares anything (program.main hands this to the prerequisites check, which
+    tests/cluster/test_kubernetes_target.py runs against a real cluster)."""
+    import yaml
+
+    from components.offline.evaluate import evaluate
+    from components.targets.azure.aks_cluster import attached_kubeconfig
+
+    asked = []
+    original = azure_mocks.MOCK_CALLS["azure-native:containerservice:listManagedClusterUserCredentials"]
+    monkeypatch.setitem(offline.MOCK_CALLS, "azure-native:containerservice:listManagedClusterUserCredentials", lambda args: asked.append(dict(args.args)) or original(args))
+    project.write_stack("attached", {"registry": {"kind": "acr"}})
+    got = {}
+
+    def program(_):
+        got["kubeconfig"] = attached_kubeconfig("aks-ml", ClusterSpec(attach={"resource_id": CLUSTER_ID}))
+
+    evaluate(project.load("attached"), program)
+    assert asked == [{"resourceGroupName": "rg-ml", "resourceName": "aks-shared"}]
+    document = yaml.safe_load(got["kubeconfig"])
+    assert document["clusters"][0]["cluster"]["server"] == "https://aks-shared.hcp.mock.azmk8s.io:443"
