@@ -89,11 +89,22 @@ class Clients:
 
 
 def clients_for(kubeconfig: str, context: str | None) -> Clients:
-    import yaml
-    from kubernetes import client, config
+    from kubernetes import client
 
-    api = config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context or None)
+    from components.targets.kubernetes.prerequisites import api_client
+
+    api = api_client(kubeconfig, context or None)  # its errors never quote the kubeconfig
     return Clients(apps=client.AppsV1Api(api), core=client.CoreV1Api(api), discovery=client.DiscoveryV1Api(api))
+
+
+def _unreachable(service: str, namespace: str, failed: Exception) -> DeploymentError:
+    """The cluster did not answer or refused: said by status or kind only (never its text)."""
+    status = getattr(failed, "status", None)
+    return DeploymentError(
+        f"service {service}: the cluster {'refused the rollout wait (HTTP ' + str(status) + ')' if status else 'did not answer the rollout wait (' + type(failed).__name__ + ')'}",
+        rule="`up` reads each version's Deployment, Service and pods to know the rollout is done",
+        fix=f"check the cluster with the stack's kubeconfig: kubectl get deployment,pods -n {namespace}",
+    )
 
 
 def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, service: str, k8s_service: str, workload_selector: str, timeout: float,
@@ -158,11 +169,22 @@ def live_state(clients: Clients, *, namespace: str, deployment: str, service: st
 # --- the resource ----------------------------------------------------------------------------
 
 
+def _talking_to_the_cluster(props: dict[str, Any], work: Callable[[Clients], Any]) -> Any:
+    """`work` with clients for the cluster; its API and network failures told without their text."""
+    from urllib3.exceptions import HTTPError
+
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return work(clients_for(props["kubeconfig"], props.get("context")))
+    except (ApiException, HTTPError, OSError) as failed:
+        raise _unreachable(props["service"], props["namespace"], failed) from None
+
+
 def _wait(props: dict[str, Any]) -> str:
     from components.image.builder import stderr_log
 
-    clients = clients_for(props["kubeconfig"], props.get("context"))
-    return wait_for_rollout(
+    return _talking_to_the_cluster(props, lambda clients: wait_for_rollout(
         clients,
         namespace=props["namespace"],
         deployment=props["deployment"],
@@ -172,7 +194,7 @@ def _wait(props: dict[str, Any]) -> str:
         timeout=float(props["timeout_seconds"]),
         patience=float(props["patience_seconds"]),
         log=stderr_log,
-    )
+    ))
 
 
 class KubernetesRolloutProvider(ResourceProvider):
@@ -183,8 +205,8 @@ class KubernetesRolloutProvider(ResourceProvider):
         return UpdateResult(outs={**news, "state": _wait(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        clients = clients_for(props["kubeconfig"], props.get("context"))
-        state = live_state(clients, namespace=props["namespace"], deployment=props["deployment"], service=props["service"], workload_selector=props["workload_selector"])
+        state = _talking_to_the_cluster(props, lambda clients: live_state(
+            clients, namespace=props["namespace"], deployment=props["deployment"], service=props["service"], workload_selector=props["workload_selector"]))
         return ReadResult(id_=id_, outs={**props, "state": state})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:

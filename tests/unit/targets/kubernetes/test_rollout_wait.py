@@ -5,7 +5,10 @@ tests/cluster/test_failure_states.py (a crash loop, an unschedulable pod)."""
 
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace as NS
+
+import pytest
 
 from components.offline.evaluate import evaluate_stack
 from components.targets.kubernetes.rollout import gives_up, has_ready_endpoint, rollout_pending
@@ -72,3 +75,36 @@ def test_a_fixed_size_cluster_waits_less_for_a_pod_it_cannot_place(project, monk
     seen = revealed_inputs(monkeypatch)
     evaluate_stack("staging", project.root)
     assert seen["diabetes-rollout"]["patience_seconds"] == 180
+
+
+def props(kubeconfig: str) -> dict:
+    return {"kubeconfig": kubeconfig, "namespace": "modelstack-dev", "deployment": "diabetes", "service": "diabetes", "k8s_service": "diabetes",
+            "workload_selector": "app.kubernetes.io/name=diabetes", "timeout_seconds": 5, "patience_seconds": 1}
+
+
+def test_a_cluster_that_does_not_answer_is_told_without_the_kubeconfig():
+    """A real connection to a closed port on 127.0.0.1: the error names the service and the
+    kind of failure, and never the kubeconfig (its token) or the client's own text."""
+    from components.errors import DeploymentError, ModelstackError
+    from components.targets.kubernetes.rollout import KubernetesRolloutProvider
+
+    token = "very-secret-token-0123456789"
+    # A port this test holds without listening: connections to it are refused, and no one else can take it.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:{held.getsockname()[1]}\n    insecure-skip-tls-verify: true\n"
+        f"contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n    token: {token}\n"
+    )
+    try:
+        with pytest.raises(DeploymentError) as refused:
+            KubernetesRolloutProvider().create(props(kubeconfig))
+    finally:
+        held.close()
+    message = str(refused.value)
+    assert message.startswith("service diabetes: the cluster did not answer the rollout wait (") and "kubectl get deployment,pods -n modelstack-dev" in message
+    assert token not in message and "127.0.0.1" not in message
+    with pytest.raises(ModelstackError) as unusable:
+        KubernetesRolloutProvider().read("modelstack-dev/diabetes", props(f"not: [a kubeconfig {token}"))
+    assert "the kubeconfig cannot be used" in str(unusable.value) and token not in str(unusable.value)
