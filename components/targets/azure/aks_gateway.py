@@ -111,43 +111,28 @@ class StackGateway:
         return [r for r in (self.traefik, self.cluster_issuer) if r is not None]
 
 
+def _chart(name: str, *, release: str, chart: str, version: str, repository: str, namespace: str, values: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+    """A pinned chart from its repository, in a namespace of its own the release creates."""
+    return k8s.helm.v3.Release(name, name=release, chart=chart, version=version, repository_opts={"repo": repository}, namespace=namespace, create_namespace=True, values=values, opts=opts)
+
+
 def declare_stack_gateway(name: str, *, provider: k8s.Provider, parent: pulumi.Resource, service_annotations: Mapping[str, str], cluster_purpose: str,
                           acme_gateway_namespace: str | None) -> StackGateway:
     """Gateway API CRDs and Traefik on the created cluster; cert-manager and its ClusterIssuer when
     the front end's certificate comes from ACME (acme_gateway_namespace: where the Gateway is)."""
     on_cluster = pulumi.ResourceOptions(parent=parent, provider=provider)
+
+    def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(resources)))
+
     crds = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=GATEWAY_API_CRDS, opts=on_cluster)
-    traefik = k8s.helm.v3.Release(
-        f"{name}-traefik",
-        name="modelstack-traefik",
-        chart=TRAEFIK_CHART,
-        version=TRAEFIK_CHART_VERSION,
-        repository_opts={"repo": TRAEFIK_REPOSITORY},
-        namespace=GATEWAY_NAMESPACE,
-        create_namespace=True,
-        values=traefik_values(service_annotations, traefik_replicas(cluster_purpose)),
-        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds])),
-    )
+    traefik = _chart(f"{name}-traefik", release="modelstack-traefik", chart=TRAEFIK_CHART, version=TRAEFIK_CHART_VERSION, repository=TRAEFIK_REPOSITORY,
+                     namespace=GATEWAY_NAMESPACE, values=traefik_values(service_annotations, traefik_replicas(cluster_purpose)), opts=after(crds))
     declared = StackGateway(crds=crds, traefik=traefik)
     if acme_gateway_namespace is not None:
-        declared.cert_manager = k8s.helm.v3.Release(
-            f"{name}-cert-manager",
-            name="cert-manager",
-            chart=CERT_MANAGER_CHART,
-            version=CERT_MANAGER_CHART_VERSION,
-            repository_opts={"repo": CERT_MANAGER_REPOSITORY},
-            namespace=CERT_MANAGER_NAMESPACE,
-            create_namespace=True,
-            values=cert_manager_values(),
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds])),
-        )
+        declared.cert_manager = _chart(f"{name}-cert-manager", release="cert-manager", chart=CERT_MANAGER_CHART, version=CERT_MANAGER_CHART_VERSION,
+                                       repository=CERT_MANAGER_REPOSITORY, namespace=CERT_MANAGER_NAMESPACE, values=cert_manager_values(), opts=after(crds))
         issuer = cluster_issuer_manifest(acme_gateway_namespace)
         declared.cluster_issuer = k8s.apiextensions.CustomResource(
-            f"{name}-letsencrypt",
-            api_version=issuer["apiVersion"],
-            kind=issuer["kind"],
-            metadata=issuer["metadata"],
-            spec=issuer["spec"],
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[declared.cert_manager])),
-        )
+            f"{name}-letsencrypt", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"], spec=issuer["spec"], opts=after(declared.cert_manager))
     return declared

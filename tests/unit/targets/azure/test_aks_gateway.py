@@ -120,15 +120,20 @@ def test_the_clusters_own_certificate_needs_no_cert_manager(project, monkeypatch
     assert [(l["name"], l["port"]) for l in seen["aks-ml-frontend-gateway"]["spec"]["listeners"]] == [("https", 8443)]
 
 
-def test_an_attached_cluster_brings_its_own_implementation(project, monkeypatch):
-    seen = revealed_inputs(monkeypatch)
+def attached_plan(project, monkeypatch, **cluster):
+    """A stack whose one aks service runs on an attached cluster (live: 3 x Standard_D4s_v5)."""
     live_cluster_with(monkeypatch, [{"name": "pool", "count": 3, "vmSize": "Standard_D4s_v5", "osType": "Linux", "mode": "System"}])
     project.write_stack("attached", {
         "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"attach": {"resource_id": CLUSTER_ID}, "load_balancer_type": "InternalLoadBalancer"}},
+        "clusters": {"aks-ml": {"attach": {"resource_id": CLUSTER_ID}, **cluster}},
         "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
     })
-    _, plan = evaluate_stack("attached", project.root)
+    return evaluate_stack("attached", project.root)[1]
+
+
+def test_an_attached_cluster_brings_its_own_implementation(project, monkeypatch):
+    seen = revealed_inputs(monkeypatch)
+    plan = attached_plan(project, monkeypatch, load_balancer_type="InternalLoadBalancer")
     assert not plan.by_type(RELEASE) and not plan.by_type(CONFIG_FILE) and not plan.by_type(ISSUER)
     spec = seen["aks-ml-frontend-gateway"]["spec"]
     assert spec["gatewayClassName"] == "approuting-istio"
@@ -139,13 +144,7 @@ def test_an_attached_cluster_brings_its_own_implementation(project, monkeypatch)
 
 def test_an_attached_cluster_names_its_class(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
-    live_cluster_with(monkeypatch, [{"name": "pool", "count": 3, "vmSize": "Standard_D4s_v5", "osType": "Linux", "mode": "System"}])
-    project.write_stack("attached", {
-        "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"attach": {"resource_id": CLUSTER_ID}, "gateway_class": "istio"}},
-        "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
-    })
-    evaluate_stack("attached", project.root)
+    attached_plan(project, monkeypatch, gateway_class="istio")
     assert seen["aks-ml-frontend-gateway"]["spec"]["gatewayClassName"] == "istio"
     assert seen["aks-ml-frontend"]["gateway_class"] == "istio"
 
