@@ -141,6 +141,13 @@ def frontend_fqdn(spec: ClusterSpec, location: str) -> str | None:
     return None
 
 
+def certificate_from_acme(spec: ClusterSpec, location: str) -> bool:
+    """Whether the front end's certificate is one cert-manager issues for the leaf_domain_label
+    name (not the cluster's own ssl_cname certificate, and not plain HTTP)."""
+    has_certificate = bool(spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file)
+    return exposure(spec.ssl_cname, has_certificate, frontend_fqdn(spec, location)).tls == "acme"
+
+
 def rollout_patience_seconds(spec: ClusterSpec) -> int:
     """How long a rollout waits for a pod that cannot be placed or pulled: with node autoscaling,
     as long as the whole wait (the autoscaler adds a node in minutes)."""
@@ -191,9 +198,7 @@ def check_attached_prerequisites(config, kubeconfig_of: Callable[[str, ClusterSp
     used = {service.compute for service in config.services.values() if service.target == "aks" and config.clusters[service.compute].attach is not None}
     for name in sorted(used):
         spec = config.clusters[name]
-        has_certificate = bool(spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file)
-        # (the location shapes the name only, not whether the certificate comes from ACME)
-        acme = exposure(spec.ssl_cname, has_certificate, frontend_fqdn(spec, spec.location or "any")).tls == "acme"
+        acme = certificate_from_acme(spec, spec.location or "any")  # (the location shapes the name only)
         check_cluster(config_key("clusters", name), attached_gateway(spec).gateway_class, None, kubeconfig_of(name, spec), ACME_CLUSTER_ISSUER if acme else None)
 
 
@@ -267,7 +272,7 @@ class AksCluster(pulumi.ComponentResource):
 
         self.stack_gateway = None
         if mode == "create":
-            acme = exposure(self.ssl_cname, self.tls_certificate is not None, self.frontend_fqdn).tls == "acme"
+            acme = certificate_from_acme(spec, self.location)
             self.stack_gateway = declare_stack_gateway(
                 name,
                 provider=self.provider,

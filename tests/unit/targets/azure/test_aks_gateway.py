@@ -219,3 +219,13 @@ def test_an_attached_clusters_kubeconfig_is_asked_of_azure_for_its_prerequisites
     assert asked == [{"resourceGroupName": "rg-ml", "resourceName": "aks-shared"}]
     document = yaml.safe_load(got["kubeconfig"])
     assert document["clusters"][0]["cluster"]["server"] == "https://aks-shared.hcp.mock.azmk8s.io:443"
+
+
+def test_which_front_ends_get_their_certificate_from_acme():
+    from components.targets.azure.aks_cluster import certificate_from_acme
+
+    assert certificate_from_acme(ClusterSpec(leaf_domain_label="mlsvc"), "westeurope")
+    assert not certificate_from_acme(ClusterSpec(), "westeurope"), "plain HTTP"
+    assert not certificate_from_acme(ClusterSpec(ssl_cname="ml.example.com", ssl_cert_pem_file="c.pem", ssl_key_pem_file="k.pem"), "westeurope"), "the cluster's own"
+    assert not certificate_from_acme(ClusterSpec(leaf_domain_label="mlsvc", load_balancer_type="InternalLoadBalancer"), "westeurope"), "no public name"
+    assert certificate_from_acme(ClusterSpec(attach={"resource_id": CLUSTER_ID}, leaf_domain_label="mlsvc"), "any")
