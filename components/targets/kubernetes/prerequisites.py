@@ -15,24 +15,9 @@ from typing import Any
 
 from components.config.schema import KubernetesClusterSpec, config_key
 from components.errors import ModelstackError
+from components.targets.kubernetes.access import api_client
 
 GATEWAY_GROUP, GATEWAY_VERSION = "gateway.networking.k8s.io", "v1"
-
-
-def api_client(kubeconfig: str, context: str | None, key: str | None = None):
-    import yaml
-    from kubernetes import config
-
-    try:
-        return config.new_client_from_config_dict(yaml.safe_load(kubeconfig), context=context)
-    except Exception as failed:  # the text may hold credentials: only the kind of failure is told
-        wrong_context = context and "context" in str(failed).lower()
-        raise ModelstackError(
-            f"the kubeconfig has no context '{context}'" if wrong_context else f"the kubeconfig cannot be used ({type(failed).__name__})",
-            key=f"{key}.context" if key and wrong_context else key,
-            rule="a kubernetes cluster is reached with its kubeconfig and, optionally, one of its contexts",
-            fix="check the context with `kubectl config get-contexts`" if wrong_context else "check the file with `kubectl --kubeconfig FILE get nodes`",
-        ) from None
 
 
 def gateway_class_problem(client, gateway_class: str) -> str | None:

@@ -91,7 +91,7 @@ class Clients:
 def clients_for(kubeconfig: str, context: str | None) -> Clients:
     from kubernetes import client
 
-    from components.targets.kubernetes.prerequisites import api_client
+    from components.targets.kubernetes.access import api_client
 
     api = api_client(kubeconfig, context or None)  # its errors never quote the kubeconfig
     return Clients(apps=client.AppsV1Api(api), core=client.CoreV1Api(api), discovery=client.DiscoveryV1Api(api))
