@@ -92,6 +92,18 @@ def load_image(reference: str) -> str:
     return f"docker.io/{reference}"
 
 
+def unload_images(cluster, docker_client, references) -> None:
+    """Undo load_image and the build's tag: each reference leaves the cluster's containerd and
+    Docker (the layers stay, for the next build's cache). A failure is printed, not raised, so
+    the others are still removed; a leftover fails CI's check anyway."""
+    for reference in references:
+        cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
+        try:
+            docker_client.images.remove(reference, noprune=True)
+        except Exception as exc:  # noqa: BLE001 - reported, not hidden
+            print(f"could not remove {reference}: {exc}")
+
+
 def program_objects(stack: str, project_root: Path, images_by_tag: dict[str, str]) -> list[dict[str, Any]]:
     """The manifests of every `kubernetes:*` resource the program registers for the stack, with the
     real values of its secrets, and each ServiceImage resolved to images_by_tag[its tag]."""

@@ -64,14 +64,7 @@ def staging(cluster, kube, docker_client, trained_example):
             po.load_image(reference)
         yield from _applied(cluster, kube, images, began)
     finally:
-        # what this module added: its references in the cluster's containerd and in Docker (the
-        # layers stay, for the next build's cache)
-        for reference in images.values():
-            cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
-            try:
-                docker_client.images.remove(reference, noprune=True)
-            except Exception as exc:  # noqa: BLE001 - reported, not hidden: a leftover fails CI anyway
-                print(f"could not remove {reference}: {exc}")
+        po.unload_images(cluster, docker_client, images.values())
 
 
 def _applied(cluster, kube, images, began):

@@ -57,11 +57,7 @@ def autoscaled(cluster, kube, docker_client, trained_example, tmp_path_factory):
             wait("the service answering through the Gateway", lambda: requests.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
             yield {"namespace": namespace, "base": base, "key": key}
     finally:
-        cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
-        try:
-            docker_client.images.remove(reference, noprune=True)
-        except Exception as exc:  # noqa: BLE001 - reported; a leftover fails CI anyway
-            print(f"could not remove {reference}: {exc}")
+        po.unload_images(cluster, docker_client, [reference])
 
 
 def test_the_hpa_scales_out_under_load_and_back(autoscaled, kube):

@@ -59,11 +59,7 @@ def failing(cluster, kube, docker_client, trained_example, tmp_path_factory):
             namespace = next(o for o in objects if o["kind"] == "Deployment")["metadata"]["namespace"]
             yield {"namespace": namespace, "rollouts": po.registered_rollouts(STACK, root, cluster.kubeconfig)}
     finally:
-        cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
-        try:
-            docker_client.images.remove(reference, noprune=True)
-        except Exception as exc:  # noqa: BLE001 - reported; a leftover fails CI anyway
-            print(f"could not remove {reference}: {exc}")
+        po.unload_images(cluster, docker_client, [reference])
 
 
 def test_an_init_that_raises_is_failed_with_the_pods_log_tail(failing, kube):
@@ -71,11 +67,12 @@ def test_an_init_that_raises_is_failed_with_the_pods_log_tail(failing, kube):
 
     def failed():
         found["diagnosis"] = diagnose(kube.core, failing["namespace"], "diabetes")
-        return found["diagnosis"] is not None and found["diagnosis"][0] == "Failed"
+        return found["diagnosis"] is not None and found["diagnosis"].state == "Failed"
 
     wait("diabetes Failed", failed, timeout=240, every=2)
-    state, message = found["diagnosis"]
+    state, message, reason = found["diagnosis"]
     print(f"\n{message}")
+    assert reason == "CrashLoopBackOff"
     assert message.startswith("service diabetes is Failed: pod diabetes-") and " is CrashLoopBackOff, restarted " in message
     assert "Last log lines:" in message and f"RuntimeError: {FAILURE}" in message
     status = kube.apps.read_namespaced_deployment("diabetes", failing["namespace"]).status
@@ -90,9 +87,9 @@ def test_more_cpu_than_the_node_has_is_unschedulable(failing, kube):
         return found["diagnosis"] is not None
 
     wait("diabetes-multi diagnosed", unschedulable, timeout=120, every=2)
-    state, message = found["diagnosis"]
+    state, message, reason = found["diagnosis"]
     print(f"\n{message}")
-    assert state == "Unschedulable"
+    assert state == reason == "Unschedulable"
     assert message.startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-") and "Insufficient cpu" in message
     status = kube.apps.read_namespaced_deployment("diabetes-multi", failing["namespace"]).status
     assert deployment_state(status) == "Unhealthy"

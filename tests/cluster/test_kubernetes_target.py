@@ -119,12 +119,7 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
             text = "\n".join(lines)
             assert text.startswith("==> pod diabetes-") and "init has completed successfully" in text and "POST /score 200" in text, text[-2000:]
     finally:
-        for reference in images.values():
-            cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
-            try:
-                docker_client.images.remove(reference, noprune=True)
-            except Exception as exc:  # noqa: BLE001 - reported; a leftover fails CI anyway
-                print(f"could not remove {reference}: {exc}")
+        po.unload_images(cluster, docker_client, images.values())
 
 
 # --- an attached AKS cluster's prerequisites, asked of a real cluster ----------------------------------

@@ -132,12 +132,7 @@ def rollout(cluster, kube, docker_client, trained_example, tmp_path_factory):
             yield {"root": root, "objects": objects, "namespace": namespace, "base": base, "session": session, "key": key, "images_for_stack": images_for_stack}
             session.close()
     finally:
-        for reference in loaded:
-            cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
-            try:
-                docker_client.images.remove(reference, noprune=True)
-            except Exception as exc:  # noqa: BLE001 - reported; a leftover fails CI anyway
-                print(f"could not remove {reference}: {exc}")
+        po.unload_images(cluster, docker_client, loaded)
 
 
 def score(rollout, version: str | None = None) -> requests.Response:

@@ -10,7 +10,7 @@ last lines its scoring server printed). `diagnose` reads them through the `kuber
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 FAILING_REASONS = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
 LOG_TAIL_LINES = 20
@@ -62,10 +62,15 @@ def describe(problem: PodProblem, log_tail: str | None) -> str:
     return text
 
 
-def diagnose(core, namespace: str, service: str, *, selector: str | None = None, tail: int = LOG_TAIL_LINES) -> tuple[str, str] | None:
-    """(state, message) of the first pod of `service` (or of those `selector` picks: one version's)
-    that cannot serve, its log tail included; None when every pod can. `core` is a
-    kubernetes.client.CoreV1Api."""
+class Diagnosis(NamedTuple):
+    state: str  # Failed or Unschedulable
+    message: str  # for the user: the pod, the reason, the detail and the log tail
+    reason: str  # the pod's (CrashLoopBackOff, ImagePullBackOff, Unschedulable...)
+
+
+def diagnose(core, namespace: str, service: str, *, selector: str | None = None, tail: int = LOG_TAIL_LINES) -> Diagnosis | None:
+    """What keeps the first pod of `service` (or of those `selector` picks: one version's) from
+    serving, its log tail included; None when every pod can. `core` is a kubernetes.client.CoreV1Api."""
     from kubernetes.client.exceptions import ApiException
 
     from components.targets.states import K8S_SERVICE_LABEL
@@ -81,5 +86,5 @@ def diagnose(core, namespace: str, service: str, *, selector: str | None = None,
                 log_tail = core.read_namespaced_pod_log(problem.pod, namespace, container="scoring", tail_lines=tail, previous=problem.crashed)
             except ApiException:
                 log_tail = None  # no container has run yet (an image that cannot be pulled)
-        return problem.state, f"service {service} is {problem.state}: {describe(problem, log_tail)}"
+        return Diagnosis(problem.state, f"service {service} is {problem.state}: {describe(problem, log_tail)}", problem.reason)
     return None

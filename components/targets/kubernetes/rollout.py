@@ -61,10 +61,10 @@ def rollout_pending(deployment: Any) -> str | None:
     return None
 
 
-def gives_up(message: str, seen_for: float, patience: float) -> bool:
-    """Whether a problem (diagnose's message) ends the wait: a crash loop at once, others once
-    they have lasted `patience`."""
-    return " is CrashLoopBackOff" in message or seen_for >= patience
+def gives_up(reason: str, seen_for: float, patience: float) -> bool:
+    """Whether a pod's problem (its reason) ends the wait: a crash loop at once, others once they
+    have lasted `patience`."""
+    return reason == "CrashLoopBackOff" or seen_for >= patience
 
 
 def has_ready_endpoint(slices: list[Any]) -> bool:
@@ -136,14 +136,13 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
         now = clock()
         if found is not None:
             first_problem = first_problem if first_problem is not None else now
-            if gives_up(found[1], now - first_problem, patience):
-                state, message = found
-                raise DeploymentError(f"{message}\n(Deployment {namespace}/{deployment} is {state}; nothing of it was rolled back: fix the cause and run `pulumi up` again)")
+            if gives_up(found.reason, now - first_problem, patience):
+                raise DeploymentError(f"{found.message}\n(Deployment {namespace}/{deployment} is {found.state}; nothing of it was rolled back: fix the cause and run `pulumi up` again)")
         if now - last_told >= PROGRESS_SECONDS:  # long waits show they are alive, and on what
-            log(f"{namespace}/{deployment}: waiting {now - started:.0f}s: {pending}" + (f"; {found[1].splitlines()[0]}" if found is not None else ""))
+            log(f"{namespace}/{deployment}: waiting {now - started:.0f}s: {pending}" + (f"; {found.message.splitlines()[0]}" if found is not None else ""))
             last_told = now
         if now - started >= timeout:
-            detail = f"; last seen: {found[1]}" if found is not None else ""
+            detail = f"; last seen: {found.message}" if found is not None else ""
             raise DeploymentError(f"service {service}: Deployment {namespace}/{deployment} did not roll out within {timeout:.0f}s ({pending}){detail}")
         sleep(POLL_SECONDS)
 
@@ -163,7 +162,7 @@ def live_state(clients: Clients, *, namespace: str, deployment: str, service: st
             return "Failed"
         raise
     found = diagnose(clients.core, namespace, service, selector=workload_selector)
-    return found[0] if found is not None else deployment_state(live.status)
+    return found.state if found is not None else deployment_state(live.status)
 
 
 # --- the resource ----------------------------------------------------------------------------

@@ -340,7 +340,6 @@ class AksWebservice(pulumi.ComponentResource):
             service_object = service_manifest(service, version, self.namespace_name)
             services.append(k8s.core.v1.Service(f"{prefix}-service", metadata=service_object["metadata"], spec=service_object["spec"], opts=child()))
             # The wait pulumi-kubernetes skips (SKIP_AWAIT); it runs again whenever either object changes.
-            without_image = deployment_manifest(service, version, deploy, self.namespace_name, None, model_versions[version.name], scoring_server)
             rollouts.append(KubernetesRollout(
                 f"{prefix}-rollout",
                 kubeconfig=kubeconfig,
@@ -350,7 +349,7 @@ class AksWebservice(pulumi.ComponentResource):
                 service=service,
                 k8s_service=service_object["metadata"]["name"],
                 workload_selector=",".join(f"{k}={v}" for k, v in sorted(selector_labels(service, version).items())),
-                revision=pulumi.Output.from_input(images[version.name]).apply(lambda image, m=without_image, o=service_object: revision(image, m, o)),
+                revision=pulumi.Output.from_input(manifest).apply(lambda resolved, o=service_object: revision(resolved, o)),
                 patience_seconds=rollout_patience_seconds,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[version.name], services[-1]]),
             ))
