@@ -107,6 +107,14 @@ def _unreachable(service: str, namespace: str, failed: Exception) -> DeploymentE
     )
 
 
+WAIT_RULE = (f"`up` waits for each version's pods to serve, at most {DEFAULT_TIMEOUT_SECONDS}s by default: a crash loop ends the wait at once, "
+             "an image that cannot be pulled or a pod that cannot be placed once it has lasted the wait's patience")
+
+
+def _fix(service: str, namespace: str) -> str:
+    return f"see why with `modelstack logs {service} --stack <stack>` or `kubectl describe pods -n {namespace}`, mend it, then run `pulumi up` again"
+
+
 def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, service: str, k8s_service: str, workload_selector: str, timeout: float,
                      patience: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                      log: Callable[[str], None] = lambda message: None) -> str:
@@ -137,13 +145,13 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
         if found is not None:
             first_problem = first_problem if first_problem is not None else now
             if gives_up(found.reason, now - first_problem, patience):
-                raise DeploymentError(f"{found.message}\n(Deployment {namespace}/{deployment} is {found.state}; nothing of it was rolled back: fix the cause and run `pulumi up` again)")
+                raise DeploymentError(f"{found.message}\n(Deployment {namespace}/{deployment} is {found.state}; nothing of it was rolled back)", rule=WAIT_RULE, fix=_fix(service, namespace))
         if now - last_told >= PROGRESS_SECONDS:  # long waits show they are alive, and on what
             log(f"{namespace}/{deployment}: waiting {now - started:.0f}s: {pending}" + (f"; {found.message.splitlines()[0]}" if found is not None else ""))
             last_told = now
         if now - started >= timeout:
             detail = f"; last seen: {found.message}" if found is not None else ""
-            raise DeploymentError(f"service {service}: Deployment {namespace}/{deployment} did not roll out within {timeout:.0f}s ({pending}){detail}")
+            raise DeploymentError(f"service {service}: Deployment {namespace}/{deployment} did not roll out within {timeout:.0f}s ({pending}){detail}", rule=WAIT_RULE, fix=_fix(service, namespace))
         sleep(POLL_SECONDS)
 
 
