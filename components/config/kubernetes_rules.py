@@ -10,12 +10,14 @@ import os
 import re
 from pathlib import Path
 
-from components.config.schema import KubernetesClusterSpec, StackConfig, config_key
+from components.config import reading
+from components.config.schema import UNDECRYPTED_SECRET, KubernetesClusterSpec, StackConfig, config_key
 from components.errors import ConfigError
 
 # A GatewayClass is named as any Kubernetes object: a DNS subdomain.
 GATEWAY_CLASS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+K8S_NAME_MAX = 253  # a DNS subdomain, as Kubernetes names most objects
 CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,23}$")
 
 
@@ -25,6 +27,10 @@ def _key(name: str, *parts: str) -> str:
 
 def gateway_class_errors(gateway_class: str, key: str) -> list[ConfigError]:
     """A gateway_class (of any kind of cluster) that cannot name a GatewayClass."""
+    if gateway_class == UNDECRYPTED_SECRET:
+        return []  # given as a secret: its text is not at hand offline; the engine's run checks it
+    if len(gateway_class) > K8S_NAME_MAX:
+        return [ConfigError(f"gateway_class is {len(gateway_class):,} characters long", key=key, rule=f"a GatewayClass name is a Kubernetes object name: at most {K8S_NAME_MAX} characters", fix="copy the name from `kubectl get gatewayclass`")]
     if GATEWAY_CLASS.match(gateway_class):
         return []
     return [ConfigError(f"gateway_class '{gateway_class}' is not a Kubernetes object name", key=key, rule="a GatewayClass name is lowercase letters, digits, '-' and '.'", fix="copy the name from `kubectl get gatewayclass`")]
@@ -32,10 +38,35 @@ def gateway_class_errors(gateway_class: str, key: str) -> list[ConfigError]:
 
 def kubeconfig_path(project_dir: str | Path, spec: KubernetesClusterSpec) -> Path | None:
     """Where kubeconfig_file points: ~ expanded, relative paths from Pulumi.yaml's folder."""
-    if not spec.kubeconfig_file:
+    if spec.kubeconfig_file is None:
         return None
     path = Path(os.path.expanduser(spec.kubeconfig_file))
     return path if path.is_absolute() else Path(project_dir) / path
+
+
+KUBECONFIG_RULE = "kubeconfig_file is a kubeconfig on this machine (relative paths start at Pulumi.yaml's folder): a YAML mapping"
+
+
+def kubeconfig_file_text(project_dir: str | Path, spec: KubernetesClusterSpec, key: str) -> str:
+    """The kubeconfig kubeconfig_file names, read within the bounds of
+    `components.config.reading` and checked to be a YAML mapping; every problem is an error
+    naming the key (never a word of the file: it holds credentials)."""
+    problem = reading.path_value_error(spec.kubeconfig_file or "", key)
+    if problem is not None:
+        raise problem
+    path = kubeconfig_path(project_dir, spec)
+    fix = "point it at your kubeconfig, e.g. ~/.kube/config, or set kubeconfig as a secret instead"
+    try:
+        text = reading.read_text(path, rule=KUBECONFIG_RULE, error=reading.UnreadableFileError, key=key)
+    except FileNotFoundError:
+        raise reading.UnreadableFileError(f"kubeconfig_file '{spec.kubeconfig_file}' does not exist", key=key, rule=KUBECONFIG_RULE, fix=fix) from None
+    try:
+        document = reading.parse_yaml(text, "the kubeconfig", rule=KUBECONFIG_RULE, error=reading.UnreadableFileError)
+    except ConfigError as error:
+        raise reading.UnreadableFileError(error.detail, key=key, rule=KUBECONFIG_RULE, fix=fix) from None
+    if not isinstance(document, dict):
+        raise reading.UnreadableFileError(f"the kubeconfig holds {'nothing' if document is None else 'a ' + type(document).__name__}, not a mapping", key=key, rule=KUBECONFIG_RULE, fix=fix)
+    return text
 
 
 def check_kubernetes_cluster(name: str, spec: KubernetesClusterSpec, project_dir: str) -> list[ConfigError]:
@@ -50,9 +81,11 @@ def check_kubernetes_cluster(name: str, spec: KubernetesClusterSpec, project_dir
             rule="a cluster is reached with a kubeconfig: `kubeconfig` (the document, a Pulumi secret) or `kubeconfig_file` (a path), one of them",
             fix="keep one of kubeconfig and kubeconfig_file" if given else "set kubeconfig_file: ~/.kube/config, or `pulumi config set --secret --path 'modelstack:kubernetes_clusters." + name + ".kubeconfig' \"$(cat FILE)\"`",
         ))
-    path = kubeconfig_path(project_dir, spec)
-    if path is not None and not path.is_file():
-        errors.append(ConfigError(f"kubeconfig_file '{spec.kubeconfig_file}' does not exist", key=_key(name, "kubeconfig_file"), rule="kubeconfig_file is a kubeconfig on this machine (relative paths start at Pulumi.yaml's folder)", fix="point it at your kubeconfig, e.g. ~/.kube/config, or set kubeconfig as a secret instead"))
+    if spec.kubeconfig_file is not None:
+        try:
+            kubeconfig_file_text(project_dir, spec, _key(name, "kubeconfig_file"))
+        except ConfigError as error:
+            errors.append(error)
     if spec.gateway_class is None:
         errors.append(ConfigError(
             "gateway_class is not set",

@@ -1,16 +1,24 @@
-"""Reading the files modelstack is handed (project and stack files, previews, check results)
-within bounds: whatever a file holds, the result is a value or a ModelstackError, never a
-traceback, a hang or a memory blow-up.
+"""Reading the files modelstack is handed (project and stack files, the files the configuration
+names, previews, check results) within bounds: whatever a file holds, the result is a value or a
+ModelstackError, never a traceback, a hang or a memory blow-up. This module is the one way
+modelstack reads such a file: `read_config_file` for a file a config key names (a kubeconfig, a
+requirements or conda file, extra Dockerfile steps, a PEM file), `read_text` for the rest.
 
 The limits (stated in the README's configuration reference):
-- a file is a regular file (not a folder, device or fifo) of at most `MAX_CONFIG_BYTES`
-  (1 MiB) for YAML configuration, `MAX_DOCUMENT_BYTES` (64 MiB) for JSON documents;
+- a path a config key gives is non-empty text without NUL bytes, at most `MAX_PATH_CHARS`
+  (4,096) characters, each of its parts at most `MAX_NAME_BYTES` (255) bytes (Linux's limits);
+- a file is a regular file (not a folder, device, socket or fifo) of at most `MAX_CONFIG_BYTES`
+  (1 MiB) for YAML configuration and the files the configuration names, `MAX_DOCUMENT_BYTES`
+  (64 MiB) for JSON documents;
 - text is UTF-8;
 - nesting is at most `MAX_DEPTH` levels deep;
 - a YAML document expands to at most `MAX_NODES` values once its aliases are followed (a
   "billion laughs" file is refused before anything expands it), and an alias may not refer
   to the collection that holds it;
-- a YAML mapping names each key once (as Pulumi's own YAML reader requires).
+- a YAML mapping names each key once (as Pulumi's own YAML reader requires);
+- YAML scalars are read as the Pulumi engine reads them (YAML 1.2, Go's yaml.v3): only
+  true/false are booleans (`yes`, `on` are text), `1:30` is text (not YAML 1.1's 90), `0o17`
+  and `017` are octal, timestamps stay text. `check` and the engine thus see the same values.
 
 Pure except for the one read of the file.
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -33,7 +42,46 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 
+MAX_PATH_CHARS = 4096
+MAX_NAME_BYTES = 255
+
 MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class UnreadableFileError(ConfigError):
+    """A file or folder the configuration names cannot be read safely (not a regular file, too
+    big, not text, an impossible path): `check` stops before it runs the program on it."""
+
+
+def path_value_error(value: str, key: str) -> ConfigError | None:
+    """None when a path a config key gives can name a file on Linux; else the error. Looked at
+    before the path is handed to the file system (a NUL byte or an overlong name raise there)."""
+    rule = f"a path is 1-{MAX_PATH_CHARS:,} characters without NUL bytes, each of its parts at most {MAX_NAME_BYTES} bytes"
+    if not value.strip():
+        return UnreadableFileError("the path is empty", key=key, rule=rule, fix="name the file, or remove the setting")
+    if "\0" in value:
+        return UnreadableFileError("the path holds a NUL byte", key=key, rule=rule, fix="correct the path")
+    if len(value) > MAX_PATH_CHARS:
+        return UnreadableFileError(f"the path is {len(value):,} characters long", key=key, rule=rule, fix="correct the path (is it the file's content instead of its path?)")
+    longest = max(value.split("/"), key=lambda part: len(part.encode("utf-8", "surrogateescape")))
+    if len(longest.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        return UnreadableFileError(f"a part of the path is {len(longest.encode('utf-8', 'surrogateescape')):,} bytes long", key=key, rule=rule, fix="correct the path")
+    return None
+
+
+def read_config_file(path: Path, *, key: str, what: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The text of a file a config key names, within the limits above; every problem is an
+    UnreadableFileError naming the key (a missing file too). Nothing of the file's content
+    appears in an error: it may be a kubeconfig, with credentials."""
+    rule = f"{what} is a UTF-8 text file of at most {limit:,} bytes"
+    problem = path_value_error(str(path), key)
+    if problem is not None:
+        raise problem
+    try:
+        text = read_text(path, limit=limit, rule=rule, error=UnreadableFileError, key=key)
+    except FileNotFoundError:
+        raise UnreadableFileError(f"{path} does not exist", key=key, rule=rule, fix="create the file, or correct the path") from None
+    return text
 
 
 def _kind(mode: int) -> str:
@@ -59,6 +107,8 @@ def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: ty
         info = os.stat(path)
     except FileNotFoundError:
         raise
+    except ValueError:  # a NUL byte in the path
+        raise error(f"{name!r} holds a NUL byte", rule=rule, fix="correct the path", key=key) from None
     except OSError as exc:
         raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key) from None
     if not stat.S_ISREG(info.st_mode):
@@ -82,8 +132,43 @@ def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: ty
 # --- YAML ------------------------------------------------------------------------------------
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing duplicate keys and documents too deep or too big."""
+# The implicit types of plain scalars as Go's yaml.v3 (the Pulumi engine's reader) resolves
+# them when it decodes a stack file's values; PyYAML's own are YAML 1.1's (yes/on booleans,
+# sexagesimal 1:30 = 90), so `check` would read another value than the engine hands the program.
+BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timestamp"))
+YAML12_RESOLVERS = (
+    (BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    # Go's strconv.ParseInt with base 0 after yaml.v3 drops underscores: decimal, 0x, 0o, 0b, and 0-prefixed octal
+    (INT_TAG, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0[0-7_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+)$"), list("-+0123456789")),
+    (FLOAT_TAG, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789.")),
+)
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with yaml.v3's implicit types (see YAML12_RESOLVERS)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in (BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_yaml_int(self, node):
+        # yaml.v3 has no sexagesimal ints, and reads 0o17 as Go does; PyYAML's constructor
+        # handles 0x, 0b and 0-prefixed octal as Go does.
+        text = self.construct_scalar(node).replace("_", "")
+        sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+        if digits[:2] in ("0o", "0O"):
+            return sign * int(digits[2:], 8)
+        return super().construct_yaml_int(node)
+
+
+for _tag, _pattern, _first in YAML12_RESOLVERS:
+    _Yaml12Loader.add_implicit_resolver(_tag, _pattern, _first)
+_Yaml12Loader.add_constructor(INT_TAG, _Yaml12Loader.construct_yaml_int)
+
+
+class _BoundedLoader(_Yaml12Loader):
+    """The YAML 1.2 loader above, refusing duplicate keys and documents too deep or too big."""
 
     def __init__(self, stream):
         super().__init__(stream)

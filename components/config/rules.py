@@ -11,8 +11,8 @@ import difflib
 import re
 from pathlib import Path
 
-from components.config import deploy_rules, references
-from components.config.paths import folder_link_error, has_content, path_error, resolve_path
+from components.config import deploy_rules, environment_files, reading, references
+from components.config.paths import folder_link_error, has_content, path_error, resolve_path, special_kind
 from components.config.cluster_rules import capacity_warnings, check_clusters
 from components.config.kubernetes_rules import check_kubernetes_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
@@ -48,6 +48,8 @@ def check_models(config: StackConfig) -> list[ConfigError]:
         outside = path_error(config.project_dir, model.path, config_key("models", name, "path"))
         if outside:
             errors.append(outside)
+        elif kind := special_kind(resolve_path(config.project_dir, model.path)):
+            errors.append(reading.UnreadableFileError(f"model path '{model.path}' is {kind}", key=config_key("models", name, "path"), rule="a model is a regular file, or a folder of them", fix="point the path at the model's file or folder"))
         elif not resolve_path(config.project_dir, model.path).exists():
             errors.append(ConfigError(
                 f"model path '{model.path}' does not exist",
@@ -67,13 +69,22 @@ def check_models(config: StackConfig) -> list[ConfigError]:
     return errors
 
 
-def _check_file(config: StackConfig, relative: str | None, key: str, what: str) -> list[ConfigError]:
-    outside = path_error(config.project_dir, relative, key) if relative else None
+def _check_file(config: StackConfig, relative: str | None, key: str, what: str, content_errors=None) -> list[ConfigError]:
+    """A file the service's image is built from: inside the project, and readable within the
+    bounds of `components.config.reading` (read here, as the build will read it)."""
+    if relative is None:
+        return []
+    outside = path_error(config.project_dir, relative, key)
     if outside:
         return [outside]
-    if relative and not resolve_path(config.project_dir, relative).is_file():
+    path = resolve_path(config.project_dir, relative)
+    if not path.exists():
         return [ConfigError(f"{what} '{relative}' does not exist", key=key, rule=f"the {what} is a file inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"create {relative}, or correct the path")]
-    return []
+    try:
+        text = reading.read_config_file(path, key=key, what=f"the {what}")
+    except ConfigError as error:
+        return [error]
+    return content_errors(text, key) if content_errors else []
 
 
 def _entry_script_error(config: StackConfig, name: str, service: ServiceSpec) -> ConfigError | None:
@@ -93,7 +104,8 @@ def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> 
     if outside or script_outside:
         errors.append(outside or script_outside)
     elif service.source_directory and not resolve_path(config.project_dir, service.source_directory).is_dir():
-        errors.append(ConfigError(f"source_directory '{service.source_directory}' does not exist", key=config_key("services", name, "source_directory"), rule="source_directory is a folder inside the project; it is copied into the image", fix="create the folder, or correct the path"))
+        missing = "is not a folder" if resolve_path(config.project_dir, service.source_directory).exists() else "does not exist"
+        errors.append(ConfigError(f"source_directory '{service.source_directory}' {missing}", key=config_key("services", name, "source_directory"), rule="source_directory is a folder inside the project; it is copied into the image", fix="create the folder, or correct the path"))
     elif not entry_script_path(config, service).is_file():
         inside = f" inside source_directory '{service.source_directory}'" if service.source_directory else ""
         errors.append(ConfigError(
@@ -106,8 +118,8 @@ def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> 
         errors.append(link)
     env = service.environment
     env_key = ("services", name, "environment")
-    errors += _check_file(config, env.pip_requirements, config_key(*env_key, "pip_requirements"), "pip requirements file")
-    errors += _check_file(config, env.conda_file, config_key(*env_key, "conda_file"), "conda file")
+    errors += _check_file(config, env.pip_requirements, config_key(*env_key, "pip_requirements"), "pip requirements file", environment_files.requirements_errors)
+    errors += _check_file(config, env.conda_file, config_key(*env_key, "conda_file"), "conda file", environment_files.conda_errors)
     errors += _check_file(config, env.extra_docker_file_steps, config_key(*env_key, "extra_docker_file_steps"), "file of extra Dockerfile steps")
     return errors
 
@@ -158,11 +170,17 @@ def check_service(config: StackConfig, name: str, service: ServiceSpec) -> list[
     return errors
 
 
+# Mappings whose keys the user names (a tag called `password` is a tag, not a password).
+USER_NAMED_MAPPINGS = ("tags", "properties")
+
+
 def _secret_field_paths(value, path: str):
     """Every dotted path below `path` whose last part names a secret field and holds a value."""
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}"
+            if key in USER_NAMED_MAPPINGS:
+                continue
             if key in SECRET_FIELDS and item not in (None, ""):
                 yield child
             else:

@@ -22,6 +22,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from components import pulumi_internals
 from components.config.load import engine_values_from_files, find_project_dir, load_from_engine
+from components.config.reading import UnreadableFileError
 from components.config.schema import NAMESPACE, StackConfig
 from components.errors import ConfigError, ConfigErrors
 from components.offline import azure_mocks
@@ -154,6 +155,9 @@ def evaluate_stack(stack: str, project_dir: Path | None = None, rule_errors: lis
     config = load_from_engine(stack, project_dir, deferred=rule_errors)
     if not rule_errors:
         return config, evaluate(config)
+    if any(isinstance(error, UnreadableFileError) for error in rule_errors):
+        # the program would read that file or folder (a fifo, /dev/zero): it is not run
+        raise ConfigErrors(list(rule_errors))
     try:
         return config, evaluate(config)
     except Exception:  # the program needs what the rules found missing: report the rules
