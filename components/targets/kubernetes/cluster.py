@@ -12,8 +12,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.kubernetes_rules import kubeconfig_path
-from components.config.schema import KubernetesClusterSpec
+from components.config.kubernetes_rules import kubeconfig_file_text
+from components.config.schema import KubernetesClusterSpec, config_key
 from components.targets.kubernetes.frontend import GatewaySettings
 from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS as ROLLOUT_PATIENCE_SECONDS
 
@@ -21,7 +21,8 @@ from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS as RO
 def kubeconfig_text(spec: KubernetesClusterSpec, project_dir: str) -> str:
     if spec.kubeconfig is not None:
         return spec.kubeconfig.get_secret_value()
-    return kubeconfig_path(project_dir, spec).read_text()
+    # Read within bounds (`check` and the config's rules have read it the same way already).
+    return kubeconfig_file_text(project_dir, spec, config_key("kubernetes_clusters", "<cluster>", "kubeconfig_file"))
 
 
 class KubernetesCluster(pulumi.ComponentResource):
