@@ -277,6 +277,9 @@ def logs(
 from components.commands.profile.command import profile as _profile  # noqa: E402
 
 app.command(name="profile")(_profile)
+from components.commands.import_command import import_ as _import  # noqa: E402
+
+app.command(name="import")(_import)
 
 
 def main() -> None:  # console-script entry point

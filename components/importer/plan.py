@@ -1,0 +1,421 @@
+"""The whole import, from source files to the new texts of Pulumi.yaml and the stack's file.
+
+    sources -> Imported (v1_json / v1_python / v2_yaml) -> names and paths checked and placed
+    -> the config entries -> the files edited in memory -> modelstack's own validation of the
+    result (the rules `check` runs) -> a Plan, written or shown by the command.
+
+Nothing is written here: `writer.write_all` does it, and only for a plan that validated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.config import load, reading as config_reading
+from components.config.merge import merged_values
+from components.config.rules import MODEL_NAME, SERVICE_NAME
+from components.config.schema import DEPLOY_MODELS, NAMESPACE, config_key
+from components.errors import ConfigError, ConfigErrors, ModelstackError
+from components.importer import reading, v1_json, v1_python, v2_yaml, writer
+from components.importer.placing import Placer
+from components.importer.result import Finding, Imported, ImportedModel, SourcePath, refused
+
+AZURE_ML_IMAGES = "mcr.microsoft.com/azureml/"
+STACK_KEYS = ("target", "compute", "deploy", "versions")
+
+
+@dataclass
+class Request:
+    project_dir: Path
+    stack: str
+    sources: list[Path]
+    service: str | None = None
+    models: dict[str, str | None] = field(default_factory=dict)  # --model NAME[=PATH]
+    target: str | None = None
+    compute: str | None = None
+    pip_requirements: Path | None = None
+    cpu_cores: float | None = None
+    memory_gb: float | None = None
+    copy_outside: bool = False
+    force: bool = False
+
+
+@dataclass
+class Plan:
+    service: str
+    files: dict[Path, tuple[str | None, str]]  # path -> (old text or None, new text)
+    copies: list[tuple[Path, Path]]
+    findings: list[Finding]
+
+    def diff(self, project_dir: Path) -> str:
+        return "".join(writer.diff(old or "", new, path.relative_to(project_dir).as_posix()) for path, (old, new) in self.files.items() if old != new)
+
+
+def _family(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "v1-json"
+    if suffix in (".py", ".ipynb"):
+        return "v1-python"
+    if suffix in (".yml", ".yaml"):
+        return "v2-yaml"
+    raise ConfigError(f"{path.name} is not a source modelstack imports", key=path.name, rule="sources are inferenceconfig.json / deploymentconfig.json (v1 CLI), a .py file or .ipynb notebook (v1 SDK), or online endpoint and deployment .yml files (v2)", fix="name the files Azure ML deployed from")
+
+
+def read_sources(request: Request) -> Imported:
+    if not request.sources:
+        raise ConfigError("no source files are named", key="SOURCES", rule="an import reads Azure ML's files", fix="name them: modelstack import inferenceconfig.json deploymentconfig.json --stack NAME ...")
+    families = {_family(p) for p in request.sources}
+    if len(families) > 1:
+        raise ConfigError(f"the sources mix {', '.join(sorted(families))} files", key="SOURCES", rule="one import reads one kind of source: v1 JSON, v1 Python or v2 YAML", fix="import each kind on its own")
+    family = families.pop()
+    imported = Imported()
+    if family == "v1-json":
+        _v1_json(request, imported)
+    elif family == "v1-python":
+        _v1_python(request, imported)
+    else:
+        _v2_yaml(request, imported)
+    return imported
+
+
+def _v1_json(request: Request, imported: Imported) -> None:
+    documents: dict[str, tuple[Path, dict]] = {}
+    for path in request.sources:
+        document = reading.read_mapping(path, reading.read_json(path))
+        kind = v1_json.classify(document)
+        if kind in documents:
+            raise ConfigError(f"{documents[kind][0].name} and {path.name} are both {kind} configurations", key=path.name, rule="az ml model deploy reads one inference and one deployment configuration", fix="name one of each")
+        documents[kind] = (path, document)
+    imported.service, imported.service_field = request.service, "--service"
+    if "inference" not in documents:
+        raise ConfigError("no inference configuration (inferenceconfig.json) is named", key="--ic", rule="a service needs its entry script, from the inference configuration", fix="add inferenceconfig.json to the sources")
+    v1_json.read_inference_config(documents["inference"][1], documents["inference"][0], imported)
+    if "deployment" in documents:
+        v1_json.read_deployment_config(documents["deployment"][1], documents["deployment"][0], imported)
+        if request.target and request.target != imported.target and not (request.target == "kubernetes" and imported.target == "aks"):
+            raise ConfigError(f"--target {request.target} but {documents['deployment'][0].name} deploys to {imported.target}", key="--target", rule="the deployment configuration's computeType decides the target", fix="leave out --target, or import another deployment configuration")
+        imported.target = request.target or imported.target
+    else:
+        imported.target = request.target or "local"
+        imported.dropped("--dc", f"no deployment configuration: target {imported.target} with modelstack's defaults")
+    if not request.models:
+        raise ConfigError("the models to serve are not in the JSON files", key="-m", rule="az ml model deploy -m NAME:VERSION names registered models; modelstack needs their files", fix="give each with --model NAME=PATH (the file or folder registered as NAME)")
+    imported.served = list(request.models)
+    if imported.service is None:
+        raise ConfigError("the service's name is not in the JSON files", key="-n", rule="az ml model deploy -n NAME names the service", fix="give it with --service NAME")
+    imported.compute, imported.compute_field = request.compute, "--compute"
+
+
+def _v1_python(request: Request, imported: Imported) -> None:
+    if len(request.sources) > 1:
+        raise ConfigError("more than one Python source is named", key="SOURCES", rule="one import reads one .py file or notebook", fix="import the file that deploys the service")
+    path = request.sources[0]
+    tree, cells = reading.read_notebook(path) if path.suffix.lower() == ".ipynb" else reading.read_python(path)
+    source = v1_python.Source(path, tree, cells)
+    v1_python.read_python(source, imported, target=request.target if request.target != "kubernetes" else "aks", service=request.service, models=request.models, compute=request.compute)
+    if request.target == "kubernetes":
+        imported.target = "kubernetes"
+    if imported.service is None:
+        raise ConfigError(f"{path.name} deploys no service by a literal name", key=f"{path.name}: Model.deploy(name)", rule="the service's name is Model.deploy's name", fix="give it with --service NAME")
+
+
+def _v2_yaml(request: Request, imported: Imported) -> None:
+    endpoint: tuple[Path, dict] | None = None
+    deployments: list[tuple[Path, dict]] = []
+    for path in request.sources:
+        document = reading.read_mapping(path, reading.read_yaml(path))
+        if v2_yaml.classify(document) == "endpoint":
+            if endpoint is not None:
+                raise ConfigError(f"{endpoint[0].name} and {path.name} are both endpoints", key=path.name, rule="one import makes one service: one endpoint and its deployments", fix="import each endpoint on its own")
+            endpoint = (path, document)
+        else:
+            deployments.append((path, document))
+    traffic: dict[str, float] = {}
+    if endpoint is not None:
+        traffic = v2_yaml.read_endpoint(endpoint[1], endpoint[0], imported)
+    else:
+        imported.deploy["auth_enabled"] = True
+        imported.went("auth_mode", "deploy.auth_enabled", "no endpoint file: Azure ML's default auth_mode key")
+    if not deployments:
+        raise ConfigError("no deployment file is named", key="SOURCES", rule="an endpoint serves its deployments", fix="add the deployments' YAML files")
+    if request.service:
+        imported.service, imported.service_field = request.service, "--service"
+    elif imported.service is None:
+        names = {str(d.get("endpoint_name")) for _, d in deployments if d.get("endpoint_name")}
+        if len(names) == 1:
+            imported.service, imported.service_field = names.pop(), f"{deployments[0][0].name}: endpoint_name"
+    sizes = {k: v for k, v in (("cpu_cores", request.cpu_cores), ("memory_gb", request.memory_gb)) if v is not None}
+    read = [v2_yaml.read_deployment(document, path, service=imported.service, sizes=sizes) for path, document in deployments]
+    if any(v2_yaml._is_kubernetes(d) for _, d in deployments):
+        imported.platform = "kubernetes"
+    v2_yaml.combine(read, traffic, imported, request.models, request.pip_requirements is not None)
+    if request.compute:
+        imported.compute, imported.compute_field = request.compute, "--compute"
+    imported.target = request.target
+
+
+# --- checks, placement and entries ---------------------------------------------------------------
+
+
+def _stack_path(request: Request) -> Path:
+    return request.project_dir / "stacks" / f"Pulumi.{request.stack}.yaml"
+
+
+def _read_file(path: Path) -> str | None:
+    try:
+        return config_reading.read_text(path, rule=load.YAML_RULE)
+    except FileNotFoundError:
+        return None
+
+
+def _stack_clusters(stack_text: str | None) -> tuple[set[str], set[str], bool]:
+    """(clusters, kubernetes_clusters, has a registry) the stack file declares."""
+    document = writer.load(stack_text or "")
+    config = document.get("config") if isinstance(document.get("config"), dict) else {}
+    clusters = config.get(f"{NAMESPACE}:clusters")
+    kubernetes = config.get(f"{NAMESPACE}:kubernetes_clusters")
+    return (set(clusters) if isinstance(clusters, dict) else set(), set(kubernetes) if isinstance(kubernetes, dict) else set(), f"{NAMESPACE}:registry" in config)
+
+
+def _decide_target(request: Request, imported: Imported, stack_text: str | None) -> None:
+    clusters, kubernetes, _ = _stack_clusters(stack_text)
+    if imported.target is None:  # v2: the stack's clusters decide
+        if imported.compute is None:
+            raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule="an Azure ML online endpoint runs on Azure's machines or an attached cluster; modelstack runs it on a cluster of the stack", fix=f"give --compute NAME (a cluster of stack {request.stack}), or --target local")
+        imported.target = "kubernetes" if imported.compute in kubernetes else "aks"
+    if imported.target in ("aks", "kubernetes"):
+        if imported.compute is None:
+            raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule=f"an {imported.target} service names its cluster (compute)", fix="give --compute NAME")
+        declared = kubernetes if imported.target == "kubernetes" else clusters | set(imported.clusters)
+        if imported.compute not in declared:
+            section = "kubernetes_clusters" if imported.target == "kubernetes" else "clusters"
+            raise ConfigError(f"cluster '{imported.compute}' is not declared in stack {request.stack}", key=imported.compute_field or "--compute",
+                              rule=f"an {imported.target} service runs on a cluster declared under {NAMESPACE}:{section} of its stack",
+                              fix=f"declare it in stacks/Pulumi.{request.stack}.yaml first, or give --compute with one of: {', '.join(sorted(declared)) or '(none declared)'}")
+
+
+def _apply_models(request: Request, imported: Imported) -> None:
+    known = {m.name: m for m in imported.models}
+    wanted = set(imported.served) | {m for v in imported.versions for m in v.get("models", [])}
+    for raw, path in request.models.items():
+        name = raw.split(":", 1)[0]
+        if path is None:
+            continue
+        model = known.get(name) or ImportedModel(name, None, origin=f"--model {raw}")
+        imported.went(f"--model {raw}", f"models.{name}.path", f"instead of {model.path.value}" if model.path is not None else "")
+        model.path = SourcePath(path, Path.cwd(), f"--model {raw}")
+        known[name] = model
+        if ":" in raw:
+            imported.dropped(f"--model {raw}", "the version: modelstack versions a model by a hash of its files")
+        wanted.add(name) if name in imported.served or not imported.served else None
+    imported.served = [s.split(":", 1)[0] for s in imported.served]
+    for name in sorted(wanted | set(imported.served)):
+        name = name.split(":", 1)[0]
+        model = known.get(name)
+        if model is None or model.path is None:
+            origin = model.origin if model else "--model"
+            raise ConfigError(f"the files of model '{name}' are not in the sources", key=origin, rule="a model registered in Azure ML is served from its files", fix=f"give them with --model {name}=PATH (the file or folder you registered)")
+    imported.models = [known[n] for n in dict.fromkeys([*imported.served, *sorted(wanted)]) if n in known]
+
+
+def _check_names(imported: Imported) -> None:
+    if imported.service is None:
+        raise ConfigError("the service has no name", key="--service", rule="a service is named", fix="give --service NAME")
+    if not SERVICE_NAME.match(imported.service):
+        raise ConfigError(f"service name '{imported.service}' is not allowed", key=imported.service_field, rule="webservice names are 3-32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'", fix="give another name with --service NAME")
+    for model in imported.models:
+        if not MODEL_NAME.match(model.name):
+            raise ConfigError(f"model name '{model.name}' is not allowed", key=model.origin or "--model", rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="register it under another name (--model NEWNAME=PATH)")
+
+
+def _pip_override(request: Request, imported: Imported, placer: Placer) -> None:
+    if request.pip_requirements is None:
+        return
+    for key in ("conda_file",):
+        if key in imported.environment:
+            imported.dropped(f"environment.{key}", "replaced by --pip-requirements")
+            imported.environment.pop(key)
+    image = imported.environment.get("base_image")
+    if isinstance(image, str) and image.startswith(AZURE_ML_IMAGES):
+        imported.environment.pop("base_image")
+        imported.dropped("environment.base_image", f"{image} is Azure ML's conda image; with --pip-requirements the service builds on modelstack's Debian base")
+    imported.environment["pip_requirements"] = SourcePath(str(request.pip_requirements), Path.cwd(), "--pip-requirements")
+    imported.went("--pip-requirements", "environment.pip_requirements")
+
+
+def _placed(value: Any, placer: Placer) -> Any:
+    if isinstance(value, SourcePath):
+        return placer.place(value)
+    if isinstance(value, dict):
+        return {k: _placed(v, placer) for k, v in value.items()}
+    return value
+
+
+def _entries(request: Request, imported: Imported, placer: Placer) -> tuple[dict, dict, dict]:
+    models = {}
+    for model in imported.models:
+        models[model.name] = {"path": placer.place(model.path), **model.values}
+    shared: dict[str, Any] = {"models": list(imported.served)}
+    if imported.source_directory is not None:
+        source_dir = placer.place(imported.source_directory)
+        shared["source_directory"] = source_dir
+        shared["entry_script"] = placer.place_inside(imported.entry_script, imported.source_directory, source_dir)
+    else:
+        shared["entry_script"] = placer.place(imported.entry_script)
+    if imported.environment:
+        shared["environment"] = _placed(imported.environment, placer)
+    shared.update(imported.shared)
+    stack: dict[str, Any] = {"target": imported.target}
+    if imported.target in ("aks", "kubernetes"):
+        stack["compute"] = imported.compute
+    allowed = DEPLOY_MODELS[imported.target].model_fields
+    deploy = {}
+    for key, value in imported.deploy.items():
+        if key in allowed:
+            deploy[key] = _placed(value, placer)
+        else:
+            imported.dropped(f"deploy.{key}", f"not a parameter of target {imported.target}")
+    if deploy:
+        stack["deploy"] = deploy
+    if imported.versions:
+        stack["versions"] = imported.versions
+    return models, shared, stack
+
+
+# --- the files ---------------------------------------------------------------------------------
+
+
+def _refuse_existing(request: Request, project: Any, stack_doc: Any, service: str, models: dict) -> None:
+    if request.force:
+        return
+    taken_services = writer.existing_names(project, "services", shared=True) | writer.existing_names(stack_doc, "services", shared=False)
+    if service in taken_services:
+        raise ConfigError(f"service '{service}' is already declared", key=config_key("services", service), rule="an import never replaces a service unless asked", fix="give another name with --service NAME, or pass --force to replace it")
+    taken_models = writer.existing_names(project, "models", shared=True) | writer.existing_names(stack_doc, "models", shared=False)
+    for name in models:
+        if name in taken_models:
+            raise ConfigError(f"model '{name}' is already declared", key=config_key("models", name), rule="an import never replaces a model unless asked", fix=f"name it otherwise with --model NEWNAME=PATH, or pass --force to replace it")
+
+
+def _values_from_texts(project_text: str, stack_text: str, stack: str) -> tuple[dict, dict, set[str]]:
+    project = config_reading.parse_yaml(project_text, "Pulumi.yaml", rule=load.YAML_RULE) or {}
+    declared = load._strip_namespace(load._config_section(project, "Pulumi.yaml"), "Pulumi.yaml")
+    shared = {k: d.get("value") if isinstance(d, dict) and "value" in d else d for k, d in declared.items()}
+    stack_document = config_reading.parse_yaml(stack_text, f"Pulumi.{stack}.yaml", rule=load.YAML_RULE) or {}
+    values = load._strip_namespace(load._config_section(stack_document, f"Pulumi.{stack}.yaml"), f"Pulumi.{stack}.yaml")
+    secure: set[str] = set()
+    values = {k: load._replace_secure_leaves(v, f"{NAMESPACE}:{k}", secure) for k, v in values.items()}
+    return shared, values, secure
+
+
+def _validate(request: Request, project_text: str, stack_text: str, findings: list[Finding], service: str) -> None:
+    """modelstack's own rules over the result (what `check` runs first): an import that would
+    not pass them is refused, each error followed by the source field it came from."""
+    shared, values, secure = _values_from_texts(project_text, stack_text, request.stack)
+    try:
+        load.parse(merged_values(shared, values), stack=request.stack, project_dir=request.project_dir, secure_paths=secure)
+    except ConfigErrors as errors:
+        raise ConfigErrors([_traced(e, findings) for e in errors.errors]) from None
+
+
+def _traced(error: ConfigError, findings: list[Finding]) -> ConfigError:
+    sources = [f.source for f in findings if f.went and error.key and (error.key == f.went or error.key.startswith(f"{f.went}.") or error.key.startswith(f"{f.went}["))]
+    if not sources:
+        return error
+    return ConfigError(f"{error.detail} (imported from {sources[-1]})", key=error.key, rule=error.rule, fix=error.fix)
+
+
+def _full_keys(imported: Imported) -> None:
+    service = imported.service
+    for finding in imported.findings:
+        went = finding.went
+        if went is None or went.startswith(f"{NAMESPACE}:"):
+            continue
+        if went.startswith(("models.", "clusters.")):
+            finding.went = f"{NAMESPACE}:{went}"
+        elif went == "services.<name>":
+            finding.went = config_key("services", service)
+        else:
+            finding.went = f"{config_key('services', service)}.{went}" if not went.startswith("versions[") else f"{config_key('services', service)}.{went}"
+
+
+def plan(request: Request) -> Plan:
+    imported = read_sources(request)
+    project_path = request.project_dir / "Pulumi.yaml"
+    stack_path = _stack_path(request)
+    project_text = _read_file(project_path)
+    if project_text is None:
+        raise ConfigError(f"no Pulumi.yaml in {request.project_dir}", rule="modelstack runs inside a modelstack project", fix="cd into the project folder, or set MODELSTACK_PROJECT_DIR")
+    stack_text = _read_file(stack_path)
+    if request.cpu_cores is not None and imported.target is not None:
+        imported.deploy["cpu_cores"] = request.cpu_cores
+        imported.went("--cpu-cores", "deploy.cpu_cores")
+    if request.memory_gb is not None and imported.target is not None:
+        imported.deploy["memory_gb"] = request.memory_gb
+        imported.went("--memory-gb", "deploy.memory_gb")
+    _apply_models(request, imported)
+    _check_names(imported)
+    _decide_target(request, imported, stack_text)
+    placer = Placer(request.project_dir, imported.service, request.copy_outside)
+    _pip_override(request, imported, placer)
+    models, shared, stack_entry = _entries(request, imported, placer)
+
+    project = writer.load(project_text)
+    stack_doc = writer.load(stack_text or "")
+    _refuse_existing(request, project, stack_doc, imported.service, models)
+    writer.add_shared(project, "models", models)
+    writer.add_shared(project, "services", {imported.service: shared})
+    writer.add_stack(stack_doc, "services", {imported.service: stack_entry})
+    _, _, has_registry = _stack_clusters(stack_text)
+    if imported.target in ("aci", "aks") and not has_registry:
+        writer.add_stack(stack_doc, "registry", {"kind": "acr"})
+        imported.went("(the workspace's registry)", f"{NAMESPACE}:registry", "kind acr: Azure ML pushed images to the workspace's container registry")
+    declared, _, _ = _stack_clusters(stack_text)
+    for name, values in imported.clusters.items():
+        if name in declared:
+            imported.dropped(f"clusters.{name}", f"stack {request.stack} declares cluster '{name}' already; it is left as it is")
+            continue
+        writer.add_stack(stack_doc, "clusters", {name: _placed(values, placer)}, replace=False)
+    new_project, new_stack = writer.dump(project), writer.dump(stack_doc)
+    _full_keys(imported)
+    files = {project_path: (project_text, new_project), stack_path: (stack_text, new_stack)}
+    return Plan(imported.service, files, placer.copies, imported.findings)
+
+
+def validate(request: Request, plan_: Plan) -> None:
+    project_text = plan_.files[request.project_dir / "Pulumi.yaml"][1]
+    stack_text = plan_.files[_stack_path(request)][1]
+    _validate(request, project_text, stack_text, plan_.findings, plan_.service)
+
+
+def apply(request: Request, plan_: Plan, *, dry_run: bool) -> None:
+    """Validate the plan and write it, all or nothing. Files copied in with --copy-outside are
+    put in place first (paths are checked against the files themselves), and removed again when
+    the plan does not validate, on a dry run, or when the write fails."""
+    writer.write_all({}, plan_.copies)
+    try:
+        validate(request, plan_)
+        if not dry_run:
+            writer.write_all(plan_.files, [])
+    except BaseException:
+        writer.remove_copies(plan_.copies, request.project_dir)
+        raise
+    if dry_run:
+        writer.remove_copies(plan_.copies, request.project_dir)
+
+
+def report(findings: list[Finding]) -> str:
+    mapped = [f for f in findings if f.went is not None]
+    dropped = [f for f in findings if f.went is None]
+    lines = [f"{len(mapped)} field(s) mapped, {len(dropped)} dropped:"]
+    lines += [f"  {f.line()}" for f in mapped]
+    lines += [f"  {f.line()}" for f in dropped]
+    return "\n".join(lines)
+
+
+def as_json(findings: list[Finding]) -> str:
+    return json.dumps([{"source": f.source, "went": f.went, "note": f.note} for f in findings], indent=2)
