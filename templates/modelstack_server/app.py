@@ -36,6 +36,11 @@ NOT_FOUND = "The requested URL was not found on the server. If you entered the U
 METHOD_NOT_ALLOWED = "The method is not allowed for the requested URL."
 RUN_FAILED = "An unexpected error occurred in scoring script. Check the logs for more info."
 INTERNAL_ERROR = "An unexpected internal error occurred. Check the logs for more info."
+# Flask's message for an exception outside run() (werkzeug's InternalServerError), as azmlinfsrv answers
+# a response run() returned that cannot be turned into bytes.
+SERVER_ERROR = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application."
+NOT_JSON = "run() returned NaN or Infinity, which JSON cannot represent; return None (null) or a string for such values"
+AMBIGUOUS_CREDENTIALS = "the request has more than one Authorization header; send one"
 ROUTES = {
     "/": ("GET", "HEAD", "OPTIONS"),
     "/score": ("GET", "HEAD", "POST", "OPTIONS"),
@@ -44,6 +49,18 @@ ROUTES = {
 AUTOMATIC_ALLOW = "GET, HEAD, OPTIONS"
 
 Headers = list  # [(name, value)] as str
+# The ids the server sets on every answer (request_ids.py); a script's own are replaced, as azmlinfsrv
+# replaces them, never sent twice.
+ID_HEADERS = ("x-request-id", "x-ms-request-id", "x-ms-client-request-id")
+
+
+class StreamedBody:
+    """A response run() returned over an iterator (an AMLResponse over a generator): sent item by
+    item as the script produces them. Items are produced through the scorer, one call at a time
+    like run() itself, each within SCORING_TIMEOUT_MS."""
+
+    def __init__(self, response):
+        self.response = response
 
 
 def message(status: int, text: str, run_function_failed: bool = False, extra: Headers = ()) -> tuple[int, Headers, bytes]:
@@ -61,6 +78,17 @@ class ScoringApp:
         self.aml_cors = cors.AmlCors(settings.aml_cors_origins)
         self.app_insights = app_insights
         self.telemetry = telemetry  # telemetry.RequestTelemetry with enable_app_insights, else None
+        self.max_request_bytes = settings.max_request_bytes
+        self.too_large = f"the request body is larger than {self.max_request_bytes} bytes"
+
+    def limit_bodies_to_memory(self, memory_bytes: int | None, workers: int, held_bytes: int, per_body_byte: float) -> None:
+        """Lowers the body limit to what this worker's share of the replica's memory holds (memory.py)."""
+        from .memory import body_limit
+
+        self.max_request_bytes = body_limit(self.settings.max_request_bytes, memory_bytes, workers, held_bytes, per_body_byte)
+        if self.max_request_bytes < self.settings.max_request_bytes:
+            self.too_large = (f"the request body is larger than {self.max_request_bytes} bytes, the most this replica's memory "
+                              f"({memory_bytes // 2**20} MiB{f' for {workers} workers' if workers > 1 else ''}) can hold while it is scored")
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -78,9 +106,17 @@ class ScoringApp:
     async def _http(self, scope, receive, send) -> None:
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
+        if "//" in path:  # `//score` is /score, as azmlinfsrv routes it (and run() sees /score)
+            path = _merge_slashes(path)
+            scope = {**scope, "path": path, "raw_path": _merge_slashes(scope.get("raw_path") or b"")}
         headers: dict[bytes, bytes] = {}
+        repeated_authorization = False
         for name, value in scope["headers"]:
-            headers.setdefault(name, value)
+            if name in headers:
+                repeated_authorization = repeated_authorization or name == b"authorization"
+                headers[name] += b"," + value
+            else:
+                headers[name] = value
         settings = self.settings
         origin = _text(headers.get(b"origin"))
         front_cors: Headers = []
@@ -95,6 +131,8 @@ class ScoringApp:
             return await _send(send, 204, cors.preflight_headers(front_cors[0][1], _text(headers.get(b"access-control-request-headers"))), b"")
 
         if (settings.auth_enabled or settings.token_auth_enabled) and not (path == "/" and method in ("GET", "HEAD")):
+            if repeated_authorization:  # which one counts differs from proxy to proxy: neither does
+                return await _send(send, 401, [("Content-Type", "application/json"), ("WWW-Authenticate", 'Bearer realm="modelstack", error="invalid_request"'), *front_cors], json.dumps({"message": AMBIGUOUS_CREDENTIALS}).encode())
             if settings.token_auth_enabled:
                 refused = token_refusal(headers.get(b"authorization"), settings.token_keys, settings.token_audience)
             else:
@@ -103,8 +141,8 @@ class ScoringApp:
                 text, challenge = refused
                 return await _send(send, 401, [("Content-Type", "application/json"), ("WWW-Authenticate", challenge), *front_cors], json.dumps({"message": text}).encode())
 
-        limit = settings.max_request_bytes
-        too_large = f"the request body is larger than {limit} bytes"
+        limit = self.max_request_bytes
+        too_large = self.too_large
         length = headers.get(b"content-length")
         if length is not None:
             try:
@@ -125,9 +163,43 @@ class ScoringApp:
             status, response_headers, payload = await self._azureml(scope, method, path, headers, body, started)
         if front_cors:
             response_headers = cors.add_missing(response_headers, front_cors)
-        await _send(send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload))
+        if isinstance(payload, StreamedBody):
+            await self._stream(receive, send, status, response_headers, payload, method)
+        else:
+            await _send(send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload))
         if self.telemetry is not None and path != "/":  # not the health probe
             self._record(scope, method, path, headers, status, response_headers, started)
+
+    async def _stream(self, receive, send, status: int, headers: Headers, body: StreamedBody, method: str) -> None:
+        """Each item as the script yields it, chunked. A generator that raises or runs past the
+        timeout ends the response without its last chunk (the client sees it cut short); a
+        client that goes away stops the generator."""
+        raw = [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in headers]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        gone = asyncio.ensure_future(receive())  # completes only when the client disconnects
+        items = body.response.iter_encoded()
+        complete = False
+        try:
+            while method != "HEAD" and not gone.done():
+                _, item = await self.scorer.score(partial(next, items, None))
+                if item is None:
+                    break
+                if item:
+                    await send({"type": "http.response.body", "body": item, "more_body": True})
+            complete = not gone.done()
+        except ScoringTimeout as error:
+            logger.error(f"Encountered Exception: the streamed response's next item took longer than {error.timeout_ms} ms")
+        except RunFailed as error:
+            cause = error.__cause__
+            logger.error("Encountered Exception: {0}".format("".join(traceback.format_exception(type(cause), cause, cause.__traceback__))))
+        finally:
+            gone.cancel()
+            try:
+                await self.scorer.score(body.response.close)  # the generator's cleanup runs as the script's code
+            except (ScoringTimeout, RunFailed):
+                logger.error("closing the streamed response failed")
+        if complete:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _record(self, scope, method: str, path: str, headers: dict[bytes, bytes], status: int, response_headers: Headers, started: float) -> None:
         end_ns = time.time_ns()
@@ -216,7 +288,8 @@ class ScoringApp:
         if logged:
             query = scope.get("query_string", b"")
             shown = path + ("?" + query.decode("latin-1") if query else "")
-            log_capture.access_line(f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {len(payload)}")
+            length = "N/A" if isinstance(payload, StreamedBody) else len(payload)  # azmlinfsrv's word for a streamed length
+            log_capture.access_line(f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {length}")
         return status, response_headers, payload
 
     def _swagger(self, scope):
@@ -261,11 +334,18 @@ class ScoringApp:
 
         response_type = flask_response_type()
         if response_type is not None and isinstance(output, response_type):
-            status, response_headers, payload = _from_flask(output)
+            try:
+                status, response_headers, payload = _from_flask(output)
+            except Exception:  # a body Flask cannot turn into bytes (a list of numbers, say)
+                logger.error("Encountered Exception: {0}".format(traceback.format_exc()))
+                return message(500, SERVER_ERROR)
         else:
             try:
-                payload = json.dumps(output if output is not None else {}).encode()
-            except Exception:
+                payload = json.dumps(output if output is not None else {}, allow_nan=False).encode()
+            except Exception as error:
+                if isinstance(error, ValueError) and "Out of range float" in str(error):
+                    logger.error(f"Encountered Exception: {NOT_JSON}")
+                    return message(500, NOT_JSON, run_function_failed=True)
                 logger.error("Encountered Exception: {0}".format(traceback.format_exc()))
                 return message(500, INTERNAL_ERROR)
             status, response_headers = 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")]
@@ -280,13 +360,20 @@ class ScoringApp:
             self.app_insights.send_exception_log(info, ids.request_id, ids.client_request_id)
 
 
-def _from_flask(response) -> tuple[int, Headers, bytes]:
-    """An AMLResponse (or any Flask response) as status, headers and body."""
-    payload = response.get_data()
-    headers = [(name, value) for name, value in response.headers.to_wsgi_list() if name.lower() != "content-length"]
+def _from_flask(response) -> tuple[int, Headers, bytes | StreamedBody]:
+    """An AMLResponse (or any Flask response) as status, headers and body (or its stream)."""
+    payload = StreamedBody(response) if response.is_streamed else response.get_data()
+    headers = [(name, value) for name, value in response.headers.to_wsgi_list() if name.lower() != "content-length" and name.lower() not in ID_HEADERS]
     if response.status_code >= 500:
         headers = [(n, v) for n, v in headers if n.lower() != "x-ms-run-function-failed"] + [("x-ms-run-function-failed", "True")]
     return response.status_code, headers, payload
+
+
+def _merge_slashes(path):
+    separator = "/" if isinstance(path, str) else b"/"
+    while separator * 2 in path:
+        path = path.replace(separator * 2, separator)
+    return path
 
 
 def _text(value: bytes | None) -> str | None:

@@ -251,6 +251,9 @@ def wsgi_environ(scope: dict, body: bytes) -> dict[str, Any]:
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
         "wsgi.input": io.BytesIO(body),
+        # The body is complete (read before run() is called, chunked or not): Flask reads it
+        # whole even without a Content-Length, as under gunicorn, which sets this too.
+        "wsgi.input_terminated": True,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": False,
         "wsgi.multiprocess": False,

@@ -92,47 +92,6 @@ def write_tls_files(settings: Settings) -> tuple[str, str] | None:
     return paths
 
 
-def header_timeout_protocol(seconds: float):
-    """uvicorn's httptools protocol, closing connections whose request headers are late."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class HeaderTimeoutProtocol(HttpToolsProtocol):
-        header_timeout = seconds
-        _header_timer = None
-
-        def connection_made(self, transport):
-            super().connection_made(transport)
-            self._arm_header_timer()
-
-        def data_received(self, data: bytes) -> None:
-            if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
-                self._arm_header_timer()  # the first byte of the next request on a kept-alive connection
-            super().data_received(data)
-
-        def on_headers_complete(self) -> None:
-            self._cancel_header_timer()
-            super().on_headers_complete()
-
-        def connection_lost(self, exc):
-            self._cancel_header_timer()
-            super().connection_lost(exc)
-
-        def _arm_header_timer(self) -> None:
-            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_late)
-
-        def _cancel_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _headers_too_late(self) -> None:
-            self._header_timer = None
-            if not self.transport.is_closing():
-                self.transport.close()
-
-    return HeaderTimeoutProtocol
-
-
 def _start_app_insights(settings: Settings):
     if not settings.app_insights_enabled:
         return None  # OpenTelemetry and the Azure Monitor exporter are never imported
@@ -185,7 +144,33 @@ def load_application(settings: Settings, peers=None):
         _list_model_dir(settings)
         sys.exit(BOOT_ERROR)
     logger.info("Users's init has completed successfully")
-    return ScoringApp(settings, script, app_insights=app_insights, peers=peers, telemetry=telemetry)
+    app = ScoringApp(settings, script, app_insights=app_insights, peers=peers, telemetry=telemetry)
+    _limit_bodies_to_memory(app, settings)
+    return app
+
+
+def _limit_bodies_to_memory(app, settings: Settings) -> None:
+    """Measured once init() has run: what the worker holds is then known (memory.py)."""
+    from . import memory
+
+    memory_bytes = settings.memory_limit_bytes or memory.read_cgroup_limit()
+    per_body_byte = settings.memory_per_body_byte or memory.DEFAULT_MEMORY_PER_BODY_BYTE
+    app.limit_bodies_to_memory(memory_bytes, settings.worker_count, memory.resident_bytes(), per_body_byte)
+    if memory_bytes is not None:
+        logger.info(f"Memory {memory_bytes // 2**20} MiB for {settings.worker_count} worker(s): request bodies up to {app.max_request_bytes} bytes")
+
+
+def raise_open_file_limit() -> None:
+    """Each connection is a file descriptor: the soft limit (often 1024) is raised to the hard one,
+    so MODELSTACK_MAX_CONNECTIONS connections and the idle ones being closed fit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard))
+        except (ValueError, OSError):
+            pass
 
 
 def peered_server(config, peer_listener: socket.socket):
@@ -220,20 +205,22 @@ def peered_server(config, peer_listener: socket.socket):
 def serve(settings: Settings, tls_files, sock: socket.socket | None = None, peers=None, peer_listener: socket.socket | None = None) -> None:
     import uvicorn
 
+    from .protocol import scoring_protocol
+
     app = load_application(settings, peers)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http=header_timeout_protocol(settings.header_timeout_seconds),
+        http=scoring_protocol(settings.connection_limits()),
         lifespan="off",
         access_log=False,  # one line per scoring request comes from the app, in azmlinfsrv's format
         log_config=None,
         log_level="warning",
         server_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,
-        limit_concurrency=settings.max_connections,
+        limit_concurrency=None,  # the cap is protocol.py's: idle connections give way first
         # Requests in flight finish when the container is asked to stop (rolling updates).
         timeout_graceful_shutdown=math.ceil(settings.scoring_timeout_ms / 1000) + 5,
         ssl_certfile=tls_files[0] if tls_files else None,
@@ -320,6 +307,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"modelstack server: {error}", file=sys.stderr)
         raise SystemExit(SETTINGS_ERROR) from None
     tls_files = write_tls_files(settings)
+    # As azmlinfsrv: the script finds whether App Insights is on, "true" or "false", never unset.
+    os.environ[APP_INSIGHTS_ENABLED_ENV] = "true" if settings.app_insights_enabled else "false"
+    raise_open_file_limit()
     for name in SECRET_ENVS:
         # Out of os.environ, so the entry script does not find them there and its child processes
         # do not inherit them. Not a wall: the entry script runs in this process, and the

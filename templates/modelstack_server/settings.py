@@ -48,6 +48,12 @@ HEADER_TIMEOUT_ENV = "MODELSTACK_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_ENV = "MODELSTACK_BODY_TIMEOUT_SECONDS"
 KEEP_ALIVE_ENV = "MODELSTACK_KEEP_ALIVE_SECONDS"
 MAX_CONNECTIONS_ENV = "MODELSTACK_MAX_CONNECTIONS"
+MAX_HEADER_LINE_ENV = "MODELSTACK_MAX_HEADER_LINE_BYTES"
+MAX_HEADER_COUNT_ENV = "MODELSTACK_MAX_HEADER_COUNT"
+MAX_HEADER_BYTES_ENV = "MODELSTACK_MAX_HEADER_BYTES"
+# the replica's memory, when no cgroup limit says it, and what a body costs in it (memory.py)
+MEMORY_LIMIT_ENV = "MODELSTACK_MEMORY_LIMIT_BYTES"
+MEMORY_PER_BODY_BYTE_ENV = "MODELSTACK_MEMORY_PER_BODY_BYTE"
 # fast run() calls in a row before run() is called on the event loop's thread (scoring.py)
 INLINE_AFTER_ENV = "MODELSTACK_INLINE_AFTER_CALLS"
 
@@ -63,6 +69,10 @@ DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
 # never sends a request on a connection we are closing.
 DEFAULT_KEEP_ALIVE_SECONDS = 75.0
 DEFAULT_MAX_CONNECTIONS = 1024
+# gunicorn's limit_request_field_size and limit_request_fields; nginx's large_client_header_buffers (4 8k)
+DEFAULT_MAX_HEADER_LINE_BYTES = 8190
+DEFAULT_MAX_HEADER_COUNT = 100
+DEFAULT_MAX_HEADER_BYTES = 4 * 8192
 DEFAULT_INLINE_AFTER_CALLS = 100
 DEFAULT_SERVICE_NAME = "ML service"
 DEFAULT_SERVICE_VERSION = "1.0"
@@ -88,6 +98,12 @@ def _number(environ: Mapping[str, str], name: str, default: float, *, whole: boo
     if value < minimum:
         raise SettingsError(f"{name} is {raw}; it must be at least {minimum:g} {unit}")
     return value
+
+
+def _optional_whole(environ: Mapping[str, str], name: str, *, minimum: int, unit: str) -> int | None:
+    if not (environ.get(name) or "").strip():
+        return None
+    return int(_number(environ, name, 0, whole=True, minimum=minimum, unit=unit))
 
 
 def _origins(raw: str | None) -> tuple[str, ...]:
@@ -118,6 +134,11 @@ class Settings:
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_header_line_bytes: int = DEFAULT_MAX_HEADER_LINE_BYTES
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    memory_limit_bytes: int | None = None  # None: the cgroup's limit, if any (memory.py)
+    memory_per_body_byte: float = 0.0  # 0: memory.py's measured default
     inline_after_calls: int = DEFAULT_INLINE_AFTER_CALLS
     service_name: str = DEFAULT_SERVICE_NAME
     service_version: str = DEFAULT_SERVICE_VERSION
@@ -188,6 +209,11 @@ class Settings:
             body_timeout_seconds=_number(environ, BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
             keep_alive_seconds=_number(environ, KEEP_ALIVE_ENV, DEFAULT_KEEP_ALIVE_SECONDS, whole=False, minimum=0.1, unit="seconds"),
             max_connections=int(_number(environ, MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, whole=True, minimum=1, unit="connections")),
+            max_header_line_bytes=int(_number(environ, MAX_HEADER_LINE_ENV, DEFAULT_MAX_HEADER_LINE_BYTES, whole=True, minimum=256, unit="bytes")),
+            max_header_count=int(_number(environ, MAX_HEADER_COUNT_ENV, DEFAULT_MAX_HEADER_COUNT, whole=True, minimum=8, unit="headers")),
+            max_header_bytes=int(_number(environ, MAX_HEADER_BYTES_ENV, DEFAULT_MAX_HEADER_BYTES, whole=True, minimum=1024, unit="bytes")),
+            memory_limit_bytes=_optional_whole(environ, MEMORY_LIMIT_ENV, minimum=64 * 1024 * 1024, unit="bytes"),
+            memory_per_body_byte=_number(environ, MEMORY_PER_BODY_BYTE_ENV, 0.0, whole=False, minimum=1.0, unit="bytes of memory per byte of body") if environ.get(MEMORY_PER_BODY_BYTE_ENV, "").strip() else 0.0,
             inline_after_calls=int(_number(environ, INLINE_AFTER_ENV, DEFAULT_INLINE_AFTER_CALLS, whole=True, minimum=1, unit="calls")),
             service_name=environ.get(SERVICE_NAME_ENV) or DEFAULT_SERVICE_NAME,
             service_version=environ.get(SERVICE_VERSION_ENV) or DEFAULT_SERVICE_VERSION,
@@ -198,6 +224,11 @@ class Settings:
             app_insights_key=insights_key,
             app_insights_connection_string=environ.get(APP_INSIGHTS_CONNECTION_STRING_ENV) or None,
         )
+
+    def connection_limits(self):
+        from .protocol import ConnectionLimits
+
+        return ConnectionLimits(self.header_timeout_seconds, self.max_header_line_bytes, self.max_header_count, self.max_header_bytes, self.max_connections)
 
     def origin_allowed(self, origin: str | None) -> bool:
         return bool(origin) and ("*" in self.cors_origins or origin.rstrip("/") in self.cors_origins)

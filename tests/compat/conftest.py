@@ -30,7 +30,9 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = Path(__file__).resolve().parent
 SCRIPTS = COMPAT / "entry_scripts"
-SERVER_PACKAGE_PARENT = REPO / "templates"
+# The folder holding the modelstack_server package under test; another revision's copy can be
+# given, to show that a new test fails on the code before a fix.
+SERVER_PACKAGE_PARENT = Path(os.environ.get("MODELSTACK_COMPAT_SERVER_PARENT") or REPO / "templates")
 SERVING_REQUIREMENTS = COMPAT / "requirements-serving.txt"
 SERVING_VENV = REPO / ".modelstack" / "compat-venv"
 START_TIMEOUT_SECONDS = 60

@@ -44,8 +44,12 @@ def post(body, content_type="application/json", **headers) -> Call:
 
 def normalised(response: requests.Response) -> dict:
     """Status, body and the headers that must agree; by-design headers removed or reduced."""
+    return normalised_parts(response.status_code, response.raw.headers.items(), response.content)
+
+
+def normalised_parts(status: int, header_items, body: bytes) -> dict:
     headers = {}
-    for name, value in response.raw.headers.items():
+    for name, value in header_items:
         name = name.lower()
         if name in BY_DESIGN:
             continue
@@ -56,7 +60,7 @@ def normalised(response: requests.Response) -> dict:
         elif name in ("x-request-id", "x-ms-request-id") and UUID.match(value):
             value = "<generated uuid>"
         headers.setdefault(name, []).append(value)
-    return {"status": response.status_code, "body": response.content, "headers": headers}
+    return {"status": status, "body": body, "headers": headers}
 
 
 def send(base: str, call: Call) -> requests.Response:
@@ -149,6 +153,8 @@ CASES = {
     "request_headers_parameter.py": [post('{"a": 1}', **{"X-Custom": "custom value"}), post("{}", content_type="text/plain", **{"x-custom": "lower"})],
     "returns_none.py": [post("{}")],
     "returns_unserialisable.py": [post("{}")],
+    "rawhttp_unserialisable_response.py": [post("{}"), Call("GET", "/score?kind=set")],
+    "rawhttp_sets_request_id.py": [post("{}"), post("{}", **{"x-request-id": "the-clients"}), post("{}", **{"x-ms-client-request-id": "client"})],
     "standard_multi_parameter_schema.py": [post('{"a": 5}'), post('{"a": 5, "b": "given"}'), post('{"b": "no a"}'), Call("GET", "/score?a=3&b=q"), *SWAGGER[:1], SWAGGER[5]],
     "print_and_logging.py": [post('"hello"')],
 }
@@ -171,6 +177,7 @@ def test_environment_contract(servers, model_dir):
         "app_root": str(SCRIPTS),
         "helper": "helper from the app root",
         "module_name": "entry_module",
+        "app_insights_enabled": "false",  # as azmlinfsrv sets it when App Insights is off
     }
 
 

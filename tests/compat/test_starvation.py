@@ -17,6 +17,8 @@ import time
 import pytest
 import requests
 
+from tests.conftest import require
+
 IDLE_CONNECTIONS = 500
 SLOW_CLIENTS = 10
 HEADER_TIMEOUT_SECONDS = 4
@@ -91,16 +93,57 @@ def test_idle_and_slow_clients_do_not_starve_others(servers, kind):
             sock.close()
 
 
-def test_a_connection_past_the_limit_is_refused_at_once(servers):
+def test_past_the_connection_cap_idle_connections_give_way_and_busy_ones_do_not(servers):
     started = servers("plain_json_string.py", {"MODELSTACK_MAX_CONNECTIONS": "5"}, kinds=("modelstack",))
     server = started["modelstack"]
-    held = [_connect(server.port) for _ in range(5)]
+    idle = [_connect(server.port) for _ in range(5)]
     try:
-        answer = requests.post(server.base + "/score", data="{}", timeout=5)
-        assert answer.status_code == 503
+        assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 200, "an idle connection should have made room"
+        assert any(_closed_by_server(sock) for sock in idle), "no idle connection was closed"
     finally:
-        for sock in held:
+        for sock in idle:
             sock.close()
+    busy = [_connect(server.port) for _ in range(5)]
+    try:
+        for sock in busy:  # each in the middle of a body: a request in progress is never closed to make room
+            sock.send(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        requests.get(server.base + "/", timeout=5)  # the five are read before the probe below
+        assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 503
+        assert requests.get(server.base + "/", timeout=5).status_code == 200, "the liveness probe is answered past the cap"
+        assert not any(_closed_by_server(sock) for sock in busy)
+    finally:
+        for sock in busy:
+            sock.close()
+
+
+FLOOD = 2000
+
+
+def test_the_liveness_probe_is_answered_while_2000_idle_connections_are_held(servers):
+    """On AKS a liveness probe that fails restarts a healthy pod: a flood of idle sockets must
+    not do that. Past MODELSTACK_MAX_CONNECTIONS (1024) the oldest idle connections are closed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = FLOOD + 256
+    require(hard == resource.RLIM_INFINITY or hard >= needed, f"this test holds {FLOOD} sockets; the hard open-file limit is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    started = servers("plain_json_string.py", kinds=("modelstack",))
+    server = started["modelstack"]
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(FLOOD):
+            flood.append(_connect(server.port))
+        for _ in range(3):
+            assert requests.get(server.base + "/", timeout=10).status_code == 200
+        assert requests.post(server.base + "/score", data='{"a": 1}', timeout=10).status_code == 200
+        closed = sum(_closed_by_server(sock) for sock in flood)
+        assert closed >= FLOOD - 1024, f"only {closed} of the {FLOOD} idle connections were closed"
+    finally:
+        for sock in flood:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_body_that_does_not_arrive_gets_408(servers):

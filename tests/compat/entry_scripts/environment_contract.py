@@ -1,5 +1,5 @@
-"""AZUREML_MODEL_DIR, AZUREML_ENTRY_SCRIPT and AML_APP_ROOT as a script sees them; a module of
-AML_APP_ROOT is importable."""
+"""AZUREML_MODEL_DIR, AZUREML_ENTRY_SCRIPT, AML_APP_ROOT and AML_APP_INSIGHTS_ENABLED as a script
+sees them; a module of AML_APP_ROOT is importable."""
 import os
 
 import helper_module
@@ -17,4 +17,5 @@ def run(data):
         "app_root": os.environ.get("AML_APP_ROOT"),
         "helper": helper_module.NAME,
         "module_name": __name__,
+        "app_insights_enabled": os.environ.get("AML_APP_INSIGHTS_ENABLED"),
     }
