@@ -311,11 +311,34 @@ def capacity_warnings(config: StackConfig) -> list[ConfigWarning]:
     return capacity_findings(config)[1]
 
 
+def gpu_errors(config: StackConfig) -> list[ConfigError]:
+    """A service asking for more GPUs per replica than a node of its created cluster has (none,
+    on most sizes): its pods would wait unscheduled forever. An attached cluster's pools are
+    Azure's to tell, and a cluster of unknown size is named by its own rule."""
+    errors = []
+    for service_name, service in config.services.items():
+        cluster = config.clusters.get(service.compute or "") if service.target == "aks" else None
+        gpu_cores = getattr(service.deploy, "gpu_cores", 0)
+        if not gpu_cores or cluster is None or cluster.attach is not None:
+            continue
+        size = vm_sizes.find(cluster.vm_size)
+        if size is not None and size.gpus < gpu_cores:
+            has = f"{size.gpus} GPU{'s' if size.gpus != 1 else ''}" if size.gpus else "no GPU"
+            errors.append(ConfigError(
+                f"gpu_cores is {gpu_cores}, and the nodes of cluster {service.compute} ({cluster.vm_size}) have {has}",
+                key=_service_key(service_name, "deploy", "gpu_cores"),
+                rule="a replica's GPUs come from one node: gpu_cores is at most the GPUs of the cluster's vm_size",
+                fix=f"give cluster {service.compute} a GPU vm_size (e.g. Standard_NC4as_T4_v3), or remove gpu_cores",
+            ))
+    return errors
+
+
 def check_clusters(config: StackConfig) -> list[ConfigError]:
     """Every cluster rule and every Azure naming rule of the stack, in one pass."""
     errors: list[ConfigError] = []
     for name, cluster in config.clusters.items():
         errors += check_cluster(name, cluster, config.project_dir)
+    errors += gpu_errors(config)
     errors += capacity_findings(config)[0]
     errors += naming.check_names(config)
     return errors

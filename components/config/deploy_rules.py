@@ -10,6 +10,7 @@ Defaults are Azure ML's (REFERENCE: deploy_configuration).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from pathlib import Path
 
@@ -24,7 +25,20 @@ DEFAULT_MAX_REPLICAS = 10
 DEFAULT_TARGET_UTILIZATION = 70  # percent, Azure ML's autoscale_target_utilization
 # Kubernetes namespaces (RFC 1123 labels), as Azure ML documents `namespace`.
 K8S_NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# The cluster's own namespaces: the stack declares the namespace its services run in as a
+# resource it owns, so its `destroy` would delete the namespace (and everything in it).
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# CORS origins reach the scoring server as one environment variable; Linux refuses to start a
+# process with a variable over 128 KiB (MAX_ARG_STRLEN), and the whole environment shares the
+# argument space: a quarter of that is far more than any list of browser origins.
+MAX_CORS_CHARS = 32_768
+# Kubernetes refuses an object whose annotations total more than 256 KiB; the service's
+# metadata (tags, properties, description) is one annotation, beside a few of modelstack's own.
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+OWN_ANNOTATIONS_BYTES = 4 * 1024
+# Each of a replica's WORKER_COUNT workers is a Python process with its own init() (the model
+# loaded): give each at least this much of the replica's memory.
+WORKER_MEMORY_MIB = 64
 # A version names Kubernetes objects <service>-<version> (at most 63 characters, a DNS label).
 VERSION_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
 NOT_SUPPORTED_YET = {
@@ -123,6 +137,37 @@ def modelstack_server_only(name: str, field: str, scoring_server: str, *, why: s
     )
 
 
+def metadata_bytes(deploy: AciDeploy | AksDeploy) -> int:
+    """The size of the service's metadata annotation (tags, properties, description), as the
+    Kubernetes target writes it (JSON, keys sorted)."""
+    metadata = {k: v for k, v in (("description", deploy.description), ("properties", dict(deploy.properties)), ("tags", dict(deploy.tags))) if v}
+    return len(json.dumps(metadata, sort_keys=True).encode()) if metadata else 0
+
+
+def check_aks_sizes(name: str, deploy: AksDeploy) -> list[ConfigError]:
+    """What a Kubernetes object or a container cannot hold: too many workers for the replica's
+    memory, an annotation over Kubernetes' limit."""
+    errors = []
+    memory_gb = deploy.memory_gb_limit or deploy.memory_gb
+    most_workers = max(1, int(memory_gb * 1024 // WORKER_MEMORY_MIB))
+    if deploy.replica_max_concurrent_requests > most_workers:
+        errors.append(ConfigError(
+            f"replica_max_concurrent_requests is {deploy.replica_max_concurrent_requests:,}: that many worker processes in {number_text(memory_gb)} GB",
+            key=_key(name, "deploy", "replica_max_concurrent_requests"),
+            rule=f"replica_max_concurrent_requests is the replica's WORKER_COUNT, worker processes each holding the model; each gets at least {WORKER_MEMORY_MIB} MiB of the replica's memory (memory_gb_limit, else memory_gb)",
+            fix=f"lower it to at most {most_workers}, or raise memory_gb (add replicas for more requests at once)",
+        ))
+    size = metadata_bytes(deploy)
+    if size > MAX_ANNOTATIONS_BYTES - OWN_ANNOTATIONS_BYTES:
+        errors.append(ConfigError(
+            f"tags, properties and description take {size:,} bytes",
+            key=_key(name, "deploy"),
+            rule=f"they become an annotation of the service's Kubernetes objects; Kubernetes allows {MAX_ANNOTATIONS_BYTES:,} bytes of annotations per object, {OWN_ANNOTATIONS_BYTES:,} of them kept for modelstack's own",
+            fix="shorten the tags, properties or description (keep large documents elsewhere and link them)",
+        ))
+    return errors
+
+
 def check_aks_limits(name: str, deploy: AksDeploy) -> list[ConfigError]:
     errors = []
     for limit_field, request_field, unit in (("cpu_cores_limit", "cpu_cores", ""), ("memory_gb_limit", "memory_gb", " GB")):
@@ -144,7 +189,7 @@ def namespace_error(name: str, namespace: str) -> ConfigError | None:
         return ConfigError(
             f"namespace '{namespace}' belongs to Kubernetes itself",
             key=key,
-            rule=f"webservices do not run in {', '.join(RESERVED_NAMESPACES)}",
+            rule=f"webservices do not run in {', '.join(RESERVED_NAMESPACES)}: the stack owns its namespaces, and deleting the stack would delete them",
             fix="pick a namespace of your own, or remove namespace to use modelstack-<stack>",
         )
     if K8S_NAMESPACE.match(namespace):
@@ -232,6 +277,15 @@ def check_keys_and_features(name: str, deploy: AciDeploy | AksDeploy) -> list[Co
     for field, why in NOT_SUPPORTED_YET.items():
         if getattr(deploy, field):
             errors.append(ConfigError(f"{field} is not supported yet", key=_key(name, "deploy", field), rule=why, fix=f"remove {field}"))
+    origins = ",".join(deploy.access_control_allow_origins)
+    if len(origins) > MAX_CORS_CHARS:
+        errors.append(ConfigError(
+            f"the {len(deploy.access_control_allow_origins):,} origins take {len(origins):,} characters",
+            key=_key(name, "deploy", "access_control_allow_origins"),
+            rule=f"the origins reach the scoring server as one environment variable of at most {MAX_CORS_CHARS:,} characters (a container does not start with a variable too large)",
+            fix="list only the origins of your own front ends, or '*' for any origin",
+        ))
+        return errors
     for index, origin in enumerate(deploy.access_control_allow_origins):
         if origin != "*" and not re.match(r"^https?://[^/\s,]+$", origin):
             errors.append(ConfigError(
@@ -340,6 +394,7 @@ def check_deploy(config: StackConfig, name: str, service: ServiceSpec) -> list[C
         errors += check_aks_scaling(name, deploy)
         errors += check_aks_auth(name, deploy, service.scoring_server)
         errors += check_aks_limits(name, deploy)
+        errors += check_aks_sizes(name, deploy)
         if deploy.namespace is not None:
             error = namespace_error(name, deploy.namespace)
             errors += [error] if error else []

@@ -112,6 +112,14 @@ def shared_config(project_dir: Path) -> dict[str, Any]:
 def _replace_secure_leaves(value: Any, path: str, secure_paths: set[str]) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"}:
+            if not isinstance(value["secure"], str) or not value["secure"].strip():
+                # the engine cannot decrypt it; `check` would otherwise pass a placeholder on
+                raise ConfigError(
+                    "`secure:` holds " + ("an empty text" if isinstance(value["secure"], str) else f"a {type(value['secure']).__name__}") + ", not the ciphertext Pulumi writes",
+                    key=path,
+                    rule="a secret is written by `pulumi config set --secret`: `secure: <ciphertext>`",
+                    fix=f"pulumi config set --secret --path '{path}' <value>  (instead of editing the file)",
+                )
             secure_paths.add(path)
             return UNDECRYPTED_SECRET
         return {k: _replace_secure_leaves(v, f"{path}.{k}", secure_paths) for k, v in value.items()}

@@ -117,6 +117,8 @@ def from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> ConfigError:
         return ConfigError(f"kind {shown_input(ctx.get('tag'), loc)}", key=key, rule=f"kind must be one of {ctx.get('expected_tags')}", fix="set kind: local (a registry on this machine) or kind: acr (Azure Container Registry)")
     if kind == "union_tag_not_found":
         return ConfigError("has no 'kind'", key=key, rule="a registry names its kind", fix="add kind: local or kind: acr")
+    if kind in ("too_short", "string_too_short") and any(str(part) in SECRET_FIELDS for part in loc):
+        return ConfigError("is empty", key=key, rule="a key, password, connection string or kubeconfig that is set is not empty", fix=f"pulumi config set --secret --path '{key}' <value>, or remove {key}")
     bound = {name: number_text(ctx.get(name)) for name in ("gt", "ge", "le", "lt")}
     bounds = {"greater_than": f"must be greater than {bound['gt']}", "greater_than_equal": f"must be at least {bound['ge']}", "less_than_equal": f"must be at most {bound['le']}", "less_than": f"must be less than {bound['lt']}", "too_short": f"needs at least {ctx.get('min_length')} item(s)"}
     shown = shown_input(error.get("input"), loc)
@@ -124,6 +126,8 @@ def from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> ConfigError:
         return ConfigError(shown, key=key, rule=bounds[kind], fix=f"set {key} to a value that {bounds[kind].replace('must be', 'is').replace('needs', 'has')}")
     if kind in ("int_type", "float_type") and isinstance(error.get("input"), bool):
         return ConfigError(shown, key=key, rule="a number is a number: true and false are not numbers", fix=f"set {key} to a number (without quotes)")
+    if kind == "bool_type":
+        return ConfigError(shown, key=key, rule="a boolean is true or false, unquoted (1, 0, yes, on and 'true' are not booleans, as for the engine)", fix=f"set {key} to true or false, without quotes")
     if kind == "finite_number":
         return ConfigError(shown, key=key, rule="numbers are finite: nan and inf are not accepted", fix=f"set {key} to a finite number")
     if kind in ("int_type", "float_type") and isinstance(error.get("input"), str):

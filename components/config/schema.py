@@ -67,6 +67,13 @@ def amount(high: float) -> Any:
     return Annotated[float, Field(strict=True, gt=0, le=high, allow_inf_nan=False)]
 
 
+# Booleans are booleans: true or false, not 1, 'yes' or 'true' (the engine hands YAML 1.2 values
+# over, where yes and on are text; accepting them here would make `check` and the engine differ).
+Flag = Annotated[bool, Field(strict=True)]
+# A secret that is set is not empty (an empty key or connection string authenticates nothing).
+Secret = Annotated[SecretStr, Field(min_length=1)]
+
+
 class _Strict(BaseModel):
     """Unknown keys are errors (with a suggestion), never silently ignored."""
 
@@ -97,7 +104,7 @@ class RegistryCredentials(_Strict):
 
     address: str
     username: str | None = None
-    password: SecretStr | None = None
+    password: Secret | None = None
 
 
 class EnvironmentSpec(_Strict):
@@ -106,7 +113,7 @@ class EnvironmentSpec(_Strict):
     base_image: str | None = None
     base_image_registry: RegistryCredentials | None = None
     extra_docker_file_steps: str | None = None
-    enable_gpu: bool = False
+    enable_gpu: Flag = False
     cuda_version: str | None = None
 
 
@@ -124,16 +131,16 @@ class AciDeploy(_Strict):
 
     cpu_cores: amount(ACI_MAX_CPU_CORES) = 0.1
     memory_gb: amount(ACI_MAX_MEMORY_GB) = 0.5
-    auth_enabled: bool = False
-    ssl_enabled: bool = False
+    auth_enabled: Flag = False
+    ssl_enabled: Flag = False
     ssl_cert_pem_file: str | None = None
     ssl_key_pem_file: str | None = None
     ssl_cname: str | None = None
     dns_name_label: str | None = None
-    primary_key: SecretStr | None = None
-    secondary_key: SecretStr | None = None
-    enable_app_insights: bool = False
-    collect_model_data: bool = False
+    primary_key: Secret | None = None
+    secondary_key: Secret | None = None
+    enable_app_insights: Flag = False
+    collect_model_data: Flag = False
     vnet_name: str | None = None
     subnet_name: str | None = None
     location: str | None = None
@@ -151,7 +158,7 @@ class AksDeploy(_Strict):
     apart from "left at the default"; `components.config.rules` resolves the effective values.
     """
 
-    autoscale_enabled: bool | None = None
+    autoscale_enabled: Flag | None = None
     autoscale_min_replicas: count(1) | None = None
     autoscale_max_replicas: count(1) | None = None
     autoscale_refresh_seconds: count(1) | None = None
@@ -170,12 +177,12 @@ class AksDeploy(_Strict):
     timeout_seconds: count(1) = 1
     success_threshold: count(1) = 1
     failure_threshold: count(1) = 3
-    auth_enabled: bool = True
-    token_auth_enabled: bool = False
-    primary_key: SecretStr | None = None
-    secondary_key: SecretStr | None = None
-    enable_app_insights: bool = False
-    collect_model_data: bool = False
+    auth_enabled: Flag = True
+    token_auth_enabled: Flag = False
+    primary_key: Secret | None = None
+    secondary_key: Secret | None = None
+    enable_app_insights: Flag = False
+    collect_model_data: Flag = False
     namespace: str | None = None
     # azmlinfsrv's --access_control_allow_origins: browser origins allowed to call the service.
     access_control_allow_origins: list[str] = []
@@ -195,8 +202,8 @@ class VersionSpec(_Strict):
 
     version_name: str
     traffic_percentile: Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)] = 0
-    is_default: bool = False
-    is_control_version_type: bool = False
+    is_default: Flag = False
+    is_control_version_type: Flag = False
     models: list[str] | None = None
 
 
@@ -234,7 +241,7 @@ class AcrRegistrySpec(_Strict):
     kind: Literal["acr"]
     sku: Literal["Basic", "Standard", "Premium"] = "Basic"
     name: str | None = None
-    admin_user_enabled: bool = False
+    admin_user_enabled: Flag = False
 
 
 RegistrySpec = Annotated[Union[LocalRegistrySpec, AcrRegistrySpec], Field(discriminator="kind")]
@@ -255,7 +262,7 @@ class ClusterSpec(_Strict):
     vm_size: str = "Standard_D3_v2"
     # Node autoscaling (AKS's cluster autoscaler; not an Azure ML parameter). agent_count is
     # the starting size; the 12-vCPU rule counts autoscale_min_nodes when autoscaling.
-    autoscale_enabled: bool = False
+    autoscale_enabled: Flag = False
     autoscale_min_nodes: count(1, AKS_MAX_POOL_NODES) | None = None
     autoscale_max_nodes: count(1, AKS_MAX_POOL_NODES) | None = None
     cluster_purpose: Literal["FastProd", "DevTest"] = "FastProd"
@@ -290,7 +297,7 @@ class AppInsightsSpec(_Strict):
     """Application Insights for the services with `enable_app_insights`: a workspace-based component
     the stack creates (with its Log Analytics workspace), or an existing one's connection string."""
 
-    connection_string: SecretStr | None = None
+    connection_string: Secret | None = None
     retention_in_days: count(30, 730) = 90
 
 
@@ -299,7 +306,7 @@ class KubernetesClusterSpec(_Strict):
     Desktop, another cloud's. It is named by a kubeconfig (the document as a Pulumi secret, or a
     file) and a context, and brings its own Gateway API implementation, named by its class."""
 
-    kubeconfig: SecretStr | None = None
+    kubeconfig: Secret | None = None
     kubeconfig_file: str | None = None  # relative to Pulumi.yaml's folder, or absolute; ~ expands
     context: str | None = None
     gateway_class: str | None = None  # required; a rule says so with the fix

@@ -136,7 +136,7 @@ def test_invalid_namespace(project):
 def test_kubernetes_own_namespaces_are_refused(project):
     assert errors_of(project, aks({"namespace": "kube-system"})) == [
         f"{KEY}.deploy.namespace: namespace 'kube-system' belongs to Kubernetes itself\n"
-        "  Rule: webservices do not run in kube-system, kube-public, kube-node-lease\n"
+        "  Rule: webservices do not run in default, kube-system, kube-public, kube-node-lease: the stack owns its namespaces, and deleting the stack would delete them\n"
         "  Fix: pick a namespace of your own, or remove namespace to use modelstack-<stack>"
     ]
 
