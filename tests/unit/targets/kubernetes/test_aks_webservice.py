@@ -379,7 +379,7 @@ def test_sizing_gpu_limits_and_server_settings(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     project.write_stack("sized", {
         "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 2, "vm_size": "Standard_D4s_v5"}},
+        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 2, "vm_size": "Standard_NC8as_T4_v3"}},  # a GPU size: gpu_cores needs one
         "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "deploy": {
             "num_replicas": 3, "cpu_cores": 1.5, "memory_gb": 2.5, "cpu_cores_limit": 2, "memory_gb_limit": 4, "gpu_cores": 1,
             "scoring_timeout_ms": 400000, "replica_max_concurrent_requests": 4, "auth_enabled": False,

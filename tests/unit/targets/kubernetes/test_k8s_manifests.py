@@ -110,7 +110,7 @@ def write_stacks(project) -> list[str]:
         ]}}),
         "tls": ({"ssl_cname": "ml.example.com", "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem"}, {}),
         "internal": ({"load_balancer_type": "InternalLoadBalancer"}, {"diabetes": {"deploy": {"namespace": "scoring"}}}),
-        "sized": ({}, {"diabetes": {"deploy": {"num_replicas": 2, "gpu_cores": 1, "cpu_cores_limit": 1, "memory_gb_limit": 2, "auth_enabled": False, "success_threshold": 2}}}),
+        "sized": ({"vm_size": "Standard_NC8as_T4_v3"}, {"diabetes": {"deploy": {"num_replicas": 2, "gpu_cores": 1, "cpu_cores_limit": 1, "memory_gb_limit": 2, "auth_enabled": False, "success_threshold": 2}}}),
     }
     for name, (cluster_extra, service_extra) in variants.items():
         services = {s: {"target": "aks", "compute": "aks-ml", **service_extra.get(s, {})} for s in ("diabetes", "diabetes-multi")}
