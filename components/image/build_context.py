@@ -22,6 +22,8 @@ import jinja2
 import yaml
 
 from components import SOURCE_ROOT
+from components.config.environment_files import conda_document
+from components.config.reading import read_config_file
 from components.config.schema import DEFAULT_BASE_IMAGE, EnvironmentSpec, ModelSpec, ServiceSpec
 from components.errors import ConfigError
 from components.image.model_versions import APP_ROOT, MODELS_ROOT, PlacedModel, azureml_model_dir, place_models, tree_digest, tree_files
@@ -112,10 +114,7 @@ def render_requirements(user_requirements: str, scoring_server: str = "modelstac
 
 def render_conda_file(user_conda: str, key: str, scoring_server: str = "modelstack") -> str:
     """The user's conda file with the scoring server's packages added to its pip section."""
-    try:
-        document = yaml.safe_load(user_conda) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"conda file is not valid YAML: {exc}", key=key, rule="a conda environment file is YAML", fix="fix the file") from None
+    document = conda_document(user_conda, key)  # its shape checked, read as the engine reads YAML
     dependencies = list(document.get("dependencies") or [])
     pip_section = next((d for d in dependencies if isinstance(d, dict) and "pip" in d), None)
     if pip_section is None:
@@ -178,6 +177,11 @@ def render_dockerfile(**values) -> str:
     return _environment.get_template("Dockerfile.j2").render(**values)
 
 
+def _config_file(project_dir: Path, relative: str, key: str, what: str) -> str:
+    """A file the config names, read within the bounds of components.config.reading."""
+    return read_config_file(project_dir / relative, key=key, what=what)
+
+
 def _source_files(project_dir: Path, service: ServiceSpec) -> tuple[dict[str, Path], str]:
     """Files copied to src/, and the entry script's path inside src/."""
     if service.source_directory:
@@ -210,13 +214,14 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
     source_files, entry_script = _source_files(project_dir, service)
     environment_files: dict[str, str] = {}
     requirements_digest = None
+    env_key = f"{key}.environment"
     if env.conda_file:
-        environment_files["conda.yml"] = render_conda_file((project_dir / env.conda_file).read_text(), f"{key}.environment.conda_file", service.scoring_server)
+        environment_files["conda.yml"] = render_conda_file(_config_file(project_dir, env.conda_file, f"{env_key}.conda_file", "the conda file"), f"{env_key}.conda_file", service.scoring_server)
     else:
-        user = (project_dir / env.pip_requirements).read_text() if env.pip_requirements else ""
+        user = _config_file(project_dir, env.pip_requirements, f"{env_key}.pip_requirements", "the pip requirements file") if env.pip_requirements else ""
         environment_files["requirements.txt"] = render_requirements(user, service.scoring_server)
         requirements_digest = hashlib.sha256(environment_files["requirements.txt"].encode()).hexdigest()[:TAG_LENGTH]
-    extra_steps = (project_dir / env.extra_docker_file_steps).read_text().strip() if env.extra_docker_file_steps else ""
+    extra_steps = _config_file(project_dir, env.extra_docker_file_steps, f"{env_key}.extra_docker_file_steps", "the file of extra Dockerfile steps").strip() if env.extra_docker_file_steps else ""
     base_image = base_image_reference(env)
     dockerfile = render_dockerfile(
         service_name=service_name,
