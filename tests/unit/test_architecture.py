@@ -9,6 +9,7 @@ The layers, lowest first (components/__init__.py draws the same map):
     targets     components.targets        (where a webservice runs)
     program     components.webservice, components.program
     offline     components.offline        (the program under the mock runtime)
+    importer    components.importer       (`modelstack import`: Azure ML's files to config)
     commands    components.commands       (the `modelstack` command; nothing imports it)
 A module may import its own layer and the layers below it, with these further rules:
 - policy and image, side by side, import nothing of each other;
@@ -38,6 +39,7 @@ LAYERS = (
     ("targets", ("components.targets",)),
     ("program", ("components.webservice", "components.program")),
     ("offline", ("components.offline",)),
+    ("importer", ("components.importer",)),
     ("commands", ("components.commands",)),
 )
 # Layers side by side: neither imports the other although their order above is arbitrary.
