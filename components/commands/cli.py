@@ -136,7 +136,8 @@ def package(
     from components.config.load import find_project_dir, load_from_files
     from components.errors import ConfigError
     from components.image.wheelhouse import ensure_wheelhouse
-    from components.commands.package_out import out_dir_error, write_failed
+    from components.commands.package_out import out_dir_error, out_inside_inputs_error, write_failed
+    from components.config.paths import resolve_path
 
     try:
         out_error = out_dir_error(out_dir, find_project_dir(), force=force)
@@ -146,7 +147,14 @@ def package(
         if service not in config.services:
             raise ConfigError(f"stack {stack} has no service '{service}'", key="modelstack:services", rule="package names a declared service", fix=f"use one of: {', '.join(config.services)}")
         project_dir = find_project_dir()
-        context = build_context(project_dir, service, config.services[service], config.models)
+        spec = config.services[service]
+        inputs = {f"modelstack:models.{name}.path": resolve_path(project_dir, config.models[name].path) for name in spec.models if name in config.models}
+        if spec.source_directory:
+            inputs[f"modelstack:services.{service}.source_directory"] = resolve_path(project_dir, spec.source_directory)
+        inside_error = out_inside_inputs_error(out_dir, inputs)
+        if inside_error:
+            raise inside_error
+        context = build_context(project_dir, service, spec, config.models)
         wheelhouse = None
         if context.requirements_digest:
             wheelhouse = ensure_wheelhouse(project_dir / STATE_DIR, context.requirements_digest, context.environment_files["requirements.txt"], log=lambda m: err.print(m, markup=False))

@@ -1,8 +1,10 @@
 """Where `modelstack package --out DIR` may write: decided before anything is written.
 
 Refused: the project folder and its parents (the context would be written over the project),
-a path that is a file, a path that cannot be written, and a folder that already holds files,
-unless `--force` (then files of the same names are replaced).
+a folder inside what the image is built from (the service's source_directory or a model folder:
+the next image would carry its own build context), a path that is a file, a path that cannot be
+written, and a folder that already holds files, unless `--force` (then files of the same names
+are replaced; links found there are replaced too, never written through).
 """
 
 from __future__ import annotations
@@ -38,3 +40,21 @@ def out_dir_error(out: Path, project_dir: Path, *, force: bool) -> ModelstackErr
 def write_failed(out: Path, exc: OSError) -> ModelstackError:
     """Writing failed anyway (a read-only file system, a full disk): said, not a traceback."""
     return ModelstackError(f"cannot write to {out}: {exc.strerror or exc}", key="--out", rule=RULE, fix="name a folder you can write to, with room for the context")
+
+
+def out_inside_inputs_error(out: Path, inputs: dict[str, Path]) -> ModelstackError | None:
+    """None unless `out` is one of the folders the image is built from (by config key), or
+    inside one."""
+    try:
+        target = out.resolve()
+    except (RuntimeError, OSError):
+        return None  # out_dir_error has said so
+    for key, folder in inputs.items():
+        if folder.is_dir() and (target == folder or folder in target.parents):
+            return ModelstackError(
+                f"{out} is inside {folder.name}, which {key} copies into the image",
+                key="--out",
+                rule=f"{RULE}; not inside the service's source_directory or models (the next image would carry its own build context)",
+                fix="name a folder outside them, e.g. --out build/<service> in the project folder",
+            )
+    return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import tarfile
 from dataclasses import dataclass, field
@@ -254,20 +255,71 @@ def _context_entries(context: BuildContext, wheelhouse: Path | None) -> list[tup
     return entries
 
 
+def _own_folder(out: Path, relative: Path) -> Path:
+    """The folder `relative` below `out`, made of real folders: a link in its place (with
+    --force, the folder may hold anything) is removed, never followed out of `out`."""
+    folder = out
+    for part in relative.parts:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()
+        folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _write_file(target: Path, data: bytes | None = None, *, copy_of: Path | None = None, read_error=None) -> None:
+    """Write `data` (or a copy of the file `copy_of`, streamed) to `target` itself: a link of
+    that name is replaced, never written through."""
+    source = None
+    if copy_of is not None:
+        try:
+            source = open(copy_of, "rb")
+        except OSError as exc:
+            raise read_error(exc) from None
+    try:
+        if target.is_symlink():
+            target.unlink()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        with os.fdopen(os.open(target, flags, 0o644), "wb") as handle:
+            if source is None:
+                handle.write(data)
+            else:
+                shutil.copyfileobj(source, handle)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def _read_error(context: BuildContext, name: str, source: Path):
+    """A project file copied into the context that cannot be read is the project's problem
+    (its source_directory or model), not the output folder's."""
+    setting = "source_directory" if name.startswith("src/") else "models" if name.startswith("models/") else "environment"
+
+    def error(exc: OSError) -> ConfigError:
+        return ConfigError(
+            f"cannot read {source}: {exc.strerror or exc}",
+            key=f"modelstack:services.{context.service_name}.{setting}",
+            rule="the files of a service's source_directory and models are readable regular files",
+            fix="check the file's permissions, or that it was not removed while packaging",
+        )
+    return error
+
+
 def write_context(context: BuildContext, out: Path, wheelhouse: Path | None) -> list[str]:
-    """Write the build context to a folder (`modelstack package`); returns what was written."""
+    """Write the build context to a folder (`modelstack package`); returns what was written.
+    Nothing is written through a link found in `out` (with --force it may hold anything)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, source in _context_entries(context, wheelhouse):
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        relative = Path(name)
+        folder = _own_folder(out, relative.parent)
         if isinstance(source, bytes):
-            target.write_bytes(source)
+            _write_file(folder / relative.name, source)
         else:
-            shutil.copyfile(source, target)
+            _write_file(folder / relative.name, copy_of=source, read_error=_read_error(context, name, source))
         written.append(name)
     manifest = {"service": context.service_name, "tag": context.tag, "base_image": context.base_image, "model_versions": context.model_versions}
-    (out / "modelstack-context.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_file(out / "modelstack-context.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return written
 
 
