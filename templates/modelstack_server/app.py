@@ -100,6 +100,7 @@ class ScoringApp:
                 if event["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif event["type"] == "lifespan.shutdown":
+                    await self.scorer.aclose()  # the scoring thread ends before the loop it reports to
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
@@ -169,6 +170,7 @@ class ScoringApp:
             await _send(send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload))
         if self.telemetry is not None and path != "/":  # not the health probe
             self._record(scope, method, path, headers, status, response_headers, started)
+
 
     async def _stream(self, receive, send, status: int, headers: Headers, body: StreamedBody, method: str) -> None:
         """Each item as the script yields it, chunked. A generator that raises or runs past the

@@ -15,6 +15,11 @@ Two ways to call run(), chosen by how long it takes:
   threads trade the GIL on every request), so a fast script is called directly, as azmlinfsrv
   does, with SIGALRM for the timeout. The loop is held for the length of one call; the first call
   that is not fast moves the script back to its thread.
+
+The thread reports each outcome to the event loop that asked. `aclose()` waits for the call in
+flight (one that timed out may still be running) and stops the thread, so the thread never
+outlives the loop it reports to: the server calls it at shutdown (ASGI lifespan), before its loop
+closes.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class SerialScorer:
         self._condition = threading.Condition()
         self._pending: list[_Call] = []
         self._idle: asyncio.Future | None = None  # completes when the thread is free again
+        self._stopping = False
         self._thread = threading.Thread(target=self._serve, name="scoring", daemon=True)
         self._thread.start()
         self._inline_after = inline_after
@@ -151,11 +157,28 @@ class SerialScorer:
             if call.running:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(call.thread_id), ctypes.py_object(TimeoutError))
 
+    async def aclose(self, timeout_seconds: float = 30.0) -> bool:
+        """Stops the thread once the call in flight has reported back; False if that call did
+        not return within `timeout_seconds` (code blocked in C: the thread is left to the process's exit)."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                while self._idle is not None:
+                    await asyncio.shield(self._idle)
+        except TimeoutError:
+            return False
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        self._thread.join(timeout_seconds)  # at once: the thread is idle, woken only to return
+        return not self._thread.is_alive()
+
     def _serve(self) -> None:
         while True:
             with self._condition:
-                while not self._pending:
+                while not self._pending and not self._stopping:
                     self._condition.wait()
+                if not self._pending:
+                    return  # aclose(): nothing left to run
                 call = self._pending.pop(0)
             outcome = None
             while outcome is None:
@@ -164,6 +187,7 @@ class SerialScorer:
                 except BaseException as late:  # a timeout's interrupt that landed after run() returned
                     outcome = (False, late) if not call.running else None
             call.loop.call_soon_threadsafe(self._release, call, outcome)
+            del call, outcome  # not kept while waiting for the next call: they hold run()'s input and output
 
     @staticmethod
     def _run(call: _Call):

@@ -20,14 +20,24 @@ FAST_AFTER = 3  # calls in a row under the limit before run() is called inline
 LIMIT_MS = 50.0
 
 
+_scorers: list[SerialScorer] = []  # made by the scenario being run
+
+
 def run(coroutine):
     """Run on a loop of its own, on the main thread. Not asyncio.run: it leaves the main thread
-    with no current loop, which the Pulumi mock runtime of later tests expects to find."""
+    with no current loop, which the Pulumi mock runtime of later tests expects to find. Every
+    scorer the scenario made is closed before the loop is: its thread must not report to a
+    closed loop (a call that timed out is still running when the scenario ends)."""
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(coroutine)
     finally:
-        loop.close()
+        try:
+            closed = [loop.run_until_complete(s.aclose(timeout_seconds=10)) for s in _scorers]
+            assert all(closed), "a scoring thread did not stop"
+        finally:
+            _scorers.clear()
+            loop.close()
 
 
 def where() -> str:
@@ -35,7 +45,9 @@ def where() -> str:
 
 
 def scorer(timeout_ms: int = 2000) -> SerialScorer:
-    return SerialScorer(timeout_ms, inline_after=FAST_AFTER, inline_below_ms=LIMIT_MS)
+    made = SerialScorer(timeout_ms, inline_after=FAST_AFTER, inline_below_ms=LIMIT_MS)
+    _scorers.append(made)
+    return made
 
 
 def test_fast_calls_move_to_the_loop_and_a_slow_one_moves_back():

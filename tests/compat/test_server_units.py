@@ -264,3 +264,47 @@ def test_a_forked_worker_writes_its_own_pid():
     written = os.read(read, 4096).decode()
     os.close(read)
     assert f" I [{child}] azmlinfsrv - GET /swagger.json" in written, written
+
+
+# --- the body limit from the replica's memory ----------------------------------------------------
+
+
+def test_the_body_limit_follows_the_replicas_memory():
+    from modelstack_server.memory import body_limit
+
+    mib = 2**20
+    assert body_limit(100 * mib, None, 1, 130 * mib, 12.0) == 100 * mib, "no memory known: the configured limit"
+    # 512 MiB, 130 MiB held, 32 MiB of headroom: (512 - 130 - 32) MiB / 12
+    assert body_limit(100 * mib, 512 * mib, 1, 130 * mib, 12.0) == 30583466
+    assert body_limit(100 * mib, 512 * mib, 2, 130 * mib, 12.0) == 8213845, "two workers share the memory"
+    assert body_limit(10 * mib, 8192 * mib, 1, 130 * mib, 12.0) == 10 * mib, "never above the configured limit"
+    assert body_limit(100 * mib, 100 * mib, 1, 130 * mib, 12.0) == 65536, "never below 64 KiB"
+
+
+@pytest.mark.parametrize("content, expected", [("536870912\n", 536870912), ("max\n", None), ("9223372036854771712\n", None), ("garbage", None)])
+def test_the_cgroup_memory_limit(tmp_path, content, expected):
+    from modelstack_server.memory import read_cgroup_limit
+
+    (tmp_path / "memory.max").write_text(content)
+    assert read_cgroup_limit((str(tmp_path / "nowhere"), str(tmp_path / "memory.max"))) == expected
+
+
+def test_header_refusals_name_the_limit_and_its_variable():
+    from modelstack_server.protocol import ConnectionLimits, header_refusal
+
+    limits = ConnectionLimits(10.0, 8190, 100, 32768, 1024)
+    assert header_refusal(limits, 100, 8190, 32768) is None
+    assert header_refusal(limits, 101, 10, 100) == "more than 100 request headers (MODELSTACK_MAX_HEADER_COUNT)"
+    assert header_refusal(limits, 1, 8191, 8191) == "a request header is longer than 8190 bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)"
+    assert header_refusal(limits, 5, 10, 32769) == "the request's headers are longer than 32768 bytes (MODELSTACK_MAX_HEADER_BYTES)"
+
+
+def test_the_new_limits_are_validated(script_file):
+    with pytest.raises(SettingsError) as raised:
+        settings(script_file, MODELSTACK_MAX_HEADER_COUNT="3")
+    assert str(raised.value) == "MODELSTACK_MAX_HEADER_COUNT is 3; it must be at least 8 headers"
+    with pytest.raises(SettingsError) as raised:
+        settings(script_file, MODELSTACK_MEMORY_LIMIT_BYTES="lots")
+    assert str(raised.value) == "MODELSTACK_MEMORY_LIMIT_BYTES is 'lots', not a whole number of bytes"
+    s = settings(script_file)
+    assert (s.max_header_line_bytes, s.max_header_count, s.max_header_bytes, s.memory_limit_bytes) == (8190, 100, 32768, None)
