@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 
 from components.config import capacity, naming, vm_sizes
 from components.config.kubernetes_rules import gateway_class_errors
-from components.config.paths import path_error
+from components.config.config_files import file_errors
 from components.config.schema import ClusterSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
 
@@ -88,12 +87,7 @@ def check_attach(name: str, cluster: ClusterSpec) -> list[ConfigError]:
 def _check_pem_files(name: str, cluster: ClusterSpec, project_dir: str) -> list[ConfigError]:
     errors = []
     for field in ("ssl_cert_pem_file", "ssl_key_pem_file"):
-        relative = getattr(cluster, field)
-        outside = path_error(project_dir, relative, _key(name, field)) if relative else None
-        if outside:
-            errors.append(outside)
-        elif relative and not (Path(project_dir) / relative).is_file():
-            errors.append(ConfigError(f"{field} '{relative}' does not exist", key=_key(name, field), rule="the certificate and key are PEM files inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"put the file at {relative}, or correct the path"))
+        errors += file_errors(project_dir, getattr(cluster, field), _key(name, field), field)
     return errors
 
 

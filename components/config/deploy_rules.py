@@ -12,9 +12,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from pathlib import Path
 
-from components.config.paths import path_error
+from components.config.config_files import file_errors
 from components.config.schema import NAMESPACE, AciDeploy, AcrRegistrySpec, AksDeploy, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError, number_text
 from components.config.rollout import MAX_VERSIONS
@@ -226,17 +225,7 @@ def check_aci(config: StackConfig, name: str, deploy: AciDeploy) -> list[ConfigE
             fix=f"set ssl_enabled: true, or remove {', '.join(given)}",
         ))
     for field in ("ssl_cert_pem_file", "ssl_key_pem_file"):
-        relative = getattr(deploy, field)
-        outside = path_error(config.project_dir, relative, _key(name, "deploy", field)) if relative else None
-        if outside:
-            errors.append(outside)
-        elif relative and not (Path(config.project_dir) / relative).is_file():
-            errors.append(ConfigError(
-                f"{field} '{relative}' does not exist",
-                key=_key(name, "deploy", field),
-                rule="the PEM files are files inside the project (paths are relative to Pulumi.yaml's folder)",
-                fix=f"put the file at {relative}, or correct the path",
-            ))
+        errors += file_errors(config.project_dir, getattr(deploy, field), _key(name, "deploy", field), field)
     if bool(deploy.vnet_name) != bool(deploy.subnet_name):
         present, absent = ("vnet_name", "subnet_name") if deploy.vnet_name else ("subnet_name", "vnet_name")
         errors.append(ConfigError(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from components.config import deploy_rules, environment_files, reading, references
 from components.config.paths import folder_link_error, has_content, path_error, resolve_path, special_kind
+from components.config.config_files import file_errors
 from components.config.cluster_rules import capacity_warnings, check_clusters
 from components.config.kubernetes_rules import check_kubernetes_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
@@ -70,21 +71,7 @@ def check_models(config: StackConfig) -> list[ConfigError]:
 
 
 def _check_file(config: StackConfig, relative: str | None, key: str, what: str, content_errors=None) -> list[ConfigError]:
-    """A file the service's image is built from: inside the project, and readable within the
-    bounds of `components.config.reading` (read here, as the build will read it)."""
-    if relative is None:
-        return []
-    outside = path_error(config.project_dir, relative, key)
-    if outside:
-        return [outside]
-    path = resolve_path(config.project_dir, relative)
-    if not path.exists():
-        return [ConfigError(f"{what} '{relative}' does not exist", key=key, rule=f"the {what} is a file inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"create {relative}, or correct the path")]
-    try:
-        text = reading.read_config_file(path, key=key, what=f"the {what}")
-    except ConfigError as error:
-        return [error]
-    return content_errors(text, key) if content_errors else []
+    return file_errors(config.project_dir, relative, key, what, content_errors)
 
 
 def _entry_script_error(config: StackConfig, name: str, service: ServiceSpec) -> ConfigError | None:

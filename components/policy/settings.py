@@ -7,10 +7,10 @@ the format of `pulumi preview --policy-pack-config`:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from components.config import reading
 from components.errors import ConfigError
 from components.policy.rules import POLICIES
 from components.policy.types import Enforcement, Policy, Resource, Violation
@@ -25,10 +25,13 @@ def load_stack_policy_config(project_dir: str | Path, stack: str) -> dict[str, A
     path = stack_policy_config_path(project_dir, stack)
     if not path.exists():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}", key=f"policies/config/{path.name}", rule="a stack's policy config is JSON in the format of `pulumi preview --policy-pack-config`", fix="fix the JSON") from None
+    key = f"policies/config/{path.name}"
+    rule = "a stack's policy config is JSON in the format of `pulumi preview --policy-pack-config`"
+    text = reading.read_text(path, rule=rule, key=key)  # within bounds: a regular file of at most 1 MiB
+    document = reading.parse_json(text, path.name, rule=rule, fix="fix the JSON", error=ConfigError, key=key)
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path.name} holds a {type(document).__name__}, not an object", key=key, rule=rule, fix='write it as {"all": "advisory", "<policy>": {"enforcementLevel": "mandatory"}}')
+    return document
 
 
 def effective(policy: Policy, config: dict[str, Any]) -> tuple[Enforcement, dict[str, Any]]:

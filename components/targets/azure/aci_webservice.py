@@ -23,14 +23,14 @@ ssl_cname) on the container's port 5001, and `state` is Azure ML's name for what
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from components.config import naming
 from components.targets.azure.aci_group import AciContainer, AciGroup
-from components.config.schema import AciDeploy
+from components.config.config_files import read_project_file
+from components.config.schema import AciDeploy, config_key
 from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
 from components.targets.states import ACI_SERVICE_TAG, aci_state
 
@@ -139,8 +139,8 @@ class AciWebservice(pulumi.ComponentResource):
         if deploy.enable_app_insights and platform.app_insights is not None:
             secure[APP_INSIGHTS_CONNECTION_STRING_ENV] = platform.app_insights.connection_string
         if deploy.ssl_enabled and deploy.ssl_cert_pem_file and deploy.ssl_key_pem_file:
-            secure[TLS_CERT_ENV] = pulumi.Output.secret((Path(project_dir) / deploy.ssl_cert_pem_file).read_text())
-            secure[TLS_KEY_ENV] = pulumi.Output.secret((Path(project_dir) / deploy.ssl_key_pem_file).read_text())
+            secure[TLS_CERT_ENV] = pulumi.Output.secret(read_project_file(project_dir, deploy.ssl_cert_pem_file, config_key("services", service, "deploy", "ssl_cert_pem_file"), "PEM file"))
+            secure[TLS_KEY_ENV] = pulumi.Output.secret(read_project_file(project_dir, deploy.ssl_key_pem_file, config_key("services", service, "deploy", "ssl_key_pem_file"), "PEM file"))
         container = AciContainer(
             name=service,
             image=image,

@@ -33,7 +33,6 @@ annotations go on the Gateway for its implementation's load balancer.
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pulumi
@@ -42,6 +41,7 @@ from pulumi_azure_native import authorization, containerservice
 
 from components.config import capacity, naming, vm_sizes
 from components.config.cluster_rules import parse_cluster_id
+from components.config.config_files import read_project_file
 from components.config.schema import ClusterSpec, config_key
 from components.errors import ConfigError
 from components.targets.azure.aks_gateway import STACK_GATEWAY, declare_stack_gateway
@@ -267,8 +267,8 @@ class AksCluster(pulumi.ComponentResource):
         self.ssl_cname = spec.ssl_cname
         self.tls_certificate = self.tls_key = None
         if spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file:
-            self.tls_certificate = pulumi.Output.secret((Path(project_dir) / spec.ssl_cert_pem_file).read_text())
-            self.tls_key = pulumi.Output.secret((Path(project_dir) / spec.ssl_key_pem_file).read_text())
+            self.tls_certificate = pulumi.Output.secret(read_project_file(project_dir, spec.ssl_cert_pem_file, config_key("clusters", name, "ssl_cert_pem_file"), "PEM file"))
+            self.tls_key = pulumi.Output.secret(read_project_file(project_dir, spec.ssl_key_pem_file, config_key("clusters", name, "ssl_key_pem_file"), "PEM file"))
 
         self.stack_gateway = None
         if mode == "create":

@@ -170,8 +170,8 @@ def test_ssl_partly_set(project):
         "  Rule: ssl_cname, ssl_cert_pem_file, ssl_key_pem_file are all set or none\n"
         "  Fix: set ssl_key_pem_file, or remove ssl_cname, ssl_cert_pem_file",
         "modelstack:clusters.aks-prod.ssl_cert_pem_file: ssl_cert_pem_file 'cert.pem' does not exist\n"
-        "  Rule: the certificate and key are PEM files inside the project (paths are relative to Pulumi.yaml's folder)\n"
-        "  Fix: put the file at cert.pem, or correct the path",
+        "  Rule: the ssl_cert_pem_file is a file inside the project (paths are relative to Pulumi.yaml's folder)\n"
+        "  Fix: create cert.pem, or correct the path",
     ]
 
 

@@ -201,8 +201,8 @@ def test_aci_missing_pem_file(project):
     messages = errors_of(project, aci({"ssl_enabled": True, "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "nowhere/key.pem", "ssl_cname": "ml.example.com"}))
     assert messages == [
         f"{KEY}.deploy.ssl_key_pem_file: ssl_key_pem_file 'nowhere/key.pem' does not exist\n"
-        "  Rule: the PEM files are files inside the project (paths are relative to Pulumi.yaml's folder)\n"
-        "  Fix: put the file at nowhere/key.pem, or correct the path"
+        "  Rule: the ssl_key_pem_file is a file inside the project (paths are relative to Pulumi.yaml's folder)\n"
+        "  Fix: create nowhere/key.pem, or correct the path"
     ]
 
 

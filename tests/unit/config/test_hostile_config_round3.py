@@ -316,3 +316,11 @@ def test_a_gateway_class_given_as_a_secret_is_not_checked_as_its_placeholder(pro
 def test_a_tag_named_like_a_secret_is_a_tag(project, tag):
     project.write_stack("local", {"tags": {tag: "team-a"}, "services": {"diabetes": {"tags": {tag: "x"}}}})
     assert project.load("local").services["diabetes"].tags == {tag: "x"}
+
+
+@pytest.mark.parametrize("make, said", [(_fifo, "is a fifo"), (lambda p: p.write_bytes(b"\xff\xfe-----BEGIN"), "is not UTF-8 text")])
+def test_a_pem_file_that_is_not_text_is_refused(project, make, said):
+    make(project.root / "cert.pem")
+    (project.root / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
+    stack = {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aci", "deploy": {"ssl_enabled": True, "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem", "ssl_cname": "ml.example.com"}}, "diabetes-multi": None}}
+    assert said in one_error(project, stack, key=f"{DEPLOY}.ssl_cert_pem_file")
