@@ -17,6 +17,14 @@ from components.plan_values import DYNAMIC_PROVIDER_INPUT, SECRET_PLACEHOLDER, i
 from components.targets import states
 
 IGNORED_FIELDS = {DYNAMIC_PROVIDER_INPUT}
+# What the cluster itself changes on every Kubernetes object, and is no drift: its status (the
+# stack's own waits read that), the bookkeeping in its metadata, and the revision counters of
+# controllers. Dotted paths below a resource's outputs.
+KUBERNETES_BOOKKEEPING = (
+    "status", "metadata.resourceVersion", "metadata.generation", "metadata.managedFields", "metadata.uid",
+    "metadata.creationTimestamp", "metadata.annotations.deployment.kubernetes.io/revision",
+    "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration",
+)
 
 
 @dataclass
@@ -33,10 +41,38 @@ def _shown(value: Any) -> Any:
     return SECRET_PLACEHOLDER if is_secret(value) else value
 
 
-def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Top-level output fields whose values differ (secrets masked)."""
-    keys = sorted((set(old) | set(new)) - IGNORED_FIELDS)
-    return {k: (_shown(old.get(k)), _shown(new.get(k))) for k in keys if old.get(k) != new.get(k)}
+def changed_fields(old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """The output fields whose values differ, as dotted paths down to the mappings' leaves
+    (`spec.replicas`), so a report says what changed rather than "spec"; lists and secrets are
+    compared whole, and a secret's values are masked. Paths in `ignored` (and below) are left out."""
+    found: dict[str, tuple[Any, Any]] = {}
+
+    def walk(path: str, before: Any, after: Any) -> None:
+        if before == after or path in ignored:
+            return
+        if type(before) is dict and type(after) is dict and not is_secret(before) and not is_secret(after):
+            for key in sorted(set(before) | set(after)):
+                walk(f"{path}.{key}" if path else key, before.get(key), after.get(key))
+            return
+        found[path] = (_shown(before), _shown(after))
+
+    for key in sorted((set(old) | set(new)) - IGNORED_FIELDS):
+        walk(key, old.get(key), new.get(key))
+    return found
+
+
+def is_kubernetes(resource_type: str) -> bool:
+    return resource_type.startswith("kubernetes:") and not resource_type.startswith("kubernetes:helm.sh")
+
+
+def service_of(outputs: dict[str, Any]) -> str | None:
+    """The webservice a resource belongs to: its `service` output (modelstack's own resources), or
+    the label every Kubernetes object of a service carries."""
+    service = outputs.get("service")
+    if not isinstance(service, str):
+        labels = (outputs.get("metadata") or {}).get("labels") if isinstance(outputs.get("metadata"), dict) else None
+        service = (labels or {}).get(states.K8S_SERVICE_LABEL) if isinstance(labels, dict) else None
+    return service if isinstance(service, str) else None
 
 
 def drift_from_events(events: list[Any]) -> list[Drifted]:
@@ -55,8 +91,11 @@ def drift_from_events(events: list[Any]) -> list[Drifted]:
         kind = meta.type
         if kind.startswith("pulumi:pulumi:Stack"):
             continue
-        service = new.get("service") or old.get("service")
-        found[meta.urn] = Drifted(meta.urn, kind, meta.urn.rsplit("::", 1)[-1], "delete" if not new else op, changed_fields(old, new), service if isinstance(service, str) else None)
+        ignored = KUBERNETES_BOOKKEEPING if is_kubernetes(kind) else ()
+        fields = changed_fields(old, new, ignored)
+        if new and not fields:
+            continue  # only what the cluster keeps for itself changed
+        found[meta.urn] = Drifted(meta.urn, kind, meta.urn.rsplit("::", 1)[-1], "delete" if not new else op, fields, service_of(new) or service_of(old))
     return sorted(found.values(), key=lambda d: d.urn)
 
 

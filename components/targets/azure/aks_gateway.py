@@ -47,8 +47,9 @@ CERT_MANAGER_NAMESPACE = "cert-manager"
 LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_ACCOUNT_SECRET = "modelstack-letsencrypt-account"
 
-# How the front end asks for the stack's Traefik (its Service carries the load balancer settings).
-STACK_GATEWAY = GatewaySettings(STACK_GATEWAY_CLASS, http_port=TRAEFIK_HTTP_PORT, https_port=TRAEFIK_HTTPS_PORT)
+# How the front end asks for the stack's Traefik (its Service carries the load balancer settings
+# and maps the standard ports 80 and 443 to the entry points).
+STACK_GATEWAY = GatewaySettings(STACK_GATEWAY_CLASS, http_port=TRAEFIK_HTTP_PORT, https_port=TRAEFIK_HTTPS_PORT, client_http_port=80, client_https_port=443)
 
 
 # --- pure decisions ---------------------------------------------------------------------------

@@ -42,6 +42,13 @@ TLS_SECRET_NAME = "modelstack-frontend-tls"
 ACME_CLUSTER_ISSUER = "letsencrypt"
 FRONTEND_LABEL = "modelstack.io/frontend"
 MANAGED_BY_LABELS = {"app.kubernetes.io/managed-by": "modelstack"}
+# On every object the stack owns. pulumi-kubernetes applies objects with server-side apply, which
+# refuses to take back a field another field manager has set since (`kubectl scale` sets
+# .spec.replicas as manager "kubectl", `kubectl edit` a Secret's data as "kubectl-edit"): the stack
+# could not repair drift on its own objects. With patchForce its apply takes those fields back.
+# Fields another controller owns by design are never declared, so nothing is fought over: a
+# Deployment under an HPA has no .spec.replicas (webservice.deployment_manifest).
+OWNED_BY_STACK = {"pulumi.com/patchForce": "true"}
 # Pulumi waits until the implementation has programmed the Gateway (its address is known).
 WAIT_FOR_PROGRAMMED = {"pulumi.com/waitFor": "condition=Programmed"}
 SERVICE_PATH_PREFIX = "/api/v1/service"
@@ -68,6 +75,15 @@ class GatewaySettings:
     http_port: int = 80
     https_port: int = 443
     infrastructure_annotations: tuple[tuple[str, str], ...] = ()
+    # The ports clients reach the listeners on, when the implementation's load balancer maps
+    # them (Traefik's chart: 80 -> its entry point 8000); by default the listeners' own ports.
+    client_http_port: int | None = None
+    client_https_port: int | None = None
+
+    def client_port(self, scheme: str) -> int:
+        if scheme == "https":
+            return self.client_https_port or self.https_port
+        return self.client_http_port or self.http_port
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,16 @@ class Exposure:
         return "https" if self.tls else "http"
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def service_base_uri(scheme: str, host: str, port: int, service: str) -> str:
+    """Where clients call a service through the front end: the port is written when it is not the
+    scheme's default, so the URI the stack reports is the one that answers."""
+    authority = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return f"{scheme}://{authority}{service_path(service)}"
+
+
 def exposure(ssl_cname: str | None, has_certificate: bool, frontend_fqdn: str | None) -> Exposure:
     if ssl_cname and has_certificate:
         return Exposure("certificate", ssl_cname)
@@ -95,7 +121,7 @@ def exposure(ssl_cname: str | None, has_certificate: bool, frontend_fqdn: str | 
 
 
 def namespace_manifest(name: str, frontend_namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED_BY_LABELS, FRONTEND_LABEL: frontend_namespace}}}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED_BY_LABELS, FRONTEND_LABEL: frontend_namespace}, "annotations": dict(OWNED_BY_STACK)}}
 
 
 def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings) -> dict[str, Any]:
@@ -114,7 +140,7 @@ def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings
             listeners.append({"name": "http", "protocol": "HTTP", "port": gateway.http_port, "hostname": exposed.hostname, "allowedRoutes": {"namespaces": {"from": "Same"}}})
     else:
         listeners = [{"name": "http", "protocol": "HTTP", "port": gateway.http_port, "allowedRoutes": routes_from_services}]
-    gateway_annotations = dict(WAIT_FOR_PROGRAMMED)
+    gateway_annotations = {**WAIT_FOR_PROGRAMMED, **OWNED_BY_STACK}
     if exposed.tls == "acme":
         gateway_annotations["cert-manager.io/cluster-issuer"] = ACME_CLUSTER_ISSUER
     spec: dict[str, Any] = {"gatewayClassName": gateway.gateway_class, "listeners": listeners}
@@ -130,7 +156,7 @@ def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings
 
 def tls_secret_manifest(namespace: str) -> dict[str, Any]:
     """The certificate's Secret, without its data (that goes in as a secret)."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": TLS_SECRET_NAME, "namespace": namespace, "labels": dict(MANAGED_BY_LABELS)}}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": TLS_SECRET_NAME, "namespace": namespace, "labels": dict(MANAGED_BY_LABELS), "annotations": dict(OWNED_BY_STACK)}}
 
 
 def gateway_address(status: Any) -> str | None:
@@ -160,6 +186,7 @@ class AksFrontend(pulumi.ComponentResource):
         self.gateway_namespace = default_namespace(stack)
         self.exposure = exposure(cluster.ssl_cname, cluster.tls_certificate is not None, cluster.frontend_fqdn)
         settings: GatewaySettings = cluster.gateway
+        self.client_port = settings.client_port(self.exposure.scheme)
         super().__init__("modelstack:aks:AksFrontend", name, {"namespace": self.gateway_namespace, "gateway_class": settings.gateway_class, "tls": self.exposure.tls}, opts)
         self._name = name
         self._provider = cluster.provider

@@ -49,7 +49,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, AksFrontend, GatewayApiObject, service_path
+from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, OWNED_BY_STACK, AksFrontend, GatewayApiObject, service_base_uri, service_path
 from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP_AWAIT, KubernetesRollout, revision
 from components.config import capacity
 from components.config.schema import AksDeploy
@@ -160,7 +160,7 @@ def keys_secret_name(service: str) -> str:
 
 def keys_secret_manifest(service: str, namespace: str) -> dict[str, Any]:
     """The keys' Secret without its data (that goes in as a Pulumi secret)."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}}}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}, "annotations": dict(OWNED_BY_STACK)}}
 
 
 def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str, image: Any, model_versions: dict[str, str], scoring_server: str = "modelstack") -> dict[str, Any]:
@@ -205,7 +205,7 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
     if not autoscale_enabled(deploy):
         spec["replicas"] = deploy.num_replicas or 1
     # pulumi-kubernetes does not wait for it: its KubernetesRollout does, and says why it fails
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": workload_labels(service, version), "annotations": {**SKIP_AWAIT, **metadata_annotations(deploy)}}
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": workload_labels(service, version), "annotations": {**SKIP_AWAIT, **OWNED_BY_STACK, **metadata_annotations(deploy)}}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
@@ -213,7 +213,7 @@ def service_manifest(service: str, version: RolloutVersion, namespace: str) -> d
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version), "annotations": dict(SKIP_AWAIT)},
+        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version), "annotations": {**SKIP_AWAIT, **OWNED_BY_STACK}},
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(service, version),
@@ -232,7 +232,7 @@ def hpa_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, names
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name, "namespace": namespace, "labels": workload_labels(service, version)},
+        "metadata": {"name": name, "namespace": namespace, "labels": workload_labels(service, version), "annotations": dict(OWNED_BY_STACK)},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": low,
@@ -248,7 +248,7 @@ def pdb_manifest(service: str, version: RolloutVersion, namespace: str) -> dict[
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version)},
+        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version), "annotations": dict(OWNED_BY_STACK)},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(service, version)}},
     }
 
@@ -282,7 +282,7 @@ def route_manifest(service: str, versions: list[RolloutVersion], namespace: str,
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "HTTPRoute",
-        "metadata": {"name": service, "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}},
+        "metadata": {"name": service, "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}, "annotations": dict(OWNED_BY_STACK)},
         "spec": spec,
     }
 
@@ -362,7 +362,7 @@ class AksWebservice(pulumi.ComponentResource):
         route = route_manifest(service, versions, self.namespace_name, frontend.gateway_namespace, exposed.route_listener, exposed.hostname)
         # The route moves traffic only once every version has rolled out behind its Service.
         self.route = GatewayApiObject(f"{service}-route", route, child(frontend.gateway, *services, *rollouts))
-        base = frontend.address.apply(lambda host: f"{exposed.scheme}://{host}{service_path(service)}" if host else None)
+        base = frontend.address.apply(lambda host: service_base_uri(exposed.scheme, host, frontend.client_port, service) if host else None)
         self.scoring_uri = base.apply(lambda uri: f"{uri}/score" if uri else None)
         self.swagger_uri = base.apply(lambda uri: f"{uri}/swagger.json" if uri else None)
         self.state = pulumi.Output.all(*[r.state for r in rollouts]).apply(service_state)

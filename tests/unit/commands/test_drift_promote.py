@@ -61,7 +61,8 @@ def test_a_stopped_or_deleted_aci_group_blocks_promotion():
 
 def test_drift_on_recorded_azure_output_names_the_changed_fields():
     drifted = drift_from_events(recorded("refresh-aci-stopped-and-gone.jsonl"))
-    assert [(d.name, d.op, sorted(d.fields)) for d in drifted] == [("diabetes-group", "update", ["instanceView"]), ("diabetes-multi-group", "delete", ["instanceView", "ipAddress", "location", "name", "osType", "provisioningState", "tags"])]
+    assert drifted[0].fields["instanceView.state"] == ("Running", "Stopped")
+    assert [(d.name, d.op, sorted(d.fields)) for d in drifted] == [("diabetes-group", "update", ["instanceView.state"]), ("diabetes-multi-group", "delete", ["instanceView", "ipAddress", "location", "name", "osType", "provisioningState", "tags"])]
 
 
 # The engine's own words, as it printed them on this machine (pulumi 3.259.0) for a stack whose
@@ -231,3 +232,26 @@ def test_a_built_service_needs_the_model_files_of_its_versions(project):
     with pytest.raises(ConfigErrors) as caught:
         project.load("prod")
     assert [e.key for e in caught.value.errors] == ["modelstack:models.diabetes-lasso.path"]
+
+
+def test_changed_fields_name_the_leaf_that_changed_and_skip_what_the_cluster_keeps():
+    from components.commands.drift import KUBERNETES_BOOKKEEPING
+
+    old = {"metadata": {"name": "d", "resourceVersion": "1", "labels": {"a": "1"}}, "spec": {"replicas": 1, "template": {"x": [1, 2]}}, "status": {"readyReplicas": 1}}
+    new = {"metadata": {"name": "d", "resourceVersion": "9", "labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "template": {"x": [1, 3]}}, "status": {"readyReplicas": 2}}
+    assert changed_fields(old, new, KUBERNETES_BOOKKEEPING) == {
+        "metadata.labels.b": (None, "2"),
+        "spec.replicas": (1, 2),
+        "spec.template.x": ([1, 2], [1, 3]),
+    }
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"primary_key": "a2V5"}}
+    edited = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"primary_key": "ZWRpdGVk"}}
+    assert changed_fields({"data": secret}, {"data": edited}) == {"data": ("[secret]", "[secret]")}
+
+
+def test_kubernetes_drift_names_the_service_by_its_label_and_ignores_status_only_changes():
+    from components.commands.drift import service_of
+
+    assert service_of({"metadata": {"labels": {"app.kubernetes.io/name": "diabetes"}}}) == "diabetes"
+    assert service_of({"service": "diabetes-multi", "state": "Healthy"}) == "diabetes-multi"
+    assert service_of({"metadata": {"labels": {}}}) is None

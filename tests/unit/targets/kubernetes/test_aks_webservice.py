@@ -20,6 +20,7 @@ from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_dige
 
 MANAGED = {"app.kubernetes.io/managed-by": "modelstack"}
 # pulumi-kubernetes leaves the wait for Deployments and Services to their KubernetesRollout
+FORCE = {"pulumi.com/patchForce": "true"}  # the stack takes back its fields from kubectl edits
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -55,7 +56,7 @@ def test_prod_front_end(project, monkeypatch):
     assert seen["aks-prod-frontend"] == {"gateway_class": "modelstack", "namespace": "modelstack-prod", "tls": "acme"}
     assert seen["aks-prod-frontend-namespace-modelstack-prod"] == {
         "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"labels": {**MANAGED, "modelstack.io/frontend": "modelstack-prod"}, "name": "modelstack-prod"},
+        "metadata": {"annotations": FORCE, "labels": {**MANAGED, "modelstack.io/frontend": "modelstack-prod"}, "name": "modelstack-prod"},
     }
     fqdn = "modelstack-prod.westeurope.cloudapp.azure.com"
     routes = {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"modelstack.io/frontend": "modelstack-prod"}}}}
@@ -63,7 +64,7 @@ def test_prod_front_end(project, monkeypatch):
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "Gateway",
         "metadata": {
-            "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt", "pulumi.com/waitFor": "condition=Programmed"},
+            "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt", "pulumi.com/waitFor": "condition=Programmed", **FORCE},
             "labels": MANAGED,
             "name": "modelstack",
             "namespace": "modelstack-prod",
@@ -91,14 +92,14 @@ def test_prod_service_objects(project, monkeypatch):
     labels = {**workload("diabetes"), **MANAGED}
     assert seen["diabetes-keys"] == {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"labels": {**MANAGED, "app.kubernetes.io/name": "diabetes"}, "name": "diabetes-keys", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": FORCE, "labels": {**MANAGED, "app.kubernetes.io/name": "diabetes"}, "name": "diabetes-keys", "namespace": "modelstack-prod"},
         "stringData": {SECRET: {"primary_key": mock_key("diabetes-primary-key"), "secondary_key": mock_key("diabetes-secondary-key")}},
     }
     versions = build_context(project.root, "diabetes", config.services["diabetes"], config.models).model_versions
     assert seen["diabetes-deployment"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"annotations": SKIP_AWAIT, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": {**SKIP_AWAIT, **FORCE}, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {
             "selector": {"matchLabels": workload("diabetes")},
             "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}, "type": "RollingUpdate"},
@@ -135,12 +136,12 @@ def test_prod_service_objects(project, monkeypatch):
     }
     assert seen["diabetes-service"] == {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"annotations": SKIP_AWAIT, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": {**SKIP_AWAIT, **FORCE}, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {"ports": [{"appProtocol": "http", "name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}], "selector": workload("diabetes"), "type": "ClusterIP"},
     }
     assert seen["diabetes-hpa"] == {
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": FORCE, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {
             "behavior": {"scaleUp": {"policies": [{"periodSeconds": 1, "type": "Percent", "value": 100}], "stabilizationWindowSeconds": 0}},
             "maxReplicas": 10,
@@ -151,13 +152,13 @@ def test_prod_service_objects(project, monkeypatch):
     }
     assert seen["diabetes-pdb"] == {
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-        "metadata": {"labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": FORCE, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": workload("diabetes")}},
     }
     assert seen["diabetes-route"] == {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": {"labels": {**MANAGED, "app.kubernetes.io/name": "diabetes"}, "name": "diabetes", "namespace": "modelstack-prod"},
+        "metadata": {"annotations": FORCE, "labels": {**MANAGED, "app.kubernetes.io/name": "diabetes"}, "name": "diabetes", "namespace": "modelstack-prod"},
         "spec": {
             "hostnames": ["modelstack-prod.westeurope.cloudapp.azure.com"],
             "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "modelstack", "namespace": "modelstack-prod", "sectionName": "https"}],
@@ -330,7 +331,7 @@ def test_the_clusters_certificate_terminates_tls_on_the_front_end(project, monke
     _, plan = evaluate_stack("tls", project.root)
     assert seen["aks-ml-frontend-tls"] == {
         "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-        "metadata": {"labels": MANAGED, "name": "modelstack-frontend-tls", "namespace": "modelstack-tls"},
+        "metadata": {"annotations": FORCE, "labels": MANAGED, "name": "modelstack-frontend-tls", "namespace": "modelstack-tls"},
         "stringData": {SECRET: {"tls.crt": "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n", "tls.key": "-----BEGIN PRIVATE KEY-----\nsecret-key-bytes\n-----END PRIVATE KEY-----\n"}},
     }
     gateway = seen["aks-ml-frontend-gateway"]
@@ -406,7 +407,7 @@ def test_sizing_gpu_limits_and_server_settings(project, monkeypatch):
     assert pod["terminationGracePeriodSeconds"] == 400 + 5 + 5 + 5
     assert "volumes" not in pod and "volumeMounts" not in container, "auth off: no keys mounted"
     assert not plan.by_type("kubernetes:core/v1:Secret") and not plan.by_type("random:index/randomPassword:RandomPassword")
-    assert deployment["metadata"]["annotations"] == {**SKIP_AWAIT, "modelstack.io/azureml-metadata": '{"description": "scores diabetes", "tags": {"team": "ml"}}'}
+    assert deployment["metadata"]["annotations"] == {**SKIP_AWAIT, **FORCE, "modelstack.io/azureml-metadata": '{"description": "scores diabetes", "tags": {"team": "ml"}}'}
 
 
 # --- state -------------------------------------------------------------------------------------------------

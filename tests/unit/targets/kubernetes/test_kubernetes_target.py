@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from components.errors import ConfigErrors
+from components.offline.azure_mocks import MOCK_GATEWAY_ADDRESS
 from components.offline.evaluate import evaluate_stack
+from components.targets.kubernetes.frontend import service_base_uri
 from tests.unit.plan_helpers import SECRET, images_by_digest, revealed_inputs
 
 KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
@@ -70,6 +72,21 @@ def test_the_provider_the_gateway_class_and_port_come_from_the_config(project, m
     assert [(listener["name"], listener["port"], listener["protocol"]) for listener in gateway["listeners"]] == [("http", 8000, "HTTP")]
     assert "infrastructure" not in gateway, "no Azure load balancer settings on another cluster"
     assert not [r for r in plan.resources if r.type.startswith("azure-native:")], "nothing of Azure"
+    # The URIs the stack reports carry the Gateway's port: they are the ones that answer.
+    service = plan.outputs["services"]["diabetes"]
+    assert service["scoring_uri"] == f"http://{MOCK_GATEWAY_ADDRESS}:8000/api/v1/service/diabetes/score"
+    assert service["swagger_uri"] == f"http://{MOCK_GATEWAY_ADDRESS}:8000/api/v1/service/diabetes/swagger.json"
+
+
+@pytest.mark.parametrize("scheme, port, expected", [
+    ("http", 80, "http://gw.example/api/v1/service/s"),
+    ("http", 16480, "http://gw.example:16480/api/v1/service/s"),
+    ("https", 443, "https://gw.example/api/v1/service/s"),
+    ("https", 80, "https://gw.example:80/api/v1/service/s"),
+    ("http", 443, "http://gw.example:443/api/v1/service/s"),
+])
+def test_the_port_is_written_unless_it_is_the_schemes_default(scheme, port, expected):
+    assert service_base_uri(scheme, "gw.example", port, "s") == expected
 
 
 @pytest.mark.parametrize("cluster, key, detail", [
