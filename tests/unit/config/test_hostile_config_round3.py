@@ -157,7 +157,7 @@ def test_a_conda_file_of_the_wrong_shape_is_refused(project, text, said):
 
 
 def test_a_requirements_file_of_packages_and_urls_is_accepted(project):
-    (project.root / "req.txt").write_text("numpy==2.0\n# a comment\n--index-url https://pypi.org/simple\nscikit-learn @ https://example.com/sk.whl\n")
+    (project.root / "req.txt").write_text("numpy==2.0\n# a comment\n--index-url https://index.example.com/simple\nscikit-learn @ https://example.com/sk.whl\n")
     project.write_stack("local", {"services": {"diabetes": {"environment": {"pip_requirements": "req.txt"}}}})
     assert project.load("local").services["diabetes"].environment.pip_requirements == "req.txt"
 

@@ -81,7 +81,7 @@ def test_each_server_ships_its_own_files_and_command(project):
     default = context_for(project)
     assert sorted(default.support_files) == [
         f"modelstack/modelstack_server/{name}.py"
-        for name in ("__init__", "__main__", "app", "cors", "entry_script", "keys", "log_capture", "peers", "request_ids", "scoring", "server", "settings", "swagger", "telemetry", "tokens")
+        for name in ("__init__", "__main__", "app", "cors", "entry_script", "keys", "log_capture", "memory", "peers", "protocol", "request_ids", "scoring", "server", "settings", "swagger", "telemetry", "tokens")
     ]
     assert 'CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in default.dockerfile
     assert "ENV PYTHONPATH=/opt/modelstack" in default.dockerfile and "modelstack_front" not in default.dockerfile
