@@ -2,16 +2,21 @@
 # Everything modelstack needs on this machine, idempotent: a second run only checks.
 #
 #   scripts/setup.sh            system packages, Docker daemon, venv, base image, Pulumi engine,
-#                               the Kubernetes test cluster's binaries
+#                               the Kubernetes test cluster's binaries and the Pulumi kubernetes
+#                               provider plugin (installed into the engine's plugin home)
 #   scripts/setup.sh --no-engine    without the engine and the cluster (enough for `modelstack check` and the unit tests)
-#   scripts/setup.sh --no-cluster   without the cluster's binaries (everything but tests/cluster)
+#   scripts/setup.sh --no-cluster   without the cluster's binaries and the kubernetes provider
+#                                   (everything but tests/cluster)
 #
 # Phases that do not depend on each other run side by side, as chains:
 #   docker:  system packages (apt) -> Docker daemon -> base images (debootstrap + docker import)
 #   python:  venv (pinned requirements.txt) -> example models (trained with the venv)
 #   engine:  the Pulumi engine in .tools/bin (needs Go only)
 #   cluster: the Kubernetes test cluster's binaries in .tools/kube (scripts/cluster.sh build: Go only;
-#            about an hour of compiling on a new 2-core machine, minutes with a warm Go cache)
+#            about an hour of compiling on a new 2-core machine, minutes with a warm Go cache) ->
+#            the Pulumi kubernetes provider plugin in .tools/pulumi-kubernetes
+#            (scripts/build-kubernetes-provider.sh: about 17 CPU-minutes cold), installed for the
+#            engine once both chains are done
 # Each phase prints a line when it starts and when it ends, with its time; each chain's output goes
 # to .modelstack/setup/<chain>.log. When a phase fails, the run fails with the tail of its log
 # (the other chains finish first: their work is kept for the next run).
@@ -110,7 +115,8 @@ chain_engine() {
 }
 
 chain_cluster() {
-    phase cluster "Kubernetes test cluster binaries (.tools/kube)" scripts/cluster.sh build
+    phase cluster "Kubernetes test cluster binaries (.tools/kube)" scripts/cluster.sh build &&
+    phase cluster "Pulumi kubernetes provider plugin (.tools/pulumi-kubernetes)" scripts/build-kubernetes-provider.sh build
 }
 
 # --- run the chains side by side ---------------------------------------------------------------
@@ -141,5 +147,9 @@ if [ "${#failed[@]}" -gt 0 ]; then
     done
     printf '\nsetup: FAILED (%s) after %ss\n' "${failed[*]}" "$(seconds_since "$SETUP_STARTED")" >&2
     exit 1
+fi
+if [ "$WITH_CLUSTER" = 1 ]; then
+    # needs both the engine and the plugin: after the chains
+    phase cluster "install the kubernetes provider plugin into the engine's plugin home" scripts/build-kubernetes-provider.sh install || exit 1
 fi
 note setup "all done in $(seconds_since "$SETUP_STARTED")s"

@@ -106,15 +106,19 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 CLUSTER_TESTS = Path(__file__).parent / "cluster"
+CLUSTER_ENGINE_TESTS = CLUSTER_TESTS / "engine"
 
 
 def pytest_collection_modifyitems(config, items):
     """The cluster tests run last: scripts/test.sh builds the cluster's binaries in the background
-    meanwhile (an hour on a new machine), and their fixture waits for that build."""
-    def is_cluster_test(item) -> bool:
-        return CLUSTER_TESTS in Path(str(item.fspath)).parents
+    meanwhile (an hour on a new machine), and their fixture waits for that build. Last of all, on
+    the same cluster, the stacks driven by the real engine (tests/cluster/engine), which also
+    wait for the kubernetes provider plugin built after the cluster's binaries."""
+    def layer(item) -> int:
+        parents = Path(str(item.fspath)).parents
+        return 2 if CLUSTER_ENGINE_TESTS in parents else 1 if CLUSTER_TESTS in parents else 0
 
-    items[:] = [i for i in items if not is_cluster_test(i)] + [i for i in items if is_cluster_test(i)]
+    items[:] = sorted(items, key=layer)  # stable: each layer keeps its order
 
 
 def pytest_addoption(parser):

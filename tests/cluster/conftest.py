@@ -41,6 +41,7 @@ START_TIMEOUT_S = int(os.environ.get("MODELSTACK_CLUSTER_TEST_START_TIMEOUT", "5
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "cluster: needs the real Kubernetes cluster of scripts/cluster.sh")
+    config.addinivalue_line("markers", "engine: runs the real Pulumi engine from .tools/bin (scripts/bootstrap-pulumi.sh)")
 
 
 def pytest_collection_modifyitems(config, items):
