@@ -12,7 +12,7 @@ The folders are the architecture; data flows down this list and imports point on
     image/                      build context, model versions, wheelhouse, build and push
     policy/                     the guardrails as plain functions (policies/ wraps them)
     config/                     schema, loading, the cross-field rules, naming, VM sizes
-    errors.py, plan_values.py, pulumi_internals.py   shared by all of the above
+    errors.py, plan_values.py, pulumi_internals.py, dynamic_imports.py   shared by all of the above
 
 `commands/` (the `modelstack` command) sits on top and nothing imports it.
 """

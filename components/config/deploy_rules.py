@@ -294,12 +294,12 @@ def check_versions(config: StackConfig, name: str, service: ServiceSpec) -> list
     if not versions:
         return []
     key = _key(name, "versions")
-    if service.target != "aks":
+    if service.target not in ("aks", "kubernetes"):
         return [ConfigError(
             f"versions are declared for target '{service.target}'",
             key=key,
-            rule="controlled rollout (versions) is for AKS services: the versions share one endpoint on the cluster's front end",
-            fix="remove versions, or set target: aks",
+            rule="controlled rollout (versions) is for services on a Kubernetes cluster (aks, kubernetes): the versions share one endpoint on the cluster's front end",
+            fix="remove versions, or set target: aks or kubernetes",
         )]
     errors = []
     if len(versions) > MAX_VERSIONS:

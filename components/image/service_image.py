@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from components.dynamic_imports import imports_first
 from components.config.schema import STATE_DIR
 
 # Inputs whose change means a different image.
@@ -31,6 +32,7 @@ def image_diff(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     return replaces
 
 
+@imports_first("components.image.build_context", "components.config.schema", "components.config.load", "components.image.docker_client", "components.errors", "components.image.builder", "components.image.registry_auth")
 class ServiceImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from pathlib import Path

@@ -2,7 +2,7 @@
 Pulumi's internals are used in one module only.
 
 The layers, lowest first (components/__init__.py draws the same map):
-    foundation  components, errors, plan_values, pulumi_internals
+    foundation  components, errors, plan_values, pulumi_internals, dynamic_imports
     config      components.config         (schema, loading, rules; no Pulumi resources)
     policy      components.policy         (guardrails as plain functions)
     image       components.image          (build context, build and push)
@@ -32,7 +32,7 @@ REPO = REPO_ROOT
 PACKAGE = REPO / "components"
 
 LAYERS = (
-    ("foundation", ("components", "components.errors", "components.plan_values", "components.pulumi_internals")),
+    ("foundation", ("components", "components.errors", "components.plan_values", "components.pulumi_internals", "components.dynamic_imports")),
     ("config", ("components.config",)),
     ("policy", ("components.policy",)),
     ("image", ("components.image",)),

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from components.dynamic_imports import imports_first
 
 from components.errors import DeploymentError
 
@@ -204,6 +205,7 @@ def _wait(props: dict[str, Any]) -> str:
     ))
 
 
+@imports_first("urllib3.exceptions", "kubernetes.client", "kubernetes.client.exceptions", "components.targets.kubernetes.access", "components.targets.kubernetes.diagnosis", "components.targets.states", "components.image.builder")
 class KubernetesRolloutProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=f"{props['namespace']}/{props['deployment']}", outs={**props, "state": _wait(props)})

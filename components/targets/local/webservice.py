@@ -20,6 +20,7 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from components.dynamic_imports import imports_first
 
 CONTAINER_PORT = 5001
 HEALTH_TIMEOUT_SECONDS = 180
@@ -151,6 +152,7 @@ def live_container(container_id: str, props: dict[str, Any]) -> tuple[str, str] 
     return state, container.attrs.get("Config", {}).get("Image", props.get("image"))
 
 
+@imports_first("requests", "docker.errors", "components.errors", "components.image.builder", "components.image.docker_client")
 class LocalWebserviceProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors

@@ -160,11 +160,11 @@ def test_a_parameter_of_the_other_target_names_its_target(project, service, fiel
     ]
 
 
-def test_versions_are_for_aks_only(project):
+def test_versions_are_for_services_on_a_kubernetes_cluster_only(project):
     assert errors_of(project, aci(versions=[{"version_name": "blue", "is_control_version_type": True}])) == [
         f"{KEY}.versions: versions are declared for target 'aci'\n"
-        "  Rule: controlled rollout (versions) is for AKS services: the versions share one endpoint on the cluster's front end\n"
-        "  Fix: remove versions, or set target: aks"
+        "  Rule: controlled rollout (versions) is for services on a Kubernetes cluster (aks, kubernetes): the versions share one endpoint on the cluster's front end\n"
+        "  Fix: remove versions, or set target: aks or kubernetes"
     ]
 
 
