@@ -208,14 +208,16 @@ def drift(
         out.print(json.dumps([{"urn": d.urn, "type": d.type, "name": d.name, "op": d.op, "service": d.service, "fields": {k: {"recorded": a, "live": b} for k, (a, b) in d.fields.items()}} for d in drifted], indent=2, sort_keys=True), markup=False)
     elif drifted:
         table = Table(title=f"drift in stack {stack}")
-        for column in ("resource", "type", "change", "field", "recorded", "live"):
+        for column in ("service", "resource", "type", "change", "field", "recorded", "live"):
             table.add_column(column)
         for d in drifted:
-            rows = d.fields.items() or [("", ("", ""))]
+            # a resource that is gone is one row: its fields are all of it
+            rows = [("", ("", ""))] if d.op == "delete" or not d.fields else d.fields.items()
             for field_name, (recorded, live) in rows:
-                table.add_row(d.name, d.type.rsplit(":", 1)[-1], "gone" if d.op == "delete" else "changed", field_name, escape(str(recorded)), escape(str(live)))
+                table.add_row(d.service or "", d.name, d.type.rsplit(":", 1)[-1], "gone" if d.op == "delete" else "changed", field_name, escape(str(recorded)), escape(str(live)))
         out.print(table)
-        out.print(f"{len(drifted)} drifted resource(s); `pulumi up --stack {stack}` repairs them.", markup=False)
+        # --refresh: `up` alone plans from the recorded state, which does not know of the drift
+        out.print(f"{len(drifted)} drifted resource(s); `pulumi up --refresh --stack {stack}` repairs them.", markup=False)
     else:
         out.print(f"no drift: stack {stack} matches what runs", markup=False)
     raise typer.Exit(EXIT_VIOLATION if drifted else EXIT_OK)

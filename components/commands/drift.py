@@ -75,6 +75,23 @@ def service_of(outputs: dict[str, Any]) -> str | None:
     return service if isinstance(service, str) else None
 
 
+def secret_changes(meta: Any, old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...], found: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Changes the outputs cannot show: the engine compares secrets, but in the events every secret
+    reads "[secret]" before and after, so a secret edited by hand (a key in a Secret's data) is
+    known only from the paths the engine says differ (`diffs`, `detailed_diff`). Values stay masked."""
+    paths = [*(getattr(meta, "diffs", None) or ()), *(getattr(meta, "detailed_diff", None) or {})]
+    changes: dict[str, tuple[Any, Any]] = {}
+    for path in paths:
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        if top in IGNORED_FIELDS or any(path == i or path.startswith(f"{i}.") for i in ignored) or top in ignored:
+            continue
+        if not is_secret(old.get(top)) and not is_secret(new.get(top)):
+            continue  # shown by changed_fields, if its value changed
+        if not any(path == p or path.startswith(f"{p}.") or p.startswith(f"{path}.") for p in (*found, *changes)):
+            changes[path] = (SECRET_PLACEHOLDER, SECRET_PLACEHOLDER)
+    return changes
+
+
 def drift_from_events(events: list[Any]) -> list[Drifted]:
     """Drifted resources from the engine events of a refresh preview."""
     found: dict[str, Drifted] = {}
@@ -93,6 +110,7 @@ def drift_from_events(events: list[Any]) -> list[Drifted]:
             continue
         ignored = KUBERNETES_BOOKKEEPING if is_kubernetes(kind) else ()
         fields = changed_fields(old, new, ignored)
+        fields.update(secret_changes(meta, old, new, ignored, fields))
         if new and not fields:
             continue  # only what the cluster keeps for itself changed
         found[meta.urn] = Drifted(meta.urn, kind, meta.urn.rsplit("::", 1)[-1], "delete" if not new else op, fields, service_of(new) or service_of(old))

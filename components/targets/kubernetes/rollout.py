@@ -226,7 +226,7 @@ class KubernetesRollout(Resource, module="modelstack", name="KubernetesRollout")
     state: pulumi.Output[str]
 
     def __init__(self, name: str, *, kubeconfig: pulumi.Input[str], context: str | None, namespace: str, deployment: str, service: str, k8s_service: str,
-                 workload_selector: str, revision: pulumi.Input[str], timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+                 workload_selector: str, revision: pulumi.Input[str], applied: pulumi.Input[str] | None = None, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
                  patience_seconds: int = DEFAULT_PATIENCE_SECONDS, opts: pulumi.ResourceOptions | None = None):
         props = {
             "kubeconfig": pulumi.Output.secret(kubeconfig),
@@ -237,6 +237,10 @@ class KubernetesRollout(Resource, module="modelstack", name="KubernetesRollout")
             "k8s_service": k8s_service,
             "workload_selector": workload_selector,
             "revision": revision,
+            # What the cluster made of the last apply (the Deployment's generation, the Service's
+            # uid): it changes when `up` puts back what kubectl changed, or recreates a deleted
+            # Service, so the wait runs again and the recorded state is the repaired one.
+            "applied": applied,
             "timeout_seconds": timeout_seconds,
             "patience_seconds": patience_seconds,
             "state": None,

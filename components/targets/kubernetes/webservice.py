@@ -350,6 +350,7 @@ class AksWebservice(pulumi.ComponentResource):
                 k8s_service=service_object["metadata"]["name"],
                 workload_selector=",".join(f"{k}={v}" for k, v in sorted(selector_labels(service, version).items())),
                 revision=pulumi.Output.from_input(manifest).apply(lambda resolved, o=service_object: revision(resolved, o)),
+                applied=pulumi.Output.all(self.deployments[version.name].metadata.generation, services[-1].metadata.uid).apply(lambda parts: "/".join(map(str, parts))),
                 patience_seconds=rollout_patience_seconds,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[version.name], services[-1]]),
             ))

@@ -255,3 +255,24 @@ def test_kubernetes_drift_names_the_service_by_its_label_and_ignores_status_only
     assert service_of({"metadata": {"labels": {"app.kubernetes.io/name": "diabetes"}}}) == "diabetes"
     assert service_of({"service": "diabetes-multi", "state": "Healthy"}) == "diabetes-multi"
     assert service_of({"metadata": {"labels": {}}}) is None
+
+
+def test_a_secret_changed_by_hand_is_drift_known_from_the_engines_diffs():
+    """In the events of a refresh preview secrets read "[secret]" before and after; the engine's
+    own `diffs` say that the Secret's data changed."""
+    from pulumi.automation.events import EngineEvent
+
+    labels = {"app.kubernetes.io/name": "diabetes"}
+    # as the engine writes them: a secret keeps its marker, its value reads "[secret]"
+    data = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}
+    outputs = {"apiVersion": "v1", "kind": "Secret", "data": data, "metadata": {"name": "diabetes-keys", "labels": labels, "resourceVersion": "1"}}
+    live = {**outputs, "metadata": {**outputs["metadata"], "resourceVersion": "2"}}
+    event = EngineEvent.from_json({"sequence": 1, "timestamp": 1, "resOutputsEvent": {"metadata": {
+        "op": "update", "urn": "urn:pulumi:s::modelstack::kubernetes:core/v1:Secret::diabetes-keys", "type": "kubernetes:core/v1:Secret",
+        "old": {"type": "kubernetes:core/v1:Secret", "urn": "u", "custom": True, "outputs": outputs},
+        "new": {"type": "kubernetes:core/v1:Secret", "urn": "u", "custom": True, "outputs": live},
+        "detailedDiff": {"data.primary_key": {"diffKind": "update-replace", "inputDiff": False}, "metadata.resourceVersion": {"diffKind": "update", "inputDiff": False}},
+        "provider": "",
+    }}})
+    drifted = drift_from_events([event])
+    assert [(d.name, d.service, d.fields) for d in drifted] == [("diabetes-keys", "diabetes", {"data.primary_key": ("[secret]", "[secret]")})]

@@ -54,6 +54,7 @@ def test_each_version_gets_a_wait_that_reads_the_cluster_with_a_secret_kubeconfi
     assert set(inputs["kubeconfig"]) == {SECRET}, "the kubeconfig is a secret"
     # (context and state are None, which the engine is not sent: AKS's kubeconfig has one context)
     assert {k: v for k, v in inputs.items() if k not in ("kubeconfig", "revision")} == {
+        "applied": "None/None",  # the Deployment's generation and the Service's uid: the mocks have neither
         "deployment": "diabetes",
         "k8s_service": "diabetes",
         "namespace": "modelstack-prod",
