@@ -4,7 +4,6 @@ file state backend and a home of its own (the user's ~/.pulumi and state are lef
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -41,3 +40,14 @@ class Engine:
         """Resource name -> planned operation, from `pulumi preview --json`."""
         preview = json.loads(self.run("preview", "--json").stdout)
         return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in preview["steps"]}
+
+
+def tear_down_local_stack(engine: Engine, docker_client, registry_port: int) -> None:
+    """What a local stack of a test leaves: its resources (destroy), any container still labelled
+    with it, and the images built, pushed and pulled for its registry."""
+    from tests.conftest import remove_image_references
+
+    engine.run("destroy", "--yes", check=False)
+    for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={engine.stack}"}):
+        container.remove(force=True)
+    remove_image_references(docker_client, f"localhost:{registry_port}/")

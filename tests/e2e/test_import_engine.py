@@ -16,8 +16,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import remove_image_references
-from tests.e2e.engine import Engine
+from tests.e2e.engine import Engine, tear_down_local_stack
 from tests.workspace import REPO, copy_project, free_port
 
 STACK = "e2eimport"
@@ -50,10 +49,7 @@ def engine(tmp_path_factory, trained_example, docker_client):
     runner = Engine(root, home, STACK)
     runner.run("stack", "init")
     yield runner
-    runner.run("destroy", "--yes", check=False)
-    for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={STACK}"}):
-        container.remove(force=True)
-    remove_image_references(docker_client, f"localhost:{registry_port}/")
+    tear_down_local_stack(runner, docker_client, registry_port)
 
 
 def modelstack(engine, *args: str, cwd=None) -> subprocess.CompletedProcess:

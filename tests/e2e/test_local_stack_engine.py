@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.conftest import remove_image_references
-from tests.e2e.engine import Engine
+from tests.e2e.engine import Engine, tear_down_local_stack
 from tests.workspace import copy_project, derive_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,10 +31,7 @@ def engine(tmp_path_factory, trained_example, docker_client):
     runner = Engine(root, home, STACK)
     runner.run("stack", "init")
     yield runner
-    runner.run("destroy", "--yes", check=False)
-    for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={STACK}"}):
-        container.remove(force=True)
-    remove_image_references(docker_client, f"localhost:{registry_port}/")  # built, pushed and pulled for its registry
+    tear_down_local_stack(runner, docker_client, registry_port)
 
 
 def score(uri: str):
