@@ -1,18 +1,19 @@
 """No client can starve a replica: with 500 idle connections and 10 clients sending their headers
-a byte a second, another client's requests keep being answered quickly, and the idle and slow
-connections are closed once the header timeout has passed.
+a byte at a time, another client's requests are answered while those connections are held, and
+the idle and slow connections are closed once the header timeout has passed.
 
-The bound (p99 under 50 ms for a trivial run()) is a correctness bound with room for a loaded
-2-core machine: a starved server does not answer at all. azmlinfsrv is run through the same
-test and is expected to fail it (its single sync worker serves one connection at a time, so one
-idle connection blocks everyone): the xfail is strict, so the test proves it can fail.
+Shown by order, never by how fast: the other client's requests are answered while every held
+connection is still open (and the slow ones still mid-headers); the held connections are closed
+before a later timer of the same server fires. How fast the answers come under that load is a
+benchmark (benchmarks/scoring_server_starvation.py, BENCHMARKS.md). azmlinfsrv is run through the
+first test and is expected to fail it (its single sync worker serves one connection at a time,
+so one idle connection blocks everyone): the xfail is strict, so the test proves it can fail.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import pytest
 import requests
@@ -21,13 +22,15 @@ from tests.conftest import require
 
 IDLE_CONNECTIONS = 500
 SLOW_CLIENTS = 10
-HEADER_TIMEOUT_SECONDS = 4
-LOAD_SECONDS = 5
-P99_BOUND_SECONDS = 0.050
+REQUESTS = 60
+# Bounds that only stop a hang: a request not answered in this time is starved.
+ANSWER_TIMEOUT_SECONDS = 20
+# Headers dripped a byte at a time: longer than any test here sends, so they never complete.
+SLOW_REQUEST = b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Slow: " + b"s" * 4000
 
 
 def _connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     sock.setblocking(False)
     return sock
 
@@ -41,54 +44,76 @@ def _closed_by_server(sock: socket.socket) -> bool:
         return True
 
 
+def _drip(slow: list[socket.socket], sent: int) -> int:
+    """The next byte of SLOW_REQUEST on every slow connection still open; the count sent so far."""
+    for sock in slow:
+        try:
+            sock.send(SLOW_REQUEST[sent:sent + 1])
+        except OSError:
+            pass
+    return sent + 1
+
+
 @pytest.mark.parametrize("kind", ["modelstack", pytest.param("azmlinfsrv", marks=pytest.mark.xfail(strict=True, reason="one idle connection blocks azmlinfsrv's sync worker"))])
 def test_idle_and_slow_clients_do_not_starve_others(servers, kind):
-    started = servers("plain_json_string.py", {"MODELSTACK_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_SECONDS)}, kinds=(kind,))
+    """Every request of another client is answered while the 500 idle and 10 slow connections are
+    held: a byte goes out on each slow one before each request (so none ever completes its
+    headers), and afterwards every held connection is still open. The header timeout is an hour
+    here, so that nothing but the server's serving order decides the outcome."""
+    started = servers("plain_json_string.py", {"MODELSTACK_HEADER_TIMEOUT_SECONDS": "3600"}, kinds=(kind,))
     server = started[kind]
-    opened_at = time.monotonic()
     idle = [_connect(server.port) for _ in range(IDLE_CONNECTIONS)]
     slow = [_connect(server.port) for _ in range(SLOW_CLIENTS)]
-    request_bytes = b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-    stop = threading.Event()
-
-    def drip() -> None:  # a byte a second on each slow connection, for as long as it stays open
+    try:
         sent = 0
-        while not stop.is_set() and sent < len(request_bytes):
-            for sock in slow:
-                try:
-                    sock.send(request_bytes[sent:sent + 1])
-                except OSError:
-                    pass
-            sent += 1
+        with requests.Session() as client:
+            for number in range(REQUESTS):
+                sent = _drip(slow, sent)
+                answer = client.post(server.base + "/score", data='{"n": 1}', headers={"Content-Type": "application/json"}, timeout=ANSWER_TIMEOUT_SECONDS)
+                assert answer.status_code == 200, (number, answer.text)
+        closed = [sock for sock in idle + slow if _closed_by_server(sock)]
+        assert not closed, f"{len(closed)} of the held connections were closed: the requests were answered by dropping them, not while they were held"
+    finally:
+        for sock in idle + slow:
+            sock.close()
+
+
+def test_idle_and_slow_connections_are_closed_once_the_header_timeout_has_passed(servers):
+    """MODELSTACK_HEADER_TIMEOUT_SECONDS=2, counted from when a connection opens, not from its
+    last byte. Shown by order against a later timer of the same server: a connection opened after
+    all of them sends complete headers and part of a body, and its body timeout (6 s, so later
+    than every header deadline) answers 408. The server's loop fires its timers in the order of
+    their deadlines however busy the machine is, so by the time the 408 arrives every idle and
+    slow connection must have been closed (with the 10 s default they would all still be open);
+    the slow ones keep sending a byte a second until then and never complete their headers."""
+    started = servers("plain_json_string.py", {"MODELSTACK_HEADER_TIMEOUT_SECONDS": "2", "MODELSTACK_BODY_TIMEOUT_SECONDS": "6"}, kinds=("modelstack",))
+    server = started["modelstack"]
+    idle = [_connect(server.port) for _ in range(IDLE_CONNECTIONS)]
+    slow = [_connect(server.port) for _ in range(SLOW_CLIENTS)]
+    stop = threading.Event()
+    progress = {"sent": 0}
+
+    def drip() -> None:  # a byte a second on each slow connection until the 408 is in
+        while not stop.is_set() and progress["sent"] < len(SLOW_REQUEST):
+            progress["sent"] = _drip(slow, progress["sent"])
             stop.wait(1)
 
     dripper = threading.Thread(target=drip, daemon=True)
     dripper.start()
-    latencies = []
     try:
-        with requests.Session() as client:
-            deadline = time.monotonic() + LOAD_SECONDS
-            while time.monotonic() < deadline:
-                begun = time.perf_counter()
-                try:
-                    answer = client.post(server.base + "/score", data='{"n": 1}', headers={"Content-Type": "application/json"}, timeout=2)
-                    assert answer.status_code == 200, answer.text
-                    latencies.append(time.perf_counter() - begun)
-                except requests.RequestException:
-                    latencies.append(float("inf"))
-                    break
-        assert len(latencies) >= 20, f"only {len(latencies)} requests answered in {LOAD_SECONDS} s"
-        latencies.sort()
-        p99 = latencies[int(len(latencies) * 0.99) - 1]
-        assert p99 < P99_BOUND_SECONDS, f"p99 {p99 * 1000:.1f} ms over {len(latencies)} requests"
-
-        # Past the header timeout (counted from when they opened), every idle and slow connection is closed.
-        time.sleep(max(0.0, opened_at + HEADER_TIMEOUT_SECONDS + 2 - time.monotonic()))
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as later:
+            later.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"partial\"")
+            answer = b""
+            while chunk := later.recv(4096):  # the server closes the connection after its 408
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"within 6 seconds" in answer, answer[:300]
+        stop.set()
+        dripper.join(10)
         still_open = [sock for sock in idle + slow if not _closed_by_server(sock)]
-        assert not still_open, f"{len(still_open)} of {len(idle) + len(slow)} idle or slow connections are still open after the header timeout"
+        assert not still_open, f"{len(still_open)} of {len(idle) + len(slow)} idle or slow connections were still open when the later body timeout fired"
     finally:
         stop.set()
-        dripper.join(5)
+        dripper.join(10)
         for sock in idle + slow:
             sock.close()
 
@@ -147,14 +172,22 @@ def test_the_liveness_probe_is_answered_while_2000_idle_connections_are_held(ser
 
 
 def test_a_body_that_does_not_arrive_gets_408(servers):
-    started = servers("plain_json_string.py", {"MODELSTACK_BODY_TIMEOUT_SECONDS": "1"}, kinds=("modelstack",))
+    """MODELSTACK_BODY_TIMEOUT_SECONDS=1 is the timer that answers, not the 30 s default: shown by
+    order against a connection opened just before, which sends nothing and whose header timeout
+    is 20 s. The server fires its timers in the order of their deadlines, so that connection must
+    still be open when the 408 arrives; with the default body timeout it would be closed first."""
+    started = servers("plain_json_string.py", {"MODELSTACK_BODY_TIMEOUT_SECONDS": "1", "MODELSTACK_HEADER_TIMEOUT_SECONDS": "20"}, kinds=("modelstack",))
     server = started["modelstack"]
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"partial\"")
-        begun = time.monotonic()
-        answer = b""
-        while chunk := sock.recv(4096):  # the server closes the connection after its 408
-            answer += chunk
-        assert answer.startswith(b"HTTP/1.1 408 ") and time.monotonic() - begun < 3
-        assert b"the request body did not arrive within 1 seconds" in answer
+    reference = _connect(server.port)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"partial\"")
+            answer = b""
+            while chunk := sock.recv(4096):  # the server closes the connection after its 408
+                answer += chunk
+        assert not _closed_by_server(reference), "the 20 s header timeout fired before the 1 s body timeout"
+    finally:
+        reference.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+    assert b"the request body did not arrive within 1 seconds" in answer
     assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 200, "the scoring thread was never held"
