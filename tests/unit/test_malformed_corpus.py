@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from tests.workspace import REPO
 PYTHON = str(REPO / "venv" / "bin" / "python")
 MEMORY_LIMIT = 2 * 1024**3
 CPU_SECONDS = 30
-WALL_SECONDS = 60
+WALL_SECONDS = 60  # only stops a hang: a command still running then is killed and fails the test
 
 BILLION_LAUGHS = "".join(
     f"{chr(97 + n)}: &{chr(97 + n)} [{', '.join([f'*{chr(96 + n)}' if n else '1'] * 9)}]\n" for n in range(10)
@@ -30,13 +29,12 @@ def _limits() -> None:
 
 
 def run(root: Path, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
-    started = time.monotonic()
-    result = subprocess.run(
+    """The command as a subprocess; one still running after WALL_SECONDS (a hang) is killed and
+    fails the test (subprocess.TimeoutExpired)."""
+    return subprocess.run(
         [PYTHON, "-m", "components.commands.cli", *args], input=stdin, capture_output=True, cwd=root,
         env={"MODELSTACK_PROJECT_DIR": str(root), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, preexec_fn=_limits, timeout=WALL_SECONDS,
     )
-    result.elapsed = time.monotonic() - started
-    return result
 
 
 def _write(text: str | bytes):
@@ -93,7 +91,6 @@ def assert_refused(result, codes=(1, 2)) -> None:
     output = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
     assert "Traceback" not in output, output[-3000:]
     assert result.returncode in codes, f"exit {result.returncode}: {output[-2000:]}"
-    assert result.elapsed < WALL_SECONDS
 
 
 @pytest.fixture
