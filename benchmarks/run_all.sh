@@ -12,6 +12,8 @@
 #   local_up          `pulumi up` of the local stack from nothing to Healthy (needs the engine)
 #   profile_runtime   `modelstack profile` with its defaults, image built and image reused
 #   profile_cpu_limits  what profile measures at one core and at a quarter core (was a test's comparison)
+#   scoring_server_starvation  one client's latency while 500 idle and 10 slow connections are held (was a test's p99 bound)
+#   plan_summary_chain  plan-summary grouping a chain of 5,000-20,000 parents (was a test's time bound)
 #
 # Needs what scripts/setup.sh installs (Docker, the base and runtime images, wrk; the engine
 # for local_up). Output goes to the terminal and to .modelstack/benchmarks/<UTC time>/NAME.txt.
@@ -20,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all=(plan_cost noop build_and_start image_slimming endpoint_vs_bare local_up profile_runtime profile_cpu_limits)
+all=(plan_cost noop build_and_start image_slimming endpoint_vs_bare local_up profile_runtime profile_cpu_limits scoring_server_starvation plan_summary_chain)
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${all[@]}")
 for name in "${selected[@]}"; do
