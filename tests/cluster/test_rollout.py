@@ -267,10 +267,10 @@ def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cl
 
 
 def test_4_logs_of_one_versions_pods(rollout, cluster):
-    from components.commands.logs import pod_logs
+    from components.commands.logs import KubeconfigSource, pod_logs
 
     lines: list[str] = []
-    kubeconfig = open(cluster.kubeconfig).read()
+    kubeconfig = KubeconfigSource(text=open(cluster.kubeconfig).read(), context=None, key="kubeconfig_file", fix="check the test cluster's admin.kubeconfig")
     pod_logs(kubeconfig, rollout["namespace"], SERVICE, version="lasso", tail=200, follow=False, write=lines.append)
     assert lines[0].startswith(f"==> pod {SERVICE}-lasso-") and len([line for line in lines if line.startswith("==> pod")]) == 1
     assert "Users's init has completed successfully" in "\n".join(lines[1:])

@@ -34,13 +34,13 @@ class ApiServer:
         self.mode = mode
         self.stop = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)  # here, not in the thread: the test may close it before the thread runs
         self.port = self.listener.getsockname()[1]
         self.threads: list[threading.Thread] = []
         self.acceptor = threading.Thread(target=self._accept, daemon=True)
         self.acceptor.start()
 
     def _accept(self) -> None:
-        self.listener.settimeout(0.2)
         while not self.stop.is_set():
             try:
                 connection, _ = self.listener.accept()
