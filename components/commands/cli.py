@@ -292,8 +292,29 @@ from components.commands.import_command import import_ as _import  # noqa: E402
 app.command(name="import")(_import)
 
 
+def _close_event_loop() -> None:
+    """Close the event loop Pulumi's runtime left open (check and plan-summary run the program under
+    its mock runtime). Left to the interpreter's exit, the loop may be finalised after its own
+    self-pipe socket and print "Exception ignored in BaseEventLoop.__del__ ... Invalid file
+    descriptor: -1" after the command's output."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # no loop in this thread
+            return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+
+
 def main() -> None:  # console-script entry point
-    app()
+    try:
+        app()
+    finally:
+        _close_event_loop()
 
 
 if __name__ == "__main__":
