@@ -19,9 +19,10 @@ from components.targets import states
 IGNORED_FIELDS = {DYNAMIC_PROVIDER_INPUT}
 # What the cluster itself changes on every Kubernetes object, and is no drift: its status (the
 # stack's own waits read that), the bookkeeping in its metadata, and the revision counters of
-# controllers. Dotted paths below a resource's outputs.
+# controllers; and what pulumi-kubernetes keeps for itself beside an object's fields (its copy of
+# the inputs, its field manager). Dotted paths below a resource's outputs.
 KUBERNETES_BOOKKEEPING = (
-    "status", "metadata.resourceVersion", "metadata.generation", "metadata.managedFields", "metadata.uid",
+    "__inputs", "__fieldManager", "__initialApiVersion", "status", "metadata.resourceVersion", "metadata.generation", "metadata.managedFields", "metadata.uid",
     "metadata.creationTimestamp", "metadata.annotations.deployment.kubernetes.io/revision",
     "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration",
 )
@@ -69,9 +70,9 @@ def service_of(outputs: dict[str, Any]) -> str | None:
     """The webservice a resource belongs to: its `service` output (modelstack's own resources), or
     the label every Kubernetes object of a service carries."""
     service = outputs.get("service")
-    if not isinstance(service, str):
-        labels = (outputs.get("metadata") or {}).get("labels") if isinstance(outputs.get("metadata"), dict) else None
-        service = (labels or {}).get(states.K8S_SERVICE_LABEL) if isinstance(labels, dict) else None
+    metadata = outputs.get("metadata")
+    if service is None and isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
+        service = metadata["labels"].get(states.K8S_SERVICE_LABEL)
     return service if isinstance(service, str) else None
 
 
@@ -83,7 +84,7 @@ def secret_changes(meta: Any, old: dict[str, Any], new: dict[str, Any], ignored:
     changes: dict[str, tuple[Any, Any]] = {}
     for path in paths:
         top = path.split(".", 1)[0].split("[", 1)[0]
-        if top in IGNORED_FIELDS or any(path == i or path.startswith(f"{i}.") for i in ignored) or top in ignored:
+        if top in IGNORED_FIELDS or any(path == i or path.startswith(f"{i}.") for i in ignored):
             continue
         if not is_secret(old.get(top)) and not is_secret(new.get(top)):
             continue  # shown by changed_fields, if its value changed

@@ -237,8 +237,8 @@ def test_a_built_service_needs_the_model_files_of_its_versions(project):
 def test_changed_fields_name_the_leaf_that_changed_and_skip_what_the_cluster_keeps():
     from components.commands.drift import KUBERNETES_BOOKKEEPING
 
-    old = {"metadata": {"name": "d", "resourceVersion": "1", "labels": {"a": "1"}}, "spec": {"replicas": 1, "template": {"x": [1, 2]}}, "status": {"readyReplicas": 1}}
-    new = {"metadata": {"name": "d", "resourceVersion": "9", "labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "template": {"x": [1, 3]}}, "status": {"readyReplicas": 2}}
+    old = {"__inputs": {"spec": {"replicas": 1}}, "metadata": {"name": "d", "resourceVersion": "1", "labels": {"a": "1"}}, "spec": {"replicas": 1, "template": {"x": [1, 2]}}, "status": {"readyReplicas": 1}}
+    new = {"__inputs": {"spec": {"replicas": 2}}, "metadata": {"name": "d", "resourceVersion": "9", "labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "template": {"x": [1, 3]}}, "status": {"readyReplicas": 2}}
     assert changed_fields(old, new, KUBERNETES_BOOKKEEPING) == {
         "metadata.labels.b": (None, "2"),
         "spec.replicas": (1, 2),
