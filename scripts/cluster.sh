@@ -101,26 +101,29 @@ declare -A DEB_PROVIDES=(
     [curl]=/usr/bin/curl
     [iproute2]=/usr/sbin/ip
     [util-linux]=/usr/bin/findmnt
+    [jq]=/usr/bin/jq
 )
-DEB_ORDER=(containerd runc containernetworking-plugins conntrack iptables openssl curl iproute2 util-linux)
+DEB_ORDER=(containerd runc containernetworking-plugins conntrack iptables openssl curl iproute2 util-linux jq)
 
-# the system's Python for the small helpers below (a version manager's shim starts slowly)
+# the system's Python for the helpers in scripts/lib/*.py (a version manager's shim starts slowly)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+LIB="$SCRIPT_DIR/lib"
+# the configuration files and manifests, with ${NAME} placeholders (render below)
+TEMPLATES="$SCRIPT_DIR/cluster"
 
 # ---------------------------------------------------------------------------------------------
-# progress and timings (the style of scripts/bootstrap-pulumi.sh)
+# progress and timings (scripts/lib/progress.sh, shared by every script)
 PROGRESS_TAG=cluster
 # shellcheck source=scripts/lib/progress.sh
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/progress.sh"
-# die_log MESSAGE LOGFILE: the error, the log to look at and its last lines
-die_log() {
-    log "ERROR: $1"
-    if [ -n "${2:-}" ] && [ -f "$2" ]; then
-        log "look at: $2 (last lines below)"
-        tail -n 25 "$2" | sed 's/^/    | /' >&2
-    fi
-    exit 1
+. "$SCRIPT_DIR/lib/progress.sh"
+
+# render TEMPLATE OUT NAME=VALUE...: scripts/cluster/TEMPLATE with those ${NAME}s filled in, to
+# OUT ("-": stdout); a placeholder without a value is an error (scripts/lib/render_template.py)
+render() {
+    local template="$1" out="$2"
+    shift 2
+    "$PY" "$LIB/render_template.py" "$TEMPLATES/$template" "$out" "$@" || die "could not write $out from $TEMPLATES/$template"
 }
 
 usage() { # usage EXIT_CODE
@@ -145,7 +148,9 @@ go_bin() {
 
 # version of MODULE required by the go.mod FILE
 mod_version() { # $1 = go.mod, $2 = module path
-    awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1"
+    local go
+    go="$(go_bin)"
+    "$go" mod edit -json "$1" | jq -r --arg m "$2" 'first(.Require[]? | select(.Path == $m) | .Version) // empty'
 }
 
 # sha256 of the files that make a binary (sources and module files): a change rebuilds it
@@ -208,10 +213,10 @@ go_build() {
 # own go.mod at KUBE_VERSION (k8s.io/X => k8s.io/X v0.<minor>.<patch>).
 prepare_kube_module() {
     local go="$1" kgomod staging old
-    kgomod="$("$go" mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p')"
+    kgomod="$("$go" mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r '.GoMod // empty')"
     [ -f "$kgomod" ] || die "cannot download k8s.io/kubernetes@$KUBE_VERSION through the module proxy"
     staging="v0.${KUBE_VERSION#v1.}"
-    for old in $(awk '/=> \.\/staging\/src\// { print $1 }' "$kgomod"); do
+    for old in $("$go" mod edit -json "$kgomod" | jq -r '.Replace[]? | select(.New.Path | startswith("./staging/src/")) | .Old.Path'); do
         case "$old" in k8s.io/sample-cli-plugin | k8s.io/sample-controller) continue ;; esac
         "$go" mod edit -replace="$old=$old@$staging"
     done
@@ -229,38 +234,7 @@ kube_ldflags() {
 
 # A docker-archive tarball (what `docker save` writes) of one static binary as /ENTRY.
 make_image_tar() { # binary tag entry out
-    "$PY" - "$@" <<'PY'
-import hashlib, io, json, os, sys, tarfile
-binary, tag, entry, out = sys.argv[1:5]
-layer = io.BytesIO()
-with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
-    info = t.gettarinfo(binary, arcname=entry.lstrip("/"))
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.mtime = 0
-    info.mode = 0o755
-    with open(binary, "rb") as f:
-        t.addfile(info, f)
-layer_bytes = layer.getvalue()
-diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
-config = {
-    "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine),
-    "os": "linux",
-    "config": {"Entrypoint": [entry]},
-    "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    "history": [{"created_by": "modelstack scripts/cluster.sh"}],
-}
-config_bytes = json.dumps(config, sort_keys=True).encode()
-config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-layer_name = diff_id.split(":")[1] + "/layer.tar"
-manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": [layer_name]}]
-with tarfile.open(out, mode="w") as t:
-    for name, data in ((config_name, config_bytes), (layer_name, layer_bytes),
-                       ("manifest.json", json.dumps(manifest).encode())):
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        t.addfile(info, io.BytesIO(data))
-PY
+    "$PY" "$LIB/docker_archive.py" "$@"
 }
 
 cmd_build() {
@@ -377,7 +351,7 @@ kill_pid() {
         alive "$pid" || return 0
         sleep 0.1
     done
-    log "WARNING: $label (pid $pid) is still there after SIGKILL"
+    warn "$label (pid $pid) is still there after SIGKILL"
 }
 
 stop_proc() { # NAME [TIMEOUT]
@@ -416,7 +390,7 @@ ctr_() { ctr --address "$DATA/run/containerd.sock" -n k8s.io "$@"; }
 # addresses
 
 # cidr_host CIDR N: the N-th address of CIDR (IPv4)
-cidr_host() { "$PY" -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print(n[int(sys.argv[2])])' "$1" "$2"; }
+cidr_host() { "$PY" "$LIB/cluster_network.py" address "$1" "$2"; }
 NODE_IP="$(cidr_host "$POD_CIDR" 1)"
 APISERVER_SERVICE_IP="$(cidr_host "$SERVICE_CIDR" 1)"
 POD_PREFIX="${POD_CIDR#*/}"
@@ -424,32 +398,8 @@ POD_PREFIX="${POD_CIDR#*/}"
 # Refuse ranges that overlap an address or a route of this machine (our own bridge aside).
 check_ranges() {
     local report
-    report="$( (ip -o -4 addr show; echo ROUTES; ip -4 route show table all) | "$PY" -c '
-import ipaddress, sys
-pod, svc = ipaddress.ip_network(sys.argv[1]), ipaddress.ip_network(sys.argv[2])
-if pod.overlaps(svc):
-    print(f"the pod range {pod} and the Service range {svc} overlap"); sys.exit()
-routes = False
-for line in sys.stdin:
-    if line.strip() == "ROUTES":
-        routes = True; continue
-    words = line.split()
-    if not words or sys.argv[3] in words:
-        continue
-    if routes:
-        dst = words[1] if words[0] in ("local", "broadcast", "unicast", "multicast", "blackhole", "unreachable", "prohibit", "throw") else words[0]
-        if dst == "default":
-            continue
-    else:
-        dst = words[3]
-    try:
-        net = ipaddress.ip_network(dst, strict=False)
-    except ValueError:
-        continue
-    for name, ours in (("pod", pod), ("Service", svc)):
-        if net.overlaps(ours):
-            print(f"the {name} range {ours} overlaps {net} on this machine: {line.strip()}")
-' "$POD_CIDR" "$SERVICE_CIDR" "$BRIDGE")"
+    report="$( (ip -o -4 addr show; echo ROUTES; ip -4 route show table all) \
+        | "$PY" "$LIB/cluster_network.py" overlaps "$POD_CIDR" "$SERVICE_CIDR" "$BRIDGE")"
     if [ -n "$report" ]; then
         log "$report"
         die "choose free ranges with MODELSTACK_CLUSTER_POD_CIDR / MODELSTACK_CLUSTER_SERVICE_CIDR"
@@ -501,7 +451,7 @@ restore_sysctls() {
                 log "sysctl $k: $now -> $v (restored)"
                 changed=1
             else
-                log "WARNING: could not restore sysctl $k to $v (it is $now)"
+                warn "could not restore sysctl $k to $v (it is $now)"
             fi
         fi
     done <"$f"
@@ -573,52 +523,13 @@ sweep_iptables() {
     local fam script
     for fam in iptables ip6tables; do
         command -v "$fam-save" >/dev/null 2>&1 || continue
-        script="$("$fam-save" 2>/dev/null | "$PY" -c '
-import re, sys
-baseline_file, marks = sys.argv[1], sys.argv[2:]
-def parse(lines):
-    tables, table = {}, None
-    for line in lines:
-        line = line.rstrip("\n")
-        if line.startswith("*"):
-            table = line[1:]; tables[table] = {"chains": [], "rules": []}
-        elif line.startswith(":") and table:
-            tables[table]["chains"].append(line[1:].split()[0])
-        elif line.startswith("-A ") and table:
-            tables[table]["rules"].append(line[3:])
-    return tables
-try:
-    with open(baseline_file) as f:
-        base = parse(f)
-except OSError:
-    base = {}
-now = parse(sys.stdin)
-ours = re.compile(r"^(KUBE-|CNI-)")
-out = []
-for table, t in now.items():
-    b = base.get(table, {"chains": [], "rules": []})
-    new_chains = [c for c in t["chains"] if c not in b["chains"] and ours.match(c)]
-    dels = []
-    for rule in t["rules"]:
-        chain = rule.split()[0]
-        if rule in b["rules"] or chain in new_chains:
-            continue
-        if re.search(r"-j (KUBE-|CNI-)", rule) or any(m in rule for m in marks):
-            dels.append(rule)
-    if not new_chains and not dels:
-        continue
-    out.append("*" + table)
-    out += ["-D " + r for r in dels]
-    out += ["-F " + c for c in new_chains]
-    out += ["-X " + c for c in new_chains]
-    out.append("COMMIT")
-print("\n".join(out))
-' "$DATA/saved/$fam.rules" "$POD_CIDR" "$SERVICE_CIDR" "$BRIDGE" "$CNI_NETWORK")"
+        script="$("$fam-save" 2>/dev/null \
+            | "$PY" "$LIB/iptables_sweep.py" "$DATA/saved/$fam.rules" "$POD_CIDR" "$SERVICE_CIDR" "$BRIDGE" "$CNI_NETWORK")"
         if [ -n "$script" ]; then
             if printf '%s\n' "$script" | "$fam-restore" --noflush; then
                 log "$fam: removed $(printf '%s\n' "$script" | grep -c '^-[DX] ') rules/chains the cluster added"
             else
-                log "WARNING: $fam-restore could not remove all of the cluster's rules; what was tried:"
+                warn "$fam-restore could not remove all of the cluster's rules; what was tried:"
                 printf '%s\n' "$script" | sed 's/^/    | /' >&2
             fi
         fi
@@ -658,26 +569,7 @@ ca() { # NAME CN
 }
 
 kubeconfig() { # FILE USER CERT_NAME
-    cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: modelstack
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $PKI/ca.crt
-users:
-- name: $2
-  user:
-    client-certificate: $PKI/$3.crt
-    client-key: $PKI/$3.key
-contexts:
-- name: modelstack
-  context:
-    cluster: modelstack
-    user: $2
-current-context: modelstack
-EOF
+    render kubeconfig.yaml "$1" APISERVER_PORT="$APISERVER_PORT" PKI="$PKI" USER_NAME="$2" CERT_NAME="$3"
 }
 
 write_config() {
@@ -714,161 +606,15 @@ write_config() {
     kubeconfig "$DATA/kube-proxy.kubeconfig" system:kube-proxy kube-proxy
     kubeconfig "$DATA/metrics-server.kubeconfig" modelstack:metrics-server metrics-server
 
-    cat >"$DATA/containerd/config.toml" <<EOF
-# generated by scripts/cluster.sh: the cluster's own containerd (Docker's is left alone)
-version = 2
-root = "$DATA/containerd/root"
-state = "$DATA/containerd/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-
-[grpc]
-  address = "$DATA/run/containerd.sock"
-
-[ttrpc]
-  address = ""
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DATA/containerd/opt"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE_IMAGE"
-  # the process lacks CAP_SYS_RESOURCE in containers and sandboxes: without this every pod
-  # sandbox fails with "can't get final child's PID from pipe: EOF"
-  restrict_oom_score_adj = true
-  # network namespaces under the state folder, so stop finds every mount under the data folder
-  netns_mounts_under_state_dir = true
-  disable_apparmor = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_cdi = false
-
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "$DATA/containerd/runc"
-
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$CNI_BIN_DIR"
-    conf_dir = "$DATA/cni/net.d"
-    max_conf_num = 1
-EOF
-
-    cat >"$DATA/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NETWORK",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$BRIDGE",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]],
-        "routes": [{"dst": "0.0.0.0/0"}],
-        "dataDir": "$DATA/cni/ipam"
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
-  ]
-}
-EOF
-
-    cat >"$DATA/kubelet-config.yaml" <<EOF
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-address: $NODE_IP
-port: $KUBELET_PORT
-readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-healthzPort: $KUBELET_HEALTHZ_PORT
-tlsCertFile: $PKI/kubelet.crt
-tlsPrivateKeyFile: $PKI/kubelet.key
-authentication:
-  anonymous: {enabled: false}
-  webhook: {enabled: true}
-  x509: {clientCAFile: $PKI/ca.crt}
-authorization:
-  mode: Webhook
-containerRuntimeEndpoint: unix://$DATA/run/containerd.sock
-# hosts with cgroup v1 (these machines) and with swap
-cgroupDriver: cgroupfs
-failCgroupV1: false
-failSwapOn: false
-clusterDomain: cluster.local
-resolvConf: /etc/resolv.conf
-podLogsDir: $DATA/pod-logs
-# images cannot be pulled again here: never garbage-collect them
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard:
-  memory.available: 100Mi
-  nodefs.available: 1%
-  nodefs.inodesFree: 1%
-  imagefs.available: 1%
-serializeImagePulls: false
-EOF
-
-    cat >"$DATA/kube-proxy-config.yaml" <<EOF
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection:
-  kubeconfig: $DATA/kube-proxy.kubeconfig
-hostnameOverride: $NODE_NAME
-mode: iptables
-clusterCIDR: $POD_CIDR
-metricsBindAddress: 127.0.0.1:$PROXY_METRICS_PORT
-healthzBindAddress: 127.0.0.1:$PROXY_HEALTHZ_PORT
-nodePortAddresses: ["$NODE_IP/32"]
-iptables:
-  # a pod reaching a Service whose backend is on the same bridge gets its answer back through
-  # the host whether or not br_netfilter is loaded
-  masqueradeAll: true
-  # no NodePorts on 127.0.0.1: that would need net.ipv4.conf.all.route_localnet=1
-  localhostNodePorts: false
-conntrack:
-  # leave the host's conntrack table size and timeouts as they are
-  maxPerCore: 0
-  min: 0
-  tcpEstablishedTimeout: 0s
-  tcpCloseWaitTimeout: 0s
-EOF
-
-    cat >"$DATA/traefik/traefik.yaml" <<EOF
-global:
-  checkNewVersion: false
-  sendAnonymousUsage: false
-log:
-  level: INFO
-entryPoints:
-  web:
-    address: "127.0.0.1:$GATEWAY_PORT"
-  traefik:
-    address: "127.0.0.1:$TRAEFIK_ADMIN_PORT"
-ping:
-  entryPoint: traefik
-providers:
-  kubernetesGateway:
-    endpoint: "https://127.0.0.1:$APISERVER_PORT"
-    token: "$DATA/traefik/token"
-    certAuthFilePath: "$PKI/ca.crt"
-    statusAddress:
-      ip: 127.0.0.1
-EOF
+    render containerd.toml "$DATA/containerd/config.toml" DATA="$DATA" PAUSE_IMAGE="$PAUSE_IMAGE" CNI_BIN_DIR="$CNI_BIN_DIR"
+    render cni.conflist "$DATA/cni/net.d/10-$CNI_NETWORK.conflist" \
+        CNI_NETWORK="$CNI_NETWORK" BRIDGE="$BRIDGE" POD_CIDR="$POD_CIDR" NODE_IP="$NODE_IP" DATA="$DATA"
+    render kubelet-config.yaml "$DATA/kubelet-config.yaml" NODE_IP="$NODE_IP" KUBELET_PORT="$KUBELET_PORT" \
+        KUBELET_HEALTHZ_PORT="$KUBELET_HEALTHZ_PORT" PKI="$PKI" DATA="$DATA"
+    render kube-proxy-config.yaml "$DATA/kube-proxy-config.yaml" DATA="$DATA" NODE_NAME="$NODE_NAME" POD_CIDR="$POD_CIDR" \
+        PROXY_METRICS_PORT="$PROXY_METRICS_PORT" PROXY_HEALTHZ_PORT="$PROXY_HEALTHZ_PORT" NODE_IP="$NODE_IP"
+    render traefik.yaml "$DATA/traefik/traefik.yaml" GATEWAY_PORT="$GATEWAY_PORT" TRAEFIK_ADMIN_PORT="$TRAEFIK_ADMIN_PORT" \
+        APISERVER_PORT="$APISERVER_PORT" DATA="$DATA" PKI="$PKI"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -960,7 +706,7 @@ gateway_crds_dir() {
     local go dir
     go="$(go_bin)"
     dir="$(cd "$TOOLS_ROOT" && GOFLAGS="" "$go" mod download -json "$GATEWAY_API_MODULE@$GATEWAY_API_VERSION" 2>/dev/null \
-        | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
+        | jq -r '.Dir // empty')"
     [ -d "$dir/config/crd/standard" ] || die "cannot get the Gateway API CRDs ($GATEWAY_API_MODULE@$GATEWAY_API_VERSION)"
     printf '%s\n' "$dir/config/crd/standard"
 }
@@ -972,52 +718,8 @@ install_gateway_api() {
         || die_log "could not apply the Gateway API CRDs from $dir" "$DATA/logs/kube-apiserver.log"
     wait_for "Gateway API $GATEWAY_API_VERSION CRDs Established" "$DATA/logs/kube-apiserver.log" \
         kubectl_ wait --for=condition=Established --timeout=2s -f "$dir"
-    kubectl_ apply --server-side --force-conflicts -f - >/dev/null <<EOF || die "could not apply Traefik's RBAC and the GatewayClass"
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: traefik, namespace: kube-system}
----
-apiVersion: v1
-kind: Secret
-type: kubernetes.io/service-account-token
-metadata:
-  name: traefik-token
-  namespace: kube-system
-  annotations: {kubernetes.io/service-account.name: traefik}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: modelstack:traefik-gateway}
-rules:
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [list, watch]
-- apiGroups: [""]
-  resources: [services, secrets, configmaps]
-  verbs: [get, list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [list, watch]
-- apiGroups: [gateway.networking.k8s.io]
-  resources: [gatewayclasses, gateways, httproutes, grpcroutes, tcproutes, tlsroutes, referencegrants, backendtlspolicies]
-  verbs: [get, list, watch]
-- apiGroups: [gateway.networking.k8s.io]
-  resources: [gatewayclasses/status, gateways/status, httproutes/status, grpcroutes/status, tcproutes/status, tlsroutes/status, referencegrants/status, backendtlspolicies/status]
-  verbs: [update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: modelstack:traefik-gateway}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: modelstack:traefik-gateway}
-subjects:
-- {kind: ServiceAccount, name: traefik, namespace: kube-system}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: $GATEWAY_CLASS}
-spec:
-  controllerName: $TRAEFIK_CONTROLLER
-EOF
+    render traefik-gateway.yaml - GATEWAY_CLASS="$GATEWAY_CLASS" TRAEFIK_CONTROLLER="$TRAEFIK_CONTROLLER" \
+        | kubectl_ apply --server-side --force-conflicts -f - >/dev/null || die "could not apply Traefik's RBAC and the GatewayClass"
 }
 
 traefik_token() {
@@ -1038,77 +740,10 @@ start_traefik() {
 }
 
 start_metrics_server() {
-    kubectl_ apply --server-side --force-conflicts -f - >/dev/null <<EOF || die "could not apply metrics-server's RBAC, Service and APIService"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: modelstack:metrics-server}
-rules:
-- apiGroups: [""]
-  resources: [nodes/metrics]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [pods, nodes]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: modelstack:metrics-server}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: modelstack:metrics-server}
-subjects:
-- {kind: User, name: "modelstack:metrics-server", apiGroup: rbac.authorization.k8s.io}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "modelstack:metrics-server:auth-delegator"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:auth-delegator"}
-subjects:
-- {kind: User, name: "modelstack:metrics-server", apiGroup: rbac.authorization.k8s.io}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: "modelstack:metrics-server:auth-reader", namespace: kube-system}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
-subjects:
-- {kind: User, name: "modelstack:metrics-server", apiGroup: rbac.authorization.k8s.io}
----
-# metrics-server runs on the host: a Service without selector whose endpoint is the node's
-# address, so the aggregator (--enable-aggregator-routing) reaches it
-apiVersion: v1
-kind: Service
-metadata: {name: metrics-server, namespace: kube-system}
-spec:
-  ports: [{name: https, port: 443, targetPort: $METRICS_SERVER_PORT, protocol: TCP}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: metrics-server-host
-  namespace: kube-system
-  labels: {kubernetes.io/service-name: metrics-server, endpointslice.kubernetes.io/managed-by: modelstack.cluster.sh}
-addressType: IPv4
-endpoints: [{addresses: ["$NODE_IP"], conditions: {ready: true}}]
-ports: [{name: https, port: $METRICS_SERVER_PORT, protocol: TCP}]
----
-# the same endpoint as Endpoints, for API server versions whose aggregator reads those
-apiVersion: v1
-kind: Endpoints
-metadata:
-  name: metrics-server
-  namespace: kube-system
-  labels: {endpointslice.kubernetes.io/skip-mirror: "true"}
-subsets: [{addresses: [{ip: "$NODE_IP"}], ports: [{name: https, port: $METRICS_SERVER_PORT, protocol: TCP}]}]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1beta1.metrics.k8s.io}
-spec:
-  group: metrics.k8s.io
-  version: v1beta1
-  groupPriorityMinimum: 100
-  versionPriority: 100
-  service: {name: metrics-server, namespace: kube-system, port: 443}
-  caBundle: $(base64 -w0 <"$PKI/ca.crt")
-EOF
+    local ca_bundle
+    ca_bundle="$(base64 -w0 <"$PKI/ca.crt")"
+    render metrics-server.yaml - METRICS_SERVER_PORT="$METRICS_SERVER_PORT" NODE_IP="$NODE_IP" CA_BUNDLE="$ca_bundle" \
+        | kubectl_ apply --server-side --force-conflicts -f - >/dev/null || die "could not apply metrics-server's RBAC, Service and APIService"
     start_proc metrics-server "$METRICS_SERVER_BIN" \
         --kubeconfig "$DATA/metrics-server.kubeconfig" \
         --authentication-kubeconfig "$DATA/metrics-server.kubeconfig" \
@@ -1125,24 +760,10 @@ EOF
 write_state() {
     local ms=no
     [ "$WANT_METRICS_SERVER" = 1 ] && ms=yes
-    cat >"$DATA/state.env.tmp" <<EOF
-# written by scripts/cluster.sh start; read by tests/cluster/conftest.py
-KUBECONFIG=$DATA/admin.kubeconfig
-GATEWAY_PORT=$GATEWAY_PORT
-GATEWAY_CLASS=$GATEWAY_CLASS
-NODE_NAME=$NODE_NAME
-NODE_IP=$NODE_IP
-POD_CIDR=$POD_CIDR
-SERVICE_CIDR=$SERVICE_CIDR
-KUBE_VERSION=$KUBE_VERSION
-GATEWAY_API_VERSION=$GATEWAY_API_VERSION
-TRAEFIK_VERSION=$TRAEFIK_VERSION
-METRICS_SERVER=$ms
-TEST_SERVER_BIN=$TEST_SERVER_BIN
-KUBECTL=$KUBE_DIR/bin/kubectl
-DATA_DIR=$DATA
-EOF
-    mv -f "$DATA/state.env.tmp" "$DATA/state.env"
+    render state.env "$DATA/state.env" DATA="$DATA" GATEWAY_PORT="$GATEWAY_PORT" GATEWAY_CLASS="$GATEWAY_CLASS" \
+        NODE_NAME="$NODE_NAME" NODE_IP="$NODE_IP" POD_CIDR="$POD_CIDR" SERVICE_CIDR="$SERVICE_CIDR" \
+        KUBE_VERSION="$KUBE_VERSION" GATEWAY_API_VERSION="$GATEWAY_API_VERSION" TRAEFIK_VERSION="$TRAEFIK_VERSION" \
+        METRICS_SERVER="$ms" TEST_SERVER_BIN="$TEST_SERVER_BIN" KUBE_DIR="$KUBE_DIR"
 }
 
 cmd_start() {
@@ -1230,7 +851,7 @@ unmount_under_data() {
     # deepest first
     while read -r m; do
         [ -n "$m" ] || continue
-        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "WARNING: could not unmount $m"
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || warn "could not unmount $m"
         n=$((n + 1))
     done < <(findmnt -rn -o TARGET | sed 's/\\x20/ /g' | grep -F "$DATA/" | awk '{ print length, $0 }' | sort -rn | cut -d' ' -f2-)
     [ "$n" -eq 0 ] || log "unmounted $n mounts under the data folder"
@@ -1241,7 +862,7 @@ remove_pod_cgroups() {
     for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
         [ -d "$d" ] || continue
         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-        [ -d "$d" ] && log "WARNING: cgroup $d could not be removed"
+        [ -d "$d" ] && warn "cgroup $d could not be removed"
     done
     return 0
 }
@@ -1275,7 +896,7 @@ cmd_stop() {
     phase "undo system changes: mounts, network, iptables, sysctls, cgroups"
     unmount_under_data
     local link
-    for link in $(ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
+    for link in $(ip -j link show master "$BRIDGE" 2>/dev/null | jq -r '.[].ifname'); do
         ip link del "$link" 2>/dev/null && log "deleted veth $link"
     done
     if ip link show "$BRIDGE" >/dev/null 2>&1; then
