@@ -36,7 +36,7 @@ CONCURRENCY = (1, 8, 32)
 SERVERS = ("azmlinfsrv", "modelstack")
 
 
-def start(kind: str, python: Path, home: str, templates: Path = REPO / "templates") -> tuple[subprocess.Popen, int, float]:
+def start(kind: str, python: Path, home: str, server_parent: Path = REPO) -> tuple[subprocess.Popen, int, float]:
     port = free_port()
     # As Azure ML lays out one model: a folder holding that model's file only.
     model_dir = Path(home) / "model"
@@ -48,7 +48,7 @@ def start(kind: str, python: Path, home: str, templates: Path = REPO / "template
     if kind == "azmlinfsrv":
         command = [str(python), "-m", "azureml_inference_server_http.amlserver", "--entry_script", script, "--port", str(port)]
     else:
-        env["PYTHONPATH"] = str(templates)
+        env["PYTHONPATH"] = str(server_parent)
         command = [str(python), "-m", "modelstack_server", "--entry_script", script, "--port", str(port)]
     begun = time.perf_counter()
     process = subprocess.Popen(["taskset", "-c", "0", *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -100,7 +100,7 @@ def wrk(port: int, connections: int, seconds: int, script: str) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--templates", default=str(REPO / "templates"), help="the folder holding the modelstack_server package to measure (another revision's copy, to compare)")
+    parser.add_argument("--server-parent", default=str(REPO), help="the folder holding the modelstack_server package to measure (another revision's checkout, to compare)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times; medians are reported")
     args = parser.parse_args()
     if not (EXAMPLE / "model" / "ridge.joblib").exists():
@@ -112,7 +112,7 @@ def main() -> None:
         lua.write_text(f"wrk.method = 'POST'\nwrk.body = '{SAMPLE}'\nwrk.headers['Content-Type'] = 'application/json'\n")
         for _ in range(args.rounds):
             for kind in SERVERS:
-                process, port, cold = start(kind, python, home, Path(args.templates))
+                process, port, cold = start(kind, python, home, Path(args.server_parent))
                 try:
                     wrk(port, 8, 1, str(lua))  # warm-up
                     results[kind]["start"].append(cold)

@@ -61,7 +61,7 @@ def start(kind: str, python: Path, home: str) -> tuple[subprocess.Popen, int]:
         model_dir.mkdir()
         (model_dir / "ridge.joblib").symlink_to(EXAMPLE / "model" / "ridge.joblib")
     env = {"PATH": os.environ["PATH"], "HOME": home, "AML_APP_ROOT": str(EXAMPLE / "src"), "AZUREML_MODEL_DIR": str(model_dir),
-           "GUNICORN_CMD_ARGS": "--no-control-socket", "MODELSTACK_MAX_REQUEST_BYTES": str(1024 * MIB), "PYTHONPATH": str(REPO / "templates")}
+           "GUNICORN_CMD_ARGS": "--no-control-socket", "MODELSTACK_MAX_REQUEST_BYTES": str(1024 * MIB), "PYTHONPATH": str(REPO)}
     script = str(EXAMPLE / "src" / "score.py")
     module = "azureml_inference_server_http.amlserver" if kind == "azmlinfsrv" else "modelstack_server"
     process = subprocess.Popen([str(python), "-m", module, "--entry_script", script, "--port", str(port)], env=env,

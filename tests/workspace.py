@@ -11,7 +11,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_ONLY = ("stacks", "examples")
-PROGRAM = ("components", "templates", "policies")
+PROGRAM = ("components", "modelstack_server", "templates", "policies")
 
 
 def free_port() -> int:

@@ -35,8 +35,8 @@ TEMPLATES_DIR = SOURCE_ROOT / "templates"
 SERVER_REQUIREMENT = "azureml-inference-server-http==1.5.1"
 SERVER_PACKAGE = "azureml-inference-server-http"
 # modelstack's scoring server (services.<name>.scoring_server: modelstack, the default): a package
-# copied into the image as is; its pinned requirements are its own file.
-MODELSTACK_SERVER_DIR = TEMPLATES_DIR / "modelstack_server"
+# of its own beside components/, copied into the image as is; its pinned requirements are its own file.
+MODELSTACK_SERVER_DIR = SOURCE_ROOT / "modelstack_server"
 # Azure ML's own images for the cases our Debian base does not cover (conda, CUDA).
 CONDA_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
 DEFAULT_CUDA_VERSION = "11.8"
@@ -47,16 +47,16 @@ def gpu_base_image(cuda_version: str | None) -> str:
     return f"mcr.microsoft.com/azureml/openmpi4.1.0-cuda{cuda_version or DEFAULT_CUDA_VERSION}-cudnn8-ubuntu22.04"
 
 
-# The image's own files that come from templates/, by their path in the build context:
-# azmlinfsrv runs behind modelstack's front; modelstack's server is a package of its own.
-SUPPORT_FILES = {"modelstack/modelstack_front.py": "modelstack_front.py"}
+# The image's own files, by their path in the build context: azmlinfsrv runs behind modelstack's
+# front; modelstack's server is the whole package.
+SUPPORT_FILES = {"modelstack/modelstack_front.py": MODELSTACK_SERVER_DIR / "azmlinfsrv_front.py"}
 
 
-def support_files(scoring_server: str) -> dict[str, str]:
-    """path in the build context -> path under templates/, for the chosen server only."""
+def support_files(scoring_server: str) -> dict[str, Path]:
+    """path in the build context -> the file it is a copy of, for the chosen server only."""
     if scoring_server == "azmlinfsrv":
         return dict(SUPPORT_FILES)
-    return {f"modelstack/modelstack_server/{f.name}": f"modelstack_server/{f.name}" for f in sorted(MODELSTACK_SERVER_DIR.glob("*.py"))}
+    return {f"modelstack/modelstack_server/{f.name}": f for f in sorted(MODELSTACK_SERVER_DIR.glob("*.py")) if f.name != "azmlinfsrv_front.py"}
 
 
 def server_requirements(scoring_server: str) -> list[str]:
@@ -237,7 +237,7 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
         entry_script=entry_script,
         scoring_server=service.scoring_server,
     )
-    files = {name: (TEMPLATES_DIR / template).read_text() for name, template in support_files(service.scoring_server).items()}
+    files = {name: source.read_text() for name, source in support_files(service.scoring_server).items()}
     context = BuildContext(service_name, dockerfile, environment_files, files, source_files, placed, base_image, requirements_digest)
     return BuildContext(**{**context.__dict__, "digest": _digest(context)})
 

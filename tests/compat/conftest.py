@@ -32,7 +32,7 @@ COMPAT = Path(__file__).resolve().parent
 SCRIPTS = COMPAT / "entry_scripts"
 # The folder holding the modelstack_server package under test; another revision's copy can be
 # given, to show that a new test fails on the code before a fix.
-SERVER_PACKAGE_PARENT = Path(os.environ.get("MODELSTACK_COMPAT_SERVER_PARENT") or REPO / "templates")
+SERVER_PACKAGE_PARENT = Path(os.environ.get("MODELSTACK_COMPAT_SERVER_PARENT") or REPO)
 SERVING_REQUIREMENTS = COMPAT / "requirements-serving.txt"
 SERVING_VENV = REPO / ".modelstack" / "compat-venv"
 START_TIMEOUT_SECONDS = 60
@@ -40,7 +40,7 @@ START_TIMEOUT_SECONDS = 60
 
 def _requirements_digest() -> str:
     digest = hashlib.sha256()
-    for path in (SERVING_REQUIREMENTS, REPO / "templates/modelstack_server/requirements.txt", REPO / "examples/diabetes/requirements.txt"):
+    for path in (SERVING_REQUIREMENTS, REPO / "modelstack_server/requirements.txt", REPO / "examples/diabetes/requirements.txt"):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

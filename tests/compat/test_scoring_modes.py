@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from modelstack_server.scoring import RunFailed, ScoringTimeout, SerialScorer  # noqa: E402
 

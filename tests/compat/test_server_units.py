@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from modelstack_server import cors, keys, request_ids  # noqa: E402
 from modelstack_server.entry_script import JSON_STRING, SCHEMA, EntryScript, InputError, UnsupportedMethod, analyse, query_parameters, run_arguments, title_case_headers  # noqa: E402

@@ -11,7 +11,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from modelstack_server import settings as server_settings, tokens  # noqa: E402
 from modelstack_server.keys import KeySource  # noqa: E402

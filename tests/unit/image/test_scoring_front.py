@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from components.targets import keys as platform_keys
-from components.image.build_context import TEMPLATES_DIR, build_context
+from components.image.build_context import MODELSTACK_SERVER_DIR, build_context
 
-spec = importlib.util.spec_from_file_location("modelstack_front", TEMPLATES_DIR / "modelstack_front.py")
+spec = importlib.util.spec_from_file_location("modelstack_front", MODELSTACK_SERVER_DIR / "azmlinfsrv_front.py")
 front = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(front)
 
@@ -282,7 +282,7 @@ def test_the_module_ships_in_the_build_context_as_is(project, tmp_path):
     """The front travels as a file of the build context, byte for byte, and the image runs it."""
     from components.image.build_context import write_context
 
-    source = (TEMPLATES_DIR / "modelstack_front.py").read_text()
+    source = (MODELSTACK_SERVER_DIR / "azmlinfsrv_front.py").read_text()
     project.write_stack("local", {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})  # the front runs only with azmlinfsrv
     config = project.load("local")
     context = build_context(project.root, "diabetes", config.services["diabetes"], config.models)
