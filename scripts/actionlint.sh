@@ -36,13 +36,11 @@ BIN="$INSTALL_DIR/actionlint"
 
 # ---------------------------------------------------------------------------------------------
 # progress and timings (stderr; actionlint's findings alone go to stdout)
-now_ms() { date +%s%3N; }
-START_MS=$(now_ms)
-log() { printf '[actionlint.sh] %s\n' "$*" >&2; }
-fmt_ms() { printf '%d.%01ds' $(($1 / 1000)) $((($1 % 1000) / 100)); }
-since() { fmt_ms $(($(now_ms) - $1)); }
+PROGRESS_TAG=actionlint.sh
+# shellcheck source=scripts/lib/progress.sh
+. "$SCRIPT_DIR/lib/progress.sh"
 unavailable() {
-    log "ERROR: $*"
+    log "error: $*"
     log "actionlint is unavailable (exit $EX_UNAVAILABLE)"
     exit "$EX_UNAVAILABLE"
 }
@@ -90,7 +88,7 @@ for arg in "$@"; do
         *) HAVE_PATHS=1; LINT_ARGS+=("$arg") ;;
     esac
 done
-[ -z "$expect_value" ] || { log "ERROR: flag ${LINT_ARGS[${#LINT_ARGS[@]}-1]} needs a value"; exit 2; }
+[ -z "$expect_value" ] || { log "error: flag ${LINT_ARGS[${#LINT_ARGS[@]}-1]} needs a value"; exit 2; }
 
 mkdir -p "$TOOLS_DIR"
 # One build/install at a time per checkout (parallel test runs, two terminals, ...).
@@ -147,7 +145,7 @@ else
     ambient="$(command -v actionlint || true)"
     if [ -n "$ambient" ] && [ -n "$(version_of "$ambient")" ]; then
         ACTIONLINT="$ambient"
-        log "WARNING: using $ambient ($(version_of "$ambient")), not the pinned $VERSION"
+        warn "using $ambient ($(version_of "$ambient")), not the pinned $VERSION"
     else
         unavailable "actionlint $VERSION could not be built into $BIN and no actionlint is on PATH"
     fi
@@ -199,7 +197,7 @@ install_shellcheck() {
 }
 
 if [ -z "$SHELLCHECK_FLAG" ] && ! command -v shellcheck >/dev/null 2>&1; then
-    install_shellcheck || log "WARNING: linting without shellcheck: run: scripts are NOT checked"
+    install_shellcheck || warn "linting without shellcheck: run: scripts are NOT checked"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +228,7 @@ if [ "$HAVE_PATHS" = 0 ]; then
     # wants one), and findings are printed relative to the repo root.
     cd "$REPO_ROOT"
     mapfile -t files < <(find .github/workflows -type f \( -name '*.yml' -o -name '*.yaml' \) 2>/dev/null | LC_ALL=C sort)
-    [ "${#files[@]}" -gt 0 ] || { log "ERROR: no workflow files in $REPO_ROOT/.github/workflows"; exit 3; }
+    [ "${#files[@]}" -gt 0 ] || { log "error: no workflow files in $REPO_ROOT/.github/workflows"; exit 3; }
     LINT_ARGS+=("${files[@]}")
     TARGET="${#files[@]} workflow file(s) in .github/workflows/"
 else

@@ -43,7 +43,7 @@ for arg in "$@"; do
         --force) FORCE=1 ;;
         --from-source) FROM_SOURCE=1 ;;
         -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-        *) echo "bootstrap-pulumi: unknown argument: $arg (try --help)" >&2; exit 2 ;;
+        *) UNKNOWN_ARG="$arg" ;;
     esac
 done
 
@@ -51,7 +51,11 @@ done
 # progress and timings
 PROGRESS_TAG=bootstrap-pulumi
 # shellcheck source=scripts/lib/progress.sh
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/progress.sh"
+. "$SCRIPT_DIR/lib/progress.sh"
+if [ -n "${UNKNOWN_ARG:-}" ]; then
+    log "error: unknown argument: $UNKNOWN_ARG (try --help)"
+    exit 2
+fi
 
 # ---------------------------------------------------------------------------------------------
 phase "read pin from requirements.txt"
@@ -62,7 +66,7 @@ VERSION="${PULUMI_ENGINE_VERSION:-$PIN}"
 VERSION="${VERSION#v}"
 log "pinned pulumi==$PIN; engine version wanted: v$VERSION"
 if [ "$VERSION" != "$PIN" ]; then
-    log "WARNING: PULUMI_ENGINE_VERSION=$VERSION differs from the requirements.txt pin ($PIN):"
+    warn "PULUMI_ENGINE_VERSION=$VERSION differs from the requirements.txt pin ($PIN):"
     log "         the engine and the Python SDK will be different releases."
 fi
 
@@ -244,6 +248,7 @@ fi
 log "go: $("$GO_BIN" version)"
 log "GOMODCACHE=$("$GO_BIN" env GOMODCACHE) GOCACHE=$("$GO_BIN" env GOCACHE) GOPROXY=$("$GO_BIN" env GOPROXY)"
 [ -f "$MODULE_SRC/go.mod" ] || die "missing $MODULE_SRC/go.mod"
+command -v jq >/dev/null 2>&1 || die "jq is needed to read go's JSON output (sudo scripts/install-system-deps.sh)"
 
 # Work on a scratch copy: versions and replace lines are adjusted there, never in the repo.
 WORK="$TOOLS_DIR/build/pulumi-engine"
@@ -258,8 +263,8 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 download_mod() { # $1 = module@version; prints the JSON of `go mod download -json`
     "$GO_BIN" mod download -json "$1" 2>/dev/null || true
 }
-json_field() { # $1 = field; JSON on stdin
-    sed -nE "s/^[[:space:]]*\"$1\": \"(.*)\",?$/\1/p" | head -n1 | sed -e 's/\\[nt]/ /g'
+json_field() { # $1 = field; JSON on stdin; prints its value on one line (nothing when absent)
+    jq -r --arg f "$1" '.[$f] // empty | gsub("[\n\t]"; " ")'
 }
 
 end_phase
@@ -282,17 +287,9 @@ fi
 # Repeat pkg's replace directives, except local-path ones (pkg's `sdk/v3 => ../sdk`: we require
 # sdk/v3 at the same version instead). Replace lines of our own copy are re-derived, not kept.
 replaces_of() { # $1 = go.mod; prints "old new" per replace, versions joined with @
-    awk '
-        /^replace[ \t]*\(/ { block = 1; next }
-        block && /^[ \t]*\)/ { block = 0; next }
-        block { print; next }
-        /^replace[ \t]/ { sub(/^replace[ \t]+/, ""); print }
-    ' "$1" | sed -e 's#//.*##' | awk -F'=>' 'NF == 2 {
-        n = split($1, l, " "); m = split($2, r, " ")
-        old = l[1]; if (n > 1) old = old "@" l[2]
-        new = r[1]; if (m > 1) new = new "@" r[2]
-        print old, new
-    }'
+    "$GO_BIN" mod edit -json "$1" | jq -r '
+        def at: if .Version then "\(.Path)@\(.Version)" else .Path end;
+        .Replace[]? | "\(.Old | at) \(.New | at)"'
 }
 while read -r old _new; do
     [ -n "$old" ] && "$GO_BIN" mod edit -dropreplace="$old"
@@ -315,7 +312,7 @@ else
     host_err="$(printf '%s\n' "$host_json" | json_field Error)"
     log "$LANGHOST_MOD@v$VERSION is not available from the module proxy:"
     log "  ${host_err:-unknown error}"
-    log "WARNING: using modelstack's fallback language host (tools/pulumi-engine/pylanghost)"
+    warn "using modelstack's fallback language host (tools/pulumi-engine/pylanghost)"
     LANGHOST_PKG="./pylanghost"
     LANGHOST_KIND="modelstack fallback language host (tools/pulumi-engine/pylanghost)"
 fi

@@ -32,10 +32,9 @@ DEFAULT_TAG=modelstack/python-base:bookworm
 SUITE=${MODELSTACK_DEBIAN_SUITE:-bookworm}
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f s", e - s }'; }
+PROGRESS_TAG=build-base-image
+# shellcheck source=scripts/lib/progress.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/progress.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit "$1"; }
 
 tag="" force=0 print_mirror=0
@@ -44,8 +43,8 @@ for arg in "$@"; do
     --force) force=1 ;;
     --print-mirror) print_mirror=1 ;;
     -h|--help) usage 0 ;;
-    -*) printf 'error: unknown option %s\n\n' "$arg" >&2; usage 2 ;;
-    *) [ -z "$tag" ] || { printf 'error: more than one TAG given\n\n' >&2; usage 2; }; tag=$arg ;;
+    -*) log "error: unknown option $arg"; usage 2 ;;
+    *) [ -z "$tag" ] || { log "error: more than one TAG given"; usage 2; }; tag=$arg ;;
   esac
 done
 tag=${tag:-$DEFAULT_TAG}
@@ -105,7 +104,7 @@ if [ "$print_mirror" -eq 1 ]; then
   exit 0
 fi
 
-t_total=$(now)
+t_total=$(now_ms)
 [ "$(id -u)" -eq 0 ] || die "debootstrap needs root: sudo $0 $*"
 PATH="$PATH:/usr/sbin:/sbin"
 command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed. Fix: sudo scripts/install-system-deps.sh"
@@ -129,11 +128,11 @@ ensure_runtime() (
   base_id=$(docker image inspect --format '{{.Id}}' "$tag")
   derived_from=$(docker image inspect --format '{{index .Config.Labels "io.modelstack.runtime-of"}}' "$runtime" 2>/dev/null || true)
   if [ "$derived_from" = "$base_id" ]; then
-    say "$runtime is up to date with $tag; skipping"
+    log "$runtime is up to date with $tag; skipping"
     return 0
   fi
-  t0=$(now)
-  say "deriving $runtime from $tag (without: $RUNTIME_REMOVES; docs, man pages, locales)"
+  t0=$(now_ms)
+  log "deriving $runtime from $tag (without: $RUNTIME_REMOVES; docs, man pages, locales)"
   container=modelstack-runtime-$$
   trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
   docker run --name "$container" --network none --user root "$tag" sh -ec '
@@ -154,16 +153,16 @@ ensure_runtime() (
     --message "$tag without $RUNTIME_REMOVES" \
     - "$runtime" >/dev/null
   if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect --format '{{.Id}}' "$runtime")" ]; then
-    docker image rm "$old_id" >/dev/null 2>&1 && say "removed the previous $runtime ($old_id)" || true
+    if docker image rm "$old_id" >/dev/null 2>&1; then log "removed the previous $runtime ($old_id)"; fi
   fi
   docker run --rm --network none "$runtime" python3 -c 'import ssl, sqlite3, ctypes, json' \
     || die "the new runtime image $runtime does not run python3"
   size=$(docker image inspect --format '{{.Size}}' "$runtime")
-  say "derived $runtime in $(since "$t0"): $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
+  log "derived $runtime in $(since "$t0"): $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
 )
 
 if [ "$force" -eq 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
-  say "$tag already exists ($(docker image inspect --format '{{.Id}}, {{.Size}} bytes, created {{.Created}}' "$tag")); skipping. Use --force to rebuild."
+  log "$tag already exists ($(docker image inspect --format '{{.Id}}, {{.Size}} bytes, created {{.Created}}' "$tag")); skipping. Use --force to rebuild."
   ensure_runtime
   exit 0
 fi
@@ -175,7 +174,7 @@ if [ -z "${http_proxy:-}" ] && command -v apt-config >/dev/null 2>&1; then
   eval "$(apt-config shell apt_http_proxy Acquire::http::Proxy)"
   if [ -n "${apt_http_proxy:-}" ] && [ "$apt_http_proxy" != DIRECT ]; then
     export http_proxy=$apt_http_proxy
-    say "using apt's HTTP proxy $http_proxy"
+    log "using apt's HTTP proxy $http_proxy"
   fi
 fi
 
@@ -194,8 +193,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "building $tag: debootstrap --variant=minbase $SUITE from $mirror (from $mirror_source; packages: $PACKAGES)"
-t0=$(now)
+log "building $tag: debootstrap --variant=minbase $SUITE from $mirror (from $mirror_source; packages: $PACKAGES)"
+t0=$(now_ms)
 log=$work/debootstrap.log
 mkdir -p "$rootfs"
 # Progress: the first line of each debootstrap phase (and every warning or error); the full
@@ -204,23 +203,23 @@ debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$mirror"
   | awk '/^[IWE]: / { verb = ($2 == "Validating") ? "Retrieving" : $2
            if ($1 != "I:" || verb != last) { if (more) printf "    ... and %d more\n", more; print "    " $0; more = 0 }
            else if (++more % 40 == 0) printf "    ... %d more so far\n", more
-           last = verb; fflush() }' || true
+           last = verb; fflush() }' >&2 || true
 if [ ! -x "$rootfs/usr/bin/python3" ] || ! grep -q 'Base system installed successfully' "$log"; then
-  printf 'error: debootstrap failed; last lines of its output:\n' >&2
-  tail -n 20 "$log" | sed 's/^/    /' >&2
+  log "error: debootstrap failed; last lines of its output:"
+  show_tail "$log" 20
   exit 1
 fi
-say "debootstrap done in $(since "$t0") ($(du -sh --one-file-system "$rootfs" | cut -f1))"
+log "debootstrap done in $(since "$t0") ($(du -sh --one-file-system "$rootfs" | cut -f1))"
 
 # Trim what an image does not need: downloaded .debs, apt lists, debootstrap's logs.
-t0=$(now)
+t0=$(now_ms)
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin \
        "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/bootstrap.log "$rootfs"/debootstrap
 : >"$rootfs/etc/machine-id"
-say "trimmed to $(du -sh --one-file-system "$rootfs" | cut -f1) in $(since "$t0")"
+log "trimmed to $(du -sh --one-file-system "$rootfs" | cut -f1) in $(since "$t0")"
 
-say "docker import -> $tag"
-t0=$(now)
+log "docker import -> $tag"
+t0=$(now_ms)
 image_id=$(tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
@@ -229,14 +228,14 @@ image_id=$(tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'CMD ["python3"]' \
   --message "debootstrap --variant=minbase --include=$PACKAGES $SUITE $mirror" \
   - "$tag")
-say "imported in $(since "$t0"): $image_id"
+log "imported in $(since "$t0"): $image_id"
 if [ -n "$old_id" ] && [ "$old_id" != "$image_id" ]; then
   # the image --force replaced; kept when something still uses it
-  docker image rm "$old_id" >/dev/null 2>&1 && say "removed the previous $tag ($old_id)" || true
+  if docker image rm "$old_id" >/dev/null 2>&1; then log "removed the previous $tag ($old_id)"; fi
 fi
 
 python_version=$(docker run --rm --network none "$tag" python3 -c 'import sys, ssl; print(sys.version.split()[0])' 2>&1) \
   || die "the new image $tag does not run python3: $python_version"
 size=$(docker image inspect --format '{{.Size}}' "$tag")
-say "built $tag in $(since "$t_total"): Python $python_version, $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
+log "built $tag in $(since "$t_total"): Python $python_version, $(awk -v b="$size" 'BEGIN { printf "%.0f MB", b / 1e6 }')"
 ensure_runtime

@@ -36,12 +36,12 @@ command="${1:-all}"
 case "$command" in
     all | build | install | status) ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build-kubernetes-provider: unknown command '$command' (try --help)" >&2; exit 2 ;;
+    *) log "error: unknown command '$command' (try --help)"; exit 2 ;;
 esac
 
 GO_BIN="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 [ -x "$GO_BIN" ] || die "Go is needed to build the kubernetes provider and was not found (set GO=/path/to/go)"
-command -v jq >/dev/null || die "jq is needed to read the pins (apt-get install -y jq)"
+command -v jq >/dev/null || die "jq is needed to read the pins (sudo scripts/install-system-deps.sh)"
 
 # --- the pins ----------------------------------------------------------------------------------
 VERSION="$(sed -nE 's/^[[:space:]]*pulumi-kubernetes[[:space:]]*==[[:space:]]*([0-9][0-9A-Za-z.+-]*).*$/\1/p' \

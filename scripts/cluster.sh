@@ -150,6 +150,7 @@ go_bin() {
 mod_version() { # $1 = go.mod, $2 = module path
     local go
     go="$(go_bin)"
+    command -v jq >/dev/null 2>&1 || die "jq is needed to read the go.mod files (sudo scripts/install-system-deps.sh)"
     "$go" mod edit -json "$1" | jq -r --arg m "$2" 'first(.Require[]? | select(.Path == $m) | .Version) // empty'
 }
 

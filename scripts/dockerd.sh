@@ -30,10 +30,9 @@ STOP_TIMEOUT=${MODELSTACK_DOCKER_STOP_TIMEOUT:-30}
 # The socket the daemon started here listens on (dockerd's default).
 OWN_HOST=unix:///var/run/docker.sock
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f s", e - s }'; }
+PROGRESS_TAG=dockerd
+# shellcheck source=scripts/lib/progress.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/progress.sh"
 
 usage() { # usage EXIT_CODE
   sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
@@ -109,7 +108,7 @@ wait_ready() {
     if ! alive "$pid"; then return 1; fi
     if docker_answers "$OWN_HOST"; then return 0; fi
     if [ "$(date +%s)" -ge "$next_note" ]; then
-      say "still waiting for dockerd (pid $pid) to answer..."
+      log "still waiting for dockerd (pid $pid) to answer..."
       next_note=$(( next_note + 10 ))
     fi
     sleep 0.5
@@ -119,9 +118,9 @@ wait_ready() {
 
 cmd_start() {
   local t0 driver log_from rc
-  t0=$(now)
+  t0=$(now_ms)
   if docker_answers; then
-    say "a Docker daemon already answers at ${DOCKER_HOST:-the default socket} ($(server_summary)); nothing to do"
+    log "a Docker daemon already answers at ${DOCKER_HOST:-the default socket} ($(server_summary)); nothing to do"
     return 0
   fi
   need_root start
@@ -130,37 +129,37 @@ cmd_start() {
   command -v docker >/dev/null 2>&1 || die "the docker client is not installed. Fix: sudo scripts/install-system-deps.sh"
 
   if pid=$(our_pid); then
-    say "dockerd started by this script is already running (pid $pid) but does not answer yet; waiting"
+    log "dockerd started by this script is already running (pid $pid) but does not answer yet; waiting"
   else
     if [ -e "$PIDFILE" ]; then
-      say "removing stale pidfile $PIDFILE"
+      log "removing stale pidfile $PIDFILE"
       rm -f "$PIDFILE"
     fi
     if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$OWN_HOST" ]; then
-      say "note: DOCKER_HOST=$DOCKER_HOST does not answer; the daemon started here listens on $OWN_HOST"
+      log "note: DOCKER_HOST=$DOCKER_HOST does not answer; the daemon started here listens on $OWN_HOST"
     fi
     mkdir -p "$DATA_ROOT" "$RUN_DIR" "$(dirname "$LOG")"
 
     if [ -n "${MODELSTACK_DOCKER_STORAGE_DRIVER:-}" ]; then
       driver=$MODELSTACK_DOCKER_STORAGE_DRIVER
-      say "storage driver $driver (from MODELSTACK_DOCKER_STORAGE_DRIVER)"
+      log "storage driver $driver (from MODELSTACK_DOCKER_STORAGE_DRIVER)"
     elif overlay_works; then
       driver=overlay2
-      say "overlay2 works on $DATA_ROOT"
+      log "overlay2 works on $DATA_ROOT"
     else
       driver=vfs
-      say "overlay2 does not work on $DATA_ROOT (${overlay_reason:-unknown reason}); falling back to vfs: image builds will be several times slower"
+      log "overlay2 does not work on $DATA_ROOT (${overlay_reason:-unknown reason}); falling back to vfs: image builds will be several times slower"
     fi
     log_from=$(( $(stat -c %s "$LOG" 2>/dev/null || echo 0) + 1 ))
-    say "starting dockerd (data root $DATA_ROOT, storage driver $driver, log $LOG)"
+    log "starting dockerd (data root $DATA_ROOT, storage driver $driver, log $LOG)"
     launch "$driver"
   fi
 
   rc=0; wait_ready "$pid" || rc=$?
   if [ "$rc" -eq 1 ] && [ "${driver:-}" = overlay2 ] && [ -z "${MODELSTACK_DOCKER_STORAGE_DRIVER:-}" ] \
      && tail -c +"$log_from" "$LOG" | grep -qiE 'overlay|storage.driver|d_type'; then
-    say "dockerd exited with overlay2 (see below); falling back to vfs: image builds will be several times slower"
-    tail -c +"$log_from" "$LOG" | grep -iE 'overlay|storage.driver|d_type' | tail -n 3 | sed 's/^/    /'
+    log "dockerd exited with overlay2 (see below); falling back to vfs: image builds will be several times slower"
+    tail -c +"$log_from" "$LOG" | grep -iE 'overlay|storage.driver|d_type' | tail -n 3 | sed 's/^/    | /' >&2
     driver=vfs
     log_from=$(( $(stat -c %s "$LOG" 2>/dev/null || echo 0) + 1 ))
     launch "$driver"
@@ -168,59 +167,59 @@ cmd_start() {
   fi
   case $rc in
     0) ;;
-    1) printf 'error: dockerd (pid %s) exited during start-up; last lines of %s:\n' "$pid" "$LOG" >&2
-       tail -c +"${log_from:-1}" "$LOG" | tail -n 15 | sed 's/^/    /' >&2
+    1) log "error: dockerd (pid $pid) exited during start-up; last lines of $LOG:"
+       tail -c +"${log_from:-1}" "$LOG" | tail -n 15 | sed 's/^/    | /' >&2
        exit 1 ;;
     *) die "dockerd (pid $pid) did not answer within ${START_TIMEOUT} s; it is still running (stop it with: sudo $0 stop). Log: $LOG" ;;
   esac
 
-  say "dockerd is up in $(since "$t0"): pid $pid, $(server_summary "$OWN_HOST")"
+  log "dockerd is up in $(since "$t0"): pid $pid, $(server_summary "$OWN_HOST")"
   if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$OWN_HOST" ]; then
-    say "use it with: export DOCKER_HOST=$OWN_HOST"
+    log "use it with: export DOCKER_HOST=$OWN_HOST"
   fi
 }
 
 cmd_stop() {
   local pid t0 deadline
-  t0=$(now)
+  t0=$(now_ms)
   if ! pid=$(our_pid); then
     if docker_answers || docker_answers "$OWN_HOST"; then
-      say "a Docker daemon answers, but not one started by this script (no live dockerd in $PIDFILE); leaving it alone"
+      log "a Docker daemon answers, but not one started by this script (no live dockerd in $PIDFILE); leaving it alone"
     else
-      say "no dockerd started by this script is running; nothing to stop"
+      log "no dockerd started by this script is running; nothing to stop"
     fi
     rm -f "$PIDFILE" 2>/dev/null || true
     return 0
   fi
   need_root stop
-  say "stopping dockerd (pid $pid); running containers are stopped by the daemon"
+  log "stopping dockerd (pid $pid); running containers are stopped by the daemon"
   kill -TERM "$pid"
   deadline=$(( $(date +%s) + STOP_TIMEOUT ))
   while alive "$pid" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
   if alive "$pid"; then
-    say "dockerd (pid $pid) did not exit within ${STOP_TIMEOUT} s; sending SIGKILL"
+    log "dockerd (pid $pid) did not exit within ${STOP_TIMEOUT} s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     while alive "$pid"; do sleep 0.2; done
   fi
   rm -f "$PIDFILE"
-  say "dockerd stopped in $(since "$t0")"
+  log "dockerd stopped in $(since "$t0")"
 }
 
 cmd_status() {
   local pid
   if pid=$(our_pid); then
-    say "dockerd started by this script: pid $pid (pidfile $PIDFILE, log $LOG)"
+    log "dockerd started by this script: pid $pid (pidfile $PIDFILE, log $LOG)"
   else
-    say "no dockerd started by this script is running"
+    log "no dockerd started by this script is running"
   fi
   if docker_answers; then
-    say "Docker answers at ${DOCKER_HOST:-the default socket}: $(server_summary)"
+    log "Docker answers at ${DOCKER_HOST:-the default socket}: $(server_summary)"
     return 0
   elif [ -n "${DOCKER_HOST:-}" ] && docker_answers "$OWN_HOST"; then
-    say "DOCKER_HOST=$DOCKER_HOST does not answer; $OWN_HOST does: $(server_summary "$OWN_HOST")"
+    log "DOCKER_HOST=$DOCKER_HOST does not answer; $OWN_HOST does: $(server_summary "$OWN_HOST")"
     return 0
   fi
-  say "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
+  log "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
   return 3
 }
 

@@ -4,14 +4,15 @@
 #   debootstrap      builds the Python base image from Debian packages (scripts/build-base-image.sh)
 #   docker-registry  the `kind: local` container registry (components/targets/local/registry_server.py)
 #   wrk              the HTTP load generator of `modelstack profile` and benchmarks/ (components/commands/profile/)
+#   jq               reads JSON (go mod edit -json, go mod download -json, ip -j) in scripts/
 #
 # Usage: sudo scripts/install-system-deps.sh
 # Idempotent: runs `apt-get update` once and `apt-get install` only when something is missing.
 set -euo pipefail
 
-started=$(date +%s)
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+PROGRESS_TAG=install-system-deps
+# shellcheck source=scripts/lib/progress.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/progress.sh"
 
 # package name -> a command that proves it (or an equivalent) is installed
 declare -A provides=(
@@ -19,8 +20,9 @@ declare -A provides=(
   [debootstrap]=debootstrap
   [docker-registry]=docker-registry
   [wrk]=wrk
+  [jq]=jq
 )
-order=(docker.io debootstrap docker-registry wrk)
+order=(docker.io debootstrap docker-registry wrk jq)
 
 pkg_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
@@ -30,17 +32,17 @@ missing=()
 for pkg in "${order[@]}"; do
   cmd=${provides[$pkg]}
   if pkg_installed "$pkg"; then
-    say "$pkg: already installed ($(dpkg-query -W -f='${Version}' "$pkg"))"
+    log "$pkg: already installed ($(dpkg-query -W -f='${Version}' "$pkg"))"
   elif path=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" 2>/dev/null); then
     # e.g. docker-ce from Docker's own repository: installing docker.io would conflict with it
-    say "$pkg: not installed as a package, but $cmd is at $path; leaving it alone"
+    log "$pkg: not installed as a package, but $cmd is at $path; leaving it alone"
   else
     missing+=("$pkg")
   fi
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  say "nothing to install ($(( $(date +%s) - started )) s)"
+  log "nothing to install ($(since "$START_MS"))"
   exit 0
 fi
 
@@ -53,18 +55,14 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo_cmd=(sudo)
 fi
 
-say "missing: ${missing[*]}"
-say "apt-get update"
-t0=$(date +%s)
+log "missing: ${missing[*]}"
+phase "apt-get update"
 "${sudo_cmd[@]}" apt-get update -q
-say "apt-get update done ($(( $(date +%s) - t0 )) s)"
-
-say "apt-get install ${missing[*]}"
-t0=$(date +%s)
+phase "apt-get install ${missing[*]}"
 "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-say "installed ${missing[*]} ($(( $(date +%s) - t0 )) s)"
+end_phase
 
 for pkg in "${missing[@]}"; do
   pkg_installed "$pkg" || die "$pkg is still not installed after apt-get install"
 done
-say "done ($(( $(date +%s) - started )) s total)"
+finish

@@ -6,6 +6,9 @@
 #   scripts/local-up.sh --destroy    tear the local stack down (containers and registry)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PROGRESS_TAG=local-up
+# shellcheck source=scripts/lib/progress.sh
+. scripts/lib/progress.sh
 
 if [ "${1:-}" = "--destroy" ]; then
     . scripts/pulumi-env.sh local
@@ -15,15 +18,13 @@ fi
 
 scripts/setup.sh --no-cluster  # the Kubernetes test cluster is only for the tests
 . scripts/pulumi-env.sh local
-if ! command -v pulumi >/dev/null; then
-    echo "modelstack: the Pulumi CLI is not available." >&2
-    echo "  Fix: run scripts/bootstrap-pulumi.sh (builds it from Go modules here), or install it: https://www.pulumi.com/docs/install/" >&2
-    exit 1
-fi
+command -v pulumi >/dev/null \
+    || die "the Pulumi CLI is not available. Fix: run scripts/bootstrap-pulumi.sh (builds it from Go modules here), or install it: https://www.pulumi.com/docs/install/"
 pulumi stack select local --create --non-interactive >/dev/null
-printf '\n==> pulumi up --stack local\n'
+phase "pulumi up --stack local"
 pulumi up --stack local --yes --non-interactive --skip-preview
-uri=$(pulumi stack output --stack local --json services | venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["diabetes"]["scoring_uri"])')
+end_phase
+uri=$(pulumi stack output --stack local --json services | jq -er '.diabetes.scoring_uri')
 cat <<MSG
 
 The local stack is up. Score the example model:

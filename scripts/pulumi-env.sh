@@ -31,8 +31,11 @@ if [ -n "${PULUMI_BACKEND_URL:-}" ]; then
 else
     _modelstack_credentials="${PULUMI_HOME:-${HOME:-~}/.pulumi}/credentials.json"
     if [ -r "$_modelstack_credentials" ]; then
-        _modelstack_user_backend="$(tr -d '\n' <"$_modelstack_credentials" \
-            | sed -n 's/.*"current"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')"
+        if command -v jq >/dev/null 2>&1; then
+            _modelstack_user_backend="$(jq -r '.current // empty' "$_modelstack_credentials" 2>/dev/null || true)"
+        else
+            echo "pulumi-env: jq is not installed, so $_modelstack_credentials (your pulumi login) was not read; install jq (sudo scripts/install-system-deps.sh)" >&2
+        fi
     fi
     unset _modelstack_credentials
 fi

@@ -24,6 +24,9 @@
 # Desktop the first two phases find Docker running).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PROGRESS_TAG=setup
+# shellcheck source=scripts/lib/progress.sh
+. scripts/lib/progress.sh
 
 WITH_ENGINE=1
 WITH_CLUSTER=1
@@ -32,24 +35,22 @@ for arg in "$@"; do
         --no-engine) WITH_ENGINE=0; WITH_CLUSTER=0 ;;
         --no-cluster) WITH_CLUSTER=0 ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
-        *) echo "setup: unknown argument $arg (try --help)" >&2; exit 2 ;;
+        *) log "error: unknown argument $arg (try --help)"; exit 2 ;;
     esac
 done
 
 LOG_DIR=.modelstack/setup
 mkdir -p "$LOG_DIR"
-SETUP_STARTED=$(date +%s.%N)
-now() { date +%s.%N; }
-seconds_since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
-# One line at a time to the terminal (short lines are written atomically, so chains do not mix
-# within a line): [+elapsed since setup started] chain: message
-note() { printf '[+%6ss] %-7s %s\n' "$(seconds_since "$SETUP_STARTED")" "$1:" "$2"; }
+seconds_since() { local s; s=$(since "$1"); printf '%s' "${s%s}"; } # e.g. 12.3
+# One line at a time (short lines are written atomically, so chains do not mix within a line):
+# [setup] +elapsed since setup started  chain: message
+note() { log "$(printf '+%6ss %-7s %s' "$(seconds_since "$START_MS")" "$1:" "$2")"; }
 
-# phase CHAIN NAME COMMAND...: run COMMAND with its output in the chain's log; a line at start and end.
-phase() {
+# run_phase CHAIN NAME COMMAND...: run COMMAND with its output in the chain's log; a line at start and end.
+run_phase() {
     local chain=$1 name=$2 started rc=0
     shift 2
-    started=$(now)
+    started=$(now_ms)
     note "$chain" "$name ..."
     printf '\n==> %s (%s)\n' "$name" "$(date -Is)" >>"$LOG_DIR/$chain.log"
     # In a bash of its own, so `set -e` holds inside the phase (in this shell it is off within
@@ -67,8 +68,9 @@ phase() {
 # --- the phases ----------------------------------------------------------------------------
 
 system_packages() {
-    if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null && command -v wrk >/dev/null; then
-        echo "Docker answers; docker-registry and wrk are installed"
+    if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null && command -v wrk >/dev/null \
+        && command -v jq >/dev/null; then
+        echo "Docker answers; docker-registry, wrk and jq are installed"
     else
         scripts/install-system-deps.sh
     fi
@@ -100,23 +102,23 @@ example_models() {
 export -f system_packages python_venv example_models
 
 chain_docker() {
-    phase docker "system packages (docker.io, debootstrap, docker-registry, wrk)" system_packages &&
-    phase docker "Docker daemon" scripts/dockerd.sh start &&
-    phase docker "base images modelstack/python-base and python-runtime:bookworm" scripts/build-base-image.sh
+    run_phase docker "system packages (docker.io, debootstrap, docker-registry, wrk, jq)" system_packages &&
+    run_phase docker "Docker daemon" scripts/dockerd.sh start &&
+    run_phase docker "base images modelstack/python-base and python-runtime:bookworm" scripts/build-base-image.sh
 }
 
 chain_python() {
-    phase python "Python virtualenv (venv/, pinned requirements.txt)" python_venv &&
-    phase python "example models" example_models
+    run_phase python "Python virtualenv (venv/, pinned requirements.txt)" python_venv &&
+    run_phase python "example models" example_models
 }
 
 chain_engine() {
-    phase engine "Pulumi engine (.tools/bin)" scripts/bootstrap-pulumi.sh
+    run_phase engine "Pulumi engine (.tools/bin)" scripts/bootstrap-pulumi.sh
 }
 
 chain_cluster() {
-    phase cluster "Kubernetes test cluster binaries (.tools/kube)" scripts/cluster.sh build &&
-    phase cluster "Pulumi kubernetes provider plugin (.tools/pulumi-kubernetes)" scripts/build-kubernetes-provider.sh build
+    run_phase cluster "Kubernetes test cluster binaries (.tools/kube)" scripts/cluster.sh build &&
+    run_phase cluster "Pulumi kubernetes provider plugin (.tools/pulumi-kubernetes)" scripts/build-kubernetes-provider.sh build
 }
 
 # --- run the chains side by side ---------------------------------------------------------------
@@ -142,14 +144,13 @@ done
 
 if [ "${#failed[@]}" -gt 0 ]; then
     for chain in "${failed[@]}"; do
-        printf '\nsetup: the %s chain failed; last lines of %s:\n' "$chain" "$LOG_DIR/$chain.log" >&2
-        tail -n 25 "$LOG_DIR/$chain.log" | sed 's/^/    /' >&2
+        log "the $chain chain failed; last lines of $LOG_DIR/$chain.log:"
+        show_tail "$LOG_DIR/$chain.log"
     done
-    printf '\nsetup: FAILED (%s) after %ss\n' "${failed[*]}" "$(seconds_since "$SETUP_STARTED")" >&2
-    exit 1
+    die "FAILED (${failed[*]}) after $(since "$START_MS")"
 fi
 if [ "$WITH_CLUSTER" = 1 ]; then
     # needs both the engine and the plugin: after the chains
-    phase cluster "install the kubernetes provider plugin into the engine's plugin home" scripts/build-kubernetes-provider.sh install || exit 1
+    run_phase cluster "install the kubernetes provider plugin into the engine's plugin home" scripts/build-kubernetes-provider.sh install || exit 1
 fi
-note setup "all done in $(seconds_since "$SETUP_STARTED")s"
+note setup "all done in $(since "$START_MS")"

@@ -13,11 +13,11 @@
 # When the arguments name test paths and none of them holds the cluster tests, nothing is built.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PROGRESS_TAG="test"
+# shellcheck source=scripts/lib/progress.sh
+. scripts/lib/progress.sh
 
-if ! scripts/setup.sh --no-cluster; then
-    echo "test: setup failed (see above)" >&2
-    exit 1
-fi
+scripts/setup.sh --no-cluster || die "setup failed (see above)"
 . scripts/pulumi-env.sh local
 
 # Does this run collect tests/cluster? Yes without path arguments, or when a path holds it.
@@ -39,7 +39,7 @@ wants_cluster() {
 build_pid=
 stop_build() {
     if [ -n "$build_pid" ] && kill -0 "$build_pid" 2>/dev/null; then
-        echo "test: stopping the background build of the cluster's binaries (pid $build_pid; Go's cache keeps its work)" >&2
+        log "stopping the background build of the cluster's binaries (pid $build_pid; Go's cache keeps its work)"
         kill -TERM -- "-$build_pid" 2>/dev/null || true
         wait "$build_pid" 2>/dev/null || true
     fi
@@ -52,12 +52,11 @@ if wants_cluster "$@"; then
     setsid nice -n 19 bash -c 'scripts/cluster.sh build && scripts/build-kubernetes-provider.sh build' \
         >.modelstack/setup/cluster.log 2>&1 </dev/null &
     build_pid=$!
-    printf '==> the cluster'"'"'s binaries and the kubernetes provider build in the background (pid %s, nice 19, log .modelstack/setup/cluster.log)\n' "$build_pid"
+    log "the cluster's binaries and the kubernetes provider build in the background (pid $build_pid, nice 19, log .modelstack/setup/cluster.log)"
 fi
 
-printf '\n==> pytest\n'
-started=$(date +%s)
+phase pytest
 rc=0
 venv/bin/python -m pytest "$@" || rc=$?
-printf '    tests done in %ss\n' "$(( $(date +%s) - started ))"
+end_phase
 exit "$rc"
