@@ -50,7 +50,7 @@ VERSION="$(sed -nE 's/^[[:space:]]*pulumi-kubernetes[[:space:]]*==[[:space:]]*([
 pins="$(cd "$PIN_MODULE" && "$GO_BIN" mod edit -json)"
 PROVIDER_VERSION="$(jq -r --arg m "$PROVIDER_MOD" '.Require[] | select(.Path == $m) | .Version' <<<"$pins")"
 SDK_VERSION="$(jq -r --arg m "$SDK_MOD" '.Require[] | select(.Path == $m) | .Version' <<<"$pins")"
-[ -n "$PROVIDER_VERSION" ] && [ -n "$SDK_VERSION" ] \
+{ [ -n "$PROVIDER_VERSION" ] && [ -n "$SDK_VERSION" ]; } \
     || die "tools/pulumi-kubernetes/go.mod must require $PROVIDER_MOD and $SDK_MOD"
 [ "$SDK_VERSION" = "v$VERSION" ] \
     || die "requirements.txt pins pulumi-kubernetes==$VERSION but tools/pulumi-kubernetes/go.mod builds the provider of $SDK_MOD $SDK_VERSION: pin the same release in both"
@@ -98,7 +98,7 @@ build() {
 
     phase "go generate: the schema files main.go embeds (VERSION=$VERSION)"
     (cd "$MAIN_PKG" && VERSION="$VERSION" "$GO_BIN" generate .)
-    [ -s "$MAIN_PKG/schema-embed.json" ] && [ -s "$MAIN_PKG/terraform-mapping-embed.json" ] \
+    { [ -s "$MAIN_PKG/schema-embed.json" ] && [ -s "$MAIN_PKG/terraform-mapping-embed.json" ]; } \
         || die "go generate did not write the embedded schema files"
 
     phase "go build pulumi-resource-kubernetes v$VERSION (about 17 CPU-minutes on a cold cache)"

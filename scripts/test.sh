@@ -37,6 +37,7 @@ wants_cluster() {
 }
 
 build_pid=
+# shellcheck disable=SC2317  # run by the EXIT trap
 stop_build() {
     if [ -n "$build_pid" ] && kill -0 "$build_pid" 2>/dev/null; then
         log "stopping the background build of the cluster's binaries (pid $build_pid; Go's cache keeps its work)"
