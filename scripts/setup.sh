@@ -81,7 +81,7 @@ python_venv() {
         python3 -m venv venv
     fi
     local stamp=venv/.requirements.sha256 wanted
-    wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+    wanted=$(cat requirements.txt requirements-test.txt requirements-bench.txt pyproject.toml | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         venv/bin/pip install --disable-pip-version-check --quiet -r requirements.txt
         venv/bin/pip install --disable-pip-version-check --quiet --no-deps -e .
