@@ -1,0 +1,119 @@
+"""The rules of `target: aca` deploy parameters: pure functions over the parsed config, run with
+every other rule before anything exists. Each error names the key, the rule and the fix."""
+
+from __future__ import annotations
+
+from components.config.schema import ServiceSpec, StackConfig, config_key
+from components.errors import ConfigError, number_text
+from components.targets.aca import names
+from components.targets.aca.schema import ACA_MAX_CPU_CORES, AcaDeploy
+
+# "Containers in Azure Container Apps", vCPU and memory allocation requirements: on the
+# consumption workload profile a replica's CPU is 0.25-4 vCPUs in steps of 0.25, and its memory
+# the GiB of the same row, twice the vCPUs (0.25 / 0.5Gi ... 4.0 / 8.0Gi).
+CPU_STEP = 0.25
+GB_PER_CORE = 2
+PAIRS_RULE = "on Azure Container Apps' consumption profile a replica's size is one of Azure's pairs: cpu_cores 0.25 to 4 in steps of 0.25, with memory_gb twice cpu_cores (0.25/0.5, 0.5/1, ... 4/8)"
+
+
+def _key(service: str, *parts: str) -> str:
+    return config_key("services", service, "deploy", *parts)
+
+
+def allowed_cpu(cpu_cores: float) -> bool:
+    steps = cpu_cores / CPU_STEP
+    return abs(steps - round(steps)) < 1e-9 and CPU_STEP <= cpu_cores <= ACA_MAX_CPU_CORES
+
+
+def memory_for(cpu_cores: float) -> float:
+    return cpu_cores * GB_PER_CORE
+
+
+def nearest_cpu(cpu_cores: float) -> float:
+    """The allowed vCPUs closest above (or at) cpu_cores, within Azure's range."""
+    steps = -(-cpu_cores // CPU_STEP)  # ceiling
+    return min(max(steps * CPU_STEP, CPU_STEP), ACA_MAX_CPU_CORES)
+
+
+def size_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
+    cpu, memory = deploy.cpu_cores, deploy.memory_gb
+    if not allowed_cpu(cpu):
+        near = nearest_cpu(cpu)
+        return [ConfigError(
+            f"cpu_cores {number_text(cpu)} is not a size Azure Container Apps offers",
+            key=_key(name, "cpu_cores"),
+            rule=PAIRS_RULE,
+            fix=f"set cpu_cores: {number_text(near)} with memory_gb: {number_text(memory_for(near))}",
+        )]
+    if abs(memory - memory_for(cpu)) > 1e-9:
+        default = "" if "memory_gb" in deploy.model_fields_set else ", the default"
+        fix = f"set memory_gb: {number_text(memory_for(cpu))} for cpu_cores {number_text(cpu)}"
+        if allowed_cpu(memory / GB_PER_CORE):
+            fix += f", or cpu_cores: {number_text(memory / GB_PER_CORE)} for memory_gb {number_text(memory)}"
+        return [ConfigError(
+            f"memory_gb {number_text(memory)}{default} does not go with cpu_cores {number_text(cpu)}",
+            key=_key(name, "memory_gb"),
+            rule=PAIRS_RULE,
+            fix=fix,
+        )]
+    return []
+
+
+def replica_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
+    if deploy.min_replicas <= deploy.max_replicas:
+        return []
+    default = "" if "max_replicas" in deploy.model_fields_set else ", the default"
+    return [ConfigError(
+        f"min_replicas ({deploy.min_replicas}) is greater than max_replicas ({deploy.max_replicas}{default})",
+        key=_key(name, "min_replicas"),
+        rule="0 <= min_replicas <= max_replicas <= 1000 (Azure Container Apps' scale limits; 0 scales to zero)",
+        fix=f"lower min_replicas to at most {deploy.max_replicas}, or raise max_replicas to at least {deploy.min_replicas}",
+    )]
+
+
+def app_name_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
+    if deploy.app_name is None or names.valid_app_name(deploy.app_name):
+        return []
+    suggestion = names.suggested_app_name(deploy.app_name)
+    return [ConfigError(
+        f"app_name '{deploy.app_name}' is not a valid container app name",
+        key=_key(name, "app_name"),
+        rule=names.APP_NAME_RULE,
+        fix=f"use e.g. '{suggestion}', or remove app_name to use <project>-<stack>-<service>" if suggestion else "remove app_name to use <project>-<stack>-<service>",
+    )]
+
+
+def key_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
+    if deploy.auth_enabled:
+        return []
+    return [
+        ConfigError(f"{field} is set while auth_enabled is false", key=_key(name, field), rule="keys authenticate requests only when auth_enabled is true", fix=f"set auth_enabled: true, or remove {field}")
+        for field in ("primary_key", "secondary_key")
+        if getattr(deploy, field) is not None
+    ]
+
+
+def deploy_errors(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
+    deploy = service.deploy
+    if not isinstance(deploy, AcaDeploy):
+        return []
+    return size_errors(name, deploy) + replica_errors(name, deploy) + app_name_errors(name, deploy) + key_errors(name, deploy)
+
+
+def stack_errors(config: StackConfig) -> list[ConfigError]:
+    """Two services of the stack cannot be the same container app (one resource group). Derived
+    names differ by construction (they hold the service's name); configured ones are compared."""
+    errors, owners = [], {}
+    for name, service in config.services.items():
+        if service.target != "aca" or not isinstance(service.deploy, AcaDeploy) or service.deploy.app_name is None:
+            continue
+        app = service.deploy.app_name
+        if app in owners:
+            errors.append(ConfigError(
+                f"services {owners[app]} and {name} are both the container app '{app}'",
+                key=_key(name, "app_name"),
+                rule="each service is a container app of its own, and names are unique in the stack's resource group",
+                fix=f"give {name} another app_name",
+            ))
+        owners.setdefault(app, name)
+    return errors
