@@ -47,7 +47,9 @@ def declared(group: list[str]) -> dict[str, Requirement]:
 def assert_pins_match(pins: dict[str, str], group: dict[str, Requirement], label: str) -> None:
     assert sorted(pins) == sorted(group), f"{label}: pinned and declared names differ"
     for name, version in pins.items():
-        assert group[name].specifier.contains(version, prereleases=True), f"{label}: {name}=={version} is outside {group[name].specifier}"
+        assert group[name].specifier.contains(version, prereleases=True), (
+            f"{label}: {name}=={version} is outside {group[name].specifier}"
+        )
 
 
 def test_requirements_txt_pins_the_runtime_and_includes_the_test_and_bench_pins():
@@ -105,4 +107,6 @@ def test_every_library_the_runtime_imports_is_a_runtime_dependency():
 
 def test_the_runtime_import_scan_sees_lazy_imports():
     # matplotlib is imported inside write_chart only: a scan of module-level imports would miss it
-    assert imported_top_level_modules([REPO / "components" / "commands" / "profile"])["matplotlib"].endswith("report.py")
+    assert imported_top_level_modules([REPO / "components" / "commands" / "profile"])["matplotlib"].endswith(
+        "report.py"
+    )
