@@ -28,103 +28,30 @@ Configuration is the environment only; keys are secrets the platform injects, ne
   MODELSTACK_TLS_CERT          PEM certificate and key: serve HTTPS (ACI with ssl_enabled)
   MODELSTACK_TLS_KEY
 
-This file is rendered into the image by templates/Dockerfile.j2 and is standard library only
-(gunicorn and the scoring server are imported by `main`). It contains no Jinja markers.
+The checks are the server's own code (keys.py, cors.py, settings.py): both servers accept the
+same keys and origins, and refuse the same settings, with the same messages. What this module
+imports of the package is standard library only, and the image of azmlinfsrv carries just those
+modules (components/image/build_context.py: FRONT_MODULES), never the server's dependencies;
+gunicorn and azmlinfsrv are imported by `main`.
 """
 
 from __future__ import annotations
 
-import hmac
 import io
 import json
 import math
 import os
-import re
 import sys
-import tempfile
-import time
 
-AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
-PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
-SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
-KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
-TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
-CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
-MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
-TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
-TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
-KEY_FILES = ("primary_key", "secondary_key")
+from . import cors
+from .contract import DRAIN_MARGIN_SECONDS, HEALTH_ROUTE, PRIMARY_KEY_ENV, SCORING_TIMEOUT_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_AUTH_ENABLED_ENV
+from .keys import KeySource, refusal
+from .settings import DEFAULT_MAX_REQUEST_BYTES, SettingsError, cors_origins, key_auth, max_request_bytes, tls_pair, truthy
+from .tls import write_tls_files
 
-DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
-PREFLIGHT_MAX_AGE_SECONDS = 600
-ALLOWED_METHODS = "GET, POST, OPTIONS"
-# How often a keys folder is looked at again (a rotated Secret shows up within a minute anyway).
-KEYS_RECHECK_SECONDS = 1.0
-HEALTH_PATHS = ("/",)
-_HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
-
-
-class FrontConfigError(Exception):
-    """The environment asks for something that cannot work (auth on and no key at all)."""
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-class KeySource:
-    """The keys requests are checked against: from environment variables, or from a folder
-    (a mounted Secret) that is looked at again at most once a second."""
-
-    def __init__(self, primary: str = "", secondary: str = "", folder: str | None = None, clock=time.monotonic):
-        self._static = tuple(k.encode() for k in (primary, secondary) if k)
-        self._folder = folder
-        self._clock = clock
-        self._checked_at = -math.inf
-        self._stamp: tuple = ()
-        self._from_folder: tuple[bytes, ...] = ()
-
-    @classmethod
-    def from_environ(cls, environ) -> "KeySource":
-        return cls(environ.get(PRIMARY_KEY_ENV, ""), environ.get(SECONDARY_KEY_ENV, ""), environ.get(KEYS_DIR_ENV) or None)
-
-    def keys(self) -> tuple[bytes, ...]:
-        if self._folder is None:
-            return self._static
-        now = self._clock()
-        if now - self._checked_at >= KEYS_RECHECK_SECONDS:
-            self._checked_at = now
-            self._reload_if_changed()
-        return self._from_folder
-
-    def _reload_if_changed(self) -> None:
-        stamp = []
-        for name in KEY_FILES:
-            try:
-                info = os.stat(os.path.join(self._folder, name))
-                stamp.append((name, info.st_mtime_ns, info.st_size, info.st_ino))
-            except OSError:
-                stamp.append((name, None))
-        if tuple(stamp) == self._stamp:
-            return
-        self._stamp = tuple(stamp)
-        keys = []
-        for name in KEY_FILES:
-            try:
-                with open(os.path.join(self._folder, name), "rb") as handle:
-                    value = handle.read().strip()
-            except OSError:
-                continue
-            if value:
-                keys.append(value)
-        self._from_folder = tuple(keys)
-
-    def matches(self, presented: bytes) -> bool:
-        """Constant time: every key is compared, whatever matched first."""
-        matched = False
-        for key in self.keys():
-            matched |= hmac.compare_digest(presented, key)
-        return matched and bool(presented)
+HEALTH_PATHS = (HEALTH_ROUTE,)
+# Without SCORING_TIMEOUT_MS, requests in flight get a minute to finish when the server stops.
+DEFAULT_SCORING_TIMEOUT_MS = 60000
 
 
 class FrontSettings:
@@ -138,28 +65,17 @@ class FrontSettings:
 
     @classmethod
     def from_environ(cls, environ) -> "FrontSettings":
-        if _truthy(environ.get(TOKEN_AUTH_ENABLED_ENV)):
+        if truthy(environ.get(TOKEN_AUTH_ENABLED_ENV)):
             # Fail closed: serving without the auth that was asked for would open the service.
-            raise FrontConfigError(f"{TOKEN_AUTH_ENABLED_ENV} is true, but token auth is verified by modelstack's scoring server only; this image runs azmlinfsrv (scoring_server: azmlinfsrv), whose front checks keys")
-        auth_enabled = _truthy(environ.get(AUTH_ENABLED_ENV))
-        keys = KeySource.from_environ(environ)
-        if auth_enabled and environ.get(KEYS_DIR_ENV) is None and not keys.keys():
-            raise FrontConfigError(f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set")
-        origins = tuple(o.strip().rstrip("/") for o in (environ.get(CORS_ORIGINS_ENV) or "").split(",") if o.strip())
-        raw_limit = environ.get(MAX_REQUEST_BYTES_ENV) or str(DEFAULT_MAX_REQUEST_BYTES)
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise FrontConfigError(f"{MAX_REQUEST_BYTES_ENV} is {raw_limit!r}, not a whole number of bytes") from None
-        if limit <= 0:
-            raise FrontConfigError(f"{MAX_REQUEST_BYTES_ENV} is {limit}; it must be positive")
-        return cls(auth_enabled=auth_enabled, keys=keys, cors_origins=origins, max_request_bytes=limit)
+            raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true, but token auth is verified by modelstack's scoring server only; this image runs azmlinfsrv (scoring_server: azmlinfsrv), whose front checks keys")
+        auth_enabled, keys = key_auth(environ)
+        return cls(auth_enabled=auth_enabled, keys=keys, cors_origins=cors_origins(environ), max_request_bytes=max_request_bytes(environ))
 
     def origin_allowed(self, origin: str | None) -> bool:
-        return bool(origin) and ("*" in self.cors_origins or origin.rstrip("/") in self.cors_origins)
+        return cors.origin_allowed(self.cors_origins, origin)
 
     def allow_origin_value(self, origin: str) -> str:
-        return "*" if "*" in self.cors_origins else origin
+        return cors.allow_origin_value(self.cors_origins, origin)
 
 
 def _json_response(start_response, status: str, message: str, headers: list[tuple[str, str]] = ()) -> list[bytes]:
@@ -168,14 +84,10 @@ def _json_response(start_response, status: str, message: str, headers: list[tupl
     return [body]
 
 
-def _bearer_token(environ) -> bytes | None:
+def _authorization(environ) -> bytes | None:
+    """The Authorization header as the client sent it (WSGI hands it over decoded as latin-1)."""
     header = environ.get("HTTP_AUTHORIZATION")
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return b""
-    return token.strip().encode()
+    return header.encode("latin-1", "replace") if header else None
 
 
 class ScoringFront:
@@ -194,16 +106,15 @@ class ScoringFront:
         if settings.origin_allowed(origin):
             cors_headers = [("Access-Control-Allow-Origin", settings.allow_origin_value(origin)), ("Vary", "Origin")]
 
-        if method == "OPTIONS" and origin and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+        if cors.is_preflight(method, origin, environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")):
             if settings.cors_origins or settings.auth_enabled:
                 return self._preflight(environ, start_response, cors_headers)
         if method in ("GET", "HEAD") and path in HEALTH_PATHS:
             return self.app(environ, start_response)
         if settings.auth_enabled:
-            token = _bearer_token(environ)
-            if not token or not settings.keys.matches(token):
-                challenge = 'Bearer realm="modelstack"' + (', error="invalid_token"' if token else "")
-                message = "a valid key is required: send Authorization: Bearer <primary or secondary key>" if token is None else "the key is not valid"
+            refused = refusal(_authorization(environ), settings.keys)
+            if refused:
+                message, challenge = refused
                 return _json_response(start_response, "401 Unauthorized", message, [("WWW-Authenticate", challenge), *cors_headers])
         refused = self._limit_body(environ)
         if refused:
@@ -212,25 +123,16 @@ class ScoringFront:
             return self.app(environ, start_response)
 
         def start_with_cors(status, headers, exc_info=None):
-            present = {name.lower() for name, _ in headers}
-            extra = [(name, value) for name, value in cors_headers if name.lower() not in present]
-            return start_response(status, list(headers) + extra, exc_info) if exc_info else start_response(status, list(headers) + extra)
+            headers = cors.add_missing(list(headers), cors_headers)
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         return self.app(environ, start_with_cors)
 
     def _preflight(self, environ, start_response, cors_headers):
         if not cors_headers:
             return _json_response(start_response, "403 Forbidden", f"origin {environ.get('HTTP_ORIGIN')} is not allowed to call this service", [("Vary", "Origin")])
-        requested = (environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or "").strip()
-        allowed_headers = requested if requested and _HEADER_LIST.match(requested) else "Authorization, Content-Type"
-        headers = [
-            *cors_headers,
-            ("Access-Control-Allow-Methods", ALLOWED_METHODS),
-            ("Access-Control-Allow-Headers", allowed_headers),
-            ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE_SECONDS)),
-            ("Content-Length", "0"),
-        ]
-        start_response("204 No Content", headers)
+        allow_origin = self.settings.allow_origin_value(environ["HTTP_ORIGIN"])
+        start_response("204 No Content", [*cors.preflight_headers(allow_origin, environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")), ("Content-Length", "0")])
         return [b""]
 
     def _limit_body(self, environ) -> str | None:
@@ -262,27 +164,17 @@ def _gunicorn_arguments(environ, gunicorn_settings: set[str], tls_files: tuple[s
     arguments = []
     if "control_socket_disable" in gunicorn_settings:
         arguments.append("--no-control-socket")  # gunicorn >= 25 writes one under $HOME otherwise
-    scoring_timeout_ms = int(environ.get("SCORING_TIMEOUT_MS") or 60000)
+    scoring_timeout_ms = int(environ.get(SCORING_TIMEOUT_ENV) or DEFAULT_SCORING_TIMEOUT_MS)
     # Requests in flight finish when the container is asked to stop (rolling updates).
-    arguments += ["--graceful-timeout", str(math.ceil(scoring_timeout_ms / 1000) + 5)]
+    arguments += ["--graceful-timeout", str(math.ceil(scoring_timeout_ms / 1000) + DRAIN_MARGIN_SECONDS)]
     if tls_files:
         arguments += ["--certfile", tls_files[0], "--keyfile", tls_files[1]]
     return arguments
 
 
 def _write_tls_files(environ) -> tuple[str, str] | None:
-    cert, key = environ.get(TLS_CERT_ENV), environ.get(TLS_KEY_ENV)
-    if not cert and not key:
-        return None
-    if not (cert and key):
-        raise FrontConfigError(f"{TLS_CERT_ENV} and {TLS_KEY_ENV} are set together or not at all")
-    folder = tempfile.mkdtemp(prefix="modelstack-tls-")  # 0700, private to this user
-    paths = (os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem"))
-    for path, text in zip(paths, (cert, key)):
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-    return paths
+    cert, key = tls_pair(environ)
+    return write_tls_files(cert, key) if cert else None
 
 
 def main() -> None:
@@ -290,7 +182,7 @@ def main() -> None:
     try:
         settings = FrontSettings.from_environ(os.environ)
         tls_files = _write_tls_files(os.environ)
-    except FrontConfigError as error:
+    except SettingsError as error:
         print(f"modelstack front: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     for name in (TLS_CERT_ENV, TLS_KEY_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV):

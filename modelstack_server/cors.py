@@ -1,6 +1,6 @@
 """CORS, in two layers, each as its origin had it:
 
-- modelstack's (MODELSTACK_CORS_ORIGINS, as templates/modelstack_front.py): preflights are
+- modelstack's (MODELSTACK_CORS_ORIGINS, in this server and in azmlinfsrv_front.py): preflights are
   answered here (204) for configured origins and refused (403) for others; responses to a
   configured origin carry Access-Control-Allow-Origin unless the entry script set its own.
 - azmlinfsrv's (AML_CORS_ORIGINS, flask-cors on its routes with methods GET and POST): the
@@ -15,6 +15,15 @@ PREFLIGHT_MAX_AGE_SECONDS = 600
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 DEFAULT_ALLOWED_HEADERS = "Authorization, Content-Type"
 _HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
+
+
+def origin_allowed(origins: tuple[str, ...], origin: str | None) -> bool:
+    """Whether `origin` is one of modelstack's configured origins ("*": any)."""
+    return bool(origin) and ("*" in origins or origin.rstrip("/") in origins)
+
+
+def allow_origin_value(origins: tuple[str, ...], origin: str) -> str:
+    return "*" if "*" in origins else origin
 
 
 def is_preflight(method: str, origin: str | None, requested_method: str | None) -> bool:

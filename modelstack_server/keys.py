@@ -9,7 +9,8 @@ import math
 import os
 import time
 
-KEY_FILES = ("primary_key", "secondary_key")
+from .contract import KEY_FILES
+
 KEYS_RECHECK_SECONDS = 1.0
 MISSING_KEY_MESSAGE = "a valid key is required: send Authorization: Bearer <primary or secondary key>"
 WRONG_KEY_MESSAGE = "the key is not valid"

@@ -26,16 +26,17 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import traceback
 
-from . import __version__, log_capture
+from . import __version__, log_capture, tls
+from .contract import DRAIN_MARGIN_SECONDS
 from .settings import (
     APP_ROOT_ENV,
     AML_CORS_ORIGINS_ENV,
     APP_INSIGHTS_ENABLED_ENV,
     APP_INSIGHTS_KEY_ENV,
     DEFAULT_HOST,
+    DEFAULT_PORT,
     ENTRY_SCRIPT_ENV,
     MODEL_DIR_ENV,
     SECRET_ENVS,
@@ -54,7 +55,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m modelstack_server", description=f"modelstack's scoring server {__version__} (azmlinfsrv's contract)")
     parser.add_argument("--entry_script", help="the scoring script (absolute, or relative to the current folder)")
     parser.add_argument("--model_dir", help="sets AZUREML_MODEL_DIR")
-    parser.add_argument("--port", type=int, help="the port to serve on (default 5001; 0 lets the kernel pick)")
+    parser.add_argument("--port", type=int, help=f"the port to serve on (default {DEFAULT_PORT}; 0 lets the kernel pick)")
     parser.add_argument("--worker_count", type=int, help="worker processes, each serving one request at a time (WORKER_COUNT, default 1)")
     parser.add_argument("--access_control_allow_origins", help="AML_CORS_ORIGINS: origins allowed by azmlinfsrv's CORS")
     parser.add_argument("--appinsights_instrumentation_key", help="turns App Insights on with this key")
@@ -83,13 +84,7 @@ def fold_arguments_into_environ(args: argparse.Namespace, environ) -> None:
 def write_tls_files(settings: Settings) -> tuple[str, str] | None:
     if not settings.tls_cert:
         return None
-    folder = tempfile.mkdtemp(prefix="modelstack-tls-")  # 0700, private to this user
-    paths = (os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem"))
-    for path, text in zip(paths, (settings.tls_cert, settings.tls_key)):
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-    return paths
+    return tls.write_tls_files(settings.tls_cert, settings.tls_key)
 
 
 def _start_app_insights(settings: Settings):
@@ -222,7 +217,7 @@ def serve(settings: Settings, tls_files, sock: socket.socket | None = None, peer
         timeout_keep_alive=settings.keep_alive_seconds,
         limit_concurrency=None,  # the cap is protocol.py's: idle connections give way first
         # Requests in flight finish when the container is asked to stop (rolling updates).
-        timeout_graceful_shutdown=math.ceil(settings.scoring_timeout_ms / 1000) + 5,
+        timeout_graceful_shutdown=math.ceil(settings.scoring_timeout_ms / 1000) + DRAIN_MARGIN_SECONDS,
         ssl_certfile=tls_files[0] if tls_files else None,
         ssl_keyfile=tls_files[1] if tls_files else None,
     )

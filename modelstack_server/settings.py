@@ -12,37 +12,41 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from .contract import (
+    APP_INSIGHTS_CONNECTION_STRING_ENV,
+    APP_ROOT_ENV,
+    AUTH_ENABLED_ENV,
+    CORS_ORIGINS_ENV,
+    ENTRY_SCRIPT_ENV,
+    KEYS_DIR_ENV,
+    MAX_REQUEST_BYTES_ENV,
+    MODEL_DIR_ENV,
+    PORT,
+    PRIMARY_KEY_ENV,
+    SCORING_TIMEOUT_ENV,
+    SECONDARY_KEY_ENV,
+    SECRET_ENVS,
+    SERVICE_NAME_ENV,
+    SERVICE_PATH_PREFIX_ENV,
+    SERVICE_VERSION_ENV,
+    SOURCE_DIR_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    TOKEN_AUDIENCE_ENV,
+    TOKEN_AUTH_ENABLED_ENV,
+    TOKEN_SIGNING_KEY_ENV,
+    WORKER_COUNT_ENV,
+)
+from . import cors
 from .keys import KeySource
 from .tokens import TOKEN_KEY_FILES
 
-# azmlinfsrv's contract
-ENTRY_SCRIPT_ENV = "AZUREML_ENTRY_SCRIPT"
-MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
-APP_ROOT_ENV = "AML_APP_ROOT"
-SOURCE_DIR_ENV = "AZUREML_SOURCE_DIRECTORY"
-SCORING_TIMEOUT_ENV = "SCORING_TIMEOUT_MS"
-WORKER_COUNT_ENV = "WORKER_COUNT"
+# azmlinfsrv's own (the names the platform sets are in contract.py)
 AML_CORS_ORIGINS_ENV = "AML_CORS_ORIGINS"
-SERVICE_NAME_ENV = "SERVICE_NAME"
-SERVICE_VERSION_ENV = "SERVICE_VERSION"
-SERVICE_PATH_PREFIX_ENV = "SERVICE_PATH_PREFIX"
 APP_INSIGHTS_ENABLED_ENV = "AML_APP_INSIGHTS_ENABLED"
 APP_INSIGHTS_KEY_ENV = "AML_APP_INSIGHTS_KEY"
 SERVER_VERSION_ENABLED_ENV = "SERVER_VERSION_LOG_RESPONSE_ENABLED"
 
-# modelstack's front (the same names as templates/modelstack_front.py)
-AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
-PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
-SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
-KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
-TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
-TOKEN_SIGNING_KEY_ENV = "MODELSTACK_TOKEN_SIGNING_KEY"
-TOKEN_AUDIENCE_ENV = "MODELSTACK_TOKEN_AUDIENCE"
-APP_INSIGHTS_CONNECTION_STRING_ENV = "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING"
-CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
-MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
-TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
-TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
 # modelstack's server: what no client may hold for long
 HEADER_TIMEOUT_ENV = "MODELSTACK_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_ENV = "MODELSTACK_BODY_TIMEOUT_SECONDS"
@@ -57,9 +61,7 @@ MEMORY_PER_BODY_BYTE_ENV = "MODELSTACK_MEMORY_PER_BODY_BYTE"
 # fast run() calls in a row before run() is called on the event loop's thread (scoring.py)
 INLINE_AFTER_ENV = "MODELSTACK_INLINE_AFTER_CALLS"
 
-SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TOKEN_SIGNING_KEY_ENV, APP_INSIGHTS_CONNECTION_STRING_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
-
-DEFAULT_PORT = 5001
+DEFAULT_PORT = PORT
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_SCORING_TIMEOUT_MS = 3_600_000  # azmlinfsrv's default (one hour)
 DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
@@ -108,6 +110,35 @@ def _optional_whole(environ: Mapping[str, str], name: str, *, minimum: int, unit
 
 def _origins(raw: str | None) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip())
+
+
+# What modelstack's server and the front of azmlinfsrv (azmlinfsrv_front.py) both read, read once here.
+
+
+def key_auth(environ: Mapping[str, str]) -> tuple[bool, KeySource]:
+    """Whether key auth is on, and the keys it checks against; on with no key anywhere is refused."""
+    auth_enabled = truthy(environ.get(AUTH_ENABLED_ENV))
+    keys_dir = environ.get(KEYS_DIR_ENV) or None
+    keys = KeySource(environ.get(PRIMARY_KEY_ENV, ""), environ.get(SECONDARY_KEY_ENV, ""), keys_dir)
+    if auth_enabled and keys_dir is None and not keys.keys():
+        raise SettingsError(f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set")
+    return auth_enabled, keys
+
+
+def cors_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
+    return _origins(environ.get(CORS_ORIGINS_ENV))
+
+
+def max_request_bytes(environ: Mapping[str, str]) -> int:
+    return int(_number(environ, MAX_REQUEST_BYTES_ENV, DEFAULT_MAX_REQUEST_BYTES, whole=True, minimum=1, unit="bytes"))
+
+
+def tls_pair(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The PEM certificate and key to serve HTTPS with, or (None, None)."""
+    tls_cert, tls_key = environ.get(TLS_CERT_ENV) or None, environ.get(TLS_KEY_ENV) or None
+    if bool(tls_cert) != bool(tls_key):
+        raise SettingsError(f"{TLS_CERT_ENV} and {TLS_KEY_ENV} are set together or not at all")
+    return tls_cert, tls_key
 
 
 @dataclass(frozen=True)
@@ -166,11 +197,8 @@ class Settings:
         workers = int(_number(environ, WORKER_COUNT_ENV, 1, whole=True, minimum=1, unit="workers"))
         timeout_ms = int(_number(environ, SCORING_TIMEOUT_ENV, DEFAULT_SCORING_TIMEOUT_MS, whole=True, minimum=1, unit="milliseconds"))
 
-        auth_enabled = truthy(environ.get(AUTH_ENABLED_ENV))
+        auth_enabled, keys = key_auth(environ)
         keys_dir = environ.get(KEYS_DIR_ENV) or None
-        keys = KeySource(environ.get(PRIMARY_KEY_ENV, ""), environ.get(SECONDARY_KEY_ENV, ""), keys_dir)
-        if auth_enabled and keys_dir is None and not keys.keys():
-            raise SettingsError(f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set")
         token_auth_enabled = truthy(environ.get(TOKEN_AUTH_ENABLED_ENV))
         token_keys = KeySource(environ.get(TOKEN_SIGNING_KEY_ENV, ""), folder=keys_dir, files=TOKEN_KEY_FILES)
         token_audience = environ.get(TOKEN_AUDIENCE_ENV) or ""
@@ -180,9 +208,7 @@ class Settings:
             raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true but neither {TOKEN_SIGNING_KEY_ENV} nor {KEYS_DIR_ENV} is set")
         if token_auth_enabled and not token_audience:
             raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true but {TOKEN_AUDIENCE_ENV} (the service's name, which tokens are issued for) is not set")
-        tls_cert, tls_key = environ.get(TLS_CERT_ENV) or None, environ.get(TLS_KEY_ENV) or None
-        if bool(tls_cert) != bool(tls_key):
-            raise SettingsError(f"{TLS_CERT_ENV} and {TLS_KEY_ENV} are set together or not at all")
+        tls_cert, tls_key = tls_pair(environ)
 
         insights_key = environ.get(APP_INSIGHTS_KEY_ENV) or None
         version_header = server_version if environ.get(SERVER_VERSION_ENABLED_ENV, "true").lower() == "true" else None
@@ -200,9 +226,9 @@ class Settings:
             token_auth_enabled=token_auth_enabled,
             token_keys=token_keys,
             token_audience=token_audience,
-            cors_origins=_origins(environ.get(CORS_ORIGINS_ENV)),
+            cors_origins=cors_origins(environ),
             aml_cors_origins=_origins(environ.get(AML_CORS_ORIGINS_ENV)),
-            max_request_bytes=int(_number(environ, MAX_REQUEST_BYTES_ENV, DEFAULT_MAX_REQUEST_BYTES, whole=True, minimum=1, unit="bytes")),
+            max_request_bytes=max_request_bytes(environ),
             tls_cert=tls_cert,
             tls_key=tls_key,
             header_timeout_seconds=_number(environ, HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
@@ -231,10 +257,10 @@ class Settings:
         return ConnectionLimits(self.header_timeout_seconds, self.max_header_line_bytes, self.max_header_count, self.max_header_bytes, self.max_connections)
 
     def origin_allowed(self, origin: str | None) -> bool:
-        return bool(origin) and ("*" in self.cors_origins or origin.rstrip("/") in self.cors_origins)
+        return cors.origin_allowed(self.cors_origins, origin)
 
     def allow_origin_value(self, origin: str) -> str:
-        return "*" if "*" in self.cors_origins else origin
+        return cors.allow_origin_value(self.cors_origins, origin)
 
 
 def _is_uuid(value: str | None) -> bool:

@@ -5,16 +5,17 @@ environment or from the mounted keys folder (looked at again at most once a seco
 key is used without a restart). A token is accepted while it has not expired, its audience is
 this service and its signature is the key's; anything else is a 401.
 
-The claims are those `components/targets/keys.py` issues (a unit test keeps the two in step).
+The issuer and the algorithm are contract.py's, which `modelstack token` issues tokens with.
 """
 
 from __future__ import annotations
 
+from .contract import TOKEN_ALGORITHM, TOKEN_ISSUER, TOKEN_KEY_FILE
 from .keys import CHALLENGE, KeySource, bearer_token
 
-TOKEN_KEY_FILES = ("token_signing_key",)
-ALGORITHM = "HS256"
-ISSUER = "modelstack"
+TOKEN_KEY_FILES = (TOKEN_KEY_FILE,)
+ALGORITHM = TOKEN_ALGORITHM
+ISSUER = TOKEN_ISSUER
 # Clocks differ between the machine that issued a token and the replica: a minute of grace.
 LEEWAY_SECONDS = 60
 MISSING_TOKEN_MESSAGE = "a valid token is required: send Authorization: Bearer <token from `modelstack token`>"

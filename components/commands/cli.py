@@ -137,6 +137,7 @@ def package(
     from components.errors import ConfigError
     from components.image.wheelhouse import ensure_wheelhouse
     from components.commands.package_out import out_dir_error, out_inside_inputs_error, write_failed
+    from modelstack_server.contract import PORT
     from components.config.paths import resolve_path
 
     try:
@@ -167,7 +168,7 @@ def package(
     image = f"{service}:{context.tag}"
     out.print(f"wrote {len(written)} files to {out_dir} (tag {context.tag}, models {context.model_versions})", markup=False)
     out.print(f"build:  docker build -t {image} {out_dir}", markup=False)
-    out.print(f"run:    docker run -p 6789:5001 {image}", markup=False)
+    out.print(f"run:    docker run -p 6789:{PORT} {image}", markup=False)
 
 
 @app.command("plan-summary")

@@ -3,8 +3,8 @@
 
 The token is a JWT signed (HS256) with the service's signing key, a Pulumi secret the stack
 generated (stack output `service_keys`, read through the engine); the scoring server in the
-service's image verifies it (templates/modelstack_server/tokens.py: the same issuer and
-algorithm, kept in step by a test). It is valid for an hour; get a new one after 45 minutes
+service's image verifies it (modelstack_server/tokens.py: the same issuer and algorithm,
+modelstack_server/contract.py's). It is valid for an hour; get a new one after 45 minutes
 (Azure ML's refresh_by). The signing key itself is never printed.
 """
 
@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from components.errors import ModelstackError
+from modelstack_server.contract import TOKEN_ALGORITHM, TOKEN_ISSUER, TOKEN_KEY_FILE
 
-ALGORITHM = "HS256"
-ISSUER = "modelstack"
+ALGORITHM = TOKEN_ALGORITHM
+ISSUER = TOKEN_ISSUER
 LIFETIME_SECONDS = 3600
 REFRESH_AFTER_SECONDS = 2700
-SIGNING_KEY_OUTPUT = "token_signing_key"  # components.targets.keys.TOKEN_KEY_FILE
+SIGNING_KEY_OUTPUT = TOKEN_KEY_FILE  # the stack output service_keys.<service> names it as the Secret does
 
 
 @dataclass(frozen=True)

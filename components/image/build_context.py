@@ -28,6 +28,7 @@ from components.config.reading import read_config_file
 from components.config.schema import DEFAULT_BASE_IMAGE, EnvironmentSpec, ModelSpec, ServiceSpec
 from components.errors import ConfigError
 from components.image.model_versions import APP_ROOT, MODELS_ROOT, PlacedModel, azureml_model_dir, place_models, tree_digest, tree_files
+from modelstack_server import contract
 
 TEMPLATES_DIR = SOURCE_ROOT / "templates"
 # Azure ML's scoring server (azmlinfsrv): the fallback server, and the library modelstack's own
@@ -47,16 +48,21 @@ def gpu_base_image(cuda_version: str | None) -> str:
     return f"mcr.microsoft.com/azureml/openmpi4.1.0-cuda{cuda_version or DEFAULT_CUDA_VERSION}-cudnn8-ubuntu22.04"
 
 
-# The image's own files, by their path in the build context: azmlinfsrv runs behind modelstack's
-# front; modelstack's server is the whole package.
-SUPPORT_FILES = {"modelstack/modelstack_front.py": MODELSTACK_SERVER_DIR / "azmlinfsrv_front.py"}
+# The front of azmlinfsrv and the modules of the package it imports, all standard library: an
+# image of azmlinfsrv carries these and none of the server's dependencies.
+FRONT_MODULES = ("__init__.py", "azmlinfsrv_front.py", "contract.py", "cors.py", "keys.py", "settings.py", "tls.py", "tokens.py")
+# What the image runs with `python -m`, per scoring_server.
+SERVER_MODULES = {"modelstack": "modelstack_server", "azmlinfsrv": "modelstack_server.azmlinfsrv_front"}
 
 
 def support_files(scoring_server: str) -> dict[str, Path]:
-    """path in the build context -> the file it is a copy of, for the chosen server only."""
+    """path in the build context -> the file it is a copy of, for the chosen server only:
+    modelstack's server is the whole package but the front; azmlinfsrv's front, the modules it uses."""
     if scoring_server == "azmlinfsrv":
-        return dict(SUPPORT_FILES)
-    return {f"modelstack/modelstack_server/{f.name}": f for f in sorted(MODELSTACK_SERVER_DIR.glob("*.py")) if f.name != "azmlinfsrv_front.py"}
+        modules = [MODELSTACK_SERVER_DIR / name for name in FRONT_MODULES]
+    else:
+        modules = [f for f in sorted(MODELSTACK_SERVER_DIR.glob("*.py")) if f.name != "azmlinfsrv_front.py"]
+    return {f"modelstack/modelstack_server/{f.name}": f for f in modules}
 
 
 def server_requirements(scoring_server: str) -> list[str]:
@@ -236,6 +242,9 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
         model_dir=azureml_model_dir(placed),
         entry_script=entry_script,
         scoring_server=service.scoring_server,
+        server_module=SERVER_MODULES[service.scoring_server],
+        port=contract.PORT,
+        user_id=contract.IMAGE_USER_ID,
     )
     files = {name: source.read_text() for name, source in support_files(service.scoring_server).items()}
     context = BuildContext(service_name, dockerfile, environment_files, files, source_files, placed, base_image, requirements_digest)

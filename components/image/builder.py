@@ -22,6 +22,7 @@ from components.config.schema import RegistryCredentials
 from components.image.docker_client import require_image
 from components.errors import BuildError
 from components.image.wheelhouse import ensure_wheelhouse
+from modelstack_server.contract import IMAGE_CONTEXT_DIGEST_LABEL, IMAGE_SERVICE_LABEL
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -136,7 +137,7 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
         forcerm=True,
         nocache=no_cache,
         decode=True,
-        labels={"modelstack.service": context.service_name, "modelstack.context-digest": context.digest},
+        labels={IMAGE_SERVICE_LABEL: context.service_name, IMAGE_CONTEXT_DIGEST_LABEL: context.digest},
     )
     image_id = None
     steps: list[tuple[str, bool]] = []

@@ -7,8 +7,8 @@ Either key works, so a key rotates without downtime: clients move to the other k
 secrets only (ACI secure environment variables, a Kubernetes Secret) and never reach the
 image or a rendered file.
 
-The environment variable names are those of `templates/modelstack_front.py` (the front in the
-image); a unit test keeps the two in step.
+The environment variable names and the Secret's file names are the image contract's
+(modelstack_server/contract.py), which the server in the image reads them by.
 """
 
 from __future__ import annotations
@@ -21,24 +21,25 @@ import pulumi_random as random
 
 from components.config.deploy_rules import key_auth_enabled, token_auth_enabled
 from components.config.schema import AciDeploy, AksDeploy
+from modelstack_server.contract import (  # noqa: F401 (the targets import these names from here)
+    APP_INSIGHTS_CONNECTION_STRING_ENV,
+    APP_INSIGHTS_SECRET_KEY,
+    AUTH_ENABLED_ENV,
+    CORS_ORIGINS_ENV,
+    KEY_FILES,
+    KEYS_DIR_ENV,
+    PRIMARY_KEY_ENV,
+    SECONDARY_KEY_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    TOKEN_AUDIENCE_ENV,
+    TOKEN_AUTH_ENABLED_ENV,
+    TOKEN_KEY_FILE,
+    TOKEN_SIGNING_KEY_ENV,
+)
 
-AUTH_ENABLED_ENV = "MODELSTACK_AUTH_ENABLED"
-PRIMARY_KEY_ENV = "MODELSTACK_PRIMARY_KEY"
-SECONDARY_KEY_ENV = "MODELSTACK_SECONDARY_KEY"
-KEYS_DIR_ENV = "MODELSTACK_KEYS_DIR"
-TOKEN_AUTH_ENABLED_ENV = "MODELSTACK_TOKEN_AUTH_ENABLED"
-TOKEN_SIGNING_KEY_ENV = "MODELSTACK_TOKEN_SIGNING_KEY"
-TOKEN_AUDIENCE_ENV = "MODELSTACK_TOKEN_AUDIENCE"
-TOKEN_KEY_FILE = "token_signing_key"
-# enable_app_insights: the Application Insights connection string (a secret) the server sends to.
-APP_INSIGHTS_CONNECTION_STRING_ENV = "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING"
-APP_INSIGHTS_SECRET_KEY = "app_insights_connection_string"
 # A signing key of 64 letters and digits: about 380 bits, above what HS256 needs (256).
 TOKEN_KEY_LENGTH = 64
-CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
-TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
-TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
-KEY_FILES = ("primary_key", "secondary_key")
 # Azure ML's keys are 32 characters; letters and digits only, so they survive any header.
 KEY_LENGTH = 32
 

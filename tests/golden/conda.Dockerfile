@@ -8,7 +8,7 @@ RUN conda env create --prefix /opt/env --file /tmp/build/conda.yml \
 FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04
 COPY --from=environment /opt/env /opt/env
 RUN useradd --uid 1000 --home-dir /var/azureml-app --no-create-home azureml
-# modelstack's scoring server (templates/modelstack_server): azmlinfsrv's contract on uvicorn,
+# modelstack's scoring server (modelstack_server/): azmlinfsrv's contract on uvicorn,
 # with key auth, CORS, a body size limit and TLS.
 COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/
 ENV PYTHONPATH=/opt/modelstack

@@ -11,7 +11,7 @@ RUN python3 -m venv /opt/env \
 FROM modelstack/python-runtime:bookworm
 COPY --from=environment /opt/env /opt/env
 RUN useradd --uid 1000 --home-dir /var/azureml-app --no-create-home azureml
-# modelstack's scoring server (templates/modelstack_server): azmlinfsrv's contract on uvicorn,
+# modelstack's scoring server (modelstack_server/): azmlinfsrv's contract on uvicorn,
 # with key auth, CORS, a body size limit and TLS.
 COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/
 ENV PYTHONPATH=/opt/modelstack

@@ -1,24 +1,24 @@
-"""The front in every image (templates/modelstack_front.py), in process: key auth, CORS, body
-limit and settings, against a stand-in for the scoring server's WSGI app. The same checks run
-against a real container in tests/integration/test_scoring_front_container.py."""
+"""The front of azmlinfsrv (modelstack_server/azmlinfsrv_front.py), in process: key auth, CORS,
+body limit and settings, against a stand-in for the scoring server's WSGI app. The same checks
+run against a real container in tests/integration/image/test_scoring_front_container.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from components.targets import keys as platform_keys
-from components.image.build_context import MODELSTACK_SERVER_DIR, build_context
+from modelstack_server import azmlinfsrv_front as front, keys, tls
+from modelstack_server.keys import KEYS_RECHECK_SECONDS, KeySource
+from modelstack_server.settings import SettingsError
 
-spec = importlib.util.spec_from_file_location("modelstack_front", MODELSTACK_SERVER_DIR / "azmlinfsrv_front.py")
-front = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(front)
+SERVER_PACKAGE = Path(front.__file__).resolve().parent
 
 PRIMARY, SECONDARY = "primary-key-0123456789abcdef", "secondary-key-fedcba9876543210"
 ORIGIN = "https://app.example.com"
@@ -111,8 +111,8 @@ def test_every_other_route_needs_a_key(path):
 
 def test_every_key_is_compared_whatever_matched(monkeypatch):
     compared = []
-    real = front.hmac.compare_digest
-    monkeypatch.setattr(front.hmac, "compare_digest", lambda a, b: compared.append(b) or real(a, b))
+    real = keys.hmac.compare_digest
+    monkeypatch.setattr(keys.hmac, "compare_digest", lambda a, b: compared.append(b) or real(a, b))
     app, _ = fronted()
     call(app, headers={"Authorization": f"Bearer {PRIMARY}"})
     assert compared == [PRIMARY.encode(), SECONDARY.encode()], "constant time: no early exit on the first match"
@@ -135,16 +135,16 @@ def test_keys_from_a_folder_rotate_without_a_restart(tmp_path):
     (tmp_path / "primary_key").write_text(PRIMARY + "\n")  # a Secret's file may end with a newline
     (tmp_path / "secondary_key").write_text(SECONDARY)
     now = [100.0]
-    source = front.KeySource(folder=str(tmp_path), clock=lambda: now[0])
+    source = KeySource(folder=str(tmp_path), clock=lambda: now[0])
     assert source.matches(PRIMARY.encode()) and source.matches(SECONDARY.encode())
     (tmp_path / "primary_key").write_text("rotated-primary-key")
     assert source.matches(PRIMARY.encode()), "looked at again at most once a second"
-    now[0] += front.KEYS_RECHECK_SECONDS
+    now[0] += KEYS_RECHECK_SECONDS
     assert not source.matches(PRIMARY.encode()) and source.matches(b"rotated-primary-key")
     assert source.matches(SECONDARY.encode()), "the other key keeps working during a rotation"
     (tmp_path / "primary_key").unlink()
     (tmp_path / "secondary_key").unlink()
-    now[0] += front.KEYS_RECHECK_SECONDS
+    now[0] += KEYS_RECHECK_SECONDS
     assert not source.matches(b"rotated-primary-key") and not source.matches(b""), "no keys: nothing matches"
 
 
@@ -245,13 +245,14 @@ def test_an_unauthenticated_oversized_body_is_401_not_413():
 
 
 def test_auth_without_any_key_refuses_to_start():
-    with pytest.raises(front.FrontConfigError, match="MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set"):
+    with pytest.raises(SettingsError, match="MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set"):
         front.FrontSettings.from_environ({"MODELSTACK_AUTH_ENABLED": "true"})
 
 
-@pytest.mark.parametrize("value, message", [("lots", "is 'lots', not a whole number of bytes"), ("0", "is 0; it must be positive")])
+@pytest.mark.parametrize("value, message", [("lots", "is 'lots', not a whole number of bytes"), ("0", "is 0; it must be at least 1 bytes")])
 def test_bad_body_limit(value, message):
-    with pytest.raises(front.FrontConfigError, match=message):
+    """The messages of modelstack's server: the front reads the setting with the server's code."""
+    with pytest.raises(SettingsError, match=message):
         front.FrontSettings.from_environ({"MODELSTACK_MAX_REQUEST_BYTES": value})
 
 
@@ -261,34 +262,61 @@ def test_gunicorn_arguments():
 
 
 def test_tls_files_are_private(tmp_path, monkeypatch):
-    monkeypatch.setattr(front.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tls.tempfile, "tempdir", str(tmp_path))
     cert, key = front._write_tls_files({"MODELSTACK_TLS_CERT": "CERT", "MODELSTACK_TLS_KEY": "KEY"})
     assert Path(cert).read_text() == "CERT" and Path(key).read_text() == "KEY"
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and stat.S_IMODE(os.stat(Path(key).parent).st_mode) == 0o700
     assert front._write_tls_files({}) is None
-    with pytest.raises(front.FrontConfigError, match="set together or not at all"):
+    with pytest.raises(SettingsError, match="set together or not at all"):
         front._write_tls_files({"MODELSTACK_TLS_CERT": "CERT"})
 
 
-def test_the_platform_sets_the_names_the_front_reads():
-    for name in ("AUTH_ENABLED_ENV", "PRIMARY_KEY_ENV", "SECONDARY_KEY_ENV", "KEYS_DIR_ENV", "CORS_ORIGINS_ENV", "TLS_CERT_ENV", "TLS_KEY_ENV", "KEY_FILES"):
-        assert getattr(platform_keys, name) == getattr(front, name), name
+def test_token_auth_is_refused_at_start():
+    """Fail closed: an image of azmlinfsrv cannot verify tokens, so it does not serve without them."""
+    with pytest.raises(SettingsError, match="MODELSTACK_TOKEN_AUTH_ENABLED is true, but token auth is verified by modelstack's scoring server only"):
+        front.FrontSettings.from_environ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true"})
 
 
 # --- in the image -------------------------------------------------------------------------------------
 
+# The server's dependencies and azmlinfsrv's: none may load with the front's module (azmlinfsrv
+# and gunicorn are imported by main(), after the settings are read).
+HEAVY = ("uvicorn", "h11", "httptools", "uvloop", "jwt", "gunicorn", "flask", "azureml_inference_server_http")
 
-def test_the_module_ships_in_the_build_context_as_is(project, tmp_path):
-    """The front travels as a file of the build context, byte for byte, and the image runs it."""
-    from components.image.build_context import write_context
 
-    source = (MODELSTACK_SERVER_DIR / "azmlinfsrv_front.py").read_text()
-    project.write_stack("local", {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})  # the front runs only with azmlinfsrv
-    config = project.load("local")
-    context = build_context(project.root, "diabetes", config.services["diabetes"], config.models)
-    wheelhouse = tmp_path / "wheels"
-    wheelhouse.mkdir()
-    write_context(context, tmp_path / "out", wheelhouse)
-    assert (tmp_path / "out" / "modelstack" / "modelstack_front.py").read_text() == source
-    assert "COPY modelstack/modelstack_front.py /opt/modelstack/modelstack_front.py" in context.dockerfile
-    assert 'CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in context.dockerfile
+def test_the_front_runs_from_the_modules_its_image_carries(tmp_path):
+    """The image of azmlinfsrv holds FRONT_MODULES of the package and nothing else of it; the front
+    imports from those alone, and nothing of the server's dependencies."""
+    from components.image.build_context import FRONT_MODULES
+
+    package = tmp_path / "modelstack_server"
+    package.mkdir()
+    for name in FRONT_MODULES:
+        (package / name).write_bytes((SERVER_PACKAGE / name).read_bytes())
+    # -I -S: no PYTHONPATH, no site-packages (the checkout's editable install among them): the
+    # standard library and the copied modules only
+    probe = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])  # as the image's PYTHONPATH=/opt/modelstack\n"
+        "import modelstack_server.azmlinfsrv_front as front\n"
+        "loaded = [m.__file__ for name, m in sys.modules.items() if name.startswith('modelstack_server')]\n"
+        "assert all(f.startswith(sys.argv[1]) for f in loaded), loaded\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_check_of_the_front_modules_can_fail(tmp_path):
+    """Without keys.py, which the front imports, the copied modules do not run."""
+    from components.image.build_context import FRONT_MODULES
+
+    package = tmp_path / "modelstack_server"
+    package.mkdir()
+    for name in FRONT_MODULES:
+        if name != "keys.py":
+            (package / name).write_bytes((SERVER_PACKAGE / name).read_bytes())
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import modelstack_server.azmlinfsrv_front"
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "No module named 'modelstack_server.keys'" in result.stderr

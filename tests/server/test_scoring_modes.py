@@ -1,20 +1,17 @@
 """How modelstack_server calls run(): on its scoring thread at first and whenever a call is slow,
 on the event loop's own thread once calls have been fast for a while; one call at a time and the
-timeout kept either way. In process, on the main thread as uvicorn runs it."""
+timeout kept either way. In process, on the main thread as uvicorn runs it; the same in a real
+server process is tests/compat/test_scoring_thread.py."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from modelstack_server.scoring import RunFailed, ScoringTimeout, SerialScorer  # noqa: E402
+from modelstack_server.scoring import RunFailed, ScoringTimeout, SerialScorer
 
 FAST_AFTER = 3  # calls in a row under the limit before run() is called inline
 # A trivial call stays far under this limit however busy the machine is; a "slow" call sleeps
@@ -170,27 +167,3 @@ def test_calls_never_overlap_when_many_wait():
 
     run(scenario())
     assert most == 1
-
-
-def test_a_real_server_moves_run_to_the_loop_after_fast_calls_and_back_after_a_slow_one(servers):
-    """The server's own limit (5 ms) decides which calls are fast, and a busy machine can make a
-    trivial call slower than that now and then, which starts the count again: so fast calls are
-    sent until one runs inline (bounded), and every step is checked by order, not by timing."""
-    import requests
-
-    server = servers("reports_its_thread.py", {"MODELSTACK_INLINE_AFTER_CALLS": "2"}, kinds=("modelstack",))["modelstack"]
-    with requests.Session() as session:
-        def thread_of(body: str) -> str:
-            answer = session.post(server.base + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=10)
-            assert answer.status_code == 200, answer.text
-            return answer.json()
-
-        first = [thread_of('"fast"') for _ in range(2)]
-        assert first == ["scoring", "scoring"], "inline before two fast calls in a row"
-        further = []
-        while "MainThread" not in further:
-            assert len(further) < 200, f"200 more fast calls and none inline: {further[-5:]}"
-            further.append(thread_of('"fast"'))
-        assert set(further[:-1]) <= {"scoring"}
-        # A call after fast ones runs inline however long it takes; the one after a slow call does not.
-        assert [thread_of('"slow"'), thread_of('"fast"')] == ["MainThread", "scoring"]

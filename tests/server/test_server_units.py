@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import inspect
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from modelstack_server import cors, keys, request_ids  # noqa: E402
-from modelstack_server.entry_script import JSON_STRING, SCHEMA, EntryScript, InputError, UnsupportedMethod, analyse, query_parameters, run_arguments, title_case_headers  # noqa: E402
-from modelstack_server.settings import Settings, SettingsError  # noqa: E402
+from modelstack_server import cors, keys, request_ids
+from modelstack_server.entry_script import JSON_STRING, SCHEMA, EntryScript, InputError, UnsupportedMethod, analyse, query_parameters, run_arguments, title_case_headers
+from modelstack_server.settings import Settings, SettingsError
 
 PRIMARY, SECONDARY = "primary-key-0123", "secondary-key-4567"
 

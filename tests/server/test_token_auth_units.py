@@ -1,24 +1,19 @@
 """Token auth in process: tokens issued by `modelstack token` (components/commands/token.py) as
-modelstack's scoring server verifies them (templates/modelstack_server/tokens.py), and the
+modelstack's scoring server verifies them (modelstack_server/tokens.py), and the
 settings that turn it on. The container tests run the same on a real container."""
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import jwt
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from modelstack_server import settings as server_settings, tokens
+from modelstack_server.keys import KeySource
+from modelstack_server.settings import Settings, SettingsError
 
-from modelstack_server import settings as server_settings, tokens  # noqa: E402
-from modelstack_server.keys import KeySource  # noqa: E402
-from modelstack_server.settings import Settings, SettingsError  # noqa: E402
-
-from components.commands import token as cli_token  # noqa: E402
-from components.targets import keys as target_keys  # noqa: E402
+from components.commands import token as cli_token
 
 SIGNING_KEY = "k" * 64
 OTHER_KEY = "o" * 64
@@ -110,8 +105,9 @@ def test_token_settings_that_cannot_work_are_refused(script_file, environ, error
 
 
 def test_the_issuer_and_the_server_agree_on_names_and_claims():
-    assert (cli_token.ALGORITHM, cli_token.ISSUER) == (tokens.ALGORITHM, tokens.ISSUER)
-    assert (cli_token.SIGNING_KEY_OUTPUT,) == (target_keys.TOKEN_KEY_FILE,) == tokens.TOKEN_KEY_FILES
-    assert (target_keys.TOKEN_AUTH_ENABLED_ENV, target_keys.TOKEN_SIGNING_KEY_ENV, target_keys.TOKEN_AUDIENCE_ENV) == (
-        server_settings.TOKEN_AUTH_ENABLED_ENV, server_settings.TOKEN_SIGNING_KEY_ENV, server_settings.TOKEN_AUDIENCE_ENV)
+    expected = ("HS256", "modelstack", "token_signing_key")
+    assert (cli_token.ALGORITHM, cli_token.ISSUER, cli_token.SIGNING_KEY_OUTPUT) == expected
+    assert (tokens.ALGORITHM, tokens.ISSUER, *tokens.TOKEN_KEY_FILES) == expected
+    assert (server_settings.TOKEN_AUTH_ENABLED_ENV, server_settings.TOKEN_SIGNING_KEY_ENV, server_settings.TOKEN_AUDIENCE_ENV) == (
+        "MODELSTACK_TOKEN_AUTH_ENABLED", "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_TOKEN_AUDIENCE")
     assert server_settings.TOKEN_SIGNING_KEY_ENV in server_settings.SECRET_ENVS, "the server removes the key from its environment"

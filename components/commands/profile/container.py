@@ -13,11 +13,12 @@ from typing import Any, Callable, Iterator
 from components.config.schema import STATE_DIR
 from components.errors import DeploymentError, ModelstackError
 from components.commands.profile.inputs import DATA_KEY, GB, REQUEST_TIMEOUT_SECONDS
+from modelstack_server.contract import IMAGE_CONTEXT_DIGEST_LABEL
 
 
 def find_built_image(client, context_digest: str) -> str | None:
     """An image already built from exactly this build context (by `up` or an earlier profile)."""
-    images = client.images.list(filters={"label": f"modelstack.context-digest={context_digest}"})
+    images = client.images.list(filters={"label": f"{IMAGE_CONTEXT_DIGEST_LABEL}={context_digest}"})
     return images[0].id if images else None
 
 

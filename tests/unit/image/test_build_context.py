@@ -5,7 +5,8 @@ from __future__ import annotations
 import tarfile
 
 
-from components.image.build_context import SERVER_REQUIREMENT, build_context, context_tarball, render_conda_file, render_requirements
+from components.image.build_context import SERVER_REQUIREMENT, build_context, context_tarball, render_conda_file, render_requirements, write_context
+from tests.workspace import REPO
 
 
 def context_for(project, stack_values: dict | None = None, service: str = "diabetes"):
@@ -77,19 +78,42 @@ def test_conda_file_gets_the_scoring_server_in_its_pip_section():
     assert all(f"  - {pin}" in default for pin in MODELSTACK_SERVER_PINS)
 
 
-def test_each_server_ships_its_own_files_and_command(project):
+def test_each_server_ships_its_own_files_and_command(project, tmp_path):
     default = context_for(project)
     assert sorted(default.support_files) == [
         f"modelstack/modelstack_server/{name}.py"
-        for name in ("__init__", "__main__", "app", "cors", "entry_script", "keys", "log_capture", "memory", "peers", "protocol", "request_ids", "scoring", "server", "settings", "swagger", "telemetry", "tokens")
+        for name in ("__init__", "__main__", "app", "contract", "cors", "entry_script", "keys", "log_capture", "memory", "peers", "protocol", "request_ids", "scoring", "server", "settings", "swagger", "telemetry", "tls", "tokens")
     ]
     assert 'CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in default.dockerfile
-    assert "ENV PYTHONPATH=/opt/modelstack" in default.dockerfile and "modelstack_front" not in default.dockerfile
+    assert "ENV PYTHONPATH=/opt/modelstack" in default.dockerfile and "azmlinfsrv_front" not in default.dockerfile
+    # azmlinfsrv's image: the front and the standard-library modules of the package it imports
     fallback = context_for(project, {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})
-    assert sorted(fallback.support_files) == ["modelstack/modelstack_front.py"]
-    assert 'CMD ["python", "/opt/modelstack/modelstack_front.py", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in fallback.dockerfile
-    assert "modelstack_server" not in fallback.dockerfile and "uvicorn" not in fallback.environment_files["requirements.txt"]
+    assert sorted(fallback.support_files) == [
+        f"modelstack/modelstack_server/{name}.py" for name in ("__init__", "azmlinfsrv_front", "contract", "cors", "keys", "settings", "tls", "tokens")
+    ]
+    assert "COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/\nENV PYTHONPATH=/opt/modelstack\n" in fallback.dockerfile
+    assert 'CMD ["python", "-m", "modelstack_server.azmlinfsrv_front", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in fallback.dockerfile
+    assert "uvicorn" not in fallback.environment_files["requirements.txt"]
     assert fallback.tag != default.tag and fallback.requirements_digest != default.requirements_digest
+    # the files travel byte for byte
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    write_context(fallback, tmp_path / "out", wheelhouse)
+    front = REPO / "modelstack_server" / "azmlinfsrv_front.py"
+    assert (tmp_path / "out" / "modelstack" / "modelstack_server" / "azmlinfsrv_front.py").read_bytes() == front.read_bytes()
+
+
+def test_the_port_and_the_user_are_rendered_from_the_contract(project, monkeypatch):
+    """EXPOSE, the command's --port and the image's user come from modelstack_server/contract.py."""
+    from modelstack_server import contract
+
+    dockerfile = context_for(project).dockerfile
+    assert "EXPOSE 5001\n" in dockerfile and '"--port", "5001"]' in dockerfile and "RUN useradd --uid 1000 " in dockerfile
+    monkeypatch.setattr(contract, "PORT", 6001)
+    monkeypatch.setattr(contract, "IMAGE_USER_ID", 1234)
+    changed = context_for(project).dockerfile
+    assert "EXPOSE 6001\n" in changed and '"--port", "6001"]' in changed and "RUN useradd --uid 1234 " in changed
+    assert "5001" not in changed
 
 
 def test_an_unknown_scoring_server_is_a_config_error(project):
