@@ -233,3 +233,49 @@ def test_the_policy_pack_does_not_load_the_mock_runtime_evaluator():
     loaded = eval(result.stdout.strip().splitlines()[-1])
     assert "components.policy.rules" in loaded
     assert not [m for m in loaded if m.startswith(("components.offline", "components.program", "components.targets", "components.commands"))], loaded
+
+
+# --- the scoring server beside the package ------------------------------------------------------------
+
+SERVER_PACKAGE = REPO / "modelstack_server"
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    """(module, line) for every absolute import in the file, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+    return found
+
+
+def test_the_program_takes_only_the_contract_from_the_scoring_server():
+    """components/ reads modelstack_server/contract.py (plan time, standard library only) and
+    nothing else of the server, whose modules need the image's packages."""
+    wrong = [
+        f"{path.relative_to(REPO)}:{line} imports {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name, line in imports_of(path)
+        if name.split(".")[0] == "modelstack_server" and name != "modelstack_server.contract" and not name.startswith("modelstack_server.contract.")
+    ]
+    assert wrong == []
+
+
+def test_the_server_import_checks_can_fail(tmp_path):
+    """The checks above see both kinds of import the way they are written in the package."""
+    module = tmp_path / "m.py"
+    module.write_text("from modelstack_server import contract\ndef f():\n    from modelstack_server.keys import KeySource\n    import components.errors\n")
+    assert imports_of(module) == [("modelstack_server.contract", 1), ("modelstack_server.keys.KeySource", 3), ("components.errors", 4)]
+
+
+def test_the_scoring_server_knows_nothing_of_the_program():
+    """The server runs in the image, where components/ is not."""
+    wrong = [
+        f"{path.relative_to(REPO)}:{line} imports {name}"
+        for path in sorted(SERVER_PACKAGE.rglob("*.py"))
+        for name, line in imports_of(path)
+        if name.split(".")[0] == "components"
+    ]
+    assert wrong == []

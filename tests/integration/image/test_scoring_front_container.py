@@ -56,7 +56,7 @@ def image(server, tmp_path_factory, trained_example, docker_client):
     reference = f"{repository}:{context.tag}"
     # the image runs the server that was asked for
     command = docker_client.images.get(reference).attrs["Config"]["Cmd"]
-    assert command[:3] == (["python", "-m", "modelstack_server"] if server == "modelstack" else ["python", "/opt/modelstack/modelstack_front.py", "--entry_script"])
+    assert command[:3] == ["python", "-m", "modelstack_server" if server == "modelstack" else "modelstack_server.azmlinfsrv_front"]
     image_id = docker_client.images.get(reference).id
     yield reference
     docker_client.images.remove(reference)  # our tag; then the image by ID, unless another tag still holds it
