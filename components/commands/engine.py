@@ -1,7 +1,8 @@
 """The Pulumi engine, as modelstack's commands drive it (through the Automation API).
 
-Settings follow scripts/pulumi-env.sh's rule, so `modelstack drift`/`promote` and the README's
-shell commands see the same stacks (tests/unit/test_scripts.py runs both on one table of cases):
+Settings follow scripts/pulumi-env.sh's rule, so `modelstack drift`/`promote` and the shell
+commands of docs/deploying.md see the same stacks (tests/unit/test_scripts.py runs both on one
+table of cases):
 
 - local mode, for the `local` and `e2e...` stacks, or when the user has no backend of their own
   (no PULUMI_BACKEND_URL and no `pulumi login` in credentials.json): the engine in .tools/bin

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from components.errors import ModelstackError
 
-RULE = "--out names a new or empty folder outside the project folder's ancestry (README: Package an image)"
+RULE = "--out names a new or empty folder outside the project folder's ancestry (docs/commands.md: modelstack package)"
 
 
 def out_dir_error(out: Path, project_dir: Path, *, force: bool) -> ModelstackError | None:

@@ -2,9 +2,10 @@
 its `versions:` (controlled rollout): pure functions over the parsed config, run with every
 other rule before anything exists. `check_deploy` is what `components.config.rules` calls.
 
-Which target a parameter belongs to is checked while parsing (`config._deploy_hint`: an
-AKS-only parameter under an ACI service is named as such); what is here needs two fields.
-Defaults are Azure ML's (REFERENCE: deploy_configuration).
+Which target a parameter belongs to is checked while parsing
+(`components.config.pydantic_errors._deploy_hint`: an AKS-only parameter under an ACI service is
+named as such); what is here needs two fields. Defaults are those of Azure ML's
+`AciWebservice`/`AksWebservice.deploy_configuration` (docs/configuration.md lists them).
 """
 
 from __future__ import annotations

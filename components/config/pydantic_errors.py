@@ -108,7 +108,7 @@ def from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> ConfigError:
         known = _known_fields(_walk_model(loc))
         close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
         fix = f"did you mean '{close[0]}'? Rename it" if close else f"remove it; known keys here: {', '.join(known)}"
-        return ConfigError("unknown key", key=key, rule="only documented keys are accepted (README: Configuration reference)", fix=fix)
+        return ConfigError("unknown key", key=key, rule="only documented keys are accepted (docs/configuration.md)", fix=fix)
     if kind == "missing":
         return ConfigError("is required", key=key, rule=f"'{loc[-1]}' has no default", fix=f"set {key}")
     if kind == "literal_error":
@@ -141,7 +141,7 @@ def check_top_level_keys(values: dict[str, Any]) -> list[ConfigError]:
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
             fix = f"did you mean 'modelstack:{close[0]}'? Rename it" if close else f"remove it; known keys: {', '.join('modelstack:' + k for k in TOP_LEVEL_KEYS)}"
-            errors.append(ConfigError("unknown key", key=f"{NAMESPACE}:{key}", rule="only documented keys are accepted (README: Configuration reference)", fix=fix))
+            errors.append(ConfigError("unknown key", key=f"{NAMESPACE}:{key}", rule="only documented keys are accepted (docs/configuration.md)", fix=fix))
     return errors
 
 

@@ -4,7 +4,7 @@ ModelstackError, never a traceback, a hang or a memory blow-up. This module is t
 modelstack reads such a file: `read_config_file` for a file a config key names (a kubeconfig, a
 requirements or conda file, extra Dockerfile steps, a PEM file), `read_text` for the rest.
 
-The limits (stated in the README's configuration reference):
+The limits (stated in docs/configuration.md, "Limits of what is read"):
 - a path a config key gives is non-empty text without NUL bytes, at most `MAX_PATH_CHARS`
   (4,096) characters, each of its parts at most `MAX_NAME_BYTES` (255) bytes (Linux's limits);
 - a file is a regular file (not a folder, device, socket or fifo) of at most `MAX_CONFIG_BYTES`

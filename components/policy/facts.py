@@ -2,7 +2,8 @@
 
 The Webservice component carries these facts as its inputs, so the CrossGuard pack (which
 sees resources, not config) and the offline `check` judge a service by the same values.
-Defaults are Azure ML's (REFERENCE: AksWebservice/AciWebservice.deploy_configuration).
+Defaults are those of Azure ML's `AksWebservice`/`AciWebservice.deploy_configuration`
+(docs/configuration.md lists them).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def project(cluster, tmp_path_factory, trained_example):
     assert spec["http_port"] == cluster.gateway_port, "the example stack names the test cluster's default Gateway port"
     spec["kubeconfig_file"] = cluster.kubeconfig  # the example's relative path, resolved from this copy's folder
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
-    # The same stack with the kubeconfig as a secret, as the README tells users to set it.
+    # The same stack with the kubeconfig as a secret, as docs/targets/kubernetes.md tells users to set it.
     del spec["kubeconfig_file"]
     service = stack["config"]["modelstack:services"]["diabetes"]
     service["deploy"] = {**(service.get("deploy") or {}), "namespace": f"modelstack-{STACK}"}  # where the pods run

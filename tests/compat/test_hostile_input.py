@@ -1,6 +1,6 @@
 """Request bodies, streamed answers and hostile headers, under both servers where azmlinfsrv's
-behaviour is the contract, under modelstack's alone where it differs on purpose (README, "The
-scoring server": where the two servers differ).
+behaviour is the contract, under modelstack's alone where it differs on purpose (docs/scoring-server.md,
+"Where the two servers differ on purpose").
 
 Every server is a real process on 127.0.0.1 (conftest.py); expected values are written out or
 computed here from what the test sent (a SHA-256 of the bytes sent), never by the server's code.

@@ -40,7 +40,7 @@ def engine(tmp_path_factory, trained_example, docker_client):
     seed = root / "seed"
     shutil.copytree(SEED, seed)
     # The seeds' score.py imports sklearn.externals.joblib, which scikit-learn removed in 0.23:
-    # the one line a user changes today (README, "Coming from Azure ML").
+    # the one line a user changes today (docs/import.md).
     script = seed / "score.py"
     script.write_text(script.read_text().replace("from sklearn.externals import joblib", "import joblib"))
     (seed / "deploymentconfig.json").write_text(json.dumps({"computeType": "local", "port": free_port()}))

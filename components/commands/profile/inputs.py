@@ -1,4 +1,4 @@
-"""What a profile run takes: its defaults and bounds (the README's "Profile a service"
+"""What a profile run takes: its defaults and bounds (docs/commands.md, "modelstack profile",
 documents them), the request bodies of the data file and the concurrency levels, checked."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from components.config import reading
 from components.errors import ModelstackError
 
 
-# --- defaults and bounds (the README's "Profile a service" documents them) --------------------
+# --- defaults and bounds (docs/commands.md, "modelstack profile", documents them) ------------
 
 DEFAULT_CPU = 1.0
 DEFAULT_MEMORY_GB = 1.0

@@ -52,7 +52,7 @@ def test_each_stack_file_is_read_for_its_own_stack(project):
 def test_unknown_key_suggests_the_closest_known_one(project):
     assert errors_of(project, {"services": {"diabetes": {"entry_scrpt": "x.py"}}}) == [
         "modelstack:services.diabetes.entry_scrpt: unknown key\n"
-        "  Rule: only documented keys are accepted (README: Configuration reference)\n"
+        "  Rule: only documented keys are accepted (docs/configuration.md)\n"
         "  Fix: did you mean 'entry_script'? Rename it"
     ]
 
@@ -60,7 +60,7 @@ def test_unknown_key_suggests_the_closest_known_one(project):
 def test_unknown_top_level_key_suggests_the_closest_known_one(project):
     assert errors_of(project, {"servics": {}}) == [
         "modelstack:servics: unknown key\n"
-        "  Rule: only documented keys are accepted (README: Configuration reference)\n"
+        "  Rule: only documented keys are accepted (docs/configuration.md)\n"
         "  Fix: did you mean 'modelstack:services'? Rename it"
     ]
 
