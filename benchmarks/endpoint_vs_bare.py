@@ -20,9 +20,9 @@ of each other, so the load other work puts on the machine mostly cancels out), w
 lowest and highest ratio to show the noise. Cold
 start is container start to `GET /` answering 200, alternately, median of `--starts`.
 `--auth` runs the endpoint with key auth on (MODELSTACK_AUTH_ENABLED and a generated
-MODELSTACK_PRIMARY_KEY, see templates/modelstack_front.py) and sends the key; it first checks
+MODELSTACK_PRIMARY_KEY, see modelstack_server/azmlinfsrv_front.py) and sends the key; it first checks
 that a request without the key is refused. The front's own cost is also timed in process
-(templates/modelstack_front.py around an app that does nothing), a figure free of the machine's
+(modelstack_server/azmlinfsrv_front.py around an app that does nothing), a figure free of the machine's
 noise. The target: the endpoint keeps >= 90% of bare throughput at every level.
 """
 
@@ -71,17 +71,14 @@ def bare_command(image_attrs: dict) -> tuple[list[str], list[str]]:
 
 
 def front_overhead_us(auth: bool, calls: int = 100_000) -> float | None:
-    """Microseconds the image's front (templates/modelstack_front.py) adds to one request, in
+    """Microseconds the image's front (modelstack_server/azmlinfsrv_front.py) adds to one request, in
     process, around an app that does nothing: a figure the machine's noise does not blur.
     None when there is no front, or its interface changed."""
-    import importlib.util
+    import importlib
     import timeit
 
-    path = REPO / "templates" / "modelstack_front.py"
     try:
-        spec = importlib.util.spec_from_file_location("modelstack_front", path)
-        front = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(front)
+        front = importlib.import_module("modelstack_server.azmlinfsrv_front")
         key = "k" * 43
         settings = front.FrontSettings.from_environ({"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": key} if auth else {})
         environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/score", "CONTENT_LENGTH": "90", "HTTP_AUTHORIZATION": f"Bearer {key}"}

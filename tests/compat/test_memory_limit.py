@@ -61,7 +61,7 @@ def test_a_container_with_acis_default_memory_refuses_a_body_it_cannot_hold(pyth
     name = f"modelstack-memory-test-{uuid.uuid4().hex[:8]}"
     command = [
         "docker", "run", "--detach", "--name", name, "--memory", ACI_DEFAULT_MEMORY, "--publish", f"127.0.0.1:{port}:5001",
-        "--volume", f"{site_packages}:/opt/site:ro", "--volume", f"{SERVER_PACKAGE_PARENT}:/opt/modelstack:ro", "--volume", f"{SCRIPTS}:/var/azureml-app:ro",
+        "--volume", f"{site_packages}:/opt/site:ro", "--volume", f"{SERVER_PACKAGE_PARENT / 'modelstack_server'}:/opt/modelstack/modelstack_server:ro", "--volume", f"{SCRIPTS}:/var/azureml-app:ro",
         "--env", "PYTHONPATH=/opt/modelstack:/opt/site", "--env", "AML_APP_ROOT=/var/azureml-app", "--env", "HOME=/tmp",
         "--env", "MODELSTACK_BODY_TIMEOUT_SECONDS=5",  # a server that waits for the body instead answers 408 soon
         "--workdir", "/var/azureml-app", RUNTIME_IMAGE,
