@@ -18,6 +18,8 @@ import hashlib
 import uuid
 from typing import Any, Callable
 
+from components import pulumi_internals
+
 MOCK_SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000aaaa"
 MOCK_TENANT_ID = "00000000-0000-0000-0000-00000000bbbb"
 MOCK_CLIENT_OBJECT_ID = "00000000-0000-0000-0000-00000000cccc"
@@ -26,6 +28,7 @@ MOCK_CLIENT_ID = "00000000-0000-0000-0000-00000000dddd"
 MOCK_REGISTRY_PASSWORD = "mock-registry-password"
 MOCK_KUBECONFIG_TOKEN = "mock-kubeconfig-token"
 MOCK_KEY_PREFIX = "mockkey"
+MOCK_WORKSPACE_SHARED_KEY = "mock-workspace-shared-key"
 MOCK_GATEWAY_ADDRESS = "20.50.60.70"
 
 
@@ -159,6 +162,61 @@ def _log_workspace(args) -> dict[str, Any]:
     return {"id": _resource_id(args.inputs, "Microsoft.OperationalInsights/workspaces", name), "name": name, "customerId": fake_guid("workspace", name), "provisioningState": "Succeeded"}
 
 
+def _aca_default_domain(environment_name: str, location: str) -> str:
+    """A Container Apps environment's domain: a unique prefix, then the region's."""
+    return f"mock{fake_guid('aca-domain', environment_name).replace('-', '')[:8]}.{location}.azurecontainerapps.io"
+
+
+def _managed_environment(args) -> dict[str, Any]:
+    name = args.inputs["environmentName"]
+    location = args.inputs.get("location", "westeurope")
+    return {
+        "id": _resource_id(args.inputs, "Microsoft.App/managedEnvironments", name),
+        "name": name,
+        "defaultDomain": _aca_default_domain(name, location),
+        "staticIp": "20.0.0.5",
+        "provisioningState": "Succeeded",
+    }
+
+
+def _container_app(args) -> dict[str, Any]:
+    """A container app whose revision runs: its ingress's FQDN in the environment's domain
+    (apps with internal ingress get an `.internal` one), as Azure names it."""
+    inputs = args.inputs
+    name = inputs["containerAppName"]
+    environment = str(inputs.get("environmentId", "")).rsplit("/", 1)[-1]
+    domain = _aca_default_domain(environment, inputs.get("location", "westeurope"))
+    # The configuration arrives secret as a whole (the app's secrets are in it) and stays so.
+    sent = inputs.get("configuration") or {}
+    secret = pulumi_internals.is_secret_wire(sent)
+    configuration = dict(sent.get("value") or {}) if secret else dict(sent)
+    ingress = configuration.get("ingress")
+    if isinstance(ingress, dict):
+        configuration["ingress"] = {**ingress, "fqdn": f"{name}.{domain}" if ingress.get("external") else f"{name}.internal.{domain}"}
+    if secret:
+        configuration = {**sent, "value": configuration}
+    outputs = {
+        "id": _resource_id(inputs, "Microsoft.App/containerApps", name),
+        "name": name,
+        "configuration": configuration,
+        "latestRevisionName": f"{name}--{fake_guid('revision', args.name)[:7]}",
+        "latestRevisionFqdn": f"{name}--{fake_guid('revision', args.name)[:7]}.{domain}",
+        "provisioningState": "Succeeded",
+        "runningStatus": "Running",
+    }
+    identity = inputs.get("identity")
+    if identity and identity.get("userAssignedIdentities"):
+        # Sent as a list of identity ids, returned as a map from id to the identity's ids.
+        outputs["identity"] = {
+            **identity,
+            "userAssignedIdentities": {
+                identity_id: {"principalId": fake_guid("principal", identity_id), "clientId": fake_guid("client", identity_id)}
+                for identity_id in identity["userAssignedIdentities"]
+            },
+        }
+    return outputs
+
+
 def _app_insights(args) -> dict[str, Any]:
     """A component's connection string, shaped as Azure's (a fake key, the region's endpoints)."""
     name = args.inputs["resourceName"]
@@ -214,6 +272,8 @@ MOCK_OUTPUTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "azure-native:containerinstance:ContainerGroup": _container_group,
     "azure-native:operationalinsights:Workspace": _log_workspace,
     "azure-native:applicationinsights:Component": _app_insights,
+    "azure-native:app:ManagedEnvironment": _managed_environment,
+    "azure-native:app:ContainerApp": _container_app,
 }
 
 
@@ -266,9 +326,14 @@ def _registry_credentials(args) -> dict[str, Any]:
     return {"username": name, "passwords": [{"name": "password", "value": MOCK_REGISTRY_PASSWORD}, {"name": "password2", "value": MOCK_REGISTRY_PASSWORD + "2"}]}
 
 
+def _workspace_shared_keys(args) -> dict[str, Any]:
+    return {"primarySharedKey": MOCK_WORKSPACE_SHARED_KEY, "secondarySharedKey": MOCK_WORKSPACE_SHARED_KEY + "2"}
+
+
 MOCK_CALLS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "azure-native:authorization:getClientConfig": _client_config,
     "azure-native:containerservice:listManagedClusterUserCredentials": _user_credentials,
     "azure-native:containerservice:getManagedCluster": _get_managed_cluster,
     "azure-native:containerregistry:listRegistryCredentials": _registry_credentials,
+    "azure-native:operationalinsights:getSharedKeys": _workspace_shared_keys,
 }

@@ -174,7 +174,8 @@ class AcaWebservice(pulumi.ComponentResource):
         # The identity pulls the image as the app is created: its AcrPull grant comes first.
         grant = [platform.registry.pull_role_assignment] if platform.registry.pull_role_assignment is not None else []
         self.container_app = app.ContainerApp(f"{name}-app", arguments, opts=pulumi.ResourceOptions(parent=self, depends_on=grant))
-        self.fqdn = self.container_app.configuration.apply(ingress_fqdn)
+        # The configuration is secret as a whole (it holds the keys); the FQDN within it is not.
+        self.fqdn = pulumi.Output.unsecret(self.container_app.configuration.apply(ingress_fqdn))
         self.state = pulumi.Output.all(self.container_app.provisioning_state, self.container_app.running_status).apply(lambda values: aca_state(values[0], values[1]))
         uris = self.fqdn.apply(endpoint_uris)
         self.scoring_uri = uris.apply(lambda u: u["scoring_uri"])
