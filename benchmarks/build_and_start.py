@@ -18,17 +18,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from components import local_registry  # noqa: E402
+from components.config.load import load_from_files  # noqa: E402
 from components.image.build_context import build_context  # noqa: E402
-from components.config.schema import load_from_files  # noqa: E402
-from components.image.docker_client import docker_client  # noqa: E402
 from components.image.builder import build, push  # noqa: E402
-from components.targets.local.webservice import LocalWebserviceProvider  # noqa: E402
+from components.image.docker_client import docker_client  # noqa: E402
 from components.image.wheelhouse import ensure_wheelhouse  # noqa: E402
+from components.targets.local import registry_server as local_registry  # noqa: E402
+from components.targets.local.webservice import LocalWebserviceProvider  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project, free_port  # noqa: E402
 
@@ -58,6 +59,7 @@ def main() -> None:
     try:
         config = load_from_files("local", root)
         context = build_context(root, "diabetes", config.services["diabetes"], config.models)
+        assert context.requirements_digest is not None, "the example is a pip environment: it has a wheelhouse"
         ensure_wheelhouse(cache, context.requirements_digest, context.environment_files["requirements.txt"], log=quiet)
 
         cold = build(client, context, repository, cache, no_cache=True, log=quiet)
@@ -84,12 +86,13 @@ def main() -> None:
         results["model_only_push_s"] = round(time.monotonic() - started, 1)
 
         provider = LocalWebserviceProvider()
-        props = {"service": "diabetes", "stack": "bench", "image": f"{repository}@{digest}", "port": None, "environment": {}, "container_name": "modelstack-bench-diabetes"}
+        props: dict[str, Any] = {"service": "diabetes", "stack": "bench", "image": f"{repository}@{digest}", "port": None, "environment": {}, "container_name": "modelstack-bench-diabetes"}
         timings = []
         for _ in range(args.starts):
             started = time.monotonic()
             created = provider.create(props)
             timings.append(time.monotonic() - started)
+            assert created.outs is not None, "the provider's create returns its outputs"
             provider.delete(created.id, created.outs)
         results["start_to_healthy_median_s"] = round(statistics.median(timings), 2)
         results["start_to_healthy_max_s"] = round(max(timings), 2)

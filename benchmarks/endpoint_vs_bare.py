@@ -38,18 +38,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from components.config.schema import load_from_files  # noqa: E402
+from components.commands.profile.container import ensure_profile_image  # noqa: E402
+from components.commands.profile.inputs import read_request_bodies  # noqa: E402
+from components.commands.profile.wrk import run_wrk, write_wrk_files  # noqa: E402
+from components.config.load import load_from_files  # noqa: E402
 from components.image.docker_client import docker_client  # noqa: E402
 from components.targets.local.webservice import CONTAINER_PORT, free_port  # noqa: E402
-from components.commands.profile.container import ensure_profile_image
-from components.commands.profile.inputs import read_request_bodies
-from components.commands.profile.wrk import run_wrk, write_wrk_files
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project  # noqa: E402
 
@@ -186,12 +187,12 @@ def main() -> None:
 
     rows = []
     for concurrency in levels:
-        row = {"concurrency": concurrency}
+        row: dict[str, Any] = {"concurrency": concurrency}
         for target in targets:
             load = median_run(runs[target][concurrency])
             row[target] = {"rps": round(load.queries_per_second), "p50_ms": round(load.latency_ms["p50"], 2), "p99_ms": round(load.latency_ms["p99"], 2),
                            "rps_all_rounds": [round(r.queries_per_second) for r in runs[target][concurrency]]}
-        ratios = sorted(e.queries_per_second / b.queries_per_second for e, b in zip(runs["endpoint"][concurrency], runs["bare"][concurrency]))
+        ratios = sorted(e.queries_per_second / b.queries_per_second for e, b in zip(runs["endpoint"][concurrency], runs["bare"][concurrency], strict=True))
         row["throughput_share"] = round(statistics.median(ratios), 3)
         row["share_range"] = [round(ratios[0], 3), round(ratios[-1], 3)]
         rows.append(row)

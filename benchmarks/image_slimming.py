@@ -30,11 +30,11 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from components.config.load import load_from_files  # noqa: E402
 from components.image.build_context import build_context, write_context  # noqa: E402
-from components.config.schema import load_from_files  # noqa: E402
 from components.image.docker_client import docker_client  # noqa: E402
-from components.targets.local.webservice import CONTAINER_PORT, free_port  # noqa: E402
 from components.image.wheelhouse import ensure_wheelhouse  # noqa: E402
+from components.targets.local.webservice import CONTAINER_PORT, free_port  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project  # noqa: E402
 
@@ -87,6 +87,7 @@ def main() -> None:
         train(root / "examples" / "diabetes" / "model")
         config = load_from_files("local", root)
         context = build_context(root, "diabetes", config.services["diabetes"], config.models)
+        assert context.requirements_digest is not None, "the example is a pip environment: it has a wheelhouse"
         wheelhouse = ensure_wheelhouse(REPO / ".modelstack", context.requirements_digest, context.environment_files["requirements.txt"], log=lambda _: None)
         folder = workdir / "context"
         write_context(context, folder, wheelhouse)
@@ -96,6 +97,7 @@ def main() -> None:
             started = time.monotonic()
             image, _ = client.images.build(path=str(folder), tag=f"modelstack-bench/slim:{re.sub('[^a-z]', '-', name)}", rm=True, forcerm=True)
             build_seconds = time.monotonic() - started
+            assert image.id is not None, "a built image has an ID"
             built.append(image.id)
             starts = [start_to_healthy(client, image.id) for _ in range(3)]
             size = image.attrs["Size"]

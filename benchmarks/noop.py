@@ -26,12 +26,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from components import local_registry  # noqa: E402
+from components.config.load import load_from_files  # noqa: E402
 from components.image.build_context import build_context  # noqa: E402
-from components.config.schema import load_from_files  # noqa: E402
-from components.image.docker_client import docker_client  # noqa: E402
 from components.image.builder import ensure_image  # noqa: E402
+from components.image.docker_client import docker_client  # noqa: E402
 from components.offline.evaluate import evaluate_stack, plan_json  # noqa: E402
+from components.targets.local import registry_server as local_registry  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
 from tests.workspace import copy_project, free_port  # noqa: E402
 

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -39,10 +40,10 @@ import pulumi  # noqa: E402
 import pulumi_kubernetes as k8s  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 
-from components.config.schema import load_from_files  # noqa: E402
+from components.config.load import load_from_files  # noqa: E402
 from components.offline.evaluate import evaluate  # noqa: E402
-from components.policy.settings import evaluate_policies
-from components.policy.types import Resource
+from components.policy.settings import evaluate_policies  # noqa: E402
+from components.policy.types import Resource  # noqa: E402
 from tests.workspace import copy_project  # noqa: E402
 
 TARGET_RATIO = 1.25
@@ -55,7 +56,7 @@ def write_stack(root: Path, stack: str, services: int) -> None:
     """stacks/Pulumi.<stack>.yaml with `services` local services (no fixed ports)."""
     template = {"models": ["diabetes-ridge"], "source_directory": "examples/diabetes/src", "entry_script": "score.py",
                 "environment": {"pip_requirements": "examples/diabetes/requirements.txt"}, "target": "local"}
-    declared = {f"svc-{i:04d}": dict(template) for i in range(services)}
+    declared: dict[str, dict[str, Any] | None] = {f"svc-{i:04d}": dict(template) for i in range(services)}
     declared.update({name: None for name in ("diabetes", "diabetes-multi")})  # drop Pulumi.yaml's two: exactly N
     document = {"config": {"modelstack:registry": {"kind": "local", "port": 5050}, "modelstack:services": declared}}
     (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))

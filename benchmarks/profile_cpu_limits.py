@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=2, help="seconds per concurrency level (default 2, as the test had)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="modelstack-profile-cpu-"))
-    results: dict[str, object] = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    results: dict[str, Any] = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
     try:
         root = copy_project(workdir / "project")
         for label, cpu in (("one_core", "1"), ("quarter_core", "0.25")):

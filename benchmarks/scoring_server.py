@@ -83,12 +83,20 @@ def worker_rss_mib(process: subprocess.Popen) -> float:
     return float("nan")
 
 
+def found(pattern: str, text: str) -> re.Match[str]:
+    """The first match of `pattern` in wrk's output; a missing figure stops the run with wrk's output."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise SystemExit(f"wrk's output has no match for {pattern!r}:\n{text}")
+    return match
+
+
 def wrk(port: int, connections: int, seconds: int, script: str) -> tuple[float, float, float]:
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/score"], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(found(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def percentile(label: str) -> float:
-        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        value, unit = found(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)

@@ -31,15 +31,16 @@ import uuid
 from pathlib import Path
 
 import requests
+from docker.models.containers import Container
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.scoring_server import wrk  # noqa: E402 (the same load, host or container)
 from components.config.load import load_from_files  # noqa: E402
 from components.image.build_context import build_context  # noqa: E402
 from components.image.builder import build  # noqa: E402
 from components.image.docker_client import docker_client  # noqa: E402
-from benchmarks.scoring_server import wrk  # noqa: E402 (the same load, host or container)
 from tests.workspace import free_port  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "diabetes"
@@ -74,7 +75,7 @@ COLD_STARTS = {
 }
 
 
-def start(client, image: str, created: list, command: list[str] | None = None) -> tuple[object, int, float]:
+def start(client, image: str, created: list, command: list[str] | None = None) -> tuple[Container, int, float]:
     port = free_port()
     begun = time.perf_counter()
     container = client.containers.run(image, command=command, detach=True, environment={"WORKER_COUNT": "1"}, ports={"5001/tcp": ("127.0.0.1", port)},
@@ -151,7 +152,7 @@ def main() -> None:
             image_id = client.images.get(reference).id
             client.images.remove(reference)
             try:
-                client.images.remove(image_id)
+                client.images.remove(str(image_id))
             except Exception:  # still tagged elsewhere, or used by a container we did not make
                 pass
     load_after = os.getloadavg()
@@ -167,8 +168,8 @@ def main() -> None:
             print(f"| {kind} | {connections} | {rps:.0f} | {p50:.2f} | {p99:.2f} |")
     print("\n| cold start to Healthy | s (median; all) |")
     print("|---|---|")
-    for name, seconds in cold.items():
-        print(f"| {name} | {statistics.median(seconds):.2f} ({', '.join(f'{x:.2f}' for x in seconds)}) |")
+    for name, times in cold.items():
+        print(f"| {name} | {statistics.median(times):.2f} ({', '.join(f'{x:.2f}' for x in times)}) |")
     print("\n| server | container memory MiB | worker RSS MiB |")
     print("|---|---|---|")
     for kind in SERVERS:

@@ -13,6 +13,7 @@ import sys
 if "--no-script" not in sys.argv:
     path = sys.argv[1]
     spec = importlib.util.spec_from_file_location("entry_script", path)
+    assert spec is not None and spec.loader is not None, f"{path} is not a Python file"
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     script.init()
