@@ -1,6 +1,6 @@
 """The shape of modelstack's configuration: pydantic models and constants, nothing else.
 
-Key names are Azure ML v1's parameter names (see the README), so that a user who knows
+Key names are Azure ML v1's parameter names (docs/configuration.md lists them), so that a user who knows
 `AksWebservice.deploy_configuration(...)` can write a stack without a manual. Per-field types
 and ranges live here (the first tier of validation); the cross-field rules are in
 `components.config.rules`, and reading the files in `components.config.load`.
