@@ -1,6 +1,10 @@
 """Shared pytest fixtures for modelstack's tests.
 
 - `tests/unit/`: pure and fast; no Docker, no network, no processes.
+- `tests/server/`: the scoring server (modelstack_server/) and the front of azmlinfsrv in
+  process, and the image contract both sides read; no Docker, no network.
+- `tests/compat/`: both servers as real processes in the serving environment an image has,
+  side by side on the same entry scripts (tests/compat/requirements-serving.txt).
 - `tests/integration/`: real Docker and real processes (a local registry, containers).
   They skip, with the reason, only when no Docker daemon answers; CI always starts one
   (`sudo scripts/dockerd.sh start`). Anything a test starts, it stops by PID.
