@@ -16,6 +16,7 @@ from components.config.schema import LocalRegistrySpec, StackConfig
 from components.config.load import load_from_engine
 from components.config.rules import stack_warnings
 from components.errors import ModelstackError
+from components.targets.registry import all_targets
 from components.targets.local.registry import LocalRegistry, local_registry_dirs
 from components.policy.facts import service_facts
 from components.webservice import Webservice
@@ -46,11 +47,10 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
         platform = declare_platform(config)
         registry_address = platform.login_server
         registry_opts = pulumi.ResourceOptions(depends_on=platform.registry_dependencies)
-    kubernetes_clusters = {}
-    for cluster_name in sorted({s.compute for s in config.services.values() if s.target == "kubernetes"}):
-        from components.targets.kubernetes.cluster import KubernetesCluster
-
-        kubernetes_clusters[cluster_name] = KubernetesCluster(cluster_name, spec=config.kubernetes_clusters[cluster_name], project_dir=config.project_dir)
+    # What each target in use declares once for all its services (a cluster's provider, a
+    # Container Apps environment, ...), before any service.
+    in_use = {service.target for service in config.services.values()}
+    shared = {target.name: target.declare_shared(config, platform) for target in all_targets() if target.name in in_use}
     services = {}
     for name, service in config.services.items():
         # A pinned release is not rebuilt, so its build context is not even rendered.
@@ -66,7 +66,7 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
             policy_facts=service_facts(config, name, service),
             release=config.release.get(name),
             platform=platform,
-            kubernetes_clusters=kubernetes_clusters,
+            shared=shared,
             project_dir=project_dir,
             opts=registry_opts,
         )

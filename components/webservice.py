@@ -1,15 +1,12 @@
 """Webservice: one declared service, its image and its deployment on the stack's target.
 
-The same declaration deploys to local Docker, ACI or AKS by changing the stack's `target`.
-The image is the same whatever the target (built once, promoted by digest); what differs
-is the deployment child:
-- local: a LocalWebservice (Docker on this machine; no auth, as Azure ML's LocalWebservice);
-- aci: an AciWebservice (components.targets.azure.aci_webservice) on the stack's Azure platform;
-- aks: an AksWebservice (components.targets.kubernetes.webservice) on the named cluster, behind the
-  cluster's front end (components.targets.kubernetes.frontend); with `versions:`, one image per distinct set
-  of models and one Deployment per version.
-On aci and aks the service's keys (components.targets.keys) are generated or taken from the config
-when auth is on, and are secret outputs of their own (`keys()`).
+The same declaration deploys anywhere by changing the stack's `target`. The image is the same
+whatever the target (built once, promoted by digest); what differs is the deployment, which the
+target declares as this component's child (components.targets.<name>.target: `declare`):
+local Docker, an ACI container group, the Kubernetes objects on an AKS or any cluster (with
+`versions:`, one image per distinct set of models and one Deployment per version), ...
+On a target that authenticates, the service's keys (components.targets.keys) are generated or
+taken from the config when auth is on, and are secret outputs of their own (`keys()`).
 """
 
 from __future__ import annotations
@@ -19,12 +16,12 @@ from typing import Any
 
 import pulumi
 
+from components.config.schema import ReleasePin, ServiceSpec
 from components.image.build_context import BuildContext, build_context
-from components.config.schema import AciDeploy, AksDeploy, ReleasePin, ServiceSpec
-from components.targets.keys import ServiceKeys, declare_keys
-from components.targets.local.webservice import LocalWebservice
-from components.config.rollout import rollout_versions
 from components.image.service_image import ServiceImage
+from components.targets import registry
+from components.targets.base import ServiceRequest
+from components.targets.keys import ServiceKeys, declare_keys
 
 # What of a service's spec goes into its image: a change anywhere else (target, deploy
 # parameters, description) must not touch the image.
@@ -60,8 +57,8 @@ class Webservice(pulumi.ComponentResource):
         repository: pulumi.Input[str],
         policy_facts: dict[str, Any] | None = None,
         release: ReleasePin | None = None,
-        platform=None,  # components.targets.azure.platform.AzurePlatform, for aci and aks targets
-        kubernetes_clusters=None,  # {name: components.targets.kubernetes.cluster.KubernetesCluster}, for kubernetes targets
+        platform=None,  # components.targets.azure.platform.AzurePlatform, when the registry is an ACR
+        shared: dict[str, Any] | None = None,  # by target name: what each target declared for all its services
         project_dir: str | Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -81,25 +78,26 @@ class Webservice(pulumi.ComponentResource):
             self.image = self.built_image.image
         self.scoring_uri = self.swagger_uri = self.state = None
         self.service_keys = None
-        self.versions: dict[str, dict[str, Any]] = {}
-        if service.target == "local":
-            deployment = LocalWebservice(
-                f"{name}-local",
-                service=name,
-                stack=stack,
-                image=self.image,
-                port=service.deploy.port,
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-            )
-            self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
-        elif service.target == "kubernetes" and kubernetes_clusters is not None and isinstance(service.deploy, AksDeploy):
+        target = registry.target(service.target)
+        if target.authenticates:
             self.service_keys = declare_keys(name, service.deploy, parent=self)
-            deployment = self._deploy_kubernetes(stack, kubernetes_clusters[service.compute], None)
-            self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
-        elif platform is not None and isinstance(service.deploy, (AciDeploy, AksDeploy)):
-            self.service_keys = declare_keys(name, service.deploy, parent=self)
-            deployment = self._deploy_aci(stack, platform) if service.target == "aci" else self._deploy_aks(stack, platform)
-            self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
+        request = ServiceRequest(
+            name=name,
+            stack=stack,
+            service=service,
+            image=self.image,
+            model_versions=self.model_versions,
+            parent=self,
+            project_dir=self._project_dir,
+            platform=platform,
+            shared=(shared or {}).get(service.target),
+            keys=self.service_keys,
+            release=release,
+            version_image=self._version_image,
+        )
+        deployment = target.declare(request)
+        self.versions: dict[str, dict[str, Any]] = request.versions
+        self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
         self.register_outputs({**self.outputs(), **({"keys": self.keys()} if self.service_keys else {})})
 
     def _image(self, resource_name: str, service: ServiceSpec, context: BuildContext) -> ServiceImage:
@@ -118,67 +116,13 @@ class Webservice(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _deploy_aci(self, stack: str, platform):
-        from components.targets.azure.aci_webservice import AciWebservice
-
-        return AciWebservice(
-            f"{self._name}-aci",
-            service=self._name,
-            stack=stack,
-            deploy=self._service.deploy,
-            image=self.image,
-            keys=self.service_keys,
-            platform=platform,
-            project_dir=str(self._project_dir),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _deploy_aks(self, stack: str, platform):
-        insights = platform.app_insights.connection_string if platform.app_insights is not None else None
-        return self._deploy_kubernetes(stack, platform.clusters[self._service.compute], insights)
-
-    def _deploy_kubernetes(self, stack: str, cluster, app_insights_connection_string):
-        """The service's Kubernetes objects on `cluster`: an AksCluster, or a KubernetesCluster."""
-        from components.targets.kubernetes.frontend import frontend_for
-        from components.targets.kubernetes.webservice import AksWebservice
-
-        versions = rollout_versions(self._name, self._service)
-        images: dict[str, pulumi.Input[str]] = {}
-        model_versions: dict[str, dict[str, str]] = {}
-        by_models: dict[tuple[str, ...], tuple[pulumi.Input[str], dict[str, str]]] = {tuple(self._service.models): (self.image, self.model_versions)}
-        pinned = self._release.versions if self._release is not None else {}
-        for version in versions:
-            if version.name in pinned:
-                # A promoted release's version: the image that ran in the stage before, not rebuilt.
-                images[version.name] = pinned[version.name].image
-                model_versions[version.name] = dict(pinned[version.name].model_versions)
-            elif version.models not in by_models:
-                # A version serving other models has an image of its own, built from the same code.
-                variant = self._service.model_copy(update={"models": list(version.models)})
-                context = build_context(self._project_dir, self._name, variant, self._models)
-                built = self._image(f"{self._name}-{version.name}-image", variant, context)
-                by_models[version.models] = (built.image, context.model_versions)
-            if version.name not in pinned:
-                images[version.name], model_versions[version.name] = by_models[version.models]
-            if version.declared:
-                self.versions[version.name] = {"traffic_percentile": version.percent, "image": images[version.name], "model_versions": model_versions[version.name]}
-        return AksWebservice(
-            f"{self._name}-aks",
-            service=self._name,
-            deploy=self._service.deploy,
-            versions=versions,
-            images=images,
-            model_versions=model_versions,
-            keys=self.service_keys,
-            frontend=frontend_for(cluster, stack, self._service.compute),
-            provider=cluster.provider,
-            kubeconfig=cluster.kubeconfig,
-            context=cluster.context,
-            rollout_patience_seconds=cluster.rollout_patience_seconds,
-            scoring_server=self._service.scoring_server,
-            app_insights_connection_string=app_insights_connection_string,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+    def _version_image(self, version: str, models: tuple[str, ...]) -> tuple[pulumi.Output[str], dict[str, str]]:
+        """The image of a rollout version serving other models than the service's, built from the
+        same code (and the model versions in it)."""
+        variant = self._service.model_copy(update={"models": list(models)})
+        context = build_context(self._project_dir, self._name, variant, self._models)
+        built = self._image(f"{self._name}-{version}-image", variant, context)
+        return built.image, context.model_versions
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs of this service (names fixed by the product contract); no secrets."""

@@ -26,7 +26,7 @@ from typing import Mapping
 from components.config.schema import STATE_DIR
 from components.errors import ModelstackError
 
-LOCAL_STACKS = ("local", "e2e")
+LOCAL_STACKS = ("local", "e2e")  # not a target: the stacks whose state stays in the project
 
 
 def user_backend(environ: Mapping[str, str]) -> str:
@@ -45,9 +45,9 @@ def pulumi_mode(project_dir: Path, stack: str, environ: Mapping[str, str]) -> st
     """`local` or `user` (the rule of scripts/pulumi-env.sh). The project's own file backend, which
     sourcing the script puts in PULUMI_BACKEND_URL, is not a backend of the user's."""
     if stack in LOCAL_STACKS or stack.startswith(("e2e-", "e2e_")):
-        return "local"
+        return "local"  # not a target: the project's own state backend
     backend = user_backend(environ)
-    return "user" if backend and backend != f"file://{project_dir / STATE_DIR / 'state'}" else "local"
+    return "user" if backend and backend != f"file://{project_dir / STATE_DIR / 'state'}" else "local"  # not a target: a backend
 
 
 def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,34 +1,24 @@
 """`modelstack logs SERVICE --stack NAME [--version V] [--tail N] [--follow]`: what a service's
 scoring server printed, wherever it runs.
 
-- local: the service's container (found by its labels modelstack.stack and modelstack.service);
-- aks and kubernetes: the pods of the service (or of one rollout version) in its namespace, read
-  with the cluster's kubeconfig (AKS: the secret stack output `kubeconfigs`; kubernetes: the
-  stack's `kubeconfig_file` or secret `kubeconfig`); each pod's lines
-  under a header naming it, or, with --follow, every line prefixed with its pod;
-- aci: the container group's log, from Azure's REST API with your Azure identity (the Azure CLI's
-  token, as image pushes use).
+The service's target reads them (components.targets.<name>: a local container's log, the pods of
+a Kubernetes service, ACI's container log, ...); this command finds the service, checks the
+version asked for, and gives the target what it may need of the stack through the engine (its
+outputs, a secret of its config).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from components.errors import ModelstackError
 
-SCORING_CONTAINER = "scoring"  # the container of a webservice's pods (targets.kubernetes.webservice)
-ARM = "https://management.azure.com"
-ACI_API_VERSION = "2023-05-01"
-
 
 def show_logs(project_dir: Path, stack: str, service: str, *, version: str | None = None, tail: int = 100, follow: bool = False, write: Callable[[str], None] = print) -> None:
     from components.config.load import load_service
+    from components.targets import registry
+    from components.targets.base import LogsRequest
 
     config, spec = load_service(stack, project_dir, service, purpose="logs are read for")
     if version is not None and version not in {v.version_name for v in spec.versions}:
@@ -38,22 +28,31 @@ def show_logs(project_dir: Path, stack: str, service: str, *, version: str | Non
             rule="--version names one of the service's rollout versions (versions: under the service)",
             fix=f"use one of: {', '.join(v.version_name for v in spec.versions) or '(none: leave --version out)'}",
         )
-    if spec.target == "local":
-        local_logs(stack, service, tail=tail, follow=follow, write=write)
-    elif spec.target in ("aks", "kubernetes"):
-        from components.targets.kubernetes.frontend import default_namespace
 
-        if spec.target == "aks":
-            source = stack_kubeconfig(project_dir, stack, spec.compute)
-        else:
-            source = cluster_kubeconfig(project_dir, stack, spec.compute, config.kubernetes_clusters[spec.compute])
-        pod_logs(source, spec.deploy.namespace or default_namespace(stack), service, version=version, tail=tail, follow=follow, write=write)
-    else:
-        from components.config import naming
+    def stack_outputs() -> dict[str, Any]:
+        from components.commands.engine import select_stack
 
-        group = naming.container_group_name(project_dir_project(project_dir), stack, service)
-        resource_group = config.resource_group or naming.resource_group_name(project_dir_project(project_dir), stack)
-        write(aci_logs(resource_group, group, service, tail=tail))
+        return {name: output.value for name, output in select_stack(project_dir, stack).outputs().items()}
+
+    def stack_config(key: str) -> str:
+        from components.commands.engine import select_stack
+
+        return select_stack(project_dir, stack).get_config(key, path=False).value
+
+    request = LogsRequest(
+        project_dir=Path(project_dir),
+        project=lambda: project_dir_project(project_dir),
+        config=config,
+        name=service,
+        service=spec,
+        version=version,
+        tail=tail,
+        follow=follow,
+        write=write,
+        stack_outputs=stack_outputs,
+        stack_config=stack_config,
+    )
+    registry.target(spec.target).show_logs(request)
 
 
 def project_dir_project(project_dir: Path) -> str:
@@ -63,301 +62,3 @@ def project_dir_project(project_dir: Path) -> str:
     if not isinstance(name, str) or not name:
         raise ModelstackError("Pulumi.yaml names no project", key="name", rule="Pulumi.yaml's `name:` is the project's name, part of every Azure resource's name", fix="set `name:` in Pulumi.yaml")
     return name
-
-
-# --- local ---------------------------------------------------------------------------------------
-
-
-def local_logs(stack: str, service: str, *, tail: int, follow: bool, write: Callable[[str], None]) -> None:
-    from components.image.docker_client import docker_client
-
-    client = docker_client()
-    found = client.containers.list(all=True, filters={"label": [f"modelstack.stack={stack}", f"modelstack.service={service}"]})
-    if not found:
-        raise ModelstackError(
-            f"service {service} of stack {stack} has no container",
-            rule="a local service runs in a container that `pulumi up` starts",
-            fix=f"pulumi up --stack {stack}",
-        )
-    container = found[0]
-    if not follow:
-        text = container.logs(tail=tail).decode(errors="replace").rstrip("\n")
-        if text:
-            write(text)
-        return
-    pending = ""
-    for chunk in container.logs(tail=tail, stream=True, follow=True):
-        pending += chunk.decode(errors="replace")
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            write(line)
-
-
-# --- Kubernetes ----------------------------------------------------------------------------------
-# Every call to the cluster's API server is bounded: a connection within `connect` seconds, no
-# read waiting longer than `read`, the whole answer within `total` (a server that trickles a byte
-# a second is cut off too), and at most MAX_ANSWER_BYTES of it. Each answer is checked for its
-# shape before it is used. Errors name the setting the kubeconfig comes from and how to correct
-# it, never the kubeconfig's text (it holds credentials).
-
-MAX_ANSWER_BYTES = 64 * 1024 * 1024
-CHUNK_BYTES = 64 * 1024
-
-
-PATIENCE_ENV = "MODELSTACK_KUBE_TIMEOUT_SECONDS"
-
-
-@dataclass(frozen=True)
-class Patience:
-    """Seconds a call to the API server may take (see above)."""
-
-    connect: float = 10.0
-    read: float = 30.0
-    total: float = 60.0
-
-    @classmethod
-    def from_environment(cls) -> "Patience":
-        """The default, or $MODELSTACK_KUBE_TIMEOUT_SECONDS for the whole answer (a slow link)."""
-        given = os.environ.get(PATIENCE_ENV, "").strip()
-        if not given:
-            return cls()
-        try:
-            total = float(given)
-        except ValueError:
-            total = float("nan")
-        if not (0 < total <= 3600):
-            raise ModelstackError(f"{PATIENCE_ENV} is {given!r}", key=PATIENCE_ENV, rule="the seconds a call to the cluster's API server may take: a number above 0, at most 3600", fix=f"unset {PATIENCE_ENV}, or set it to e.g. 120")
-        return cls(connect=min(cls.connect, total), read=min(cls.read, total), total=total)
-
-
-@dataclass(frozen=True)
-class KubeconfigSource:
-    """A kubeconfig and where it comes from: the setting errors name, how to correct it, and the
-    kubectl command that reaches the cluster the same way."""
-
-    text: str
-    context: str | None
-    key: str | None
-    fix: str
-    kubectl: str = "kubectl"
-
-
-def stack_kubeconfig(project_dir: Path, stack: str, cluster: str | None) -> KubeconfigSource:
-    """The kubeconfig of a stack's cluster (the secret output `kubeconfigs`), read through the engine."""
-    from components.commands.engine import select_stack
-    from components.targets.azure.platform import KUBECONFIGS_OUTPUT
-
-    outputs = select_stack(project_dir, stack).outputs()
-    kubeconfigs = outputs.get(KUBECONFIGS_OUTPUT)
-    value = kubeconfigs.value if kubeconfigs is not None else None
-    kubeconfig = value.get(cluster) if isinstance(value, dict) else None
-    if not kubeconfig or not isinstance(kubeconfig, str):
-        raise ModelstackError(
-            f"stack {stack} has no kubeconfig for cluster {cluster} yet",
-            rule="pod logs are read with the cluster's kubeconfig, which the stack exports once the cluster exists",
-            fix=f"pulumi up --stack {stack}, then ask again",
-        )
-    return KubeconfigSource(kubeconfig, None, f"stack output {KUBECONFIGS_OUTPUT}.{cluster}", f"run `pulumi up --stack {stack}` to refresh the cluster's kubeconfig")
-
-
-def cluster_kubeconfig(project_dir: Path, stack: str, name: str, spec) -> KubeconfigSource:
-    """A kubernetes target's kubeconfig and context: its file (read within bounds), or its
-    secret from the stack's config."""
-    from components.config.schema import config_key
-
-    if spec.kubeconfig_file is not None:
-        from components.config.kubernetes_rules import kubeconfig_file_text
-
-        key = config_key("kubernetes_clusters", name, "kubeconfig_file")
-        text = kubeconfig_file_text(project_dir, spec, key)
-        return KubeconfigSource(text, spec.context, key, "point kubeconfig_file at a kubeconfig that reaches the cluster", f"kubectl --kubeconfig {spec.kubeconfig_file}")
-    from components.commands.engine import select_stack
-
-    key = config_key("kubernetes_clusters", name, "kubeconfig")
-    fix = f"pulumi config set --secret --path '{key}' \"$(cat KUBECONFIG)\" --stack {stack}"
-    value = select_stack(project_dir, stack).get_config("modelstack:kubernetes_clusters", path=False).value
-    try:
-        kubeconfig = json.loads(value)[name]["kubeconfig"]
-    except (ValueError, KeyError, TypeError):
-        kubeconfig = None
-    if not isinstance(kubeconfig, str) or not kubeconfig.strip():
-        raise ModelstackError("the stack holds no kubeconfig for this cluster", key=key, rule="a kubernetes cluster is reached with its kubeconfig", fix=fix)
-    return KubeconfigSource(kubeconfig, spec.context, key, fix)
-
-
-def _unusable(source: KubeconfigSource, detail: str) -> ModelstackError:
-    return ModelstackError(detail, key=source.key, rule="pod logs are read with the cluster's kubeconfig (and its context)", fix=source.fix)
-
-
-def _core_api(source: KubeconfigSource):
-    from kubernetes import client, config
-
-    from components.config import reading
-
-    try:
-        document = reading.parse_yaml(source.text, "the kubeconfig", rule="a kubeconfig is a YAML mapping")
-    except ModelstackError:
-        raise _unusable(source, "the kubeconfig is not valid YAML") from None
-    if not isinstance(document, dict):
-        raise _unusable(source, "the kubeconfig is not a YAML mapping")
-    try:
-        api_client = config.new_client_from_config_dict(document, context=source.context)
-    except Exception as failed:  # its text may hold a token: only the kind of failure is told
-        if source.context and "context" in str(failed).lower():
-            raise _unusable(source, f"the kubeconfig has no context '{source.context}'") from None
-        raise _unusable(source, f"the kubeconfig cannot be used ({type(failed).__name__})") from None
-    return client.CoreV1Api(api_client)
-
-
-def _unreachable(source: KubeconfigSource, namespace: str, detail: str) -> ModelstackError:
-    return ModelstackError(
-        detail,
-        key=source.key,
-        rule="logs are read from the cluster's API server, which answers each call with JSON of the Kubernetes API in bounded time",
-        fix=f"check that the kubeconfig's server is the cluster's API server and reachable: {source.kubectl} get pods -n {namespace}",
-    )
-
-
-def _bounded_body(response, patience: Patience, started: float) -> bytes:
-    """An answer's body, read a chunk at a time: at most MAX_ANSWER_BYTES, within the deadline."""
-    chunks, size = [], 0
-    while True:
-        if time.monotonic() - started > patience.total:
-            raise TimeoutError("the answer took too long")
-        chunk = response.read1(CHUNK_BYTES)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise OverflowError(f"the answer is over {MAX_ANSWER_BYTES:,} bytes")
-        chunks.append(chunk)
-
-
-def _call(source: KubeconfigSource, namespace: str, what: str, request: Callable[[], Any], patience: Patience) -> bytes:
-    """One call to the API server, bounded as said above. The request runs in a worker thread so
-    that a server that trickles its headers cannot hold the command past the deadline either."""
-    from kubernetes.client.exceptions import ApiException
-
-    outcome: dict[str, Any] = {}
-    started = time.monotonic()
-
-    def work() -> None:
-        try:
-            response = request()
-            try:
-                outcome["body"] = _bounded_body(response, patience, started)
-            finally:
-                response.release_conn()
-        except BaseException as failed:  # handed to the caller's thread
-            outcome["error"] = failed
-
-    worker = threading.Thread(target=work, name=f"modelstack-logs-{what}", daemon=True)
-    worker.start()
-    worker.join(patience.total)
-    if worker.is_alive() or isinstance(outcome.get("error"), TimeoutError):
-        raise _unreachable(source, namespace, f"the cluster's API server did not answer {what} within {patience.total:g} s")
-    failed = outcome.get("error")
-    if isinstance(failed, ApiException):
-        raise _unreachable(source, namespace, f"the cluster's API server refused {what}: {_reason(failed)}")
-    if isinstance(failed, OverflowError):
-        raise _unreachable(source, namespace, f"the cluster's API server answered {what} with more than {MAX_ANSWER_BYTES:,} bytes")
-    if failed is not None:
-        raise _unreachable(source, namespace, f"the cluster's API server could not be reached for {what} ({type(failed).__name__})")
-    return outcome["body"]
-
-
-def _pod_names(answer: bytes, source: KubeconfigSource, namespace: str) -> list[str]:
-    """The pod names of a PodList, its shape checked."""
-    from components.config import reading
-
-    problem = f"the cluster's API server answered the pod list with something other than a PodList"
-    try:
-        document = reading.parse_json(answer.decode("utf-8"), "the pod list", rule="r", fix="f")
-    except (ModelstackError, UnicodeDecodeError):
-        raise _unreachable(source, namespace, f"{problem} (not JSON)") from None
-    items = document.get("items") if isinstance(document, dict) else None
-    if not isinstance(items, list):
-        raise _unreachable(source, namespace, f"{problem} (no list of items)")
-    names = []
-    for item in items:
-        name = (item.get("metadata") or {}).get("name") if isinstance(item, dict) and isinstance(item.get("metadata"), (dict, type(None))) else None
-        if not isinstance(name, str) or not name:
-            raise _unreachable(source, namespace, f"{problem} (an item without a name)")
-        names.append(name)
-    return sorted(names)
-
-
-def pod_logs(source: KubeconfigSource, namespace: str, service: str, *, version: str | None, tail: int, follow: bool, write: Callable[[str], None], patience: Patience | None = None) -> None:
-    from components.targets.states import K8S_SERVICE_LABEL
-
-    patience = patience or Patience.from_environment()
-    core = _core_api(source)
-    timeouts = (patience.connect, patience.read)
-    selector = f"{K8S_SERVICE_LABEL}={service}" + (f",modelstack.io/version={version}" if version else "")
-    answer = _call(source, namespace, "the pod list", lambda: core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False, _request_timeout=timeouts), patience)
-    pods = _pod_names(answer, source, namespace)
-    if not pods:
-        raise ModelstackError(
-            f"no pods of {service}{f' version {version}' if version else ''} in namespace {namespace}",
-            rule="a service on Kubernetes runs as the pods of its Deployments",
-            fix="check `pulumi up` deployed it, and the service's namespace",
-        )
-    if not follow:
-        for pod in pods:
-            write(f"==> pod {pod} <==")
-            try:
-                text = _call(source, namespace, f"the log of pod {pod}", lambda pod=pod: core.read_namespaced_pod_log(pod, namespace, container=SCORING_CONTAINER, tail_lines=tail, _preload_content=False, _request_timeout=timeouts), patience).decode("utf-8", errors="replace")
-            except ModelstackError as failed:
-                text = f"(no log: {failed.detail})"
-            if text:
-                write(text.rstrip("\n"))
-        return
-    lock = threading.Lock()
-
-    def follow_pod(name: str) -> None:
-        # A followed log may be quiet for long: only connecting is bounded here (the pod list
-        # above has shown the server answers).
-        stream = core.read_namespaced_pod_log(name, namespace, container=SCORING_CONTAINER, tail_lines=tail, follow=True, _preload_content=False, _request_timeout=(patience.connect, None))
-        pending = ""
-        for chunk in stream.stream():
-            pending += chunk.decode(errors="replace")
-            *lines, pending = pending.split("\n")
-            with lock:
-                for line in lines:
-                    write(f"[{name}] {line}")
-
-    threads = [threading.Thread(target=follow_pod, args=(pod,), daemon=True) for pod in pods]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-
-def _reason(failed: Exception) -> str:
-    return f"{getattr(failed, 'status', '')} {getattr(failed, 'reason', '') or type(failed).__name__}".strip()
-
-
-# --- ACI -------------------------------------------------------------------------------------------
-
-
-def aci_logs(resource_group: str, group: str, container: str, *, tail: int, base_url: str = ARM, token_source: Callable[[], Any] | None = None) -> str:
-    """A container group's container log, from Azure's REST API with the user's Azure identity."""
-    import requests
-
-    from components.image.registry_auth import azure_cli_access_token
-
-    token = (token_source or azure_cli_access_token)()
-    subscription = getattr(token, "subscription", None)
-    if not subscription:
-        raise ModelstackError("the Azure CLI names no subscription", rule="the container group is found in your current subscription", fix="az account set --subscription <id of the stack's subscription>")
-    url = (f"{base_url}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.ContainerInstance"
-           f"/containerGroups/{group}/containers/{container}/logs")
-    try:
-        answer = requests.get(url, params={"api-version": ACI_API_VERSION, "tail": tail}, headers={"Authorization": f"Bearer {token.token.get_secret_value()}"}, timeout=60)
-    except requests.RequestException as failed:
-        raise ModelstackError(f"Azure did not answer: {type(failed).__name__}", rule="ACI logs are read from Azure's management API", fix="check your network, then try again") from None
-    if answer.status_code == 404:
-        raise ModelstackError(f"container group {group} was not found in resource group {resource_group}", rule="an ACI service runs as the container group its stack creates", fix="pulumi up for the stack (or `az account set` to the stack's subscription)")
-    if answer.status_code != 200:
-        raise ModelstackError(f"Azure refused the log of {group}: HTTP {answer.status_code}", rule="reading a container's log needs Microsoft.ContainerInstance/containerGroups/containers/logs/read", fix="ask for Reader on the stack's resource group, or check `az login`")
-    return (answer.json().get("content") or "").rstrip("\n")

@@ -53,13 +53,14 @@ def check_token_auth(project_dir: Path, stack: str, service: str) -> None:
     from components.config.deploy_rules import token_auth_enabled
     from components.config.load import load_service
     from components.config.schema import config_key
+    from components.targets import registry
 
     _, spec = load_service(stack, project_dir, service, purpose="a token is issued for")
-    if not token_auth_enabled(spec.deploy) or spec.target not in ("aks", "kubernetes"):
+    if not token_auth_enabled(spec.deploy) or not registry.target(spec.target).token_auth:
         raise ModelstackError(
             f"service {service} in stack {stack} does not authenticate with tokens",
             key=config_key("services", service, "deploy", "token_auth_enabled"),
-            rule="tokens are issued for aks and kubernetes services with token_auth_enabled: true (key auth services use their keys: stack output service_keys)",
+            rule=f"tokens are issued for {' and '.join(registry.names_where(lambda t: t.token_auth))} services with token_auth_enabled: true (key auth services use their keys: stack output service_keys)",
             fix=f"set token_auth_enabled: true and auth_enabled: false under {config_key('services', service, 'deploy')}, run `pulumi up --stack {stack}`, then ask again",
         )
 

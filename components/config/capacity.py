@@ -38,6 +38,7 @@ from components.config.aks_reservations import MIB_PER_GIB, NodeAllocatable
 from components.config.deploy_rules import autoscale_enabled, replica_bounds
 from components.config.rollout import rollout_versions
 from components.config.schema import AksDeploy, ClusterSpec, StackConfig
+from components.targets import registry
 
 MIN_PRODUCTION_VCPUS = 12
 PRODUCTION_PURPOSE = "FastProd"
@@ -234,10 +235,12 @@ def workload_of(service: str, version: str | None, deploy: AksDeploy) -> Workloa
 
 
 def workloads_on(config: StackConfig, cluster: str) -> list[Workload]:
-    """Every Deployment the stack plans on `cluster`: one per rollout version of each AKS service."""
+    """Every Deployment the stack plans on `cluster`: one per rollout version of each service its
+    target runs on that AKS cluster."""
     workloads = []
     for name, service in config.services.items():
-        if service.target != "aks" or service.compute != cluster or not isinstance(service.deploy, AksDeploy):
+        on = registry.target(service.target).aks_cluster(config, service)
+        if on is None or on is not config.clusters.get(cluster) or not isinstance(service.deploy, AksDeploy):
             continue
         for version in rollout_versions(name, service):
             workloads.append(workload_of(name, version.name if version.declared else None, service.deploy))

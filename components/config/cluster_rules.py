@@ -20,6 +20,7 @@ from components.config.kubernetes_rules import gateway_class_errors
 from components.config.config_files import file_errors
 from components.config.schema import ClusterSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
+from components.targets import registry
 
 # Azure ML compute names: 3-24 characters, letters, digits and '-', starting with a letter.
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,23}$")
@@ -311,7 +312,7 @@ def gpu_errors(config: StackConfig) -> list[ConfigError]:
     Azure's to tell, and a cluster of unknown size is named by its own rule."""
     errors = []
     for service_name, service in config.services.items():
-        cluster = config.clusters.get(service.compute or "") if service.target == "aks" else None
+        cluster = registry.target(service.target).aks_cluster(config, service)
         gpu_cores = getattr(service.deploy, "gpu_cores", 0)
         if not gpu_cores or cluster is None or cluster.attach is not None:
             continue

@@ -18,6 +18,7 @@ from components.config.config_files import file_errors
 from components.config.schema import NAMESPACE, AciDeploy, AcrRegistrySpec, AksDeploy, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError, number_text
 from components.config.rollout import MAX_VERSIONS
+from components.targets import registry
 
 AUTOSCALE_FIELDS = ("autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds", "autoscale_target_utilization")
 DEFAULT_MIN_REPLICAS = 1
@@ -295,12 +296,13 @@ def check_versions(config: StackConfig, name: str, service: ServiceSpec) -> list
     if not versions:
         return []
     key = _key(name, "versions")
-    if service.target not in ("aks", "kubernetes"):
+    if not registry.target(service.target).rollout_versions:
+        taking = registry.names_where(lambda t: t.rollout_versions)
         return [ConfigError(
             f"versions are declared for target '{service.target}'",
             key=key,
-            rule="controlled rollout (versions) is for services on a Kubernetes cluster (aks, kubernetes): the versions share one endpoint on the cluster's front end",
-            fix="remove versions, or set target: aks or kubernetes",
+            rule=f"controlled rollout (versions) is for services on a Kubernetes cluster ({', '.join(taking)}): the versions share one endpoint on the cluster's front end",
+            fix=f"remove versions, or set target: {' or '.join(taking)}",
         )]
     errors = []
     if len(versions) > MAX_VERSIONS:
@@ -363,36 +365,18 @@ def check_versions(config: StackConfig, name: str, service: ServiceSpec) -> list
 
 
 def check_deploy(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
-    """Every rule of one service's deploy configuration and versions."""
-    deploy = service.deploy
+    """Every rule of one service's deploy configuration and versions: the registry its target
+    pulls from, the target's own rules (components.targets.<name>.target), the versions."""
+    target = registry.target(service.target)
     errors: list[ConfigError] = []
-    if service.target in ("aci", "aks") and not isinstance(config.registry, AcrRegistrySpec):
+    if target.pulls_from_acr and not isinstance(config.registry, AcrRegistrySpec):
+        pulling = [t.title for t in registry.all_targets() if t.pulls_from_acr]
         errors.append(ConfigError(
             f"target is {service.target} but the stack's registry is kind: {config.registry.kind}",
             key=f"{NAMESPACE}:services.{name}.target",
-            rule="ACI and AKS pull images from the stack's Azure Container Registry",
-            fix="set modelstack:registry to kind: acr in this stack, or set target: local",
+            rule=f"{', '.join(pulling[:-1])} and {pulling[-1]} pull images from the stack's Azure Container Registry" if len(pulling) > 1 else f"{pulling[0]} pulls images from the stack's Azure Container Registry",
+            fix=f"set modelstack:registry to kind: acr in this stack, or set target: {registry.DEFAULT_TARGET}",
         ))
-    if isinstance(deploy, AksDeploy) and service.target == "kubernetes" and deploy.enable_app_insights:
-        errors.append(ConfigError(
-            "enable_app_insights on target kubernetes",
-            key=_key(name, "deploy", "enable_app_insights"),
-            rule="Application Insights is an Azure resource the stack creates for ACI and AKS services",
-            fix="remove enable_app_insights, or deploy the service to aks",
-        ))
-    if isinstance(deploy, AksDeploy) and service.target in ("aks", "kubernetes"):
-        errors += check_aks_scaling(name, deploy)
-        errors += check_aks_auth(name, deploy, service.scoring_server)
-        errors += check_aks_limits(name, deploy)
-        errors += check_aks_sizes(name, deploy)
-        if deploy.namespace is not None:
-            error = namespace_error(name, deploy.namespace)
-            errors += [error] if error else []
-        errors += check_keys_and_features(name, deploy)
-        errors += check_app_insights(name, deploy, service.scoring_server)
-    elif isinstance(deploy, AciDeploy) and service.target == "aci":
-        errors += check_aci(config, name, deploy)
-        errors += check_app_insights(name, deploy, service.scoring_server)
-        errors += check_keys_and_features(name, deploy)
+    errors += target.deploy_errors(config, name, service)
     errors += check_versions(config, name, service)
     return errors

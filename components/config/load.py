@@ -26,6 +26,7 @@ from components.config import reading, rules
 from components.config.merge import merged_values
 from components.config.pydantic_errors import check_top_level_keys, dedupe, from_pydantic
 from components.config.schema import DEPLOY_MODELS, NAMESPACE, STACKS, TOP_LEVEL_KEYS, UNDECRYPTED_SECRET, StackConfig, config_key
+from components.targets.registry import DEFAULT_TARGET
 from components.errors import ConfigError, ConfigErrors
 
 
@@ -183,7 +184,7 @@ def _validate_deploy_sections(values: dict[str, Any]) -> tuple[dict[str, Any], l
     errors, checked = [], {}
     for name, service in services.items():
         if isinstance(service, dict):
-            deploy_model = DEPLOY_MODELS.get(service.get("target", "local"))
+            deploy_model = DEPLOY_MODELS.get(service.get("target", DEFAULT_TARGET))
             deploy = service.get("deploy") if service.get("deploy") is not None else {}
             if deploy_model is not None and isinstance(deploy, dict):
                 try:

@@ -16,6 +16,7 @@ import re
 from typing import Mapping
 
 from components.config.schema import AciDeploy, AcrRegistrySpec, StackConfig, config_key
+from components.targets import registry
 from components.errors import ConfigError
 
 # Tags modelstack puts on every resource: who manages it, and for which project and stack.
@@ -182,24 +183,21 @@ def check_tags(tags: Mapping[str, str]) -> list[ConfigError]:
     return errors
 
 
-def check_aci_names(config: StackConfig) -> list[ConfigError]:
+def aci_name_errors(name: str, deploy: AciDeploy) -> list[ConfigError]:
+    """The DNS label of one ACI service's container group (components.targets.aci asks)."""
     errors = []
-    for name, service in config.services.items():
-        if service.target != "aci" or not isinstance(service.deploy, AciDeploy):
-            continue
-        deploy = service.deploy
-        key = config_key("services", name, "deploy", "dns_name_label")
-        if deploy.dns_name_label:
-            error = dns_label_error(deploy.dns_name_label, key, "dns_name_label")
-            if error:
-                errors.append(error)
-            if deploy.vnet_name or deploy.subnet_name:
-                errors.append(ConfigError(
-                    "dns_name_label is set for a container group in a virtual network",
-                    key=key,
-                    rule="an ACI container group in a vnet (vnet_name + subnet_name) has only a private IP, and a DNS label needs a public one",
-                    fix="remove dns_name_label, or remove vnet_name and subnet_name",
-                ))
+    key = config_key("services", name, "deploy", "dns_name_label")
+    if deploy.dns_name_label:
+        error = dns_label_error(deploy.dns_name_label, key, "dns_name_label")
+        if error:
+            errors.append(error)
+        if deploy.vnet_name or deploy.subnet_name:
+            errors.append(ConfigError(
+                "dns_name_label is set for a container group in a virtual network",
+                key=key,
+                rule="an ACI container group in a vnet (vnet_name + subnet_name) has only a private IP, and a DNS label needs a public one",
+                fix="remove dns_name_label, or remove vnet_name and subnet_name",
+            ))
     return errors
 
 
@@ -215,5 +213,6 @@ def check_names(config: StackConfig) -> list[ConfigError]:
             error = dns_label_error(cluster.leaf_domain_label, config_key("clusters", name, "leaf_domain_label"), "leaf_domain_label")
             if error:
                 errors.append(error)
-    errors += check_aci_names(config)
+    for target in registry.all_targets():
+        errors += target.stack_errors(config)
     return errors

@@ -9,11 +9,15 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from components.config.schema import DEPLOY_MODELS, NAMESPACE, SECRET_FIELDS, TOP_LEVEL_KEYS, StackConfig, config_key
+from components.config.schema import DEPLOY_MODELS, NAMESPACE, SECRET_FIELDS, TOP_LEVEL_KEYS, AcrRegistrySpec, LocalRegistrySpec, StackConfig, config_key
 from components.errors import ConfigError, number_text
+from components.targets.registry import DEFAULT_TARGET
 
-
-_UNION_MEMBER_NAMES = {"LocalDeploy", "AciDeploy", "AksDeploy", "local", "acr"}
+# What pydantic puts in an error's location for a member of a union: the deploy parameters' class
+# names, and the registry kinds (the registry union's discriminator).
+_UNION_MEMBER_NAMES = {model.__name__ for model in DEPLOY_MODELS.values()} | {
+    kind for spec in (LocalRegistrySpec, AcrRegistrySpec) for kind in get_args(spec.model_fields["kind"].annotation)
+}
 
 
 def _known_fields(model: type[BaseModel] | None) -> list[str]:
@@ -75,7 +79,7 @@ def _deploy_hint(field: str, loc: tuple, values: dict[str, Any]) -> str | None:
     if not owners:
         return None
     service = values.get("services", {}).get(loc[1], {}) if len(loc) > 1 and loc[0] == "services" else {}
-    target = service.get("target", "local") if isinstance(service, dict) else "local"
+    target = service.get("target", DEFAULT_TARGET) if isinstance(service, dict) else DEFAULT_TARGET
     return f"'{field}' is a deploy parameter of target {' and '.join(owners)}, not of target '{target}'"
 
 

@@ -18,6 +18,7 @@ from components.config.cluster_rules import capacity_warnings, check_clusters
 from components.config.kubernetes_rules import check_kubernetes_clusters
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
+from components.targets import registry
 
 # Azure ML webservice names: 3-32 characters, lowercase letters, digits and dashes,
 # starting with a letter and not ending with a dash.
@@ -111,15 +112,13 @@ def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> 
     return errors
 
 
-# Where each target's `compute` is declared.
-COMPUTE_SECTIONS = {"aks": "clusters", "kubernetes": "kubernetes_clusters"}
-
-
 def _compute_errors(config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
-    section = COMPUTE_SECTIONS.get(service.target)
+    # Where the target's `compute` is declared (None: the target takes no compute).
+    section = registry.target(service.target).compute_section
     if section is None:
         if service.compute:
-            return [ConfigError(f"compute is set for target '{service.target}'", key=config_key("services", name, "compute"), rule="compute names the cluster of an aks or kubernetes service", fix="remove compute, or set target: aks or kubernetes")]
+            taking = registry.names_where(lambda t: t.compute_section is not None)
+            return [ConfigError(f"compute is set for target '{service.target}'", key=config_key("services", name, "compute"), rule=f"compute names the cluster of an {' or '.join(taking)} service", fix=f"remove compute, or set target: {' or '.join(taking)}")]
         return []
     declared = list(getattr(config, section))
     if not service.compute:

@@ -1,17 +1,19 @@
 """What guardrails need to know about a service, derived from its config (pure).
 
 The Webservice component carries these facts as its inputs, so the CrossGuard pack (which
-sees resources, not config) and the offline `check` judge a service by the same values.
-Defaults are those of Azure ML's `AksWebservice`/`AciWebservice.deploy_configuration`
-(docs/configuration.md lists them).
+sees resources, not config) and the offline `check` judge a service by the same values. Each
+target says what it knows of a service (components.targets.<name>.target: `policy_facts`);
+the defaults are Azure ML's deploy_configuration defaults.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from components.config.schema import AciDeploy, AksDeploy, ServiceSpec, StackConfig
 from components.config.deploy_rules import autoscale_enabled, replica_bounds, target_utilization
+from components.config.schema import AksDeploy, ServiceSpec, StackConfig
+from components.targets import registry
+
 
 def autoscale_facts(deploy: AksDeploy) -> dict[str, Any]:
     """Effective autoscaling, with Azure ML's defaults (components.config.deploy_rules)."""
@@ -22,29 +24,7 @@ def autoscale_facts(deploy: AksDeploy) -> dict[str, Any]:
 
 
 def service_facts(config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
-    """stack, target, auth, exposure, TLS, sizing and where the image comes from."""
+    """stack, where the image comes from, and the target's facts: auth, exposure, TLS, sizing."""
     facts: dict[str, Any] = {"stack": config.stack, "image_source": "release" if name in config.release else "build"}
-    deploy = service.deploy
-    if isinstance(deploy, AciDeploy):
-        facts.update(
-            auth_enabled=deploy.auth_enabled,
-            public=not (deploy.vnet_name or deploy.subnet_name),
-            tls_enabled=deploy.ssl_enabled,
-            cpu_cores=deploy.cpu_cores,
-            memory_gb=deploy.memory_gb,
-        )
-    elif isinstance(deploy, AksDeploy):
-        cluster = config.clusters.get(service.compute or "")
-        facts.update(
-            auth_enabled=deploy.auth_enabled or deploy.token_auth_enabled,
-            public=cluster is None or cluster.load_balancer_type == "PublicIp",
-            tls_enabled=bool(cluster and (cluster.ssl_cname or cluster.leaf_domain_label)),
-            cpu_cores=deploy.cpu_cores,
-            memory_gb=deploy.memory_gb,
-            **({"cpu_cores_limit": deploy.cpu_cores_limit} if deploy.cpu_cores_limit is not None else {}),
-            **({"memory_gb_limit": deploy.memory_gb_limit} if deploy.memory_gb_limit is not None else {}),
-            **autoscale_facts(deploy),
-        )
-    else:  # local: Azure ML's LocalWebservice has no authentication and listens on localhost
-        facts.update(auth_enabled=False, public=False, tls_enabled=False)
+    facts.update(registry.target(service.target).policy_facts(config, name, service))
     return facts

@@ -18,6 +18,8 @@ from components.config.vm_sizes import CATALOGUE_PATH_FOR_PEOPLE
 from components.errors import number_text
 from components.plan_values import is_known
 from components.policy.types import Policy, Resource
+from components.targets import registry
+from components.targets.base import Target
 
 
 WEBSERVICE = "modelstack:webservice:Webservice"
@@ -74,18 +76,27 @@ def aks_production_min_vcpus(resource: Resource, params: dict[str, Any]) -> str 
     return f"cluster {resource.name}: {verdict.problem}. {remedy}"
 
 
+def _target(facts: dict[str, Any]) -> Target | None:
+    """The service's target, when its facts name a known one."""
+    name = facts.get("target")
+    return registry.target(name) if registry.known(name) else None
+
+
 def no_aci_in_production(resource: Resource, params: dict[str, Any]) -> str | None:
-    """Production webservices run on AKS, not ACI (no autoscaling, no rolling updates on ACI)."""
+    """Production webservices run on a target fit for production: not ACI (no autoscaling, no
+    rolling updates), which the registry marks as such."""
     facts = resource.inputs
-    if resource.type != WEBSERVICE or facts.get("target") != "aci" or facts.get("stack") not in params["production_stacks"]:
+    target = _target(facts)
+    if resource.type != WEBSERVICE or target is None or target.production_grade or facts.get("stack") not in params["production_stacks"]:
         return None
-    return f"service {resource.name} targets ACI in stack {facts['stack']}; production services run on AKS. Set target: aks and compute: <cluster> for this stack."
+    return f"service {resource.name} targets {target.title} in stack {facts['stack']}; production services run on AKS. Set target: aks and compute: <cluster> for this stack."
 
 
 def webservice_auth_enabled(resource: Resource, params: dict[str, Any]) -> str | None:
     """Every webservice outside local Docker requires a key or a token."""
     facts = resource.inputs
-    if resource.type != WEBSERVICE or facts.get("target") in (None, "local") or facts.get("auth_enabled") is not False:
+    target = _target(facts)
+    if resource.type != WEBSERVICE or target is None or not target.authenticates or facts.get("auth_enabled") is not False:
         return None
     return f"service {resource.name} ({facts['target']}) has authentication off; every non-local webservice requires a key. Set auth_enabled: true in its deploy settings (ACI defaults to false)."
 
@@ -129,7 +140,7 @@ def promoted_release_in_production(resource: Resource, params: dict[str, Any]) -
 
 def _container_sizing(resource: Resource) -> list[tuple[str, Any, Any, Any, Any]]:
     """(container, cpu request, memory request, cpu limit, memory limit), comparable units."""
-    if resource.type == WEBSERVICE and resource.inputs.get("target") in ("aci", "aks"):
+    if resource.type == WEBSERVICE and "cpu_cores" in resource.inputs:  # a target that sizes its containers
         f = resource.inputs
         return [(resource.name, f.get("cpu_cores"), f.get("memory_gb"), f.get("cpu_cores_limit"), f.get("memory_gb_limit"))]
     if resource.type == K8S_DEPLOYMENT:
@@ -200,12 +211,12 @@ def autoscale_bounds(resource: Resource, params: dict[str, Any]) -> str | None:
 def tls_on_public_production_endpoints(resource: Resource, params: dict[str, Any]) -> str | None:
     """A production endpoint reachable from the internet is served over TLS."""
     f = resource.inputs
-    if resource.type != WEBSERVICE or f.get("stack") not in params["production_stacks"] or f.get("target") in (None, "local"):
+    target = _target(f)
+    if resource.type != WEBSERVICE or f.get("stack") not in params["production_stacks"] or target is None or not target.authenticates:
         return None
     if not f.get("public") or f.get("tls_enabled"):
         return None
-    how = "set leaf_domain_label (a Microsoft-issued certificate) or ssl_cname with ssl_cert_pem_file and ssl_key_pem_file on its cluster" if f.get("target") == "aks" else "set ssl_enabled with ssl_cert_pem_file, ssl_key_pem_file and ssl_cname"
-    return f"service {resource.name} in stack {f['stack']} is public without TLS; {how}, or put it behind an internal load balancer."
+    return f"service {resource.name} in stack {f['stack']} is public without TLS; {target.tls_fix}, or put it behind an internal load balancer."
 
 
 def required_tags(resource: Resource, params: dict[str, Any]) -> str | None:
@@ -231,7 +242,7 @@ def allowed_locations(resource: Resource, params: dict[str, Any]) -> str | None:
     return f"{resource.name} is in '{location}', which is not an approved region ({', '.join(params['allowed_locations'])}); set modelstack:location (or the resource's location) to one of them."
 
 
-POLICIES: tuple[Policy, ...] = (
+CORE_POLICIES: tuple[Policy, ...] = (
     Policy("aks-production-min-vcpus", "A production (FastProd) AKS cluster has at least 12 vCPUs.", "mandatory", aks_production_min_vcpus, {"min_vcpus": 12}),
     Policy("no-aci-in-production", "Production webservices run on AKS, not ACI.", "mandatory", no_aci_in_production, {"production_stacks": ["prod"]}),
     Policy("webservice-auth-enabled", "Every webservice outside local Docker requires a key or a token.", "mandatory", webservice_auth_enabled),
@@ -244,3 +255,5 @@ POLICIES: tuple[Policy, ...] = (
     Policy("required-tags", "Azure resources carry the required tags.", "mandatory", required_tags, {"required_tags": ["environment", "managed-by"]}),
     Policy("allowed-locations", "Azure resources are created only in approved regions.", "mandatory", allowed_locations, {"allowed_locations": ["westeurope", "northeurope", "eastus", "eastus2", "westus2", "uksouth", "swedencentral"]}),
 )
+# Every policy: the core ones, then each target's own (the resources only that target declares).
+POLICIES: tuple[Policy, ...] = CORE_POLICIES + tuple(policy for target in registry.all_targets() for policy in target.policies)

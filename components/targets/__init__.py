@@ -1,3 +1,3 @@
-"""Where a webservice runs, one folder per place: `local` (Docker on this machine), `azure` (the
-Azure platform and ACI), `kubernetes` (the webservice objects on a cluster; AKS is Azure's
-cluster running them). `keys` are a service's keys, shared by the remote targets."""
+"""Where a webservice runs: one package per target (`local`, `aci`, `aks`, `kubernetes`, ...),
+each behind the interface of `base` and named by `registry`. `azure` is the Azure platform the
+Azure targets share; `keys` are a service's keys and `states` Azure ML's service states."""

@@ -67,15 +67,13 @@ def service_state(states: list[str]) -> str:
 
 
 def live_state(resource_type: str, outputs: dict[str, Any] | None) -> tuple[str, str] | None:
-    """(service, state) of a live ACI container group or AKS Deployment from the outputs the engine
-    records for it; None for any other resource, or one that names no service."""
-    outputs = outputs or {}
-    if resource_type == CONTAINER_GROUP_TYPE:
-        service = (outputs.get("tags") or {}).get(ACI_SERVICE_TAG)
-        state = aci_state(outputs.get("provisioningState"), (outputs.get("instanceView") or {}).get("state"))
-    elif resource_type == DEPLOYMENT_TYPE:
-        service = ((outputs.get("metadata") or {}).get("labels") or {}).get(K8S_SERVICE_LABEL)
-        state = deployment_state(outputs.get("status"))
-    else:
-        return None
-    return (service, state) if isinstance(service, str) and service else None
+    """(service, state) of a live resource that runs a service (an ACI container group, a
+    Kubernetes Deployment, ...) from the outputs the engine records for it, as its target reads
+    them; None for any other resource, or one that names no service."""
+    from components.targets import registry
+
+    for target in registry.all_targets():
+        found = target.live_state(resource_type, outputs or {})
+        if found is not None:
+            return found
+    return None

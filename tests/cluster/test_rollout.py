@@ -267,7 +267,7 @@ def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cl
 
 
 def test_4_logs_of_one_versions_pods(rollout, cluster):
-    from components.commands.logs import KubeconfigSource, pod_logs
+    from components.targets.kubernetes.logs import KubeconfigSource, pod_logs
 
     lines: list[str] = []
     kubeconfig = KubeconfigSource(text=open(cluster.kubeconfig).read(), context=None, key="kubeconfig_file", fix="check the test cluster's admin.kubeconfig")

@@ -3,7 +3,8 @@ Pulumi's internals are used in one module only.
 
 The layers, lowest first (components/__init__.py draws the same map):
     foundation  components, errors, plan_values, pulumi_internals, dynamic_imports
-    config      components.config         (schema, loading, rules; no Pulumi resources)
+    config      components.config         (schema, loading, rules; no Pulumi resources), with
+                components.targets.registry, .base and each target's .schema (its deploy parameters)
     policy      components.policy         (guardrails as plain functions)
     image       components.image          (build context, build and push)
     targets     components.targets        (where a webservice runs)
@@ -13,10 +14,13 @@ The layers, lowest first (components/__init__.py draws the same map):
     commands    components.commands       (the `modelstack` command; nothing imports it)
 A module may import its own layer and the layers below it, with these further rules:
 - policy and image, side by side, import nothing of each other;
-- targets.local, targets.kubernetes and targets.azure: kubernetes knows nothing of Azure (it
-  serves any cluster), local knows nothing of either; azure may use kubernetes (AKS is Azure's
-  cluster running the same Kubernetes objects).
-Imports inside functions count as well: a lazy import is still a dependency.
+- the targets: kubernetes knows nothing of Azure, AKS or ACI (it serves any cluster), local knows
+  nothing of any other, ACI nothing of Kubernetes; azure (the platform) and aks may use
+  kubernetes (AKS is Azure's cluster running the same Kubernetes objects).
+Imports inside functions count as well: a lazy import is still a dependency; imports under
+`if TYPE_CHECKING:` (annotations only) do not. The registry loads each target's `target` module
+by name: lower layers reach a target through the interface of components.targets.base only.
+Outside components/targets/, no code names a target (tests/unit/test_target_names.py).
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ LAYERS = (
 SIDE_BY_SIDE = {frozenset({"policy", "image"})}
 FORBIDDEN = (
     ("components.targets.kubernetes", "components.targets.azure", "the kubernetes target serves any cluster"),
+    ("components.targets.kubernetes", "components.targets.aks", "the kubernetes target serves any cluster"),
+    ("components.targets.kubernetes", "components.targets.aci", "the kubernetes target serves any cluster"),
+    ("components.targets.aci", "components.targets.kubernetes", "ACI runs no Kubernetes objects"),
     ("components.targets.local", "components.targets.azure", "local Docker knows nothing of Azure"),
     ("components.targets.local", "components.targets.kubernetes", "local Docker knows nothing of Kubernetes"),
 )
@@ -74,11 +81,22 @@ def modules() -> dict[str, ast.Module]:
     return {module_name(p): ast.parse(p.read_text(), str(p)) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except what sits under `if TYPE_CHECKING:` (imports for annotations only,
+    which the interpreter never runs)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in [child, *_runtime_nodes(child)])
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 def imported(tree: ast.Module, known: set[str]) -> list[tuple[str, int]]:
     """(module of ours, line) for every import in the file, at any depth; `from X import y`
     counts as X.y when X.y is a module of ours."""
     found = []
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno) for alias in node.names if alias.name.split(".")[0] == "components"]
         elif isinstance(node, ast.ImportFrom):
@@ -91,7 +109,15 @@ def imported(tree: ast.Module, known: set[str]) -> list[tuple[str, int]]:
     return found
 
 
+# A target's deploy parameters and the registry that names the targets are configuration: the
+# config schema is built from them (components.targets.registry). The rest of a target is above.
+TARGET_CONFIG_MODULES = ("components.targets.registry", "components.targets.base")
+
+
 def layer_of(module: str) -> tuple[int, str]:
+    parts = module.split(".")
+    if module in TARGET_CONFIG_MODULES or (len(parts) == 4 and parts[:2] == ["components", "targets"] and parts[3] == "schema"):
+        return next((index, name) for index, (name, _) in enumerate(LAYERS) if name == "config")
     best = None
     for index, (name, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:

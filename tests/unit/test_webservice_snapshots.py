@@ -19,8 +19,8 @@ from tests.unit.plan_helpers import images_by_digest, revealed_inputs
 WEBSERVICE_TYPES = (
     "azure-native:containerinstance:ContainerGroup",
     "modelstack:aci:",
-    "modelstack:aks:AksFrontend",
-    "modelstack:aks:AksWebservice",
+    "modelstack:kubernetes:Frontend",
+    "modelstack:kubernetes:Webservice",
     "kubernetes:",
     "random:",
 )

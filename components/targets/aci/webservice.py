@@ -28,7 +28,7 @@ from typing import Any
 import pulumi
 
 from components.config import naming
-from components.targets.azure.aci_group import AciContainer, AciGroup
+from components.targets.aci.container_group import AciContainer, AciGroup
 from components.config.config_files import read_project_file
 from components.config.schema import AciDeploy, config_key
 from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
@@ -80,7 +80,7 @@ def subnet_resource_id(subscription_id: str, resource_group: str, deploy: AciDep
 def with_probes(tls: bool):
     """A transformation giving the container group's containers their probes.
 
-    AciContainer (components/aci_group.py) has no probe settings yet, so they are added to the
+    AciContainer (components.targets.aci.container_group) has no probe settings yet, so they are added to the
     ContainerGroup's arguments as it is registered.
     """
 

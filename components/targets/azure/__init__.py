@@ -1,3 +1,3 @@
-"""The Azure platform a stack creates or attaches: resource group and registry (`platform`,
-`container_registry`), AKS clusters (`aks_cluster`) and ACI container groups (`aci_group`,
-`aci_webservice`)."""
+"""The stack's Azure platform, shared by the Azure targets: resource group, container registry
+(`container_registry`), AKS clusters (`aks_cluster`, with `aks_gateway`) and Application
+Insights (`app_insights`), declared by `platform`."""

@@ -4,7 +4,7 @@
 an ACR. It declares, with the stack's tags on every resource:
 - a resource group: `modelstack:resource_group`, or rg-<project>-<stack>;
 - a ContainerRegistry (name from `modelstack:registry.name`, or derived from project, stack
-  and subscription), with a pull identity for ACI when a service targets aci;
+  and subscription), with a pull identity when a service's target pulls with one (ACI);
 - an AksCluster per `modelstack:clusters` entry (created or attached), whose kubelet
   identity may pull from the registry;
 - Application Insights when a service has `enable_app_insights` (components.targets.azure.app_insights).
@@ -19,6 +19,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from components.config import naming
+from components.targets.registry import target as target_named
 from components.targets.azure.aks_cluster import AksCluster
 from components.targets.azure.app_insights import AppInsights
 from components.config.schema import AcrRegistrySpec, StackConfig
@@ -60,7 +61,8 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
         tags=tags,
     )
     spec = config.registry
-    serves_aci = any(service.target == "aci" for service in config.services.values())
+    # A pull identity (granted AcrPull) for the targets whose services pull with one.
+    needs_pull_identity = any(target_named(service.target).uses_pull_identity for service in config.services.values())
     registry = ContainerRegistry(
         "registry",
         registry_name=spec.name or naming.registry_name(project, stack, subscription_id),
@@ -70,7 +72,7 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
         subscription_id=subscription_id,
         tags=tags,
         admin_user_enabled=spec.admin_user_enabled,
-        pull_identity_name=naming.identity_name(project, stack, "aci-pull") if serves_aci else None,
+        pull_identity_name=naming.identity_name(project, stack, "aci-pull") if needs_pull_identity else None,  # its name predates the other targets using it
     )
     clusters = {
         name: AksCluster(
@@ -89,7 +91,7 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
     }
     export_outputs(registry, clusters)
     insights = None
-    if any(getattr(service.deploy, "enable_app_insights", False) and service.target in ("aci", "aks") for service in config.services.values()):
+    if any(getattr(service.deploy, "enable_app_insights", False) and target_named(service.target).app_insights for service in config.services.values()):
         insights = AppInsights("app-insights", spec=config.app_insights, project=project, stack=stack, resource_group_name=group.name, location=config.location, tags=tags)
     return AzurePlatform(
         subscription_id=subscription_id,

@@ -1,4 +1,4 @@
-"""AksFrontend: the one front end of a stack's webservices on an AKS cluster.
+"""KubernetesFrontend: the one front end of a stack's webservices on a cluster (AKS, or any).
 
 Azure ML ran its own front end (azureml-fe) in every cluster: one address, a path per service
 (`/api/v1/service/<name>/score`), TLS with the cluster's certificate, weighted routing across
@@ -178,7 +178,11 @@ class GatewayApiObject(pulumi.CustomResource):
         super().__init__(f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}", name, props, opts)
 
 
-class AksFrontend(pulumi.ComponentResource):
+# Named for AKS before any cluster could have one: see components.targets.kubernetes.webservice.
+PREVIOUS_FRONTEND_TYPE = "modelstack:aks:AksFrontend"
+
+
+class KubernetesFrontend(pulumi.ComponentResource):
     """The Gateway a stack's services on one cluster are reached through: `ensure_namespace(name)`,
     `gateway_namespace`, `exposure`, `address` (the host clients call)."""
 
@@ -187,7 +191,8 @@ class AksFrontend(pulumi.ComponentResource):
         self.exposure = exposure(cluster.ssl_cname, cluster.tls_certificate is not None, cluster.frontend_fqdn)
         settings: GatewaySettings = cluster.gateway
         self.client_port = settings.client_port(self.exposure.scheme)
-        super().__init__("modelstack:aks:AksFrontend", name, {"namespace": self.gateway_namespace, "gateway_class": settings.gateway_class, "tls": self.exposure.tls}, opts)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_FRONTEND_TYPE)]))
+        super().__init__("modelstack:kubernetes:Frontend", name, {"namespace": self.gateway_namespace, "gateway_class": settings.gateway_class, "tls": self.exposure.tls}, opts)
         self._name = name
         self._provider = cluster.provider
         self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
@@ -221,13 +226,13 @@ class AksFrontend(pulumi.ComponentResource):
 
 
 # One front end per cluster component (that is, per cluster and stack), for this program run.
-_frontends: "weakref.WeakKeyDictionary[Any, AksFrontend]" = weakref.WeakKeyDictionary()
+_frontends: "weakref.WeakKeyDictionary[Any, KubernetesFrontend]" = weakref.WeakKeyDictionary()
 
 
-def frontend_for(cluster, stack: str, cluster_name: str) -> AksFrontend:
+def frontend_for(cluster, stack: str, cluster_name: str) -> KubernetesFrontend:
     """The cluster's front end, declared by the first service that needs it."""
     frontend = _frontends.get(cluster)
     if frontend is None:
-        frontend = AksFrontend(f"{cluster_name}-frontend", cluster=cluster, stack=stack, opts=pulumi.ResourceOptions(parent=cluster))
+        frontend = KubernetesFrontend(f"{cluster_name}-frontend", cluster=cluster, stack=stack, opts=pulumi.ResourceOptions(parent=cluster))
         _frontends[cluster] = frontend
     return frontend

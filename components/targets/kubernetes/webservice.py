@@ -1,4 +1,4 @@
-"""AksWebservice: Azure ML's AKS webservice, as Kubernetes objects on the stack's cluster.
+"""KubernetesWebservice: Azure ML's AKS webservice, as Kubernetes objects on the stack's cluster (AKS, or any).
 
 Per service, in its namespace (`namespace`, default modelstack-<stack>, owned by the cluster's
 front end, `components.targets.kubernetes.frontend`):
@@ -49,7 +49,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, OWNED_BY_STACK, AksFrontend, GatewayApiObject, service_base_uri, service_path
+from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, OWNED_BY_STACK, GatewayApiObject, KubernetesFrontend, service_base_uri, service_path
 from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP_AWAIT, KubernetesRollout, revision
 from components.config import capacity
 from components.config.schema import AksDeploy
@@ -290,8 +290,14 @@ def route_manifest(service: str, versions: list[RolloutVersion], namespace: str,
 # --- the component --------------------------------------------------------------------------------
 
 
-class AksWebservice(pulumi.ComponentResource):
-    """One service on AKS: `scoring_uri`, `swagger_uri`, `state`, `namespace_name`, `deployments`."""
+# Named for AKS before any cluster could run it: stacks recorded under the old type keep their
+# resources (the alias tells the engine it is the same component, so nothing is replaced).
+PREVIOUS_WEBSERVICE_TYPE = "modelstack:aks:AksWebservice"
+
+
+class KubernetesWebservice(pulumi.ComponentResource):
+    """One service on a Kubernetes cluster (AKS or any other): `scoring_uri`, `swagger_uri`,
+    `state`, `namespace_name`, `deployments`."""
 
     scoring_uri: pulumi.Output[str]
     swagger_uri: pulumi.Output[str]
@@ -307,7 +313,7 @@ class AksWebservice(pulumi.ComponentResource):
         images: dict[str, pulumi.Input[str]],  # by version name
         model_versions: dict[str, dict[str, str]],  # by version name
         keys: ServiceKeys | None,
-        frontend: AksFrontend,
+        frontend: KubernetesFrontend,
         provider: k8s.Provider,
         kubeconfig: pulumi.Input[str],  # a secret: the rollout waits read the cluster with it
         context: str | None = None,
@@ -318,7 +324,8 @@ class AksWebservice(pulumi.ComponentResource):
     ):
         self.namespace_name = deploy.namespace or frontend.gateway_namespace
         props = {"namespace": self.namespace_name, "versions": {v.name: v.percent for v in versions}, "auth_enabled": key_auth_enabled(deploy), **({"token_auth_enabled": True} if token_auth_enabled(deploy) else {})}
-        super().__init__("modelstack:aks:AksWebservice", name, props, opts)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_WEBSERVICE_TYPE)]))
+        super().__init__("modelstack:kubernetes:Webservice", name, props, opts)
         namespace = frontend.ensure_namespace(self.namespace_name)
 
         def child(*depends: pulumi.Resource) -> pulumi.ResourceOptions:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from pydantic import SecretStr
 
-from components.commands.logs import aci_logs
+from components.targets.aci.logs import aci_logs
 from components.errors import ModelstackError
 from components.image.registry_auth import AadToken
 

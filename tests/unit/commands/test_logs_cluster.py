@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from components.commands.logs import KubeconfigSource, Patience, pod_logs
+from components.targets.kubernetes.logs import KubeconfigSource, Patience, pod_logs
 from components.errors import ModelstackError
 from tests.workspace import REPO
 

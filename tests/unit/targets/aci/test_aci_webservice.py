@@ -9,7 +9,7 @@ import pytest
 
 from components.offline import azure_mocks
 from components.offline import evaluate as offline
-from components.targets.azure.aci_webservice import endpoint_host, endpoint_uris
+from components.targets.aci.webservice import endpoint_host, endpoint_uris
 from components.targets.states import aci_state
 from components.image.build_context import build_context
 from components.config.schema import AciDeploy

@@ -16,7 +16,7 @@ import pytest
 from components.offline import azure_mocks
 from components.config import naming
 from components.offline import evaluate as offline
-from components.targets.azure.aci_group import AciContainer, AciGroup
+from components.targets.aci.container_group import AciContainer, AciGroup
 from components.targets.azure.aks_cluster import AksCluster, attach_target, frontend_annotations, frontend_fqdn
 from components.config.schema import ClusterSpec
 from components.errors import ConfigError
@@ -80,9 +80,9 @@ def test_prod_declares_this_tree(project):
         ("kubernetes:policy/v1:PodDisruptionBudget", "diabetes-pdb", "diabetes-aks"),
         ("kubernetes:yaml/v2:ConfigFile", "aks-prod-gateway-api-crds", "aks-prod"),
         ("modelstack:aks:AksCluster", "aks-prod", "<stack>"),
-        ("modelstack:aks:AksFrontend", "aks-prod-frontend", "aks-prod"),
-        ("modelstack:aks:AksWebservice", "diabetes-aks", "diabetes"),
-        ("modelstack:aks:AksWebservice", "diabetes-multi-aks", "diabetes-multi"),
+        ("modelstack:kubernetes:Frontend", "aks-prod-frontend", "aks-prod"),
+        ("modelstack:kubernetes:Webservice", "diabetes-aks", "diabetes"),
+        ("modelstack:kubernetes:Webservice", "diabetes-multi-aks", "diabetes-multi"),
         ("modelstack:registry:ContainerRegistry", "registry", "<stack>"),
         ("modelstack:webservice:Webservice", "diabetes", "<stack>"),
         ("modelstack:webservice:Webservice", "diabetes-multi", "<stack>"),
