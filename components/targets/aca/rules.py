@@ -46,7 +46,7 @@ def size_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
             fix=f"set cpu_cores: {number_text(near)} with memory_gb: {number_text(memory_for(near))}",
         )]
     if abs(memory - memory_for(cpu)) > 1e-9:
-        default = "" if "memory_gb" in deploy.model_fields_set else ", the default"
+        default = "" if "memory_gb" in deploy.model_fields_set else " (the default)"
         fix = f"set memory_gb: {number_text(memory_for(cpu))} for cpu_cores {number_text(cpu)}"
         if allowed_cpu(memory / GB_PER_CORE):
             fix += f", or cpu_cores: {number_text(memory / GB_PER_CORE)} for memory_gb {number_text(memory)}"
@@ -62,7 +62,7 @@ def size_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
 def replica_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
     if deploy.min_replicas <= deploy.max_replicas:
         return []
-    default = "" if "max_replicas" in deploy.model_fields_set else ", the default"
+    default = "" if "max_replicas" in deploy.model_fields_set else ", the default"  # inside the parentheses
     return [ConfigError(
         f"min_replicas ({deploy.min_replicas}) is greater than max_replicas ({deploy.max_replicas}{default})",
         key=_key(name, "min_replicas"),
