@@ -8,7 +8,14 @@ Per-stack levels and parameters: `--policy-pack-config policies/config/<stack>.j
 import sys
 from pathlib import Path
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyPack, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
 
 # The pack runs from its own folder; the rules live in the project's package next to it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,7 +31,7 @@ def as_crossguard(policy: Policy) -> ResourceValidationPolicy:
         params = {**policy.parameters, **(args.get_config() or {})}
         message = policy.check(Resource(args.urn, args.resource_type, args.name, dict(args.props)), params)
         if message:
-            report_violation(message)
+            report_violation(message, None)  # no URN: the resource under validation
 
     schema = PolicyConfigSchema(properties=policy.config_schema()) if policy.parameters else None
     return ResourceValidationPolicy(name=policy.name, description=policy.description, enforcement_level=LEVELS[policy.enforcement], validate=validate, config_schema=schema)

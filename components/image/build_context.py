@@ -27,7 +27,15 @@ from components.config.environment_files import conda_document
 from components.config.reading import read_config_file
 from components.config.schema import DEFAULT_BASE_IMAGE, EnvironmentSpec, ModelSpec, ServiceSpec
 from components.errors import ConfigError
-from components.image.model_versions import APP_ROOT, MODELS_ROOT, PlacedModel, azureml_model_dir, place_models, tree_digest, tree_files
+from components.image.model_versions import (
+    APP_ROOT,
+    MODELS_ROOT,
+    PlacedModel,
+    azureml_model_dir,
+    place_models,
+    tree_digest,
+    tree_files,
+)
 from modelstack_server import contract
 
 TEMPLATES_DIR = SOURCE_ROOT / "templates"
@@ -291,6 +299,7 @@ def _write_file(target: Path, data: bytes | None = None, *, copy_of: Path | None
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         with os.fdopen(os.open(target, flags, 0o644), "wb") as handle:
             if source is None:
+                assert data is not None, "_write_file takes data or copy_of"
                 handle.write(data)
             else:
                 shutil.copyfileobj(source, handle)

@@ -17,10 +17,10 @@ import docker
 import docker.errors
 import requests
 
-from components.image.build_context import BuildContext, context_tarball, is_locally_built, runtime_base_image
 from components.config.schema import RegistryCredentials
-from components.image.docker_client import require_image
 from components.errors import BuildError
+from components.image.build_context import BuildContext, context_tarball, is_locally_built, runtime_base_image
+from components.image.docker_client import require_image
 from components.image.wheelhouse import ensure_wheelhouse
 from modelstack_server.contract import IMAGE_CONTEXT_DIGEST_LABEL, IMAGE_SERVICE_LABEL
 
@@ -44,7 +44,7 @@ class ImageResult:
     digest: str  # sha256:...
     built: bool
     pushed: bool
-    build: "BuildReport | None"
+    build: BuildReport | None
 
     @property
     def reference(self) -> str:
@@ -161,7 +161,10 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
     seconds = time.monotonic() - started
     cached = sum(1 for _, hit in steps if hit)
     log(f"built {reference} in {seconds:.1f}s ({cached} of {len(steps)} steps from the layer cache)")
-    return BuildReport(image_id or client.images.get(reference).id, steps, seconds)
+    if not image_id:
+        image_id = client.images.get(reference).id
+    assert image_id, f"the Docker daemon reports no ID for the image it built, {reference}"
+    return BuildReport(image_id, steps, seconds)
 
 
 def push(client: docker.DockerClient, repository: str, tag: str, *, auth_config: dict[str, str] | None = None, log=stderr_log) -> str:

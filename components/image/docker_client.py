@@ -61,7 +61,8 @@ def docker_client(*, connect_timeout: float = 5.0, timeout: float = 600.0) -> do
         except OSError as exc:
             raise _unavailable(host, exc) from exc
     try:
-        client = docker.from_env(timeout=connect_timeout)
+        # docker-py hands the timeout to requests, which takes seconds as a float; its stubs say int
+        client = docker.from_env(timeout=connect_timeout)  # type: ignore[arg-type]
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         raise _unavailable(host, exc) from exc
     try:
@@ -69,7 +70,7 @@ def docker_client(*, connect_timeout: float = 5.0, timeout: float = 600.0) -> do
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         client.close()
         raise _unavailable(host, exc) from exc
-    client.api.timeout = timeout
+    client.api.timeout = timeout  # type: ignore[assignment]  # a float too, as above
     return client
 
 

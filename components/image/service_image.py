@@ -17,8 +17,9 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
-from components.dynamic_imports import imports_first
+
 from components.config.schema import STATE_DIR
+from components.dynamic_imports import imports_first
 
 # Inputs whose change means a different image.
 IMAGE_IDENTITY = ("repository", "tag")
@@ -37,12 +38,12 @@ class ServiceImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from pathlib import Path
 
-        from components.image.build_context import build_context
-        from components.config.schema import ModelSpec, RegistryCredentials, ServiceSpec
         from components.config.load import find_project_dir
-        from components.image.docker_client import docker_client
+        from components.config.schema import ModelSpec, RegistryCredentials, ServiceSpec
         from components.errors import BuildError
+        from components.image.build_context import build_context
         from components.image.builder import ensure_image, is_local_registry, split_repository
+        from components.image.docker_client import docker_client
 
         project_dir = find_project_dir()
         service = ServiceSpec.model_validate(props["service_spec"])

@@ -18,10 +18,10 @@ from components.config import load, reading as config_reading
 from components.config.merge import merged_values
 from components.config.rules import MODEL_NAME, SERVICE_NAME
 from components.config.schema import DEPLOY_MODELS, NAMESPACE, config_key
-from components.errors import ConfigError, ConfigErrors, ModelstackError
+from components.errors import ConfigError, ConfigErrors
 from components.importer import reading, v1_json, v1_python, v2_yaml, writer
 from components.importer.placing import Placer
-from components.importer.result import Finding, Imported, ImportedModel, SourcePath, refused
+from components.importer.result import Finding, Imported, ImportedModel, SourcePath
 
 AZURE_ML_IMAGES = "mcr.microsoft.com/azureml/"
 STACK_KEYS = ("target", "compute", "deploy", "versions")
@@ -181,7 +181,8 @@ def _stack_clusters(stack_text: str | None) -> tuple[set[str], set[str], bool]:
     return (set(clusters) if isinstance(clusters, dict) else set(), set(kubernetes) if isinstance(kubernetes, dict) else set(), f"{NAMESPACE}:registry" in config)
 
 
-def _decide_target(request: Request, imported: Imported, stack_text: str | None) -> None:
+def _decide_target(request: Request, imported: Imported, stack_text: str | None) -> str:
+    """The target the service runs on (v2 sources leave it to the stack's clusters)."""
     clusters, kubernetes, _ = _stack_clusters(stack_text)
     if imported.target is None:  # v2: the stack's clusters decide
         if imported.compute is None:
@@ -196,6 +197,7 @@ def _decide_target(request: Request, imported: Imported, stack_text: str | None)
             raise ConfigError(f"cluster '{imported.compute}' is not declared in stack {request.stack}", key=imported.compute_field or "--compute",
                               rule=f"an {imported.target} service runs on a cluster declared under {NAMESPACE}:{section} of its stack",
                               fix=f"declare it in stacks/Pulumi.{request.stack}.yaml first, or give --compute with one of: {', '.join(sorted(declared)) or '(none declared)'}")
+    return imported.target
 
 
 def _apply_models(request: Request, imported: Imported) -> None:
@@ -215,14 +217,15 @@ def _apply_models(request: Request, imported: Imported) -> None:
     imported.served = [s.split(":", 1)[0] for s in imported.served]
     for name in sorted(wanted | set(imported.served)):
         name = name.split(":", 1)[0]
-        model = known.get(name)
-        if model is None or model.path is None:
-            origin = model.origin if model else "--model"
+        served_model = known.get(name)
+        if served_model is None or served_model.path is None:
+            origin = served_model.origin if served_model else "--model"
             raise ConfigError(f"the files of model '{name}' are not in the sources", key=origin, rule="a model registered in Azure ML is served from its files", fix=f"give them with --model {name}=PATH (the file or folder you registered)")
     imported.models = [known[n] for n in dict.fromkeys([*imported.served, *sorted(wanted)]) if n in known]
 
 
-def _check_names(imported: Imported) -> None:
+def _check_names(imported: Imported) -> str:
+    """The service's name, once it and the models' names are allowed."""
     if imported.service is None:
         raise ConfigError("the service has no name", key="--service", rule="a service is named", fix="give --service NAME")
     if not SERVICE_NAME.match(imported.service):
@@ -230,6 +233,7 @@ def _check_names(imported: Imported) -> None:
     for model in imported.models:
         if not MODEL_NAME.match(model.name):
             raise ConfigError(f"model name '{model.name}' is not allowed", key=model.origin or "--model", rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="register it under another name (--model NEWNAME=PATH)")
+    return imported.service
 
 
 def _pip_override(request: Request, imported: Imported, placer: Placer) -> None:
@@ -255,24 +259,28 @@ def _placed(value: Any, placer: Placer) -> Any:
     return value
 
 
-def _entries(request: Request, imported: Imported, placer: Placer) -> tuple[dict, dict, dict]:
+def _entries(request: Request, imported: Imported, placer: Placer, target: str) -> tuple[dict, dict, dict]:
     models = {}
     for model in imported.models:
+        assert model.path is not None  # _apply_models refuses a served model without files
         models[model.name] = {"path": placer.place(model.path), **model.values}
+    entry_script = imported.entry_script
+    if entry_script is None:
+        raise ConfigError("the sources name no entry script", key="SOURCES", rule="a service runs its entry script (score.py)", fix="import the file that names it: inferenceconfig.json (entryScript), the InferenceConfig(entry_script=...) call or the deployment YAML (code_configuration.scoring_script)")
     shared: dict[str, Any] = {"models": list(imported.served)}
     if imported.source_directory is not None:
         source_dir = placer.place(imported.source_directory)
         shared["source_directory"] = source_dir
-        shared["entry_script"] = placer.place_inside(imported.entry_script, imported.source_directory, source_dir)
+        shared["entry_script"] = placer.place_inside(entry_script, imported.source_directory, source_dir)
     else:
-        shared["entry_script"] = placer.place(imported.entry_script)
+        shared["entry_script"] = placer.place(entry_script)
     if imported.environment:
         shared["environment"] = _placed(imported.environment, placer)
     shared.update(imported.shared)
     stack: dict[str, Any] = {"target": imported.target}
     if imported.target in ("aks", "kubernetes"):
         stack["compute"] = imported.compute
-    allowed = DEPLOY_MODELS[imported.target].model_fields
+    allowed = DEPLOY_MODELS[target].model_fields
     deploy = {}
     for key, value in imported.deploy.items():
         if key in allowed:
@@ -298,7 +306,7 @@ def _refuse_existing(request: Request, project: Any, stack_doc: Any, service: st
     taken_models = writer.existing_names(project, "models", shared=True) | writer.existing_names(stack_doc, "models", shared=False)
     for name in models:
         if name in taken_models:
-            raise ConfigError(f"model '{name}' is already declared", key=config_key("models", name), rule="an import never replaces a model unless asked", fix=f"name it otherwise with --model NEWNAME=PATH, or pass --force to replace it")
+            raise ConfigError(f"model '{name}' is already declared", key=config_key("models", name), rule="an import never replaces a model unless asked", fix="name it otherwise with --model NEWNAME=PATH, or pass --force to replace it")
 
 
 def _values_from_texts(project_text: str, stack_text: str, stack: str) -> tuple[dict, dict, set[str]]:
@@ -329,8 +337,7 @@ def _traced(error: ConfigError, findings: list[Finding]) -> ConfigError:
     return ConfigError(f"{error.detail} (imported from {sources[-1]})", key=error.key, rule=error.rule, fix=error.fix)
 
 
-def _full_keys(imported: Imported) -> None:
-    service = imported.service
+def _full_keys(imported: Imported, service: str) -> None:
     for finding in imported.findings:
         went = finding.went
         if went is None or went.startswith(f"{NAMESPACE}:"):
@@ -358,18 +365,18 @@ def plan(request: Request) -> Plan:
         imported.deploy["memory_gb"] = request.memory_gb
         imported.went("--memory-gb", "deploy.memory_gb")
     _apply_models(request, imported)
-    _check_names(imported)
-    _decide_target(request, imported, stack_text)
-    placer = Placer(request.project_dir, imported.service, request.copy_outside)
+    service = _check_names(imported)
+    target = _decide_target(request, imported, stack_text)
+    placer = Placer(request.project_dir, service, request.copy_outside)
     _pip_override(request, imported, placer)
-    models, shared, stack_entry = _entries(request, imported, placer)
+    models, shared, stack_entry = _entries(request, imported, placer, target)
 
     project = writer.load(project_text)
     stack_doc = writer.load(stack_text or "")
-    _refuse_existing(request, project, stack_doc, imported.service, models)
+    _refuse_existing(request, project, stack_doc, service, models)
     writer.add_shared(project, "models", models)
-    writer.add_shared(project, "services", {imported.service: shared})
-    writer.add_stack(stack_doc, "services", {imported.service: stack_entry})
+    writer.add_shared(project, "services", {service: shared})
+    writer.add_stack(stack_doc, "services", {service: stack_entry})
     _, _, has_registry = _stack_clusters(stack_text)
     if imported.target in ("aci", "aks") and not has_registry:
         writer.add_stack(stack_doc, "registry", {"kind": "acr"})
@@ -381,9 +388,9 @@ def plan(request: Request) -> Plan:
             continue
         writer.add_stack(stack_doc, "clusters", {name: _placed(values, placer)}, replace=False)
     new_project, new_stack = writer.dump(project), writer.dump(stack_doc)
-    _full_keys(imported)
+    _full_keys(imported, service)
     files = {project_path: (project_text, new_project), stack_path: (stack_text, new_stack)}
-    return Plan(imported.service, files, placer.copies, imported.findings)
+    return Plan(service, files, placer.copies, imported.findings)
 
 
 def validate(request: Request, plan_: Plan) -> None:

@@ -127,7 +127,7 @@ class Source:
                 f"{self.name}: {call.kind}({arg}=...)",
                 f"{arg}={shown} at {self.where(node)} is not a literal value",
                 rule="modelstack reads the code without running it: a value is taken only when it is written out (a string, number, bool, list or dict)",
-                fix=f"write the value itself in the call (not a variable or a call), or give it on the command line",
+                fix="write the value itself in the call (not a variable or a call), or give it on the command line",
             ) from None
 
     def source(self, call: Call, arg: str | None = None) -> str:
@@ -181,7 +181,7 @@ def read_python(source: Source, imported: Imported, *, target: str | None, servi
         _read_compute(source, imported, compute, deploy_calls)
 
 
-def _bound(source: Source, node: ast.expr | None, at: ast.AST) -> Call | None:
+def _bound(source: Source, node: ast.expr | None, at: ast.Call) -> Call | None:
     """The call a variable holds where it is used: its last assignment from a call before that line."""
     if not isinstance(node, ast.Name):
         return None
@@ -219,7 +219,8 @@ def _service_name(source: Source, deploy_calls: list[Call]) -> str | None:
 def _read_deploy(source: Source, call: Call, imported: Imported) -> None:
     for arg in call.args:
         where = source.source(call, arg)
-        if isinstance(call.args[arg], ast.Constant) and call.args[arg].value is None:
+        value = call.args[arg]
+        if isinstance(value, ast.Constant) and value.value is None:
             continue
         if arg in SECRET_ARGS:
             raise refused(where, "a key is written in the code in plain text", rule="keys are Pulumi secrets in modelstack, never plain text", fix=f"remove it; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.deploy.{arg}' VALUE")

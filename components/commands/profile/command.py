@@ -12,18 +12,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from components.config.schema import STATE_DIR
-from components.errors import ConfigErrors, ModelstackError
-from components.commands.profile.inputs import DEFAULT_CONCURRENCY, DEFAULT_CPU, DEFAULT_DURATION_SECONDS, DEFAULT_MEMORY_GB, parse_concurrency
+from components.commands.profile.inputs import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_CPU,
+    DEFAULT_DURATION_SECONDS,
+    DEFAULT_MEMORY_GB,
+    parse_concurrency,
+)
 from components.commands.profile.recommend import deploy_snippet, deploy_suggestion
 from components.commands.profile.report import write_report_files
 from components.commands.profile.run import ProfileReport, run_profile
+from components.config.schema import STATE_DIR
+from components.errors import ConfigErrors, ModelstackError
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 PROFILES_DIR = Path(STATE_DIR) / "profiles"
@@ -114,7 +119,7 @@ def profile(
     memory_gb: float = typer.Option(DEFAULT_MEMORY_GB, "--memory-gb", help="Memory limit of the container in GB (no swap)."),
     duration: float = typer.Option(DEFAULT_DURATION_SECONDS, "--duration", help="Seconds of load per concurrency level (2-60)."),
     concurrency: str = typer.Option(DEFAULT_CONCURRENCY, "--concurrency", help="Requests in flight per level: a list (1,4,16) or a doubling range (1-32)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for profile.json and profile.png [default: .modelstack/profiles/<stack>-<service>]."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for profile.json and profile.png [default: .modelstack/profiles/<stack>-<service>]."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (progress still goes to stderr)."),
 ) -> None:
     """Profile a service locally: its image under CPU and memory limits, a real load generator,

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from components.commands.profile.inputs import DATA_KEY, GB, REQUEST_TIMEOUT_SECONDS
 from components.config.schema import STATE_DIR
 from components.errors import DeploymentError, ModelstackError
-from components.commands.profile.inputs import DATA_KEY, GB, REQUEST_TIMEOUT_SECONDS
 from modelstack_server.contract import IMAGE_CONTEXT_DIGEST_LABEL
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from components.config import reading
 from components.errors import ModelstackError
 
-
 # --- defaults and bounds (docs/commands.md, "modelstack profile", documents them) ------------
 
 DEFAULT_CPU = 1.0

@@ -7,11 +7,22 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from components.commands.profile.inputs import (
+    CPU_BOUND_SHARE,
+    CPU_HEADROOM,
+    CPU_THROTTLED_SHARE,
+    DATA_KEY,
+    GB,
+    KNEE_SHARE,
+    MEMORY_BOUND_SHARE,
+    MEMORY_HEADROOM,
+    STEP,
+    TARGET_UTILIZATION_RANGE,
+)
+from components.commands.profile.usage import Usage
+from components.commands.profile.wrk import LATENCY_FIELDS, LoadResult
 from components.config.deploy_rules import DEFAULT_TARGET_UTILIZATION
 from components.errors import ModelstackError
-from components.commands.profile.wrk import LATENCY_FIELDS, LoadResult
-from components.commands.profile.usage import Usage
-from components.commands.profile.inputs import CPU_BOUND_SHARE, CPU_HEADROOM, CPU_THROTTLED_SHARE, DATA_KEY, GB, KNEE_SHARE, MEMORY_BOUND_SHARE, MEMORY_HEADROOM, STEP, TARGET_UTILIZATION_RANGE
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 from components.commands.profile.run import ProfileReport
-
-
 
 # --- report files ---------------------------------------------------------------------------------
 

@@ -33,16 +33,33 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from components.errors import ConfigError
-from components.commands.profile.wrk import require_wrk, run_wrk, write_wrk_files
-from components.commands.profile.usage import UsageSampler, usage_between
-from components.commands.profile.recommend import LevelResult, Recommendation, deploy_suggestion, profile_fields, recommend
-from components.commands.profile.inputs import DEFAULT_CONCURRENCY, DEFAULT_CPU, DEFAULT_DURATION_SECONDS, DEFAULT_MEMORY_GB, GB, WARMUP_SECONDS, check_limits, parse_concurrency, read_request_bodies
 from components.commands.profile.container import _container_alive, ensure_profile_image, preflight, profiled_container
+from components.commands.profile.inputs import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_CPU,
+    DEFAULT_DURATION_SECONDS,
+    DEFAULT_MEMORY_GB,
+    GB,
+    WARMUP_SECONDS,
+    check_limits,
+    parse_concurrency,
+    read_request_bodies,
+)
+from components.commands.profile.recommend import (
+    LevelResult,
+    Recommendation,
+    deploy_suggestion,
+    profile_fields,
+    recommend,
+)
+from components.commands.profile.usage import UsageSampler, usage_between
+from components.commands.profile.wrk import require_wrk, run_wrk, write_wrk_files
+from components.errors import ConfigError
 
 
 def server_concurrency(service_spec) -> dict[str, Any]:

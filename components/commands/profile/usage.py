@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class UsageSample:
     """One `docker stats` reading: the container's use over the interval that ended at `at`."""
@@ -87,7 +86,7 @@ class UsageSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"stats-{container_id[:12]}", daemon=True)
 
-    def start(self) -> "UsageSampler":
+    def start(self) -> UsageSampler:
         self._thread.start()
         return self
 

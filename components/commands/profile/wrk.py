@@ -9,9 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.errors import ModelstackError
 from components.commands.profile.inputs import REQUEST_TIMEOUT_SECONDS
-
+from components.errors import ModelstackError
 
 LATENCY_FIELDS = ("p50", "p90", "p95", "p99", "p999")
 

@@ -16,8 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from components.commands.profile.wrk import run_wrk, write_wrk_files
 from components.commands.profile.command import profile
+from components.commands.profile.wrk import run_wrk, write_wrk_files
 from tests.conftest import image_references, remove_image_references
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -7,8 +7,8 @@ import socket
 import docker
 import pytest
 
-from components.image.docker_client import docker_client as connect, require_image
 from components.errors import DockerUnavailableError, ModelstackError
+from components.image.docker_client import docker_client as connect, require_image
 
 
 def test_connects_to_the_running_daemon(docker_client):
@@ -45,8 +45,8 @@ def test_unreachable_daemon_names_the_host_and_the_fix(kind, dead_socket, tmp_pa
     assert isinstance(err.value, ModelstackError)
     assert "the Docker daemon is not reachable" in message
     assert host in message
-    assert "scripts/dockerd.sh start" in err.value.fix
-    assert "Docker Desktop" in err.value.fix
+    assert "scripts/dockerd.sh start" in (err.value.fix or "")
+    assert "Docker Desktop" in (err.value.fix or "")
     assert "Traceback" not in message
 
 
@@ -76,5 +76,5 @@ def test_require_image_on_a_missing_tag_names_the_key_and_the_build(docker_clien
     assert err.value.key == key
     assert str(err.value).startswith(f"{key}: ")
     assert tag in err.value.detail
-    assert f"scripts/build-base-image.sh {tag}" in err.value.fix
+    assert f"scripts/build-base-image.sh {tag}" in (err.value.fix or "")
 

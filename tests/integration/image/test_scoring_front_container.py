@@ -23,8 +23,7 @@ import requests
 
 from components.image.build_context import build_context
 from components.image.builder import build
-from tests.workspace import copy_project, free_port
-from tests.workspace import REPO as REPO_ROOT
+from tests.workspace import REPO as REPO_ROOT, copy_project, free_port
 
 REPO = REPO_ROOT
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])

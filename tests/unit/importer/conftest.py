@@ -23,9 +23,9 @@ class Workspace:
         self.v2 = root / "azureml" / "v2"
 
     def run(self, *args: str, cwd: Path | None = None):
-        from components.commands.cli import app
-
         import os
+
+        from components.commands.cli import app
 
         previous = os.getcwd()
         os.chdir(cwd or self.seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,8 @@ def _document(kind: str, field: str, value) -> dict:
 
 @pytest.mark.parametrize("kind,field", [("AKS", f) for f in AKS] + [("ACI", f) for f in ACI] + [("local", f) for f in LOCAL])
 def test_deployment_config_field_maps(kind, field):
-    value, key = {"AKS": AKS, "ACI": ACI, "local": LOCAL}[kind][field]
+    tables: dict[str, dict[str, tuple[Any, str]]] = {"AKS": AKS, "ACI": ACI, "local": LOCAL}
+    value, key = tables[kind][field]
     imported = Imported()
     v1_json.read_deployment_config(_document(kind, field, value), HERE / "deploymentconfig.json", imported)
     assert imported.deploy == {key: value}
@@ -81,6 +83,7 @@ def test_inference_config_flat_field_maps(field, value, key):
 def test_inference_config_names_and_registry():
     imported = Imported()
     v1_json.read_inference_config({"entryScript": "score.py", "sourceDirectory": "src", "runtime": "python", "description": "d", "baseImageRegistry": {"address": "r.io", "username": "u"}}, HERE / "ic.json", imported)
+    assert imported.entry_script is not None and imported.source_directory is not None
     assert imported.entry_script.value == "score.py" and imported.source_directory.value == "src"
     assert imported.shared == {"description": "d"} and imported.environment == {"base_image_registry": {"address": "r.io", "username": "u"}}
 
@@ -145,7 +148,7 @@ def test_deploy_configuration_argument_refused_by_name(tmp_path, cls, arg, value
     source = _python(tmp_path, f"c = {cls}.deploy_configuration({arg}={value})\n")
     with pytest.raises(ConfigError) as raised:
         v1_python._read_deploy(source, source.calls[0], Imported())
-    assert arg in raised.value.key and "line 1" in str(raised.value)
+    assert arg in (raised.value.key or "") and "line 1" in str(raised.value)
 
 
 def test_a_variable_is_reported_with_its_line_never_evaluated(tmp_path):
@@ -176,6 +179,7 @@ def test_model_register_arguments_map(tmp_path):
     imported = Imported()
     v1_python._read_models(source, imported, {}, [])
     (model,) = imported.models
+    assert model.path is not None
     assert model.path.value == "m.pkl" and model.values == {"tags": {"a": "b"}, "properties": {"p": "q"}, "description": "d", "framework": "ScikitLearn", "framework_version": "1.0"}
 
 

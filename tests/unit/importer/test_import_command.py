@@ -8,8 +8,6 @@ import json
 import pytest
 import yaml
 
-from tests.workspace import REPO
-
 REQUIREMENTS = "../examples/diabetes/requirements.txt"  # the project copy's, from seed/
 
 
