@@ -265,8 +265,7 @@ def _entries(request: Request, imported: Imported, placer: Placer, target: str) 
         assert model.path is not None  # _apply_models refuses a served model without files
         models[model.name] = {"path": placer.place(model.path), **model.values}
     entry_script = imported.entry_script
-    if entry_script is None:
-        raise ConfigError("the sources name no entry script", key="SOURCES", rule="a service runs its entry script (score.py)", fix="import the file that names it: inferenceconfig.json (entryScript), the InferenceConfig(entry_script=...) call or the deployment YAML (code_configuration.scoring_script)")
+    assert entry_script is not None  # each source's reader refuses sources that name none
     shared: dict[str, Any] = {"models": list(imported.served)}
     if imported.source_directory is not None:
         source_dir = placer.place(imported.source_directory)
