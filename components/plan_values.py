@@ -48,3 +48,21 @@ def sanitize(value: Any, *, reveal: bool = False) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire carries every number as a double
     return value
+
+
+def policy_view(value: Any) -> Any:
+    """Inputs as a policy judges them: secrets in plain text, as the engine hands them to a
+    CrossGuard pack, so `check` and a preview judge the same values (a container app's ingress
+    sits in a configuration made secret as a whole by the keys beside it). Never printed."""
+    revealed = sanitize(value, reveal=True)
+
+    def unwrap(item: Any) -> Any:
+        if isinstance(item, dict):
+            if len(item) == 1 and SECRET_PLACEHOLDER in item:
+                return unwrap(item[SECRET_PLACEHOLDER])
+            return {k: unwrap(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [unwrap(v) for v in item]
+        return item
+
+    return unwrap(revealed)

@@ -86,6 +86,7 @@ def check(
     from components.config.load import find_project_dir
     from components.config.rules import stack_warnings
     from components.offline.evaluate import evaluate_stack, plan_json
+    from components.plan_values import policy_view
     from components.policy.settings import evaluate_policies, load_stack_policy_config
     from components.policy.types import Resource
 
@@ -96,7 +97,7 @@ def check(
         policy_config = load_stack_policy_config(find_project_dir(), stack)
     except ModelstackError as error:
         _fail(error)
-    violations = evaluate_policies([Resource(r.urn, r.type, r.name, r.inputs) for r in plan.resources], policy_config)
+    violations = evaluate_policies([Resource(r.urn, r.type, r.name, policy_view(r.raw_inputs)) for r in plan.resources], policy_config)
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
     warnings = stack_warnings(config)
     if as_json:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-STACKS = ("local", "dev", "staging", "prod")
+STACKS = ("local", "dev", "staging", "prod", "aca")
 
 
 def modelstack(project, *args: str) -> subprocess.CompletedProcess:
