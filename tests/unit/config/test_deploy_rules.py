@@ -171,7 +171,7 @@ def test_versions_are_for_services_on_a_kubernetes_cluster_only(project):
 def test_aci_and_aks_need_an_azure_registry(project):
     assert errors_of(project, aci(), registry="local") == [
         f"{KEY}.target: target is aci but the stack's registry is kind: local\n"
-        "  Rule: ACI and AKS pull images from the stack's Azure Container Registry\n"
+        "  Rule: ACI, AKS and Azure Container Apps pull images from the stack's Azure Container Registry\n"
         "  Fix: set modelstack:registry to kind: acr in this stack, or set target: local"
     ]
 
