@@ -34,6 +34,10 @@ def _models(values: list[str]) -> dict[str, str | None]:
     return models
 
 
+def _one_of(names: list[str]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+
 def import_(
     sources: List[Path] = typer.Argument(..., help="Azure ML's files: inferenceconfig.json + deploymentconfig.json (v1 CLI), a .py or .ipynb (v1 SDK), or an online endpoint's and its deployments' .yml (v2)."),
     stack: str = typer.Option(..., "--stack", help="The stack whose file gets the target and deploy settings (stacks/Pulumi.<stack>.yaml; created when new)."),
@@ -51,9 +55,10 @@ def import_(
     """Import an Azure ML deployment (v1 JSON, v1 Python or notebook, v2 YAML) as a model and a service of a stack."""
     from components.config.load import find_project_dir
     from components.importer import plan as importing
+    from components.importer.counterparts import importable
 
-    if target is not None and target not in ("local", "aci", "aks", "kubernetes"):
-        raise typer.BadParameter(f"'{target}' is not local, aci, aks or kubernetes", param_hint="--target")
+    if target is not None and target not in (allowed := importable()):
+        raise typer.BadParameter(f"'{target}' is not {_one_of(allowed)}", param_hint="--target")
     try:
         project_dir = find_project_dir()
         request = importing.Request(

@@ -7,6 +7,7 @@ One module per concern:
   report of where each source field went;
 - `reading`: the source files read within bounds (size, depth, notebook cells);
 - `v1_json`, `v1_python`, `v2_yaml`: one reader per source, pure over the parsed documents;
+- `counterparts`: which target each of Azure ML's kinds of deployment becomes, as the targets say;
 - `sizing`: instance types and Kubernetes quantities to cpu_cores / memory_gb;
 - `placing`: source paths made relative to the project (or copied in, when asked);
 - `writer`: the YAML edits (comments and order kept), the diff, the all-or-nothing write;

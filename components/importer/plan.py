@@ -19,12 +19,15 @@ from components.config.merge import merged_values
 from components.config.rules import MODEL_NAME, SERVICE_NAME
 from components.config.schema import DEPLOY_MODELS, NAMESPACE, config_key
 from components.errors import ConfigError, ConfigErrors
-from components.importer import reading, v1_json, v1_python, v2_yaml, writer
+from components.importer import counterparts, reading, v1_json, v1_python, v2_yaml, writer
 from components.importer.placing import Placer
 from components.importer.result import Finding, Imported, ImportedModel, SourcePath
+from components.targets import registry
 
 AZURE_ML_IMAGES = "mcr.microsoft.com/azureml/"
 STACK_KEYS = ("target", "compute", "deploy", "versions")
+# The section the AKS clusters a v1 SDK file creates or attaches are declared in.
+CLUSTERS = "clusters"
 
 
 @dataclass
@@ -95,12 +98,13 @@ def _v1_json(request: Request, imported: Imported) -> None:
         raise ConfigError("no inference configuration (inferenceconfig.json) is named", key="--ic", rule="a service needs its entry script, from the inference configuration", fix="add inferenceconfig.json to the sources")
     v1_json.read_inference_config(documents["inference"][1], documents["inference"][0], imported)
     if "deployment" in documents:
-        v1_json.read_deployment_config(documents["deployment"][1], documents["deployment"][0], imported)
-        if request.target and request.target != imported.target and not (request.target == "kubernetes" and imported.target == "aks"):
-            raise ConfigError(f"--target {request.target} but {documents['deployment'][0].name} deploys to {imported.target}", key="--target", rule="the deployment configuration's computeType decides the target", fix="leave out --target, or import another deployment configuration")
+        deployed = v1_json.read_deployment_config(documents["deployment"][1], documents["deployment"][0], imported)
+        # --target may name another target taking the same parameters (a cluster of any kind for AKS)
+        if request.target and counterparts.webservice_of(request.target) != counterparts.webservice_of(deployed):
+            raise ConfigError(f"--target {request.target} but {documents['deployment'][0].name} deploys to {deployed}", key="--target", rule="the deployment configuration's computeType decides the target", fix="leave out --target, or import another deployment configuration")
         imported.target = request.target or imported.target
     else:
-        imported.target = request.target or "local"
+        imported.target = request.target or registry.DEFAULT_TARGET
         imported.dropped("--dc", f"no deployment configuration: target {imported.target} with modelstack's defaults")
     if not request.models:
         raise ConfigError("the models to serve are not in the JSON files", key="-m", rule="az ml model deploy -m NAME:VERSION names registered models; modelstack needs their files", fix="give each with --model NAME=PATH (the file or folder registered as NAME)")
@@ -116,9 +120,10 @@ def _v1_python(request: Request, imported: Imported) -> None:
     path = request.sources[0]
     tree, cells = reading.read_notebook(path) if path.suffix.lower() == ".ipynb" else reading.read_python(path)
     source = v1_python.Source(path, tree, cells)
-    v1_python.read_python(source, imported, target=request.target if request.target != "kubernetes" else "aks", service=request.service, models=request.models, compute=request.compute)
-    if request.target == "kubernetes":
-        imported.target = "kubernetes"
+    asked = counterparts.webservice_of(request.target) if request.target else None
+    v1_python.read_python(source, imported, webservice=asked, service=request.service, models=request.models, compute=request.compute)
+    if request.target:  # the deploy configuration of its web service class was read, for this target
+        imported.target = request.target
     if imported.service is None:
         raise ConfigError(f"{path.name} deploys no service by a literal name", key=f"{path.name}: Model.deploy(name)", rule="the service's name is Model.deploy's name", fix="give it with --service NAME")
 
@@ -151,7 +156,7 @@ def _v2_yaml(request: Request, imported: Imported) -> None:
     sizes = {k: v for k, v in (("cpu_cores", request.cpu_cores), ("memory_gb", request.memory_gb)) if v is not None}
     read = [v2_yaml.read_deployment(document, path, service=imported.service, sizes=sizes) for path, document in deployments]
     if any(v2_yaml._is_kubernetes(d) for _, d in deployments):
-        imported.platform = "kubernetes"
+        imported.platform = v2_yaml.KUBERNETES
     v2_yaml.combine(read, traffic, imported, request.models, request.pip_requirements is not None)
     if request.compute:
         imported.compute, imported.compute_field = request.compute, "--compute"
@@ -172,28 +177,46 @@ def _read_file(path: Path) -> str | None:
         return None
 
 
-def _stack_clusters(stack_text: str | None) -> tuple[set[str], set[str], bool]:
-    """(clusters, kubernetes_clusters, has a registry) the stack file declares."""
+def _stack_config(stack_text: str | None) -> dict:
     document = writer.load(stack_text or "")
-    config = document.get("config") if isinstance(document.get("config"), dict) else {}
-    clusters = config.get(f"{NAMESPACE}:clusters")
-    kubernetes = config.get(f"{NAMESPACE}:kubernetes_clusters")
-    return (set(clusters) if isinstance(clusters, dict) else set(), set(kubernetes) if isinstance(kubernetes, dict) else set(), f"{NAMESPACE}:registry" in config)
+    return document.get("config") if isinstance(document.get("config"), dict) else {}
+
+
+def _stack_computes(stack_text: str | None) -> dict[str, set[str]]:
+    """The names the stack file declares in each section a target's `compute` names (clusters,
+    kubernetes_clusters...), by section."""
+    config = _stack_config(stack_text)
+    computes = {}
+    for section in {t.compute_section for t in registry.all_targets() if t.compute_section is not None}:
+        names = config.get(f"{NAMESPACE}:{section}")
+        computes[section] = set(names) if isinstance(names, dict) else set()
+    return computes
+
+
+def _v2_target(compute: str, computes: dict[str, set[str]]) -> str:
+    """Where a v2 endpoint's deployments (AksWebservice's parameters) run: on AKS, as Azure ML
+    would, unless the compute is a cluster of another target taking the same parameters."""
+    home = counterparts.of_webservice(counterparts.AKS_WEBSERVICE)
+    for other in registry.all_targets():
+        if other.azureml_webservice == counterparts.AKS_WEBSERVICE and other.name != home and other.compute_section is not None:
+            if compute in computes.get(other.compute_section, set()):
+                return other.name
+    return home
 
 
 def _decide_target(request: Request, imported: Imported, stack_text: str | None) -> str:
     """The target the service runs on (v2 sources leave it to the stack's clusters)."""
-    clusters, kubernetes, _ = _stack_clusters(stack_text)
+    computes = _stack_computes(stack_text)
     if imported.target is None:  # v2: the stack's clusters decide
         if imported.compute is None:
-            raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule="an Azure ML online endpoint runs on Azure's machines or an attached cluster; modelstack runs it on a cluster of the stack", fix=f"give --compute NAME (a cluster of stack {request.stack}), or --target local")
-        imported.target = "kubernetes" if imported.compute in kubernetes else "aks"
-    if imported.target in ("aks", "kubernetes"):
+            raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule="an Azure ML online endpoint runs on Azure's machines or an attached cluster; modelstack runs it on a cluster of the stack", fix=f"give --compute NAME (a cluster of stack {request.stack}), or --target {registry.DEFAULT_TARGET}")
+        imported.target = _v2_target(imported.compute, computes)
+    section = registry.target(imported.target).compute_section
+    if section is not None:
         if imported.compute is None:
             raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule=f"an {imported.target} service names its cluster (compute)", fix="give --compute NAME")
-        declared = kubernetes if imported.target == "kubernetes" else clusters | set(imported.clusters)
+        declared = computes.get(section, set()) | (set(imported.clusters) if section == CLUSTERS else set())
         if imported.compute not in declared:
-            section = "kubernetes_clusters" if imported.target == "kubernetes" else "clusters"
             raise ConfigError(f"cluster '{imported.compute}' is not declared in stack {request.stack}", key=imported.compute_field or "--compute",
                               rule=f"an {imported.target} service runs on a cluster declared under {NAMESPACE}:{section} of its stack",
                               fix=f"declare it in stacks/Pulumi.{request.stack}.yaml first, or give --compute with one of: {', '.join(sorted(declared)) or '(none declared)'}")
@@ -276,8 +299,8 @@ def _entries(request: Request, imported: Imported, placer: Placer, target: str) 
     if imported.environment:
         shared["environment"] = _placed(imported.environment, placer)
     shared.update(imported.shared)
-    stack: dict[str, Any] = {"target": imported.target}
-    if imported.target in ("aks", "kubernetes"):
+    stack: dict[str, Any] = {"target": target}
+    if registry.target(target).compute_section is not None:
         stack["compute"] = imported.compute
     allowed = DEPLOY_MODELS[target].model_fields
     deploy = {}
@@ -376,16 +399,16 @@ def plan(request: Request) -> Plan:
     writer.add_shared(project, "models", models)
     writer.add_shared(project, "services", {service: shared})
     writer.add_stack(stack_doc, "services", {service: stack_entry})
-    _, _, has_registry = _stack_clusters(stack_text)
-    if imported.target in ("aci", "aks") and not has_registry:
+    has_registry = f"{NAMESPACE}:registry" in _stack_config(stack_text)
+    if registry.target(target).pulls_from_acr and not has_registry:
         writer.add_stack(stack_doc, "registry", {"kind": "acr"})
         imported.went("(the workspace's registry)", f"{NAMESPACE}:registry", "kind acr: Azure ML pushed images to the workspace's container registry")
-    declared, _, _ = _stack_clusters(stack_text)
+    declared = _stack_computes(stack_text).get(CLUSTERS, set())
     for name, values in imported.clusters.items():
         if name in declared:
             imported.dropped(f"clusters.{name}", f"stack {request.stack} declares cluster '{name}' already; it is left as it is")
             continue
-        writer.add_stack(stack_doc, "clusters", {name: _placed(values, placer)}, replace=False)
+        writer.add_stack(stack_doc, CLUSTERS, {name: _placed(values, placer)}, replace=False)
     new_project, new_stack = writer.dump(project), writer.dump(stack_doc)
     _full_keys(imported, service)
     files = {project_path: (project_text, new_project), stack_path: (stack_text, new_stack)}

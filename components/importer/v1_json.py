@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ConfigError
+from components.importer.counterparts import (
+    ACI_WEBSERVICE,
+    AKS_WEBSERVICE,
+    LOCAL_WEBSERVICE,
+    of_compute_type,
+    webservice_of,
+)
 from components.importer.result import IMPORT_RULE, Imported, SourcePath, refused
 
 # --- deploymentconfig.json ------------------------------------------------------------------
 
-TARGETS = {"local": "local", "aci": "aci", "aks": "aks"}
 SECRET_FIX = "remove it from the file; after the import set it as a secret: pulumi config set --secret --path 'modelstack:services.{service}.deploy.{key}' VALUE"
 
 # source field -> modelstack deploy key (values as they are)
@@ -59,6 +65,8 @@ AKS_FIELDS = {
     "namespace": "namespace",
 }
 AKS_SECRETS = {"keys.primaryKey": "primary_key", "keys.secondaryKey": "secondary_key"}
+# Each web service's fields, by the class whose deploy configuration the file is.
+FIELDS = {LOCAL_WEBSERVICE: LOCAL_FIELDS, ACI_WEBSERVICE: ACI_FIELDS, AKS_WEBSERVICE: AKS_FIELDS}
 # Objects that only group fields: their members are in the tables above.
 GROUPS = {"autoScaler", "containerResourceRequirements", "livenessProbeRequirements", "dataCollection", "keys"}
 
@@ -75,20 +83,22 @@ def _leaves(document: dict, prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def read_deployment_config(document: dict, path: Path, imported: Imported) -> None:
+def read_deployment_config(document: dict, path: Path, imported: Imported) -> str:
+    """The deployment configuration's settings; returns the target its computeType becomes."""
     name = path.name
     kind = document.get("computeType")
-    if not isinstance(kind, str) or kind.lower() not in TARGETS:
+    target = of_compute_type(kind) if isinstance(kind, str) else None
+    if target is None:
         raise refused(
             f"{name}: computeType",
             f"computeType {kind!r} is not one modelstack deploys to" if kind is not None else "computeType is missing",
             rule="deploymentconfig.json's computeType is local, ACI or AKS (Azure ML's web service targets)",
             fix="set computeType to local, ACI or AKS; other Azure ML targets (AmlCompute batch, IoT Edge, FPGA) have no counterpart",
         )
-    target = TARGETS[kind.lower()]
     imported.target = target
     imported.went(f"{name}: computeType", "target", f"{kind} -> {target}")
-    fields = {"local": LOCAL_FIELDS, "aci": ACI_FIELDS, "aks": AKS_FIELDS}[target]
+    webservice = webservice_of(target)
+    fields = FIELDS[webservice]
     for field, value in _leaves(document):
         source = f"{name}: {field}"
         if field == "computeType":
@@ -96,17 +106,18 @@ def read_deployment_config(document: dict, path: Path, imported: Imported) -> No
         if field in fields:
             imported.deploy[fields[field]] = value
             imported.went(source, f"deploy.{fields[field]}")
-        elif target == "aci" and field in ACI_PATHS:
+        elif webservice == ACI_WEBSERVICE and field in ACI_PATHS:
             imported.deploy[ACI_PATHS[field]] = SourcePath(str(value), path.parent, source) if isinstance(value, str) else value
             imported.went(source, f"deploy.{ACI_PATHS[field]}")
-        elif target == "aks" and field in AKS_SECRETS:
+        elif webservice == AKS_WEBSERVICE and field in AKS_SECRETS:
             raise refused(source, "a key is written in the file in plain text", rule="keys are Pulumi secrets in modelstack, never plain text in a file", fix=SECRET_FIX.format(service=imported.service or "SERVICE", key=AKS_SECRETS[field]))
-        elif target == "aks" and field == "dataCollection.storageEnabled":
+        elif webservice == AKS_WEBSERVICE and field == "dataCollection.storageEnabled":
             if value is True:
                 raise refused(source, "model data collection is on", rule="collect_model_data is not supported by modelstack yet", fix="set storageEnabled to false (or remove it) to import; collect inputs in the entry script instead")
             imported.dropped(source, "false is modelstack's behaviour: no model data is collected")
         else:
             raise refused(source, f"'{field}' is not a field Azure ML documented for computeType {kind}", rule=IMPORT_RULE, fix=f"remove it, or check its spelling against the deployment configuration schema for {kind}")
+    return target
 
 
 # --- inferenceconfig.json -------------------------------------------------------------------

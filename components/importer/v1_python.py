@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ConfigError
+from components.importer.counterparts import ACI_WEBSERVICE, AKS_WEBSERVICE, LOCAL_WEBSERVICE, of_webservice
 from components.importer.result import IMPORT_RULE, Imported, ImportedModel, SourcePath, refused
+from components.targets.registry import DEFAULT_TARGET
 
 SIGNATURES: dict[str, tuple[str, ...]] = {
     "Model.register": ("workspace", "model_path", "model_name", "tags", "properties", "description", "datasets", "model_framework", "model_framework_version", "child_paths", "sample_input_dataset", "sample_output_dataset", "resource_configuration"),
@@ -39,7 +41,8 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "ComputeTarget.attach": ("workspace", "name", "attach_configuration"),
     "AksCompute": ("workspace", "name"),
 }
-DEPLOY_TARGETS = {"LocalWebservice.deploy_configuration": "local", "AciWebservice.deploy_configuration": "aci", "AksWebservice.deploy_configuration": "aks"}
+# The deploy configuration calls, each with its web service class.
+DEPLOY_CALLS = {f"{webservice}.deploy_configuration": webservice for webservice in (LOCAL_WEBSERVICE, ACI_WEBSERVICE, AKS_WEBSERVICE)}
 FRAMEWORKS = {"CUSTOM": "Custom", "TENSORFLOW": "TensorFlow", "SCIKITLEARN": "ScikitLearn", "ONNX": "Onnx", "TFKERAS": "TfKeras", "PYTORCH": "PyTorch", "MULTI": "Multi"}
 PATH_ARGS = {"ssl_cert_pem_file", "ssl_key_pem_file"}
 SECRET_ARGS = {"primary_key", "secondary_key"}
@@ -164,12 +167,16 @@ def _kind(func: ast.expr) -> str | None:
 # --- from calls to an import -------------------------------------------------------------------
 
 
-def read_python(source: Source, imported: Imported, *, target: str | None, service: str | None, models: dict[str, str | None], compute: str | None) -> None:
-    deploy_call = _deploy_call(source, target)
+def read_python(source: Source, imported: Imported, *, webservice: str | None, service: str | None, models: dict[str, str | None], compute: str | None) -> None:
+    """`webservice`: the web service class whose deploy configuration is imported, when asked
+    for (--target); otherwise the file's only one. Without any, the service takes the default
+    target with modelstack's defaults."""
+    deploy_call = _deploy_call(source, webservice)
     deploy_calls = [c for c in source.of("Model.deploy") if _passes(source, c, "deployment_config", deploy_call)]
     imported.service = service or _service_name(source, deploy_calls)
     imported.service_field = "--service" if service else f"{source.name}: Model.deploy(name)"
-    imported.target = DEPLOY_TARGETS[deploy_call.kind] if deploy_call else (target or "local")
+    deployed = DEPLOY_CALLS[deploy_call.kind] if deploy_call else webservice
+    imported.target = of_webservice(deployed) if deployed else DEFAULT_TARGET
     if deploy_call:
         imported.went(source.source(deploy_call), "target", imported.target)
         _read_deploy(source, deploy_call, imported)
@@ -177,7 +184,7 @@ def read_python(source: Source, imported: Imported, *, target: str | None, servi
         imported.dropped(f"{source.name}: deploy_configuration", f"none in the file: target {imported.target} with modelstack's defaults")
     _read_inference(source, imported)
     _read_models(source, imported, models, deploy_calls)
-    if imported.target == "aks":
+    if deployed == AKS_WEBSERVICE:  # deployed to an AKS compute target the file may create
         _read_compute(source, imported, compute, deploy_calls)
 
 
@@ -194,8 +201,8 @@ def _passes(source: Source, deploy: Call, arg: str, call: Call | None) -> bool:
     return call is None or node is None or _bound(source, node, deploy.node) is call
 
 
-def _deploy_call(source: Source, target: str | None) -> Call | None:
-    calls = [c for c in source.of(*DEPLOY_TARGETS) if target is None or DEPLOY_TARGETS[c.kind] == target]
+def _deploy_call(source: Source, webservice: str | None) -> Call | None:
+    calls = [c for c in source.of(*DEPLOY_CALLS) if webservice is None or DEPLOY_CALLS[c.kind] == webservice]
     if len(calls) > 1:
         lines = ", ".join(f"{c.kind} at {source.where(c.node)}" for c in calls)
         same = len({c.kind for c in calls}) == 1

@@ -31,6 +31,9 @@ SCALE_KEYS = {"min_instances": "autoscale_min_replicas", "max_instances": "autos
 ENDPOINT_FIELDS = {"$schema", "name", "description", "tags", "properties", "auth_mode", "compute", "identity", "traffic", "mirror_traffic", "public_network_access", "kind"}
 DEPLOYMENT_FIELDS = {"$schema", "name", "endpoint_name", "type", "description", "tags", "properties", "model", "code_configuration", "environment", "instance_type", "instance_count", "app_insights_enabled",
                      "scale_settings", "request_settings", "liveness_probe", "readiness_probe", "environment_variables", "egress_public_network_access", "data_collector", "resources", "model_mount_path"}
+# The type of an online deployment on an attached cluster (the other is "managed"); its schema's
+# address says so too (kubernetesOnlineDeployment.schema.json).
+KUBERNETES = "kubernetes"  # not a target: Azure ML v2's deployment type
 REFERENCE = re.compile(r"^azureml:(?://registries/[^/]+/models/)?(?P<name>[A-Za-z0-9._-]+)(?:[:@/].*)?$")
 
 
@@ -45,7 +48,7 @@ def classify(document: dict) -> str:
 
 
 def _is_kubernetes(document: dict) -> bool:
-    return "kubernetes" in str(document.get("$schema", "")).lower() or str(document.get("type", "")).lower() == "kubernetes" or "resources" in document
+    return KUBERNETES in str(document.get("$schema", "")).lower() or str(document.get("type", "")).lower() == KUBERNETES or "resources" in document
 
 
 def _mapping(value: Any, source: str) -> dict:
@@ -82,7 +85,7 @@ def read_endpoint(document: dict, path: Path, imported: Imported) -> dict[str, f
     if document.get("compute") is not None:
         imported.compute = str(document["compute"]).removeprefix("azureml:")
         imported.compute_field = f"{name}: compute"
-        imported.platform = "kubernetes"
+        imported.platform = KUBERNETES
         imported.went(f"{name}: compute", "compute")
     for field, why in (("identity", "Azure's managed identity of the endpoint; the cluster's identity pulls images"), ("properties", "Azure ML metadata"),
                        ("public_network_access", "the endpoint is reached as the cluster's front end is exposed (clusters.<name>.load_balancer_type)"), ("kind", "Azure ML metadata"), ("$schema", "names the YAML schema")):

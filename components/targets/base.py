@@ -104,6 +104,15 @@ class Target:
     tls_fix: ClassVar[str] = "set ssl_enabled with ssl_cert_pem_file, ssl_key_pem_file and ssl_cname"
     # Policies of this target's own resources, judged with every other (components.policy.rules).
     policies: ClassVar[tuple[Policy, ...]] = ()
+    # The Azure ML v1 web service class whose deploy_configuration(...) parameters this target's
+    # deploy parameters are ("AciWebservice"), or None when Azure ML has none: `modelstack import`
+    # writes deploy parameters for the targets that have one.
+    azureml_webservice: ClassVar[str | None] = None
+    # deploymentconfig.json's computeType of the services Azure ML itself ran where this target
+    # runs ("ACI"; Azure ML ignores its case), or None. An imported deployment of that computeType,
+    # or of that web service class, becomes this target unless another target taking the same
+    # parameters is asked for.
+    azureml_compute_type: ClassVar[str | None] = None
 
     # --- config time -----------------------------------------------------------------------
 

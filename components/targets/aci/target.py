@@ -21,6 +21,8 @@ class AciTarget(Target):
     pulls_from_acr = True
     uses_pull_identity = True
     app_insights = True
+    azureml_webservice = "AciWebservice"
+    azureml_compute_type = "ACI"
 
     def deploy_errors(self, config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
         deploy = service.deploy

@@ -18,6 +18,8 @@ class AksTarget(KubernetesTarget):
     compute_section = "clusters"
     pulls_from_acr = True
     app_insights = True
+    azureml_webservice = "AksWebservice"
+    azureml_compute_type = "AKS"
     tls_fix = "set leaf_domain_label (a Microsoft-issued certificate) or ssl_cname with ssl_cert_pem_file and ssl_key_pem_file on its cluster"
 
     def deploy_errors(self, config: StackConfig, name: str, service: ServiceSpec) -> list:

@@ -119,6 +119,10 @@ class KubernetesTarget(Target):
     compute_section = "kubernetes_clusters"
     rollout_versions = True
     token_auth = True
+    # AksWebservice's parameters, wherever the cluster is. Azure ML v1 has no computeType for such
+    # a cluster: an imported deployment comes here when asked for (`--target kubernetes`), or, from
+    # Azure ML v2, when its compute is one of the stack's kubernetes_clusters.
+    azureml_webservice = "AksWebservice"
     # The stack declares the Gateway's HTTP listener only; TLS is the cluster's to provide.
     tls_fix = "terminate TLS in front of the cluster's Gateway (the stack declares an HTTP listener only)"
 

@@ -15,6 +15,8 @@ class LocalTarget(Target):
     name = "local"
     title = "local Docker"
     authenticates = False
+    azureml_webservice = "LocalWebservice"
+    azureml_compute_type = "local"
 
     def policy_facts(self, config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
         # Azure ML's LocalWebservice has no authentication and listens on localhost.
