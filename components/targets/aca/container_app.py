@@ -29,7 +29,14 @@ from components.targets.aca.environment import CONSUMPTION_PROFILE, AcaEnvironme
 from components.targets.aca.schema import AcaDeploy
 from components.targets.aca.states import SERVICE_TAG, aca_state
 from components.targets.keys import AUTH_ENABLED_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, ServiceKeys
-from modelstack_server.contract import HEALTH_ROUTE, PORT, SCORE_ROUTE, SCORING_TIMEOUT_ENV, SWAGGER_ROUTE, WORKER_COUNT_ENV
+from modelstack_server.contract import (
+    HEALTH_ROUTE,
+    PORT,
+    SCORE_ROUTE,
+    SCORING_TIMEOUT_ENV,
+    SWAGGER_ROUTE,
+    WORKER_COUNT_ENV,
+)
 
 # The app's secrets (names: lowercase letters, digits, '-' and '.'), referred to by the variables.
 PRIMARY_KEY_SECRET = "primary-key"
@@ -65,7 +72,11 @@ def endpoint_uris(fqdn: str | None) -> dict[str, str | None]:
 
 
 def plain_environment(deploy: AcaDeploy) -> list[app.EnvironmentVarArgs]:
-    settings = {AUTH_ENABLED_ENV: "true" if deploy.auth_enabled else "false", SCORING_TIMEOUT_ENV: str(SCORING_TIMEOUT_MS), WORKER_COUNT_ENV: str(WORKER_COUNT)}
+    settings = {
+        AUTH_ENABLED_ENV: "true" if deploy.auth_enabled else "false",
+        SCORING_TIMEOUT_ENV: str(SCORING_TIMEOUT_MS),
+        WORKER_COUNT_ENV: str(WORKER_COUNT),
+    }
     return [app.EnvironmentVarArgs(name=name, value=value) for name, value in sorted(settings.items())]
 
 
@@ -73,7 +84,10 @@ def key_secrets(keys: ServiceKeys | None) -> tuple[list[app.SecretArgs], list[ap
     """The keys as the app's secrets, and the variables that refer to them."""
     if keys is None or keys.primary is None or keys.secondary is None:
         return [], []
-    pairs = ((PRIMARY_KEY_ENV, PRIMARY_KEY_SECRET, keys.primary), (SECONDARY_KEY_ENV, SECONDARY_KEY_SECRET, keys.secondary))
+    pairs = (
+        (PRIMARY_KEY_ENV, PRIMARY_KEY_SECRET, keys.primary),
+        (SECONDARY_KEY_ENV, SECONDARY_KEY_SECRET, keys.secondary),
+    )
     secrets = [app.SecretArgs(name=secret, value=pulumi.Output.secret(value)) for _, secret, value in pairs]
     variables = [app.EnvironmentVarArgs(name=variable, secret_ref=secret) for variable, secret, _ in pairs]
     return secrets, variables
@@ -81,13 +95,24 @@ def key_secrets(keys: ServiceKeys | None) -> tuple[list[app.SecretArgs], list[ap
 
 def probes() -> list[app.ContainerAppProbeArgs]:
     def probe(kind: str, settings: dict[str, int]) -> app.ContainerAppProbeArgs:
-        return app.ContainerAppProbeArgs(type=kind, http_get=app.ContainerAppProbeHttpGetArgs(path=HEALTH_ROUTE, port=PORT, scheme="HTTP"), **settings)
+        return app.ContainerAppProbeArgs(
+            type=kind,
+            http_get=app.ContainerAppProbeHttpGetArgs(path=HEALTH_ROUTE, port=PORT, scheme="HTTP"),
+            initial_delay_seconds=settings.get("initial_delay_seconds"),
+            period_seconds=settings["period_seconds"],
+            timeout_seconds=settings["timeout_seconds"],
+            success_threshold=settings.get("success_threshold"),
+            failure_threshold=settings["failure_threshold"],
+        )
 
     return [probe("Startup", STARTUP_PROBE), probe("Liveness", LIVENESS_PROBE), probe("Readiness", READINESS_PROBE)]
 
 
 def scale(deploy: AcaDeploy) -> app.ScaleArgs:
-    rule = app.ScaleRuleArgs(name=HTTP_SCALE_RULE, http=app.HttpScaleRuleArgs(metadata={"concurrentRequests": str(deploy.concurrent_requests)}))
+    rule = app.ScaleRuleArgs(
+        name=HTTP_SCALE_RULE,
+        http=app.HttpScaleRuleArgs(metadata={"concurrentRequests": str(deploy.concurrent_requests)}),
+    )
     return app.ScaleArgs(min_replicas=deploy.min_replicas, max_replicas=deploy.max_replicas, rules=[rule])
 
 
@@ -160,24 +185,40 @@ class AcaWebservice(pulumi.ComponentResource):
                 secrets=secrets or None,
             ),
             template=app.TemplateArgs(
-                containers=[app.ContainerArgs(
-                    name=service,
-                    image=image,
-                    resources=app.ContainerResourcesArgs(cpu=deploy.cpu_cores, memory=memory_quantity(deploy.memory_gb)),
-                    env=plain_environment(deploy) + secret_variables,
-                    probes=probes(),
-                )],
+                containers=[
+                    app.ContainerArgs(
+                        name=service,
+                        image=image,
+                        resources=app.ContainerResourcesArgs(
+                            cpu=deploy.cpu_cores, memory=memory_quantity(deploy.memory_gb)
+                        ),
+                        env=plain_environment(deploy) + secret_variables,
+                        probes=probes(),
+                    )
+                ],
                 scale=scale(deploy),
             ),
             tags=naming.merge_tags(deploy.tags, platform.tags, {SERVICE_TAG: service}),
         )
         # The identity pulls the image as the app is created: its AcrPull grant comes first.
         grant = [platform.registry.pull_role_assignment] if platform.registry.pull_role_assignment is not None else []
-        self.container_app = app.ContainerApp(f"{name}-app", arguments, opts=pulumi.ResourceOptions(parent=self, depends_on=grant))
+        self.container_app = app.ContainerApp(
+            f"{name}-app", arguments, opts=pulumi.ResourceOptions(parent=self, depends_on=grant)
+        )
         # The configuration is secret as a whole (it holds the keys); the FQDN within it is not.
         self.fqdn = pulumi.Output.unsecret(self.container_app.configuration.apply(ingress_fqdn))
-        self.state = pulumi.Output.all(self.container_app.provisioning_state, self.container_app.running_status).apply(lambda values: aca_state(values[0], values[1]))
+        self.state = pulumi.Output.all(self.container_app.provisioning_state, self.container_app.running_status).apply(
+            lambda values: aca_state(values[0], values[1])
+        )
         uris = self.fqdn.apply(endpoint_uris)
         self.scoring_uri = uris.apply(lambda u: u["scoring_uri"])
         self.swagger_uri = uris.apply(lambda u: u["swagger_uri"])
-        self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "fqdn": self.fqdn, "app_name": self.app_name})
+        self.register_outputs(
+            {
+                "scoring_uri": self.scoring_uri,
+                "swagger_uri": self.swagger_uri,
+                "state": self.state,
+                "fqdn": self.fqdn,
+                "app_name": self.app_name,
+            }
+        )

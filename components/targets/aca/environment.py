@@ -9,7 +9,7 @@ authenticated with the workspace's shared key (read from Azure, kept a Pulumi se
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pulumi
 from pulumi_azure_native import app, operationalinsights
@@ -55,7 +55,11 @@ class AcaEnvironment(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        shared_keys = operationalinsights.get_shared_keys_output(resource_group_name=resource_group_name, workspace_name=self.workspace.name, opts=pulumi.InvokeOutputOptions(parent=self))
+        shared_keys = operationalinsights.get_shared_keys_output(
+            resource_group_name=resource_group_name,
+            workspace_name=self.workspace.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
         self.environment = app.ManagedEnvironment(
             f"{name}-environment",
             app.ManagedEnvironmentArgs(
@@ -69,7 +73,9 @@ class AcaEnvironment(pulumi.ComponentResource):
                         shared_key=pulumi.Output.secret(shared_keys.primary_shared_key),
                     ),
                 ),
-                workload_profiles=[app.WorkloadProfileArgs(name=CONSUMPTION_PROFILE, workload_profile_type=CONSUMPTION_PROFILE)],
+                workload_profiles=[
+                    app.WorkloadProfileArgs(name=CONSUMPTION_PROFILE, workload_profile_type=CONSUMPTION_PROFILE)
+                ],
                 tags=dict(tags),
             ),
             opts=child,
@@ -78,4 +84,10 @@ class AcaEnvironment(pulumi.ComponentResource):
         self.default_domain = self.environment.default_domain
         self.workspace_name = self.workspace.name
         self.customer_id = self.workspace.customer_id
-        self.register_outputs({"environment_id": self.environment_id, "default_domain": self.default_domain, "workspace_name": self.workspace_name})
+        self.register_outputs(
+            {
+                "environment_id": self.environment_id,
+                "default_domain": self.default_domain,
+                "workspace_name": self.workspace_name,
+            }
+        )

@@ -10,7 +10,8 @@ printed, so there is no --follow here (`az containerapp logs show --follow` stre
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from components.errors import ModelstackError
 
@@ -75,7 +76,11 @@ def aca_logs(
     token = (token_source or azure_cli_access_token)()
     subscription = getattr(token, "subscription", None)
     if not subscription:
-        raise ModelstackError("the Azure CLI names no subscription", rule="the stack's Log Analytics workspace is found in your current subscription", fix="az account set --subscription <id of the stack's subscription>")
+        raise ModelstackError(
+            "the Azure CLI names no subscription",
+            rule="the stack's Log Analytics workspace is found in your current subscription",
+            fix="az account set --subscription <id of the stack's subscription>",
+        )
     url = f"{base_url}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.OperationalInsights/workspaces/{workspace}/api/query"
     try:
         with requests.post(
@@ -89,7 +94,11 @@ def aca_logs(
             status = answer.status_code
             body = _read_bounded(answer)
     except requests.RequestException as failed:
-        raise ModelstackError(f"Azure did not answer: {type(failed).__name__}", rule="aca logs are read from the stack's Log Analytics workspace through Azure's management API", fix="check your network, then try again") from None
+        raise ModelstackError(
+            f"Azure did not answer: {type(failed).__name__}",
+            rule="aca logs are read from the stack's Log Analytics workspace through Azure's management API",
+            fix="check your network, then try again",
+        ) from None
     if status == 404:
         raise ModelstackError(
             f"Log Analytics workspace {workspace} was not found in resource group {resource_group}",
@@ -103,7 +112,11 @@ def aca_logs(
             fix="ask for Log Analytics Reader on the stack's resource group, or check `az login`",
         )
     if status != 200:
-        raise ModelstackError(f"Azure could not query workspace {workspace}: HTTP {status}", rule="aca logs are a query of the stack's Log Analytics workspace", fix="try again in a minute; if it persists, run the query in the portal's Logs view of the workspace")
+        raise ModelstackError(
+            f"Azure could not query workspace {workspace}: HTTP {status}",
+            rule="aca logs are a query of the stack's Log Analytics workspace",
+            fix="try again in a minute; if it persists, run the query in the portal's Logs view of the workspace",
+        )
     try:
         lines = rows_of(json.loads(body))
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):

@@ -39,23 +39,27 @@ def size_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
     cpu, memory = deploy.cpu_cores, deploy.memory_gb
     if not allowed_cpu(cpu):
         near = nearest_cpu(cpu)
-        return [ConfigError(
-            f"cpu_cores {number_text(cpu)} is not a size Azure Container Apps offers",
-            key=_key(name, "cpu_cores"),
-            rule=PAIRS_RULE,
-            fix=f"set cpu_cores: {number_text(near)} with memory_gb: {number_text(memory_for(near))}",
-        )]
+        return [
+            ConfigError(
+                f"cpu_cores {number_text(cpu)} is not a size Azure Container Apps offers",
+                key=_key(name, "cpu_cores"),
+                rule=PAIRS_RULE,
+                fix=f"set cpu_cores: {number_text(near)} with memory_gb: {number_text(memory_for(near))}",
+            )
+        ]
     if abs(memory - memory_for(cpu)) > 1e-9:
         default = "" if "memory_gb" in deploy.model_fields_set else " (the default)"
         fix = f"set memory_gb: {number_text(memory_for(cpu))} for cpu_cores {number_text(cpu)}"
         if allowed_cpu(memory / GB_PER_CORE):
             fix += f", or cpu_cores: {number_text(memory / GB_PER_CORE)} for memory_gb {number_text(memory)}"
-        return [ConfigError(
-            f"memory_gb {number_text(memory)}{default} does not go with cpu_cores {number_text(cpu)}",
-            key=_key(name, "memory_gb"),
-            rule=PAIRS_RULE,
-            fix=fix,
-        )]
+        return [
+            ConfigError(
+                f"memory_gb {number_text(memory)}{default} does not go with cpu_cores {number_text(cpu)}",
+                key=_key(name, "memory_gb"),
+                rule=PAIRS_RULE,
+                fix=fix,
+            )
+        ]
     return []
 
 
@@ -63,31 +67,42 @@ def replica_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
     if deploy.min_replicas <= deploy.max_replicas:
         return []
     default = "" if "max_replicas" in deploy.model_fields_set else ", the default"  # inside the parentheses
-    return [ConfigError(
-        f"min_replicas ({deploy.min_replicas}) is greater than max_replicas ({deploy.max_replicas}{default})",
-        key=_key(name, "min_replicas"),
-        rule="0 <= min_replicas <= max_replicas <= 1000 (Azure Container Apps' scale limits; 0 scales to zero)",
-        fix=f"lower min_replicas to at most {deploy.max_replicas}, or raise max_replicas to at least {deploy.min_replicas}",
-    )]
+    return [
+        ConfigError(
+            f"min_replicas ({deploy.min_replicas}) is greater than max_replicas ({deploy.max_replicas}{default})",
+            key=_key(name, "min_replicas"),
+            rule="0 <= min_replicas <= max_replicas <= 1000 (Azure Container Apps' scale limits; 0 scales to zero)",
+            fix=f"lower min_replicas to at most {deploy.max_replicas}, or raise max_replicas to at least {deploy.min_replicas}",
+        )
+    ]
 
 
 def app_name_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
     if deploy.app_name is None or names.valid_app_name(deploy.app_name):
         return []
     suggestion = names.suggested_app_name(deploy.app_name)
-    return [ConfigError(
-        f"app_name '{deploy.app_name}' is not a valid container app name",
-        key=_key(name, "app_name"),
-        rule=names.APP_NAME_RULE,
-        fix=f"use e.g. '{suggestion}', or remove app_name to use <project>-<stack>-<service>" if suggestion else "remove app_name to use <project>-<stack>-<service>",
-    )]
+    return [
+        ConfigError(
+            f"app_name '{deploy.app_name}' is not a valid container app name",
+            key=_key(name, "app_name"),
+            rule=names.APP_NAME_RULE,
+            fix=f"use e.g. '{suggestion}', or remove app_name to use <project>-<stack>-<service>"
+            if suggestion
+            else "remove app_name to use <project>-<stack>-<service>",
+        )
+    ]
 
 
 def key_errors(name: str, deploy: AcaDeploy) -> list[ConfigError]:
     if deploy.auth_enabled:
         return []
     return [
-        ConfigError(f"{field} is set while auth_enabled is false", key=_key(name, field), rule="keys authenticate requests only when auth_enabled is true", fix=f"set auth_enabled: true, or remove {field}")
+        ConfigError(
+            f"{field} is set while auth_enabled is false",
+            key=_key(name, field),
+            rule="keys authenticate requests only when auth_enabled is true",
+            fix=f"set auth_enabled: true, or remove {field}",
+        )
         for field in ("primary_key", "secondary_key")
         if getattr(deploy, field) is not None
     ]
@@ -97,7 +112,12 @@ def deploy_errors(config: StackConfig, name: str, service: ServiceSpec) -> list[
     deploy = service.deploy
     if not isinstance(deploy, AcaDeploy):
         return []
-    return size_errors(name, deploy) + replica_errors(name, deploy) + app_name_errors(name, deploy) + key_errors(name, deploy)
+    return (
+        size_errors(name, deploy)
+        + replica_errors(name, deploy)
+        + app_name_errors(name, deploy)
+        + key_errors(name, deploy)
+    )
 
 
 def stack_errors(config: StackConfig) -> list[ConfigError]:
@@ -109,11 +129,13 @@ def stack_errors(config: StackConfig) -> list[ConfigError]:
             continue
         app = service.deploy.app_name
         if app in owners:
-            errors.append(ConfigError(
-                f"services {owners[app]} and {name} are both the container app '{app}'",
-                key=_key(name, "app_name"),
-                rule="each service is a container app of its own, and names are unique in the stack's resource group",
-                fix=f"give {name} another app_name",
-            ))
+            errors.append(
+                ConfigError(
+                    f"services {owners[app]} and {name} are both the container app '{app}'",
+                    key=_key(name, "app_name"),
+                    rule="each service is a container app of its own, and names are unique in the stack's resource group",
+                    fix=f"give {name} another app_name",
+                )
+            )
         owners.setdefault(app, name)
     return errors

@@ -18,8 +18,7 @@ from pulumi_azure_native import app, operationalinsights
 from components.config import naming
 from components.errors import ConfigError, ConfigErrors
 from components.image.build_context import build_context
-from components.offline import azure_mocks
-from components.offline import evaluate as offline
+from components.offline import azure_mocks, evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
 from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, revealed_inputs
@@ -67,7 +66,14 @@ def mock_key(resource_name: str) -> str:
 
 
 def tags(**extra: str) -> dict[str, str]:
-    return {"cost-center": "ml-platform", "environment": "aca", "managed-by": "modelstack", "modelstack-project": "modelstack", "modelstack-stack": "aca", **extra}
+    return {
+        "cost-center": "ml-platform",
+        "environment": "aca",
+        "managed-by": "modelstack",
+        "modelstack-project": "modelstack",
+        "modelstack-stack": "aca",
+        **extra,
+    }
 
 
 def image_of(project, config, service: str) -> str:
@@ -76,7 +82,9 @@ def image_of(project, config, service: str) -> str:
 
 
 def health_probe(kind: str, **settings: int) -> app.ContainerAppProbeArgs:
-    return app.ContainerAppProbeArgs(type=kind, http_get=app.ContainerAppProbeHttpGetArgs(path="/", port=5001, scheme="HTTP"), **settings)
+    return app.ContainerAppProbeArgs(
+        type=kind, http_get=app.ContainerAppProbeHttpGetArgs(path="/", port=5001, scheme="HTTP"), **settings
+    )
 
 
 PROBES = [
@@ -87,7 +95,10 @@ PROBES = [
 
 
 def key_variables() -> list[app.EnvironmentVarArgs]:
-    return [app.EnvironmentVarArgs(name="MODELSTACK_PRIMARY_KEY", secret_ref="primary-key"), app.EnvironmentVarArgs(name="MODELSTACK_SECONDARY_KEY", secret_ref="secondary-key")]
+    return [
+        app.EnvironmentVarArgs(name="MODELSTACK_PRIMARY_KEY", secret_ref="primary-key"),
+        app.EnvironmentVarArgs(name="MODELSTACK_SECONDARY_KEY", secret_ref="secondary-key"),
+    ]
 
 
 def plain_variables(auth: str = "true") -> list[app.EnvironmentVarArgs]:
@@ -98,26 +109,69 @@ def plain_variables(auth: str = "true") -> list[app.EnvironmentVarArgs]:
     ]
 
 
-def expected_app(*, name: str, service: str, image: str, external: bool, cpu: float, memory: str, min_replicas: int, max_replicas: int, concurrent: int, secrets: list[app.SecretArgs] | None, variables: list[app.EnvironmentVarArgs], allow_insecure: bool = False, stack: str = "aca", app_tags: dict[str, str] | None = None) -> dict[str, Any]:
-    expected = wire(app.ContainerAppArgs(
-        container_app_name=name,
-        resource_group_name=f"rg-modelstack-{stack}",
-        location="westeurope",
-        environment_id=f"{group_id(stack)}/providers/Microsoft.App/managedEnvironments/modelstack-{stack}-aca",
-        workload_profile_name="Consumption",
-        identity=app.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[pull_identity(stack)]),
-        configuration=app.ConfigurationArgs(
-            active_revisions_mode="Single",
-            ingress=app.IngressArgs(external=external, target_port=5001, transport="http", allow_insecure=allow_insecure, traffic=[app.TrafficWeightArgs(latest_revision=True, weight=100)]),
-            registries=[app.RegistryCredentialsArgs(server=login_server(stack), identity=pull_identity(stack))],
-            secrets=secrets,
-        ),
-        template=app.TemplateArgs(
-            containers=[app.ContainerArgs(name=service, image=image, resources=app.ContainerResourcesArgs(cpu=cpu, memory=memory), env=variables, probes=PROBES)],
-            scale=app.ScaleArgs(min_replicas=min_replicas, max_replicas=max_replicas, rules=[app.ScaleRuleArgs(name="http-requests", http=app.HttpScaleRuleArgs(metadata={"concurrentRequests": str(concurrent)}))]),
-        ),
-        tags=app_tags if app_tags is not None else tags(**{"modelstack-service": service}),
-    ))
+def expected_app(
+    *,
+    name: str,
+    service: str,
+    image: str,
+    external: bool,
+    cpu: float,
+    memory: str,
+    min_replicas: int,
+    max_replicas: int,
+    concurrent: int,
+    secrets: list[app.SecretArgs] | None,
+    variables: list[app.EnvironmentVarArgs],
+    allow_insecure: bool = False,
+    stack: str = "aca",
+    app_tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    expected = wire(
+        app.ContainerAppArgs(
+            container_app_name=name,
+            resource_group_name=f"rg-modelstack-{stack}",
+            location="westeurope",
+            environment_id=f"{group_id(stack)}/providers/Microsoft.App/managedEnvironments/modelstack-{stack}-aca",
+            workload_profile_name="Consumption",
+            identity=app.ManagedServiceIdentityArgs(
+                type="UserAssigned", user_assigned_identities=[pull_identity(stack)]
+            ),
+            configuration=app.ConfigurationArgs(
+                active_revisions_mode="Single",
+                ingress=app.IngressArgs(
+                    external=external,
+                    target_port=5001,
+                    transport="http",
+                    allow_insecure=allow_insecure,
+                    traffic=[app.TrafficWeightArgs(latest_revision=True, weight=100)],
+                ),
+                registries=[app.RegistryCredentialsArgs(server=login_server(stack), identity=pull_identity(stack))],
+                secrets=secrets,
+            ),
+            template=app.TemplateArgs(
+                containers=[
+                    app.ContainerArgs(
+                        name=service,
+                        image=image,
+                        resources=app.ContainerResourcesArgs(cpu=cpu, memory=memory),
+                        env=variables,
+                        probes=PROBES,
+                    )
+                ],
+                scale=app.ScaleArgs(
+                    min_replicas=min_replicas,
+                    max_replicas=max_replicas,
+                    rules=[
+                        app.ScaleRuleArgs(
+                            name="http-requests",
+                            http=app.HttpScaleRuleArgs(metadata={"concurrentRequests": str(concurrent)}),
+                        )
+                    ],
+                ),
+            ),
+            tags=app_tags if app_tags is not None else tags(**{"modelstack-service": service}),
+        )
+    )
     if secrets:
         # A secret anywhere in the configuration makes the whole property secret on the wire.
         expected["configuration"] = secret(expected["configuration"])
@@ -125,7 +179,14 @@ def expected_app(*, name: str, service: str, image: str, external: bool, cpu: fl
 
 
 def aca_stack(project, deploy: dict, name: str = "acatest", **more) -> str:
-    project.write_stack(name, {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aca", "deploy": deploy}, "diabetes-multi": None}, **more})
+    project.write_stack(
+        name,
+        {
+            "registry": {"kind": "acr"},
+            "services": {"diabetes": {"target": "aca", "deploy": deploy}, "diabetes-multi": None},
+            **more,
+        },
+    )
     return name
 
 
@@ -135,7 +196,11 @@ def aca_stack(project, deploy: dict, name: str = "acatest", **more) -> str:
 def test_the_aca_stack_declares_this_tree(project):
     _, plan = evaluate_stack("aca", project.root)
     names = {r.urn: r.name for r in plan.resources}
-    aca = sorted((r.type, r.name, names.get(r.parent, "<stack>")) for r in plan.resources if ":app:" in r.type or ":aca:" in r.type or "operationalinsights" in r.type)
+    aca = sorted(
+        (r.type, r.name, names.get(r.parent, "<stack>"))
+        for r in plan.resources
+        if ":app:" in r.type or ":aca:" in r.type or "operationalinsights" in r.type
+    )
     assert aca == [
         ("azure-native:app:ContainerApp", "diabetes-aca-app", "diabetes-aca"),
         ("azure-native:app:ContainerApp", "diabetes-multi-aca-app", "diabetes-multi-aca"),
@@ -145,58 +210,105 @@ def test_the_aca_stack_declares_this_tree(project):
         ("modelstack:aca:AcaWebservice", "diabetes-aca", "diabetes"),
         ("modelstack:aca:AcaWebservice", "diabetes-multi-aca", "diabetes-multi"),
     ]
-    assert [r.name for r in plan.by_type("azure-native:managedidentity:UserAssignedIdentity")] == ["registry-pull-identity"], "the platform's pull identity, made for aca"
+    assert [r.name for r in plan.by_type("azure-native:managedidentity:UserAssignedIdentity")] == [
+        "registry-pull-identity"
+    ], "the platform's pull identity, made for aca"
 
 
 def test_the_container_app_of_a_service_that_scales_to_zero(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
     config, _ = evaluate_stack("aca", project.root)
-    keys = [app.SecretArgs(name="primary-key", value=mock_key("diabetes-primary-key")), app.SecretArgs(name="secondary-key", value=mock_key("diabetes-secondary-key"))]
+    keys = [
+        app.SecretArgs(name="primary-key", value=mock_key("diabetes-primary-key")),
+        app.SecretArgs(name="secondary-key", value=mock_key("diabetes-secondary-key")),
+    ]
     assert seen["diabetes-aca-app"] == expected_app(
-        name="modelstack-aca-diabetes", service="diabetes", image=image_of(project, config, "diabetes"), external=True, cpu=0.5, memory="1Gi",
-        min_replicas=0, max_replicas=5, concurrent=10, secrets=keys, variables=plain_variables() + key_variables(),
+        name="modelstack-aca-diabetes",
+        service="diabetes",
+        image=image_of(project, config, "diabetes"),
+        external=True,
+        cpu=0.5,
+        memory="1Gi",
+        min_replicas=0,
+        max_replicas=5,
+        concurrent=10,
+        secrets=keys,
+        variables=plain_variables() + key_variables(),
     )
     scale = seen["diabetes-aca-app"]["template"]["scale"]
     assert scale["minReplicas"] == 0, "min_replicas 0: no replica while idle (scale to zero)"
-    assert scale["rules"] == [{"name": "http-requests", "http": {"metadata": {"concurrentRequests": "10"}}}], "requests wake it: the HTTP rule"
-    assert seen["diabetes-aca"] == {"allow_insecure": False, "auth_enabled": True, "cpu_cores": 0.5, "external": True, "max_replicas": 5, "memory_gb": 1, "min_replicas": 0, "properties": {}}
+    assert scale["rules"] == [{"name": "http-requests", "http": {"metadata": {"concurrentRequests": "10"}}}], (
+        "requests wake it: the HTTP rule"
+    )
+    assert seen["diabetes-aca"] == {
+        "allow_insecure": False,
+        "auth_enabled": True,
+        "cpu_cores": 0.5,
+        "external": True,
+        "max_replicas": 5,
+        "memory_gb": 1,
+        "min_replicas": 0,
+        "properties": {},
+    }
 
 
 def test_a_warm_internal_service(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
     config, _ = evaluate_stack("aca", project.root)
-    keys = [app.SecretArgs(name="primary-key", value=mock_key("diabetes-multi-primary-key")), app.SecretArgs(name="secondary-key", value=mock_key("diabetes-multi-secondary-key"))]
+    keys = [
+        app.SecretArgs(name="primary-key", value=mock_key("diabetes-multi-primary-key")),
+        app.SecretArgs(name="secondary-key", value=mock_key("diabetes-multi-secondary-key")),
+    ]
     assert seen["diabetes-multi-aca-app"] == expected_app(
-        name="modelstack-aca-diabetes-multi", service="diabetes-multi", image=image_of(project, config, "diabetes-multi"), external=False, cpu=1, memory="2Gi",
-        min_replicas=1, max_replicas=3, concurrent=10, secrets=keys, variables=plain_variables() + key_variables(),
+        name="modelstack-aca-diabetes-multi",
+        service="diabetes-multi",
+        image=image_of(project, config, "diabetes-multi"),
+        external=False,
+        cpu=1,
+        memory="2Gi",
+        min_replicas=1,
+        max_replicas=3,
+        concurrent=10,
+        secrets=keys,
+        variables=plain_variables() + key_variables(),
     )
 
 
 def test_the_environment_and_its_workspace_are_declared_once(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     _, plan = evaluate_stack("aca", project.root)
-    assert len(plan.by_type("azure-native:app:ManagedEnvironment")) == 1 and len(plan.by_type("azure-native:operationalinsights:Workspace")) == 1
-    assert seen["aca-environment-logs"] == wire(operationalinsights.WorkspaceArgs(
-        workspace_name="modelstack-aca-aca-logs",
-        resource_group_name="rg-modelstack-aca",
-        location="westeurope",
-        sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
-        retention_in_days=30,
-        tags=tags(),
-    ))
-    environment = wire(app.ManagedEnvironmentArgs(
-        environment_name="modelstack-aca-aca",
-        resource_group_name="rg-modelstack-aca",
-        location="westeurope",
-        app_logs_configuration=app.AppLogsConfigurationArgs(
-            destination="log-analytics",
-            log_analytics_configuration=app.LogAnalyticsConfigurationArgs(customer_id=azure_mocks.fake_guid("workspace", "modelstack-aca-aca-logs"), shared_key=azure_mocks.MOCK_WORKSPACE_SHARED_KEY),
-        ),
-        workload_profiles=[app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
-        tags=tags(),
-    ))
+    assert (
+        len(plan.by_type("azure-native:app:ManagedEnvironment")) == 1
+        and len(plan.by_type("azure-native:operationalinsights:Workspace")) == 1
+    )
+    assert seen["aca-environment-logs"] == wire(
+        operationalinsights.WorkspaceArgs(
+            workspace_name="modelstack-aca-aca-logs",
+            resource_group_name="rg-modelstack-aca",
+            location="westeurope",
+            sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+            retention_in_days=30,
+            tags=tags(),
+        )
+    )
+    environment = wire(
+        app.ManagedEnvironmentArgs(
+            environment_name="modelstack-aca-aca",
+            resource_group_name="rg-modelstack-aca",
+            location="westeurope",
+            app_logs_configuration=app.AppLogsConfigurationArgs(
+                destination="log-analytics",
+                log_analytics_configuration=app.LogAnalyticsConfigurationArgs(
+                    customer_id=azure_mocks.fake_guid("workspace", "modelstack-aca-aca-logs"),
+                    shared_key=azure_mocks.MOCK_WORKSPACE_SHARED_KEY,
+                ),
+            ),
+            workload_profiles=[app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
+            tags=tags(),
+        )
+    )
     environment["appLogsConfiguration"] = secret(environment["appLogsConfiguration"])  # the workspace's shared key
     assert seen["aca-environment-environment"] == environment
 
@@ -207,24 +319,36 @@ def test_outputs_come_from_what_container_apps_reports(project, monkeypatch):
     services = plan.outputs["services"]
     assert services["diabetes"] == {
         "image": image_of(project, config, "diabetes"),
-        "model_versions": build_context(project.root, "diabetes", config.services["diabetes"], config.models).model_versions,
+        "model_versions": build_context(
+            project.root, "diabetes", config.services["diabetes"], config.models
+        ).model_versions,
         "scoring_uri": f"https://modelstack-aca-diabetes.{DOMAIN}/score",
         "state": "Healthy",
         "swagger_uri": f"https://modelstack-aca-diabetes.{DOMAIN}/swagger.json",
     }
-    assert services["diabetes-multi"]["scoring_uri"] == f"https://modelstack-aca-diabetes-multi.internal.{DOMAIN}/score", "internal ingress: the environment's internal name"
+    assert (
+        services["diabetes-multi"]["scoring_uri"] == f"https://modelstack-aca-diabetes-multi.internal.{DOMAIN}/score"
+    ), "internal ingress: the environment's internal name"
 
 
 def test_keys_are_the_apps_secrets_and_never_plain(project):
     _, plan = evaluate_stack("aca", project.root)
     text = offline.plan_json(plan)
-    for resource in ("diabetes-primary-key", "diabetes-secondary-key", "diabetes-multi-primary-key", "diabetes-multi-secondary-key"):
+    for resource in (
+        "diabetes-primary-key",
+        "diabetes-secondary-key",
+        "diabetes-multi-primary-key",
+        "diabetes-multi-secondary-key",
+    ):
         assert mock_key(resource) not in text
     assert azure_mocks.MOCK_WORKSPACE_SHARED_KEY not in text
     application = plan.named("diabetes-aca-app").inputs
     assert application["configuration"] == SECRET_PLACEHOLDER, "the configuration holding the secrets is masked"
     variables = application["template"]["containers"][0]["env"]
-    assert [v for v in variables if "KEY" in v["name"]] == [{"name": "MODELSTACK_PRIMARY_KEY", "secretRef": "primary-key"}, {"name": "MODELSTACK_SECONDARY_KEY", "secretRef": "secondary-key"}]
+    assert [v for v in variables if "KEY" in v["name"]] == [
+        {"name": "MODELSTACK_PRIMARY_KEY", "secretRef": "primary-key"},
+        {"name": "MODELSTACK_SECONDARY_KEY", "secretRef": "secondary-key"},
+    ]
     assert plan.outputs["service_keys"] == SECRET_PLACEHOLDER, "keys are a secret output of their own"
     assert SECRET_PLACEHOLDER not in str(plan.outputs["services"]), "the services output stays readable"
 
@@ -237,18 +361,54 @@ def test_configured_keys_are_used_and_none_generated(project, monkeypatch):
     )
     _, plan = evaluate_stack("acakeys", project.root)
     # Offline, a configured secret stays encrypted: the program receives its placeholder.
-    assert seen["diabetes-aca-app"]["configuration"][SECRET]["secrets"] == [{"name": "primary-key", "value": "[secret]"}, {"name": "secondary-key", "value": mock_key("diabetes-secondary-key")}]
+    assert seen["diabetes-aca-app"]["configuration"][SECRET]["secrets"] == [
+        {"name": "primary-key", "value": "[secret]"},
+        {"name": "secondary-key", "value": mock_key("diabetes-secondary-key")},
+    ]
     assert [r.name for r in plan.by_type("random:index/randomPassword:RandomPassword")] == ["diabetes-secondary-key"]
 
 
 def test_auth_off_has_no_keys_and_says_so(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
-    config, plan = evaluate_stack(aca_stack(project, {"auth_enabled": False, "allow_insecure": True, "min_replicas": 2, "max_replicas": 4, "concurrent_requests": 25, "cpu_cores": 2, "memory_gb": 4, "app_name": "scorer", "tags": {"team": "ml"}}), project.root)
+    config, plan = evaluate_stack(
+        aca_stack(
+            project,
+            {
+                "auth_enabled": False,
+                "allow_insecure": True,
+                "min_replicas": 2,
+                "max_replicas": 4,
+                "concurrent_requests": 25,
+                "cpu_cores": 2,
+                "memory_gb": 4,
+                "app_name": "scorer",
+                "tags": {"team": "ml"},
+            },
+        ),
+        project.root,
+    )
     expected = expected_app(
-        name="scorer", service="diabetes", image=image_of(project, config, "diabetes"), external=True, cpu=2, memory="4Gi",
-        min_replicas=2, max_replicas=4, concurrent=25, secrets=None, variables=plain_variables("false"), allow_insecure=True, stack="acatest",
-        app_tags={"managed-by": "modelstack", "modelstack-project": "modelstack", "modelstack-service": "diabetes", "modelstack-stack": "acatest", "team": "ml"},
+        name="scorer",
+        service="diabetes",
+        image=image_of(project, config, "diabetes"),
+        external=True,
+        cpu=2,
+        memory="4Gi",
+        min_replicas=2,
+        max_replicas=4,
+        concurrent=25,
+        secrets=None,
+        variables=plain_variables("false"),
+        allow_insecure=True,
+        stack="acatest",
+        app_tags={
+            "managed-by": "modelstack",
+            "modelstack-project": "modelstack",
+            "modelstack-service": "diabetes",
+            "modelstack-stack": "acatest",
+            "team": "ml",
+        },
     )
     assert seen["diabetes-aca-app"] == expected
     assert not plan.by_type("random:index/randomPassword:RandomPassword")
@@ -262,7 +422,9 @@ def test_a_stack_without_aca_services_has_no_environment(project):
 
 
 def test_a_local_registry_is_refused_with_the_key_and_the_fix(project):
-    project.write_stack("acalocal", {"registry": {"kind": "local"}, "services": {"diabetes": {"target": "aca"}, "diabetes-multi": None}})
+    project.write_stack(
+        "acalocal", {"registry": {"kind": "local"}, "services": {"diabetes": {"target": "aca"}, "diabetes-multi": None}}
+    )
     with pytest.raises((ConfigErrors, ConfigError)) as caught:
         project.load("acalocal")
     message = str(caught.value)

@@ -24,10 +24,18 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000aaaa"
 TOKEN = "aad-token-for-tests"
 PATH = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-modelstack-dev/providers/Microsoft.OperationalInsights/workspaces/modelstack-dev-aca-logs/api/query"
 QUERY = "ContainerAppConsoleLogs_CL | where ContainerAppName_s == 'modelstack-dev-diabetes' | top 50 by TimeGenerated desc | sort by TimeGenerated asc | project TimeGenerated, Log_s"
-RESULT = {"tables": [{"name": "PrimaryResult", "columns": [{"name": "TimeGenerated", "type": "datetime"}, {"name": "Log_s", "type": "string"}], "rows": [
-    ["2026-12-06T08:00:00Z", "init() loaded diabetes-ridge\n"],
-    ["2026-12-06T08:00:01Z", "POST /score 200"],
-]}]}
+RESULT = {
+    "tables": [
+        {
+            "name": "PrimaryResult",
+            "columns": [{"name": "TimeGenerated", "type": "datetime"}, {"name": "Log_s", "type": "string"}],
+            "rows": [
+                ["2026-12-06T08:00:00Z", "init() loaded diabetes-ridge\n"],
+                ["2026-12-06T08:00:01Z", "POST /score 200"],
+            ],
+        }
+    ]
+}
 
 
 @pytest.fixture
@@ -38,15 +46,28 @@ def arm():
     answers: dict = {"status": 404, "body": {"error": {"code": "ResourceNotFound"}}}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             url = urlparse(self.path)
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            asked.append({"path": url.path, "query": parse_qs(url.query), "authorization": self.headers.get("Authorization"), "body": body})
+            asked.append(
+                {
+                    "path": url.path,
+                    "query": parse_qs(url.query),
+                    "authorization": self.headers.get("Authorization"),
+                    "body": body,
+                }
+            )
             if answers["status"] is None:  # hang up without an answer
                 self.close_connection = True
                 return
-            found = url.path == PATH and self.headers.get("Authorization") == f"Bearer {TOKEN}" and body.get("query") == QUERY
-            status, document = (200, RESULT) if found and answers["status"] == 404 else (answers["status"], answers["body"])
+            found = (
+                url.path == PATH
+                and self.headers.get("Authorization") == f"Bearer {TOKEN}"
+                and body.get("query") == QUERY
+            )
+            status, document = (
+                (200, RESULT) if found and answers["status"] == 404 else (answers["status"], answers["body"])
+            )
             payload = document if isinstance(document, bytes) else json.dumps(document).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -71,20 +92,32 @@ def token():
 
 
 def read(base: str, workspace: str = "modelstack-dev-aca-logs") -> str:
-    return aca_logs("rg-modelstack-dev", workspace, "modelstack-dev-diabetes", tail=50, base_url=base, token_source=token)
+    return aca_logs(
+        "rg-modelstack-dev", workspace, "modelstack-dev-diabetes", tail=50, base_url=base, token_source=token
+    )
 
 
 def test_the_apps_console_lines_are_read_with_the_users_identity(arm):
     base, asked, _ = arm
     assert read(base) == "init() loaded diabetes-ridge\nPOST /score 200"
-    assert asked == [{"path": PATH, "query": {"api-version": ["2020-08-01"]}, "authorization": f"Bearer {TOKEN}", "body": {"query": QUERY, "timespan": "P30D"}}]
+    assert asked == [
+        {
+            "path": PATH,
+            "query": {"api-version": ["2020-08-01"]},
+            "authorization": f"Bearer {TOKEN}",
+            "body": {"query": QUERY, "timespan": "P30D"},
+        }
+    ]
 
 
 def test_a_missing_workspace_is_named(arm):
     base, _, _ = arm
     with pytest.raises(ModelstackError) as caught:
         read(base, workspace="modelstack-dev-gone")
-    assert caught.value.detail == "Log Analytics workspace modelstack-dev-gone was not found in resource group rg-modelstack-dev"
+    assert (
+        caught.value.detail
+        == "Log Analytics workspace modelstack-dev-gone was not found in resource group rg-modelstack-dev"
+    )
     assert caught.value.fix == "pulumi up for the stack (or `az account set` to the stack's subscription)"
     assert TOKEN not in str(caught.value)
 
@@ -118,15 +151,30 @@ def test_the_target_reads_the_stacks_workspace_and_refuses_follow(project, monke
     config = project.load("dev")
     spec = config.services["diabetes"].model_copy(update={"target": "aca"})
     calls: list[tuple] = []
-    monkeypatch.setattr("components.targets.aca.logs.aca_logs", lambda *args, **kwargs: calls.append((args, kwargs)) or "a line")
+    monkeypatch.setattr(
+        "components.targets.aca.logs.aca_logs", lambda *args, **kwargs: calls.append((args, kwargs)) or "a line"
+    )
     written: list[str] = []
 
     def request(follow: bool) -> LogsRequest:
-        return LogsRequest(project_dir=Path(project.root), project=lambda: "modelstack", config=config, name="diabetes", service=spec, version=None, tail=20,
-                           follow=follow, write=written.append, stack_outputs=dict, stack_config=str)
+        return LogsRequest(
+            project_dir=Path(project.root),
+            project=lambda: "modelstack",
+            config=config,
+            name="diabetes",
+            service=spec,
+            version=None,
+            tail=20,
+            follow=follow,
+            write=written.append,
+            stack_outputs=dict,
+            stack_config=str,
+        )
 
     target("aca").show_logs(request(False))
-    assert calls == [(("rg-modelstack-dev", "modelstack-dev-aca-logs", "modelstack-dev-diabetes"), {"tail": 20})] and written == ["a line"]
+    assert calls == [
+        (("rg-modelstack-dev", "modelstack-dev-aca-logs", "modelstack-dev-diabetes"), {"tail": 20})
+    ] and written == ["a line"]
     with pytest.raises(ModelstackError) as caught:
         target("aca").show_logs(request(True))
     assert caught.value.key == "--follow" and "az containerapp logs show --follow" in caught.value.fix

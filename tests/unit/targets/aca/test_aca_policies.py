@@ -20,7 +20,9 @@ PARAMS = {"production_stacks": ["prod"]}
 
 def container_app(stack: str, allow_insecure) -> Resource:
     urn = f"urn:pulumi:{stack}::modelstack::modelstack:webservice:Webservice$modelstack:aca:AcaWebservice${CONTAINER_APP}::diabetes-aca-app"
-    ingress = {"external": True, "targetPort": 5001} | ({} if allow_insecure is None else {"allowInsecure": allow_insecure})
+    ingress = {"external": True, "targetPort": 5001} | (
+        {} if allow_insecure is None else {"allowInsecure": allow_insecure}
+    )
     return Resource(urn, CONTAINER_APP, "diabetes-aca-app", {"configuration": {"ingress": ingress}})
 
 
@@ -33,15 +35,33 @@ def test_plain_http_in_production_is_refused():
     )
 
 
-@pytest.mark.parametrize("stack, allow_insecure", [("prod", False), ("prod", None), ("dev", True), ("staging", True), ("prod", "[computed]")])
+@pytest.mark.parametrize(
+    "stack, allow_insecure", [("prod", False), ("prod", None), ("dev", True), ("staging", True), ("prod", "[computed]")]
+)
 def test_silent_otherwise(stack, allow_insecure):
     assert no_plain_http_in_production(container_app(stack, allow_insecure), PARAMS) is None
 
 
 def test_other_resources_and_masked_configurations_are_not_judged():
     urn = "urn:pulumi:prod::modelstack::azure-native:containerinstance:ContainerGroup::g"
-    assert no_plain_http_in_production(Resource(urn, "azure-native:containerinstance:ContainerGroup", "g", {"configuration": {"ingress": {"allowInsecure": True}}}), PARAMS) is None
-    assert no_plain_http_in_production(Resource(container_app("prod", True).urn, CONTAINER_APP, "a", {"configuration": "[secret]"}), PARAMS) is None
+    assert (
+        no_plain_http_in_production(
+            Resource(
+                urn,
+                "azure-native:containerinstance:ContainerGroup",
+                "g",
+                {"configuration": {"ingress": {"allowInsecure": True}}},
+            ),
+            PARAMS,
+        )
+        is None
+    )
+    assert (
+        no_plain_http_in_production(
+            Resource(container_app("prod", True).urn, CONTAINER_APP, "a", {"configuration": "[secret]"}), PARAMS
+        )
+        is None
+    )
     assert stack_of("urn:pulumi:prod::modelstack::pulumi:pulumi:Stack::modelstack-prod") == "prod"
     assert stack_of("not-a-urn") is None
 
@@ -55,11 +75,24 @@ def test_the_policy_is_judged_with_every_other():
 
 
 def modelstack(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def violations(project, stack: str, deploy: dict) -> tuple[int, list[dict]]:
-    project.write_stack(stack, {"tags": {"environment": stack}, "registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aca", "deploy": deploy}, "diabetes-multi": None}})
+    project.write_stack(
+        stack,
+        {
+            "tags": {"environment": stack},
+            "registry": {"kind": "acr"},
+            "services": {"diabetes": {"target": "aca", "deploy": deploy}, "diabetes-multi": None},
+        },
+    )
     result = modelstack(project, "check", "--stack", stack, "--json")
     assert "Traceback" not in result.stderr
     return result.returncode, [v for v in json.loads(result.stdout)["violations"] if v["enforcement"] == "mandatory"]
@@ -68,7 +101,9 @@ def violations(project, stack: str, deploy: dict) -> tuple[int, list[dict]]:
 def test_check_refuses_plain_http_in_prod_although_the_keys_mask_the_configuration(project):
     code, found = violations(project, "prod", {"allow_insecure": True})
     assert code == 1
-    assert [(v["policy"], v["resource"].rsplit("::", 1)[-1]) for v in found] == [("aca-no-plain-http-in-production", "diabetes-aca-app")]
+    assert [(v["policy"], v["resource"].rsplit("::", 1)[-1]) for v in found] == [
+        ("aca-no-plain-http-in-production", "diabetes-aca-app")
+    ]
 
 
 def test_check_passes_https_only_in_prod_and_plain_http_elsewhere(project):
@@ -79,5 +114,7 @@ def test_check_passes_https_only_in_prod_and_plain_http_elsewhere(project):
 def test_check_requires_authentication_of_an_aca_service(project):
     code, found = violations(project, "dev", {"auth_enabled": False})
     assert code == 1
-    assert [(v["policy"], v["resource"].rsplit("::", 1)[-1]) for v in found] == [("webservice-auth-enabled", "diabetes")]
+    assert [(v["policy"], v["resource"].rsplit("::", 1)[-1]) for v in found] == [
+        ("webservice-auth-enabled", "diabetes")
+    ]
     assert found[0]["message"].startswith("service diabetes (aca) has authentication off")

@@ -15,7 +15,13 @@ PAIRS = "on Azure Container Apps' consumption profile a replica's size is one of
 
 
 def errors_of(project, deploy: dict, **services) -> list[str]:
-    project.write_stack("rules", {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aca", "deploy": deploy}, "diabetes-multi": None, **services}})
+    project.write_stack(
+        "rules",
+        {
+            "registry": {"kind": "acr"},
+            "services": {"diabetes": {"target": "aca", "deploy": deploy}, "diabetes-multi": None, **services},
+        },
+    )
     with pytest.raises((ConfigErrors, ConfigError)) as caught:
         project.load("rules")
     error = caught.value
@@ -24,14 +30,31 @@ def errors_of(project, deploy: dict, **services) -> list[str]:
 
 @pytest.mark.parametrize("cpu, memory", [(0.25, 0.5), (0.5, 1), (1.75, 3.5), (4, 8)])
 def test_azures_pairs_pass(project, cpu, memory):
-    project.write_stack("ok", {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aca", "deploy": {"cpu_cores": cpu, "memory_gb": memory}}, "diabetes-multi": None}})
+    project.write_stack(
+        "ok",
+        {
+            "registry": {"kind": "acr"},
+            "services": {
+                "diabetes": {"target": "aca", "deploy": {"cpu_cores": cpu, "memory_gb": memory}},
+                "diabetes-multi": None,
+            },
+        },
+    )
     assert project.load("ok").services["diabetes"].deploy.memory_gb == memory
 
 
 def test_the_defaults_are_a_pair_and_scale_to_zero(project):
-    project.write_stack("ok", {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aca"}, "diabetes-multi": None}})
+    project.write_stack(
+        "ok", {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aca"}, "diabetes-multi": None}}
+    )
     deploy = project.load("ok").services["diabetes"].deploy
-    assert (deploy.cpu_cores, deploy.memory_gb, deploy.min_replicas, deploy.max_replicas, deploy.concurrent_requests) == (0.5, 1, 0, 10, 10)
+    assert (
+        deploy.cpu_cores,
+        deploy.memory_gb,
+        deploy.min_replicas,
+        deploy.max_replicas,
+        deploy.concurrent_requests,
+    ) == (0.5, 1, 0, 10, 10)
     assert (deploy.auth_enabled, deploy.external, deploy.allow_insecure) == (True, True, False)
 
 
@@ -69,9 +92,15 @@ def test_replica_bounds(project):
         "  Rule: 0 <= min_replicas <= max_replicas <= 1000 (Azure Container Apps' scale limits; 0 scales to zero)\n"
         "  Fix: lower min_replicas to at most 10, or raise max_replicas to at least 12"
     ]
-    assert errors_of(project, {"max_replicas": 1001}) == [f"{KEY}.max_replicas: is 1001\n  Rule: must be at most 1000\n  Fix: set {KEY}.max_replicas to a value that is at most 1000"]
-    assert errors_of(project, {"min_replicas": -1}) == [f"{KEY}.min_replicas: is -1\n  Rule: must be at least 0\n  Fix: set {KEY}.min_replicas to a value that is at least 0"]
-    assert errors_of(project, {"max_replicas": 0}) == [f"{KEY}.max_replicas: is 0\n  Rule: must be at least 1\n  Fix: set {KEY}.max_replicas to a value that is at least 1"]
+    assert errors_of(project, {"max_replicas": 1001}) == [
+        f"{KEY}.max_replicas: is 1001\n  Rule: must be at most 1000\n  Fix: set {KEY}.max_replicas to a value that is at most 1000"
+    ]
+    assert errors_of(project, {"min_replicas": -1}) == [
+        f"{KEY}.min_replicas: is -1\n  Rule: must be at least 0\n  Fix: set {KEY}.min_replicas to a value that is at least 0"
+    ]
+    assert errors_of(project, {"max_replicas": 0}) == [
+        f"{KEY}.max_replicas: is 0\n  Rule: must be at least 1\n  Fix: set {KEY}.max_replicas to a value that is at least 1"
+    ]
 
 
 def test_an_app_name_azure_refuses(project):
@@ -80,12 +109,18 @@ def test_an_app_name_azure_refuses(project):
         "  Rule: a container app's name is 2-32 lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, without '--'\n"
         "  Fix: use e.g. 'my-app', or remove app_name to use <project>-<stack>-<service>"
     ]
-    assert errors_of(project, {"app_name": "a--b"})[0].startswith(f"{KEY}.app_name: app_name 'a--b' is not a valid container app name")
-    assert errors_of(project, {"app_name": "x" * 33})[0].startswith(f"{KEY}.app_name: app_name '{'x' * 33}' is not a valid container app name")
+    assert errors_of(project, {"app_name": "a--b"})[0].startswith(
+        f"{KEY}.app_name: app_name 'a--b' is not a valid container app name"
+    )
+    assert errors_of(project, {"app_name": "x" * 33})[0].startswith(
+        f"{KEY}.app_name: app_name '{'x' * 33}' is not a valid container app name"
+    )
 
 
 def test_two_services_cannot_be_one_app(project):
-    assert errors_of(project, {"app_name": "scorer"}, **{"diabetes-multi": {"target": "aca", "deploy": {"app_name": "scorer"}}}) == [
+    assert errors_of(
+        project, {"app_name": "scorer"}, **{"diabetes-multi": {"target": "aca", "deploy": {"app_name": "scorer"}}}
+    ) == [
         "modelstack:services.diabetes-multi.deploy.app_name: services diabetes and diabetes-multi are both the container app 'scorer'\n"
         "  Rule: each service is a container app of its own, and names are unique in the stack's resource group\n"
         "  Fix: give diabetes-multi another app_name"
@@ -118,7 +153,9 @@ def test_derived_names_are_names_azure_takes():
     assert names.app_name("modelstack", "dev", "diabetes") == "modelstack-dev-diabetes"
     long = names.app_name("modelstack", "staging", "a-service-with-a-long-name")
     assert len(long) == 32 and names.valid_app_name(long) and long.startswith("modelstack-staging-a-serv-")
-    assert long != names.app_name("modelstack", "staging", "a-service-with-a-long-name-2"), "shortened names stay distinct"
+    assert long != names.app_name("modelstack", "staging", "a-service-with-a-long-name-2"), (
+        "shortened names stay distinct"
+    )
     assert names.environment_name("modelstack", "dev") == "modelstack-dev-aca"
     assert names.log_workspace_name("modelstack", "dev") == "modelstack-dev-aca-logs"
     assert names.suggested_app_name("9_Lives") == "lives"
