@@ -18,6 +18,7 @@ from typing import Union
 
 import pulumi
 import pulumi_random as random
+from modelstack_server import contract
 
 from components.config.deploy_rules import key_auth_enabled, token_auth_enabled
 from components.config.schema import AciDeploy, AksDeploy
@@ -57,7 +58,7 @@ class ServiceKeys:
 
     def as_output(self) -> dict[str, pulumi.Output[str]]:
         """The stack output `service_keys.<service>`, and the files of the keys' Secret on AKS."""
-        present = {"primary_key": self.primary, "secondary_key": self.secondary, TOKEN_KEY_FILE: self.token_signing_key}
+        present = {contract.PRIMARY_KEY_FILE: self.primary, contract.SECONDARY_KEY_FILE: self.secondary, TOKEN_KEY_FILE: self.token_signing_key}
         return {name: value for name, value in present.items() if value is not None}
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelstack_server import contract
+
 STATE_ORDER = ("Healthy", "Transitioning", "Unhealthy", "Unschedulable", "Failed")  # worst last
 # How a live resource names the service it runs: a tag on the ACI container group, a label on
 # each version's Deployment (also its pods' selector label).
 ACI_SERVICE_TAG = "modelstack-service"
-K8S_SERVICE_LABEL = "app.kubernetes.io/name"
+K8S_SERVICE_LABEL = contract.K8S_SERVICE_LABEL
 CONTAINER_GROUP_TYPE = "azure-native:containerinstance:ContainerGroup"
 DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
 

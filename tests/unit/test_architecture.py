@@ -253,12 +253,19 @@ def test_the_policy_pack_does_not_load_the_mock_runtime_evaluator():
         "pulumi_policy.PolicyPack = lambda **kwargs: None  # build the pack, do not serve it\n"
         "runpy.run_path('policies/__main__.py')\n"
         "print(sorted(m for m in sys.modules if m.startswith('components')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi_azure_native', 'pulumi_kubernetes', 'pulumi_random', 'docker', 'kubernetes')))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    loaded = eval(result.stdout.strip().splitlines()[-1])
+    *_, loaded_line, sdks_line = result.stdout.strip().splitlines()
+    loaded, sdks = eval(loaded_line), eval(sdks_line)
     assert "components.policy.rules" in loaded
-    assert not [m for m in loaded if m.startswith(("components.offline", "components.program", "components.targets", "components.commands"))], loaded
+    assert not [m for m in loaded if m.startswith(("components.offline", "components.program", "components.webservice", "components.commands"))], loaded
+    # The rules ask the targets what they are (the registry, each target's descriptor and its own
+    # policies); what a target declares, and the providers' SDKs, stay unloaded.
+    assert "components.targets.registry" in loaded
+    assert not [m for m in loaded if m.startswith("components.targets.") and m.rsplit(".", 1)[-1] in ("webservice", "container_group", "container_app", "environment", "platform", "frontend", "cluster")], loaded
+    assert sdks == []
 
 
 # --- the scoring server beside the package ------------------------------------------------------------

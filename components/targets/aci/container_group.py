@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
 import pulumi
+from modelstack_server import contract
 from pulumi_azure_native import containerinstance
 
 RestartPolicy = Literal["Always", "OnFailure", "Never"]
@@ -30,7 +31,7 @@ class AciContainer:
     image: pulumi.Input[str]
     cpu_cores: float
     memory_gb: float
-    ports: Sequence[int] = (5001,)
+    ports: Sequence[int] = (contract.PORT,)
     environment: Mapping[str, str] = field(default_factory=dict)
     secure_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     command: Sequence[str] | None = None

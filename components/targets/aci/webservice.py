@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from modelstack_server import contract
 
 from components.config import naming
 from components.targets.aci.container_group import AciContainer, AciGroup
@@ -34,8 +35,8 @@ from components.config.schema import AciDeploy, config_key
 from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
 from components.targets.states import ACI_SERVICE_TAG, aci_state
 
-CONTAINER_PORT = 5001
-HEALTH_PATH = "/"
+CONTAINER_PORT = contract.PORT
+HEALTH_PATH = contract.HEALTH_ROUTE
 CONTAINER_GROUP_TYPE = "azure-native:containerinstance:ContainerGroup"
 # The container's probes. Liveness waits as long as Azure ML's does before it judges a
 # container (init() may load a large model); readiness answers as soon as the server does.
@@ -49,7 +50,7 @@ ACI_SCORING_TIMEOUT_MS = 60_000
 
 def container_environment(deploy: AciDeploy) -> dict[str, str]:
     """The container's plain environment: the server's concurrency and timeout, then the front's settings."""
-    return {"WORKER_COUNT": str(ACI_WORKER_COUNT), "SCORING_TIMEOUT_MS": str(ACI_SCORING_TIMEOUT_MS), **front_environment(deploy)}
+    return {contract.WORKER_COUNT_ENV: str(ACI_WORKER_COUNT), contract.SCORING_TIMEOUT_ENV: str(ACI_SCORING_TIMEOUT_MS), **front_environment(deploy)}
 
 
 # --- pure decisions -------------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def endpoint_uris(deploy: AciDeploy, host: str | None) -> dict[str, str | None]:
     if not host:
         return {"scoring_uri": None, "swagger_uri": None}
     base = f"{'https' if deploy.ssl_enabled else 'http'}://{host}:{CONTAINER_PORT}"
-    return {"scoring_uri": f"{base}/score", "swagger_uri": f"{base}/swagger.json"}
+    return {"scoring_uri": f"{base}{contract.SCORE_ROUTE}", "swagger_uri": f"{base}{contract.SWAGGER_ROUTE}"}
 
 
 def subnet_resource_id(subscription_id: str, resource_group: str, deploy: AciDeploy) -> str:

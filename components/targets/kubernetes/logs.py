@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from modelstack_server import contract
+
 from components.errors import ModelstackError
 
 SCORING_CONTAINER = "scoring"  # the container of a webservice's pods (components.targets.kubernetes.webservice)
@@ -196,7 +198,7 @@ def pod_logs(source: KubeconfigSource, namespace: str, service: str, *, version:
     patience = patience or Patience.from_environment()
     core = _core_api(source)
     timeouts = (patience.connect, patience.read)
-    selector = f"{K8S_SERVICE_LABEL}={service}" + (f",modelstack.io/version={version}" if version else "")
+    selector = f"{K8S_SERVICE_LABEL}={service}" + (f",{contract.K8S_VERSION_LABEL}={version}" if version else "")
     answer = _call(source, namespace, "the pod list", lambda: core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False, _request_timeout=timeouts), patience)
     pods = _pod_names(answer, source, namespace)
     if not pods:

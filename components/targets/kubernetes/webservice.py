@@ -52,17 +52,19 @@ import pulumi_kubernetes as k8s
 from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, OWNED_BY_STACK, GatewayApiObject, KubernetesFrontend, service_base_uri, service_path
 from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP_AWAIT, KubernetesRollout, revision
 from components.config import capacity
+from modelstack_server import contract
+
 from components.config.schema import AksDeploy
 from components.config.deploy_rules import autoscale_enabled, key_auth_enabled, replica_bounds, target_utilization, token_auth_enabled
 from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, APP_INSIGHTS_SECRET_KEY, KEY_FILES, KEYS_DIR_ENV, TOKEN_AUDIENCE_ENV, TOKEN_KEY_FILE, ServiceKeys, front_environment
 from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
 from components.targets.states import K8S_SERVICE_LABEL, service_state
 
-CONTAINER_PORT = 5001
+CONTAINER_PORT = contract.PORT
 SERVICE_PORT = 80
-HEALTH_PATH = "/"
-KEYS_MOUNT = "/var/run/modelstack/keys"
-IMAGE_USER_ID = 1000  # the image's azureml user (templates/Dockerfile.j2)
+HEALTH_PATH = contract.HEALTH_ROUTE
+KEYS_MOUNT = contract.KEYS_MOUNT
+IMAGE_USER_ID = contract.IMAGE_USER_ID  # the image's azureml user (templates/Dockerfile.j2)
 PRE_STOP_SECONDS = 5
 DEFAULT_REFRESH_SECONDS = 1
 SERVER_WORKER_TIMEOUT_SECONDS = 300  # azmlinfsrv's default; init() runs within it
@@ -84,19 +86,19 @@ def memory_quantity(gigabytes: float) -> str:
 
 def selector_labels(service: str, version: RolloutVersion) -> dict[str, str]:
     """What a version's Service, PDB and HPA find its pods by (immutable on a Deployment)."""
-    return {K8S_SERVICE_LABEL: service, "modelstack.io/workload": workload_name(service, version)}
+    return {K8S_SERVICE_LABEL: service, contract.K8S_WORKLOAD_LABEL: workload_name(service, version)}
 
 
 def workload_labels(service: str, version: RolloutVersion) -> dict[str, str]:
     labels = {**selector_labels(service, version), **MANAGED_BY_LABELS}
     if version.declared:
-        labels.update({"modelstack.io/version": version.name, "modelstack.io/version-type": "control" if version.is_control else "treatment"})
+        labels.update({contract.K8S_VERSION_LABEL: version.name, contract.K8S_VERSION_TYPE_LABEL: "control" if version.is_control else "treatment"})
     return labels
 
 
 def metadata_annotations(deploy: AksDeploy) -> dict[str, str]:
     metadata = {k: v for k, v in (("description", deploy.description), ("properties", dict(deploy.properties)), ("tags", dict(deploy.tags))) if v}
-    return {"modelstack.io/azureml-metadata": json.dumps(metadata, sort_keys=True)} if metadata else {}
+    return {contract.K8S_AZUREML_METADATA_ANNOTATION: json.dumps(metadata, sort_keys=True)} if metadata else {}
 
 
 def resources(deploy: AksDeploy) -> dict[str, Any]:
@@ -125,17 +127,17 @@ def scoring_timeout_seconds(deploy: AksDeploy) -> int:
 
 def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy, scoring_server: str = "modelstack") -> list[dict[str, Any]]:
     environment = {
-        "WORKER_COUNT": str(deploy.replica_max_concurrent_requests),
-        "SCORING_TIMEOUT_MS": str(deploy.scoring_timeout_ms),
+        contract.WORKER_COUNT_ENV: str(deploy.replica_max_concurrent_requests),
+        contract.SCORING_TIMEOUT_ENV: str(deploy.scoring_timeout_ms),
         # The swagger document's paths, as clients see them through the front end.
-        "SERVICE_PATH_PREFIX": service_path(service).lstrip("/"),
+        contract.SERVICE_PATH_PREFIX_ENV: service_path(service).lstrip("/"),
         **front_environment(deploy),
     }
     if scoring_server == "azmlinfsrv":
         # gunicorn aborts a worker silent for this long; init() and run() must fit within it.
         environment["WORKER_TIMEOUT"] = str(max(SERVER_WORKER_TIMEOUT_SECONDS, scoring_timeout_seconds(deploy) + 30))
     if version.declared:
-        environment["SERVICE_VERSION"] = version.name
+        environment[contract.SERVICE_VERSION_ENV] = version.name
     if secret_files(deploy):
         environment[KEYS_DIR_ENV] = KEYS_MOUNT
     if token_auth_enabled(deploy):
@@ -181,9 +183,9 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": IMAGE_USER_ID, "runAsGroup": IMAGE_USER_ID, "seccompProfile": {"type": "RuntimeDefault"}},
-        # Server drain (scoring timeout + 5 s: templates/modelstack_server/server.py, and
-        # templates/modelstack_front.py for azmlinfsrv) after preStop.
-        "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy) + 5 + PRE_STOP_SECONDS + 5,
+        # Server drain (scoring timeout + the contract's margin: modelstack_server/server.py, and
+        # modelstack_server/azmlinfsrv_front.py for azmlinfsrv) after preStop.
+        "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy) + contract.DRAIN_MARGIN_SECONDS + PRE_STOP_SECONDS + 5,
         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}],
     }
     if secret_files(deploy):
@@ -197,7 +199,7 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
         "template": {
             "metadata": {
                 "labels": workload_labels(service, version),
-                "annotations": {"modelstack.io/model-versions": ",".join(f"{m}={v}" for m, v in sorted(model_versions.items()))},
+                "annotations": {contract.K8S_MODEL_VERSIONS_ANNOTATION: ",".join(f"{m}={v}" for m, v in sorted(model_versions.items()))},
             },
             "spec": pod,
         },
@@ -371,7 +373,7 @@ class KubernetesWebservice(pulumi.ComponentResource):
         # The route moves traffic only once every version has rolled out behind its Service.
         self.route = GatewayApiObject(f"{service}-route", route, child(frontend.gateway, *services, *rollouts))
         base = frontend.address.apply(lambda host: service_base_uri(exposed.scheme, host, frontend.client_port, service) if host else None)
-        self.scoring_uri = base.apply(lambda uri: f"{uri}/score" if uri else None)
-        self.swagger_uri = base.apply(lambda uri: f"{uri}/swagger.json" if uri else None)
+        self.scoring_uri = base.apply(lambda uri: f"{uri}{contract.SCORE_ROUTE}" if uri else None)
+        self.swagger_uri = base.apply(lambda uri: f"{uri}{contract.SWAGGER_ROUTE}" if uri else None)
         self.state = pulumi.Output.all(*[r.state for r in rollouts]).apply(service_state)
         self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "namespace": self.namespace_name})

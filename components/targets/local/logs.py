@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from modelstack_server import contract
+
 from components.errors import ModelstackError
 
 
@@ -11,7 +13,7 @@ def local_logs(stack: str, service: str, *, tail: int, follow: bool, write: Call
     from components.image.docker_client import docker_client
 
     client = docker_client()
-    found = client.containers.list(all=True, filters={"label": [f"modelstack.stack={stack}", f"modelstack.service={service}"]})
+    found = client.containers.list(all=True, filters={"label": [f"{contract.CONTAINER_STACK_LABEL}={stack}", f"{contract.CONTAINER_SERVICE_LABEL}={service}"]})
     if not found:
         raise ModelstackError(
             f"service {service} of stack {stack} has no container",

@@ -19,10 +19,11 @@ import time
 from typing import Any
 
 import pulumi
+from modelstack_server import contract
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 from components.dynamic_imports import imports_first
 
-CONTAINER_PORT = 5001
+CONTAINER_PORT = contract.PORT
 HEALTH_TIMEOUT_SECONDS = 180
 LOG_TAIL_LINES = 30
 # Inputs whose change needs a new container.
@@ -44,7 +45,7 @@ def azureml_state(status: str | None, healthy: bool | None) -> str:
 
 def endpoint_uris(port: int) -> dict[str, str]:
     base = f"http://localhost:{port}"
-    return {"scoring_uri": f"{base}/score", "swagger_uri": f"{base}/swagger.json"}
+    return {"scoring_uri": f"{base}{contract.SCORE_ROUTE}", "swagger_uri": f"{base}{contract.SWAGGER_ROUTE}"}
 
 
 def container_diff(olds: dict[str, Any], news: dict[str, Any], live_state: str | None) -> tuple[list[str], list[str]]:
@@ -183,7 +184,7 @@ class LocalWebserviceProvider(ResourceProvider):
             detach=True,
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
             environment=props.get("environment") or {},
-            labels={"modelstack.service": service, "modelstack.stack": props["stack"]},
+            labels={contract.CONTAINER_SERVICE_LABEL: service, contract.CONTAINER_STACK_LABEL: props["stack"]},
         )
         _log(f"started container {props['container_name']} for {service} on port {port}")
         try:
