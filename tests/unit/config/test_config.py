@@ -110,8 +110,8 @@ def test_parameter_of_another_target_is_named_as_such(project):
 def test_unknown_target(project):
     assert errors_of(project, {"services": {"diabetes": {"target": "gke"}}}) == [
         "modelstack:services.diabetes.target: is 'gke'\n"
-        "  Rule: must be one of 'local', 'aci', 'aks' or 'kubernetes'\n"
-        "  Fix: set it to one of 'local', 'aci', 'aks' or 'kubernetes'"
+        "  Rule: must be one of 'local', 'aci', 'aks', 'kubernetes' or 'aca'\n"
+        "  Fix: set it to one of 'local', 'aci', 'aks', 'kubernetes' or 'aca'"
     ]
 
 
