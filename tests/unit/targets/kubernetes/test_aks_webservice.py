@@ -85,93 +85,21 @@ def test_prod_front_end(project, monkeypatch):
     assert plan.named("aks-prod-frontend-gateway").parent == frontend.urn
 
 
-def test_prod_service_objects(project, monkeypatch):
+def test_prod_service_objects_run_the_built_image_and_the_generated_keys(project, monkeypatch):
+    """The prod stack's Kubernetes objects are pinned, field by field, by tests/golden/webservices-prod.json
+    (tests/unit/test_webservice_snapshots.py), where model versions and digests are placeholders.
+    Here: what the placeholders stand for, and where the objects go."""
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
     config, plan = evaluate_stack("prod", project.root)
-    labels = {**workload("diabetes"), **MANAGED}
-    assert seen["diabetes-keys"] == {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"annotations": FORCE, "labels": {**MANAGED, "app.kubernetes.io/name": "diabetes"}, "name": "diabetes-keys", "namespace": "modelstack-prod"},
-        "stringData": {SECRET: {"primary_key": mock_key("diabetes-primary-key"), "secondary_key": mock_key("diabetes-secondary-key")}},
-    }
-    versions = build_context(project.root, "diabetes", config.services["diabetes"], config.models).model_versions
-    assert seen["diabetes-deployment"] == {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"annotations": {**SKIP_AWAIT, **FORCE}, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
-        "spec": {
-            "selector": {"matchLabels": workload("diabetes")},
-            "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}, "type": "RollingUpdate"},
-            "template": {
-                "metadata": {"annotations": {"modelstack.io/model-versions": f"diabetes-ridge={versions['diabetes-ridge']}"}, "labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "containers": [{
-                        "env": [
-                            {"name": "MODELSTACK_AUTH_ENABLED", "value": "true"},
-                            {"name": "MODELSTACK_KEYS_DIR", "value": "/var/run/modelstack/keys"},
-                            {"name": "SCORING_TIMEOUT_MS", "value": "60000"},
-                            {"name": "SERVICE_PATH_PREFIX", "value": "api/v1/service/diabetes"},
-                            {"name": "WORKER_COUNT", "value": "1"},
-                        ],
-                        "image": image_of(project, config, "diabetes", "modelstackprod66885afe.azurecr.io"),
-                        "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-                        "livenessProbe": probe(initialDelaySeconds=310, successThreshold=1),
-                        "name": "scoring",
-                        "ports": [{"containerPort": 5001, "name": "http", "protocol": "TCP"}],
-                        "readinessProbe": probe(successThreshold=1),
-                        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                        "volumeMounts": [{"mountPath": "/var/run/modelstack/keys", "name": "keys", "readOnly": True}],
-                    }],
-                    "enableServiceLinks": False,
-                    "securityContext": {"runAsGroup": 1000, "runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "terminationGracePeriodSeconds": 75,
-                    "topologySpreadConstraints": [{"labelSelector": {"matchLabels": workload("diabetes")}, "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}],
-                    "volumes": [{"name": "keys", "secret": {"items": [{"key": "primary_key", "path": "primary_key"}, {"key": "secondary_key", "path": "secondary_key"}], "secretName": "diabetes-keys"}}],
-                },
-            },
-        },
-    }
-    assert seen["diabetes-service"] == {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"annotations": {**SKIP_AWAIT, **FORCE}, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
-        "spec": {"ports": [{"appProtocol": "http", "name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}], "selector": workload("diabetes"), "type": "ClusterIP"},
-    }
-    assert seen["diabetes-hpa"] == {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"annotations": FORCE, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
-        "spec": {
-            "behavior": {"scaleUp": {"policies": [{"periodSeconds": 1, "type": "Percent", "value": 100}], "stabilizationWindowSeconds": 0}},
-            "maxReplicas": 10,
-            "metrics": [{"resource": {"name": "cpu", "target": {"averageUtilization": 70, "type": "Utilization"}}, "type": "Resource"}],
-            "minReplicas": 2,
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "diabetes"},
-        },
-    }
-    assert seen["diabetes-pdb"] == {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-        "metadata": {"annotations": FORCE, "labels": labels, "name": "diabetes", "namespace": "modelstack-prod"},
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": workload("diabetes")}},
-    }
-    assert seen["diabetes-route"] == {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"annotations": FORCE, "labels": {**MANAGED, "app.kubernetes.io/name": "diabetes"}, "name": "diabetes", "namespace": "modelstack-prod"},
-        "spec": {
-            "hostnames": ["modelstack-prod.westeurope.cloudapp.azure.com"],
-            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "modelstack", "namespace": "modelstack-prod", "sectionName": "https"}],
-            "rules": [{
-                "backendRefs": [{"group": "", "kind": "Service", "name": "diabetes", "port": 80, "weight": 10000}],
-                "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"replacePrefixMatch": "/", "type": "ReplacePrefixMatch"}}}],
-                "matches": [{"path": {"type": "PathPrefix", "value": "/api/v1/service/diabetes"}}],
-            }],
-        },
-    }
-    assert seen["diabetes-aks"] == {"auth_enabled": True, "namespace": "modelstack-prod", "versions": {"diabetes": 100}}
-    assert seen["diabetes-multi-hpa"]["spec"]["maxReplicas"] == 6
-    assert seen["diabetes-multi-deployment"]["spec"]["template"]["metadata"]["annotations"]["modelstack.io/model-versions"].startswith("diabetes-lasso=")
+    # The keys' Secret holds the keys the stack generated, under the names the server reads.
+    assert seen["diabetes-keys"]["stringData"] == {SECRET: {"primary_key": mock_key("diabetes-primary-key"), "secondary_key": mock_key("diabetes-secondary-key")}}
+    # Each Deployment runs its service's own build by digest, and says which model versions are in it.
+    for service in ("diabetes", "diabetes-multi"):
+        versions = build_context(project.root, service, config.services[service], config.models).model_versions
+        template = seen[f"{service}-deployment"]["spec"]["template"]
+        assert template["spec"]["containers"][0]["image"] == image_of(project, config, service, "modelstackprod66885afe.azurecr.io")
+        assert template["metadata"]["annotations"]["modelstack.io/model-versions"] == ",".join(f"{m}={v}" for m, v in sorted(versions.items()))
     # Every Kubernetes object goes through the cluster's provider.
     # (The cluster's own objects, its Gateway API implementation, are tests/unit/targets/azure/test_aks_gateway.py's.)
     for resource in plan.resources:
