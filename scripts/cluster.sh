@@ -488,14 +488,10 @@ restore_outside() {
     if [ -f "$DATA/saved/nft-tables" ] && command -v nft >/dev/null 2>&1; then
         while read -r table; do
             if grep -qxF "$table" "$DATA/saved/nft-tables"; then continue; fi
-            # empty: base chains only (each with its hook line), no rule, set, map or flowtable
+            # empty: base chains only (each with a hook), no rule, set, map or flowtable
             # shellcheck disable=SC2086
-            if nft list $table 2>/dev/null | awk '
-                /^[[:space:]]*(table|})/ || /^[[:space:]]*$/ { next }
-                /^[[:space:]]*chain / { chains++; next }
-                /^[[:space:]]*type .* hook / { hooks++; next }
-                { other++ }
-                END { exit !(other == 0 && chains == hooks) }'; then
+            if nft -j list $table 2>/dev/null \
+                | jq -e '.nftables | all(has("metainfo") or has("table") or (.chain.hook != null))' >/dev/null; then
                 if nft delete $table 2>/dev/null; then
                     log "removed the empty nftables $table (created by the cluster)"
                 fi
@@ -835,7 +831,7 @@ remove_pods_gracefully() {
     our_pid kube-apiserver >/dev/null && our_pid kubelet >/dev/null && our_pid containerd >/dev/null || return 0
     curl_admin "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1 || return 0
     local n
-    n="$(kubectl_ get pods -A --no-headers 2>/dev/null | wc -l)"
+    n="$(kubectl_ get pods -A -o name 2>/dev/null | wc -l)"
     [ "$n" -gt 0 ] || return 0
     log "deleting $n pods so that their sandboxes are torn down through the CRI"
     kubectl_ delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
