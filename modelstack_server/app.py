@@ -19,15 +19,23 @@ import traceback
 from functools import partial
 from typing import Any
 
-from . import cors
-from . import log_capture
-from .entry_script import RAW, EntryScript, InputError, UnsupportedMethod, flask_response_type, raw_request, run_arguments, title_case_headers
+from . import cors, log_capture
+from .entry_script import (
+    RAW,
+    EntryScript,
+    InputError,
+    UnsupportedMethod,
+    flask_response_type,
+    raw_request,
+    run_arguments,
+    title_case_headers,
+)
 from .keys import refusal
-from .tokens import token_refusal
 from .request_ids import request_ids
 from .scoring import RunFailed, ScoringTimeout, SerialScorer
 from .settings import Settings
 from .swagger import SwaggerDocuments, SwaggerNotFound
+from .tokens import token_refusal
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -63,7 +71,7 @@ class StreamedBody:
         self.response = response
 
 
-def message(status: int, text: str, run_function_failed: bool = False, extra: Headers = ()) -> tuple[int, Headers, bytes]:
+def message(status: int, text: str, run_function_failed: bool = False, extra: Headers | tuple[()] = ()) -> tuple[int, Headers, bytes]:
     body = json.dumps({"message": text}).encode()
     return status, [("Content-Type", "application/json"), ("x-ms-run-function-failed", str(run_function_failed)), *extra], body
 
@@ -86,7 +94,7 @@ class ScoringApp:
         from .memory import body_limit
 
         self.max_request_bytes = body_limit(self.settings.max_request_bytes, memory_bytes, workers, held_bytes, per_body_byte)
-        if self.max_request_bytes < self.settings.max_request_bytes:
+        if memory_bytes is not None and self.max_request_bytes < self.settings.max_request_bytes:  # lowered: a memory size is known
             self.too_large = (f"the request body is larger than {self.max_request_bytes} bytes, the most this replica's memory "
                               f"({memory_bytes // 2**20} MiB{f' for {workers} workers' if workers > 1 else ''}) can hold while it is scored")
 
@@ -121,14 +129,14 @@ class ScoringApp:
         settings = self.settings
         origin = _text(headers.get(b"origin"))
         front_cors: Headers = []
-        if settings.cors_origins and settings.origin_allowed(origin):
+        if settings.cors_origins and origin and settings.origin_allowed(origin):
             front_cors = [("Access-Control-Allow-Origin", settings.allow_origin_value(origin)), ("Vary", "Origin")]
 
         requested_method = _text(headers.get(b"access-control-request-method"))
         if cors.is_preflight(method, origin, requested_method) and (settings.cors_origins or settings.auth_enabled or settings.token_auth_enabled):
             if not front_cors:
-                refused = json.dumps({"message": f"origin {origin} is not allowed to call this service"}).encode()
-                return await _send(send, 403, [("Content-Type", "application/json"), ("Vary", "Origin")], refused)
+                forbidden = json.dumps({"message": f"origin {origin} is not allowed to call this service"}).encode()
+                return await _send(send, 403, [("Content-Type", "application/json"), ("Vary", "Origin")], forbidden)
             return await _send(send, 204, cors.preflight_headers(front_cors[0][1], _text(headers.get(b"access-control-request-headers"))), b"")
 
         if (settings.auth_enabled or settings.token_auth_enabled) and not (path == "/" and method in ("GET", "HEAD")):
@@ -193,7 +201,7 @@ class ScoringApp:
             logger.error(f"Encountered Exception: the streamed response's next item took longer than {error.timeout_ms} ms")
         except RunFailed as error:
             cause = error.__cause__
-            logger.error("Encountered Exception: {0}".format("".join(traceback.format_exception(type(cause), cause, cause.__traceback__))))
+            logger.error(f"Encountered Exception: {''.join(traceback.format_exception(cause))}")
         finally:
             gone.cancel()
             try:
@@ -319,7 +327,7 @@ class ScoringApp:
                 return 200, [("Content-Type", TEXT_HTML), ("x-ms-run-function-failed", "False")], b""
             return message(405, "Method not allowed")
         except Exception:
-            logger.error("Encountered Exception: {0}".format(traceback.format_exc()))
+            logger.error(f"Encountered Exception: {traceback.format_exc()}")
             return message(500, INTERNAL_ERROR)
         request_headers = title_case_headers(scope["headers"]) if script.takes_request_headers else {}
         try:
@@ -330,7 +338,7 @@ class ScoringApp:
             return message(500, str(error), run_function_failed=True)
         except RunFailed as error:
             cause = error.__cause__
-            logger.error("Encountered Exception: {0}".format("".join(traceback.format_exception(type(cause), cause, cause.__traceback__))))
+            logger.error(f"Encountered Exception: {''.join(traceback.format_exception(cause))}")
             self._report_exception(ids, cause)
             return message(500, RUN_FAILED, run_function_failed=True)
 
@@ -339,7 +347,7 @@ class ScoringApp:
             try:
                 status, response_headers, payload = _from_flask(output)
             except Exception:  # a body Flask cannot turn into bytes (a list of numbers, say)
-                logger.error("Encountered Exception: {0}".format(traceback.format_exc()))
+                logger.error(f"Encountered Exception: {traceback.format_exc()}")
                 return message(500, SERVER_ERROR)
         else:
             try:
@@ -348,7 +356,7 @@ class ScoringApp:
                 if isinstance(error, ValueError) and "Out of range float" in str(error):
                     logger.error(f"Encountered Exception: {NOT_JSON}")
                     return message(500, NOT_JSON, run_function_failed=True)
-                logger.error("Encountered Exception: {0}".format(traceback.format_exc()))
+                logger.error(f"Encountered Exception: {traceback.format_exc()}")
                 return message(500, INTERNAL_ERROR)
             status, response_headers = 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")]
         response_headers.append(("x-ms-run-fn-exec-ms", f"{elapsed_ms:.3f}"))

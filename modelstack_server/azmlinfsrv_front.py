@@ -44,9 +44,26 @@ import os
 import sys
 
 from . import cors
-from .contract import DRAIN_MARGIN_SECONDS, HEALTH_ROUTE, PRIMARY_KEY_ENV, SCORING_TIMEOUT_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TOKEN_AUTH_ENABLED_ENV
+from .contract import (
+    DRAIN_MARGIN_SECONDS,
+    HEALTH_ROUTE,
+    PRIMARY_KEY_ENV,
+    SCORING_TIMEOUT_ENV,
+    SECONDARY_KEY_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    TOKEN_AUTH_ENABLED_ENV,
+)
 from .keys import KeySource, refusal
-from .settings import DEFAULT_MAX_REQUEST_BYTES, SettingsError, cors_origins, key_auth, max_request_bytes, tls_pair, truthy
+from .settings import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    SettingsError,
+    cors_origins,
+    key_auth,
+    max_request_bytes,
+    tls_pair,
+    truthy,
+)
 from .tls import write_tls_files
 
 HEALTH_PATHS = (HEALTH_ROUTE,)
@@ -64,7 +81,7 @@ class FrontSettings:
         self.max_request_bytes = max_request_bytes
 
     @classmethod
-    def from_environ(cls, environ) -> "FrontSettings":
+    def from_environ(cls, environ) -> FrontSettings:
         if truthy(environ.get(TOKEN_AUTH_ENABLED_ENV)):
             # Fail closed: serving without the auth that was asked for would open the service.
             raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true, but token auth is verified by modelstack's scoring server only; this image runs azmlinfsrv (scoring_server: azmlinfsrv), whose front checks keys")
@@ -78,7 +95,7 @@ class FrontSettings:
         return cors.allow_origin_value(self.cors_origins, origin)
 
 
-def _json_response(start_response, status: str, message: str, headers: list[tuple[str, str]] = ()) -> list[bytes]:
+def _json_response(start_response, status: str, message: str, headers: list[tuple[str, str]] | tuple[()] = ()) -> list[bytes]:
     body = json.dumps({"message": message}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers])
     return [body]
@@ -116,9 +133,9 @@ class ScoringFront:
             if refused:
                 message, challenge = refused
                 return _json_response(start_response, "401 Unauthorized", message, [("WWW-Authenticate", challenge), *cors_headers])
-        refused = self._limit_body(environ)
-        if refused:
-            return _json_response(start_response, "413 Request Entity Too Large", refused, cors_headers)
+        too_large = self._limit_body(environ)
+        if too_large:
+            return _json_response(start_response, "413 Request Entity Too Large", too_large, cors_headers)
         if not cors_headers:
             return self.app(environ, start_response)
 
@@ -174,7 +191,7 @@ def _gunicorn_arguments(environ, gunicorn_settings: set[str], tls_files: tuple[s
 
 def _write_tls_files(environ) -> tuple[str, str] | None:
     cert, key = tls_pair(environ)
-    return write_tls_files(cert, key) if cert else None
+    return write_tls_files(cert, key) if cert and key else None  # tls_pair: both or neither
 
 
 def main() -> None:

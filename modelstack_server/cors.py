@@ -19,7 +19,9 @@ _HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'
 
 def origin_allowed(origins: tuple[str, ...], origin: str | None) -> bool:
     """Whether `origin` is one of modelstack's configured origins ("*": any)."""
-    return bool(origin) and ("*" in origins or origin.rstrip("/") in origins)
+    if not origin:
+        return False
+    return "*" in origins or origin.rstrip("/") in origins
 
 
 def allow_origin_value(origins: tuple[str, ...], origin: str) -> str:

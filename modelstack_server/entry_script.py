@@ -23,9 +23,10 @@ import inspect
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 RAW, SCHEMA, JSON_STRING = "rawhttp", "input_schema", "json_string"
@@ -93,7 +94,7 @@ class EntryScript:
     kind: str
     parameters: list[inspect.Parameter]
     takes_request_headers: bool
-    module: ModuleType
+    module: ModuleType | None  # None: run() and init() given without their module (tests)
 
     @property
     def first_parameter(self) -> str:
@@ -110,8 +111,10 @@ def load(path: str, app_root: str, source_dir: str | None = None) -> EntryScript
     sys.path.append(app_root)
     if source_dir:
         sys.path.append(os.path.join(app_root, source_dir))
+    spec = importlib.util.spec_from_file_location("entry_module", path)
+    if spec is None or spec.loader is None:  # no loader takes a file whose name does not end in .py (or .pyc, .so)
+        raise ScriptError(f"the entry script {path} is not a Python file: its name must end in .py")
     try:
-        spec = importlib.util.spec_from_file_location("entry_module", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     except BaseException as error:

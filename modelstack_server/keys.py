@@ -33,24 +33,24 @@ class KeySource:
         now = self._clock()
         if now - self._checked_at >= KEYS_RECHECK_SECONDS:
             self._checked_at = now
-            self._reload_if_changed()
+            self._reload_if_changed(self._folder)
         return self._from_folder
 
-    def _reload_if_changed(self) -> None:
-        stamp = []
+    def _reload_if_changed(self, folder: str) -> None:
+        stamp: list[tuple[str, int | None, int | None, int | None]] = []
         for name in self._files:
             try:
-                info = os.stat(os.path.join(self._folder, name))
+                info = os.stat(os.path.join(folder, name))
                 stamp.append((name, info.st_mtime_ns, info.st_size, info.st_ino))
             except OSError:
-                stamp.append((name, None))
+                stamp.append((name, None, None, None))
         if tuple(stamp) == self._stamp:
             return
         self._stamp = tuple(stamp)
         found = []
         for name in self._files:
             try:
-                with open(os.path.join(self._folder, name), "rb") as handle:
+                with open(os.path.join(folder, name), "rb") as handle:
                     value = handle.read().strip()  # a Secret's file may end with a newline
             except OSError:
                 continue

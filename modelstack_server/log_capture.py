@@ -31,7 +31,9 @@ _builtin_print = builtins.print
 
 
 class UtcFormatter(logging.Formatter):
-    converter = time.gmtime
+    # mypy takes the function for a method bound to the formatter; a builtin is not bound, and
+    # logging calls it with the record's time alone, as the logging documentation shows
+    converter = time.gmtime  # type: ignore[assignment]
 
 
 class AccessLine:
@@ -66,7 +68,9 @@ access_line = _logged
 
 def configure(app_root: str, entry_script: str) -> None:
     try:
-        sys.stdout.reconfigure(line_buffering=True)  # a line shows up in `docker logs` when written
+        # a line shows up in `docker logs` when written; typed TextIO, sys.stdout is a TextIOWrapper
+        # unless replaced, and a replacement without reconfigure is the AttributeError below
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     except (AttributeError, ValueError):
         pass
     for folder in (app_root, os.path.dirname(entry_script)):

@@ -60,7 +60,7 @@ def header_refusal(limits: ConnectionLimits, count: int, line_bytes: int, total_
     return None
 
 
-def oldest_idle(connections, but) -> "ScoringProtocol | None":
+def oldest_idle(connections, but) -> ScoringProtocol | None:
     """The connection that has been idle the longest, other than `but`; None if all are busy."""
     found = None
     for connection in connections:
@@ -126,7 +126,9 @@ class ScoringProtocol(HttpToolsProtocol):
             self._pre_body_bytes += len(data)
         super().data_received(data)
         if not self._in_body and not self._refused and self._pre_body_bytes > self.limits.max_header_bytes:
-            self._refuse(431, "Request Header Fields Too Large", header_refusal(self.limits, 0, 0, self._pre_body_bytes))
+            refused = header_refusal(self.limits, 0, 0, self._pre_body_bytes)
+            if refused:  # always, the total being over its limit
+                self._refuse(431, "Request Header Fields Too Large", refused)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

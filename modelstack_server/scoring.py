@@ -29,7 +29,8 @@ import ctypes
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 INLINE_BELOW_MS = 5.0
 INLINE_AFTER = 100
@@ -133,7 +134,8 @@ class SerialScorer:
             self._condition.notify()
         try:
             outcome = await asyncio.wait_for(asyncio.shield(future), self.timeout_ms / 1000)
-        except (asyncio.TimeoutError, TimeoutError):
+        # Both: before Python 3.11 (a conda image may run 3.10) asyncio.TimeoutError is a class of its own
+        except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041
             self._interrupt(call)
             self._fast_in_a_row = 0
             raise ScoringTimeout(self.timeout_ms) from None

@@ -29,17 +29,16 @@ import sys
 import traceback
 
 from . import __version__, log_capture, tls
-from .contract import DRAIN_MARGIN_SECONDS
+from .contract import DRAIN_MARGIN_SECONDS, SECRET_ENVS
 from .settings import (
-    APP_ROOT_ENV,
     AML_CORS_ORIGINS_ENV,
     APP_INSIGHTS_ENABLED_ENV,
     APP_INSIGHTS_KEY_ENV,
+    APP_ROOT_ENV,
     DEFAULT_HOST,
     DEFAULT_PORT,
     ENTRY_SCRIPT_ENV,
     MODEL_DIR_ENV,
-    SECRET_ENVS,
     WORKER_COUNT_ENV,
     Settings,
     SettingsError,
@@ -82,7 +81,7 @@ def fold_arguments_into_environ(args: argparse.Namespace, environ) -> None:
 
 
 def write_tls_files(settings: Settings) -> tuple[str, str] | None:
-    if not settings.tls_cert:
+    if not (settings.tls_cert and settings.tls_key):  # both or neither (settings.tls_pair)
         return None
     return tls.write_tls_files(settings.tls_cert, settings.tls_key)
 
@@ -191,7 +190,8 @@ def peered_server(config, peer_listener: socket.socket):
 
             private = copy.copy(self.config)
             private.loaded_app, private.ssl = forwarded_app, None
-            factory = functools.partial(private.http_protocol_class, config=private, server_state=self.server_state, app_state=self.lifespan.state)
+            # uvicorn types the class as asyncio.Protocol; its HTTP protocols take these arguments
+            factory = functools.partial(private.http_protocol_class, config=private, server_state=self.server_state, app_state=self.lifespan.state)  # type: ignore[call-arg]
             self.servers.append(await asyncio.get_running_loop().create_unix_server(factory, sock=peer_listener))
 
     return PeeredServer(config)
@@ -214,7 +214,8 @@ def serve(settings: Settings, tls_files, sock: socket.socket | None = None, peer
         log_config=None,
         log_level="warning",
         server_header=False,
-        timeout_keep_alive=settings.keep_alive_seconds,
+        # uvicorn's annotation says int; it only hands the value to loop.call_later, which takes fractions
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         limit_concurrency=None,  # the cap is protocol.py's: idle connections give way first
         # Requests in flight finish when the container is asked to stop (rolling updates).
         timeout_graceful_shutdown=math.ceil(settings.scoring_timeout_ms / 1000) + DRAIN_MARGIN_SECONDS,
@@ -280,16 +281,16 @@ def serve_workers(settings: Settings, tls_files) -> None:
             break
         except InterruptedError:
             continue
-        index = children.pop(pid, None)
+        exited = children.pop(pid, None)  # None: not one of the workers
         worker_code = os.waitstatus_to_exitcode(status)
-        if stopping or index is None:
+        if stopping or exited is None:
             continue
         if worker_code == BOOT_ERROR:
             code = BOOT_ERROR
             stop(None, None)
         else:
             logger.warning(f"worker {pid} exited with {worker_code}; starting another")
-            start_worker(index)
+            start_worker(exited)
     sys.exit(code)
 
 

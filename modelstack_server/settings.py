@@ -9,9 +9,10 @@ variable and what it accepts (`SettingsError`), never a traceback at the first r
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
+from . import cors
 from .contract import (
     APP_INSIGHTS_CONNECTION_STRING_ENV,
     APP_ROOT_ENV,
@@ -25,7 +26,6 @@ from .contract import (
     PRIMARY_KEY_ENV,
     SCORING_TIMEOUT_ENV,
     SECONDARY_KEY_ENV,
-    SECRET_ENVS,
     SERVICE_NAME_ENV,
     SERVICE_PATH_PREFIX_ENV,
     SERVICE_VERSION_ENV,
@@ -37,7 +37,6 @@ from .contract import (
     TOKEN_SIGNING_KEY_ENV,
     WORKER_COUNT_ENV,
 )
-from . import cors
 from .keys import KeySource
 from .tokens import TOKEN_KEY_FILES
 
@@ -181,7 +180,7 @@ class Settings:
     app_insights_connection_string: str | None = None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], *, host: str = DEFAULT_HOST, server_version: str = "") -> "Settings":
+    def from_environ(cls, environ: Mapping[str, str], *, host: str = DEFAULT_HOST, server_version: str = "") -> Settings:
         entry_script = environ.get(ENTRY_SCRIPT_ENV)
         if not entry_script:
             raise SettingsError(f"no entry script: pass --entry_script PATH or set {ENTRY_SCRIPT_ENV}")
@@ -266,4 +265,6 @@ class Settings:
 def _is_uuid(value: str | None) -> bool:
     import re
 
-    return bool(value) and re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value) is not None
+    if not value:
+        return False
+    return re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value) is not None

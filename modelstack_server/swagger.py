@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # (version, aliases, template, user files)
 BUILDERS = (
@@ -51,17 +52,16 @@ class SwaggerDocuments:
     def document(self, version: str | None) -> bytes:
         """The JSON text for a version; SwaggerNotFound with azmlinfsrv's message otherwise."""
         version = DEFAULT_VERSION if version is None else version
-        if self._documents is None:
-            self._build()
+        documents = self._documents if self._documents is not None else self._build()
         listed = ", ".join(sorted(self._supported))
         if version not in VALID_VERSIONS:
             raise SwaggerNotFound(f"Swagger version [{version}] is not valid. Supported versions: [{listed}].")
-        found = self._documents.get(version)
+        found = documents.get(version)
         if not found:
             raise SwaggerNotFound(f"Swagger version [{version}] is not supported for the scoring script. Supported swagger versions: [{listed}].")
         return found
 
-    def _build(self) -> None:
+    def _build(self) -> dict[str, bytes]:
         documents: dict[str, bytes] = {}
         supported = []
         for version, aliases, template, user_files in BUILDERS:
@@ -73,6 +73,7 @@ class SwaggerDocuments:
                 supported.append(version)
         self._supported = sorted(supported)
         self._documents = documents
+        return documents
 
     def _user_file(self, names) -> Any:
         for name in names:
@@ -84,7 +85,12 @@ class SwaggerDocuments:
         return None
 
     def _generate(self, version: str, aliases, template: str) -> dict | None:
-        from inference_schema.schema_util import get_input_schema, get_output_schema, get_supported_versions, is_schema_decorated
+        from inference_schema.schema_util import (
+            get_input_schema,
+            get_output_schema,
+            get_supported_versions,
+            is_schema_decorated,
+        )
 
         if all(alias not in get_supported_versions(self._run) for alias in aliases):
             return None

@@ -41,7 +41,7 @@ class RequestTelemetry:
     def record(self, *, method: str, path: str, url: str, status: int, start_ns: int, end_ns: int, request_id: str | None) -> None:
         """One Request item; never raises into the request that it describes."""
         try:
-            attributes = {"http.method": method, "http.route": path, "http.url": url, "http.status_code": status}
+            attributes: dict[str, str | int] = {"http.method": method, "http.route": path, "http.url": url, "http.status_code": status}
             if request_id:
                 attributes["request.id"] = request_id
             span = self._tracer.start_span(f"{method} {path}", kind=self._server, start_time=start_ns, attributes=attributes)

@@ -11,7 +11,7 @@ def write_tls_files(cert: str, key: str) -> tuple[str, str]:
     """(certificate file, key file) in a new private folder."""
     folder = tempfile.mkdtemp(prefix="modelstack-tls-")  # 0700, private to this user
     paths = (os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem"))
-    for path, text in zip(paths, (cert, key)):
+    for path, text in zip(paths, (cert, key), strict=True):
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)

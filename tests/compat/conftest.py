@@ -23,9 +23,9 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import requests
 
 from tests.workspace import free_port
-import requests
 
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = Path(__file__).resolve().parent

@@ -36,7 +36,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return f"{self.method} {self.path} {self.headers or ''} {self.body[:60] if self.body else ''}"
+        return f"{self.method} {self.path} {self.headers or ''} {repr(self.body[:60]) if self.body else ''}"
 
 
 def post(body, content_type="application/json", **headers) -> Call:
@@ -49,7 +49,7 @@ def normalised(response: requests.Response) -> dict:
 
 
 def normalised_parts(status: int, header_items, body: bytes) -> dict:
-    headers = {}
+    headers: dict[str, list[str]] = {}
     for name, value in header_items:
         name = name.lower()
         if name in BY_DESIGN:

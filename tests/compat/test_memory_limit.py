@@ -19,7 +19,7 @@ import uuid
 import pytest
 import requests
 
-from tests.compat.conftest import SCRIPTS, SERVER_PACKAGE_PARENT, SERVING_VENV, wait_healthy
+from tests.compat.conftest import SCRIPTS, SERVER_PACKAGE_PARENT, SERVING_VENV
 from tests.conftest import require
 from tests.workspace import free_port
 
@@ -87,8 +87,8 @@ def test_a_container_with_acis_default_memory_refuses_a_body_it_cannot_hold(pyth
         assert 4 * MIB < limit < 95 * MIB, limit
         small = b'"' + b"x" * (MIB - 2) + b'"'
         assert requests.post(base + "/score", data=small, headers={"Content-Type": "application/json"}, timeout=30).status_code == 200
-        logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True, timeout=30).stdout
-        assert f"Memory 512 MiB for 1 worker(s): request bodies up to {limit} bytes" in logs, logs[-2000:]
+        output = subprocess.run(["docker", "logs", container], capture_output=True, text=True, timeout=30).stdout
+        assert f"Memory 512 MiB for 1 worker(s): request bodies up to {limit} bytes" in output, output[-2000:]
     finally:
         subprocess.run(["docker", "rm", "--force", container], capture_output=True, timeout=60)
 

@@ -20,7 +20,7 @@ def test_a_real_server_moves_run_to_the_loop_after_fast_calls_and_back_after_a_s
 
         first = [thread_of('"fast"') for _ in range(2)]
         assert first == ["scoring", "scoring"], "inline before two fast calls in a row"
-        further = []
+        further: list[str] = []
         while "MainThread" not in further:
             assert len(further) < 200, f"200 more fast calls and none inline: {further[-5:]}"
             further.append(thread_of('"fast"'))

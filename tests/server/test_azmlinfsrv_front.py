@@ -112,7 +112,12 @@ def test_every_other_route_needs_a_key(path):
 def test_every_key_is_compared_whatever_matched(monkeypatch):
     compared = []
     real = keys.hmac.compare_digest
-    monkeypatch.setattr(keys.hmac, "compare_digest", lambda a, b: compared.append(b) or real(a, b))
+
+    def compare_digest(a, b):
+        compared.append(b)
+        return real(a, b)
+
+    monkeypatch.setattr(keys.hmac, "compare_digest", compare_digest)
     app, _ = fronted()
     call(app, headers={"Authorization": f"Bearer {PRIMARY}"})
     assert compared == [PRIMARY.encode(), SECONDARY.encode()], "constant time: no early exit on the first match"
@@ -263,7 +268,9 @@ def test_gunicorn_arguments():
 
 def test_tls_files_are_private(tmp_path, monkeypatch):
     monkeypatch.setattr(tls.tempfile, "tempdir", str(tmp_path))
-    cert, key = front._write_tls_files({"MODELSTACK_TLS_CERT": "CERT", "MODELSTACK_TLS_KEY": "KEY"})
+    files = front._write_tls_files({"MODELSTACK_TLS_CERT": "CERT", "MODELSTACK_TLS_KEY": "KEY"})
+    assert files is not None
+    cert, key = files
     assert Path(cert).read_text() == "CERT" and Path(key).read_text() == "KEY"
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and stat.S_IMODE(os.stat(Path(key).parent).st_mode) == 0o700
     assert front._write_tls_files({}) is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from modelstack_server import contract, settings
+from modelstack_server import contract, server, settings
 
 CONTRACT = Path(contract.__file__)
 
@@ -30,7 +30,7 @@ def test_the_server_reads_the_variables_the_platform_sets():
         "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_TOKEN_AUDIENCE", "MODELSTACK_CORS_ORIGINS", "MODELSTACK_MAX_REQUEST_BYTES", "MODELSTACK_TLS_CERT",
         "MODELSTACK_TLS_KEY", "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING",
     ]
-    assert set(settings.SECRET_ENVS) == {"MODELSTACK_PRIMARY_KEY", "MODELSTACK_SECONDARY_KEY", "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING", "MODELSTACK_TLS_CERT", "MODELSTACK_TLS_KEY"}
+    assert set(server.SECRET_ENVS) == {"MODELSTACK_PRIMARY_KEY", "MODELSTACK_SECONDARY_KEY", "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING", "MODELSTACK_TLS_CERT", "MODELSTACK_TLS_KEY"}
 
 
 def test_the_keys_folder_holds_the_files_the_server_reads(tmp_path):

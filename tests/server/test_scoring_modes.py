@@ -52,10 +52,14 @@ def scorer(timeout_ms: int = 2000) -> SerialScorer:
 
 
 def test_fast_calls_move_to_the_loop_and_a_slow_one_moves_back():
+    def slow_where() -> str:
+        time.sleep(LIMIT_MS * 1.2 / 1000)
+        return where()
+
     async def scenario():
         s = scorer()
         places = [(await s.score(where))[1] for _ in range(FAST_AFTER + 2)]
-        slow = (await s.score(lambda: (time.sleep(LIMIT_MS * 1.2 / 1000), where())[1]))[1]
+        slow = (await s.score(slow_where))[1]
         after = (await s.score(where))[1]
         return places, slow, after
 

@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 
 import pytest
 
 from modelstack_server import cors, keys, request_ids
-from modelstack_server.entry_script import JSON_STRING, SCHEMA, EntryScript, InputError, UnsupportedMethod, analyse, query_parameters, run_arguments, title_case_headers
+from modelstack_server.entry_script import (
+    JSON_STRING,
+    SCHEMA,
+    EntryScript,
+    InputError,
+    UnsupportedMethod,
+    analyse,
+    query_parameters,
+    run_arguments,
+    title_case_headers,
+)
 from modelstack_server.settings import Settings, SettingsError
 
 PRIMARY, SECONDARY = "primary-key-0123", "secondary-key-4567"
@@ -146,7 +157,8 @@ def test_aml_cors_as_flask_cors():
     (("rid", None, "c" * 101), request_ids.RequestIds(request_id="rid", refusal="x-ms-request-id and x-ms-client-request-id must not exceed 100 characters")),
 ])
 def test_request_ids(sent, expected):
-    assert request_ids.request_ids(*sent, new_id=lambda: "new") == expected
+    request_id, legacy, client = sent
+    assert request_ids.request_ids(request_id, legacy, client, new_id=lambda: "new") == expected
 
 
 def test_request_id_headers():
@@ -219,6 +231,19 @@ def test_bad_run_signatures():
         analyse(star)
     with pytest.raises(ScriptError, match='run\\(\\) needs to accept an argument other than "request_headers".'):
         analyse(only_headers)
+
+
+def test_an_entry_script_whose_name_does_not_end_in_py_is_refused_by_name(tmp_path, monkeypatch):
+    """No loader takes such a file: the message says so, not an AttributeError from importlib."""
+    from modelstack_server.entry_script import ScriptError, load
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # load() adds the app's folder
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # and the azureml.contrib aliases
+    script = tmp_path / "score.txt"
+    script.write_text("def init():\n    pass\n\n\ndef run(data):\n    return data\n")
+    with pytest.raises(ScriptError) as caught:
+        load(str(script), str(tmp_path))
+    assert str(caught.value) == f"the entry script {script} is not a Python file: its name must end in .py"
 
 
 # --- the access line ---------------------------------------------------------------------------

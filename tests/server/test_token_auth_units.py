@@ -9,11 +9,10 @@ import time
 import jwt
 import pytest
 
-from modelstack_server import settings as server_settings, tokens
+from components.commands import token as cli_token
+from modelstack_server import server, settings as server_settings, tokens
 from modelstack_server.keys import KeySource
 from modelstack_server.settings import Settings, SettingsError
-
-from components.commands import token as cli_token
 
 SIGNING_KEY = "k" * 64
 OTHER_KEY = "o" * 64
@@ -23,8 +22,8 @@ def bearer(value: str) -> bytes:
     return f"Bearer {value}".encode()
 
 
-def source(*keys: str) -> KeySource:
-    return KeySource(*keys, files=tokens.TOKEN_KEY_FILES)
+def source(signing_key: str) -> KeySource:
+    return KeySource(signing_key, files=tokens.TOKEN_KEY_FILES)
 
 
 def test_a_token_modelstack_issues_is_accepted():
@@ -65,7 +64,8 @@ def test_no_token_is_asked_for():
         "a valid token is required: send Authorization: Bearer <token from `modelstack token`>",
         'Bearer realm="modelstack"',
     )
-    assert tokens.token_refusal(b"Basic dXNlcjpwYXNz", source(SIGNING_KEY), "diabetes")[0] == "the token is not valid"
+    refused = tokens.token_refusal(b"Basic dXNlcjpwYXNz", source(SIGNING_KEY), "diabetes")
+    assert refused is not None and refused[0] == "the token is not valid"
 
 
 def test_a_rotated_signing_key_in_the_folder_is_used_without_a_restart(tmp_path):
@@ -76,7 +76,8 @@ def test_a_rotated_signing_key_in_the_folder_is_used_without_a_restart(tmp_path)
     assert tokens.token_refusal(bearer(old), keys, "diabetes") is None
     (tmp_path / "token_signing_key").write_text(OTHER_KEY)
     now[0] += 1.0
-    assert tokens.token_refusal(bearer(old), keys, "diabetes")[0] == "the token is not valid"
+    refused = tokens.token_refusal(bearer(old), keys, "diabetes")
+    assert refused is not None and refused[0] == "the token is not valid"
     assert tokens.token_refusal(bearer(cli_token.issue(OTHER_KEY, "diabetes").token), keys, "diabetes") is None
 
 
@@ -110,4 +111,4 @@ def test_the_issuer_and_the_server_agree_on_names_and_claims():
     assert (tokens.ALGORITHM, tokens.ISSUER, *tokens.TOKEN_KEY_FILES) == expected
     assert (server_settings.TOKEN_AUTH_ENABLED_ENV, server_settings.TOKEN_SIGNING_KEY_ENV, server_settings.TOKEN_AUDIENCE_ENV) == (
         "MODELSTACK_TOKEN_AUTH_ENABLED", "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_TOKEN_AUDIENCE")
-    assert server_settings.TOKEN_SIGNING_KEY_ENV in server_settings.SECRET_ENVS, "the server removes the key from its environment"
+    assert server_settings.TOKEN_SIGNING_KEY_ENV in server.SECRET_ENVS, "the server removes the key from its environment"
