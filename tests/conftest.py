@@ -37,6 +37,7 @@ import sys
 import tarfile
 import uuid
 from pathlib import Path
+from typing import Literal, NoReturn, overload
 
 import docker.errors
 import pytest
@@ -48,6 +49,10 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
+@overload
+def require(condition: Literal[False], reason: str) -> NoReturn: ...
+@overload
+def require(condition: object, reason: str) -> None: ...
 def require(condition: object, reason: str) -> None:
     """Skip the calling test when `condition` is false, or fail it under CI=true.
 
@@ -72,8 +77,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def docker_client():
     """A connected `docker.DockerClient`; skips the test when no Docker daemon answers."""
-    from components.image.docker_client import docker_client as connect
     from components.errors import DockerUnavailableError
+    from components.image.docker_client import docker_client as connect
 
     try:
         client = connect()
@@ -285,8 +290,8 @@ def _is_our_stage(attrs: dict) -> bool:
 
 def remove_new_build_stages(start_images: dict[str, list[str]]) -> None:
     """Remove the untagged build-stage images this session's builds left (not those there before)."""
-    from components.image.docker_client import docker_client as connect
     from components.errors import DockerUnavailableError
+    from components.image.docker_client import docker_client as connect
 
     try:
         client = connect()
@@ -305,8 +310,8 @@ def remove_new_build_stages(start_images: dict[str, list[str]]) -> None:
 
 def _docker_snapshot():
     """(containers {id: name}, images {id: references}) of the daemon, or None without Docker."""
-    from components.image.docker_client import docker_client as connect
     from components.errors import DockerUnavailableError
+    from components.image.docker_client import docker_client as connect
 
     try:
         client = connect()

@@ -25,6 +25,7 @@ import subprocess
 import tarfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,8 +126,8 @@ def cluster():
                          f"(full output: {START_LOG}):\n{tail}")
     yield Cluster(read_state())
     if started_here:
-        result = subprocess.run([str(SCRIPT), "stop"], capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"scripts/cluster.sh stop failed:\n{result.stdout}\n{result.stderr}"
+        stopped = subprocess.run([str(SCRIPT), "stop"], capture_output=True, text=True, timeout=600)
+        assert stopped.returncode == 0, f"scripts/cluster.sh stop failed:\n{stopped.stdout}\n{stopped.stderr}"
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Kube:
 
 
 @pytest.fixture(scope="session")
-def kube(cluster) -> Kube:
+def kube(cluster) -> Iterator[Kube]:
     from kubernetes import client, config
 
     api = config.new_client_from_config(config_file=cluster.kubeconfig)
@@ -149,7 +150,7 @@ def kube(cluster) -> Kube:
 
 
 @pytest.fixture(scope="session")
-def namespace(kube) -> str:
+def namespace(kube) -> Iterator[str]:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -199,7 +200,7 @@ def image_archive(binary: Path, tag: str) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def server_image(cluster, tmp_path_factory) -> str:
+def server_image(cluster, tmp_path_factory) -> Iterator[str]:
     """The HTTP test server as a one-file image in the cluster's containerd.
 
     With Docker: `docker import` of the binary, then `scripts/cluster.sh load-image` (docker save |
@@ -215,7 +216,7 @@ def server_image(cluster, tmp_path_factory) -> str:
 
         docker = docker_sdk.from_env(timeout=30)
         docker.ping()
-    except Exception:  # noqa: BLE001 - any failure to reach Docker means: use the archive path
+    except Exception:  # any failure to reach Docker means: use the archive path
         docker = None
     if docker is not None:
         layer = io.BytesIO()

@@ -31,9 +31,10 @@ from __future__ import annotations
 import copy
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from components.plan_values import SECRET_PLACEHOLDER, sanitize
 
@@ -100,7 +101,7 @@ def unload_images(cluster, docker_client, references) -> None:
         cluster.ctr("images", "rm", f"docker.io/{reference}", capture_output=True)
         try:
             docker_client.images.remove(reference, noprune=True)
-        except Exception as exc:  # noqa: BLE001 - reported, not hidden
+        except Exception as exc:  # reported, not hidden
             print(f"could not remove {reference}: {exc}")
 
 
@@ -190,7 +191,9 @@ def namespace_contents(kube, namespace: str) -> list[str]:
     left += [f"HPA/{h.metadata.name}" for h in kube.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace).items]
     from kubernetes import client
 
-    left += [f"PDB/{p.metadata.name}" for p in client.PolicyV1Api(kube.api).list_namespaced_pod_disruption_budget(namespace).items]
+    for budget in client.PolicyV1Api(kube.api).list_namespaced_pod_disruption_budget(namespace).items:
+        assert budget.metadata is not None, "the API server lists every object with its metadata"
+        left.append(f"PDB/{budget.metadata.name}")
     for plural in ("gateways", "httproutes"):
         items = kube.custom.list_namespaced_custom_object("gateway.networking.k8s.io", "v1", namespace, plural)["items"]
         left += [f"{plural}/{i['metadata']['name']}" for i in items]

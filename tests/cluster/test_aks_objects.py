@@ -40,6 +40,7 @@ from components.targets.kubernetes.rollout import KubernetesRolloutProvider
 from components.targets.states import deployment_state, service_state
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import GATEWAY_GROUP, GATEWAY_VERSION, condition, wait
+from tests.provider_results import outputs_of
 
 STACK = "staging"
 SERVICE = "diabetes"
@@ -122,13 +123,13 @@ def score(staging, sample, key: str | None):
 def test_only_the_image_and_listener_port_differ_from_the_program(staging, cluster):
     registered, applied = staging["registered"], staging["objects"]
     assert [(o["kind"], o["metadata"]["name"]) for o in registered] == [(o["kind"], o["metadata"]["name"]) for o in applied]
-    for before, after in zip(registered, applied):
+    for before, after in zip(registered, applied, strict=True):
         if before["kind"] != "Gateway":
             assert before == after
     gateway = next(o for o in registered if o["kind"] == "Gateway")
-    assert gateway["spec"]["gatewayClassName"] == cluster.gateway_class == "modelstack" and [l["port"] for l in gateway["spec"]["listeners"]] == [8000]
+    assert gateway["spec"]["gatewayClassName"] == cluster.gateway_class == "modelstack" and [listener["port"] for listener in gateway["spec"]["listeners"]] == [8000]
     applied_gateway = next(o for o in applied if o["kind"] == "Gateway")
-    assert applied_gateway["spec"]["gatewayClassName"] == "modelstack" and [l["port"] for l in applied_gateway["spec"]["listeners"]] == [cluster.gateway_port]
+    assert applied_gateway["spec"]["gatewayClassName"] == "modelstack" and [listener["port"] for listener in applied_gateway["spec"]["listeners"]] == [cluster.gateway_port]
     for deployment in _objects_of(registered, "Deployment").values():
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image.startswith(f"{po.TEST_REPOSITORY}/{deployment['metadata']['name']}:"), image
@@ -260,6 +261,6 @@ def test_up_waits_for_each_rollout_and_refresh_reads_it(staging):
         inputs = staging["rollouts"][name]
         print(f"\n{name}: rolled out after {seconds:.1f} s of waiting")
         assert inputs["namespace"] == staging["namespace"] and inputs["deployment"] == inputs["k8s_service"] == name.removesuffix("-rollout")
-        assert created.outs["state"] == "Healthy" and created.id == f"{staging['namespace']}/{inputs['deployment']}"
-        assert provider.read(created.id, created.outs).outs["state"] == "Healthy"
+        assert outputs_of(created)["state"] == "Healthy" and created.id == f"{staging['namespace']}/{inputs['deployment']}"
+        assert outputs_of(provider.read(created.id, outputs_of(created)))["state"] == "Healthy"
     assert staging["waited"]["diabetes-multi-rollout"][1] + staging["waited"]["diabetes-rollout"][1] > 1, "it waited for pods that were starting"

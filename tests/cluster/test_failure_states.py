@@ -25,6 +25,7 @@ from components.targets.kubernetes.rollout import KubernetesRolloutProvider
 from components.targets.states import deployment_state
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import wait
+from tests.provider_results import outputs_of
 from tests.workspace import copy_project
 
 STACK = "states"
@@ -70,7 +71,9 @@ def test_an_init_that_raises_is_failed_with_the_pods_log_tail(failing, kube):
         return found["diagnosis"] is not None and found["diagnosis"].state == "Failed"
 
     wait("diabetes Failed", failed, timeout=240, every=2)
-    state, message, reason = found["diagnosis"]
+    diagnosis = found["diagnosis"]
+    assert diagnosis is not None
+    state, message, reason = diagnosis
     print(f"\n{message}")
     assert reason == "CrashLoopBackOff"
     assert message.startswith("service diabetes is Failed: pod diabetes-") and " is CrashLoopBackOff, restarted " in message
@@ -87,7 +90,9 @@ def test_more_cpu_than_the_node_has_is_unschedulable(failing, kube):
         return found["diagnosis"] is not None
 
     wait("diabetes-multi diagnosed", unschedulable, timeout=120, every=2)
-    state, message, reason = found["diagnosis"]
+    diagnosis = found["diagnosis"]
+    assert diagnosis is not None
+    state, message, reason = diagnosis
     print(f"\n{message}")
     assert state == reason == "Unschedulable"
     assert message.startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-") and "Insufficient cpu" in message
@@ -127,4 +132,4 @@ def test_a_refresh_reads_the_failed_states(failing):
     provider = KubernetesRolloutProvider()
     for name, state in (("diabetes-rollout", "Failed"), ("diabetes-multi-rollout", "Unschedulable")):
         inputs = failing["rollouts"][name]
-        assert provider.read(f"{inputs['namespace']}/{inputs['deployment']}", inputs).outs["state"] == state
+        assert outputs_of(provider.read(f"{inputs['namespace']}/{inputs['deployment']}", inputs))["state"] == state

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import requests
-
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -143,7 +142,8 @@ def test_node_is_ready_at_the_built_version(kube, cluster):
 
 def test_weighted_route_splits_80_20(split_app, kube, namespace):
     session, url = split_app
-    backends, pods = collections.Counter(), collections.Counter()
+    backends: collections.Counter[str] = collections.Counter()
+    pods: collections.Counter[str] = collections.Counter()
     began = time.monotonic()
     for _ in range(REQUESTS):
         response = session.get(url, timeout=5)
@@ -168,7 +168,7 @@ def test_cluster_ip_service_reaches_pods(split_app, kube, namespace, server_imag
     """kube-proxy: a pod reaches another Deployment's pods through the Service's ClusterIP."""
     cluster_ip = kube.core.read_namespaced_service("web-b", namespace).spec.cluster_ip
     session, url = split_app
-    answers = collections.Counter()
+    answers: collections.Counter[str] = collections.Counter()
     for _ in range(10):
         response = session.get(f"{url}fetch", params={"url": f"http://{cluster_ip}:80/"}, timeout=10)
         assert response.status_code == 200, response.text

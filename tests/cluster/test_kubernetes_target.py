@@ -29,6 +29,7 @@ from components.targets.kubernetes.frontend import service_path
 from components.targets.kubernetes.rollout import KubernetesRolloutProvider
 from tests.cluster import program_objects as po
 from tests.cluster.test_gateway import wait
+from tests.provider_results import outputs_of
 from tests.workspace import copy_project
 
 STACK = "cluster"
@@ -112,7 +113,7 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
                 assert session.post(f"{base}/score", json=SAMPLE, timeout=30).status_code == 401
             # The wait `up` does, with the inputs the program registers.
             for name, inputs in po.registered_rollouts(STACK, project, cluster.kubeconfig).items():
-                assert KubernetesRolloutProvider().create(inputs).outs["state"] == "Healthy", name
+                assert outputs_of(KubernetesRolloutProvider().create(inputs))["state"] == "Healthy", name
             # logs, the kubeconfig read from the secret config through the engine
             lines: list[str] = []
             show_logs(project, SECRET_STACK, "diabetes", tail=50, write=lines.append)
@@ -151,4 +152,4 @@ def test_an_attached_clusters_gateway_class_and_issuer_are_asked_of_the_cluster(
         check_attached_prerequisites(attached_stack(gateway_class=cluster.gateway_class, leaf_domain_label="mlsvc"), from_azure)
     assert no_issuer.value.key == "modelstack:clusters.aks-shared.leaf_domain_label"
     assert no_issuer.value.detail.startswith("the cluster has no ClusterIssuer 'letsencrypt'")
-    assert "cert-manager" in no_issuer.value.fix and "ssl_cname" in no_issuer.value.fix
+    assert no_issuer.value.fix is not None and "cert-manager" in no_issuer.value.fix and "ssl_cname" in no_issuer.value.fix

@@ -4,7 +4,6 @@ HorizontalPodAutoscaler on CPU utilisation gets a current value (not `<unknown>`
 from __future__ import annotations
 
 import pytest
-
 from kubernetes import client
 
 from tests.cluster.test_gateway import deployment, wait

@@ -10,6 +10,7 @@ the stage before, it builds nothing of its own). The fix is the stack pinning a 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -23,6 +24,12 @@ PINNED = "localhost:5999/{service}@sha256:" + "0" * 64
 pytestmark = [pytest.mark.engine]
 
 
+class PolicyEngine(Engine):
+    """The engine, with the policy pack's configuration that its previews pass."""
+
+    policy_config: Path
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, trained_example):
     home = tmp_path_factory.mktemp("policy-engine")
@@ -32,7 +39,7 @@ def engine(tmp_path_factory, trained_example):
         "all": "mandatory",
         "promoted-release-in-production": {"enforcementLevel": "mandatory", "release_stacks": [STACK]},
     }))
-    runner = Engine(root, home, STACK)
+    runner = PolicyEngine(root, home, STACK)
     runner.run("stack", "init")
     runner.policy_config = home / "policy-config.json"
     yield runner

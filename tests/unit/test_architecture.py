@@ -101,11 +101,12 @@ def imported(tree: ast.Module, known: set[str]) -> list[tuple[str, int]]:
             found += [(alias.name, node.lineno) for alias in node.names if alias.name.split(".")[0] == "components"]
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"line {node.lineno}: relative import; the package uses absolute imports"
-            if (node.module or "").split(".")[0] != "components":
+            module = node.module or ""
+            if module.split(".")[0] != "components":
                 continue
             for alias in node.names:
-                candidate = f"{node.module}.{alias.name}"
-                found.append((candidate if candidate in known else node.module, node.lineno))
+                candidate = f"{module}.{alias.name}"
+                found.append((candidate if candidate in known else module, node.lineno))
     return found
 
 

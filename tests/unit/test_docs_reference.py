@@ -9,6 +9,7 @@ import typing
 from pathlib import Path
 
 import typer
+import typer.core
 from pydantic import BaseModel
 
 from components.commands.cli import app
@@ -65,6 +66,7 @@ def test_every_config_key_is_in_the_configuration_reference():
 def cli_names() -> dict[str, str]:
     """Every command name and long option of `modelstack`, with the command it belongs to."""
     group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup), "modelstack is a group of commands"
     names = {}
     for command_name, command in group.commands.items():
         names[f"modelstack {command_name}"] = command_name

@@ -47,7 +47,7 @@ def test_concurrent_first_calls_import_one_at_a_time(tmp_path, monkeypatch):
     # then see the module whole, never half imported.
     (tmp_path / "ms_slow_module.py").write_text("import threading, ms_gate\nms_gate.entered.set()\nms_gate.release.wait(10)\nDONE = True\n")
     gate = type(sys)("ms_gate")
-    gate.entered, gate.release = threading.Event(), threading.Event()
+    vars(gate).update(entered=threading.Event(), release=threading.Event())
     monkeypatch.setitem(sys.modules, "ms_gate", gate)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "ms_slow_module", raising=False)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from components.commands.drift import changed_fields, drift_from_events, live_parts
 from components.commands.engine import engine_failure
-from components.errors import ModelstackError
 from components.commands.promote import live_states, refuse_unhealthy, split_reference, write_pins
+from components.errors import ModelstackError
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(__file__).parent / "data"
@@ -98,7 +99,7 @@ def test_a_missing_provider_plugin_is_named_with_the_pinned_version_and_the_inst
 def test_a_plugin_version_other_than_the_pin_is_told(tmp_path):
     (tmp_path / "requirements.txt").write_text("pulumi==3.259.0\npulumi-azure-native==3.30.0  # newer\n")
     error = engine_failure(NOT_FOUND, project_dir=tmp_path, stack="prod", command="promote", home="/p/home")
-    assert error.rule.endswith("the project pins pulumi-azure-native==3.30.0 (requirements.txt); the stack's state was written with v3.29.0")
+    assert error.rule is not None and error.rule.endswith("the project pins pulumi-azure-native==3.30.0 (requirements.txt); the stack's state was written with v3.29.0")
     assert error.fix == "PULUMI_HOME=/p/home pulumi plugin install resource azure-native 3.29.0, then run `modelstack promote ...` again"
 
 
@@ -265,7 +266,7 @@ def test_a_secret_changed_by_hand_is_drift_known_from_the_engines_diffs():
     labels = {"app.kubernetes.io/name": "diabetes"}
     # as the engine writes them: a secret keeps its marker, its value reads "[secret]"
     data = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}
-    outputs = {"apiVersion": "v1", "kind": "Secret", "data": data, "metadata": {"name": "diabetes-keys", "labels": labels, "resourceVersion": "1"}}
+    outputs: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "data": data, "metadata": {"name": "diabetes-keys", "labels": labels, "resourceVersion": "1"}}
     live = {**outputs, "metadata": {**outputs["metadata"], "resourceVersion": "2"}}
     event = EngineEvent.from_json({"sequence": 1, "timestamp": 1, "resOutputsEvent": {"metadata": {
         "op": "update", "urn": "urn:pulumi:s::modelstack::kubernetes:core/v1:Secret::diabetes-keys", "type": "kubernetes:core/v1:Secret",

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from pydantic import SecretStr
 
-from components.targets.aci.logs import aci_logs
 from components.errors import ModelstackError
 from components.image.registry_auth import AadToken
+from components.targets.aci.logs import aci_logs
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000aaaa"
 TOKEN = "aad-token-for-tests"
@@ -27,7 +27,7 @@ def arm():
     asked: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):  # the name http.server dispatches GET requests to
             url = urlparse(self.path)
             asked.append({"path": url.path, "query": parse_qs(url.query), "authorization": self.headers.get("Authorization")})
             found = url.path == PATH and self.headers.get("Authorization") == f"Bearer {TOKEN}"

@@ -11,12 +11,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
-from components.targets.kubernetes.logs import KubeconfigSource, Patience, pod_logs
 from components.errors import ModelstackError
+from components.targets.kubernetes.logs import KubeconfigSource, Patience, pod_logs
 from tests.workspace import REPO
 
 POD_LIST = {"kind": "PodList", "apiVersion": "v1", "items": [{"metadata": {"name": "diabetes-abc"}}]}
@@ -44,7 +43,7 @@ class ApiServer:
         while not self.stop.is_set():
             try:
                 connection, _ = self.listener.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             thread = threading.Thread(target=self._answer, args=(connection,), daemon=True)
             thread.start()
@@ -161,7 +160,7 @@ def test_a_misbehaving_api_server_is_named_not_waited_for(api_server, mode, said
     error = logs_error(kubeconfig(server.port))
     assert said in error.detail
     assert error.key == KEY
-    assert "kubectl --kubeconfig kube.yaml get pods -n modelstack-kube" in error.fix
+    assert error.fix is not None and "kubectl --kubeconfig kube.yaml get pods -n modelstack-kube" in error.fix
     assert "t0ken" not in str(error)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -64,7 +63,8 @@ def test_force_allows_a_non_empty_folder(tmp_path):
     (out / "old.txt").write_text("x")
     project = tmp_path / "project"
     project.mkdir()
-    assert out_dir_error(out, project, force=False).detail == f"{out} is not empty"
+    refused = out_dir_error(out, project, force=False)
+    assert refused is not None and refused.detail == f"{out} is not empty"
     assert out_dir_error(out, project, force=True) is None
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from components.errors import ModelstackError
 from components.commands.plan_summary import COMMENT_LIMIT, load_preview, monthly_cost, render, service_prices
 from components.config.vm_sizes import find
+from components.errors import ModelstackError
 from tests.workspace import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "preview"
@@ -39,19 +39,27 @@ def prod_preview(project) -> dict:
     return {"steps": steps, "changeSummary": {"create": len(steps)}}
 
 
+def catalogue_price(vm_size: str) -> float:
+    """The hourly price the VM size catalogue gives `vm_size` (these tests use sizes that have one)."""
+    size = find(vm_size)
+    assert size is not None and size.price_per_hour is not None, f"{vm_size} has a price in the catalogue"
+    return size.price_per_hour
+
+
 def test_cost_of_the_prod_stack_from_the_catalogue(project):
     text = render(prod_preview(project))
     prices = service_prices()
-    vm = find("Standard_D4s_v5").price_per_hour
+    vm = catalogue_price("Standard_D4s_v5")
     expected = 3 * vm * 730 + prices["aks_control_plane_per_hour"]["Standard"] * 730 + prices["container_registry_per_day"]["Premium"] * 730 / 24
     assert f"${expected:,.2f} after this change, $0.00 before: **+${expected:,.2f}** per month." in text
     assert "as of 2023-06-26" in text and "as of 2024" in text, "the price tables' dates are stated"
 
 
 def test_cost_delta_of_a_resized_cluster():
-    pool = lambda count: {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": [{"count": count, "vmSize": "Standard_D3_v2"}], "sku": {"tier": "Free"}}}
+    def pool(count):
+        return {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": [{"count": count, "vmSize": "Standard_D3_v2"}], "sku": {"tier": "Free"}}}
     document = {"steps": [{"op": "update", "urn": "urn:pulumi:prod::p::azure-native:containerservice:ManagedCluster::aks", "oldState": pool(3), "newState": pool(4), "diffReasons": ["agentPoolProfiles"]}]}
-    one_node = find("Standard_D3_v2").price_per_hour * 730
+    one_node = catalogue_price("Standard_D3_v2") * 730
     assert f"**+${one_node:,.2f}** per month" in render(document)
 
 

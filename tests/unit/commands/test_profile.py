@@ -7,12 +7,22 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from components.errors import ModelstackError
+from components.commands.profile.command import profile
 from components.commands.profile.inputs import GB, check_limits, parse_concurrency, read_request_bodies
-from components.commands.profile.recommend import LevelResult, autoscale_target, deploy_snippet, deploy_suggestion, mean_queueing_wait, profile_fields, recommend, recommended_level, round_up
+from components.commands.profile.recommend import (
+    LevelResult,
+    autoscale_target,
+    deploy_snippet,
+    deploy_suggestion,
+    mean_queueing_wait,
+    profile_fields,
+    recommend,
+    recommended_level,
+    round_up,
+)
 from components.commands.profile.usage import Usage, UsageSample, memory_working_set, usage_between, usage_sample
 from components.commands.profile.wrk import LoadResult, parse_wrk_output
-from components.commands.profile.command import profile
+from components.errors import ModelstackError
 
 AZURE_ML_FIELDS = {
     "recommendedCpu", "recommendedMemoryInGB", "recommendationLatencyInMs", "maxUtilizedCpu", "maxUtilizedMemoryInGB",
@@ -159,6 +169,7 @@ def stats(cpu_total, pre_cpu_total, system, pre_system, *, online=2, usage=300 *
 def test_stats_reading_in_cores_and_working_set():
     # 0.5 s of CPU time while the whole machine (2 cores) spent 2 s: half a core.
     sample = usage_sample(stats(1_500_000_000, 1_000_000_000, 12_000_000_000, 10_000_000_000, inactive=100 * 2**20), at=10.0, interval=1.0)
+    assert sample is not None
     assert sample.cpu_cores == pytest.approx(0.5)
     assert sample.memory_bytes == 200 * 2**20
     assert (sample.periods, sample.throttled_periods) == (10, 4)

@@ -150,5 +150,5 @@ def test_a_link_to_a_file_inside_the_project_is_accepted(project):
 def test_a_link_inside_source_directory_out_of_the_project_is_refused(project, target):
     (project.root / "examples" / "diabetes" / "src" / "leak").symlink_to(target)
     text = errors_of(project, {"services": {"diabetes": {}}})
-    assert f"modelstack:services.diabetes.source_directory: 'src/leak' " in text
+    assert "modelstack:services.diabetes.source_directory: 'src/leak' " in text
     assert FOLDER_LINK_RULE in text

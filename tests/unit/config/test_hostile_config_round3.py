@@ -23,7 +23,10 @@ def errors_of(project, stack_config: dict | None = None, *, text: str | None = N
     with pytest.raises((ConfigErrors, ConfigError)) as caught:
         project.load("local")
     error = caught.value
-    return error.errors if isinstance(error, ConfigErrors) else [error]
+    if isinstance(error, ConfigErrors):
+        return error.errors
+    assert isinstance(error, ConfigError)
+    return [error]
 
 
 def one_error(project, stack_config: dict | None = None, *, key: str, text: str | None = None) -> str:
@@ -55,6 +58,12 @@ def _socket(path):
     server.close()  # the socket file stays
 
 
+def _two_gib_hole(path):
+    """A 2 GiB file that takes no disk space."""
+    path.write_bytes(b"")
+    os.truncate(path, 2 * 1024**3)
+
+
 # --- kubeconfig_file ------------------------------------------------------------------------------
 
 
@@ -79,7 +88,7 @@ def test_a_kubeconfig_file_path_that_cannot_name_a_file_is_refused(project, valu
     (lambda p: p.write_text(""), "the kubeconfig holds nothing, not a mapping"),
     (lambda p: p.write_text("- a\n- b\n"), "the kubeconfig holds a list, not a mapping"),
     (lambda p: p.write_text("apiVersion: v1\nclusters: [\n"), "the kubeconfig is not valid YAML"),
-    (lambda p: (p.write_bytes(b""), os.truncate(p, 2 * 1024**3)), "bytes"),
+    (lambda p: _two_gib_hole(p), "bytes"),
 ])
 def test_a_kubeconfig_file_that_is_not_a_kubeconfig_is_refused_without_reading_it_whole(project, make, said):
     make(project.root / "kube.yaml")
@@ -110,11 +119,11 @@ ENV_KEY = "modelstack:services.diabetes.environment"
     (lambda p: _fifo(p), "is a fifo"),
     (lambda p: _socket(p), "is a socket"),
     (lambda p: p.symlink_to("/dev/zero"), None),  # outside the project, or a device
-    (lambda p: (p.write_bytes(b""), os.truncate(p, 2 * 1024**3)), "it is at most 1,048,576 bytes"),
+    (lambda p: _two_gib_hole(p), "it is at most 1,048,576 bytes"),
 ])
 def test_an_environment_file_that_is_not_text_is_refused(project, field, make, said):
     make(project.root / "env.file")
-    environment = {field: "env.file"}
+    environment: dict[str, str | None] = {field: "env.file"}
     if field == "conda_file":
         environment["pip_requirements"] = None
     message = one_error(project, {"services": {"diabetes": {"environment": environment}}}, key=f"{ENV_KEY}.{field}")

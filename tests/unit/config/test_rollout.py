@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.config.schema import ServiceSpec
 from components.config.rollout import RolloutVersion, rollout_versions, workload_name
+from components.config.schema import ServiceSpec
 
 
 def service(versions: list[dict] | None = None) -> ServiceSpec:

@@ -47,7 +47,8 @@ def test_a_size_without_a_sourced_price_says_so_instead_of_guessing():
 
 
 def test_names_match_without_regard_to_case():
-    assert vm_sizes.find("standard_d3_V2").name == "Standard_D3_v2"
+    found = vm_sizes.find("standard_d3_V2")
+    assert found is not None and found.name == "Standard_D3_v2"
     assert vm_sizes.vcpus("STANDARD_NC6S_V3", key=KEY) == 6
 
 

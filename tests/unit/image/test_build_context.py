@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import tarfile
 
-
-from components.image.build_context import SERVER_REQUIREMENT, build_context, context_tarball, render_conda_file, render_requirements, write_context
+from components.image.build_context import (
+    SERVER_REQUIREMENT,
+    build_context,
+    context_tarball,
+    render_conda_file,
+    render_requirements,
+    write_context,
+)
 from tests.workspace import REPO
 
 
@@ -118,6 +124,7 @@ def test_the_port_and_the_user_are_rendered_from_the_contract(project, monkeypat
 
 def test_an_unknown_scoring_server_is_a_config_error(project):
     import pytest
+
     from components.config.load import ConfigErrors
 
     project.write_stack("local", {"services": {"diabetes": {"scoring_server": "gunicorn"}}})

@@ -13,7 +13,13 @@ import pytest
 from pydantic import SecretStr
 
 from components.image import registry_auth as acr_auth
-from components.image.registry_auth import AadToken, RegistryAuthError, acr_login, azure_cli_access_token, exchange_for_refresh_token
+from components.image.registry_auth import (
+    AadToken,
+    RegistryAuthError,
+    acr_login,
+    azure_cli_access_token,
+    exchange_for_refresh_token,
+)
 
 LOGIN_SERVER = "modelstackprod66885afe.azurecr.io"
 AAD_TOKEN = "aad-access-token-value"
@@ -141,7 +147,9 @@ def test_without_the_azure_cli_or_a_login_the_fix_is_named():
     with pytest.raises(RegistryAuthError) as missing:
         azure_cli_access_token(which=lambda _: None)
     assert str(missing.value).endswith("Fix: install the Azure CLI (https://aka.ms/installazurecli) and run `az login`")
-    not_logged_in = lambda command, **kwargs: subprocess.CompletedProcess(command, 1, stdout="", stderr="Please run 'az login'")
+    def not_logged_in(command, **kwargs):
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr="Please run 'az login'")
+
     with pytest.raises(RegistryAuthError) as logged_out:
         azure_cli_access_token(run=not_logged_in, which=lambda _: "/usr/bin/az")
     assert str(logged_out.value).endswith("Fix: run `az login` (and `az account set --subscription <id>` for the stack's subscription)")

@@ -32,7 +32,9 @@ def test_aks_production_min_vcpus():
     def cluster(pools, tier="Standard"):
         return Resource("urn:c", rules.MANAGED_CLUSTER, "aks-prod-cluster", {"agentPoolProfiles": pools, "sku": {"name": "Base", "tier": tier}})
 
-    pool = lambda count, size, **more: {"name": "system", "count": count, "vmSize": size, "osType": "Linux", **more}
+    def pool(count, size, **more):
+        return {"name": "system", "count": count, "vmSize": size, "osType": "Linux", **more}
+
     assert run("aks-production-min-vcpus", cluster([pool(3, "Standard_D3_v2")])) is None
     assert run("aks-production-min-vcpus", cluster([pool(2, "Standard_D2_v2")], tier="Free")) is None, "DevTest clusters may be smaller"
     assert run("aks-production-min-vcpus", cluster([pool(2, "Standard_D2_v2")])) == (
@@ -66,7 +68,9 @@ def test_webservice_auth_enabled():
 
 
 def test_registry_admin_user_disabled():
-    registry = lambda enabled: Resource("urn:r", rules.ACR_REGISTRY, "registry-acr", {"adminUserEnabled": enabled})
+    def registry(enabled):
+        return Resource("urn:r", rules.ACR_REGISTRY, "registry-acr", {"adminUserEnabled": enabled})
+
     assert run("registry-admin-user-disabled", registry(False)) is None
     assert run("registry-admin-user-disabled", registry(True)) == (
         "registry registry-acr has its admin user enabled; use Azure identities (AcrPush for people and CI, AcrPull for clusters) instead. Set admin_user_enabled: false."
@@ -75,9 +79,15 @@ def test_registry_admin_user_disabled():
 
 def test_images_pinned_by_digest_in_every_kind_of_deployment():
     digest = "r.azurecr.io/diabetes@sha256:" + "a" * 64
-    deployment = lambda image: Resource("urn:d", rules.K8S_DEPLOYMENT, "diabetes-deployment", {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "image": image}]}}}})
-    group = lambda image: Resource("urn:g", rules.CONTAINER_GROUP, "diabetes-aci", {"containers": [{"name": "scoring", "image": image}]})
-    local = lambda image: Resource("urn:l", rules.LOCAL_WEBSERVICE, "diabetes-local", {"image": image})
+    def deployment(image):
+        return Resource("urn:d", rules.K8S_DEPLOYMENT, "diabetes-deployment", {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "image": image}]}}}})
+
+    def group(image):
+        return Resource("urn:g", rules.CONTAINER_GROUP, "diabetes-aci", {"containers": [{"name": "scoring", "image": image}]})
+
+    def local(image):
+        return Resource("urn:l", rules.LOCAL_WEBSERVICE, "diabetes-local", {"image": image})
+
     for make in (deployment, group, local):
         assert run("images-pinned-by-digest", make(digest)) is None
         assert run("images-pinned-by-digest", make("[computed]")) is None, "unknown values are not judged"
@@ -107,7 +117,9 @@ def test_container_resources():
 
 
 def test_autoscale_bounds():
-    scaled = lambda low, high, target=70: web(autoscale_enabled=True, autoscale_min_replicas=low, autoscale_max_replicas=high, autoscale_target_utilization=target)
+    def scaled(low, high, target=70):
+        return web(autoscale_enabled=True, autoscale_min_replicas=low, autoscale_max_replicas=high, autoscale_target_utilization=target)
+
     assert run("autoscale-bounds", scaled(1, 10)) is None
     assert run("autoscale-bounds", scaled(5, 2)) == (
         "diabetes: min replicas 5 is above max replicas 2. Keep 1 <= autoscale_min_replicas <= autoscale_max_replicas <= 100 and autoscale_target_utilization within 1-100."
@@ -128,7 +140,9 @@ def test_tls_on_public_production_endpoints():
 
 
 def test_required_tags():
-    group = lambda tags: Resource("urn:rg", "azure-native:resources:ResourceGroup", "resource-group", {"tags": tags})
+    def group(tags):
+        return Resource("urn:rg", "azure-native:resources:ResourceGroup", "resource-group", {"tags": tags})
+
     assert run("required-tags", group({"environment": "prod", "managed-by": "modelstack"})) is None
     assert run("required-tags", group({"environment": "prod"}), required_tags=["environment", "cost-center"]) == (
         "resource-group lacks the required tag(s) cost-center; add them under modelstack:tags in the stack file (they are merged onto every resource)."
@@ -136,7 +150,9 @@ def test_required_tags():
 
 
 def test_allowed_locations():
-    group = lambda location: Resource("urn:rg", "azure-native:resources:ResourceGroup", "resource-group", {"location": location})
+    def group(location):
+        return Resource("urn:rg", "azure-native:resources:ResourceGroup", "resource-group", {"location": location})
+
     assert run("allowed-locations", group("westeurope")) is None
     assert run("allowed-locations", group("brazilsouth"), allowed_locations=["westeurope"]) == (
         "resource-group is in 'brazilsouth', which is not an approved region (westeurope); set modelstack:location (or the resource's location) to one of them."
@@ -159,8 +175,9 @@ def test_stack_config_sets_levels_and_parameters():
 
 
 def test_mutated_prod_stack_fails_check_with_each_violation_named(project):
-    from tests.conftest import REPO
     import shutil
+
+    from tests.conftest import REPO
 
     shutil.copytree(REPO / "policies", project.root / "policies")
     path = project.root / "stacks" / "Pulumi.prod.yaml"

@@ -17,9 +17,10 @@ import docker.errors
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from components.errors import ModelstackError
 from components.targets.local import registry_server as lr
 from components.targets.local.registry import LocalRegistryProvider
-from components.errors import ModelstackError
+from tests.provider_results import outputs_of
 from tests.workspace import REPO as REPO_ROOT
 
 PROJECT_DIR = REPO_ROOT
@@ -162,7 +163,7 @@ def test_missing_binary_says_how_to_install(free_port, dirs, monkeypatch, tmp_pa
         lr.start(free_port, *dirs)
 
     assert "docker-registry" in str(err.value)
-    assert "scripts/install-system-deps.sh" in err.value.fix
+    assert err.value.fix is not None and "scripts/install-system-deps.sh" in err.value.fix
 
 
 def test_registry_outlives_the_process_that_started_it(free_port, dirs):
@@ -197,38 +198,38 @@ def test_provider_create_read_diff_update_delete(free_port, dirs, tmp_path):
     created = provider.create(dict(inputs))
     try:
         assert created.id == f"localhost:{free_port}"
-        assert created.outs["address"] == f"localhost:{free_port}"
-        assert created.outs["running"] is True
+        assert outputs_of(created)["address"] == f"localhost:{free_port}"
+        assert outputs_of(created)["running"] is True
         assert lr.is_running(state, free_port)
 
-        read = provider.read(created.id, dict(created.outs))
-        assert read.id == created.id and read.outs["running"] is True
+        read = provider.read(created.id, dict(outputs_of(created)))
+        assert read.id == created.id and outputs_of(read)["running"] is True
 
-        same = provider.diff(created.id, dict(created.outs), dict(inputs))
+        same = provider.diff(created.id, dict(outputs_of(created)), dict(inputs))
         assert not same.changes and not same.replaces
 
-        moved = provider.diff(created.id, dict(created.outs), {**inputs, "port": free_port + 1})
+        moved = provider.diff(created.id, dict(outputs_of(created)), {**inputs, "port": free_port + 1})
         assert moved.changes and moved.replaces == ["port"] and moved.delete_before_replace
-        elsewhere = provider.diff(created.id, dict(created.outs), {**inputs, "root_dir": str(tmp_path / "other")})
+        elsewhere = provider.diff(created.id, dict(outputs_of(created)), {**inputs, "root_dir": str(tmp_path / "other")})
         assert elsewhere.replaces == ["root_dir"]
 
         # drift: the registry stops behind Pulumi's back
         lr.stop(state)
-        refreshed = provider.read(created.id, dict(created.outs))
-        assert refreshed.outs["running"] is False
-        assert provider.diff(created.id, dict(refreshed.outs), dict(inputs)).changes is True
+        refreshed = provider.read(created.id, dict(outputs_of(created)))
+        assert outputs_of(refreshed)["running"] is False
+        assert provider.diff(created.id, dict(outputs_of(refreshed)), dict(inputs)).changes is True
         # ... even without a refresh, the live check sees it
-        assert provider.diff(created.id, dict(created.outs), dict(inputs)).changes is True
+        assert provider.diff(created.id, dict(outputs_of(created)), dict(inputs)).changes is True
 
-        updated = provider.update(created.id, dict(refreshed.outs), dict(inputs))
-        assert updated.outs["running"] is True
+        updated = provider.update(created.id, dict(outputs_of(refreshed)), dict(inputs))
+        assert outputs_of(updated)["running"] is True
         assert lr.is_running(state, free_port)
         pid = int(Path(state, "registry.pid").read_text())
 
-        provider.delete(created.id, dict(updated.outs))
+        provider.delete(created.id, dict(outputs_of(updated)))
         assert not lr.is_running(state, free_port)
         assert _gone(pid)
-        assert provider.read(created.id, dict(updated.outs)).outs["running"] is False
+        assert outputs_of(provider.read(created.id, dict(outputs_of(updated))))["running"] is False
     finally:
         lr.stop(state)
 
@@ -240,7 +241,7 @@ def test_provider_create_adopts_a_running_registry(registry):
         {"port": registry.port, "root_dir": registry.root_dir, "state_dir": registry.state_dir}
     )
 
-    assert created.outs["running"] is True
+    assert outputs_of(created)["running"] is True
     assert int(Path(registry.state_dir, "registry.pid").read_text()) == registry.pid
 
 

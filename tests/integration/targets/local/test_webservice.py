@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 import requests
 
-from components.targets.local import registry_server as local_registry
-from components.image.build_context import build_context
 from components.errors import BuildError, DeploymentError, ModelstackError
+from components.image.build_context import build_context
 from components.image.builder import ensure_image, registry_digest
-from components.targets.local.webservice import LocalWebserviceProvider
 from components.image.service_image import ServiceImageProvider
+from components.targets.local import registry_server as local_registry
+from components.targets.local.webservice import LocalWebserviceProvider
 from components.webservice import image_inputs
 from tests.conftest import remove_image_references
-from tests.workspace import copy_project, free_port
-from tests.workspace import REPO as REPO_ROOT
+from tests.provider_results import outputs_of
+from tests.workspace import REPO as REPO_ROOT, copy_project, free_port
 
 REPO = REPO_ROOT
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
@@ -101,10 +101,10 @@ def test_second_build_builds_nothing(stack):
 
 def test_provider_creates_the_image_and_the_service_scores(stack):
     image = ServiceImageProvider().create(image_props(stack, "diabetes"))
-    assert image.outs["image"].startswith(f"localhost:{stack['port']}/diabetes@sha256:")
-    created = LocalWebserviceProvider().create(web_props("diabetes", image.outs["image"]))
+    assert outputs_of(image)["image"].startswith(f"localhost:{stack['port']}/diabetes@sha256:")
+    created = LocalWebserviceProvider().create(web_props("diabetes", outputs_of(image)["image"]))
     stack["diabetes"] = created
-    outs = created.outs
+    outs = outputs_of(created)
     assert outs["state"] == "Healthy" and outs["scoring_uri"] == f"http://localhost:{outs['port']}/score"
     response = requests.post(outs["scoring_uri"], json=SAMPLE, timeout=10)
     assert response.status_code == 200
@@ -112,7 +112,7 @@ def test_provider_creates_the_image_and_the_service_scores(stack):
 
 
 def test_swagger_carries_the_input_schema(stack):
-    swagger = requests.get(stack["diabetes"].outs["swagger_uri"], timeout=10).json()
+    swagger = requests.get(outputs_of(stack["diabetes"])["swagger_uri"], timeout=10).json()
     text = json.dumps(swagger)
     assert "ServiceInput" in swagger["definitions"], sorted(swagger["definitions"])
     assert '"data"' in text and '"type": "array"' in text
@@ -120,26 +120,26 @@ def test_swagger_carries_the_input_schema(stack):
 
 def test_multi_model_service_scores_with_both_models(stack):
     image = ServiceImageProvider().create(image_props(stack, "diabetes-multi"))
-    created = LocalWebserviceProvider().create(web_props("diabetes-multi", image.outs["image"]))
+    created = LocalWebserviceProvider().create(web_props("diabetes-multi", outputs_of(image)["image"]))
     try:
-        result = requests.post(created.outs["scoring_uri"], json=SAMPLE, timeout=10).json()
+        result = requests.post(outputs_of(created)["scoring_uri"], json=SAMPLE, timeout=10).json()
         assert result["ridge"] == pytest.approx(predictions_of(stack, "ridge.joblib"))
         assert result["lasso"] == pytest.approx(predictions_of(stack, "lasso.joblib"))
         assert result["ridge"] != result["lasso"]
     finally:
-        LocalWebserviceProvider().delete(created.id, created.outs)
+        LocalWebserviceProvider().delete(created.id, outputs_of(created))
 
 
 def test_stopping_the_container_is_drift_that_update_repairs(stack):
     provider, created = LocalWebserviceProvider(), stack["diabetes"]
     stack["client"].containers.get(created.id).stop(timeout=2)
-    read = provider.read(created.id, created.outs)
-    assert read.outs["state"] == "Failed"
-    diff = provider.diff(created.id, created.outs, web_props("diabetes", created.outs["image"]))
+    read = provider.read(created.id, outputs_of(created))
+    assert outputs_of(read)["state"] == "Failed"
+    diff = provider.diff(created.id, outputs_of(created), web_props("diabetes", outputs_of(created)["image"]))
     assert diff.changes and not diff.replaces, "a stopped container is restarted, not replaced"
-    updated = provider.update(created.id, created.outs, web_props("diabetes", created.outs["image"]))
-    assert updated.outs["state"] == "Healthy"
-    assert requests.post(created.outs["scoring_uri"], json=SAMPLE, timeout=10).status_code == 200
+    updated = provider.update(created.id, outputs_of(created), web_props("diabetes", outputs_of(created)["image"]))
+    assert outputs_of(updated)["state"] == "Healthy"
+    assert requests.post(outputs_of(created)["scoring_uri"], json=SAMPLE, timeout=10).status_code == 200
 
 
 def test_model_change_replaces_image_and_container_and_reuses_dependency_layers(stack):
@@ -149,32 +149,32 @@ def test_model_change_replaces_image_and_container_and_reuses_dependency_layers(
 
     train(stack["root"] / "examples" / "diabetes" / "model", alpha=2.0)
     new_image_props = image_props(stack, "diabetes")
-    assert ServiceImageProvider().diff("", old_image.outs, new_image_props).replaces == ["tag"]
+    assert ServiceImageProvider().diff("", outputs_of(old_image), new_image_props).replaces == ["tag"]
     config = stack["config"]()
     context = build_context(stack["root"], "diabetes", config.services["diabetes"], config.models)
     result = ensure_image(stack["client"], context, new_image_props["repository"], stack["root"] / ".modelstack")
-    assert result.built and result.build.cached("pip install"), "dependency layers come from the cache"
+    assert result.built and result.build is not None and result.build.cached("pip install"), "dependency layers come from the cache"
     assert not result.build.cached("COPY models/"), "the model layer is rebuilt"
     created = stack["diabetes"]
-    diff = LocalWebserviceProvider().diff(created.id, created.outs, web_props("diabetes", result.reference))
+    diff = LocalWebserviceProvider().diff(created.id, outputs_of(created), web_props("diabetes", result.reference))
     assert diff.replaces == ["image"] and diff.delete_before_replace
-    LocalWebserviceProvider().delete(created.id, created.outs)
+    LocalWebserviceProvider().delete(created.id, outputs_of(created))
     replaced = LocalWebserviceProvider().create(web_props("diabetes", result.reference))
     stack["diabetes"] = replaced
-    answer = requests.post(replaced.outs["scoring_uri"], json=SAMPLE, timeout=10).json()
+    answer = requests.post(outputs_of(replaced)["scoring_uri"], json=SAMPLE, timeout=10).json()
     assert answer == pytest.approx(predictions_of(stack, "ridge.joblib")), "the new model answers"
 
 
 def test_removed_container_reads_as_gone(stack):
     created = stack["diabetes"]
     stack["client"].containers.get(created.id).remove(force=True)
-    assert LocalWebserviceProvider().read(created.id, created.outs).id == ""
+    assert LocalWebserviceProvider().read(created.id, outputs_of(created)).id == ""
 
 
 def test_delete_leaves_no_container(stack):
     image = image_props(stack, "diabetes")
     created = LocalWebserviceProvider().create(web_props("diabetes", f"{image['repository']}:{image['tag']}"))
-    LocalWebserviceProvider().delete(created.id, created.outs)
+    LocalWebserviceProvider().delete(created.id, outputs_of(created))
     assert stack["client"].containers.list(all=True, filters={"label": f"modelstack.stack=test-{RUN}"}) == []
 
 
@@ -203,7 +203,7 @@ def test_init_failure_is_failed_with_the_log_tail_and_leaves_nothing(stack):
     )
     image = ServiceImageProvider().create(image_props(stack, "broken"))
     with pytest.raises(DeploymentError) as caught:
-        LocalWebserviceProvider().create(web_props("broken", image.outs["image"]))
+        LocalWebserviceProvider().create(web_props("broken", outputs_of(image)["image"]))
     message = str(caught.value)
     assert message.startswith("service broken is Failed: its container exited")
     assert "RuntimeError: model file is corrupt" in message, message

@@ -7,15 +7,14 @@ import hashlib
 
 import pytest
 
-from components.offline import azure_mocks
-from components.offline import evaluate as offline
-from components.targets.aci.webservice import endpoint_host, endpoint_uris
-from components.targets.states import aci_state
-from components.image.build_context import build_context
 from components.config.schema import AciDeploy
+from components.image.build_context import build_context
+from components.offline import azure_mocks, evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
-from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, revealed_inputs
+from components.targets.aci.webservice import endpoint_host, endpoint_uris
+from components.targets.states import aci_state
+from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, parent_of, revealed_inputs
 
 SUB = azure_mocks.MOCK_SUBSCRIPTION_ID
 PULL_IDENTITY = f"/subscriptions/{SUB}/resourceGroups/rg-modelstack-dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/modelstack-dev-aci-pull"
@@ -49,7 +48,7 @@ def test_dev_container_group_runs_the_built_image_with_the_generated_keys(projec
     secure = {v["name"]: v["secureValue"] for v in container["environmentVariables"] if "secureValue" in v}
     assert secure == {"MODELSTACK_PRIMARY_KEY": mock_key("diabetes-primary-key"), "MODELSTACK_SECONDARY_KEY": mock_key("diabetes-secondary-key")}
     assert seen["diabetes-group"]["imageRegistryCredentials"] == [{"identity": PULL_IDENTITY, "server": LOGIN_SERVER}]
-    assert plan.named("diabetes-group").parent.endswith("modelstack:aci:AciWebservice$modelstack:aci:AciGroup::diabetes")
+    assert parent_of(plan, "diabetes-group").endswith("modelstack:aci:AciWebservice$modelstack:aci:AciGroup::diabetes")
 
 
 def test_dev_outputs_come_from_what_aci_reports(project, monkeypatch):

@@ -19,8 +19,7 @@ import yaml
 
 from components.config.cluster_rules import check_cluster
 from components.config.schema import ClusterSpec
-from components.offline import azure_mocks
-from components.offline import evaluate as offline
+from components.offline import azure_mocks, evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from tests.unit.plan_helpers import revealed_inputs
 from tests.unit.targets.azure.test_azure_components import CLUSTER_ID, live_cluster_with
@@ -117,7 +116,7 @@ def test_the_clusters_own_certificate_needs_no_cert_manager(project, monkeypatch
     _, plan = evaluate_stack("tls", project.root)
     assert [r.name for r in plan.by_type(RELEASE)] == ["aks-ml-traefik"] and not plan.by_type(ISSUER)
     assert seen["aks-ml-traefik"] == traefik(1, {})
-    assert [(l["name"], l["port"]) for l in seen["aks-ml-frontend-gateway"]["spec"]["listeners"]] == [("https", 8443)]
+    assert [(listener["name"], listener["port"]) for listener in seen["aks-ml-frontend-gateway"]["spec"]["listeners"]] == [("https", 8443)]
 
 
 def attached_plan(project, monkeypatch, **cluster):
@@ -137,7 +136,7 @@ def test_an_attached_cluster_brings_its_own_implementation(project, monkeypatch)
     assert not plan.by_type(RELEASE) and not plan.by_type(CONFIG_FILE) and not plan.by_type(ISSUER)
     spec = seen["aks-ml-frontend-gateway"]["spec"]
     assert spec["gatewayClassName"] == "approuting-istio"
-    assert [(l["name"], l["port"]) for l in spec["listeners"]] == [("http", 80)]
+    assert [(listener["name"], listener["port"]) for listener in spec["listeners"]] == [("http", 80)]
     # Its implementation makes the load balancer, so the settings go on the Gateway.
     assert spec["infrastructure"] == {"annotations": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true", "service.beta.kubernetes.io/azure-load-balancer-internal-subnet": "aks-subnet"}}
 
@@ -208,7 +207,12 @@ def test_an_attached_clusters_kubeconfig_is_asked_of_azure_for_its_prerequisites
 
     asked = []
     original = azure_mocks.MOCK_CALLS["azure-native:containerservice:listManagedClusterUserCredentials"]
-    monkeypatch.setitem(offline.MOCK_CALLS, "azure-native:containerservice:listManagedClusterUserCredentials", lambda args: asked.append(dict(args.args)) or original(args))
+
+    def credentials(args):
+        asked.append(dict(args.args))
+        return original(args)
+
+    monkeypatch.setitem(offline.MOCK_CALLS, "azure-native:containerservice:listManagedClusterUserCredentials", credentials)
     project.write_stack("attached", {"registry": {"kind": "acr"}})
     got = {}
 

@@ -9,19 +9,19 @@ components/offline/azure_mocks.py (what Azure would compute), never from the pro
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pulumi
 import pytest
 
-from components.offline import azure_mocks
 from components.config import naming
-from components.offline import evaluate as offline
-from components.targets.aci.container_group import AciContainer, AciGroup
-from components.targets.azure.aks_cluster import AksCluster, attach_target, frontend_annotations, frontend_fqdn
 from components.config.schema import ClusterSpec
 from components.errors import ConfigError
+from components.offline import azure_mocks, evaluate as offline
 from components.offline.evaluate import evaluate, evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
+from components.targets.aci.container_group import AciContainer, AciGroup
+from components.targets.azure.aks_cluster import AksCluster, attach_target, frontend_annotations, frontend_fqdn
 
 SUB = azure_mocks.MOCK_SUBSCRIPTION_ID
 ACR_PULL = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -404,7 +404,7 @@ IMAGE = "modelstackdev3ee9a8d2.azurecr.io/diabetes@sha256:" + "0" * 64
 
 def aci_plan(project, **overrides):
     config = project.load("dev")
-    arguments = dict(
+    arguments: dict[str, Any] = dict(
         group_name="modelstack-dev-diabetes",
         resource_group_name="rg-modelstack-dev",
         location="westeurope",

@@ -8,15 +8,14 @@ import hashlib
 
 import pytest
 
-from components.offline import azure_mocks
-from components.offline import evaluate as offline
-from components.targets.kubernetes.webservice import cpu_quantity, memory_quantity
-from components.targets.states import deployment_state, service_state
 from components.image.build_context import build_context
 from components.image.model_versions import model_version
+from components.offline import azure_mocks, evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
-from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_digest, revealed_inputs
+from components.targets.kubernetes.webservice import cpu_quantity, memory_quantity
+from components.targets.states import deployment_state, service_state
+from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_digest, parent_of, revealed_inputs
 
 MANAGED = {"app.kubernetes.io/managed-by": "modelstack"}
 # pulumi-kubernetes leaves the wait for Deployments and Services to their KubernetesRollout
@@ -81,7 +80,7 @@ def test_prod_front_end(project, monkeypatch):
         },
     }
     frontend = plan.named("aks-prod-frontend")
-    assert frontend.parent.endswith("modelstack:aks:AksCluster::aks-prod"), "one front end per cluster, under the cluster"
+    assert parent_of(plan, "aks-prod-frontend").endswith("modelstack:aks:AksCluster::aks-prod"), "one front end per cluster, under the cluster"
     assert plan.named("aks-prod-frontend-gateway").parent == frontend.urn
 
 

@@ -14,8 +14,9 @@ import json
 import shutil
 import subprocess
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -66,7 +67,7 @@ def _strict(schema):
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def module_dir(module: str) -> Path:
     """A Go module's files (a release of a Kubernetes project), from the Go module proxy."""
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
@@ -77,7 +78,7 @@ def module_dir(module: str) -> Path:
     return Path(json.loads(result.stdout)["Dir"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def crd_schema(kind: str) -> dict:
     module, path = CRD_KINDS[kind]
     crd = yaml.safe_load((module_dir(module) / path).read_text())
@@ -103,7 +104,8 @@ def write_stacks(project) -> list[str]:
     (project.root / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     (project.root / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
     cluster = {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
-    variants = {
+    # stack name -> (settings added to its cluster, settings added to its services by name)
+    variants: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "rollout": ({}, {"diabetes": {"versions": [
             {"version_name": "blue", "is_control_version_type": True, "traffic_percentile": 70},
             {"version_name": "green", "traffic_percentile": 30, "models": ["diabetes-lasso"]},
