@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 PROVIDER_METHODS = ("check", "diff", "create", "read", "update", "delete")
 _lock = threading.Lock()

@@ -4,7 +4,7 @@ resource does. Light on purpose: the policy pack imports it without the mock run
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from components import pulumi_internals
 
@@ -14,7 +14,10 @@ UNKNOWN_PLACEHOLDER = "[computed]"
 DYNAMIC_PROVIDER_INPUT = "__provider"
 
 
-def is_known(value: Any) -> bool:
+T = TypeVar("T")
+
+
+def is_known(value: T | None) -> TypeGuard[T]:
     """Neither missing nor unknown (as `check` prints it, or as the engine sends it)."""
     return value is not None and value != UNKNOWN_PLACEHOLDER and not pulumi_internals.is_unknown(value)
 

@@ -9,16 +9,17 @@ a bad stack fails before the first resource is declared.
 from __future__ import annotations
 
 from pathlib import Path
+
 import pulumi
 
-from components.image.build_context import build_context
-from components.config.schema import LocalRegistrySpec, StackConfig
 from components.config.load import load_from_engine
 from components.config.rules import stack_warnings
+from components.config.schema import LocalRegistrySpec, StackConfig
 from components.errors import ModelstackError
-from components.targets.registry import all_targets
-from components.targets.local.registry import LocalRegistry, local_registry_dirs
+from components.image.build_context import build_context
 from components.policy.facts import service_facts
+from components.targets.local.registry import LocalRegistry, local_registry_dirs
+from components.targets.registry import all_targets
 from components.webservice import Webservice
 
 # Stack output names, shared with the tests and the `modelstack` command. The keys are an
@@ -55,7 +56,7 @@ def declare_stack(config: StackConfig) -> dict[str, Webservice]:
     for name, service in config.services.items():
         # A pinned release is not rebuilt, so its build context is not even rendered.
         context = None if name in config.release else build_context(project_dir, name, service, config.models)
-        repository = pulumi.Output.from_input(registry_address).apply(lambda address, n=name: f"{address}/{n}")
+        repository = pulumi.Output.concat(registry_address, "/", name)
         services[name] = Webservice(
             name,
             stack=config.stack,

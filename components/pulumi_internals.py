@@ -18,14 +18,12 @@ module, when the installed SDK differs, so an upgrade is a deliberate step.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 from pulumi.output import Unknown
-from pulumi.runtime import config as _runtime_config
-from pulumi.runtime import mocks as _mocks
-from pulumi.runtime import rpc as _rpc
-from pulumi.runtime import settings as _settings
+from pulumi.runtime import config as _runtime_config, mocks as _mocks, rpc as _rpc, settings as _settings
 from pulumi.runtime.sync_await import _sync_await
 
 TESTED_WITH = "3.259.0"
@@ -130,7 +128,7 @@ class RecordingMonitor(_mocks.MockMonitor):
             type_ = parent.split("::")[2].split("$")[-1] + "$" + type_
         return "urn:pulumi:" + "::".join([self._stack, self._project, type_, name])
 
-    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             options = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import pulumi
 
+from components.config.deploy_rules import KeyAuthParameters
 from components.config.schema import ReleasePin, ServiceSpec
 from components.image.build_context import BuildContext, build_context
 from components.image.service_image import ServiceImage
@@ -41,8 +42,8 @@ class Webservice(pulumi.ComponentResource):
 
     image: pulumi.Output[str]
     model_versions: dict[str, str]
-    scoring_uri: pulumi.Output[str] | None
-    swagger_uri: pulumi.Output[str] | None
+    scoring_uri: pulumi.Output[str | None] | None
+    swagger_uri: pulumi.Output[str | None] | None
     state: pulumi.Output[str] | None
     service_keys: ServiceKeys | None
 
@@ -73,6 +74,7 @@ class Webservice(pulumi.ComponentResource):
             self.built_image = None
             self.image = pulumi.Output.from_input(release.image)
         else:
+            assert context is not None, "a service a release does not pin is built from its context"
             self.model_versions = context.model_versions
             self.built_image = self._image(f"{name}-image", service, context)
             self.image = self.built_image.image
@@ -80,7 +82,9 @@ class Webservice(pulumi.ComponentResource):
         self.service_keys = None
         target = registry.target(service.target)
         if target.authenticates:
-            self.service_keys = declare_keys(name, service.deploy, parent=self)
+            deploy = service.deploy
+            assert isinstance(deploy, KeyAuthParameters), f"target {target.name} authenticates callers, so its deploy parameters have keys"
+            self.service_keys = declare_keys(name, deploy, parent=self)
         request = ServiceRequest(
             name=name,
             stack=stack,
@@ -119,6 +123,7 @@ class Webservice(pulumi.ComponentResource):
     def _version_image(self, version: str, models: tuple[str, ...]) -> tuple[pulumi.Output[str], dict[str, str]]:
         """The image of a rollout version serving other models than the service's, built from the
         same code (and the model versions in it)."""
+        assert self._project_dir is not None, "a rollout version's image is built from the project's files"
         variant = self._service.model_copy(update={"models": list(models)})
         context = build_context(self._project_dir, self._name, variant, self._models)
         built = self._image(f"{self._name}-{version}-image", variant, context)

@@ -18,7 +18,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -120,8 +119,8 @@ def check(
     if rule_errors:
         noun = "error" if len(rule_errors) == 1 else "errors"
         err.print(f"[bold red]{len(rule_errors)} config {noun}[/]")
-        for error in rule_errors:
-            err.print(f"- {error}", markup=False)
+        for rule_error in rule_errors:
+            err.print(f"- {rule_error}", markup=False)
     raise typer.Exit(EXIT_VIOLATION if mandatory or rule_errors else EXIT_OK)
 
 
@@ -133,13 +132,13 @@ def package(
     force: bool = typer.Option(False, "--force", help="Write into a folder that already holds files (files of the same names are replaced)."),
 ) -> None:
     """Write a service's Dockerfile and build context (Azure ML's generate_dockerfile=True)."""
-    from components.image.build_context import build_context, write_context
-    from components.config.load import find_project_dir, load_from_files
-    from components.errors import ConfigError
-    from components.image.wheelhouse import ensure_wheelhouse
     from components.commands.package_out import out_dir_error, out_inside_inputs_error, write_failed
-    from modelstack_server.contract import PORT
+    from components.config.load import find_project_dir, load_from_files
     from components.config.paths import resolve_path
+    from components.errors import ConfigError
+    from components.image.build_context import build_context, write_context
+    from components.image.wheelhouse import ensure_wheelhouse
+    from modelstack_server.contract import PORT
 
     try:
         out_error = out_dir_error(out_dir, find_project_dir(), force=force)
@@ -175,7 +174,7 @@ def package(
 @app.command("plan-summary")
 def plan_summary(
     preview_json: str = typer.Argument(..., help="The file `pulumi preview --json` wrote, or - for stdin."),
-    policies: Optional[Path] = typer.Option(None, "--policies", help="`modelstack check --json` output, to include policy results."),
+    policies: Path | None = typer.Option(None, "--policies", help="`modelstack check --json` output, to include policy results."),
 ) -> None:
     """Markdown summary of a preview for a pull-request comment: changes, replacements, policies, cost."""
     from components.commands.plan_summary import load_policy_results, load_preview, render
@@ -199,8 +198,8 @@ def drift(
     """Refresh preview (state is not written): list drifted resources and fields; exit 1 on drift."""
     from rich.table import Table
 
-    from components.config.load import find_project_dir
     from components.commands.drift import detect
+    from components.config.load import find_project_dir
 
     try:
         drifted = detect(find_project_dir(), stack)
@@ -231,8 +230,8 @@ def promote(
     target: str = typer.Option(..., "--to", help="The stack to pin that release in."),
 ) -> None:
     """Pin SRC's images (by digest) and model versions in DST's stack file; DST then builds nothing."""
-    from components.config.load import find_project_dir
     from components.commands.promote import promote as run_promotion
+    from components.config.load import find_project_dir
 
     try:
         promotions = run_promotion(find_project_dir(), source, target, log=lambda m: err.print(m, markup=False))
@@ -251,8 +250,8 @@ def token(
     as_json: bool = typer.Option(False, "--json", help="Print {token, refresh_by, expires_at} as JSON."),
 ) -> None:
     """Print a token for SERVICE (valid an hour; get a new one by the refresh time on stderr)."""
-    from components.config.load import find_project_dir
     from components.commands.token import iso, token_for
+    from components.config.load import find_project_dir
 
     try:
         issued = token_for(find_project_dir(), stack, service)
@@ -269,13 +268,13 @@ def token(
 def logs(
     service: str = typer.Argument(..., help="The service whose scoring server's log to show."),
     stack: str = typer.Option(..., "--stack", help="The stack it is deployed by."),
-    version: Optional[str] = typer.Option(None, "--version", help="Only this rollout version's pods (AKS)."),
+    version: str | None = typer.Option(None, "--version", help="Only this rollout version's pods (AKS)."),
     tail: int = typer.Option(100, "--tail", min=1, max=100000, help="Lines from the end of each log."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (local and AKS; Ctrl-C ends)."),
 ) -> None:
     """Print a service's log: its container (local), its pods (AKS) or its container group (ACI)."""
-    from components.config.load import find_project_dir
     from components.commands.logs import show_logs
+    from components.config.load import find_project_dir
 
     try:
         show_logs(find_project_dir(), stack, service, version=version, tail=tail, follow=follow, write=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True))
@@ -320,4 +319,4 @@ def main() -> None:  # console-script entry point
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

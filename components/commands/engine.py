@@ -20,8 +20,8 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from components.config.schema import STATE_DIR
 from components.errors import ModelstackError

@@ -9,8 +9,9 @@ outputs, a secret of its config).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from components.errors import ModelstackError
 

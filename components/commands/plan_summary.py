@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from components.config.vm_sizes import DATA_DIR, DATA_DIR_FOR_PEOPLE
 from components.config import reading
 from components.config.reading import MAX_DOCUMENT_BYTES
+from components.config.vm_sizes import DATA_DIR, DATA_DIR_FOR_PEOPLE
 from components.errors import ModelstackError
 
 COMMENT_LIMIT = 65_536
@@ -224,7 +224,7 @@ class Cost:
     amount: float = 0.0
     unknown: list[str] = field(default_factory=list)  # resources whose price is not known
 
-    def add(self, other: "Cost") -> None:
+    def add(self, other: Cost) -> None:
         self.amount += other.amount
         self.unknown += other.unknown
 
@@ -254,7 +254,8 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
                 cost.unknown.append(f"{name} ({pool.get('vmSize')})")
             else:
                 cost.amount += float(count) * size.price_per_hour * hours
-        sku = inputs.get("sku") if isinstance(inputs.get("sku"), dict) else {}
+        given = inputs.get("sku")
+        sku = given if isinstance(given, dict) else {}
         tier = str(sku.get("tier") or "Free")
         tier_price = prices["aks_control_plane_per_hour"].get(tier)
         if tier_price is None:
@@ -263,10 +264,11 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
             cost.amount += tier_price * hours
         return cost
     if resource_type == "azure-native:containerregistry:Registry":
-        sku = (inputs.get("sku") if isinstance(inputs.get("sku"), dict) else {}).get("name")
-        sku = sku if isinstance(sku, str) else str(sku)
-        daily = prices["container_registry_per_day"].get(sku)
-        return Cost(daily * hours / 24) if daily is not None else Cost(unknown=[f"{name} (ACR {sku})"])
+        given = inputs.get("sku")
+        sku_name = (given if isinstance(given, dict) else {}).get("name")
+        sku_name = sku_name if isinstance(sku_name, str) else str(sku_name)
+        daily = prices["container_registry_per_day"].get(sku_name)
+        return Cost(daily * hours / 24) if daily is not None else Cost(unknown=[f"{name} (ACR {sku_name})"])
     if resource_type == "azure-native:containerinstance:ContainerGroup":
         aci = prices["container_instances"]
         if aci["per_vcpu_second"] is None or aci["per_gb_second"] is None:

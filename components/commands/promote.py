@@ -11,9 +11,10 @@ then deploys them and builds nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from components.errors import ModelstackError
 
@@ -53,7 +54,7 @@ def release_images(service_outputs: dict[str, Any]) -> list[tuple[str | None, st
     """What a service runs, from its stack output: (None, image, model versions) for the service,
     then (version, image, model versions) for each rollout version, in name order. Every one of
     them is copied and pinned, so the destination runs each version's image without building it."""
-    found = [(None, service_outputs["image"], dict(service_outputs.get("model_versions") or {}))]
+    found: list[tuple[str | None, str, dict[str, str]]] = [(None, service_outputs["image"], dict(service_outputs.get("model_versions") or {}))]
     for version, described in sorted((service_outputs.get("versions") or {}).items()):
         found.append((version, described["image"], dict(described.get("model_versions") or {})))
     return found
@@ -72,8 +73,8 @@ def refuse_unhealthy(src: str, states: dict[str, str]) -> None:
 
 def destination_registry(project_dir: Path, dst: str, dst_outputs: Callable[[], dict[str, Any]]) -> str:
     """Where DST pulls images from: its local registry, or its ACR's login server."""
-    from components.config.schema import LocalRegistrySpec
     from components.config.load import load_from_files
+    from components.config.schema import LocalRegistrySpec
 
     config = load_from_files(dst, project_dir)
     if isinstance(config.registry, LocalRegistrySpec):

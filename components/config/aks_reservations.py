@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 KUBE_RESERVED_CPU_MILLICORES = ((1, 60), (2, 100), (4, 140), (8, 180), (16, 260), (32, 420), (64, 740))
 RESERVED_MIB_PER_POD = 20
@@ -60,7 +61,7 @@ def reserved_cpu_millicores(cores: int) -> int:
     points = KUBE_RESERVED_CPU_MILLICORES
     if cores <= points[0][0]:
         return points[0][1]
-    for (low, low_reserved), (high, high_reserved) in zip(points, points[1:]):
+    for (low, low_reserved), (high, high_reserved) in pairwise(points):
         if cores <= high:
             return math.ceil(low_reserved + (high_reserved - low_reserved) * (cores - low) / (high - low))
     (low, low_reserved), (high, high_reserved) = points[-2], points[-1]

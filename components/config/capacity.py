@@ -30,8 +30,9 @@ case that always does.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from components.config import aks_reservations, vm_sizes
 from components.config.aks_reservations import MIB_PER_GIB, NodeAllocatable

@@ -16,8 +16,8 @@ import ipaddress
 import re
 
 from components.config import capacity, naming, vm_sizes
-from components.config.kubernetes_rules import gateway_class_errors
 from components.config.config_files import file_errors
+from components.config.kubernetes_rules import gateway_class_errors
 from components.config.schema import ClusterSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
 from components.targets import registry
@@ -163,6 +163,7 @@ def production_vcpus_error(name: str, cluster: ClusterSpec) -> ConfigError | Non
     verdict = capacity.production_vcpus(capacity.pools_of(cluster), cluster.cluster_purpose)
     if verdict.holds:
         return None
+    assert verdict.problem is not None  # a verdict that does not hold says why
     nodes_key = capacity.floor_key(cluster)
     size = vm_sizes.find(cluster.vm_size)
     fix = (
@@ -279,6 +280,7 @@ def capacity_findings(config: StackConfig) -> tuple[list[ConfigError], list[Conf
             continue  # more nodes would not help; the sums would only repeat it
         at_least = capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version)
         if not at_least.fits:
+            assert at_least.problem is not None  # a Fit that does not fit says why
             floor = capacity.floor_key(cluster)
             errors.append(ConfigError(
                 at_least.problem,
@@ -289,6 +291,7 @@ def capacity_findings(config: StackConfig) -> tuple[list[ConfigError], list[Conf
             continue
         at_most = capacity.services_fit(workloads, pools, most=True, max_pods=max_pods, kubernetes_version=version)
         if not at_most.fits:
+            assert at_most.problem is not None
             more_nodes = (
                 f"raise autoscale_max_nodes to {at_most.nodes_needed}" if cluster.autoscale_enabled
                 else f"let the cluster grow to {at_most.nodes_needed} nodes (autoscale_enabled: true with autoscale_max_nodes: {at_most.nodes_needed}, or agent_count: {at_most.nodes_needed})"

@@ -5,8 +5,8 @@ and reads within the bounds of `components.config.reading`, and the one way the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from components.config import reading
 from components.config.paths import path_error, resolve_path

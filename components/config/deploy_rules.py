@@ -13,11 +13,22 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from typing import Protocol, runtime_checkable
+
+from pydantic import SecretStr
 
 from components.config.config_files import file_errors
-from components.config.schema import NAMESPACE, AciDeploy, AcrRegistrySpec, AksDeploy, ServiceSpec, StackConfig, config_key
-from components.errors import ConfigError, number_text
 from components.config.rollout import MAX_VERSIONS
+from components.config.schema import (
+    NAMESPACE,
+    AciDeploy,
+    AcrRegistrySpec,
+    AksDeploy,
+    ServiceSpec,
+    StackConfig,
+    config_key,
+)
+from components.errors import ConfigError, number_text
 from components.targets import registry
 
 AUTOSCALE_FIELDS = ("autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds", "autoscale_target_utilization")
@@ -101,13 +112,28 @@ def check_aks_scaling(name: str, deploy: AksDeploy) -> list[ConfigError]:
     return errors
 
 
-def key_auth_enabled(deploy: AciDeploy | AksDeploy) -> bool:
+@runtime_checkable
+class KeyAuthParameters(Protocol):
+    """The deploy parameters of a target whose callers authenticate with keys (Azure ML's
+    auth_enabled, primary_key and secondary_key), whichever target's model they are."""
+
+    @property
+    def auth_enabled(self) -> bool: ...
+
+    @property
+    def primary_key(self) -> SecretStr | None: ...
+
+    @property
+    def secondary_key(self) -> SecretStr | None: ...
+
+
+def key_auth_enabled(deploy: KeyAuthParameters) -> bool:
     """Keys authenticate requests: auth_enabled, unless the service authenticates with tokens (an
     AKS service's auth_enabled left at its default gives way to token_auth_enabled)."""
     return deploy.auth_enabled and not token_auth_enabled(deploy)
 
 
-def token_auth_enabled(deploy: AciDeploy | AksDeploy) -> bool:
+def token_auth_enabled(deploy: object) -> bool:
     """Signed tokens authenticate requests (AKS only, as in Azure ML)."""
     return isinstance(deploy, AksDeploy) and deploy.token_auth_enabled
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
 
 # --- numbers ---------------------------------------------------------------------------------
 # Numbers are numbers: `true` is not 1 (pydantic's strict mode refuses booleans and strings;
@@ -33,14 +34,29 @@ AKS_MAX_GPU_CORES = 8
 AKS_MAX_POOL_NODES = 1000
 
 
+# A field's bounds go in its annotation's metadata, `Annotated[int, int_range(1, PORT_MAX)]`, so
+# that type checkers still see an int (a type built by a function call is opaque to them).
+
+
+def int_range(low: int, high: int = INT32_MAX) -> FieldInfo:
+    """An integer field's bounds, low..high; booleans, strings and floats refused."""
+    return Field(strict=True, ge=low, le=high)
+
+
+def positive_up_to(high: float) -> FieldInfo:
+    """A number field's bounds: finite, above 0 and at most high; booleans and strings refused."""
+    return Field(strict=True, gt=0, le=high, allow_inf_nan=False)
+
+
 def count(low: int, high: int = INT32_MAX) -> Any:
-    """An integer in low..high; booleans, strings and floats refused."""
-    return Annotated[int, Field(strict=True, ge=low, le=high)]
+    """`Annotated[int, int_range(low, high)]` built at run time: pydantic reads it, mypy cannot
+    (it reports an invalid annotation), so new fields use the Annotated form."""
+    return Annotated[int, int_range(low, high)]
 
 
 def amount(high: float) -> Any:
-    """A finite number above 0 and at most high; booleans and strings refused."""
-    return Annotated[float, Field(strict=True, gt=0, le=high, allow_inf_nan=False)]
+    """`Annotated[float, positive_up_to(high)]` built at run time (see count)."""
+    return Annotated[float, positive_up_to(high)]
 
 
 # Booleans are booleans: true or false, not 1, 'yes' or 'true' (the engine hands YAML 1.2 values

@@ -55,6 +55,7 @@ def kubeconfig_file_text(project_dir: str | Path, spec: KubernetesClusterSpec, k
     if problem is not None:
         raise problem
     path = kubeconfig_path(project_dir, spec)
+    assert path is not None  # kubeconfig_file is set: an unset one is refused as an empty path above
     fix = "point it at your kubeconfig, e.g. ~/.kube/config, or set kubeconfig as a secret instead"
     try:
         text = reading.read_text(path, rule=KUBECONFIG_RULE, error=reading.UnreadableFileError, key=key)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,17 @@ from components import pulumi_internals
 from components.config import reading, rules
 from components.config.merge import merged_values
 from components.config.pydantic_errors import check_top_level_keys, dedupe, from_pydantic
-from components.config.schema import DEPLOY_MODELS, NAMESPACE, STACKS, TOP_LEVEL_KEYS, UNDECRYPTED_SECRET, StackConfig, config_key
-from components.targets.registry import DEFAULT_TARGET
+from components.config.schema import (
+    DEPLOY_MODELS,
+    NAMESPACE,
+    STACKS,
+    TOP_LEVEL_KEYS,
+    UNDECRYPTED_SECRET,
+    StackConfig,
+    config_key,
+)
 from components.errors import ConfigError, ConfigErrors
+from components.targets.registry import DEFAULT_TARGET
 
 
 def find_project_dir(start: str | os.PathLike | None = None) -> Path:
@@ -147,7 +156,7 @@ def engine_config_values() -> dict[str, Any]:
     return pulumi_internals.engine_config(NAMESPACE)
 
 
-def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths: set[str] = frozenset(), deferred: list[ConfigError] | None = None) -> StackConfig:
+def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths: AbstractSet[str] = frozenset(), deferred: list[ConfigError] | None = None) -> StackConfig:
     """Merged raw values -> StackConfig, or ConfigErrors listing every problem at once.
 
     With `deferred`, errors of the cross-field rules are appended to it instead of raised, so

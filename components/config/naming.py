@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from components.config.schema import AciDeploy, AcrRegistrySpec, StackConfig, config_key
-from components.targets import registry
 from components.errors import ConfigError
+from components.targets import registry
 
 # Tags modelstack puts on every resource: who manages it, and for which project and stack.
 MANAGED_BY_TAG = "managed-by"

@@ -5,11 +5,21 @@ misspelt keys and a hint when a deploy parameter belongs to another target."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from components.config.schema import DEPLOY_MODELS, NAMESPACE, SECRET_FIELDS, TOP_LEVEL_KEYS, AcrRegistrySpec, LocalRegistrySpec, StackConfig, config_key
+from components.config.schema import (
+    DEPLOY_MODELS,
+    NAMESPACE,
+    SECRET_FIELDS,
+    TOP_LEVEL_KEYS,
+    AcrRegistrySpec,
+    LocalRegistrySpec,
+    StackConfig,
+    config_key,
+)
 from components.errors import ConfigError, number_text
 from components.targets.registry import DEFAULT_TARGET
 
@@ -98,7 +108,7 @@ def shown_input(value: Any, loc: tuple) -> str:
     return f"is {text}"
 
 
-def from_pydantic(error: dict[str, Any], values: dict[str, Any]) -> ConfigError:
+def from_pydantic(error: Mapping[str, Any], values: dict[str, Any]) -> ConfigError:
     # pydantic puts a union member's name (or a discriminator tag) into the location; drop it
     loc = tuple(p for p in error["loc"] if p not in _UNION_MEMBER_NAMES)
     key = config_key(*loc)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from components.config import deploy_rules, environment_files, reading, references
-from components.config.paths import folder_link_error, has_content, path_error, resolve_path, special_kind
-from components.config.config_files import file_errors
 from components.config.cluster_rules import capacity_warnings, check_clusters
+from components.config.config_files import file_errors
 from components.config.kubernetes_rules import check_kubernetes_clusters
+from components.config.paths import folder_link_error, has_content, path_error, resolve_path, special_kind
 from components.config.schema import NAMESPACE, SECRET_FIELDS, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError, ConfigWarning
 from components.targets import registry
@@ -89,8 +90,8 @@ def check_build_inputs(config: StackConfig, name: str, service: ServiceSpec) -> 
     source_key = config_key("services", name, "source_directory")
     outside = path_error(config.project_dir, service.source_directory, source_key) if service.source_directory else None
     script_outside = None if outside else _entry_script_error(config, name, service)
-    if outside or script_outside:
-        errors.append(outside or script_outside)
+    if (misplaced := outside or script_outside) is not None:
+        errors.append(misplaced)
     elif service.source_directory and not resolve_path(config.project_dir, service.source_directory).is_dir():
         missing = "is not a folder" if resolve_path(config.project_dir, service.source_directory).exists() else "does not exist"
         errors.append(ConfigError(f"source_directory '{service.source_directory}' {missing}", key=config_key("services", name, "source_directory"), rule="source_directory is a folder inside the project; it is copied into the image", fix="create the folder, or correct the path"))
@@ -173,7 +174,7 @@ def _secret_field_paths(value, path: str):
                 yield from _secret_field_paths(item, child)
 
 
-def check_secrets(config: StackConfig, secure_paths: set[str]) -> list[ConfigError]:
+def check_secrets(config: StackConfig, secure_paths: AbstractSet[str]) -> list[ConfigError]:
     """Keys and passwords must be `pulumi config set --secret` values, never plain text."""
     errors = []
     dumped = {
@@ -239,7 +240,7 @@ def _version_pin_errors(name: str, service: ServiceSpec, pin) -> list[ConfigErro
     return errors
 
 
-def check_stack(config: StackConfig, *, secure_paths: set[str] = frozenset()) -> list[ConfigError]:
+def check_stack(config: StackConfig, *, secure_paths: AbstractSet[str] = frozenset()) -> list[ConfigError]:
     """Every cross-field rule, in one pass."""
     errors = check_models(config)
     for name, service in config.services.items():

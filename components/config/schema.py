@@ -13,7 +13,7 @@ may import it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
 
 from pydantic import Field
 
@@ -29,8 +29,8 @@ from components.config.fields import (  # noqa: F401  (re-exported: the limits a
     Flag,
     Secret,
     Strict,
-    amount,
-    count,
+    int_range,
+    positive_up_to,
 )
 from components.targets import registry
 from components.targets.aci.schema import AciDeploy  # noqa: F401  (re-exported for the code that names a target's parameters)
@@ -99,8 +99,15 @@ class EnvironmentSpec(Strict):
 
 # Every target's deploy parameters, by target name (kubernetes shares aks's), from the registry.
 DEPLOY_MODELS = registry.deploy_models()
-Target = Literal[registry.TARGET_NAMES]  # type: ignore[valid-type]  # the names come from the registry
-DeployParameters = Union[tuple(dict.fromkeys(DEPLOY_MODELS.values()))]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    # The names and the union come from the registry at run time, which a type checker cannot
+    # evaluate; for it a target is a str and its deploy parameters some Strict model, which each
+    # target narrows to its own with isinstance.
+    Target: TypeAlias = str
+    DeployParameters: TypeAlias = Strict
+else:
+    Target = Literal[registry.TARGET_NAMES]
+    DeployParameters = Union[tuple(dict.fromkeys(DEPLOY_MODELS.values()))]  # noqa: UP007  (X | Y needs the members written out)
 
 
 class VersionSpec(Strict):
@@ -121,7 +128,7 @@ class ServiceSpec(Strict):
     entry_script: str
     source_directory: str | None = None
     environment: EnvironmentSpec = EnvironmentSpec()
-    # The HTTP server that runs init()/run() in the image: modelstack's (templates/modelstack_server)
+    # The HTTP server that runs init()/run() in the image: modelstack's (modelstack_server/)
     # or Azure ML's own azureml-inference-server-http, the fallback.
     scoring_server: Literal["modelstack", "azmlinfsrv"] = "modelstack"
     target: Target = registry.DEFAULT_TARGET
@@ -139,7 +146,7 @@ class LocalRegistrySpec(Strict):
     """A real OCI registry on this machine (Debian's `docker-registry`)."""
 
     kind: Literal["local"]  # not a target: a registry on this machine
-    port: count(1, PORT_MAX) = 5050
+    port: Annotated[int, int_range(1, PORT_MAX)] = 5050
 
 
 class AcrRegistrySpec(Strict):
@@ -151,7 +158,7 @@ class AcrRegistrySpec(Strict):
     admin_user_enabled: Flag = False
 
 
-RegistrySpec = Annotated[Union[LocalRegistrySpec, AcrRegistrySpec], Field(discriminator="kind")]
+RegistrySpec = Annotated[LocalRegistrySpec | AcrRegistrySpec, Field(discriminator="kind")]
 
 
 class AttachSpec(Strict):
@@ -165,13 +172,13 @@ class AttachSpec(Strict):
 class ClusterSpec(Strict):
     """`AksCompute.provisioning_configuration(...)`, or `attach:` for an existing cluster."""
 
-    agent_count: count(1, AKS_MAX_POOL_NODES) = 3
+    agent_count: Annotated[int, int_range(1, AKS_MAX_POOL_NODES)] = 3
     vm_size: str = "Standard_D3_v2"
     # Node autoscaling (AKS's cluster autoscaler; not an Azure ML parameter). agent_count is
     # the starting size; the 12-vCPU rule counts autoscale_min_nodes when autoscaling.
     autoscale_enabled: Flag = False
-    autoscale_min_nodes: count(1, AKS_MAX_POOL_NODES) | None = None
-    autoscale_max_nodes: count(1, AKS_MAX_POOL_NODES) | None = None
+    autoscale_min_nodes: Annotated[int, int_range(1, AKS_MAX_POOL_NODES)] | None = None
+    autoscale_max_nodes: Annotated[int, int_range(1, AKS_MAX_POOL_NODES)] | None = None
     cluster_purpose: Literal["FastProd", "DevTest"] = "FastProd"
     kubernetes_version: str | None = None
     load_balancer_type: Literal["PublicIp", "InternalLoadBalancer"] = "PublicIp"
@@ -205,7 +212,7 @@ class AppInsightsSpec(Strict):
     the stack creates (with its Log Analytics workspace), or an existing one's connection string."""
 
     connection_string: Secret | None = None
-    retention_in_days: count(30, 730) = 90
+    retention_in_days: Annotated[int, int_range(30, 730)] = 90
 
 
 class KubernetesClusterSpec(Strict):
@@ -217,7 +224,7 @@ class KubernetesClusterSpec(Strict):
     kubeconfig_file: str | None = None  # relative to Pulumi.yaml's folder, or absolute; ~ expands
     context: str | None = None
     gateway_class: str | None = None  # required; a rule says so with the fix
-    http_port: count(1, PORT_MAX) = 80  # the Gateway's HTTP listener (some implementations want their entry point's port)
+    http_port: Annotated[int, int_range(1, PORT_MAX)] = 80  # the Gateway's HTTP listener (some implementations want their entry point's port)
     hostname: str | None = None  # the host clients call, when the Gateway's own address is not it
 
 

@@ -124,7 +124,9 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
             require_image(client, base, f"modelstack:services.{context.service_name}.environment.base_image")
     if credentials is not None:
         password = credentials.password.get_secret_value() if credentials.password else None
-        client.login(username=credentials.username, password=password, registry=credentials.address)
+        # The stubs want a username; docker-py sends a missing one as null and the daemon logs in
+        # without one (a registry that needs no user).
+        client.login(username=credentials.username, password=password, registry=credentials.address)  # type: ignore[arg-type]
     reference = f"{repository}:{context.tag}"
     log(f"building {reference} for service {context.service_name}")
     started = time.monotonic()

@@ -21,7 +21,6 @@ from components.policy.types import Policy, Resource
 from components.targets import registry
 from components.targets.base import Target
 
-
 WEBSERVICE = "modelstack:webservice:Webservice"
 LOCAL_WEBSERVICE = "pulumi-python:dynamic/modelstack:LocalWebservice"
 ACR_REGISTRY = "azure-native:containerregistry:Registry"
@@ -108,7 +107,8 @@ def registry_admin_user_disabled(resource: Resource, params: dict[str, Any]) -> 
     return f"registry {resource.name} has its admin user enabled; use Azure identities (AcrPush for people and CI, AcrPull for clusters) instead. Set admin_user_enabled: false."
 
 
-def _deployed_images(resource: Resource) -> list[str]:
+def _deployed_images(resource: Resource) -> list[Any]:
+    """The images as the inputs give them: possibly missing or unknown (components.plan_values)."""
     if resource.type == LOCAL_WEBSERVICE:
         return [resource.inputs.get("image")]
     if resource.type == K8S_DEPLOYMENT:
@@ -192,7 +192,7 @@ def autoscale_bounds(resource: Resource, params: dict[str, Any]) -> str | None:
         target = next((((m.get("resource") or {}).get("target") or {}).get("averageUtilization") for m in metrics if m.get("type") == "Resource"), None)
     else:
         return None
-    if not all(is_known(v) for v in (low, high)):
+    if not (is_known(low) and is_known(high)):
         return None
     problems = []
     if int(low) < 1:

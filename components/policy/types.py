@@ -3,8 +3,9 @@ with its default enforcement and parameters) and a violation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 Enforcement = Literal["mandatory", "advisory", "disabled"]
 

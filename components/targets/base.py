@@ -18,12 +18,14 @@ Methods import their providers inside, so asking a target a question loads no pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     import pulumi
+    from pydantic import BaseModel
 
     from components.config.schema import ClusterSpec, ReleasePin, ServiceSpec, StackConfig
     from components.errors import ConfigError
@@ -31,12 +33,27 @@ if TYPE_CHECKING:
     from components.targets.keys import ServiceKeys
 
 
+DeployModel = TypeVar("DeployModel", bound="BaseModel")
+
+
+def deploy_parameters(service: ServiceSpec, model: type[DeployModel]) -> DeployModel:
+    """The service's deploy parameters as its target's own model. Reading the config validates
+    each service's `deploy:` with its target's model (components.config.load), so another model
+    here is a programming error, not a user's."""
+    deploy = service.deploy
+    if not isinstance(deploy, model):
+        raise TypeError(f"deploy parameters {type(deploy).__name__} where {model.__name__} was expected")
+    return deploy
+
+
 @dataclass(frozen=True)
 class Deployment:
     """What a declared service answers with, whatever runs it."""
 
-    scoring_uri: pulumi.Output[str]
-    swagger_uri: pulumi.Output[str]
+    # None until the service has an address (an ACI group without its FQDN, a Gateway without
+    # its address).
+    scoring_uri: pulumi.Output[str | None]
+    swagger_uri: pulumi.Output[str | None]
     state: pulumi.Output[str]
 
 

@@ -14,14 +14,13 @@ The environment variable names and the Secret's file names are the image contrac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import pulumi
 import pulumi_random as random
-from modelstack_server import contract
 
-from components.config.deploy_rules import key_auth_enabled, token_auth_enabled
+from components.config.deploy_rules import KeyAuthParameters, key_auth_enabled, token_auth_enabled
 from components.config.schema import AciDeploy, AksDeploy
+from modelstack_server import contract
 from modelstack_server.contract import (  # noqa: F401 (the targets import these names from here)
     APP_INSIGHTS_CONNECTION_STRING_ENV,
     APP_INSIGHTS_SECRET_KEY,
@@ -44,7 +43,7 @@ TOKEN_KEY_LENGTH = 64
 # Azure ML's keys are 32 characters; letters and digits only, so they survive any header.
 KEY_LENGTH = 32
 
-DeployConfig = Union[AciDeploy, AksDeploy]
+DeployConfig = AciDeploy | AksDeploy
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class ServiceKeys:
         return {name: value for name, value in present.items() if value is not None}
 
 
-def declare_keys(service: str, deploy: DeployConfig, parent: pulumi.Resource) -> ServiceKeys | None:
+def declare_keys(service: str, deploy: KeyAuthParameters, parent: pulumi.Resource) -> ServiceKeys | None:
     """The service's keys when key auth is on (the configured ones, else generated ones), or the
     signing key of its tokens when token auth is (generated; `pulumi up --replace` rotates it)."""
     if token_auth_enabled(deploy):

@@ -10,12 +10,14 @@ identity holding AcrPull (preferred), or with registry credentials kept secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import pulumi
-from modelstack_server import contract
 from pulumi_azure_native import containerinstance
+
+from modelstack_server import contract
 
 RestartPolicy = Literal["Always", "OnFailure", "Never"]
 # Azure adds a hash of the tenant to the DNS label, so the FQDN cannot be reused by another
@@ -62,8 +64,8 @@ def ip_address_args(ports: Sequence[int], dns_name_label: str | None, private: b
 class AciGroup(pulumi.ComponentResource):
     """A container group: `fqdn` (public groups with a DNS label), `ip_address`, `group_name`, `group_id`."""
 
-    fqdn: pulumi.Output[str]
-    ip_address: pulumi.Output[str]
+    fqdn: pulumi.Output[str | None]
+    ip_address: pulumi.Output[str | None]
 
     def __init__(
         self,

@@ -3,7 +3,8 @@ user's Azure identity (the Azure CLI's token, as image pushes use)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from components.errors import ModelstackError
 
@@ -24,7 +25,8 @@ def aci_logs(resource_group: str, group: str, container: str, *, tail: int, base
     url = (f"{base_url}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.ContainerInstance"
            f"/containerGroups/{group}/containers/{container}/logs")
     try:
-        answer = requests.get(url, params={"api-version": ACI_API_VERSION, "tail": tail}, headers={"Authorization": f"Bearer {token.token.get_secret_value()}"}, timeout=60)
+        query: dict[str, str | int] = {"api-version": ACI_API_VERSION, "tail": tail}
+        answer = requests.get(url, params=query, headers={"Authorization": f"Bearer {token.token.get_secret_value()}"}, timeout=60)
     except requests.RequestException as failed:
         raise ModelstackError(f"Azure did not answer: {type(failed).__name__}", rule="ACI logs are read from Azure's management API", fix="check your network, then try again") from None
     if answer.status_code == 404:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from components.config.fields import ACI_MAX_CPU_CORES, ACI_MAX_MEMORY_GB, Flag, Secret, Strict, amount
+from typing import Annotated
+
+from components.config.fields import ACI_MAX_CPU_CORES, ACI_MAX_MEMORY_GB, Flag, Secret, Strict, positive_up_to
 
 
 class AciDeploy(Strict):
     """`AciWebservice.deploy_configuration(...)`."""
 
-    cpu_cores: amount(ACI_MAX_CPU_CORES) = 0.1
-    memory_gb: amount(ACI_MAX_MEMORY_GB) = 0.5
+    cpu_cores: Annotated[float, positive_up_to(ACI_MAX_CPU_CORES)] = 0.1
+    memory_gb: Annotated[float, positive_up_to(ACI_MAX_MEMORY_GB)] = 0.5
     auth_enabled: Flag = False
     ssl_enabled: Flag = False
     ssl_cert_pem_file: str | None = None

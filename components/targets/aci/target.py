@@ -10,7 +10,7 @@ import pulumi
 from components.config.deploy_rules import check_aci, check_app_insights, check_keys_and_features
 from components.config.schema import AciDeploy, ServiceSpec, StackConfig
 from components.errors import ConfigError
-from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target
+from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target, deploy_parameters
 
 
 class AciTarget(Target):
@@ -36,7 +36,7 @@ class AciTarget(Target):
         return [e for name, service in config.services.items() if service.target == self.name and isinstance(service.deploy, AciDeploy) for e in aci_name_errors(name, service.deploy)]
 
     def policy_facts(self, config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
-        deploy = service.deploy
+        deploy = deploy_parameters(service, AciDeploy)
         return dict(
             auth_enabled=deploy.auth_enabled,
             public=not (deploy.vnet_name or deploy.subnet_name),
@@ -52,7 +52,7 @@ class AciTarget(Target):
             f"{request.name}-aci",
             service=request.name,
             stack=request.stack,
-            deploy=request.service.deploy,
+            deploy=deploy_parameters(request.service, AciDeploy),
             image=request.image,
             keys=request.keys,
             platform=request.platform,

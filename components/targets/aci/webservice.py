@@ -26,14 +26,22 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from modelstack_server import contract
 
 from components.config import naming
-from components.targets.aci.container_group import AciContainer, AciGroup
 from components.config.config_files import read_project_file
 from components.config.schema import AciDeploy, config_key
-from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TLS_CERT_ENV, TLS_KEY_ENV, ServiceKeys, front_environment
+from components.targets.aci.container_group import AciContainer, AciGroup
+from components.targets.keys import (
+    APP_INSIGHTS_CONNECTION_STRING_ENV,
+    PRIMARY_KEY_ENV,
+    SECONDARY_KEY_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    ServiceKeys,
+    front_environment,
+)
 from components.targets.states import ACI_SERVICE_TAG, aci_state
+from modelstack_server import contract
 
 CONTAINER_PORT = contract.PORT
 HEALTH_PATH = contract.HEALTH_ROUTE
@@ -88,7 +96,9 @@ def with_probes(tls: bool):
     def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         if args.type_ != CONTAINER_GROUP_TYPE:
             return None
-        containers = [{**container, "liveness_probe": probe(LIVENESS_PROBE, tls), "readiness_probe": probe(READINESS_PROBE, tls)} for container in args.props["containers"]]
+        declared = args.props["containers"]
+        assert isinstance(declared, list)  # AciGroup gives the containers' arguments as a list of dicts
+        containers = [{**container, "liveness_probe": probe(LIVENESS_PROBE, tls), "readiness_probe": probe(READINESS_PROBE, tls)} for container in declared]
         return pulumi.ResourceTransformationResult(props={**args.props, "containers": containers}, opts=args.opts)
 
     return transformation
@@ -106,8 +116,8 @@ def _field(value: Any, name: str) -> Any:
 class AciWebservice(pulumi.ComponentResource):
     """One service on ACI: `scoring_uri`, `swagger_uri`, `state`, `fqdn`."""
 
-    scoring_uri: pulumi.Output[str]
-    swagger_uri: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str | None]  # None while the group has no address
+    swagger_uri: pulumi.Output[str | None]
     state: pulumi.Output[str]
 
     def __init__(
@@ -136,6 +146,8 @@ class AciWebservice(pulumi.ComponentResource):
         private = bool(deploy.vnet_name and deploy.subnet_name)
         secure: dict[str, pulumi.Input[str]] = {}
         if keys is not None:
+            # ACI authenticates with keys, never tokens: a service's keys are both there.
+            assert keys.primary is not None and keys.secondary is not None
             secure.update({PRIMARY_KEY_ENV: keys.primary, SECONDARY_KEY_ENV: keys.secondary})
         if deploy.enable_app_insights and platform.app_insights is not None:
             secure[APP_INSIGHTS_CONNECTION_STRING_ENV] = platform.app_insights.connection_string

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.schema import ClusterSpec, ServiceSpec, StackConfig
-from components.targets.base import Deployment, LogsRequest, ServiceRequest
-from components.targets.kubernetes.target import KubernetesTarget, cluster_deploy_errors, cluster_facts, declare_on_cluster, show_pod_logs
+from components.config.schema import AksDeploy, ClusterSpec, ServiceSpec, StackConfig
+from components.targets.base import Deployment, LogsRequest, ServiceRequest, deploy_parameters
+from components.targets.kubernetes.target import (
+    KubernetesTarget,
+    cluster_deploy_errors,
+    cluster_facts,
+    declare_on_cluster,
+    show_pod_logs,
+)
 
 
 class AksTarget(KubernetesTarget):
@@ -28,7 +34,7 @@ class AksTarget(KubernetesTarget):
     def policy_facts(self, config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
         cluster = config.clusters.get(service.compute or "")
         return cluster_facts(
-            service.deploy,
+            deploy_parameters(service, AksDeploy),
             public=cluster is None or cluster.load_balancer_type == "PublicIp",
             tls_enabled=bool(cluster and (cluster.ssl_cname or cluster.leaf_domain_label)),
         )

@@ -33,7 +33,8 @@ annotations go on the Gateway for its implementation's load balancer.
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -162,9 +163,14 @@ def attached_gateway(spec: ClusterSpec) -> GatewaySettings:
 def attach_target(spec: ClusterSpec) -> tuple[str, str]:
     """(resource group, cluster name) of the cluster `attach:` names."""
     attach = spec.attach
+    assert attach is not None, "attach_target is asked of an attached cluster"
+    # The rules (components.config.cluster_rules.check_attach) refuse an id that is not a
+    # cluster's, and a name without its resource group.
     if attach.resource_id:
         parsed = parse_cluster_id(attach.resource_id)
+        assert parsed is not None
         return parsed[1], parsed[2]
+    assert attach.resource_group is not None and attach.cluster_name is not None
     return attach.resource_group, attach.cluster_name
 
 
@@ -174,6 +180,7 @@ def attached_production_error(name: str, spec: ClusterSpec, target: tuple[str, s
     verdict = capacity.production_vcpus(pools, spec.cluster_purpose)
     if verdict.holds:
         return None
+    assert verdict.count is not None  # a verdict that does not hold has counted the pools
     fix = (
         f"add {', '.join(p.split(': ')[1] for p in verdict.count.unknown_sizes)} to {vm_sizes.CATALOGUE_PATH_FOR_PEOPLE} with its vCPUs, or set cluster_purpose: DevTest"
         if verdict.undecided
@@ -209,6 +216,12 @@ def attached_kubeconfig(name: str, spec: ClusterSpec) -> str:
     return _decode_kubeconfig(containerservice.list_managed_cluster_user_credentials(resource_group_name=resource_group, resource_name=cluster).kubeconfigs)
 
 
+def _system_identity_principal_id(identity: containerservice.outputs.ManagedClusterIdentityResponse | None) -> str:
+    """The principal of a created cluster's system-assigned identity (the stack asks for one)."""
+    assert identity is not None, "a created cluster has a system-assigned identity"
+    return identity.principal_id
+
+
 def _kubelet_object_id(identity_profile) -> str | None:
     kubelet = (identity_profile or {}).get("kubeletidentity")
     return getattr(kubelet, "object_id", None) if kubelet is not None else None
@@ -225,6 +238,8 @@ class AksCluster(pulumi.ComponentResource):
 
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    managed_cluster: containerservice.ManagedCluster | None  # None when attached
+    kubelet_object_id: pulumi.Output[str | None]  # None for an attached service-principal cluster
 
     def __init__(
         self,
@@ -262,7 +277,10 @@ class AksCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self._child)
         self.acr_pull = None
         if registry_id is not None and self._kubelet_identity_known:
-            self.acr_pull = acr_pull_assignment(f"{name}-acr-pull", principal_id=self.kubelet_object_id, registry_id=registry_id, subscription_id=subscription_id, opts=self._child)
+            # _kubelet_identity_known: the id is there (an attached cluster's was read above; a created
+            # one always has a kubelet identity), though its type allows the attached cluster without.
+            kubelet_object_id = cast("pulumi.Output[str]", self.kubelet_object_id)
+            self.acr_pull = acr_pull_assignment(f"{name}-acr-pull", principal_id=kubelet_object_id, registry_id=registry_id, subscription_id=subscription_id, opts=self._child)
 
         self.ssl_cname = spec.ssl_cname
         self.tls_certificate = self.tls_key = None
@@ -321,7 +339,7 @@ class AksCluster(pulumi.ComponentResource):
         if node_subnet:
             self.subnet_role = authorization.RoleAssignment(
                 f"{name}-subnet-network-contributor",
-                principal_id=cluster.identity.apply(lambda identity: identity.principal_id),
+                principal_id=cluster.identity.apply(_system_identity_principal_id),
                 principal_type="ServicePrincipal",
                 role_definition_id=role_definition_id(subscription_id, NETWORK_CONTRIBUTOR_ROLE_ID),
                 scope=node_subnet,

@@ -22,8 +22,9 @@ by default) and, for leaf_domain_label, its own cert-manager.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s

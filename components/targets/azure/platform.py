@@ -19,11 +19,11 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from components.config import naming
-from components.targets.registry import target as target_named
+from components.config.schema import AcrRegistrySpec, StackConfig
 from components.targets.azure.aks_cluster import AksCluster
 from components.targets.azure.app_insights import AppInsights
-from components.config.schema import AcrRegistrySpec, StackConfig
 from components.targets.azure.container_registry import ContainerRegistry
+from components.targets.registry import target as target_named
 
 # Stack output names, shared with the tests and the `modelstack` command. Secrets go in
 # outputs of their own: Pulumi marks a whole output secret when any part of it is.

@@ -31,10 +31,10 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(kubeconfig_text(spec, project_dir))
         self.context = spec.context
         self.rollout_patience_seconds = ROLLOUT_PATIENCE_SECONDS
-        arguments = {"kubeconfig": self.kubeconfig}
-        if spec.context:
-            arguments["context"] = spec.context
-        self.provider = k8s.Provider(f"{name}-k8s", **arguments, opts=pulumi.ResourceOptions(parent=self))
+        # No context (None is left out of the provider's inputs): the kubeconfig's current one.
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, context=spec.context or None, opts=pulumi.ResourceOptions(parent=self))
+        # The rules require gateway_class of a kubernetes cluster (components.config.kubernetes_rules).
+        assert spec.gateway_class is not None, f"kubernetes cluster {name} has no gateway_class"
         self.gateway = GatewaySettings(spec.gateway_class, http_port=spec.http_port)
         self.gateway_prerequisites: list[pulumi.Resource] = []  # the cluster's own, checked by prerequisites.py
         self.frontend_fqdn = spec.hostname

@@ -226,7 +226,7 @@ class KubernetesFrontend(pulumi.ComponentResource):
 
 
 # One front end per cluster component (that is, per cluster and stack), for this program run.
-_frontends: "weakref.WeakKeyDictionary[Any, KubernetesFrontend]" = weakref.WeakKeyDictionary()
+_frontends: weakref.WeakKeyDictionary[Any, KubernetesFrontend] = weakref.WeakKeyDictionary()
 
 
 def frontend_for(cluster, stack: str, cluster_name: str) -> KubernetesFrontend:

@@ -7,13 +7,14 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
-
-from modelstack_server import contract
+from typing import Any
 
 from components.errors import ModelstackError
+from modelstack_server import contract
 
 SCORING_CONTAINER = "scoring"  # the container of a webservice's pods (components.targets.kubernetes.webservice)
 
@@ -41,7 +42,7 @@ class Patience:
     total: float = 60.0
 
     @classmethod
-    def from_environment(cls) -> "Patience":
+    def from_environment(cls) -> Patience:
         """The default, or $MODELSTACK_KUBE_TIMEOUT_SECONDS for the whole answer (a slow link)."""
         given = os.environ.get(PATIENCE_ENV, "").strip()
         if not given:
@@ -125,7 +126,8 @@ def _unreachable(source: KubeconfigSource, namespace: str, detail: str) -> Model
 
 def _bounded_body(response, patience: Patience, started: float) -> bytes:
     """An answer's body, read a chunk at a time: at most MAX_ANSWER_BYTES, within the deadline."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         if time.monotonic() - started > patience.total:
             raise TimeoutError("the answer took too long")
@@ -175,7 +177,7 @@ def _pod_names(answer: bytes, source: KubeconfigSource, namespace: str) -> list[
     """The pod names of a PodList, its shape checked."""
     from components.config import reading
 
-    problem = f"the cluster's API server answered the pod list with something other than a PodList"
+    problem = "the cluster's API server answered the pod list with something other than a PodList"
     try:
         document = reading.parse_json(answer.decode("utf-8"), "the pod list", rule="r", fix="f")
     except (ModelstackError, UnicodeDecodeError):
@@ -211,7 +213,7 @@ def pod_logs(source: KubeconfigSource, namespace: str, service: str, *, version:
         for pod in pods:
             write(f"==> pod {pod} <==")
             try:
-                text = _call(source, namespace, f"the log of pod {pod}", lambda pod=pod: core.read_namespaced_pod_log(pod, namespace, container=SCORING_CONTAINER, tail_lines=tail, _preload_content=False, _request_timeout=timeouts), patience).decode("utf-8", errors="replace")
+                text = _call(source, namespace, f"the log of pod {pod}", partial(core.read_namespaced_pod_log, pod, namespace, container=SCORING_CONTAINER, tail_lines=tail, _preload_content=False, _request_timeout=timeouts), patience).decode("utf-8", errors="replace")
             except ModelstackError as failed:
                 text = f"(no log: {failed.detail})"
             if text:

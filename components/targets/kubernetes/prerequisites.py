@@ -20,6 +20,12 @@ from components.targets.kubernetes.access import api_client
 GATEWAY_GROUP, GATEWAY_VERSION = "gateway.networking.k8s.io", "v1"
 
 
+def _json_object(answer: object) -> dict[str, Any]:
+    """An answer of the custom objects API: a JSON object (the client's annotations say `object`)."""
+    assert isinstance(answer, dict), f"the custom objects API answered with {type(answer).__name__}"
+    return answer
+
+
 def gateway_class_problem(client, gateway_class: str) -> str | None:
     """None when the GatewayClass exists and is Accepted; else what is wrong, in a sentence."""
     from kubernetes import client as k8s_client
@@ -27,12 +33,12 @@ def gateway_class_problem(client, gateway_class: str) -> str | None:
 
     api = k8s_client.CustomObjectsApi(client)
     try:
-        found = api.get_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses", gateway_class)
+        found = _json_object(api.get_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses", gateway_class))
     except ApiException as failed:
         if failed.status != 404:
             raise
         try:
-            listed = api.list_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses")["items"]
+            listed = _json_object(api.list_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses"))["items"]
         except ApiException as missing:
             if missing.status == 404:
                 return "the cluster has no Gateway API: its CRDs (gateway.networking.k8s.io/v1) are not installed"
@@ -62,14 +68,15 @@ def issuer_problem(client, issuer: str) -> str | None:
 
 def check(name: str, spec: KubernetesClusterSpec, kubeconfig: str) -> None:
     """Raise a ModelstackError naming the cluster's key, the rule and the fix when it cannot host the services."""
+    # The rules require gateway_class of a kubernetes cluster (components.config.kubernetes_rules).
+    assert spec.gateway_class is not None, f"kubernetes cluster {name} has no gateway_class"
     check_cluster(config_key("kubernetes_clusters", name), spec.gateway_class, spec.context, kubeconfig)
 
 
 def check_cluster(key: str, gateway_class: str, context: str | None, kubeconfig: str, acme_issuer: str | None = None) -> None:
     """The checks of any cluster the stack does not create, its errors on `key`'s settings."""
-    from urllib3.exceptions import HTTPError
-
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     client = api_client(kubeconfig, context, key)
     issuer = None

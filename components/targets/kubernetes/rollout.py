@@ -26,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, ResourceProvider, UpdateResult
-from components.dynamic_imports import imports_first
 
+from components.dynamic_imports import imports_first
 from components.errors import DeploymentError
 
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
@@ -82,6 +83,12 @@ def revision(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def revision_with(service_manifest: dict[str, Any]) -> Callable[[Any], str]:
+    """revision(deployment, service_manifest) once the Deployment's manifest resolves; the Service's
+    is bound now, as a loop over rollout versions moves on before the manifest resolves."""
+    return lambda deployment: revision(deployment, service_manifest)
+
+
 @dataclass
 class Clients:
     apps: Any
@@ -127,7 +134,7 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
     started = clock()
     last_told = started
     first_problem: float | None = None
-    pending = "the Deployment does not exist yet"
+    pending: str | None = "the Deployment does not exist yet"
     while True:
         try:
             live = clients.apps.read_namespaced_deployment(deployment, namespace)
@@ -179,9 +186,8 @@ def live_state(clients: Clients, *, namespace: str, deployment: str, service: st
 
 def _talking_to_the_cluster(props: dict[str, Any], work: Callable[[Clients], Any]) -> Any:
     """`work` with clients for the cluster; its API and network failures told without their text."""
-    from urllib3.exceptions import HTTPError
-
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     try:
         return work(clients_for(props["kubeconfig"], props.get("context")))

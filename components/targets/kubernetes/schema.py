@@ -4,7 +4,18 @@ their Azure ML names (the class keeps Azure ML's name too)."""
 
 from __future__ import annotations
 
-from components.config.fields import AKS_MAX_CPU_CORES, AKS_MAX_GPU_CORES, AKS_MAX_MEMORY_GB, Flag, Secret, Strict, amount, count
+from typing import Annotated
+
+from components.config.fields import (
+    AKS_MAX_CPU_CORES,
+    AKS_MAX_GPU_CORES,
+    AKS_MAX_MEMORY_GB,
+    Flag,
+    Secret,
+    Strict,
+    int_range,
+    positive_up_to,
+)
 
 
 class AksDeploy(Strict):
@@ -15,24 +26,24 @@ class AksDeploy(Strict):
     """
 
     autoscale_enabled: Flag | None = None
-    autoscale_min_replicas: count(1) | None = None
-    autoscale_max_replicas: count(1) | None = None
-    autoscale_refresh_seconds: count(1) | None = None
-    autoscale_target_utilization: count(1, 100) | None = None
-    num_replicas: count(1) | None = None
-    cpu_cores: amount(AKS_MAX_CPU_CORES) = 0.1
-    memory_gb: amount(AKS_MAX_MEMORY_GB) = 0.5
-    cpu_cores_limit: amount(AKS_MAX_CPU_CORES) | None = None
-    memory_gb_limit: amount(AKS_MAX_MEMORY_GB) | None = None
-    gpu_cores: count(0, AKS_MAX_GPU_CORES) = 0
-    scoring_timeout_ms: count(1) = 60000
-    replica_max_concurrent_requests: count(1) = 1
-    max_request_wait_time: count(1) = 500
-    period_seconds: count(1) = 10
-    initial_delay_seconds: count(1) = 310
-    timeout_seconds: count(1) = 1
-    success_threshold: count(1) = 1
-    failure_threshold: count(1) = 3
+    autoscale_min_replicas: Annotated[int, int_range(1)] | None = None
+    autoscale_max_replicas: Annotated[int, int_range(1)] | None = None
+    autoscale_refresh_seconds: Annotated[int, int_range(1)] | None = None
+    autoscale_target_utilization: Annotated[int, int_range(1, 100)] | None = None
+    num_replicas: Annotated[int, int_range(1)] | None = None
+    cpu_cores: Annotated[float, positive_up_to(AKS_MAX_CPU_CORES)] = 0.1
+    memory_gb: Annotated[float, positive_up_to(AKS_MAX_MEMORY_GB)] = 0.5
+    cpu_cores_limit: Annotated[float, positive_up_to(AKS_MAX_CPU_CORES)] | None = None
+    memory_gb_limit: Annotated[float, positive_up_to(AKS_MAX_MEMORY_GB)] | None = None
+    gpu_cores: Annotated[int, int_range(0, AKS_MAX_GPU_CORES)] = 0
+    scoring_timeout_ms: Annotated[int, int_range(1)] = 60000
+    replica_max_concurrent_requests: Annotated[int, int_range(1)] = 1
+    max_request_wait_time: Annotated[int, int_range(1)] = 500
+    period_seconds: Annotated[int, int_range(1)] = 10
+    initial_delay_seconds: Annotated[int, int_range(1)] = 310
+    timeout_seconds: Annotated[int, int_range(1)] = 1
+    success_threshold: Annotated[int, int_range(1)] = 1
+    failure_threshold: Annotated[int, int_range(1)] = 3
     auth_enabled: Flag = True
     token_auth_enabled: Flag = False
     primary_key: Secret | None = None

@@ -12,11 +12,20 @@ from typing import Any
 
 import pulumi
 
-from components.config.deploy_rules import check_aks_auth, check_aks_limits, check_aks_scaling, check_aks_sizes, check_app_insights, check_keys_and_features, namespace_error, _key
+from components.config.deploy_rules import (
+    _key,
+    check_aks_auth,
+    check_aks_limits,
+    check_aks_scaling,
+    check_aks_sizes,
+    check_app_insights,
+    check_keys_and_features,
+    namespace_error,
+)
 from components.config.schema import AksDeploy, ServiceSpec, StackConfig
 from components.errors import ConfigError
 from components.policy.facts import autoscale_facts
-from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target
+from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target, deploy_parameters
 
 
 def cluster_deploy_errors(name: str, service: ServiceSpec) -> list[ConfigError]:
@@ -59,6 +68,8 @@ def declare_on_cluster(request: ServiceRequest, cluster: Any, app_insights_conne
     from components.targets.kubernetes.webservice import KubernetesWebservice
 
     service = request.service
+    # The rules require a cluster's name in compute for the targets on a cluster.
+    assert service.compute is not None, f"service {request.name} names no compute"
     versions = rollout_versions(request.name, service)
     images: dict[str, pulumi.Input[str]] = {}
     model_versions: dict[str, dict[str, str]] = {}
@@ -71,6 +82,7 @@ def declare_on_cluster(request: ServiceRequest, cluster: Any, app_insights_conne
             model_versions[version.name] = dict(pinned[version.name].model_versions)
         elif version.models not in by_models:
             # A version serving other models has an image of its own, built from the same code.
+            assert request.version_image is not None, "the Webservice gives every request its version_image"
             by_models[version.models] = request.version_image(version.name, version.models)
         if version.name not in pinned:
             images[version.name], model_versions[version.name] = by_models[version.models]
@@ -79,7 +91,7 @@ def declare_on_cluster(request: ServiceRequest, cluster: Any, app_insights_conne
     webservice = KubernetesWebservice(
         f"{request.name}-aks",  # the name its stacks' states know it by
         service=request.name,
-        deploy=service.deploy,
+        deploy=deploy_parameters(service, AksDeploy),
         versions=versions,
         images=images,
         model_versions=model_versions,
@@ -109,7 +121,7 @@ def show_pod_logs(request: LogsRequest, source: Any) -> None:
     from components.targets.kubernetes.frontend import default_namespace
     from components.targets.kubernetes.logs import pod_logs
 
-    namespace = request.service.deploy.namespace or default_namespace(request.config.stack)
+    namespace = deploy_parameters(request.service, AksDeploy).namespace or default_namespace(request.config.stack)
     pod_logs(source, namespace, request.name, version=request.version, tail=request.tail, follow=request.follow, write=request.write)
 
 
@@ -140,10 +152,11 @@ class KubernetesTarget(Target):
     def policy_facts(self, config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
         # A cluster the stack does not create: how it is exposed is not the stack's to know, so
         # it is judged as public; the stack's Gateway listens on plain HTTP.
-        return cluster_facts(service.deploy, public=True, tls_enabled=False)
+        return cluster_facts(deploy_parameters(service, AksDeploy), public=True, tls_enabled=False)
 
-    def declare_shared(self, config: StackConfig, platform: Any) -> dict[str, Any]:
-        """The clusters this stack's kubernetes services run on, each with its provider."""
+    def declare_shared(self, config: StackConfig, platform: Any) -> dict[str, Any] | None:
+        """The clusters this stack's kubernetes services run on, each with its provider (None for
+        aks, whose clusters are the Azure platform's)."""
         from components.targets.kubernetes.cluster import KubernetesCluster
 
         names = sorted({s.compute for s in config.services.values() if s.target == self.name and s.compute})
@@ -159,6 +172,7 @@ class KubernetesTarget(Target):
         from components.targets.kubernetes.logs import cluster_kubeconfig
 
         compute = request.service.compute
+        assert compute is not None, f"service {request.name} names no compute"  # the rules require one
         source = cluster_kubeconfig(request.project_dir, request.config.stack, compute, request.config.kubernetes_clusters[compute], request.stack_config)
         show_pod_logs(request, source)
 

@@ -49,16 +49,39 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.targets.kubernetes.frontend import GATEWAY_API_VERSION, GATEWAY_NAME, MANAGED_BY_LABELS, OWNED_BY_STACK, GatewayApiObject, KubernetesFrontend, service_base_uri, service_path
-from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP_AWAIT, KubernetesRollout, revision
 from components.config import capacity
-from modelstack_server import contract
-
-from components.config.schema import AksDeploy
-from components.config.deploy_rules import autoscale_enabled, key_auth_enabled, replica_bounds, target_utilization, token_auth_enabled
-from components.targets.keys import APP_INSIGHTS_CONNECTION_STRING_ENV, APP_INSIGHTS_SECRET_KEY, KEY_FILES, KEYS_DIR_ENV, TOKEN_AUDIENCE_ENV, TOKEN_KEY_FILE, ServiceKeys, front_environment
+from components.config.deploy_rules import (
+    autoscale_enabled,
+    key_auth_enabled,
+    replica_bounds,
+    target_utilization,
+    token_auth_enabled,
+)
 from components.config.rollout import VERSION_HEADER, RolloutVersion, workload_name
+from components.config.schema import AksDeploy
+from components.targets.keys import (
+    APP_INSIGHTS_CONNECTION_STRING_ENV,
+    APP_INSIGHTS_SECRET_KEY,
+    KEY_FILES,
+    KEYS_DIR_ENV,
+    TOKEN_AUDIENCE_ENV,
+    TOKEN_KEY_FILE,
+    ServiceKeys,
+    front_environment,
+)
+from components.targets.kubernetes.frontend import (
+    GATEWAY_API_VERSION,
+    GATEWAY_NAME,
+    MANAGED_BY_LABELS,
+    OWNED_BY_STACK,
+    GatewayApiObject,
+    KubernetesFrontend,
+    service_base_uri,
+    service_path,
+)
+from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP_AWAIT, KubernetesRollout, revision_with
 from components.targets.states import K8S_SERVICE_LABEL, service_state
+from modelstack_server import contract
 
 CONTAINER_PORT = contract.PORT
 SERVICE_PORT = 80
@@ -301,8 +324,8 @@ class KubernetesWebservice(pulumi.ComponentResource):
     """One service on a Kubernetes cluster (AKS or any other): `scoring_uri`, `swagger_uri`,
     `state`, `namespace_name`, `deployments`."""
 
-    scoring_uri: pulumi.Output[str]
-    swagger_uri: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str | None]  # None while the Gateway has no address
+    swagger_uri: pulumi.Output[str | None]
     state: pulumi.Output[str]
 
     def __init__(
@@ -334,7 +357,12 @@ class KubernetesWebservice(pulumi.ComponentResource):
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace, *depends])
 
         self.keys_secret = None
-        secret_data = {**(keys.as_output() if keys is not None else {}), **({APP_INSIGHTS_SECRET_KEY: app_insights_connection_string} if deploy.enable_app_insights else {})}
+        secret_data: dict[str, pulumi.Input[str]] = dict(keys.as_output()) if keys is not None else {}
+        if deploy.enable_app_insights:
+            # The platform declares Application Insights when a service enables it (aks; the rules
+            # refuse enable_app_insights on other clusters).
+            assert app_insights_connection_string is not None
+            secret_data[APP_INSIGHTS_SECRET_KEY] = app_insights_connection_string
         if secret_data:
             secret = keys_secret_manifest(service, self.namespace_name)
             self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data=secret_data, opts=child())
@@ -358,7 +386,7 @@ class KubernetesWebservice(pulumi.ComponentResource):
                 service=service,
                 k8s_service=service_object["metadata"]["name"],
                 workload_selector=",".join(f"{k}={v}" for k, v in sorted(selector_labels(service, version).items())),
-                revision=pulumi.Output.from_input(manifest).apply(lambda resolved, o=service_object: revision(resolved, o)),
+                revision=pulumi.Output.from_input(manifest).apply(revision_with(service_object)),
                 applied=pulumi.Output.all(self.deployments[version.name].metadata.generation, services[-1].metadata.uid).apply(lambda parts: "/".join(map(str, parts))),
                 patience_seconds=rollout_patience_seconds,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[version.name], services[-1]]),

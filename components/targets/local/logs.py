@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
-from modelstack_server import contract
+from collections.abc import Callable
 
 from components.errors import ModelstackError
+from modelstack_server import contract
 
 
 def local_logs(stack: str, service: str, *, tail: int, follow: bool, write: Callable[[str], None]) -> None:

@@ -27,7 +27,16 @@ from typing import Any
 import yaml
 
 from components.errors import ModelstackError
-from components.targets.local.processes import alive, cmdline, forget, read_from, remove_file, terminate, track, write_atomic
+from components.targets.local.processes import (
+    alive,
+    cmdline,
+    forget,
+    read_from,
+    remove_file,
+    terminate,
+    track,
+    write_atomic,
+)
 
 #: The Debian package's server binary (github.com/docker/distribution, 2.8 in bookworm).
 BINARY = "docker-registry"
@@ -237,7 +246,7 @@ def stop(state_dir: str, *, timeout: float = 15.0) -> bool:
 def catalog(port: int, *, timeout: float = 10.0) -> list[str]:
     """The repositories in the registry on 127.0.0.1:`port` (`GET /v2/_catalog`)."""
     repos: list[str] = []
-    path = "/v2/_catalog?n=1000"
+    path: str | None = "/v2/_catalog?n=1000"
     while path:
         body, link = _get_json(port, path, timeout)
         repos.extend(body.get("repositories") or [])

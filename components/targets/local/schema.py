@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from components.config.fields import PORT_MAX, Strict, count
+from typing import Annotated
+
+from components.config.fields import PORT_MAX, Strict, int_range
 
 
 class LocalDeploy(Strict):
     """`LocalWebservice.deploy_configuration(port)`; a free port is picked when unset."""
 
-    port: count(1, PORT_MAX) | None = None
+    port: Annotated[int, int_range(1, PORT_MAX)] | None = None
 
 
 DEPLOY = LocalDeploy

@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 
 from components.config.schema import ServiceSpec, StackConfig
-from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target
+from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target, deploy_parameters
+from components.targets.local.schema import LocalDeploy
 
 
 class LocalTarget(Target):
@@ -30,7 +31,7 @@ class LocalTarget(Target):
             service=request.name,
             stack=request.stack,
             image=request.image,
-            port=request.service.deploy.port,
+            port=deploy_parameters(request.service, LocalDeploy).port,
             opts=pulumi.ResourceOptions(parent=request.parent, delete_before_replace=True),
         )
         return Deployment(deployment.scoring_uri, deployment.swagger_uri, deployment.state)

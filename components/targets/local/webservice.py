@@ -19,9 +19,10 @@ import time
 from typing import Any
 
 import pulumi
-from modelstack_server import contract
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
 from components.dynamic_imports import imports_first
+from modelstack_server import contract
 
 CONTAINER_PORT = contract.PORT
 HEALTH_TIMEOUT_SECONDS = 180
@@ -158,8 +159,8 @@ class LocalWebserviceProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors
 
-        from components.image.docker_client import docker_client
         from components.errors import DeploymentError
+        from components.image.docker_client import docker_client
 
         client = docker_client()
         service = props["service"]
@@ -195,6 +196,7 @@ class LocalWebserviceProvider(ResourceProvider):
             except docker.errors.APIError:
                 pass
             raise
+        assert container.id is not None  # a container Docker created has its id
         outs = {**props, "port": port, "container_id": container.id, "state": state, **endpoint_uris(port)}
         return CreateResult(id_=container.id, outs=outs)
 
