@@ -137,5 +137,13 @@ class RecordingMonitor(_mocks.MockMonitor):
                 "delete_before_replace": bool(request.deleteBeforeReplace),
                 "dependencies": sorted(request.dependencies),
             }
-            self._on_register(response.urn, request.type, request.name, request.parent or None, bool(request.custom), deserialize(request.object), options)
+            self._on_register(
+                response.urn,
+                request.type,
+                request.name,
+                request.parent or None,
+                bool(request.custom),
+                deserialize(request.object),
+                options,
+            )
         return response

@@ -64,7 +64,9 @@ class Webservice(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         # The component's inputs are what guardrails judge a service by (components.policy.facts).
-        super().__init__("modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts)
+        super().__init__(
+            "modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts
+        )
         self._name, self._service, self._models, self._repository = name, service, models, repository
         self._release = release
         self._project_dir = Path(project_dir) if project_dir is not None else None
@@ -83,7 +85,9 @@ class Webservice(pulumi.ComponentResource):
         target = registry.target(service.target)
         if target.authenticates:
             deploy = service.deploy
-            assert isinstance(deploy, KeyAuthParameters), f"target {target.name} authenticates callers, so its deploy parameters have keys"
+            assert isinstance(deploy, KeyAuthParameters), (
+                f"target {target.name} authenticates callers, so its deploy parameters have keys"
+            )
             self.service_keys = declare_keys(name, deploy, parent=self)
         request = ServiceRequest(
             name=name,
@@ -101,13 +105,21 @@ class Webservice(pulumi.ComponentResource):
         )
         deployment = target.declare(request)
         self.versions: dict[str, dict[str, Any]] = request.versions
-        self.scoring_uri, self.swagger_uri, self.state = deployment.scoring_uri, deployment.swagger_uri, deployment.state
+        self.scoring_uri, self.swagger_uri, self.state = (
+            deployment.scoring_uri,
+            deployment.swagger_uri,
+            deployment.state,
+        )
         self.register_outputs({**self.outputs(), **({"keys": self.keys()} if self.service_keys else {})})
 
     def _image(self, resource_name: str, service: ServiceSpec, context: BuildContext) -> ServiceImage:
         spec, model_specs = image_inputs(service, self._models)
         registry_credentials = service.environment.base_image_registry
-        password = registry_credentials.password.get_secret_value() if registry_credentials and registry_credentials.password else None
+        password = (
+            registry_credentials.password.get_secret_value()
+            if registry_credentials and registry_credentials.password
+            else None
+        )
         return ServiceImage(
             resource_name,
             service=self._name,

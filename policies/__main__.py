@@ -23,7 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.policy.rules import POLICIES
 from components.policy.types import Policy, Resource
 
-LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY, "disabled": EnforcementLevel.DISABLED}
+LEVELS = {
+    "mandatory": EnforcementLevel.MANDATORY,
+    "advisory": EnforcementLevel.ADVISORY,
+    "disabled": EnforcementLevel.DISABLED,
+}
 
 
 def as_crossguard(policy: Policy) -> ResourceValidationPolicy:
@@ -34,7 +38,13 @@ def as_crossguard(policy: Policy) -> ResourceValidationPolicy:
             report_violation(message, None)  # no URN: the resource under validation
 
     schema = PolicyConfigSchema(properties=policy.config_schema()) if policy.parameters else None
-    return ResourceValidationPolicy(name=policy.name, description=policy.description, enforcement_level=LEVELS[policy.enforcement], validate=validate, config_schema=schema)
+    return ResourceValidationPolicy(
+        name=policy.name,
+        description=policy.description,
+        enforcement_level=LEVELS[policy.enforcement],
+        validate=validate,
+        config_schema=schema,
+    )
 
 
 PolicyPack(name="modelstack", policies=[as_crossguard(p) for p in POLICIES])

@@ -27,7 +27,9 @@ from rich.tree import Tree
 from components.config.schema import STATE_DIR
 from components.errors import ConfigErrors, ModelstackError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Take a trained model to a served endpoint, with Pulumi stacks.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Take a trained model to a served endpoint, with Pulumi stacks."
+)
 # Plans have long values (image digests): keep lines whole when the output is not a terminal.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -70,7 +72,11 @@ def _tree(plan) -> Tree:
             nodes[resource.urn] = node
             add(node, resource.urn)
 
-    stack_urns = {r.parent for r in plan.resources if r.parent and r.parent.endswith(f"pulumi:pulumi:Stack::modelstack-{plan.stack}")}
+    stack_urns = {
+        r.parent
+        for r in plan.resources
+        if r.parent and r.parent.endswith(f"pulumi:pulumi:Stack::modelstack-{plan.stack}")
+    }
     for urn in sorted(stack_urns) or [None]:
         add(root, urn)
     return root
@@ -79,7 +85,11 @@ def _tree(plan) -> Tree:
 @app.command()
 def check(
     stack: str = typer.Option(..., "--stack", help="The stack to evaluate (a file stacks/Pulumi.<stack>.yaml)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the planned resources with their inputs, the rule errors, warnings and policy results as JSON."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the planned resources with their inputs, the rule errors, warnings and policy results as JSON.",
+    ),
 ) -> None:
     """Evaluate a stack offline: config, rules (the capacity check among them) and policies; print the resources it would create."""
     from components.config.load import find_project_dir
@@ -96,7 +106,9 @@ def check(
         policy_config = load_stack_policy_config(find_project_dir(), stack)
     except ModelstackError as error:
         _fail(error)
-    violations = evaluate_policies([Resource(r.urn, r.type, r.name, policy_view(r.raw_inputs)) for r in plan.resources], policy_config)
+    violations = evaluate_policies(
+        [Resource(r.urn, r.type, r.name, policy_view(r.raw_inputs)) for r in plan.resources], policy_config
+    )
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
     warnings = stack_warnings(config)
     if as_json:
@@ -108,14 +120,22 @@ def check(
     else:
         out.print(_tree(plan))
         custom = sum(1 for r in plan.resources if r.custom)
-        out.print(f"{len(plan.resources)} resources ({custom} managed by providers), {len(config.services)} services; evaluated in {time.monotonic() - started:.2f}s", markup=False)
+        out.print(
+            f"{len(plan.resources)} resources ({custom} managed by providers), {len(config.services)} services; evaluated in {time.monotonic() - started:.2f}s",
+            markup=False,
+        )
         for violation in violations:
             colour = "red" if violation.enforcement == "mandatory" else "yellow"
-            out.print(f"[{colour}]{violation.enforcement}[/] [bold]{violation.policy}[/] {escape(violation.resource)}\n  {escape(violation.message)}")
+            out.print(
+                f"[{colour}]{violation.enforcement}[/] [bold]{violation.policy}[/] {escape(violation.resource)}\n  {escape(violation.message)}"
+            )
         for warning in warnings:
             out.print(f"[yellow]warning[/] {escape(str(warning))}")
         if not violations and not rule_errors:
-            out.print("[green]clean:[/] config valid, every rule and policy passed" + (f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''} above)" if warnings else ""))
+            out.print(
+                "[green]clean:[/] config valid, every rule and policy passed"
+                + (f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''} above)" if warnings else "")
+            )
     if rule_errors:
         noun = "error" if len(rule_errors) == 1 else "errors"
         err.print(f"[bold red]{len(rule_errors)} config {noun}[/]")
@@ -128,8 +148,12 @@ def check(
 def package(
     service: str = typer.Argument(..., help="The service whose image to package."),
     stack: str = typer.Option(..., "--stack", help="The stack whose config to use."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder to write the Dockerfile and build context into (new or empty)."),
-    force: bool = typer.Option(False, "--force", help="Write into a folder that already holds files (files of the same names are replaced)."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Folder to write the Dockerfile and build context into (new or empty)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a folder that already holds files (files of the same names are replaced)."
+    ),
 ) -> None:
     """Write a service's Dockerfile and build context (Azure ML's generate_dockerfile=True)."""
     from components.commands.package_out import out_dir_error, out_inside_inputs_error, write_failed
@@ -146,10 +170,19 @@ def package(
             raise out_error
         config = load_from_files(stack)
         if service not in config.services:
-            raise ConfigError(f"stack {stack} has no service '{service}'", key="modelstack:services", rule="package names a declared service", fix=f"use one of: {', '.join(config.services)}")
+            raise ConfigError(
+                f"stack {stack} has no service '{service}'",
+                key="modelstack:services",
+                rule="package names a declared service",
+                fix=f"use one of: {', '.join(config.services)}",
+            )
         project_dir = find_project_dir()
         spec = config.services[service]
-        inputs = {f"modelstack:models.{name}.path": resolve_path(project_dir, config.models[name].path) for name in spec.models if name in config.models}
+        inputs = {
+            f"modelstack:models.{name}.path": resolve_path(project_dir, config.models[name].path)
+            for name in spec.models
+            if name in config.models
+        }
         if spec.source_directory:
             inputs[f"modelstack:services.{service}.source_directory"] = resolve_path(project_dir, spec.source_directory)
         inside_error = out_inside_inputs_error(out_dir, inputs)
@@ -158,7 +191,12 @@ def package(
         context = build_context(project_dir, service, spec, config.models)
         wheelhouse = None
         if context.requirements_digest:
-            wheelhouse = ensure_wheelhouse(project_dir / STATE_DIR, context.requirements_digest, context.environment_files["requirements.txt"], log=lambda m: err.print(m, markup=False))
+            wheelhouse = ensure_wheelhouse(
+                project_dir / STATE_DIR,
+                context.requirements_digest,
+                context.environment_files["requirements.txt"],
+                log=lambda m: err.print(m, markup=False),
+            )
         try:
             written = write_context(context, out_dir, wheelhouse)
         except OSError as exc:
@@ -166,7 +204,9 @@ def package(
     except ModelstackError as error:
         _fail(error)
     image = f"{service}:{context.tag}"
-    out.print(f"wrote {len(written)} files to {out_dir} (tag {context.tag}, models {context.model_versions})", markup=False)
+    out.print(
+        f"wrote {len(written)} files to {out_dir} (tag {context.tag}, models {context.model_versions})", markup=False
+    )
     out.print(f"build:  docker build -t {image} {out_dir}", markup=False)
     out.print(f"run:    docker run -p 6789:{PORT} {image}", markup=False)
 
@@ -174,7 +214,9 @@ def package(
 @app.command("plan-summary")
 def plan_summary(
     preview_json: str = typer.Argument(..., help="The file `pulumi preview --json` wrote, or - for stdin."),
-    policies: Path | None = typer.Option(None, "--policies", help="`modelstack check --json` output, to include policy results."),
+    policies: Path | None = typer.Option(
+        None, "--policies", help="`modelstack check --json` output, to include policy results."
+    ),
 ) -> None:
     """Markdown summary of a preview for a pull-request comment: changes, replacements, policies, cost."""
     from components.commands.plan_summary import load_policy_results, load_preview, render
@@ -206,7 +248,24 @@ def drift(
     except ModelstackError as error:
         _fail(error)
     if as_json:
-        out.print(json.dumps([{"urn": d.urn, "type": d.type, "name": d.name, "op": d.op, "service": d.service, "fields": {k: {"recorded": a, "live": b} for k, (a, b) in d.fields.items()}} for d in drifted], indent=2, sort_keys=True), markup=False)
+        out.print(
+            json.dumps(
+                [
+                    {
+                        "urn": d.urn,
+                        "type": d.type,
+                        "name": d.name,
+                        "op": d.op,
+                        "service": d.service,
+                        "fields": {k: {"recorded": a, "live": b} for k, (a, b) in d.fields.items()},
+                    }
+                    for d in drifted
+                ],
+                indent=2,
+                sort_keys=True,
+            ),
+            markup=False,
+        )
     elif drifted:
         table = Table(title=f"drift in stack {stack}")
         for column in ("service", "resource", "type", "change", "field", "recorded", "live"):
@@ -215,10 +274,20 @@ def drift(
             # a resource that is gone is one row: its fields are all of it
             rows = [("", ("", ""))] if d.op == "delete" or not d.fields else d.fields.items()
             for field_name, (recorded, live) in rows:
-                table.add_row(d.service or "", d.name, d.type.rsplit(":", 1)[-1], "gone" if d.op == "delete" else "changed", field_name, escape(str(recorded)), escape(str(live)))
+                table.add_row(
+                    d.service or "",
+                    d.name,
+                    d.type.rsplit(":", 1)[-1],
+                    "gone" if d.op == "delete" else "changed",
+                    field_name,
+                    escape(str(recorded)),
+                    escape(str(live)),
+                )
         out.print(table)
         # --refresh: `up` alone plans from the recorded state, which does not know of the drift
-        out.print(f"{len(drifted)} drifted resource(s); `pulumi up --refresh --stack {stack}` repairs them.", markup=False)
+        out.print(
+            f"{len(drifted)} drifted resource(s); `pulumi up --refresh --stack {stack}` repairs them.", markup=False
+        )
     else:
         out.print(f"no drift: stack {stack} matches what runs", markup=False)
     raise typer.Exit(EXIT_VIOLATION if drifted else EXIT_OK)
@@ -240,7 +309,10 @@ def promote(
     for p in promotions:
         how = "copied to" if p.copied else "same registry:"
         out.print(f"{p.service}: {p.source_image} -> {how} {p.image}", markup=False)
-    out.print(f"wrote modelstack:release to stacks/Pulumi.{target}.yaml; deploy it with: pulumi up --stack {target}", markup=False)
+    out.print(
+        f"wrote modelstack:release to stacks/Pulumi.{target}.yaml; deploy it with: pulumi up --stack {target}",
+        markup=False,
+    )
 
 
 @app.command()
@@ -261,7 +333,10 @@ def token(
         out.print(json.dumps(issued.as_json(), indent=2, sort_keys=True), markup=False)
         return
     out.print(issued.token, markup=False, soft_wrap=True)
-    err.print(f"refresh by {iso(issued.refresh_by)} (expires {iso(issued.expires_at)}); send it as: Authorization: Bearer <token>", markup=False)
+    err.print(
+        f"refresh by {iso(issued.refresh_by)} (expires {iso(issued.expires_at)}); send it as: Authorization: Bearer <token>",
+        markup=False,
+    )
 
 
 @app.command()
@@ -277,7 +352,15 @@ def logs(
     from components.config.load import find_project_dir
 
     try:
-        show_logs(find_project_dir(), stack, service, version=version, tail=tail, follow=follow, write=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True))
+        show_logs(
+            find_project_dir(),
+            stack,
+            service,
+            version=version,
+            tail=tail,
+            follow=follow,
+            write=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True),
+        )
     except ModelstackError as error:
         _fail(error)
     except KeyboardInterrupt:

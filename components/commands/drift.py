@@ -22,8 +22,16 @@ IGNORED_FIELDS = {DYNAMIC_PROVIDER_INPUT}
 # controllers; and what pulumi-kubernetes keeps for itself beside an object's fields (its copy of
 # the inputs, its field manager). Dotted paths below a resource's outputs.
 KUBERNETES_BOOKKEEPING = (
-    "__inputs", "__fieldManager", "__initialApiVersion", "status", "metadata.resourceVersion", "metadata.generation", "metadata.managedFields", "metadata.uid",
-    "metadata.creationTimestamp", "metadata.annotations.deployment.kubernetes.io/revision",
+    "__inputs",
+    "__fieldManager",
+    "__initialApiVersion",
+    "status",
+    "metadata.resourceVersion",
+    "metadata.generation",
+    "metadata.managedFields",
+    "metadata.uid",
+    "metadata.creationTimestamp",
+    "metadata.annotations.deployment.kubernetes.io/revision",
     "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration",
 )
 
@@ -42,7 +50,9 @@ def _shown(value: Any) -> Any:
     return SECRET_PLACEHOLDER if is_secret(value) else value
 
 
-def changed_fields(old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+def changed_fields(
+    old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...] = ()
+) -> dict[str, tuple[Any, Any]]:
     """The output fields whose values differ, as dotted paths down to the mappings' leaves
     (`spec.replicas`), so a report says what changed rather than "spec"; lists and secrets are
     compared whole, and a secret's values are masked. Paths in `ignored` (and below) are left out."""
@@ -76,7 +86,9 @@ def service_of(outputs: dict[str, Any]) -> str | None:
     return service if isinstance(service, str) else None
 
 
-def secret_changes(meta: Any, old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...], found: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+def secret_changes(
+    meta: Any, old: dict[str, Any], new: dict[str, Any], ignored: tuple[str, ...], found: dict[str, Any]
+) -> dict[str, tuple[Any, Any]]:
     """Changes the outputs cannot show: the engine compares secrets, but in the events every secret
     reads "[secret]" before and after, so a secret edited by hand (a key in a Secret's data) is
     known only from the paths the engine says differ (`diffs`, `detailed_diff`). Values stay masked."""
@@ -114,7 +126,14 @@ def drift_from_events(events: list[Any]) -> list[Drifted]:
         fields.update(secret_changes(meta, old, new, ignored, fields))
         if new and not fields:
             continue  # only what the cluster keeps for itself changed
-        found[meta.urn] = Drifted(meta.urn, kind, meta.urn.rsplit("::", 1)[-1], "delete" if not new else op, fields, service_of(new) or service_of(old))
+        found[meta.urn] = Drifted(
+            meta.urn,
+            kind,
+            meta.urn.rsplit("::", 1)[-1],
+            "delete" if not new else op,
+            fields,
+            service_of(new) or service_of(old),
+        )
     return sorted(found.values(), key=lambda d: d.urn)
 
 
@@ -153,7 +172,13 @@ def refresh_events(project_dir: Path, stack: str, log=None, command: str = "drif
         handle.preview_refresh(on_event=events.append, on_output=log, show_secrets=False)
     except CommandError as failed:
         home = engine_env(project_dir, stack).get("PULUMI_HOME")
-        raise engine_failure(str(failed), project_dir=project_dir, stack=stack, command=command, home=home if home != os.environ.get("PULUMI_HOME") else None) from None
+        raise engine_failure(
+            str(failed),
+            project_dir=project_dir,
+            stack=stack,
+            command=command,
+            home=home if home != os.environ.get("PULUMI_HOME") else None,
+        ) from None
     return events
 
 

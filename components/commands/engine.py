@@ -47,7 +47,9 @@ def pulumi_mode(project_dir: Path, stack: str, environ: Mapping[str, str]) -> st
     if stack in LOCAL_STACKS or stack.startswith(("e2e-", "e2e_")):
         return "local"  # not a target: the project's own state backend
     backend = user_backend(environ)
-    return "user" if backend and backend != f"file://{project_dir / STATE_DIR / 'state'}" else "local"  # not a target: a backend
+    return (
+        "user" if backend and backend != f"file://{project_dir / STATE_DIR / 'state'}" else "local"
+    )  # not a target: a backend
 
 
 def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -106,21 +108,25 @@ def select_stack(project_dir: Path, stack: str):
 # plugin 'pulumi-resource-azure-native' found in the workspace at version v3.29.0 ..." (automatic
 # downloads off) or "Could not automatically download and install resource plugin
 # 'pulumi-resource-azure-native' at version v3.29.0 ..." (on, with no way to the download site).
-PLUGIN_MISSING = re.compile(r"resource plugin 'pulumi-resource-(?P<name>[A-Za-z0-9_.-]+)'(?: found in the workspace)? at version v(?P<version>\d[0-9A-Za-z.+-]*)")
+PLUGIN_MISSING = re.compile(
+    r"resource plugin 'pulumi-resource-(?P<name>[A-Za-z0-9_.-]+)'(?: found in the workspace)? at version v(?P<version>\d[0-9A-Za-z.+-]*)"
+)
 
 
 def pinned_versions(project_dir: Path) -> dict[str, str]:
     """{plugin name: version} of the Pulumi provider SDKs requirements.txt pins (pulumi-<name>==X)."""
     path = Path(project_dir) / "requirements.txt"
     pins = {}
-    for line in (path.read_text().splitlines() if path.is_file() else []):
+    for line in path.read_text().splitlines() if path.is_file() else []:
         match = re.match(r"^\s*pulumi-(?P<name>[A-Za-z0-9_.-]+)\s*==\s*(?P<version>[^\s;#]+)", line)
         if match and match["name"] != "policy":
             pins[match["name"]] = match["version"]
     return pins
 
 
-def engine_failure(message: str, *, project_dir: Path, stack: str, command: str, home: str | None = None) -> ModelstackError:
+def engine_failure(
+    message: str, *, project_dir: Path, stack: str, command: str, home: str | None = None
+) -> ModelstackError:
     """The error a user sees when the engine fails under a command: for a missing provider plugin,
     the plugin, the version the project pins and the command that installs it; otherwise the
     engine's own last error line."""
@@ -128,7 +134,11 @@ def engine_failure(message: str, *, project_dir: Path, stack: str, command: str,
     if missing:
         name, wanted = missing["name"], missing["version"]
         pinned = pinned_versions(project_dir).get(name)
-        pin_text = f"the project pins pulumi-{name}=={pinned} (requirements.txt)" if pinned else f"requirements.txt pins no pulumi-{name}"
+        pin_text = (
+            f"the project pins pulumi-{name}=={pinned} (requirements.txt)"
+            if pinned
+            else f"requirements.txt pins no pulumi-{name}"
+        )
         if pinned and pinned != wanted:
             pin_text += f"; the stack's state was written with v{wanted}"
         prefix = f"PULUMI_HOME={home} " if home else ""
@@ -138,7 +148,7 @@ def engine_failure(message: str, *, project_dir: Path, stack: str, command: str,
             fix=f"{prefix}pulumi plugin install resource {name} {wanted}, then run `modelstack {command} ...` again",
         )
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    errors = [line[line.lower().index("error:"):] for line in lines if "error:" in line.lower()]
+    errors = [line[line.lower().index("error:") :] for line in lines if "error:" in line.lower()]
     last = errors[-1] if errors else (lines[-1] if lines else "no output")
     return ModelstackError(
         f"the engine failed while {command} read stack {stack}: {last}",

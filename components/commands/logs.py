@@ -16,7 +16,16 @@ from typing import Any
 from components.errors import ModelstackError
 
 
-def show_logs(project_dir: Path, stack: str, service: str, *, version: str | None = None, tail: int = 100, follow: bool = False, write: Callable[[str], None] = print) -> None:
+def show_logs(
+    project_dir: Path,
+    stack: str,
+    service: str,
+    *,
+    version: str | None = None,
+    tail: int = 100,
+    follow: bool = False,
+    write: Callable[[str], None] = print,
+) -> None:
     from components.config.load import load_service
     from components.targets import registry
     from components.targets.base import LogsRequest
@@ -61,5 +70,10 @@ def project_dir_project(project_dir: Path) -> str:
 
     name = read_yaml(Path(project_dir) / "Pulumi.yaml").get("name")
     if not isinstance(name, str) or not name:
-        raise ModelstackError("Pulumi.yaml names no project", key="name", rule="Pulumi.yaml's `name:` is the project's name, part of every Azure resource's name", fix="set `name:` in Pulumi.yaml")
+        raise ModelstackError(
+            "Pulumi.yaml names no project",
+            key="name",
+            rule="Pulumi.yaml's `name:` is the project's name, part of every Azure resource's name",
+            fix="set `name:` in Pulumi.yaml",
+        )
     return name

@@ -26,20 +26,36 @@ def out_dir_error(out: Path, project_dir: Path, *, force: bool) -> ModelstackErr
     project = project_dir.resolve()
     if target == project or target in project.parents:
         what = "the project folder" if target == project else "a parent of the project folder"
-        return ModelstackError(f"{out} is {what}", key="--out", rule=RULE, fix="name a folder of its own, e.g. --out build/<service>")
+        return ModelstackError(
+            f"{out} is {what}", key="--out", rule=RULE, fix="name a folder of its own, e.g. --out build/<service>"
+        )
     if target.exists() and not target.is_dir():
-        return ModelstackError(f"{out} is a file, not a folder", key="--out", rule=RULE, fix="name a folder, or remove the file")
+        return ModelstackError(
+            f"{out} is a file, not a folder", key="--out", rule=RULE, fix="name a folder, or remove the file"
+        )
     if target.is_dir() and not force and any(target.iterdir()):
-        return ModelstackError(f"{out} is not empty", key="--out", rule=RULE, fix="name an empty folder, or add --force to write over it")
+        return ModelstackError(
+            f"{out} is not empty", key="--out", rule=RULE, fix="name an empty folder, or add --force to write over it"
+        )
     existing = next((p for p in (target, *target.parents) if p.exists()), Path("/"))
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return ModelstackError(f"{out} cannot be written ({existing} is not a writable folder)", key="--out", rule=RULE, fix="name a folder you can write to")
+        return ModelstackError(
+            f"{out} cannot be written ({existing} is not a writable folder)",
+            key="--out",
+            rule=RULE,
+            fix="name a folder you can write to",
+        )
     return None
 
 
 def write_failed(out: Path, exc: OSError) -> ModelstackError:
     """Writing failed anyway (a read-only file system, a full disk): said, not a traceback."""
-    return ModelstackError(f"cannot write to {out}: {exc.strerror or exc}", key="--out", rule=RULE, fix="name a folder you can write to, with room for the context")
+    return ModelstackError(
+        f"cannot write to {out}: {exc.strerror or exc}",
+        key="--out",
+        rule=RULE,
+        fix="name a folder you can write to, with room for the context",
+    )
 
 
 def out_inside_inputs_error(out: Path, inputs: dict[str, Path]) -> ModelstackError | None:

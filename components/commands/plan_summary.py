@@ -51,19 +51,40 @@ def load_preview(source: str) -> dict[str, Any]:
     rule = "plan-summary reads the file `pulumi preview --json` writes"
     fix = "pulumi preview --json > preview.json, then pass preview.json (or - for stdin)"
     try:
-        text = sys.stdin.read(MAX_DOCUMENT_BYTES + 1) if source == "-" else reading.read_text(Path(source), limit=MAX_DOCUMENT_BYTES, rule=rule, error=ModelstackError)
+        text = (
+            sys.stdin.read(MAX_DOCUMENT_BYTES + 1)
+            if source == "-"
+            else reading.read_text(Path(source), limit=MAX_DOCUMENT_BYTES, rule=rule, error=ModelstackError)
+        )
     except FileNotFoundError:
         raise ModelstackError(f"cannot read {source}: no such file", rule=rule, fix=fix) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelstackError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}", rule=rule, fix=fix) from None
+        raise ModelstackError(
+            f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}", rule=rule, fix=fix
+        ) from None
     if len(text) > MAX_DOCUMENT_BYTES:
-        raise ModelstackError(f"{source} is over {MAX_DOCUMENT_BYTES:,} characters", rule=rule, fix="pass the preview of one stack")
-    document = reading.parse_json(text, source, rule=rule, fix="run `pulumi preview --json` without other output mixed into the file (progress goes to stderr)")
+        raise ModelstackError(
+            f"{source} is over {MAX_DOCUMENT_BYTES:,} characters", rule=rule, fix="pass the preview of one stack"
+        )
+    document = reading.parse_json(
+        text,
+        source,
+        rule=rule,
+        fix="run `pulumi preview --json` without other output mixed into the file (progress goes to stderr)",
+    )
     if not isinstance(document, dict) or "steps" not in document:
-        raise ModelstackError(f"{source} has no 'steps'", rule=rule, fix="pass the output of `pulumi preview --json`, not of `pulumi up` or `stack export`")
+        raise ModelstackError(
+            f"{source} has no 'steps'",
+            rule=rule,
+            fix="pass the output of `pulumi preview --json`, not of `pulumi up` or `stack export`",
+        )
     problem = preview_shape_problem(document)
     if problem:
-        raise ModelstackError(f"{source}: {problem}", rule=f"{rule}: steps are objects with a urn (urn:pulumi:STACK::PROJECT::TYPE::NAME), counts are numbers", fix="pass the unedited output of `pulumi preview --json`")
+        raise ModelstackError(
+            f"{source}: {problem}",
+            rule=f"{rule}: steps are objects with a urn (urn:pulumi:STACK::PROJECT::TYPE::NAME), counts are numbers",
+            fix="pass the unedited output of `pulumi preview --json`",
+        )
     return document
 
 
@@ -77,8 +98,17 @@ def load_policy_results(path: Path) -> list[dict[str, Any]]:
         raise ModelstackError(f"{path} does not exist", key="--policies", rule=rule, fix=fix) from None
     document = reading.parse_json(text, str(path), rule=rule, fix=fix, key="--policies")
     violations = document.get("violations", []) if isinstance(document, dict) else None
-    if not isinstance(violations, list) or not all(isinstance(v, dict) and all(isinstance(v.get(k, ""), str) for k in ("enforcement", "policy", "resource", "message")) for v in violations):
-        raise ModelstackError(f"{path} holds no list of violations (objects with enforcement, policy, resource and message)", key="--policies", rule=rule, fix=fix)
+    if not isinstance(violations, list) or not all(
+        isinstance(v, dict)
+        and all(isinstance(v.get(k, ""), str) for k in ("enforcement", "policy", "resource", "message"))
+        for v in violations
+    ):
+        raise ModelstackError(
+            f"{path} holds no list of violations (objects with enforcement, policy, resource and message)",
+            key="--policies",
+            rule=rule,
+            fix=fix,
+        )
     return violations
 
 
@@ -156,7 +186,11 @@ def _normalise(op: str) -> str:
 
 def changes(document: dict[str, Any]) -> list[Change]:
     """One Change per resource (replacement steps folded), grouped by top-level component."""
-    steps = [s for s in document.get("steps") or [] if s.get("urn") and not _type(s["urn"], _state(s)).startswith("pulumi:pulumi:Stack")]
+    steps = [
+        s
+        for s in document.get("steps") or []
+        if s.get("urn") and not _type(s["urn"], _state(s)).startswith("pulumi:pulumi:Stack")
+    ]
     parents = {s["urn"]: _state(s).get("parent") for s in steps}
     types = {s["urn"]: _type(s["urn"], _state(s)) for s in steps}
 
@@ -188,7 +222,11 @@ def changes(document: dict[str, Any]) -> list[Change]:
     merged: dict[str, Change] = {}
     for step in steps:
         urn, op = step["urn"], _normalise(step.get("op", "same"))
-        reasons = list(step.get("replaceReasons") or []) if op == "replace" else list(step.get("diffReasons") or sorted((step.get("detailedDiff") or {}).keys()))
+        reasons = (
+            list(step.get("replaceReasons") or [])
+            if op == "replace"
+            else list(step.get("diffReasons") or sorted((step.get("detailedDiff") or {}).keys()))
+        )
         if urn in merged:
             merged[urn].reasons = sorted(set(merged[urn].reasons) | set(reasons))
             if op == "replace":
@@ -231,9 +269,18 @@ class Cost:
 
 def _number(value: Any, where: str) -> float:
     """A count or size from a resource's inputs; a word, a boolean or nan is a clear error."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf"):
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value == value
+        and abs(value) != float("inf")
+    ):
         return float(value)
-    raise ModelstackError(f"{where} is {json.dumps(value)[:40]}, not a number", rule="plan-summary reads the file `pulumi preview --json` writes: counts and sizes are numbers", fix="pass the unedited output of `pulumi preview --json`")
+    raise ModelstackError(
+        f"{where} is {json.dumps(value)[:40]}, not a number",
+        rule="plan-summary reads the file `pulumi preview --json` writes: counts and sizes are numbers",
+        fix="pass the unedited output of `pulumi preview --json`",
+    )
 
 
 def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
@@ -247,7 +294,11 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
         pools = inputs.get("agentPoolProfiles") or []
         for pool in pools if isinstance(pools, list) else [pools]:
             if not isinstance(pool, dict):
-                raise ModelstackError(f"{name}: an agent pool is {json.dumps(pool)[:40]}, not an object", rule="agentPoolProfiles is a list of objects", fix="pass the unedited output of `pulumi preview --json`")
+                raise ModelstackError(
+                    f"{name}: an agent pool is {json.dumps(pool)[:40]}, not an object",
+                    rule="agentPoolProfiles is a list of objects",
+                    fix="pass the unedited output of `pulumi preview --json`",
+                )
             size = find(str(pool.get("vmSize", "")))
             count = _number(pool.get("count") or pool.get("minCount") or 0, f"{name}: agent pool count")
             if size is None or size.price_per_hour is None:
@@ -280,7 +331,10 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
             resources = container.get("resources") if isinstance(container, dict) else None
             requests = resources.get("requests") if isinstance(resources, dict) else None
             requests = requests if isinstance(requests, dict) else {}
-            total += _number(requests.get("cpu", 0), f"{name}: cpu") * aci["per_vcpu_second"] * seconds + _number(requests.get("memoryInGB", 0), f"{name}: memoryInGB") * aci["per_gb_second"] * seconds
+            total += (
+                _number(requests.get("cpu", 0), f"{name}: cpu") * aci["per_vcpu_second"] * seconds
+                + _number(requests.get("memoryInGB", 0), f"{name}: memoryInGB") * aci["per_gb_second"] * seconds
+            )
         return Cost(total)
     return Cost()
 
@@ -342,19 +396,40 @@ def render(document: dict[str, Any], *, policies: list[dict[str, Any]] | None = 
     body_sections: list[list[str]] = []
     if replaced:
         lines = ["### Replacements", ""]
-        lines += [f"- `{c.name}` ({c.type.rsplit(':', 1)[-1]}, {c.group}): replaced because {', '.join(f'`{r}`' for r in c.reasons) or 'the provider asked for it'} changed" for c in sorted(replaced, key=lambda c: (c.group, c.name))]
+        lines += [
+            f"- `{c.name}` ({c.type.rsplit(':', 1)[-1]}, {c.group}): replaced because {', '.join(f'`{r}`' for r in c.reasons) or 'the provider asked for it'} changed"
+            for c in sorted(replaced, key=lambda c: (c.group, c.name))
+        ]
         body_sections.append(lines + [""])
     if policies:
         mandatory = [p for p in policies if p.get("enforcement") == "mandatory"]
-        lines = ["### Policies", "", f"{len(mandatory)} mandatory and {len(policies) - len(mandatory)} advisory violation(s).", "", "| level | policy | resource | message |", "|---|---|---|---|"]
-        lines += [f"| {p.get('enforcement')} | {p.get('policy')} | `{_name(p.get('resource', ''))}` | {_cell(p.get('message', ''))} |" for p in policies]
+        lines = [
+            "### Policies",
+            "",
+            f"{len(mandatory)} mandatory and {len(policies) - len(mandatory)} advisory violation(s).",
+            "",
+            "| level | policy | resource | message |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {p.get('enforcement')} | {p.get('policy')} | `{_name(p.get('resource', ''))}` | {_cell(p.get('message', ''))} |"
+            for p in policies
+        ]
         body_sections.append(lines + [""])
     elif policies is not None:
         body_sections.append(["### Policies", "", "Every policy passed.", ""])
 
     changed = sorted((c for c in found if c.op != "same"), key=lambda c: (c.group, c.name))
-    table = ["### Changes by service", "", "| group | resource | type | operation | properties |", "|---|---|---|---|---|"]
-    rows = [f"| {c.group} | `{c.name}` | {c.type} | {OP_SYMBOLS.get(c.op, '')} {c.op} | {_cell(', '.join(c.reasons))} |" for c in changed]
+    table = [
+        "### Changes by service",
+        "",
+        "| group | resource | type | operation | properties |",
+        "|---|---|---|---|---|",
+    ]
+    rows = [
+        f"| {c.group} | `{c.name}` | {c.type} | {OP_SYMBOLS.get(c.op, '')} {c.op} | {_cell(', '.join(c.reasons))} |"
+        for c in changed
+    ]
 
     text = "\n".join(head)
     for section in body_sections:
@@ -362,7 +437,9 @@ def render(document: dict[str, Any], *, policies: list[dict[str, Any]] | None = 
         if len(candidate) < limit:
             text = candidate
         else:
-            text += f"\n_{section[0].lstrip('# ')} left out: the comment would exceed GitHub's limit; see the CI log._\n"
+            text += (
+                f"\n_{section[0].lstrip('# ')} left out: the comment would exceed GitHub's limit; see the CI log._\n"
+            )
     if not changed:
         return text + "\nNo resource changes.\n"
     text += "\n" + "\n".join(table)

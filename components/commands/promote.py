@@ -34,7 +34,11 @@ def split_reference(reference: str) -> tuple[str, str]:
     """'localhost:5050/diabetes@sha256:ab..' -> ('localhost:5050/diabetes', 'sha256:ab..')."""
     repository, sep, digest = reference.partition("@")
     if not sep or not digest.startswith("sha256:"):
-        raise ModelstackError(f"image '{reference}' is not pinned by digest", rule="a release is promoted by digest", fix="redeploy the source stack with this version of modelstack, then promote again")
+        raise ModelstackError(
+            f"image '{reference}' is not pinned by digest",
+            rule="a release is promoted by digest",
+            fix="redeploy the source stack with this version of modelstack, then promote again",
+        )
     return repository, digest
 
 
@@ -54,7 +58,9 @@ def release_images(service_outputs: dict[str, Any]) -> list[tuple[str | None, st
     """What a service runs, from its stack output: (None, image, model versions) for the service,
     then (version, image, model versions) for each rollout version, in name order. Every one of
     them is copied and pinned, so the destination runs each version's image without building it."""
-    found: list[tuple[str | None, str, dict[str, str]]] = [(None, service_outputs["image"], dict(service_outputs.get("model_versions") or {}))]
+    found: list[tuple[str | None, str, dict[str, str]]] = [
+        (None, service_outputs["image"], dict(service_outputs.get("model_versions") or {}))
+    ]
     for version, described in sorted((service_outputs.get("versions") or {}).items()):
         found.append((version, described["image"], dict(described.get("model_versions") or {})))
     return found
@@ -79,7 +85,7 @@ def destination_registry(project_dir: Path, dst: str, dst_outputs: Callable[[], 
     config = load_from_files(dst, project_dir)
     if isinstance(config.registry, LocalRegistrySpec):
         return f"localhost:{config.registry.port}"
-    registry = (dst_outputs().get("registry") or {})
+    registry = dst_outputs().get("registry") or {}
     if not registry.get("login_server"):
         raise ModelstackError(
             f"stack {dst} has no registry yet",
@@ -149,14 +155,24 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
     from components.commands.engine import select_stack
 
     if src == dst:
-        raise ModelstackError(f"--from and --to are both '{src}'", rule="a release moves from one stack to another", fix="name two different stacks")
+        raise ModelstackError(
+            f"--from and --to are both '{src}'",
+            rule="a release moves from one stack to another",
+            fix="name two different stacks",
+        )
     source = select_stack(project_dir, src)
     outputs = source.outputs()
     services = (outputs.get("services").value if outputs.get("services") else None) or {}
     if not services:
-        raise ModelstackError(f"stack {src} has no services output", rule="a release is what a deployed stack runs", fix=f"deploy it first: pulumi up --stack {src}")
+        raise ModelstackError(
+            f"stack {src} has no services output",
+            rule="a release is what a deployed stack runs",
+            fix=f"deploy it first: pulumi up --stack {src}",
+        )
     log(f"checking that {src} runs Healthy (refresh preview)")
-    refuse_unhealthy(src, live_states(services, drift.live_parts(drift.refresh_events(project_dir, src, command="promote"))))
+    refuse_unhealthy(
+        src, live_states(services, drift.live_parts(drift.refresh_events(project_dir, src, command="promote")))
+    )
 
     def dst_outputs() -> dict[str, Any]:
         return {k: v.value for k, v in select_stack(project_dir, dst).outputs().items()}

@@ -45,7 +45,12 @@ def issue(signing_key: str, service: str, *, now: float | None = None) -> Issued
 
     issued = int(time.time() if now is None else now)
     claims = {"aud": service, "iss": ISSUER, "iat": issued, "exp": issued + LIFETIME_SECONDS}
-    return IssuedToken(jwt.encode(claims, signing_key, algorithm=ALGORITHM), issued, issued + REFRESH_AFTER_SECONDS, issued + LIFETIME_SECONDS)
+    return IssuedToken(
+        jwt.encode(claims, signing_key, algorithm=ALGORITHM),
+        issued,
+        issued + REFRESH_AFTER_SECONDS,
+        issued + LIFETIME_SECONDS,
+    )
 
 
 def check_token_auth(project_dir: Path, stack: str, service: str) -> None:

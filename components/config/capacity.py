@@ -135,14 +135,16 @@ def pools_from_profiles(profiles: Iterable[Any] | None) -> list[NodePool]:
         count = _whole(field(profile, "count", "count"))
         minimum = _whole(field(profile, "min_count", "minCount"))
         maximum = _whole(field(profile, "max_count", "maxCount"))
-        pools.append(NodePool(
-            name=str(field(profile, "name", "name") or "?"),
-            vm_size=str(field(profile, "vm_size", "vmSize") or ""),
-            nodes=minimum if autoscaling and minimum is not None else (count or 0),
-            autoscaling=autoscaling,
-            os_type=str(field(profile, "os_type", "osType") or "Linux"),
-            most_nodes=maximum if autoscaling and maximum is not None else (count or 0),
-        ))
+        pools.append(
+            NodePool(
+                name=str(field(profile, "name", "name") or "?"),
+                vm_size=str(field(profile, "vm_size", "vmSize") or ""),
+                nodes=minimum if autoscaling and minimum is not None else (count or 0),
+                autoscaling=autoscaling,
+                os_type=str(field(profile, "os_type", "osType") or "Linux"),
+                most_nodes=maximum if autoscaling and maximum is not None else (count or 0),
+            )
+        )
     return pools
 
 
@@ -169,7 +171,9 @@ def count_vcpus(pools: Iterable[NodePool]) -> VcpuCount:
     return VcpuCount(total, tuple(described), tuple(unknown))
 
 
-def production_vcpus(pools: Iterable[NodePool], cluster_purpose: str | None, minimum: int = MIN_PRODUCTION_VCPUS) -> Verdict:
+def production_vcpus(
+    pools: Iterable[NodePool], cluster_purpose: str | None, minimum: int = MIN_PRODUCTION_VCPUS
+) -> Verdict:
     """The 12-vCPU rule's verdict on a cluster of these pools."""
     if cluster_purpose != PRODUCTION_PURPOSE:
         return Verdict(holds=True)
@@ -271,11 +275,14 @@ class Room:
         return sum(p.nodes * p.per_node.allocatable_memory_mib for p in self.pools)
 
     def described(self) -> str:
-        return " + ".join(
-            f"{p.nodes} x {p.pool.vm_size} with {cores_text(p.per_node.allocatable_cpu_millicores)} vCPUs and "
-            f"{gib_text(p.per_node.allocatable_memory_mib)} GiB allocatable each"
-            for p in self.pools
-        ) or "no Linux pools"
+        return (
+            " + ".join(
+                f"{p.nodes} x {p.pool.vm_size} with {cores_text(p.per_node.allocatable_cpu_millicores)} vCPUs and "
+                f"{gib_text(p.per_node.allocatable_memory_mib)} GiB allocatable each"
+                for p in self.pools
+            )
+            or "no Linux pools"
+        )
 
 
 def room(pools: Iterable[NodePool], *, most: bool, max_pods: int, kubernetes_version: str | None) -> Room:
@@ -288,7 +295,13 @@ def room(pools: Iterable[NodePool], *, most: bool, max_pods: int, kubernetes_ver
             unknown.append(f"{pool.name}: {pool.vm_size}")
             continue
         per_node = aks_reservations.node_allocatable(size.vcpus, size.memory_gib, max_pods, kubernetes_version)
-        rooms.append(PoolRoom(NodePool(pool.name, size.name, pool.nodes, pool.autoscaling, pool.os_type, pool.most_nodes), per_node, pool.nodes_at_most if most else pool.nodes))
+        rooms.append(
+            PoolRoom(
+                NodePool(pool.name, size.name, pool.nodes, pool.autoscaling, pool.os_type, pool.most_nodes),
+                per_node,
+                pool.nodes_at_most if most else pool.nodes,
+            )
+        )
     return Room(tuple(rooms), tuple(unknown))
 
 
@@ -340,7 +353,9 @@ def _short(demand_: Demand, room_: Room) -> list[str]:
     return short
 
 
-def services_fit(workloads: list[Workload], pools: list[NodePool], *, most: bool, max_pods: int, kubernetes_version: str | None) -> Fit:
+def services_fit(
+    workloads: list[Workload], pools: list[NodePool], *, most: bool, max_pods: int, kubernetes_version: str | None
+) -> Fit:
     """The services' requests at their fewest (most) replicas against the pools at their fewest (most) nodes."""
     if not workloads:
         return Fit(True)
@@ -378,7 +393,9 @@ class Oversized:
     largest_text: str  # the most one node offers, as the field is written
 
 
-def oversized_replicas(workloads: list[Workload], pools: list[NodePool], *, max_pods: int, kubernetes_version: str | None) -> list[Oversized]:
+def oversized_replicas(
+    workloads: list[Workload], pools: list[NodePool], *, max_pods: int, kubernetes_version: str | None
+) -> list[Oversized]:
     room_ = room(pools, most=False, max_pods=max_pods, kubernetes_version=kubernetes_version)
     if room_.unknown_sizes or not room_.pools:
         return []
@@ -388,7 +405,21 @@ def oversized_replicas(workloads: list[Workload], pools: list[NodePool], *, max_
     found = []
     for w in workloads:
         if w.cpu_millicores > best_cpu:
-            found.append(Oversized(w, "cpu_cores", f"one replica of {w.label} requests {cores_text(w.cpu_millicores)} vCPUs; a {sizes} node has {cores_text(best_cpu)} allocatable", cores_text(best_cpu)))
+            found.append(
+                Oversized(
+                    w,
+                    "cpu_cores",
+                    f"one replica of {w.label} requests {cores_text(w.cpu_millicores)} vCPUs; a {sizes} node has {cores_text(best_cpu)} allocatable",
+                    cores_text(best_cpu),
+                )
+            )
         if w.memory_mib > best_memory:
-            found.append(Oversized(w, "memory_gb", f"one replica of {w.label} requests {gib_text(w.memory_mib)} GiB; a {sizes} node has {gib_text(best_memory)} GiB allocatable", gib_text(best_memory)))
+            found.append(
+                Oversized(
+                    w,
+                    "memory_gb",
+                    f"one replica of {w.label} requests {gib_text(w.memory_mib)} GiB; a {sizes} node has {gib_text(best_memory)} GiB allocatable",
+                    gib_text(best_memory),
+                )
+            )
     return found

@@ -25,10 +25,25 @@ from components.targets import registry
 # Azure ML compute names: 3-24 characters, letters, digits and '-', starting with a letter.
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,23}$")
 SSL_FIELDS = ("ssl_cname", "ssl_cert_pem_file", "ssl_key_pem_file")
-VNET_FIELDS = ("vnet_resourcegroup_name", "vnet_name", "subnet_name", "service_cidr", "dns_service_ip", "docker_bridge_cidr")
+VNET_FIELDS = (
+    "vnet_resourcegroup_name",
+    "vnet_name",
+    "subnet_name",
+    "service_cidr",
+    "dns_service_ip",
+    "docker_bridge_cidr",
+)
 AUTOSCALE_BOUNDS = ("autoscale_min_nodes", "autoscale_max_nodes")
 # What `attach:` leaves to the existing cluster: its pools, version, network and location.
-PROVISIONING_FIELDS = ("agent_count", "vm_size", "kubernetes_version", "location", "autoscale_enabled", *AUTOSCALE_BOUNDS, *VNET_FIELDS)
+PROVISIONING_FIELDS = (
+    "agent_count",
+    "vm_size",
+    "kubernetes_version",
+    "location",
+    "autoscale_enabled",
+    *AUTOSCALE_BOUNDS,
+    *VNET_FIELDS,
+)
 KUBERNETES_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
 # AKS refuses a system node pool on smaller machines.
@@ -44,19 +59,25 @@ def _all_or_none(name: str, cluster: ClusterSpec, fields: tuple[str, ...], what:
     given = [f for f in fields if getattr(cluster, f)]
     if given and len(given) != len(fields):
         missing = [f for f in fields if f not in given]
-        return [ConfigError(
-            f"{what} is partly set: {', '.join(given)} given, {', '.join(missing)} missing",
-            key=_key(name),
-            rule=f"{', '.join(fields)} are all set or none",
-            fix=f"set {', '.join(missing)}, or remove {', '.join(given)}",
-        )]
+        return [
+            ConfigError(
+                f"{what} is partly set: {', '.join(given)} given, {', '.join(missing)} missing",
+                key=_key(name),
+                rule=f"{', '.join(fields)} are all set or none",
+                fix=f"set {', '.join(missing)}, or remove {', '.join(given)}",
+            )
+        ]
     return []
 
 
 def parse_cluster_id(resource_id: str) -> tuple[str, str, str] | None:
     """'/subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerService/managedClusters/N'
     -> (S, G, N), or None when it is not such an id."""
-    match = re.match(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerService/managedClusters/([^/]+)$", resource_id, re.IGNORECASE)
+    match = re.match(
+        r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerService/managedClusters/([^/]+)$",
+        resource_id,
+        re.IGNORECASE,
+    )
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
@@ -67,21 +88,51 @@ def check_attach(name: str, cluster: ClusterSpec) -> list[ConfigError]:
     key = _key(name, "attach")
     by_name = attach.resource_group or attach.cluster_name
     if attach.resource_id and by_name:
-        return [ConfigError("names the cluster twice", key=key, rule="attach uses resource_group + cluster_name, or resource_id, not both", fix="keep resource_id, or keep resource_group + cluster_name")]
+        return [
+            ConfigError(
+                "names the cluster twice",
+                key=key,
+                rule="attach uses resource_group + cluster_name, or resource_id, not both",
+                fix="keep resource_id, or keep resource_group + cluster_name",
+            )
+        ]
     if not attach.resource_id and not (attach.resource_group and attach.cluster_name):
-        return [ConfigError("does not say which cluster", key=key, rule="attach needs resource_group and cluster_name together, or a resource_id", fix="set both resource_group and cluster_name, or set resource_id")]
+        return [
+            ConfigError(
+                "does not say which cluster",
+                key=key,
+                rule="attach needs resource_group and cluster_name together, or a resource_id",
+                fix="set both resource_group and cluster_name, or set resource_id",
+            )
+        ]
     if attach.resource_id and "/providers/Microsoft.ContainerService/managedClusters/" not in attach.resource_id:
-        return [ConfigError(f"resource_id '{attach.resource_id}' is not an AKS cluster id", key=f"{key}.resource_id", rule="resource_id is a Microsoft.ContainerService/managedClusters resource id", fix="copy the id from `az aks show --query id`")]
+        return [
+            ConfigError(
+                f"resource_id '{attach.resource_id}' is not an AKS cluster id",
+                key=f"{key}.resource_id",
+                rule="resource_id is a Microsoft.ContainerService/managedClusters resource id",
+                fix="copy the id from `az aks show --query id`",
+            )
+        ]
     if attach.resource_id and parse_cluster_id(attach.resource_id) is None:
-        return [ConfigError(f"resource_id '{attach.resource_id}' is not a whole AKS cluster id", key=f"{key}.resource_id", rule="resource_id is /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>", fix="copy the id from `az aks show --query id`")]
+        return [
+            ConfigError(
+                f"resource_id '{attach.resource_id}' is not a whole AKS cluster id",
+                key=f"{key}.resource_id",
+                rule="resource_id is /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>",
+                fix="copy the id from `az aks show --query id`",
+            )
+        ]
     provisioning = [f for f in PROVISIONING_FIELDS if f in cluster.model_fields_set]
     if provisioning:
-        return [ConfigError(
-            f"attach is set together with provisioning settings: {', '.join(provisioning)}",
-            key=_key(name),
-            rule="an attached cluster keeps its own node pools, Kubernetes version, network and location; only cluster_purpose, load_balancer_type, load_balancer_subnet, the SSL settings and gateway_class apply to it",
-            fix=f"remove {', '.join(provisioning)}, or remove attach to create a new cluster",
-        )]
+        return [
+            ConfigError(
+                f"attach is set together with provisioning settings: {', '.join(provisioning)}",
+                key=_key(name),
+                rule="an attached cluster keeps its own node pools, Kubernetes version, network and location; only cluster_purpose, load_balancer_type, load_balancer_subnet, the SSL settings and gateway_class apply to it",
+                fix=f"remove {', '.join(provisioning)}, or remove attach to create a new cluster",
+            )
+        ]
     return []
 
 
@@ -98,18 +149,34 @@ def _check_vnet_addresses(name: str, cluster: ClusterSpec) -> list[ConfigError]:
     try:
         service_range = ipaddress.ip_network(cluster.service_cidr, strict=True)
     except ValueError:
-        return [ConfigError(f"service_cidr '{cluster.service_cidr}' is not a network in CIDR notation", key=_key(name, "service_cidr"), rule="service_cidr is the range Kubernetes services get addresses from, e.g. 10.0.0.0/16", fix="write it as <network address>/<prefix length>")]
+        return [
+            ConfigError(
+                f"service_cidr '{cluster.service_cidr}' is not a network in CIDR notation",
+                key=_key(name, "service_cidr"),
+                rule="service_cidr is the range Kubernetes services get addresses from, e.g. 10.0.0.0/16",
+                fix="write it as <network address>/<prefix length>",
+            )
+        ]
     try:
         dns_ip = ipaddress.ip_address(cluster.dns_service_ip)
     except ValueError:
-        return [ConfigError(f"dns_service_ip '{cluster.dns_service_ip}' is not an IP address", key=_key(name, "dns_service_ip"), rule="dns_service_ip is the cluster DNS service's address inside service_cidr, e.g. 10.0.0.10", fix="write it as an IP address")]
+        return [
+            ConfigError(
+                f"dns_service_ip '{cluster.dns_service_ip}' is not an IP address",
+                key=_key(name, "dns_service_ip"),
+                rule="dns_service_ip is the cluster DNS service's address inside service_cidr, e.g. 10.0.0.10",
+                fix="write it as an IP address",
+            )
+        ]
     if dns_ip not in service_range or dns_ip == service_range.network_address + 1:
-        return [ConfigError(
-            f"dns_service_ip {dns_ip} is not a usable address of service_cidr {service_range}",
-            key=_key(name, "dns_service_ip"),
-            rule="dns_service_ip lies inside service_cidr and is not its first address (Kubernetes' own API service takes that one)",
-            fix=f"use e.g. {service_range.network_address + 10}",
-        )]
+        return [
+            ConfigError(
+                f"dns_service_ip {dns_ip} is not a usable address of service_cidr {service_range}",
+                key=_key(name, "dns_service_ip"),
+                rule="dns_service_ip lies inside service_cidr and is not its first address (Kubernetes' own API service takes that one)",
+                fix=f"use e.g. {service_range.network_address + 10}",
+            )
+        ]
     return []
 
 
@@ -117,11 +184,32 @@ def check_network(name: str, cluster: ClusterSpec, project_dir: str | None = Non
     errors = _all_or_none(name, cluster, SSL_FIELDS, "SSL") + _all_or_none(name, cluster, VNET_FIELDS, "vnet")
     internal = cluster.load_balancer_type == "InternalLoadBalancer"
     if cluster.load_balancer_subnet and not internal:
-        errors.append(ConfigError("load_balancer_subnet is set with a public load balancer", key=_key(name, "load_balancer_subnet"), rule="load_balancer_subnet only applies to load_balancer_type InternalLoadBalancer", fix="set load_balancer_type: InternalLoadBalancer, or remove load_balancer_subnet"))
+        errors.append(
+            ConfigError(
+                "load_balancer_subnet is set with a public load balancer",
+                key=_key(name, "load_balancer_subnet"),
+                rule="load_balancer_subnet only applies to load_balancer_type InternalLoadBalancer",
+                fix="set load_balancer_type: InternalLoadBalancer, or remove load_balancer_subnet",
+            )
+        )
     if cluster.leaf_domain_label and internal:
-        errors.append(ConfigError("leaf_domain_label is set with an internal load balancer", key=_key(name, "leaf_domain_label"), rule="a Microsoft-issued certificate (leaf_domain_label) needs a public load balancer", fix="use ssl_cname with your own certificate, or load_balancer_type: PublicIp"))
+        errors.append(
+            ConfigError(
+                "leaf_domain_label is set with an internal load balancer",
+                key=_key(name, "leaf_domain_label"),
+                rule="a Microsoft-issued certificate (leaf_domain_label) needs a public load balancer",
+                fix="use ssl_cname with your own certificate, or load_balancer_type: PublicIp",
+            )
+        )
     if cluster.leaf_domain_label and cluster.ssl_cname:
-        errors.append(ConfigError("leaf_domain_label and ssl_cname are both set", key=_key(name), rule="SSL comes from a Microsoft-issued certificate (leaf_domain_label) or your own (ssl_cname + cert + key), not both", fix="keep one of them"))
+        errors.append(
+            ConfigError(
+                "leaf_domain_label and ssl_cname are both set",
+                key=_key(name),
+                rule="SSL comes from a Microsoft-issued certificate (leaf_domain_label) or your own (ssl_cname + cert + key), not both",
+                fix="keep one of them",
+            )
+        )
     if project_dir is not None:
         errors += _check_pem_files(name, cluster, project_dir)
     errors += _check_vnet_addresses(name, cluster)
@@ -132,28 +220,34 @@ def check_autoscale(name: str, cluster: ClusterSpec) -> list[ConfigError]:
     bounds = [f for f in AUTOSCALE_BOUNDS if getattr(cluster, f) is not None]
     if not cluster.autoscale_enabled:
         if bounds:
-            return [ConfigError(
-                f"{', '.join(bounds)} set while autoscale_enabled is false",
-                key=_key(name),
-                rule="autoscale_min_nodes and autoscale_max_nodes bound the cluster autoscaler, which runs only with autoscale_enabled: true",
-                fix=f"set autoscale_enabled: true, or remove {', '.join(bounds)}",
-            )]
+            return [
+                ConfigError(
+                    f"{', '.join(bounds)} set while autoscale_enabled is false",
+                    key=_key(name),
+                    rule="autoscale_min_nodes and autoscale_max_nodes bound the cluster autoscaler, which runs only with autoscale_enabled: true",
+                    fix=f"set autoscale_enabled: true, or remove {', '.join(bounds)}",
+                )
+            ]
         return []
     if cluster.autoscale_max_nodes is None:
-        return [ConfigError(
-            "autoscale_enabled is true but autoscale_max_nodes is not set",
-            key=_key(name, "autoscale_max_nodes"),
-            rule="the cluster autoscaler needs an upper bound on the node count",
-            fix=f"set autoscale_max_nodes (at least agent_count, {cluster.agent_count})",
-        )]
+        return [
+            ConfigError(
+                "autoscale_enabled is true but autoscale_max_nodes is not set",
+                key=_key(name, "autoscale_max_nodes"),
+                rule="the cluster autoscaler needs an upper bound on the node count",
+                fix=f"set autoscale_max_nodes (at least agent_count, {cluster.agent_count})",
+            )
+        ]
     low = cluster.autoscale_min_nodes if cluster.autoscale_min_nodes is not None else cluster.agent_count
     if not low <= cluster.agent_count <= cluster.autoscale_max_nodes:
-        return [ConfigError(
-            f"agent_count {cluster.agent_count} is outside autoscale_min_nodes..autoscale_max_nodes ({low}..{cluster.autoscale_max_nodes})",
-            key=_key(name),
-            rule="autoscale_min_nodes <= agent_count <= autoscale_max_nodes: agent_count is the node count the cluster starts with",
-            fix="change agent_count or the bounds so that the starting count lies between them",
-        )]
+        return [
+            ConfigError(
+                f"agent_count {cluster.agent_count} is outside autoscale_min_nodes..autoscale_max_nodes ({low}..{cluster.autoscale_max_nodes})",
+                key=_key(name),
+                rule="autoscale_min_nodes <= agent_count <= autoscale_max_nodes: agent_count is the node count the cluster starts with",
+                fix="change agent_count or the bounds so that the starting count lies between them",
+            )
+        ]
     return []
 
 
@@ -168,7 +262,8 @@ def production_vcpus_error(name: str, cluster: ClusterSpec) -> ConfigError | Non
     size = vm_sizes.find(cluster.vm_size)
     fix = (
         f"use {nodes_key} >= {capacity.nodes_needed(cluster.vm_size)} with {size.name} ({size.vcpus} vCPUs), a larger vm_size, or cluster_purpose: DevTest"
-        if size else f"add {cluster.vm_size} to {vm_sizes.CATALOGUE_PATH_FOR_PEOPLE}, or use a vm_size it lists"
+        if size
+        else f"add {cluster.vm_size} to {vm_sizes.CATALOGUE_PATH_FOR_PEOPLE}, or use a vm_size it lists"
     )
     return ConfigError(verdict.problem, key=_key(name, nodes_key), rule=capacity.PRODUCTION_RULE, fix=fix)
 
@@ -182,12 +277,14 @@ def check_capacity(name: str, cluster: ClusterSpec) -> list[ConfigError]:
         return [vm_sizes.unknown_size_error(cluster.vm_size, key=_key(name, "vm_size"))]
     errors = []
     if size.vcpus < SYSTEM_POOL_MIN_VCPUS or size.memory_gib < SYSTEM_POOL_MIN_MEMORY_GIB:
-        errors.append(ConfigError(
-            f"vm_size {size.name} has {size.vcpus} vCPUs and {size.memory_gib:g} GiB of memory",
-            key=_key(name, "vm_size"),
-            rule=f"an AKS system node pool needs at least {SYSTEM_POOL_MIN_VCPUS} vCPUs and {SYSTEM_POOL_MIN_MEMORY_GIB} GiB of memory per node",
-            fix="use a vm_size with 2 or more vCPUs and 4 GiB or more, e.g. Standard_D2s_v5",
-        ))
+        errors.append(
+            ConfigError(
+                f"vm_size {size.name} has {size.vcpus} vCPUs and {size.memory_gib:g} GiB of memory",
+                key=_key(name, "vm_size"),
+                rule=f"an AKS system node pool needs at least {SYSTEM_POOL_MIN_VCPUS} vCPUs and {SYSTEM_POOL_MIN_MEMORY_GIB} GiB of memory per node",
+                fix="use a vm_size with 2 or more vCPUs and 4 GiB or more, e.g. Standard_D2s_v5",
+            )
+        )
     production = production_vcpus_error(name, cluster)
     if production:
         errors.append(production)
@@ -198,31 +295,42 @@ def check_version(name: str, cluster: ClusterSpec) -> list[ConfigError]:
     version = cluster.kubernetes_version
     if version is None or KUBERNETES_VERSION.match(version):
         return []
-    return [ConfigError(
-        f"kubernetes_version '{version}' is not a version",
-        key=_key(name, "kubernetes_version"),
-        rule="kubernetes_version is <major>.<minor> (AKS picks the newest patch) or <major>.<minor>.<patch>",
-        fix="write e.g. 1.30, or remove it to get AKS's default version",
-    )]
+    return [
+        ConfigError(
+            f"kubernetes_version '{version}' is not a version",
+            key=_key(name, "kubernetes_version"),
+            rule="kubernetes_version is <major>.<minor> (AKS picks the newest patch) or <major>.<minor>.<patch>",
+            fix="write e.g. 1.30, or remove it to get AKS's default version",
+        )
+    ]
 
 
 def check_gateway_class(name: str, cluster: ClusterSpec) -> list[ConfigError]:
     if cluster.gateway_class is None:
         return []
     if cluster.attach is None:
-        return [ConfigError(
-            "gateway_class is set on a cluster the stack creates",
-            key=_key(name, "gateway_class"),
-            rule="a cluster the stack creates gets its Gateway API implementation from the stack (Traefik, class modelstack); gateway_class names an attached cluster's own",
-            fix="remove gateway_class, or attach the cluster that has that implementation",
-        )]
+        return [
+            ConfigError(
+                "gateway_class is set on a cluster the stack creates",
+                key=_key(name, "gateway_class"),
+                rule="a cluster the stack creates gets its Gateway API implementation from the stack (Traefik, class modelstack); gateway_class names an attached cluster's own",
+                fix="remove gateway_class, or attach the cluster that has that implementation",
+            )
+        ]
     return gateway_class_errors(cluster.gateway_class, _key(name, "gateway_class"))
 
 
 def check_cluster(name: str, cluster: ClusterSpec, project_dir: str | None = None) -> list[ConfigError]:
     errors: list[ConfigError] = []
     if not COMPUTE_NAME.match(name):
-        errors.append(ConfigError(f"cluster name '{name}' is not allowed", key=_key(name), rule="compute names are 3-24 characters: letters, digits and '-', starting with a letter", fix="rename the cluster"))
+        errors.append(
+            ConfigError(
+                f"cluster name '{name}' is not allowed",
+                key=_key(name),
+                rule="compute names are 3-24 characters: letters, digits and '-', starting with a letter",
+                fix="rename the cluster",
+            )
+        )
     errors += check_attach(name, cluster)
     errors += check_network(name, cluster, project_dir)
     errors += check_autoscale(name, cluster)
@@ -270,38 +378,45 @@ def capacity_findings(config: StackConfig) -> tuple[list[ConfigError], list[Conf
         workloads, pools, max_pods, version = inputs
         oversized = capacity.oversized_replicas(workloads, pools, max_pods=max_pods, kubernetes_version=version)
         for found in oversized:
-            errors.append(ConfigError(
-                found.problem,
-                key=_service_key(found.workload.service, "deploy", found.field),
-                rule=REPLICA_SIZE_RULE,
-                fix=f"lower {found.field} to at most {found.largest_text}, or give cluster {name} a vm_size with more {'vCPUs' if found.field == 'cpu_cores' else 'memory'}",
-            ))
+            errors.append(
+                ConfigError(
+                    found.problem,
+                    key=_service_key(found.workload.service, "deploy", found.field),
+                    rule=REPLICA_SIZE_RULE,
+                    fix=f"lower {found.field} to at most {found.largest_text}, or give cluster {name} a vm_size with more {'vCPUs' if found.field == 'cpu_cores' else 'memory'}",
+                )
+            )
         if oversized:
             continue  # more nodes would not help; the sums would only repeat it
         at_least = capacity.services_fit(workloads, pools, most=False, max_pods=max_pods, kubernetes_version=version)
         if not at_least.fits:
             assert at_least.problem is not None  # a Fit that does not fit says why
             floor = capacity.floor_key(cluster)
-            errors.append(ConfigError(
-                at_least.problem,
-                key=_key(name, floor),
-                rule=CAPACITY_RULE,
-                fix=f"set {floor} to at least {at_least.nodes_needed}, use a larger vm_size, or lower the services' cpu_cores, memory_gb or minimum replicas (autoscale_min_replicas, num_replicas)",
-            ))
+            errors.append(
+                ConfigError(
+                    at_least.problem,
+                    key=_key(name, floor),
+                    rule=CAPACITY_RULE,
+                    fix=f"set {floor} to at least {at_least.nodes_needed}, use a larger vm_size, or lower the services' cpu_cores, memory_gb or minimum replicas (autoscale_min_replicas, num_replicas)",
+                )
+            )
             continue
         at_most = capacity.services_fit(workloads, pools, most=True, max_pods=max_pods, kubernetes_version=version)
         if not at_most.fits:
             assert at_most.problem is not None
             more_nodes = (
-                f"raise autoscale_max_nodes to {at_most.nodes_needed}" if cluster.autoscale_enabled
+                f"raise autoscale_max_nodes to {at_most.nodes_needed}"
+                if cluster.autoscale_enabled
                 else f"let the cluster grow to {at_most.nodes_needed} nodes (autoscale_enabled: true with autoscale_max_nodes: {at_most.nodes_needed}, or agent_count: {at_most.nodes_needed})"
             )
-            warnings.append(ConfigWarning(
-                at_most.problem,
-                key=_key(name, capacity.ceiling_key(cluster)),
-                rule=CAPACITY_AT_MOST_RULE,
-                fix=f"{more_nodes}, use a larger vm_size, or lower the services' autoscale_max_replicas",
-            ))
+            warnings.append(
+                ConfigWarning(
+                    at_most.problem,
+                    key=_key(name, capacity.ceiling_key(cluster)),
+                    rule=CAPACITY_AT_MOST_RULE,
+                    fix=f"{more_nodes}, use a larger vm_size, or lower the services' autoscale_max_replicas",
+                )
+            )
     return errors, warnings
 
 
@@ -322,12 +437,14 @@ def gpu_errors(config: StackConfig) -> list[ConfigError]:
         size = vm_sizes.find(cluster.vm_size)
         if size is not None and size.gpus < gpu_cores:
             has = f"{size.gpus} GPU{'s' if size.gpus != 1 else ''}" if size.gpus else "no GPU"
-            errors.append(ConfigError(
-                f"gpu_cores is {gpu_cores}, and the nodes of cluster {service.compute} ({cluster.vm_size}) have {has}",
-                key=_service_key(service_name, "deploy", "gpu_cores"),
-                rule="a replica's GPUs come from one node: gpu_cores is at most the GPUs of the cluster's vm_size",
-                fix=f"give cluster {service.compute} a GPU vm_size (e.g. Standard_NC4as_T4_v3), or remove gpu_cores",
-            ))
+            errors.append(
+                ConfigError(
+                    f"gpu_cores is {gpu_cores}, and the nodes of cluster {service.compute} ({cluster.vm_size}) have {has}",
+                    key=_service_key(service_name, "deploy", "gpu_cores"),
+                    rule="a replica's GPUs come from one node: gpu_cores is at most the GPUs of the cluster's vm_size",
+                    fix=f"give cluster {service.compute} a GPU vm_size (e.g. Standard_NC4as_T4_v3), or remove gpu_cores",
+                )
+            )
     return errors
 
 

@@ -13,7 +13,13 @@ from components.config.paths import path_error, resolve_path
 from components.errors import ConfigError
 
 
-def file_errors(project_dir: str | Path, relative: str | None, key: str, what: str, content_errors: Callable[[str, str], list[ConfigError]] | None = None) -> list[ConfigError]:
+def file_errors(
+    project_dir: str | Path,
+    relative: str | None,
+    key: str,
+    what: str,
+    content_errors: Callable[[str, str], list[ConfigError]] | None = None,
+) -> list[ConfigError]:
     """The problems of the file a key names (none when unset): outside the project, missing, not a
     small UTF-8 regular file, or (with `content_errors`) what its text breaks."""
     if relative is None:
@@ -23,7 +29,14 @@ def file_errors(project_dir: str | Path, relative: str | None, key: str, what: s
         return [outside]
     path = resolve_path(project_dir, relative)
     if not path.exists():
-        return [ConfigError(f"{what} '{relative}' does not exist", key=key, rule=f"the {what} is a file inside the project (paths are relative to Pulumi.yaml's folder)", fix=f"create {relative}, or correct the path")]
+        return [
+            ConfigError(
+                f"{what} '{relative}' does not exist",
+                key=key,
+                rule=f"the {what} is a file inside the project (paths are relative to Pulumi.yaml's folder)",
+                fix=f"create {relative}, or correct the path",
+            )
+        ]
     try:
         text = reading.read_config_file(path, key=key, what=f"the {what}")
     except ConfigError as error:

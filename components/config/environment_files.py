@@ -45,7 +45,14 @@ def requirements_errors(text: str, key: str) -> list[ConfigError]:
     for number, line in enumerate(text.splitlines(), start=1):
         problem = _line_problem(line)
         if problem:
-            return [ConfigError(f"line {number} {problem}", key=key, rule=REQUIREMENTS_RULE, fix="list the packages themselves in this file (copy the included file's lines in), or publish the local package to an index")]
+            return [
+                ConfigError(
+                    f"line {number} {problem}",
+                    key=key,
+                    rule=REQUIREMENTS_RULE,
+                    fix="list the packages themselves in this file (copy the included file's lines in), or publish the local package to an index",
+                )
+            ]
     return []
 
 
@@ -57,10 +64,29 @@ def conda_document(text: str, key: str) -> dict[str, Any]:
         raise ConfigError(error.detail, key=key, rule=CONDA_RULE, fix=error.fix or "fix the file") from None
     document = {} if document is None else document
     if not isinstance(document, dict):
-        raise ConfigError(f"the conda file holds a {type(document).__name__}, not a mapping", key=key, rule=CONDA_RULE, fix="start the file with `name:` and `dependencies:`")
+        raise ConfigError(
+            f"the conda file holds a {type(document).__name__}, not a mapping",
+            key=key,
+            rule=CONDA_RULE,
+            fix="start the file with `name:` and `dependencies:`",
+        )
     dependencies = document.get("dependencies") or []
-    if not isinstance(dependencies, list) or not all(isinstance(d, str) or (isinstance(d, dict) and set(d) == {"pip"} and isinstance(d["pip"], list) and all(isinstance(p, str) for p in d["pip"])) for d in dependencies):
-        raise ConfigError("`dependencies` of the conda file is not a list of names and `pip:` lists", key=key, rule=CONDA_RULE, fix="write each dependency as `- name=version`, and pip's packages under `- pip:`")
+    if not isinstance(dependencies, list) or not all(
+        isinstance(d, str)
+        or (
+            isinstance(d, dict)
+            and set(d) == {"pip"}
+            and isinstance(d["pip"], list)
+            and all(isinstance(p, str) for p in d["pip"])
+        )
+        for d in dependencies
+    ):
+        raise ConfigError(
+            "`dependencies` of the conda file is not a list of names and `pip:` lists",
+            key=key,
+            rule=CONDA_RULE,
+            fix="write each dependency as `- name=version`, and pip's packages under `- pip:`",
+        )
     return document
 
 

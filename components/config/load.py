@@ -75,7 +75,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path.name} holds a {type(loaded).__name__}, not a mapping", rule="the file is a YAML mapping", fix="start the file with `config:`")
+        raise ConfigError(
+            f"{path.name} holds a {type(loaded).__name__}, not a mapping",
+            rule="the file is a YAML mapping",
+            fix="start the file with `config:`",
+        )
     return loaded
 
 
@@ -115,7 +119,9 @@ def shared_config(project_dir: Path) -> dict[str, Any]:
     declared = _strip_namespace(_config_section(project, "Pulumi.yaml"), "Pulumi.yaml")
     shared = {}
     for key, declaration in declared.items():
-        shared[key] = declaration.get("value") if isinstance(declaration, dict) and "value" in declaration else declaration
+        shared[key] = (
+            declaration.get("value") if isinstance(declaration, dict) and "value" in declaration else declaration
+        )
     return shared
 
 
@@ -125,7 +131,9 @@ def _replace_secure_leaves(value: Any, path: str, secure_paths: set[str]) -> Any
             if not isinstance(value["secure"], str) or not value["secure"].strip():
                 # the engine cannot decrypt it; `check` would otherwise pass a placeholder on
                 raise ConfigError(
-                    "`secure:` holds " + ("an empty text" if isinstance(value["secure"], str) else f"a {type(value['secure']).__name__}") + ", not the ciphertext Pulumi writes",
+                    "`secure:` holds "
+                    + ("an empty text" if isinstance(value["secure"], str) else f"a {type(value['secure']).__name__}")
+                    + ", not the ciphertext Pulumi writes",
                     key=path,
                     rule="a secret is written by `pulumi config set --secret`: `secure: <ciphertext>`",
                     fix=f"pulumi config set --secret --path '{path}' <value>  (instead of editing the file)",
@@ -144,7 +152,11 @@ def stack_file_config(project_dir: Path, stack: str) -> tuple[dict[str, Any], se
     document = read_yaml(path)
     unknown = set(document) - {"config", "secretsprovider", "encryptionsalt", "encryptedkey", "environment"}
     if unknown:
-        raise ConfigError(f"{path.name} has top-level key(s) {sorted(map(str, unknown))}", rule="a stack file holds `config:` (and the engine's encryption settings)", fix="move them under `config:` with the `modelstack:` prefix")
+        raise ConfigError(
+            f"{path.name} has top-level key(s) {sorted(map(str, unknown))}",
+            rule="a stack file holds `config:` (and the engine's encryption settings)",
+            fix="move them under `config:` with the `modelstack:` prefix",
+        )
     values = _strip_namespace(_config_section(document, path.name), path.name)
     secure_paths: set[str] = set()
     values = {k: _replace_secure_leaves(v, f"{NAMESPACE}:{k}", secure_paths) for k, v in values.items()}
@@ -156,7 +168,14 @@ def engine_config_values() -> dict[str, Any]:
     return pulumi_internals.engine_config(NAMESPACE)
 
 
-def parse(values: dict[str, Any], *, stack: str, project_dir: Path, secure_paths: AbstractSet[str] = frozenset(), deferred: list[ConfigError] | None = None) -> StackConfig:
+def parse(
+    values: dict[str, Any],
+    *,
+    stack: str,
+    project_dir: Path,
+    secure_paths: AbstractSet[str] = frozenset(),
+    deferred: list[ConfigError] | None = None,
+) -> StackConfig:
     """Merged raw values -> StackConfig, or ConfigErrors listing every problem at once.
 
     With `deferred`, errors of the cross-field rules are appended to it instead of raised, so
@@ -211,15 +230,28 @@ def load_from_files(stack: str, project_dir: Path | None = None) -> StackConfig:
     """For the offline `modelstack check`/`package`: read the project and stack files directly."""
     project_dir = project_dir or find_project_dir()
     stack_values, secure_paths = stack_file_config(project_dir, stack)
-    return parse(merged_values(shared_config(project_dir), stack_values), stack=stack, project_dir=project_dir, secure_paths=secure_paths)
+    return parse(
+        merged_values(shared_config(project_dir), stack_values),
+        stack=stack,
+        project_dir=project_dir,
+        secure_paths=secure_paths,
+    )
 
 
-def load_from_engine(stack: str, project_dir: Path | None = None, deferred: list[ConfigError] | None = None) -> StackConfig:
+def load_from_engine(
+    stack: str, project_dir: Path | None = None, deferred: list[ConfigError] | None = None
+) -> StackConfig:
     """Inside a Pulumi program: the engine's (decrypted) values over the shared declarations."""
     project_dir = project_dir or find_project_dir()
     stack_file = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     secure_paths = stack_file_config(project_dir, stack)[1] if stack_file.exists() else set()
-    return parse(merged_values(shared_config(project_dir), engine_config_values()), stack=stack, project_dir=project_dir, secure_paths=secure_paths, deferred=deferred)
+    return parse(
+        merged_values(shared_config(project_dir), engine_config_values()),
+        stack=stack,
+        project_dir=project_dir,
+        secure_paths=secure_paths,
+        deferred=deferred,
+    )
 
 
 def engine_values_from_files(stack: str, project_dir: Path) -> tuple[dict[str, str], list[str]]:

@@ -29,7 +29,7 @@ RESERVED_TAGS = (MANAGED_BY_TAG, PROJECT_TAG, STACK_TAG)
 MAX_TAGS = 50
 MAX_TAG_NAME = 512
 MAX_TAG_VALUE = 256
-TAG_NAME_FORBIDDEN = set('<>%&\\?/')
+TAG_NAME_FORBIDDEN = set("<>%&\\?/")
 
 # Container registry names: 5-50 letters and digits, unique across Azure.
 REGISTRY_NAME = re.compile(r"^[A-Za-z0-9]{5,50}$")
@@ -132,30 +132,38 @@ def suggested_registry_name(name: str) -> str:
 def check_registry_name(spec: AcrRegistrySpec) -> list[ConfigError]:
     if spec.name is None or REGISTRY_NAME.match(spec.name):
         return []
-    return [ConfigError(
-        f"registry name '{spec.name}' is not allowed",
-        key=config_key("registry", "name"),
-        rule="container registry names are 5-50 letters and digits (no '-', '_' or '.') and unique across all of Azure",
-        fix=f"use e.g. '{suggested_registry_name(spec.name)}', or remove name to let modelstack derive a unique one from project, stack and subscription",
-    )]
+    return [
+        ConfigError(
+            f"registry name '{spec.name}' is not allowed",
+            key=config_key("registry", "name"),
+            rule="container registry names are 5-50 letters and digits (no '-', '_' or '.') and unique across all of Azure",
+            fix=f"use e.g. '{suggested_registry_name(spec.name)}', or remove name to let modelstack derive a unique one from project, stack and subscription",
+        )
+    ]
 
 
 def check_resource_group_name(name: str | None) -> list[ConfigError]:
     if name is None or RESOURCE_GROUP_NAME.match(name):
         return []
-    return [ConfigError(
-        f"resource group name '{name}' is not allowed",
-        key=config_key("resource_group"),
-        rule="resource group names are 1-90 letters, digits, '_', '-', '.', '(' and ')', not ending with '.'",
-        fix="rename it, or remove resource_group to use the derived name rg-<project>-<stack>",
-    )]
+    return [
+        ConfigError(
+            f"resource group name '{name}' is not allowed",
+            key=config_key("resource_group"),
+            rule="resource group names are 1-90 letters, digits, '_', '-', '.', '(' and ')', not ending with '.'",
+            fix="rename it, or remove resource_group to use the derived name rg-<project>-<stack>",
+        )
+    ]
 
 
 def dns_label_error(label: str, key: str, what: str) -> ConfigError | None:
     if DNS_LABEL.match(label):
         return None
     suggestion = _slug(label)[:63].rstrip("-")
-    fix = f"use e.g. '{suggestion}'" if DNS_LABEL.match(suggestion) else "use lowercase letters, digits and '-', starting with a letter"
+    fix = (
+        f"use e.g. '{suggestion}'"
+        if DNS_LABEL.match(suggestion)
+        else "use lowercase letters, digits and '-', starting with a letter"
+    )
     return ConfigError(
         f"{what} '{label}' is not a valid DNS label",
         key=key,
@@ -170,16 +178,51 @@ def check_tags(tags: Mapping[str, str]) -> list[ConfigError]:
         key = config_key("tags", name)
         bad = sorted(TAG_NAME_FORBIDDEN & set(name))
         if bad:
-            errors.append(ConfigError(f"tag name '{name}' contains {' '.join(bad)}", key=key, rule="Azure tag names cannot contain < > % & \\ ? /", fix="rename the tag"))
+            errors.append(
+                ConfigError(
+                    f"tag name '{name}' contains {' '.join(bad)}",
+                    key=key,
+                    rule="Azure tag names cannot contain < > % & \\ ? /",
+                    fix="rename the tag",
+                )
+            )
         if len(name) > MAX_TAG_NAME:
-            errors.append(ConfigError(f"tag name is {len(name)} characters long", key=key, rule=f"Azure tag names are at most {MAX_TAG_NAME} characters", fix="shorten the tag name"))
+            errors.append(
+                ConfigError(
+                    f"tag name is {len(name)} characters long",
+                    key=key,
+                    rule=f"Azure tag names are at most {MAX_TAG_NAME} characters",
+                    fix="shorten the tag name",
+                )
+            )
         if len(str(value)) > MAX_TAG_VALUE:
-            errors.append(ConfigError(f"tag value is {len(str(value))} characters long", key=key, rule=f"Azure tag values are at most {MAX_TAG_VALUE} characters", fix="shorten the value"))
+            errors.append(
+                ConfigError(
+                    f"tag value is {len(str(value))} characters long",
+                    key=key,
+                    rule=f"Azure tag values are at most {MAX_TAG_VALUE} characters",
+                    fix="shorten the value",
+                )
+            )
         if name in RESERVED_TAGS:
-            errors.append(ConfigError(f"tag '{name}' is set by modelstack", key=key, rule=f"{', '.join(RESERVED_TAGS)} identify the project and stack of every resource", fix="use another tag name"))
+            errors.append(
+                ConfigError(
+                    f"tag '{name}' is set by modelstack",
+                    key=key,
+                    rule=f"{', '.join(RESERVED_TAGS)} identify the project and stack of every resource",
+                    fix="use another tag name",
+                )
+            )
     room = MAX_TAGS - len(RESERVED_TAGS)
     if len(tags) > room:
-        errors.append(ConfigError(f"{len(tags)} tags are set", key=config_key("tags"), rule=f"an Azure resource has at most {MAX_TAGS} tags, and modelstack adds {len(RESERVED_TAGS)} of its own", fix=f"keep at most {room} tags"))
+        errors.append(
+            ConfigError(
+                f"{len(tags)} tags are set",
+                key=config_key("tags"),
+                rule=f"an Azure resource has at most {MAX_TAGS} tags, and modelstack adds {len(RESERVED_TAGS)} of its own",
+                fix=f"keep at most {room} tags",
+            )
+        )
     return errors
 
 
@@ -192,12 +235,14 @@ def aci_name_errors(name: str, deploy: AciDeploy) -> list[ConfigError]:
         if error:
             errors.append(error)
         if deploy.vnet_name or deploy.subnet_name:
-            errors.append(ConfigError(
-                "dns_name_label is set for a container group in a virtual network",
-                key=key,
-                rule="an ACI container group in a vnet (vnet_name + subnet_name) has only a private IP, and a DNS label needs a public one",
-                fix="remove dns_name_label, or remove vnet_name and subnet_name",
-            ))
+            errors.append(
+                ConfigError(
+                    "dns_name_label is set for a container group in a virtual network",
+                    key=key,
+                    rule="an ACI container group in a vnet (vnet_name + subnet_name) has only a private IP, and a DNS label needs a public one",
+                    fix="remove dns_name_label, or remove vnet_name and subnet_name",
+                )
+            )
     return errors
 
 
@@ -210,7 +255,9 @@ def check_names(config: StackConfig) -> list[ConfigError]:
     errors += check_tags(config.tags)
     for name, cluster in config.clusters.items():
         if cluster.leaf_domain_label:
-            error = dns_label_error(cluster.leaf_domain_label, config_key("clusters", name, "leaf_domain_label"), "leaf_domain_label")
+            error = dns_label_error(
+                cluster.leaf_domain_label, config_key("clusters", name, "leaf_domain_label"), "leaf_domain_label"
+            )
             if error:
                 errors.append(error)
     for target in registry.all_targets():

@@ -15,7 +15,9 @@ from pathlib import Path
 from components.config.reading import UnreadableFileError, path_value_error
 from components.errors import ConfigError
 
-PATH_RULE = "paths in the config are relative to Pulumi.yaml's folder and resolve (symlinks followed) inside the project"
+PATH_RULE = (
+    "paths in the config are relative to Pulumi.yaml's folder and resolve (symlinks followed) inside the project"
+)
 
 
 def resolve_path(project_dir: str | Path, relative: str) -> Path:
@@ -39,7 +41,12 @@ def path_error(root: str | Path, relative: str, key: str, *, inside: str = "the 
     root = Path(root).resolve()
     resolved = _resolve(root, relative)
     if resolved is None:
-        return ConfigError(f"'{relative}' is a symlink loop", key=key, rule=PATH_RULE, fix="point the link at a real file or folder, or correct the path")
+        return ConfigError(
+            f"'{relative}' is a symlink loop",
+            key=key,
+            rule=PATH_RULE,
+            fix="point the link at a real file or folder, or correct the path",
+        )
     if root not in resolved.parents:
         where = "the folder itself" if resolved == root else str(resolved)
         return ConfigError(
@@ -51,14 +58,20 @@ def path_error(root: str | Path, relative: str, key: str, *, inside: str = "the 
     return None
 
 
-FOLDER_LINK_RULE = ("a link inside a folder that is copied into the image (a model, source_directory) "
-                    "names a file inside the project")
+FOLDER_LINK_RULE = (
+    "a link inside a folder that is copied into the image (a model, source_directory) names a file inside the project"
+)
 FOLDER_ENTRY_RULE = "a folder that is copied into the image (a model, source_directory) holds only folders, regular files and links to files"
-SPECIAL_KINDS = ((stat.S_ISFIFO, "a fifo"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a fifo"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
 
 
 def special_kind(path: Path) -> str | None:
-    """"a fifo", "a socket" or "a device" for such an entry (a link is looked at, not followed)."""
+    """ "a fifo", "a socket" or "a device" for such an entry (a link is looked at, not followed)."""
     try:
         mode = os.lstat(path).st_mode
     except OSError:
@@ -86,7 +99,12 @@ def folder_link_error(project_dir: str | Path, folder: Path, key: str) -> Config
             shown = link.relative_to(folder.parent) if folder.parent in link.parents else link
             kind = special_kind(link)
             if kind is not None:
-                return UnreadableFileError(f"'{shown}' is {kind}", key=key, rule=FOLDER_ENTRY_RULE, fix="remove it from the folder (or move the folder's files to one of their own)")
+                return UnreadableFileError(
+                    f"'{shown}' is {kind}",
+                    key=key,
+                    rule=FOLDER_ENTRY_RULE,
+                    fix="remove it from the folder (or move the folder's files to one of their own)",
+                )
             if not link.is_symlink():
                 continue
             target = _resolve(link.parent, name)
@@ -102,8 +120,12 @@ def folder_link_error(project_dir: str | Path, folder: Path, key: str) -> Config
             elif target.is_dir():
                 problem = "links to a folder (the copy into the image does not follow folder links)"
             if problem:
-                return UnreadableFileError(f"'{shown}' {problem}", key=key, rule=FOLDER_LINK_RULE,
-                                           fix="copy the file into the folder instead of linking it, or remove the link")
+                return UnreadableFileError(
+                    f"'{shown}' {problem}",
+                    key=key,
+                    rule=FOLDER_LINK_RULE,
+                    fix="copy the file into the folder instead of linking it, or remove the link",
+                )
     return None
 
 

@@ -48,7 +48,11 @@ def _unwrap(annotation: Any, node: Any) -> Any:
                 continue
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 kind = node.get("kind") if isinstance(node, dict) else None
-                if kind is None or arg.model_fields.get("kind") is None or kind in str(arg.model_fields["kind"].annotation):
+                if (
+                    kind is None
+                    or arg.model_fields.get("kind") is None
+                    or kind in str(arg.model_fields["kind"].annotation)
+                ):
                     return arg
             else:
                 unwrapped = _unwrap(arg, node)
@@ -118,34 +122,80 @@ def from_pydantic(error: Mapping[str, Any], values: dict[str, Any]) -> ConfigErr
         field = str(loc[-1])
         hint = _deploy_hint(field, loc, values)
         if hint:
-            return ConfigError("unknown key", key=key, rule=hint, fix=f"remove '{field}', or change the service's target")
+            return ConfigError(
+                "unknown key", key=key, rule=hint, fix=f"remove '{field}', or change the service's target"
+            )
         known = _known_fields(_walk_model(loc))
         close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
         fix = f"did you mean '{close[0]}'? Rename it" if close else f"remove it; known keys here: {', '.join(known)}"
-        return ConfigError("unknown key", key=key, rule="only documented keys are accepted (docs/configuration.md)", fix=fix)
+        return ConfigError(
+            "unknown key", key=key, rule="only documented keys are accepted (docs/configuration.md)", fix=fix
+        )
     if kind == "missing":
         return ConfigError("is required", key=key, rule=f"'{loc[-1]}' has no default", fix=f"set {key}")
     if kind == "literal_error":
-        return ConfigError(shown_input(error.get("input"), loc), key=key, rule=f"must be one of {ctx.get('expected')}", fix=f"set it to one of {ctx.get('expected')}")
+        return ConfigError(
+            shown_input(error.get("input"), loc),
+            key=key,
+            rule=f"must be one of {ctx.get('expected')}",
+            fix=f"set it to one of {ctx.get('expected')}",
+        )
     if kind == "union_tag_invalid":
-        return ConfigError(f"kind {shown_input(ctx.get('tag'), loc)}", key=key, rule=f"kind must be one of {ctx.get('expected_tags')}", fix="set kind: local (a registry on this machine) or kind: acr (Azure Container Registry)")
+        return ConfigError(
+            f"kind {shown_input(ctx.get('tag'), loc)}",
+            key=key,
+            rule=f"kind must be one of {ctx.get('expected_tags')}",
+            fix="set kind: local (a registry on this machine) or kind: acr (Azure Container Registry)",
+        )
     if kind == "union_tag_not_found":
-        return ConfigError("has no 'kind'", key=key, rule="a registry names its kind", fix="add kind: local or kind: acr")
+        return ConfigError(
+            "has no 'kind'", key=key, rule="a registry names its kind", fix="add kind: local or kind: acr"
+        )
     if kind in ("too_short", "string_too_short") and any(str(part) in SECRET_FIELDS for part in loc):
-        return ConfigError("is empty", key=key, rule="a key, password, connection string or kubeconfig that is set is not empty", fix=f"pulumi config set --secret --path '{key}' <value>, or remove {key}")
+        return ConfigError(
+            "is empty",
+            key=key,
+            rule="a key, password, connection string or kubeconfig that is set is not empty",
+            fix=f"pulumi config set --secret --path '{key}' <value>, or remove {key}",
+        )
     bound = {name: number_text(ctx.get(name)) for name in ("gt", "ge", "le", "lt")}
-    bounds = {"greater_than": f"must be greater than {bound['gt']}", "greater_than_equal": f"must be at least {bound['ge']}", "less_than_equal": f"must be at most {bound['le']}", "less_than": f"must be less than {bound['lt']}", "too_short": f"needs at least {ctx.get('min_length')} item(s)"}
+    bounds = {
+        "greater_than": f"must be greater than {bound['gt']}",
+        "greater_than_equal": f"must be at least {bound['ge']}",
+        "less_than_equal": f"must be at most {bound['le']}",
+        "less_than": f"must be less than {bound['lt']}",
+        "too_short": f"needs at least {ctx.get('min_length')} item(s)",
+    }
     shown = shown_input(error.get("input"), loc)
     if kind in bounds:
-        return ConfigError(shown, key=key, rule=bounds[kind], fix=f"set {key} to a value that {bounds[kind].replace('must be', 'is').replace('needs', 'has')}")
+        return ConfigError(
+            shown,
+            key=key,
+            rule=bounds[kind],
+            fix=f"set {key} to a value that {bounds[kind].replace('must be', 'is').replace('needs', 'has')}",
+        )
     if kind in ("int_type", "float_type") and isinstance(error.get("input"), bool):
-        return ConfigError(shown, key=key, rule="a number is a number: true and false are not numbers", fix=f"set {key} to a number (without quotes)")
+        return ConfigError(
+            shown,
+            key=key,
+            rule="a number is a number: true and false are not numbers",
+            fix=f"set {key} to a number (without quotes)",
+        )
     if kind == "bool_type":
-        return ConfigError(shown, key=key, rule="a boolean is true or false, unquoted (1, 0, yes, on and 'true' are not booleans, as for the engine)", fix=f"set {key} to true or false, without quotes")
+        return ConfigError(
+            shown,
+            key=key,
+            rule="a boolean is true or false, unquoted (1, 0, yes, on and 'true' are not booleans, as for the engine)",
+            fix=f"set {key} to true or false, without quotes",
+        )
     if kind == "finite_number":
-        return ConfigError(shown, key=key, rule="numbers are finite: nan and inf are not accepted", fix=f"set {key} to a finite number")
+        return ConfigError(
+            shown, key=key, rule="numbers are finite: nan and inf are not accepted", fix=f"set {key} to a finite number"
+        )
     if kind in ("int_type", "float_type") and isinstance(error.get("input"), str):
-        return ConfigError(shown, key=key, rule="must be a number, not text", fix=f"set {key} to a number without quotes")
+        return ConfigError(
+            shown, key=key, rule="must be a number, not text", fix=f"set {key} to a number without quotes"
+        )
     return ConfigError(shown, key=key, rule=error["msg"].lower().replace("input should", "must"), fix=f"correct {key}")
 
 
@@ -154,8 +204,19 @@ def check_top_level_keys(values: dict[str, Any]) -> list[ConfigError]:
     for key in values:
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
-            fix = f"did you mean 'modelstack:{close[0]}'? Rename it" if close else f"remove it; known keys: {', '.join('modelstack:' + k for k in TOP_LEVEL_KEYS)}"
-            errors.append(ConfigError("unknown key", key=f"{NAMESPACE}:{key}", rule="only documented keys are accepted (docs/configuration.md)", fix=fix))
+            fix = (
+                f"did you mean 'modelstack:{close[0]}'? Rename it"
+                if close
+                else f"remove it; known keys: {', '.join('modelstack:' + k for k in TOP_LEVEL_KEYS)}"
+            )
+            errors.append(
+                ConfigError(
+                    "unknown key",
+                    key=f"{NAMESPACE}:{key}",
+                    rule="only documented keys are accepted (docs/configuration.md)",
+                    fix=fix,
+                )
+            )
     return errors
 
 

@@ -56,16 +56,28 @@ class UnreadableFileError(ConfigError):
 def path_value_error(value: str, key: str) -> ConfigError | None:
     """None when a path a config key gives can name a file on Linux; else the error. Looked at
     before the path is handed to the file system (a NUL byte or an overlong name raise there)."""
-    rule = f"a path is 1-{MAX_PATH_CHARS:,} characters without NUL bytes, each of its parts at most {MAX_NAME_BYTES} bytes"
+    rule = (
+        f"a path is 1-{MAX_PATH_CHARS:,} characters without NUL bytes, each of its parts at most {MAX_NAME_BYTES} bytes"
+    )
     if not value.strip():
         return UnreadableFileError("the path is empty", key=key, rule=rule, fix="name the file, or remove the setting")
     if "\0" in value:
         return UnreadableFileError("the path holds a NUL byte", key=key, rule=rule, fix="correct the path")
     if len(value) > MAX_PATH_CHARS:
-        return UnreadableFileError(f"the path is {len(value):,} characters long", key=key, rule=rule, fix="correct the path (is it the file's content instead of its path?)")
+        return UnreadableFileError(
+            f"the path is {len(value):,} characters long",
+            key=key,
+            rule=rule,
+            fix="correct the path (is it the file's content instead of its path?)",
+        )
     longest = max(value.split("/"), key=lambda part: len(part.encode("utf-8", "surrogateescape")))
     if len(longest.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-        return UnreadableFileError(f"a part of the path is {len(longest.encode('utf-8', 'surrogateescape')):,} bytes long", key=key, rule=rule, fix="correct the path")
+        return UnreadableFileError(
+            f"a part of the path is {len(longest.encode('utf-8', 'surrogateescape')):,} bytes long",
+            key=key,
+            rule=rule,
+            fix="correct the path",
+        )
     return None
 
 
@@ -80,7 +92,9 @@ def read_config_file(path: Path, *, key: str, what: str, limit: int = MAX_CONFIG
     try:
         text = read_text(path, limit=limit, rule=rule, error=UnreadableFileError, key=key)
     except FileNotFoundError:
-        raise UnreadableFileError(f"{path} does not exist", key=key, rule=rule, fix="create the file, or correct the path") from None
+        raise UnreadableFileError(
+            f"{path} does not exist", key=key, rule=rule, fix="create the file, or correct the path"
+        ) from None
     return text
 
 
@@ -96,7 +110,14 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: type[ModelstackError] = ConfigError, key: str | None = None) -> str:
+def read_text(
+    path: Path,
+    *,
+    limit: int = MAX_CONFIG_BYTES,
+    rule: str,
+    error: type[ModelstackError] = ConfigError,
+    key: str | None = None,
+) -> str:
     """The UTF-8 text of a regular file of at most `limit` bytes.
 
     The file's type is looked at before it is opened, so a fifo or a device never blocks or
@@ -110,23 +131,47 @@ def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, rule: str, error: ty
     except ValueError:  # a NUL byte in the path
         raise error(f"{name!r} holds a NUL byte", rule=rule, fix="correct the path", key=key) from None
     except OSError as exc:
-        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key) from None
+        raise error(
+            f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key
+        ) from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{name} is {_kind(info.st_mode)}", rule=f"{rule}; it is a regular file", fix=f"point {path.name} at a regular file (or replace it with one)", key=key)
+        raise error(
+            f"{name} is {_kind(info.st_mode)}",
+            rule=f"{rule}; it is a regular file",
+            fix=f"point {path.name} at a regular file (or replace it with one)",
+            key=key,
+        )
     if info.st_size > limit:
-        raise error(f"{name} is {info.st_size:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file (is it the file you meant?)", key=key)
+        raise error(
+            f"{name} is {info.st_size:,} bytes",
+            rule=f"{rule}; it is at most {limit:,} bytes",
+            fix="shorten the file (is it the file you meant?)",
+            key=key,
+        )
     try:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        raise error(f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key) from None
+        raise error(
+            f"cannot read {name}: {exc.strerror or exc}", rule=rule, fix="check the path and its permissions", key=key
+        ) from None
     if len(data) > limit:  # grew since it was looked at
-        raise error(f"{name} is over {limit:,} bytes", rule=f"{rule}; it is at most {limit:,} bytes", fix="shorten the file", key=key)
+        raise error(
+            f"{name} is over {limit:,} bytes",
+            rule=f"{rule}; it is at most {limit:,} bytes",
+            fix="shorten the file",
+            key=key,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise error(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line})", rule=f"{rule}; it is UTF-8 text", fix="save the file as UTF-8 (is it a binary file?)", key=key) from None
+        raise error(
+            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line})",
+            rule=f"{rule}; it is UTF-8 text",
+            fix="save the file as UTF-8 (is it a binary file?)",
+            key=key,
+        ) from None
 
 
 # --- YAML ------------------------------------------------------------------------------------
@@ -139,8 +184,18 @@ BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG = (f"tag:yaml.org,2002:{t}" for t in
 YAML12_RESOLVERS = (
     (BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
     # Go's strconv.ParseInt with base 0 after yaml.v3 drops underscores: decimal, 0x, 0o, 0b, and 0-prefixed octal
-    (INT_TAG, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0[0-7_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+)$"), list("-+0123456789")),
-    (FLOAT_TAG, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789.")),
+    (
+        INT_TAG,
+        re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0[0-7_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+)$"),
+        list("-+0123456789"),
+    ),
+    (
+        FLOAT_TAG,
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    ),
 )
 
 
@@ -148,7 +203,9 @@ class _Yaml12Loader(yaml.SafeLoader):
     """PyYAML's safe loader with yaml.v3's implicit types (see YAML12_RESOLVERS)."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, pattern) for tag, pattern in resolvers if tag not in (BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG)]
+        first: [
+            (tag, pattern) for tag, pattern in resolvers if tag not in (BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG)
+        ]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
@@ -178,7 +235,9 @@ class _BoundedLoader(_Yaml12Loader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+                raise yaml.composer.ComposerError(
+                    None, None, f"nesting deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -217,12 +276,16 @@ def expanded_size(root: Node) -> int:
             sizes[ident] = min(MAX_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
             continue
         if ident in open_nodes:
-            raise yaml.composer.ComposerError(None, None, "an alias refers to the collection that holds it", node.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to the collection that holds it", node.start_mark
+            )
         open_nodes.add(ident)
         stack.append((node, True))
         for child in children:
             if id(child) in open_nodes:
-                raise yaml.composer.ComposerError(None, None, "an alias refers to the collection that holds it", child.start_mark)
+                raise yaml.composer.ComposerError(
+                    None, None, "an alias refers to the collection that holds it", child.start_mark
+                )
             if id(child) not in sizes:
                 stack.append((child, False))
     return sizes[id(root)]
@@ -254,7 +317,11 @@ def parse_yaml(text: str, name: str, *, rule: str, error: type[ModelstackError] 
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         problem = _problem(exc)
-        fix = "keep one of the two (the engine refuses a key given twice)" if problem.startswith("duplicate key") else "fix the indentation or quoting at that line"
+        fix = (
+            "keep one of the two (the engine refuses a key given twice)"
+            if problem.startswith("duplicate key")
+            else "fix the indentation or quoting at that line"
+        )
         raise error(f"{name} is not valid YAML{_where(exc, text)}: {problem}", rule=rule, fix=fix) from None
     finally:
         if loader is not None:
@@ -291,7 +358,9 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def parse_json(text: str, name: str, *, rule: str, fix: str, error: type[ModelstackError] = ModelstackError, key: str | None = None) -> Any:
+def parse_json(
+    text: str, name: str, *, rule: str, fix: str, error: type[ModelstackError] = ModelstackError, key: str | None = None
+) -> Any:
     """The value of a JSON document, nested at most MAX_DEPTH levels."""
     try:
         value = json.loads(text)
@@ -303,5 +372,10 @@ def parse_json(text: str, name: str, *, rule: str, fix: str, error: type[Modelst
     else:
         deep = _too_deep(value)
     if deep:
-        raise error(f"{name} nests deeper than {MAX_DEPTH} levels", rule=f"{rule}; JSON nests at most {MAX_DEPTH} levels", fix=fix, key=key)
+        raise error(
+            f"{name} nests deeper than {MAX_DEPTH} levels",
+            rule=f"{rule}; JSON nests at most {MAX_DEPTH} levels",
+            fix=fix,
+            key=key,
+        )
     return value

@@ -42,8 +42,18 @@ def image_reference_error(value: str, key: str, *, pinned: bool = False) -> Conf
     if match and len(match.group("name")) <= NAME_MAX:
         return None
     if pinned:
-        return ConfigError(f"{_shown(value)} is not an image pinned by digest", key=key, rule=f"{IMAGE_RULE}; a release pin ends in @sha256:<64 hex digits>", fix="promote again (`modelstack promote`) to rewrite the release")
-    return ConfigError(f"{_shown(value)} is not an image reference", key=key, rule=IMAGE_RULE, fix="write it as e.g. myregistry.azurecr.io/team/base:1.0 (lowercase, no spaces)")
+        return ConfigError(
+            f"{_shown(value)} is not an image pinned by digest",
+            key=key,
+            rule=f"{IMAGE_RULE}; a release pin ends in @sha256:<64 hex digits>",
+            fix="promote again (`modelstack promote`) to rewrite the release",
+        )
+    return ConfigError(
+        f"{_shown(value)} is not an image reference",
+        key=key,
+        rule=IMAGE_RULE,
+        fix="write it as e.g. myregistry.azurecr.io/team/base:1.0 (lowercase, no spaces)",
+    )
 
 
 def check_environment(service_name: str, env: EnvironmentSpec) -> list[ConfigError]:
@@ -54,19 +64,23 @@ def check_environment(service_name: str, env: EnvironmentSpec) -> list[ConfigErr
         error = image_reference_error(env.base_image, config_key(*key, "base_image"))
         errors += [error] if error else []
     if env.base_image_registry is not None and not REGISTRY_ADDRESS.match(env.base_image_registry.address):
-        errors.append(ConfigError(
-            f"{_shown(env.base_image_registry.address)} is not a registry address",
-            key=config_key(*key, "base_image_registry", "address"),
-            rule="a registry address is a host name with an optional :port (and path), without a scheme, spaces or quotes",
-            fix="write it as e.g. myregistry.azurecr.io (no https://)",
-        ))
+        errors.append(
+            ConfigError(
+                f"{_shown(env.base_image_registry.address)} is not a registry address",
+                key=config_key(*key, "base_image_registry", "address"),
+                rule="a registry address is a host name with an optional :port (and path), without a scheme, spaces or quotes",
+                fix="write it as e.g. myregistry.azurecr.io (no https://)",
+            )
+        )
     if env.cuda_version is not None and not CUDA_VERSION.match(env.cuda_version):
-        errors.append(ConfigError(
-            f"{_shown(env.cuda_version)} is not a CUDA version",
-            key=config_key(*key, "cuda_version"),
-            rule="cuda_version is MAJOR.MINOR[.PATCH] in digits (it names the CUDA base image)",
-            fix="write it as e.g. '11.8' (quoted, so YAML keeps it text)",
-        ))
+        errors.append(
+            ConfigError(
+                f"{_shown(env.cuda_version)} is not a CUDA version",
+                key=config_key(*key, "cuda_version"),
+                rule="cuda_version is MAJOR.MINOR[.PATCH] in digits (it names the CUDA base image)",
+                fix="write it as e.g. '11.8' (quoted, so YAML keeps it text)",
+            )
+        )
     return errors
 
 

@@ -95,8 +95,6 @@ class EnvironmentSpec(Strict):
     cuda_version: str | None = None
 
 
-
-
 # Every target's deploy parameters, by target name (kubernetes shares aks's), from the registry.
 DEPLOY_MODELS = registry.deploy_models()
 if TYPE_CHECKING:
@@ -224,7 +222,9 @@ class KubernetesClusterSpec(Strict):
     kubeconfig_file: str | None = None  # relative to Pulumi.yaml's folder, or absolute; ~ expands
     context: str | None = None
     gateway_class: str | None = None  # required; a rule says so with the fix
-    http_port: Annotated[int, int_range(1, PORT_MAX)] = 80  # the Gateway's HTTP listener (some implementations want their entry point's port)
+    http_port: Annotated[int, int_range(1, PORT_MAX)] = (
+        80  # the Gateway's HTTP listener (some implementations want their entry point's port)
+    )
     hostname: str | None = None  # the host clients call, when the Gateway's own address is not it
 
 
@@ -257,7 +257,18 @@ class StackConfig(Strict):
 
 
 # Config keys a stack may set under the `modelstack:` namespace.
-TOP_LEVEL_KEYS = ("location", "resource_group", "tags", "registry", "clusters", "kubernetes_clusters", "models", "services", "release", "app_insights")
+TOP_LEVEL_KEYS = (
+    "location",
+    "resource_group",
+    "tags",
+    "registry",
+    "clusters",
+    "kubernetes_clusters",
+    "models",
+    "services",
+    "release",
+    "app_insights",
+)
 # Keys shared by all stacks, declared in Pulumi.yaml.
 SHARED_KEYS = ("models", "services")
 # Fields that hold secrets: they must come from `pulumi config set --secret`.

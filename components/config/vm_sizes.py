@@ -89,7 +89,7 @@ def find(name: str) -> VmSize | None:
 def _core(name: str) -> str:
     """'Standard_D3_v2' -> 'd3_v2': the part people actually type and mistype."""
     lowered = name.lower()
-    return lowered[len("standard_"):] if lowered.startswith("standard_") else lowered
+    return lowered[len("standard_") :] if lowered.startswith("standard_") else lowered
 
 
 def _size_number(core: str) -> str | None:

@@ -58,7 +58,16 @@ def gpu_base_image(cuda_version: str | None) -> str:
 
 # The front of azmlinfsrv and the modules of the package it imports, all standard library: an
 # image of azmlinfsrv carries these and none of the server's dependencies.
-FRONT_MODULES = ("__init__.py", "azmlinfsrv_front.py", "contract.py", "cors.py", "keys.py", "settings.py", "tls.py", "tokens.py")
+FRONT_MODULES = (
+    "__init__.py",
+    "azmlinfsrv_front.py",
+    "contract.py",
+    "cors.py",
+    "keys.py",
+    "settings.py",
+    "tls.py",
+    "tokens.py",
+)
 # What the image runs with `python -m`, per scoring_server.
 SERVER_MODULES = {"modelstack": "modelstack_server", "azmlinfsrv": "modelstack_server.azmlinfsrv_front"}
 
@@ -138,7 +147,10 @@ def render_conda_file(user_conda: str, key: str, scoring_server: str = "modelsta
             dependencies.append("pip")
         dependencies.append(pip_section)
     present = {_requirement_name(p) for p in pip_section["pip"] if isinstance(p, str)}
-    pip_section["pip"] = [*pip_section["pip"], *(r for r in server_requirements(scoring_server) if _requirement_name(r) not in present)]
+    pip_section["pip"] = [
+        *pip_section["pip"],
+        *(r for r in server_requirements(scoring_server) if _requirement_name(r) not in present),
+    ]
     document["dependencies"] = dependencies
     return yaml.safe_dump(document, sort_keys=False)
 
@@ -188,7 +200,11 @@ def render_dockerfile(**values) -> str:
     # this is the last line of defence: only the extra steps file may add lines.
     for name, value in values.items():
         if name != "extra_docker_file_steps" and isinstance(value, str) and any(c in value for c in "\r\n\0"):
-            raise ConfigError(f"{name} {value!r} holds a line break", rule="a config value rendered into the Dockerfile is one line", fix="correct the config value (see `modelstack check`)")
+            raise ConfigError(
+                f"{name} {value!r} holds a line break",
+                rule="a config value rendered into the Dockerfile is one line",
+                fix="correct the config value (see `modelstack check`)",
+            )
     return _environment.get_template("Dockerfile.j2").render(**values)
 
 
@@ -221,7 +237,9 @@ def _digest(context: BuildContext) -> str:
     return hasher.hexdigest()
 
 
-def build_context(project_dir: Path, service_name: str, service: ServiceSpec, models: dict[str, ModelSpec], service_key: str = "") -> BuildContext:
+def build_context(
+    project_dir: Path, service_name: str, service: ServiceSpec, models: dict[str, ModelSpec], service_key: str = ""
+) -> BuildContext:
     """Render one service's build context from its (validated) config."""
     env = service.environment
     key = service_key or f"modelstack:services.{service_name}"
@@ -231,12 +249,29 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
     requirements_digest = None
     env_key = f"{key}.environment"
     if env.conda_file:
-        environment_files["conda.yml"] = render_conda_file(_config_file(project_dir, env.conda_file, f"{env_key}.conda_file", "the conda file"), f"{env_key}.conda_file", service.scoring_server)
+        environment_files["conda.yml"] = render_conda_file(
+            _config_file(project_dir, env.conda_file, f"{env_key}.conda_file", "the conda file"),
+            f"{env_key}.conda_file",
+            service.scoring_server,
+        )
     else:
-        user = _config_file(project_dir, env.pip_requirements, f"{env_key}.pip_requirements", "the pip requirements file") if env.pip_requirements else ""
+        user = (
+            _config_file(project_dir, env.pip_requirements, f"{env_key}.pip_requirements", "the pip requirements file")
+            if env.pip_requirements
+            else ""
+        )
         environment_files["requirements.txt"] = render_requirements(user, service.scoring_server)
         requirements_digest = hashlib.sha256(environment_files["requirements.txt"].encode()).hexdigest()[:TAG_LENGTH]
-    extra_steps = _config_file(project_dir, env.extra_docker_file_steps, f"{env_key}.extra_docker_file_steps", "the file of extra Dockerfile steps").strip() if env.extra_docker_file_steps else ""
+    extra_steps = (
+        _config_file(
+            project_dir,
+            env.extra_docker_file_steps,
+            f"{env_key}.extra_docker_file_steps",
+            "the file of extra Dockerfile steps",
+        ).strip()
+        if env.extra_docker_file_steps
+        else ""
+    )
     base_image = base_image_reference(env)
     dockerfile = render_dockerfile(
         service_name=service_name,
@@ -255,7 +290,9 @@ def build_context(project_dir: Path, service_name: str, service: ServiceSpec, mo
         user_id=contract.IMAGE_USER_ID,
     )
     files = {name: source.read_text() for name, source in support_files(service.scoring_server).items()}
-    context = BuildContext(service_name, dockerfile, environment_files, files, source_files, placed, base_image, requirements_digest)
+    context = BuildContext(
+        service_name, dockerfile, environment_files, files, source_files, placed, base_image, requirements_digest
+    )
     return BuildContext(**{**context.__dict__, "digest": _digest(context)})
 
 
@@ -311,7 +348,9 @@ def _write_file(target: Path, data: bytes | None = None, *, copy_of: Path | None
 def _read_error(context: BuildContext, name: str, source: Path):
     """A project file copied into the context that cannot be read is the project's problem
     (its source_directory or model), not the output folder's."""
-    setting = "source_directory" if name.startswith("src/") else "models" if name.startswith("models/") else "environment"
+    setting = (
+        "source_directory" if name.startswith("src/") else "models" if name.startswith("models/") else "environment"
+    )
 
     def error(exc: OSError) -> ConfigError:
         return ConfigError(
@@ -320,6 +359,7 @@ def _read_error(context: BuildContext, name: str, source: Path):
             rule="the files of a service's source_directory and models are readable regular files",
             fix="check the file's permissions, or that it was not removed while packaging",
         )
+
     return error
 
 
@@ -336,7 +376,12 @@ def write_context(context: BuildContext, out: Path, wheelhouse: Path | None) -> 
         else:
             _write_file(folder / relative.name, copy_of=source, read_error=_read_error(context, name, source))
         written.append(name)
-    manifest = {"service": context.service_name, "tag": context.tag, "base_image": context.base_image, "model_versions": context.model_versions}
+    manifest = {
+        "service": context.service_name,
+        "tag": context.tag,
+        "base_image": context.base_image,
+        "model_versions": context.model_versions,
+    }
     _write_file(out / "modelstack-context.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return written
 

@@ -24,12 +24,14 @@ from components.image.docker_client import require_image
 from components.image.wheelhouse import ensure_wheelhouse
 from modelstack_server.contract import IMAGE_CONTEXT_DIGEST_LABEL, IMAGE_SERVICE_LABEL
 
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-])
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
 
 
 def stderr_log(message: str) -> None:
@@ -58,7 +60,9 @@ def split_repository(repository: str) -> tuple[str, str]:
     return registry, path
 
 
-def registry_digest(repository: str, tag: str, *, scheme: str = "http", timeout: float = 5.0, attempts: int = 3) -> str | None:
+def registry_digest(
+    repository: str, tag: str, *, scheme: str = "http", timeout: float = 5.0, attempts: int = 3
+) -> str | None:
     """The manifest digest of repository:tag in a (local, plain-HTTP) registry, or None when the
     registry says it has no such tag. A registry that does not answer is an error, not a missing
     image: a slow registry must not cause a rebuild."""
@@ -114,11 +118,22 @@ class BuildReport:
         return next(cached for step, cached in self.steps if fragment in step)
 
 
-def build(client: docker.DockerClient, context: BuildContext, repository: str, cache_root: Path, *, credentials: RegistryCredentials | None = None, no_cache: bool = False, log=stderr_log) -> BuildReport:
+def build(
+    client: docker.DockerClient,
+    context: BuildContext,
+    repository: str,
+    cache_root: Path,
+    *,
+    credentials: RegistryCredentials | None = None,
+    no_cache: bool = False,
+    log=stderr_log,
+) -> BuildReport:
     """docker build of the context as repository:tag."""
     wheelhouse = None
     if context.requirements_digest:
-        wheelhouse = ensure_wheelhouse(cache_root, context.requirements_digest, context.environment_files["requirements.txt"], log=log)
+        wheelhouse = ensure_wheelhouse(
+            cache_root, context.requirements_digest, context.environment_files["requirements.txt"], log=log
+        )
     for base in dict.fromkeys((context.base_image, runtime_base_image(context.base_image))):
         if is_locally_built(base):
             require_image(client, base, f"modelstack:services.{context.service_name}.environment.base_image")
@@ -169,25 +184,44 @@ def build(client: docker.DockerClient, context: BuildContext, repository: str, c
     return BuildReport(image_id, steps, seconds)
 
 
-def push(client: docker.DockerClient, repository: str, tag: str, *, auth_config: dict[str, str] | None = None, log=stderr_log) -> str:
+def push(
+    client: docker.DockerClient, repository: str, tag: str, *, auth_config: dict[str, str] | None = None, log=stderr_log
+) -> str:
     """docker push repository:tag; returns the manifest digest."""
     log(f"pushing {repository}:{tag}")
     digest = None
     last_status: dict[str, str] = {}
     for chunk in client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config):
         if "error" in chunk:
-            raise BuildError(f"push of {repository}:{tag} failed: {chunk['error']}", rule="the registry must accept pushes", fix="check the registry is running (`modelstack check` names it) and that you are logged in")
+            raise BuildError(
+                f"push of {repository}:{tag} failed: {chunk['error']}",
+                rule="the registry must accept pushes",
+                fix="check the registry is running (`modelstack check` names it) and that you are logged in",
+            )
         if chunk.get("status") in ("Pushed", "Layer already exists", "Mounted from"):
             last_status[chunk.get("id", "")] = chunk["status"]
         digest = (chunk.get("aux") or {}).get("Digest", digest)
     if digest is None:
-        raise BuildError(f"push of {repository}:{tag} reported no digest", rule="a pushed image has a manifest digest", fix="run again; if it persists, check the registry's log")
+        raise BuildError(
+            f"push of {repository}:{tag} reported no digest",
+            rule="a pushed image has a manifest digest",
+            fix="run again; if it persists, check the registry's log",
+        )
     pushed = sum(1 for s in last_status.values() if s == "Pushed")
     log(f"pushed {repository}:{tag} ({pushed} new layer(s), {len(last_status) - pushed} reused) -> {digest}")
     return digest
 
 
-def ensure_image(client: docker.DockerClient, context: BuildContext, repository: str, cache_root: Path, *, credentials: RegistryCredentials | None = None, push_auth: dict[str, str] | None = None, log=stderr_log) -> ImageResult:
+def ensure_image(
+    client: docker.DockerClient,
+    context: BuildContext,
+    repository: str,
+    cache_root: Path,
+    *,
+    credentials: RegistryCredentials | None = None,
+    push_auth: dict[str, str] | None = None,
+    log=stderr_log,
+) -> ImageResult:
     """The image of this context in the registry: built and pushed only when missing.
 
     `push_auth` is docker-py's auth_config for a registry that needs signing in (ACR, with

@@ -57,7 +57,7 @@ def docker_client(*, connect_timeout: float = 5.0, timeout: float = 600.0) -> do
     if host.startswith("unix://"):
         # probed here first: docker-py leaks its socket when a unix connect fails
         try:
-            _probe_unix_socket(host[len("unix://"):], connect_timeout)
+            _probe_unix_socket(host[len("unix://") :], connect_timeout)
         except OSError as exc:
             raise _unavailable(host, exc) from exc
     try:
@@ -110,7 +110,9 @@ def _probe_unix_socket(path: str, timeout: float) -> None:
 
 def _unavailable(host: str, exc: BaseException) -> DockerUnavailableError:
     reason = _short_reason(exc)
-    where = f"{host} (from DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else f"{host} (the default; DOCKER_HOST is unset)"
+    where = (
+        f"{host} (from DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else f"{host} (the default; DOCKER_HOST is unset)"
+    )
     if "permission denied" in reason.lower():
         fix = (
             "the daemon runs but this user may not use its socket: run as root, or add the user to the "

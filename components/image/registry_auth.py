@@ -56,7 +56,9 @@ class RegistryLogin:
         return {"username": self.username, "password": self.password.get_secret_value(), "serveraddress": self.server}
 
 
-def azure_cli_access_token(*, run: Callable[..., Any] = subprocess.run, which: Callable[[str], str | None] = shutil.which) -> AadToken:
+def azure_cli_access_token(
+    *, run: Callable[..., Any] = subprocess.run, which: Callable[[str], str | None] = shutil.which
+) -> AadToken:
     """The signed-in Azure CLI user's access token (`az account get-access-token`)."""
     if which("az") is None:
         raise RegistryAuthError(
@@ -73,7 +75,11 @@ def azure_cli_access_token(*, run: Callable[..., Any] = subprocess.run, which: C
         )
     try:
         document = json.loads(result.stdout)
-        return AadToken(token=SecretStr(document["accessToken"]), tenant=document.get("tenant"), subscription=document.get("subscription"))
+        return AadToken(
+            token=SecretStr(document["accessToken"]),
+            tenant=document.get("tenant"),
+            subscription=document.get("subscription"),
+        )
     except (ValueError, KeyError, TypeError):
         raise RegistryAuthError(
             "`az account get-access-token` printed something that is not a token",
@@ -82,7 +88,9 @@ def azure_cli_access_token(*, run: Callable[..., Any] = subprocess.run, which: C
         ) from None
 
 
-def exchange_for_refresh_token(login_server: str, aad_token: AadToken, *, base_url: str | None = None, timeout: float = 30.0) -> SecretStr:
+def exchange_for_refresh_token(
+    login_server: str, aad_token: AadToken, *, base_url: str | None = None, timeout: float = 30.0
+) -> SecretStr:
     """Exchange an Azure AD access token for an ACR refresh token at the registry.
 
     `base_url` replaces https://<login_server> (tests point it at a local stand-in).
@@ -124,7 +132,9 @@ def exchange_for_refresh_token(login_server: str, aad_token: AadToken, *, base_u
     return SecretStr(refresh_token)
 
 
-def acr_login(login_server: str, *, token_source: Callable[[], AadToken] = azure_cli_access_token, base_url: str | None = None) -> RegistryLogin:
+def acr_login(
+    login_server: str, *, token_source: Callable[[], AadToken] = azure_cli_access_token, base_url: str | None = None
+) -> RegistryLogin:
     """Docker credentials for `login_server` from the user's Azure identity."""
     refresh_token = exchange_for_refresh_token(login_server, token_source(), base_url=base_url)
     return RegistryLogin(server=login_server, username=TOKEN_USERNAME, password=refresh_token)

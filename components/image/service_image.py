@@ -33,7 +33,15 @@ def image_diff(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     return replaces
 
 
-@imports_first("components.image.build_context", "components.config.schema", "components.config.load", "components.image.docker_client", "components.errors", "components.image.builder", "components.image.registry_auth")
+@imports_first(
+    "components.image.build_context",
+    "components.config.schema",
+    "components.config.load",
+    "components.image.docker_client",
+    "components.errors",
+    "components.image.builder",
+    "components.image.registry_auth",
+)
 class ServiceImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from pathlib import Path
@@ -58,7 +66,9 @@ class ServiceImageProvider(ResourceProvider):
         credentials = None
         registry = service.environment.base_image_registry
         if registry is not None:
-            credentials = RegistryCredentials(address=registry.address, username=registry.username, password=props.get("base_image_password"))
+            credentials = RegistryCredentials(
+                address=registry.address, username=registry.username, password=props.get("base_image_password")
+            )
         client = docker_client()
         push_auth = None
         if not is_local_registry(props["repository"]):
@@ -66,7 +76,14 @@ class ServiceImageProvider(ResourceProvider):
             from components.image.registry_auth import acr_login
 
             push_auth = acr_login(split_repository(props["repository"])[0]).docker_auth_config()
-        result = ensure_image(client, context, props["repository"], Path(project_dir) / STATE_DIR, credentials=credentials, push_auth=push_auth)
+        result = ensure_image(
+            client,
+            context,
+            props["repository"],
+            Path(project_dir) / STATE_DIR,
+            credentials=credentials,
+            push_auth=push_auth,
+        )
         outs = {**props, "digest": result.digest, "image": result.reference}
         return CreateResult(id_=f"{props['repository']}:{props['tag']}", outs=outs)
 
@@ -103,7 +120,19 @@ class ServiceImage(Resource, module="modelstack", name="ServiceImage"):
     digest: pulumi.Output[str]
     tag: pulumi.Output[str]
 
-    def __init__(self, name: str, *, service: str, repository: pulumi.Input[str], tag: str, model_versions: dict[str, str], service_spec: dict[str, Any], model_specs: dict[str, Any], base_image_password: pulumi.Input[str] | None = None, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        service: str,
+        repository: pulumi.Input[str],
+        tag: str,
+        model_versions: dict[str, str],
+        service_spec: dict[str, Any],
+        model_specs: dict[str, Any],
+        base_image_password: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         props = {
             "service": service,
             "repository": repository,
@@ -111,7 +140,9 @@ class ServiceImage(Resource, module="modelstack", name="ServiceImage"):
             "model_versions": model_versions,
             "service_spec": service_spec,
             "model_specs": model_specs,
-            "base_image_password": pulumi.Output.secret(base_image_password) if base_image_password is not None else None,
+            "base_image_password": pulumi.Output.secret(base_image_password)
+            if base_image_password is not None
+            else None,
             "digest": None,
             "image": None,
         }

@@ -28,7 +28,21 @@ def wheelhouse_dir(cache_root: Path, requirements_digest: str) -> Path:
 
 
 def pip_download_command(requirements_file: Path, dest: Path) -> list[str]:
-    command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet", "--dest", str(dest), "--only-binary=:all:", "--python-version", IMAGE_PYTHON_VERSION, "--implementation", "cp"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(dest),
+        "--only-binary=:all:",
+        "--python-version",
+        IMAGE_PYTHON_VERSION,
+        "--implementation",
+        "cp",
+    ]
     for platform in IMAGE_PLATFORMS:
         command += ["--platform", platform]
     return command + ["--requirement", str(requirements_file)]

@@ -46,9 +46,15 @@ def _local_endpoint(port: float | None) -> dict[str, Any]:
 # What a resource's provider would compute, by type token. Each function gets the mock
 # args and returns outputs to add to the inputs. Types without an entry echo their inputs.
 MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
-    "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {"address": f"localhost:{int(a.inputs['port'])}", "running": True},
+    "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {
+        "address": f"localhost:{int(a.inputs['port'])}",
+        "running": True,
+    },
     # The digest exists once the image is pushed, so a plan cannot know it.
-    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {"digest": pulumi_internals.UNKNOWN_WIRE_VALUE, "image": pulumi_internals.UNKNOWN_WIRE_VALUE},
+    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {
+        "digest": pulumi_internals.UNKNOWN_WIRE_VALUE,
+        "image": pulumi_internals.UNKNOWN_WIRE_VALUE,
+    },
     # What a rollout wait gives when the rollout succeeds (a plan assumes it will).
     "pulumi-python:dynamic/modelstack:KubernetesRollout": lambda a: {"state": "Healthy"},
     "pulumi-python:dynamic/modelstack:LocalWebservice": lambda a: {
@@ -93,7 +99,14 @@ class PlannedResource:
     options: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "custom": self.custom, "inputs": self.inputs}
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "inputs": self.inputs,
+        }
 
 
 @dataclass
@@ -125,10 +138,22 @@ def evaluate(config: StackConfig, program: Callable[[StackConfig], Any] | None =
 
     plan = Plan(config.stack)
 
-    def record(urn: str, type_: str, name: str, parent: str | None, custom: bool, inputs: dict[str, Any], options: dict[str, Any]) -> None:
-        plan.resources.append(PlannedResource(urn, type_, name, parent, custom, sanitize(inputs), raw_inputs=inputs, options=options))
+    def record(
+        urn: str,
+        type_: str,
+        name: str,
+        parent: str | None,
+        custom: bool,
+        inputs: dict[str, Any],
+        options: dict[str, Any],
+    ) -> None:
+        plan.resources.append(
+            PlannedResource(urn, type_, name, parent, custom, sanitize(inputs), raw_inputs=inputs, options=options)
+        )
 
-    monitor = pulumi_internals.RecordingMonitor(OfflineMocks(), project=NAMESPACE, stack=config.stack, on_register=record)
+    monitor = pulumi_internals.RecordingMonitor(
+        OfflineMocks(), project=NAMESPACE, stack=config.stack, on_register=record
+    )
     pulumi_internals.reset_root_resource()
     pulumi.runtime.set_mocks(OfflineMocks(), project=NAMESPACE, stack=config.stack, preview=False, monitor=monitor)
     run = program or declare_stack
@@ -142,7 +167,9 @@ def evaluate(config: StackConfig, program: Callable[[StackConfig], Any] | None =
     return plan
 
 
-def evaluate_stack(stack: str, project_dir: Path | None = None, rule_errors: list[ConfigError] | None = None) -> tuple[StackConfig, Plan]:
+def evaluate_stack(
+    stack: str, project_dir: Path | None = None, rule_errors: list[ConfigError] | None = None
+) -> tuple[StackConfig, Plan]:
     """Load a stack's config from its files as the engine would hand it over, and evaluate it.
 
     With `rule_errors`, a stack that is well typed but breaks cross-field rules is still

@@ -20,7 +20,12 @@ def autoscale_facts(deploy: AksDeploy) -> dict[str, Any]:
     if not autoscale_enabled(deploy):
         return {"autoscale_enabled": False, "replicas": deploy.num_replicas or 1}
     low, high = replica_bounds(deploy)
-    return {"autoscale_enabled": True, "autoscale_min_replicas": low, "autoscale_max_replicas": high, "autoscale_target_utilization": target_utilization(deploy)}
+    return {
+        "autoscale_enabled": True,
+        "autoscale_min_replicas": low,
+        "autoscale_max_replicas": high,
+        "autoscale_target_utilization": target_utilization(deploy),
+    }
 
 
 def service_facts(config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:

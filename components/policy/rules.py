@@ -40,7 +40,18 @@ TAGGABLE = (
 
 # --- kubernetes quantities ----------------------------------------------------------------
 
-_SUFFIXES = {"m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_SUFFIXES = {
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
 def quantity(value: Any) -> float | None:
@@ -64,7 +75,9 @@ def aks_production_min_vcpus(resource: Resource, params: dict[str, Any]) -> str 
     profiles, tier = resource.inputs.get("agentPoolProfiles"), (resource.inputs.get("sku") or {}).get("tier")
     if not is_known(profiles) or not is_known(tier) or not all(isinstance(p, dict) for p in profiles):
         return None
-    verdict = capacity.production_vcpus(capacity.pools_from_profiles(profiles), capacity.purpose_of_tier(tier), minimum=int(params["min_vcpus"]))
+    verdict = capacity.production_vcpus(
+        capacity.pools_from_profiles(profiles), capacity.purpose_of_tier(tier), minimum=int(params["min_vcpus"])
+    )
     if verdict.holds:
         return None
     remedy = (
@@ -86,7 +99,12 @@ def no_aci_in_production(resource: Resource, params: dict[str, Any]) -> str | No
     rolling updates), which the registry marks as such."""
     facts = resource.inputs
     target = _target(facts)
-    if resource.type != WEBSERVICE or target is None or target.production_grade or facts.get("stack") not in params["production_stacks"]:
+    if (
+        resource.type != WEBSERVICE
+        or target is None
+        or target.production_grade
+        or facts.get("stack") not in params["production_stacks"]
+    ):
         return None
     return f"service {resource.name} targets {target.title} in stack {facts['stack']}; production services run on AKS. Set target: aks and compute: <cluster> for this stack."
 
@@ -95,7 +113,12 @@ def webservice_auth_enabled(resource: Resource, params: dict[str, Any]) -> str |
     """Every webservice outside local Docker requires a key or a token."""
     facts = resource.inputs
     target = _target(facts)
-    if resource.type != WEBSERVICE or target is None or not target.authenticates or facts.get("auth_enabled") is not False:
+    if (
+        resource.type != WEBSERVICE
+        or target is None
+        or not target.authenticates
+        or facts.get("auth_enabled") is not False
+    ):
         return None
     return f"service {resource.name} ({facts['target']}) has authentication off; every non-local webservice requires a key. Set auth_enabled: true in its deploy settings (ACI defaults to false)."
 
@@ -112,7 +135,7 @@ def _deployed_images(resource: Resource) -> list[Any]:
     if resource.type == LOCAL_WEBSERVICE:
         return [resource.inputs.get("image")]
     if resource.type == K8S_DEPLOYMENT:
-        pod = (((resource.inputs.get("spec") or {}).get("template") or {}).get("spec") or {})
+        pod = ((resource.inputs.get("spec") or {}).get("template") or {}).get("spec") or {}
         return [c.get("image") for c in (pod.get("containers") or []) + (pod.get("initContainers") or [])]
     if resource.type == CONTAINER_GROUP:
         return [c.get("image") for c in resource.inputs.get("containers") or [] if isinstance(c, dict)]
@@ -133,7 +156,11 @@ def images_pinned_by_digest(resource: Resource, params: dict[str, Any]) -> str |
 def promoted_release_in_production(resource: Resource, params: dict[str, Any]) -> str | None:
     """Staging and prod run a release promoted from the stage before, not an image of their own."""
     facts = resource.inputs
-    if resource.type != WEBSERVICE or facts.get("stack") not in params["release_stacks"] or facts.get("image_source") != "build":
+    if (
+        resource.type != WEBSERVICE
+        or facts.get("stack") not in params["release_stacks"]
+        or facts.get("image_source") != "build"
+    ):
         return None
     return f"service {resource.name} in stack {facts['stack']} builds its own image; promote the release that ran in the stage before (modelstack promote --from <stage> --to {facts['stack']})."
 
@@ -142,15 +169,24 @@ def _container_sizing(resource: Resource) -> list[tuple[str, Any, Any, Any, Any]
     """(container, cpu request, memory request, cpu limit, memory limit), comparable units."""
     if resource.type == WEBSERVICE and "cpu_cores" in resource.inputs:  # a target that sizes its containers
         f = resource.inputs
-        return [(resource.name, f.get("cpu_cores"), f.get("memory_gb"), f.get("cpu_cores_limit"), f.get("memory_gb_limit"))]
+        return [
+            (resource.name, f.get("cpu_cores"), f.get("memory_gb"), f.get("cpu_cores_limit"), f.get("memory_gb_limit"))
+        ]
     if resource.type == K8S_DEPLOYMENT:
-        pod = (((resource.inputs.get("spec") or {}).get("template") or {}).get("spec") or {})
+        pod = ((resource.inputs.get("spec") or {}).get("template") or {}).get("spec") or {}
         rows = []
         for c in pod.get("containers") or []:
             res = c.get("resources") or {}
             req, lim = res.get("requests") or {}, res.get("limits") or {}
-            rows.append((c.get("name"), quantity(req.get("cpu")) if "cpu" in req else None, quantity(req.get("memory")) if "memory" in req else None,
-                         quantity(lim.get("cpu")) if "cpu" in lim else None, quantity(lim.get("memory")) if "memory" in lim else None))
+            rows.append(
+                (
+                    c.get("name"),
+                    quantity(req.get("cpu")) if "cpu" in req else None,
+                    quantity(req.get("memory")) if "memory" in req else None,
+                    quantity(lim.get("cpu")) if "cpu" in lim else None,
+                    quantity(lim.get("memory")) if "memory" in lim else None,
+                )
+            )
         return rows
     if resource.type == CONTAINER_GROUP:
         rows = []
@@ -184,12 +220,23 @@ def autoscale_bounds(resource: Resource, params: dict[str, Any]) -> str | None:
     ceiling = int(params["max_replicas"])
     if resource.type == WEBSERVICE and resource.inputs.get("autoscale_enabled"):
         f = resource.inputs
-        low, high, target = f.get("autoscale_min_replicas"), f.get("autoscale_max_replicas"), f.get("autoscale_target_utilization")
+        low, high, target = (
+            f.get("autoscale_min_replicas"),
+            f.get("autoscale_max_replicas"),
+            f.get("autoscale_target_utilization"),
+        )
     elif resource.type == K8S_HPA:
         spec = resource.inputs.get("spec") or {}
         low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
         metrics = spec.get("metrics") or []
-        target = next((((m.get("resource") or {}).get("target") or {}).get("averageUtilization") for m in metrics if m.get("type") == "Resource"), None)
+        target = next(
+            (
+                ((m.get("resource") or {}).get("target") or {}).get("averageUtilization")
+                for m in metrics
+                if m.get("type") == "Resource"
+            ),
+            None,
+        )
     else:
         return None
     if not (is_known(low) and is_known(high)):
@@ -212,7 +259,12 @@ def tls_on_public_production_endpoints(resource: Resource, params: dict[str, Any
     """A production endpoint reachable from the internet is served over TLS."""
     f = resource.inputs
     target = _target(f)
-    if resource.type != WEBSERVICE or f.get("stack") not in params["production_stacks"] or target is None or not target.authenticates:
+    if (
+        resource.type != WEBSERVICE
+        or f.get("stack") not in params["production_stacks"]
+        or target is None
+        or not target.authenticates
+    ):
         return None
     if not f.get("public") or f.get("tls_enabled"):
         return None
@@ -243,17 +295,91 @@ def allowed_locations(resource: Resource, params: dict[str, Any]) -> str | None:
 
 
 CORE_POLICIES: tuple[Policy, ...] = (
-    Policy("aks-production-min-vcpus", "A production (FastProd) AKS cluster has at least 12 vCPUs.", "mandatory", aks_production_min_vcpus, {"min_vcpus": 12}),
-    Policy("no-aci-in-production", "Production webservices run on AKS, not ACI.", "mandatory", no_aci_in_production, {"production_stacks": ["prod"]}),
-    Policy("webservice-auth-enabled", "Every webservice outside local Docker requires a key or a token.", "mandatory", webservice_auth_enabled),
-    Policy("registry-admin-user-disabled", "Container registries have their admin user disabled.", "mandatory", registry_admin_user_disabled),
-    Policy("images-pinned-by-digest", "Every deployment runs its image by digest, never by a movable tag.", "mandatory", images_pinned_by_digest),
-    Policy("promoted-release-in-production", "Staging and prod run a release promoted from the stage before.", "advisory", promoted_release_in_production, {"release_stacks": ["staging", "prod"]}),
-    Policy("container-resources", "Every container requests CPU and memory, with limits at or above the requests.", "mandatory", container_resources),
-    Policy("autoscale-bounds", "Autoscaling bounds are sane: 1 <= min <= max <= a ceiling, target 1-100%.", "mandatory", autoscale_bounds, {"max_replicas": 100}),
-    Policy("tls-on-public-production-endpoints", "Public production endpoints are served over TLS.", "mandatory", tls_on_public_production_endpoints, {"production_stacks": ["prod"]}),
-    Policy("required-tags", "Azure resources carry the required tags.", "mandatory", required_tags, {"required_tags": ["environment", "managed-by"]}),
-    Policy("allowed-locations", "Azure resources are created only in approved regions.", "mandatory", allowed_locations, {"allowed_locations": ["westeurope", "northeurope", "eastus", "eastus2", "westus2", "uksouth", "swedencentral"]}),
+    Policy(
+        "aks-production-min-vcpus",
+        "A production (FastProd) AKS cluster has at least 12 vCPUs.",
+        "mandatory",
+        aks_production_min_vcpus,
+        {"min_vcpus": 12},
+    ),
+    Policy(
+        "no-aci-in-production",
+        "Production webservices run on AKS, not ACI.",
+        "mandatory",
+        no_aci_in_production,
+        {"production_stacks": ["prod"]},
+    ),
+    Policy(
+        "webservice-auth-enabled",
+        "Every webservice outside local Docker requires a key or a token.",
+        "mandatory",
+        webservice_auth_enabled,
+    ),
+    Policy(
+        "registry-admin-user-disabled",
+        "Container registries have their admin user disabled.",
+        "mandatory",
+        registry_admin_user_disabled,
+    ),
+    Policy(
+        "images-pinned-by-digest",
+        "Every deployment runs its image by digest, never by a movable tag.",
+        "mandatory",
+        images_pinned_by_digest,
+    ),
+    Policy(
+        "promoted-release-in-production",
+        "Staging and prod run a release promoted from the stage before.",
+        "advisory",
+        promoted_release_in_production,
+        {"release_stacks": ["staging", "prod"]},
+    ),
+    Policy(
+        "container-resources",
+        "Every container requests CPU and memory, with limits at or above the requests.",
+        "mandatory",
+        container_resources,
+    ),
+    Policy(
+        "autoscale-bounds",
+        "Autoscaling bounds are sane: 1 <= min <= max <= a ceiling, target 1-100%.",
+        "mandatory",
+        autoscale_bounds,
+        {"max_replicas": 100},
+    ),
+    Policy(
+        "tls-on-public-production-endpoints",
+        "Public production endpoints are served over TLS.",
+        "mandatory",
+        tls_on_public_production_endpoints,
+        {"production_stacks": ["prod"]},
+    ),
+    Policy(
+        "required-tags",
+        "Azure resources carry the required tags.",
+        "mandatory",
+        required_tags,
+        {"required_tags": ["environment", "managed-by"]},
+    ),
+    Policy(
+        "allowed-locations",
+        "Azure resources are created only in approved regions.",
+        "mandatory",
+        allowed_locations,
+        {
+            "allowed_locations": [
+                "westeurope",
+                "northeurope",
+                "eastus",
+                "eastus2",
+                "westus2",
+                "uksouth",
+                "swedencentral",
+            ]
+        },
+    ),
 )
 # Every policy: the core ones, then each target's own (the resources only that target declares).
-POLICIES: tuple[Policy, ...] = CORE_POLICIES + tuple(policy for target in registry.all_targets() for policy in target.policies)
+POLICIES: tuple[Policy, ...] = CORE_POLICIES + tuple(
+    policy for target in registry.all_targets() for policy in target.policies
+)

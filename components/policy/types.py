@@ -28,7 +28,11 @@ class Policy:
 
     def config_schema(self) -> dict[str, Any]:
         """JSON-schema properties of the parameters, for CrossGuard's policy config."""
-        return {key: {"type": _json_type(value), "default": value} | ({"items": {"type": "string"}} if isinstance(value, list) else {}) for key, value in self.parameters.items()}
+        return {
+            key: {"type": _json_type(value), "default": value}
+            | ({"items": {"type": "string"}} if isinstance(value, list) else {})
+            for key, value in self.parameters.items()
+        }
 
 
 def _json_type(value: Any) -> str:
@@ -43,4 +47,9 @@ class Violation:
     message: str
 
     def as_json(self) -> dict[str, str]:
-        return {"policy": self.policy, "enforcement": self.enforcement, "resource": self.resource, "message": self.message}
+        return {
+            "policy": self.policy,
+            "enforcement": self.enforcement,
+            "resource": self.resource,
+            "message": self.message,
+        }

@@ -57,7 +57,11 @@ class ServiceKeys:
 
     def as_output(self) -> dict[str, pulumi.Output[str]]:
         """The stack output `service_keys.<service>`, and the files of the keys' Secret on AKS."""
-        present = {contract.PRIMARY_KEY_FILE: self.primary, contract.SECONDARY_KEY_FILE: self.secondary, TOKEN_KEY_FILE: self.token_signing_key}
+        present = {
+            contract.PRIMARY_KEY_FILE: self.primary,
+            contract.SECONDARY_KEY_FILE: self.secondary,
+            TOKEN_KEY_FILE: self.token_signing_key,
+        }
         return {name: value for name, value in present.items() if value is not None}
 
 
@@ -65,7 +69,12 @@ def declare_keys(service: str, deploy: KeyAuthParameters, parent: pulumi.Resourc
     """The service's keys when key auth is on (the configured ones, else generated ones), or the
     signing key of its tokens when token auth is (generated; `pulumi up --replace` rotates it)."""
     if token_auth_enabled(deploy):
-        signing = random.RandomPassword(f"{service}-token-signing-key", length=TOKEN_KEY_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=parent))
+        signing = random.RandomPassword(
+            f"{service}-token-signing-key",
+            length=TOKEN_KEY_LENGTH,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
         return ServiceKeys(token_signing_key=pulumi.Output.secret(signing.result))
     if not key_auth_enabled(deploy):
         return None
@@ -73,7 +82,9 @@ def declare_keys(service: str, deploy: KeyAuthParameters, parent: pulumi.Resourc
     def key(which: str, configured) -> pulumi.Output[str]:
         if configured is not None:
             return pulumi.Output.secret(configured.get_secret_value())
-        generated = random.RandomPassword(f"{service}-{which}-key", length=KEY_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=parent))
+        generated = random.RandomPassword(
+            f"{service}-{which}-key", length=KEY_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=parent)
+        )
         return pulumi.Output.secret(generated.result)
 
     return ServiceKeys(primary=key("primary", deploy.primary_key), secondary=key("secondary", deploy.secondary_key))

@@ -36,7 +36,11 @@ def aci_state(provisioning_state: str | None, instance_state: str | None) -> str
     instance = (instance_state or "").lower()
     if provisioning == "failed" or instance == "failed":
         return "Failed"
-    if provisioning in ("", "pending", "creating", "updating", "repairing", "accepted") or instance in ("", "pending", "waiting"):
+    if provisioning in ("", "pending", "creating", "updating", "repairing", "accepted") or instance in (
+        "",
+        "pending",
+        "waiting",
+    ):
         return "Transitioning"
     if instance == "running":
         return "Healthy"
@@ -48,7 +52,11 @@ def deployment_state(status: Any) -> str:
     if status is None:
         return "Transitioning"
     conditions = {_get(c, "type", "type"): c for c in (_get(status, "conditions", "conditions") or [])}
-    progressing, failure, available = conditions.get("Progressing"), conditions.get("ReplicaFailure"), conditions.get("Available")
+    progressing, failure, available = (
+        conditions.get("Progressing"),
+        conditions.get("ReplicaFailure"),
+        conditions.get("Available"),
+    )
     if progressing is not None and _get(progressing, "reason", "reason") == "ProgressDeadlineExceeded":
         return "Failed"
     if failure is not None and _get(failure, "status", "status") == "True":
@@ -56,7 +64,12 @@ def deployment_state(status: Any) -> str:
     wanted = _get(status, "replicas", "replicas") or 0
     ready = _get(status, "ready_replicas", "readyReplicas") or 0
     updated = _get(status, "updated_replicas", "updatedReplicas") or 0
-    if available is not None and _get(available, "status", "status") == "True" and ready >= wanted and updated >= wanted:
+    if (
+        available is not None
+        and _get(available, "status", "status") == "True"
+        and ready >= wanted
+        and updated >= wanted
+    ):
         return "Healthy"
     if available is not None and _get(available, "status", "status") == "False":
         return "Unhealthy"

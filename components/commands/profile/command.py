@@ -51,7 +51,10 @@ def _fail(err: Console, error: ModelstackError) -> None:
 
 def _fields_table(report: ProfileReport) -> Table:
     rec = report.recommendation
-    table = Table(title=f"profile of {report.service} (stack {report.stack}): {report.cpu:g} CPU, {report.memory_gb:g} GB", title_justify="left")
+    table = Table(
+        title=f"profile of {report.service} (stack {report.stack}): {report.cpu:g} CPU, {report.memory_gb:g} GB",
+        title_justify="left",
+    )
     table.add_column("field (Azure ML)")
     table.add_column("value", justify="right")
     table.add_column("", style="dim")
@@ -74,15 +77,33 @@ def _fields_table(report: ProfileReport) -> Table:
 
 def _levels_table(report: ProfileReport) -> Table:
     table = Table(title="by concurrency level", title_justify="left")
-    for column in ("concurrency", "req/s", "mean ms", "p50 ms", "p95 ms", "p99 ms", "failed", "cores", "GB", "throttled"):
+    for column in (
+        "concurrency",
+        "req/s",
+        "mean ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "failed",
+        "cores",
+        "GB",
+        "throttled",
+    ):
         table.add_column(column, justify="right")
     for level in report.levels:
         load, usage = level.load, level.usage
         marker = " *" if level is report.recommendation.level else ""
         table.add_row(
-            f"{level.concurrency}{marker}", f"{load.queries_per_second:.0f}", f"{load.latency_ms['mean']:.2f}", f"{load.latency_ms['p50']:.2f}",
-            f"{load.latency_ms['p95']:.2f}", f"{load.latency_ms['p99']:.2f}", str(load.total - load.succeeded),
-            f"{usage.cpu_mean:.2f}", f"{usage.memory_max_bytes / 1024**3:.2f}", f"{usage.throttled_share:.0%}",
+            f"{level.concurrency}{marker}",
+            f"{load.queries_per_second:.0f}",
+            f"{load.latency_ms['mean']:.2f}",
+            f"{load.latency_ms['p50']:.2f}",
+            f"{load.latency_ms['p95']:.2f}",
+            f"{load.latency_ms['p99']:.2f}",
+            str(load.total - load.succeeded),
+            f"{usage.cpu_mean:.2f}",
+            f"{usage.memory_max_bytes / 1024**3:.2f}",
+            f"{usage.throttled_share:.0%}",
         )
     return table
 
@@ -108,18 +129,35 @@ def _print_report(out: Console, report: ProfileReport) -> None:
     out.print(deploy_snippet(report.stack, report.service, deploy_suggestion(report.recommendation)), markup=False)
     out.print(f"\nreport: {report.files['json']}\nchart:  {report.files['chart']}", markup=False)
     built = "built" if report.image_built else "reused"
-    out.print(f"profiled in {report.run_seconds:.1f}s (image {built}, cold start {report.cold_start_seconds:.1f}s)", markup=False)
+    out.print(
+        f"profiled in {report.run_seconds:.1f}s (image {built}, cold start {report.cold_start_seconds:.1f}s)",
+        markup=False,
+    )
 
 
 def profile(
     service: str = typer.Argument(..., help="The service to profile (declared in Pulumi.yaml or the stack's file)."),
-    stack: str = typer.Option(..., "--stack", help="The stack whose config to use (a file stacks/Pulumi.<stack>.yaml)."),
-    data: Path = typer.Option(..., "--data", help="Request bodies, one JSON document per line (Azure ML's profiling dataset)."),
+    stack: str = typer.Option(
+        ..., "--stack", help="The stack whose config to use (a file stacks/Pulumi.<stack>.yaml)."
+    ),
+    data: Path = typer.Option(
+        ..., "--data", help="Request bodies, one JSON document per line (Azure ML's profiling dataset)."
+    ),
     cpu: float = typer.Option(DEFAULT_CPU, "--cpu", help="CPU cores the container may use (docker's --cpus)."),
-    memory_gb: float = typer.Option(DEFAULT_MEMORY_GB, "--memory-gb", help="Memory limit of the container in GB (no swap)."),
-    duration: float = typer.Option(DEFAULT_DURATION_SECONDS, "--duration", help="Seconds of load per concurrency level (2-60)."),
-    concurrency: str = typer.Option(DEFAULT_CONCURRENCY, "--concurrency", help="Requests in flight per level: a list (1,4,16) or a doubling range (1-32)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Folder for profile.json and profile.png [default: .modelstack/profiles/<stack>-<service>]."),
+    memory_gb: float = typer.Option(
+        DEFAULT_MEMORY_GB, "--memory-gb", help="Memory limit of the container in GB (no swap)."
+    ),
+    duration: float = typer.Option(
+        DEFAULT_DURATION_SECONDS, "--duration", help="Seconds of load per concurrency level (2-60)."
+    ),
+    concurrency: str = typer.Option(
+        DEFAULT_CONCURRENCY,
+        "--concurrency",
+        help="Requests in flight per level: a list (1,4,16) or a doubling range (1-32).",
+    ),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Folder for profile.json and profile.png [default: .modelstack/profiles/<stack>-<service>]."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (progress still goes to stderr)."),
 ) -> None:
     """Profile a service locally: its image under CPU and memory limits, a real load generator,
@@ -131,7 +169,17 @@ def profile(
     try:
         levels = parse_concurrency(concurrency)
         project_dir = find_project_dir()
-        report = run_profile(service=service, stack=stack, data=data, cpu=cpu, memory_gb=memory_gb, duration=duration, concurrency=levels, project_dir=project_dir, log=stderr_log)
+        report = run_profile(
+            service=service,
+            stack=stack,
+            data=data,
+            cpu=cpu,
+            memory_gb=memory_gb,
+            duration=duration,
+            concurrency=levels,
+            project_dir=project_dir,
+            log=stderr_log,
+        )
         write_report_files(report, out_dir or project_dir / PROFILES_DIR / f"{stack}-{service}")
     except ModelstackError as error:
         _fail(err, error)

@@ -23,7 +23,9 @@ def find_built_image(client, context_digest: str) -> str | None:
     return images[0].id if images else None
 
 
-def ensure_profile_image(client, project_dir: Path, config, service: str, log: Callable[[str], None]) -> tuple[str, bool]:
+def ensure_profile_image(
+    client, project_dir: Path, config, service: str, log: Callable[[str], None]
+) -> tuple[str, bool]:
     """(image id, whether it was built now): the service's image, built only when missing."""
     from components.image.build_context import build_context
     from components.image.builder import build
@@ -40,7 +42,15 @@ def ensure_profile_image(client, project_dir: Path, config, service: str, log: C
 
 
 @contextmanager
-def profiled_container(client, image: str, service: str, cpu: float, memory_gb: float, log: Callable[[str], None], environment: dict[str, str] | None = None) -> Iterator[tuple[Any, int, float]]:
+def profiled_container(
+    client,
+    image: str,
+    service: str,
+    cpu: float,
+    memory_gb: float,
+    log: Callable[[str], None],
+    environment: dict[str, str] | None = None,
+) -> Iterator[tuple[Any, int, float]]:
     """The image running under the limits with its port on 127.0.0.1 (and `environment`, e.g. WORKER_COUNT); removed afterwards.
     Yields (container, port, seconds from start to Healthy)."""
     from components.targets.local.webservice import CONTAINER_PORT, free_port, wait_until_healthy
@@ -75,9 +85,18 @@ def preflight(port: int, body: str, service: str) -> None:
     import requests
 
     try:
-        answer = requests.post(f"http://127.0.0.1:{port}/score", data=body.encode(), headers={"Content-Type": "application/json"}, timeout=REQUEST_TIMEOUT_SECONDS)
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/score",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
     except requests.RequestException as exc:
-        raise DeploymentError(f"service {service} did not answer the first request body: {exc}", rule="the service answers POST /score", fix="look at the container's log (docker logs) for what init() or run() raised") from None
+        raise DeploymentError(
+            f"service {service} did not answer the first request body: {exc}",
+            rule="the service answers POST /score",
+            fix="look at the container's log (docker logs) for what init() or run() raised",
+        ) from None
     if not 200 <= answer.status_code < 300:
         raise ModelstackError(
             f"service {service} answered HTTP {answer.status_code} to the first request body: {answer.text.strip()[:300]}",
@@ -91,10 +110,16 @@ def _container_alive(container, service: str) -> None:
     container.reload()
     if container.status != "running":
         state = container.attrs.get("State", {})
-        why = "it ran out of memory (OOM-killed)" if state.get("OOMKilled") else f"it exited with code {state.get('ExitCode')}"
+        why = (
+            "it ran out of memory (OOM-killed)"
+            if state.get("OOMKilled")
+            else f"it exited with code {state.get('ExitCode')}"
+        )
         tail = container.logs(tail=20).decode(errors="replace").rstrip()
         raise DeploymentError(
             f"service {service} stopped during the profile: {why}. Last log lines:\n{tail}",
             rule="the service must keep running under the profile's limits",
-            fix="profile again with a larger --memory-gb" if state.get("OOMKilled") else "fix what the log shows, then profile again",
+            fix="profile again with a larger --memory-gb"
+            if state.get("OOMKilled")
+            else "fix what the log shows, then profile again",
         )

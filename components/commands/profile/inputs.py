@@ -47,13 +47,22 @@ def read_request_bodies(path: Path) -> list[str]:
     rule = "the profiling data is a file of request bodies, one JSON document per line (Azure ML's profiling dataset)"
     example = "examples/diabetes/sample-requests.jsonl"
     if not path.exists() and not path.is_symlink():
-        raise ModelstackError(f"{path} does not exist", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}")
+        raise ModelstackError(
+            f"{path} does not exist", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}"
+        )
     if path.is_dir():
-        raise ModelstackError(f"{path} is a folder, not a file", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}")
+        raise ModelstackError(
+            f"{path} is a folder, not a file",
+            key=DATA_KEY,
+            rule=rule,
+            fix=f"pass a file of request bodies, e.g. {example}",
+        )
     try:
         text = reading.read_text(path, limit=reading.MAX_DOCUMENT_BYTES, rule=rule, error=ModelstackError, key=DATA_KEY)
     except FileNotFoundError:  # a dangling link
-        raise ModelstackError(f"{path} does not exist", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}") from None
+        raise ModelstackError(
+            f"{path} does not exist", key=DATA_KEY, rule=rule, fix=f"pass a file of request bodies, e.g. {example}"
+        ) from None
     lines = text.splitlines()
     bodies = []
     for number, line in enumerate(lines, start=1):
@@ -69,10 +78,20 @@ def read_request_bodies(path: Path) -> list[str]:
                 fix=f"make line {number} one JSON request body on a single line, or remove it",
             ) from None
         except RecursionError:
-            raise ModelstackError(f"line {number} of {path} nests too deep to be read", key=DATA_KEY, rule=rule, fix=f"make line {number} a request body of reasonable depth") from None
+            raise ModelstackError(
+                f"line {number} of {path} nests too deep to be read",
+                key=DATA_KEY,
+                rule=rule,
+                fix=f"make line {number} a request body of reasonable depth",
+            ) from None
         bodies.append(line.strip())
     if not bodies:
-        raise ModelstackError(f"{path} holds no request bodies", key=DATA_KEY, rule=rule, fix=f"add at least one line with a JSON request body, as in {example}")
+        raise ModelstackError(
+            f"{path} holds no request bodies",
+            key=DATA_KEY,
+            rule=rule,
+            fix=f"add at least one line with a JSON request body, as in {example}",
+        )
     return bodies
 
 
@@ -85,29 +104,71 @@ def parse_concurrency(text: str) -> list[int]:
         try:
             first, last = int(low), int(high) if dash else int(low)
         except ValueError:
-            raise ModelstackError(f"'{item}' is not a level or a range", key=CONCURRENCY_KEY, rule=rule, fix=f"write it as {DEFAULT_CONCURRENCY} or 1-16") from None
+            raise ModelstackError(
+                f"'{item}' is not a level or a range",
+                key=CONCURRENCY_KEY,
+                rule=rule,
+                fix=f"write it as {DEFAULT_CONCURRENCY} or 1-16",
+            ) from None
         if not 1 <= first <= last <= MAX_CONCURRENCY:
-            raise ModelstackError(f"'{item}' is out of range", key=CONCURRENCY_KEY, rule=rule, fix=f"use levels between 1 and {MAX_CONCURRENCY}, low end first")
+            raise ModelstackError(
+                f"'{item}' is out of range",
+                key=CONCURRENCY_KEY,
+                rule=rule,
+                fix=f"use levels between 1 and {MAX_CONCURRENCY}, low end first",
+            )
         level = first
         while level < last:
             levels.add(level)
             level *= 2
         levels.add(last)
     if len(levels) > MAX_LEVELS:
-        raise ModelstackError(f"{len(levels)} levels asked for", key=CONCURRENCY_KEY, rule=rule, fix="profile fewer levels; the doubling range 1-256 is 9 levels")
+        raise ModelstackError(
+            f"{len(levels)} levels asked for",
+            key=CONCURRENCY_KEY,
+            rule=rule,
+            fix="profile fewer levels; the doubling range 1-256 is 9 levels",
+        )
     return sorted(levels)
 
 
-def check_limits(cpu: float, memory_gb: float, duration: float, host_cpus: int, host_memory_gb: float | None = None) -> None:
+def check_limits(
+    cpu: float, memory_gb: float, duration: float, host_cpus: int, host_memory_gb: float | None = None
+) -> None:
     """The container's limits and the run's length, before anything starts."""
     for option, value in (("--cpu", cpu), ("--memory-gb", memory_gb), ("--duration", duration)):
         if not math.isfinite(value):
-            raise ModelstackError(f"{option} {value:g} is not a finite number", key=option, rule="sizes and durations are finite numbers (nan and inf are not)", fix=f"give {option} a number, e.g. {option} 1")
+            raise ModelstackError(
+                f"{option} {value:g} is not a finite number",
+                key=option,
+                rule="sizes and durations are finite numbers (nan and inf are not)",
+                fix=f"give {option} a number, e.g. {option} 1",
+            )
     if not 0.01 <= cpu <= host_cpus:
-        raise ModelstackError(f"--cpu {cpu:g} is outside what this machine has", key="--cpu", rule=f"the container's CPU limit is between 0.01 and this machine's {host_cpus} cores", fix=f"pick --cpu between 0.01 and {host_cpus}; profile larger sizes on a larger machine")
+        raise ModelstackError(
+            f"--cpu {cpu:g} is outside what this machine has",
+            key="--cpu",
+            rule=f"the container's CPU limit is between 0.01 and this machine's {host_cpus} cores",
+            fix=f"pick --cpu between 0.01 and {host_cpus}; profile larger sizes on a larger machine",
+        )
     if memory_gb < MIN_MEMORY_GB:
-        raise ModelstackError(f"--memory-gb {memory_gb:g} is too small", key="--memory-gb", rule=f"the container needs at least {MIN_MEMORY_GB} GB to start the scoring server", fix=f"pick --memory-gb {MIN_MEMORY_GB} or more")
+        raise ModelstackError(
+            f"--memory-gb {memory_gb:g} is too small",
+            key="--memory-gb",
+            rule=f"the container needs at least {MIN_MEMORY_GB} GB to start the scoring server",
+            fix=f"pick --memory-gb {MIN_MEMORY_GB} or more",
+        )
     if host_memory_gb is not None and memory_gb > host_memory_gb:
-        raise ModelstackError(f"--memory-gb {memory_gb:g} is more than this machine has", key="--memory-gb", rule=f"the container's memory limit is at most this machine's {host_memory_gb:.0f} GB", fix=f"pick --memory-gb up to {host_memory_gb:.0f}; profile larger sizes on a larger machine")
+        raise ModelstackError(
+            f"--memory-gb {memory_gb:g} is more than this machine has",
+            key="--memory-gb",
+            rule=f"the container's memory limit is at most this machine's {host_memory_gb:.0f} GB",
+            fix=f"pick --memory-gb up to {host_memory_gb:.0f}; profile larger sizes on a larger machine",
+        )
     if not MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS:
-        raise ModelstackError(f"--duration {duration:g} is out of range", key="--duration", rule=f"each level runs for {MIN_DURATION_SECONDS:g} to {MAX_DURATION_SECONDS:g} seconds (docker stats reads about once a second)", fix="pick a duration in that range (the default, 5 s, keeps a run well under 2 minutes)")
+        raise ModelstackError(
+            f"--duration {duration:g} is out of range",
+            key="--duration",
+            rule=f"each level runs for {MIN_DURATION_SECONDS:g} to {MAX_DURATION_SECONDS:g} seconds (docker stats reads about once a second)",
+            fix="pick a duration in that range (the default, 5 s, keeps a run well under 2 minutes)",
+        )

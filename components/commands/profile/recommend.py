@@ -49,7 +49,6 @@ class LevelResult:
         }
 
 
-
 # --- the recommendation (pure) ------------------------------------------------------------------
 
 
@@ -69,7 +68,10 @@ def recommended_level(levels: list[LevelResult]) -> LevelResult:
             fix="check that the bodies are what the entry script's run() expects (see the service's /swagger.json) and that init() succeeds",
         )
     best = max(level.load.queries_per_second for level in answered)
-    return min((level for level in answered if level.load.queries_per_second >= KNEE_SHARE * best), key=lambda level: level.concurrency)
+    return min(
+        (level for level in answered if level.load.queries_per_second >= KNEE_SHARE * best),
+        key=lambda level: level.concurrency,
+    )
 
 
 def mean_queueing_wait(servers: int, utilization: float) -> float:
@@ -106,7 +108,9 @@ class Recommendation:
     notes: tuple[str, ...] = ()
 
 
-def recommend(levels: list[LevelResult], cpu_limit: float, memory_limit_gb: float, idle_memory_bytes: int = 0) -> Recommendation:
+def recommend(
+    levels: list[LevelResult], cpu_limit: float, memory_limit_gb: float, idle_memory_bytes: int = 0
+) -> Recommendation:
     """Cores, memory and autoscale target for one replica, from the measured levels."""
     level = recommended_level(levels)
     used = level.usage.cpu_mean
@@ -114,7 +118,9 @@ def recommend(levels: list[LevelResult], cpu_limit: float, memory_limit_gb: floa
     cores = max(STEP, round_up(used * CPU_HEADROOM))
     notes = []
     if level.usage.cpu_max == 0:
-        notes.append(f"no docker stats reading covered concurrency {level.concurrency}: the CPU figures are missing; profile again with a longer --duration.")
+        notes.append(
+            f"no docker stats reading covered concurrency {level.concurrency}: the CPU figures are missing; profile again with a longer --duration."
+        )
     if cpu_bound:
         cores = max(cores, round_up(cpu_limit * CPU_HEADROOM))
         notes.append(
@@ -126,14 +132,26 @@ def recommend(levels: list[LevelResult], cpu_limit: float, memory_limit_gb: floa
     memory_gb = max(STEP, round_up(peak_memory / GB * MEMORY_HEADROOM))
     memory_bound = peak_memory >= MEMORY_BOUND_SHARE * memory_limit_gb * GB
     if memory_bound:
-        notes.append(f"memory peaked at {peak_memory / GB:.2f} GB, close to --memory-gb {memory_limit_gb:g}: profile again with more memory before trusting {memory_gb:g} GB.")
+        notes.append(
+            f"memory peaked at {peak_memory / GB:.2f} GB, close to --memory-gb {memory_limit_gb:g}: profile again with more memory before trusting {memory_gb:g} GB."
+        )
     failed = sum(lv.load.total - lv.load.succeeded for lv in levels)
     if failed:
-        notes.append(f"{failed} request(s) failed or timed out: see the levels table; failures are not counted in the throughput.")
-    return Recommendation(level, cores, memory_gb, autoscale_target(level.concurrency), cpu_bound, memory_bound, tuple(notes))
+        notes.append(
+            f"{failed} request(s) failed or timed out: see the levels table; failures are not counted in the throughput."
+        )
+    return Recommendation(
+        level, cores, memory_gb, autoscale_target(level.concurrency), cpu_bound, memory_bound, tuple(notes)
+    )
 
 
-def profile_fields(levels: list[LevelResult], recommendation: Recommendation, cpu_limit: float, memory_limit_gb: float, idle_memory_bytes: int = 0) -> dict[str, Any]:
+def profile_fields(
+    levels: list[LevelResult],
+    recommendation: Recommendation,
+    cpu_limit: float,
+    memory_limit_gb: float,
+    idle_memory_bytes: int = 0,
+) -> dict[str, Any]:
     """Azure ML's profile result fields, by their Azure ML names."""
     load = recommendation.level.load
     total = sum(level.load.total for level in levels)
@@ -167,6 +185,15 @@ def deploy_suggestion(recommendation: Recommendation) -> dict[str, Any]:
 
 def deploy_snippet(stack: str, service: str, suggestion: dict[str, Any]) -> str:
     """The suggestion as the lines of stacks/Pulumi.<stack>.yaml it belongs in."""
-    lines = [f"# stacks/Pulumi.{stack}.yaml (target aks; on aci, cpu_cores and memory_gb only)", "config:", "  modelstack:services:", f"    {service}:", "      deploy:"]
-    lines += [f"        {key}: {value:g}" if isinstance(value, float) else f"        {key}: {value}" for key, value in suggestion.items()]
+    lines = [
+        f"# stacks/Pulumi.{stack}.yaml (target aks; on aci, cpu_cores and memory_gb only)",
+        "config:",
+        "  modelstack:services:",
+        f"    {service}:",
+        "      deploy:",
+    ]
+    lines += [
+        f"        {key}: {value:g}" if isinstance(value, float) else f"        {key}: {value}"
+        for key, value in suggestion.items()
+    ]
     return "\n".join(lines)

@@ -27,7 +27,6 @@ What the figures mean:
 The decisions are pure functions (tested without Docker); the rest drives Docker and wrk.
 """
 
-
 from __future__ import annotations
 
 import os
@@ -132,7 +131,6 @@ class ProfileReport:
         }
 
 
-
 def run_profile(
     *,
     service: str,
@@ -152,7 +150,9 @@ def run_profile(
     started = time.monotonic()
     levels_wanted = concurrency or parse_concurrency(DEFAULT_CONCURRENCY)
     bodies = read_request_bodies(data)
-    check_limits(cpu, memory_gb, duration, os.cpu_count() or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB)
+    check_limits(
+        cpu, memory_gb, duration, os.cpu_count() or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
+    )
     config = load_from_files(stack, project_dir)
     if service not in config.services:
         raise ConfigError(
@@ -169,7 +169,9 @@ def run_profile(
     levels: list[LevelResult] = []
     with tempfile.TemporaryDirectory(prefix="modelstack-profile-") as scratch:
         bodies_file, script = write_wrk_files(Path(scratch), bodies)
-        with profiled_container(client, image, service, cpu, memory_gb, log, environment={"WORKER_COUNT": str(server["workers"])}) as (container, port, cold_start):
+        with profiled_container(
+            client, image, service, cpu, memory_gb, log, environment={"WORKER_COUNT": str(server["workers"])}
+        ) as (container, port, cold_start):
             preflight(port, bodies[0], service)
             sampler = UsageSampler(docker_client(), container.id).start()
             url = f"http://127.0.0.1:{port}"
@@ -185,7 +187,9 @@ def run_profile(
                     time.sleep(0.3)  # let the stats reading that covers the level's end arrive
                     usage = usage_between(sampler.samples, level_started, level_ended)
                     levels.append(LevelResult(level, load, usage))
-                    log(f"  {load.queries_per_second:.0f} req/s, p50 {load.latency_ms['p50']:.1f} ms, p99 {load.latency_ms['p99']:.1f} ms, {usage.cpu_mean:.2f} cores, {usage.memory_max_bytes / GB:.2f} GB")
+                    log(
+                        f"  {load.queries_per_second:.0f} req/s, p50 {load.latency_ms['p50']:.1f} ms, p99 {load.latency_ms['p99']:.1f} ms, {usage.cpu_mean:.2f} cores, {usage.memory_max_bytes / GB:.2f} GB"
+                    )
             finally:
                 sampler.stop()
                 sampler.client.close()
@@ -196,8 +200,20 @@ def run_profile(
         "loadAverageAfter": [round(x, 2) for x in os.getloadavg()],
     }
     return ProfileReport(
-        service=service, stack=stack, image=image, image_built=built, data=str(data), bodies=len(bodies),
-        cpu=cpu, memory_gb=memory_gb, duration=duration, levels=levels, recommendation=recommendation,
-        idle_memory_bytes=idle_memory, cold_start_seconds=cold_start, run_seconds=time.monotonic() - started, machine=machine,
+        service=service,
+        stack=stack,
+        image=image,
+        image_built=built,
+        data=str(data),
+        bodies=len(bodies),
+        cpu=cpu,
+        memory_gb=memory_gb,
+        duration=duration,
+        levels=levels,
+        recommendation=recommendation,
+        idle_memory_bytes=idle_memory,
+        cold_start_seconds=cold_start,
+        run_seconds=time.monotonic() - started,
+        machine=machine,
         server=server,
     )

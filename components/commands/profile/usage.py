@@ -75,7 +75,6 @@ def usage_between(samples: list[UsageSample], start: float, end: float) -> Usage
     )
 
 
-
 class UsageSampler:
     """Reads a container's `docker stats` stream in a thread until stopped or the container goes."""
 

@@ -49,8 +49,6 @@ end
 """
 
 
-
-
 @dataclass(frozen=True)
 class LoadResult:
     """What wrk measured at one concurrency level."""
@@ -79,7 +77,7 @@ def parse_wrk_output(stdout: str) -> LoadResult:
     """The summary line our wrk script prints (see WRK_SCRIPT)."""
     for line in stdout.splitlines():
         if line.startswith(WRK_MARKER):
-            raw = json.loads(line[len(WRK_MARKER):])
+            raw = json.loads(line[len(WRK_MARKER) :])
             errors = raw["errors"]
             latency = {name: value / 1000.0 for name, value in raw["latency_us"].items()}
             return LoadResult(
@@ -91,7 +89,6 @@ def parse_wrk_output(stdout: str) -> LoadResult:
                 latency_ms=latency,
             )
     raise ValueError(f"no '{WRK_MARKER.strip()}' line in wrk's output: {stdout.strip()[-300:]!r}")
-
 
 
 def require_wrk() -> str:
@@ -106,18 +103,48 @@ def require_wrk() -> str:
     return found
 
 
-def run_wrk(url: str, bodies_file: Path, script: Path, concurrency: int, seconds: float, path: str = "/score", headers: dict[str, str] | None = None) -> LoadResult:
+def run_wrk(
+    url: str,
+    bodies_file: Path,
+    script: Path,
+    concurrency: int,
+    seconds: float,
+    path: str = "/score",
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
     """One closed-loop level with wrk against `url`, cycling through the bodies."""
-    command = [require_wrk(), "-t", "1", "-c", str(concurrency), "-d", f"{seconds:g}s", "--timeout", f"{REQUEST_TIMEOUT_SECONDS}s", "-s", str(script)]
+    command = [
+        require_wrk(),
+        "-t",
+        "1",
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        f"{REQUEST_TIMEOUT_SECONDS}s",
+        "-s",
+        str(script),
+    ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     command += [url, "--", str(bodies_file), path]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + REQUEST_TIMEOUT_SECONDS + 20)
     except subprocess.TimeoutExpired:
-        raise ModelstackError(f"wrk did not finish a {seconds:g}s level", key="wrk", rule="each level ends after its duration", fix="check the machine's load and run again") from None
+        raise ModelstackError(
+            f"wrk did not finish a {seconds:g}s level",
+            key="wrk",
+            rule="each level ends after its duration",
+            fix="check the machine's load and run again",
+        ) from None
     if done.returncode != 0:
-        raise ModelstackError(f"wrk failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-400:]}", key="wrk", rule="wrk must reach the service on 127.0.0.1", fix="check that the container is running and the port is free")
+        raise ModelstackError(
+            f"wrk failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-400:]}",
+            key="wrk",
+            rule="wrk must reach the service on 127.0.0.1",
+            fix="check that the container is running and the port is free",
+        )
     return parse_wrk_output(done.stdout)
 
 

@@ -41,7 +41,9 @@ class AciContainer:
 
 def container_args(container: AciContainer) -> dict[str, Any]:
     variables: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(container.environment.items())]
-    variables += [{"name": k, "secure_value": pulumi.Output.secret(v)} for k, v in sorted(container.secure_environment.items())]
+    variables += [
+        {"name": k, "secure_value": pulumi.Output.secret(v)} for k, v in sorted(container.secure_environment.items())
+    ]
     args: dict[str, Any] = {
         "name": container.name,
         "image": container.image,
@@ -55,7 +57,10 @@ def container_args(container: AciContainer) -> dict[str, Any]:
 
 
 def ip_address_args(ports: Sequence[int], dns_name_label: str | None, private: bool) -> dict[str, Any]:
-    address: dict[str, Any] = {"type": "Private" if private else "Public", "ports": [{"port": port, "protocol": "TCP"} for port in ports]}
+    address: dict[str, Any] = {
+        "type": "Private" if private else "Public",
+        "ports": [{"port": port, "protocol": "TCP"} for port in ports],
+    }
     if dns_name_label and not private:
         address.update(dns_name_label=dns_name_label, auto_generated_domain_name_label_scope=DNS_LABEL_SCOPE)
     return address
@@ -91,7 +96,12 @@ class AciGroup(pulumi.ComponentResource):
             raise ValueError("pull images with a registry identity or with registry credentials: exactly one of them")
         if dns_name_label and subnet_id is not None:
             raise ValueError("a container group in a vnet has a private IP only, without a DNS label")
-        super().__init__("modelstack:aci:AciGroup", name, {"group_name": group_name, "containers": [c.name for c in containers], "restart_policy": restart_policy}, opts)
+        super().__init__(
+            "modelstack:aci:AciGroup",
+            name,
+            {"group_name": group_name, "containers": [c.name for c in containers], "restart_policy": restart_policy},
+            opts,
+        )
         ports = sorted({port for container in containers for port in container.ports})
         arguments: dict[str, Any] = dict(
             container_group_name=group_name,
@@ -107,12 +117,22 @@ class AciGroup(pulumi.ComponentResource):
             arguments["identity"] = {"type": "UserAssigned", "user_assigned_identities": [registry_identity_id]}
             arguments["image_registry_credentials"] = [{"server": registry_server, "identity": registry_identity_id}]
         else:
-            arguments["image_registry_credentials"] = [{"server": registry_server, "username": registry_username, "password": pulumi.Output.secret(registry_password)}]
+            arguments["image_registry_credentials"] = [
+                {
+                    "server": registry_server,
+                    "username": registry_username,
+                    "password": pulumi.Output.secret(registry_password),
+                }
+            ]
         if subnet_id is not None:
             arguments["subnet_ids"] = [{"id": subnet_id}]
-        self.group = containerinstance.ContainerGroup(f"{name}-group", **arguments, opts=pulumi.ResourceOptions(parent=self))
+        self.group = containerinstance.ContainerGroup(
+            f"{name}-group", **arguments, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.group_name = self.group.name
         self.group_id = self.group.id
         self.ip_address = self.group.ip_address.apply(lambda address: address.ip if address else None)
         self.fqdn = self.group.ip_address.apply(lambda address: address.fqdn if address else None)
-        self.register_outputs({"group_name": self.group_name, "group_id": self.group_id, "ip_address": self.ip_address, "fqdn": self.fqdn})
+        self.register_outputs(
+            {"group_name": self.group_name, "group_id": self.group_id, "ip_address": self.ip_address, "fqdn": self.fqdn}
+        )

@@ -28,12 +28,21 @@ class AciTarget(Target):
         deploy = service.deploy
         if not isinstance(deploy, AciDeploy):
             return []
-        return check_aci(config, name, deploy) + check_app_insights(name, deploy, service.scoring_server) + check_keys_and_features(name, deploy)
+        return (
+            check_aci(config, name, deploy)
+            + check_app_insights(name, deploy, service.scoring_server)
+            + check_keys_and_features(name, deploy)
+        )
 
     def stack_errors(self, config: StackConfig) -> list[ConfigError]:
         from components.config.naming import aci_name_errors
 
-        return [e for name, service in config.services.items() if service.target == self.name and isinstance(service.deploy, AciDeploy) for e in aci_name_errors(name, service.deploy)]
+        return [
+            e
+            for name, service in config.services.items()
+            if service.target == self.name and isinstance(service.deploy, AciDeploy)
+            for e in aci_name_errors(name, service.deploy)
+        ]
 
     def policy_facts(self, config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
         deploy = deploy_parameters(service, AciDeploy)

@@ -48,8 +48,20 @@ HEALTH_PATH = contract.HEALTH_ROUTE
 CONTAINER_GROUP_TYPE = "azure-native:containerinstance:ContainerGroup"
 # The container's probes. Liveness waits as long as Azure ML's does before it judges a
 # container (init() may load a large model); readiness answers as soon as the server does.
-LIVENESS_PROBE = {"initial_delay_seconds": 310, "period_seconds": 10, "timeout_seconds": 2, "success_threshold": 1, "failure_threshold": 3}
-READINESS_PROBE = {"initial_delay_seconds": 5, "period_seconds": 5, "timeout_seconds": 2, "success_threshold": 1, "failure_threshold": 3}
+LIVENESS_PROBE = {
+    "initial_delay_seconds": 310,
+    "period_seconds": 10,
+    "timeout_seconds": 2,
+    "success_threshold": 1,
+    "failure_threshold": 3,
+}
+READINESS_PROBE = {
+    "initial_delay_seconds": 5,
+    "period_seconds": 5,
+    "timeout_seconds": 2,
+    "success_threshold": 1,
+    "failure_threshold": 3,
+}
 
 
 ACI_WORKER_COUNT = 1
@@ -58,7 +70,11 @@ ACI_SCORING_TIMEOUT_MS = 60_000
 
 def container_environment(deploy: AciDeploy) -> dict[str, str]:
     """The container's plain environment: the server's concurrency and timeout, then the front's settings."""
-    return {contract.WORKER_COUNT_ENV: str(ACI_WORKER_COUNT), contract.SCORING_TIMEOUT_ENV: str(ACI_SCORING_TIMEOUT_MS), **front_environment(deploy)}
+    return {
+        contract.WORKER_COUNT_ENV: str(ACI_WORKER_COUNT),
+        contract.SCORING_TIMEOUT_ENV: str(ACI_SCORING_TIMEOUT_MS),
+        **front_environment(deploy),
+    }
 
 
 # --- pure decisions -------------------------------------------------------------------------------
@@ -98,7 +114,10 @@ def with_probes(tls: bool):
             return None
         declared = args.props["containers"]
         assert isinstance(declared, list)  # AciGroup gives the containers' arguments as a list of dicts
-        containers = [{**container, "liveness_probe": probe(LIVENESS_PROBE, tls), "readiness_probe": probe(READINESS_PROBE, tls)} for container in declared]
+        containers = [
+            {**container, "liveness_probe": probe(LIVENESS_PROBE, tls), "readiness_probe": probe(READINESS_PROBE, tls)}
+            for container in declared
+        ]
         return pulumi.ResourceTransformationResult(props={**args.props, "containers": containers}, opts=args.opts)
 
     return transformation
@@ -152,8 +171,22 @@ class AciWebservice(pulumi.ComponentResource):
         if deploy.enable_app_insights and platform.app_insights is not None:
             secure[APP_INSIGHTS_CONNECTION_STRING_ENV] = platform.app_insights.connection_string
         if deploy.ssl_enabled and deploy.ssl_cert_pem_file and deploy.ssl_key_pem_file:
-            secure[TLS_CERT_ENV] = pulumi.Output.secret(read_project_file(project_dir, deploy.ssl_cert_pem_file, config_key("services", service, "deploy", "ssl_cert_pem_file"), "PEM file"))
-            secure[TLS_KEY_ENV] = pulumi.Output.secret(read_project_file(project_dir, deploy.ssl_key_pem_file, config_key("services", service, "deploy", "ssl_key_pem_file"), "PEM file"))
+            secure[TLS_CERT_ENV] = pulumi.Output.secret(
+                read_project_file(
+                    project_dir,
+                    deploy.ssl_cert_pem_file,
+                    config_key("services", service, "deploy", "ssl_cert_pem_file"),
+                    "PEM file",
+                )
+            )
+            secure[TLS_KEY_ENV] = pulumi.Output.secret(
+                read_project_file(
+                    project_dir,
+                    deploy.ssl_key_pem_file,
+                    config_key("services", service, "deploy", "ssl_key_pem_file"),
+                    "PEM file",
+                )
+            )
         container = AciContainer(
             name=service,
             image=image,
@@ -165,7 +198,9 @@ class AciWebservice(pulumi.ComponentResource):
         )
         subnet_id = None
         if private:
-            subnet_id = pulumi.Output.from_input(platform.resource_group_name).apply(lambda group: subnet_resource_id(platform.subscription_id, group, deploy))
+            subnet_id = pulumi.Output.from_input(platform.resource_group_name).apply(
+                lambda group: subnet_resource_id(platform.subscription_id, group, deploy)
+            )
         self.group = AciGroup(
             service,
             group_name=naming.container_group_name(project, stack, service),
@@ -181,8 +216,14 @@ class AciWebservice(pulumi.ComponentResource):
         )
         group = self.group.group
         self.fqdn = self.group.fqdn
-        self.state = pulumi.Output.all(group.provisioning_state, group.instance_view).apply(lambda values: aci_state(values[0], _field(values[1], "state")))
-        uris = pulumi.Output.all(self.group.fqdn, self.group.ip_address).apply(lambda values: endpoint_uris(deploy, endpoint_host(deploy, values[0], values[1])))
+        self.state = pulumi.Output.all(group.provisioning_state, group.instance_view).apply(
+            lambda values: aci_state(values[0], _field(values[1], "state"))
+        )
+        uris = pulumi.Output.all(self.group.fqdn, self.group.ip_address).apply(
+            lambda values: endpoint_uris(deploy, endpoint_host(deploy, values[0], values[1]))
+        )
         self.scoring_uri = uris.apply(lambda u: u["scoring_uri"])
         self.swagger_uri = uris.apply(lambda u: u["swagger_uri"])
-        self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "fqdn": self.fqdn})
+        self.register_outputs(
+            {"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "fqdn": self.fqdn}
+        )

@@ -23,4 +23,9 @@ def stack_kubeconfig(stack: str, cluster: str | None, stack_outputs: Callable[[]
             rule="pod logs are read with the cluster's kubeconfig, which the stack exports once the cluster exists",
             fix=f"pulumi up --stack {stack}, then ask again",
         )
-    return KubeconfigSource(kubeconfig, None, f"stack output {KUBECONFIGS_OUTPUT}.{cluster}", f"run `pulumi up --stack {stack}` to refresh the cluster's kubeconfig")
+    return KubeconfigSource(
+        kubeconfig,
+        None,
+        f"stack output {KUBECONFIGS_OUTPUT}.{cluster}",
+        f"run `pulumi up --stack {stack}` to refresh the cluster's kubeconfig",
+    )

@@ -108,7 +108,11 @@ def network_profile(spec: ClusterSpec) -> dict[str, Any]:
     docker_bridge_cidr is accepted for Azure ML compatibility but not sent: AKS no longer
     runs a Docker bridge and its API (2025-09-01) has no such property.
     """
-    profile: dict[str, Any] = {"network_plugin": "azure", "load_balancer_sku": "standard", "outbound_type": "loadBalancer"}
+    profile: dict[str, Any] = {
+        "network_plugin": "azure",
+        "load_balancer_sku": "standard",
+        "outbound_type": "loadBalancer",
+    }
     if capacity.in_node_subnet(spec):  # which also decides the nodes' maximum pods (capacity check)
         profile.update(service_cidr=spec.service_cidr, dns_service_ip=spec.dns_service_ip)
     else:
@@ -157,7 +161,10 @@ def rollout_patience_seconds(spec: ClusterSpec) -> int:
 
 def attached_gateway(spec: ClusterSpec) -> GatewaySettings:
     """An attached cluster's own implementation, given the load balancer settings on the Gateway."""
-    return GatewaySettings(spec.gateway_class or AKS_MANAGED_GATEWAY_CLASS, infrastructure_annotations=tuple(sorted(frontend_annotations(spec).items())))
+    return GatewaySettings(
+        spec.gateway_class or AKS_MANAGED_GATEWAY_CLASS,
+        infrastructure_annotations=tuple(sorted(frontend_annotations(spec).items())),
+    )
 
 
 def attach_target(spec: ClusterSpec) -> tuple[str, str]:
@@ -174,7 +181,9 @@ def attach_target(spec: ClusterSpec) -> tuple[str, str]:
     return attach.resource_group, attach.cluster_name
 
 
-def attached_production_error(name: str, spec: ClusterSpec, target: tuple[str, str], pools: list[capacity.NodePool]) -> ConfigError | None:
+def attached_production_error(
+    name: str, spec: ClusterSpec, target: tuple[str, str], pools: list[capacity.NodePool]
+) -> ConfigError | None:
     """The 12-vCPU rule (components.config.capacity) against an attached cluster's live pools;
     None when it holds or the cluster is DevTest."""
     verdict = capacity.production_vcpus(pools, spec.cluster_purpose)
@@ -186,7 +195,12 @@ def attached_production_error(name: str, spec: ClusterSpec, target: tuple[str, s
         if verdict.undecided
         else "add nodes or a larger pool to that cluster (az aks nodepool scale / az aks nodepool add), or set cluster_purpose: DevTest"
     )
-    return ConfigError(f"attached cluster {target[0]}/{target[1]}: {verdict.problem}", key=config_key("clusters", name, "attach"), rule=capacity.PRODUCTION_RULE, fix=fix)
+    return ConfigError(
+        f"attached cluster {target[0]}/{target[1]}: {verdict.problem}",
+        key=config_key("clusters", name, "attach"),
+        rule=capacity.PRODUCTION_RULE,
+        fix=fix,
+    )
 
 
 def _decode_kubeconfig(kubeconfigs) -> str:
@@ -202,18 +216,32 @@ def check_attached_prerequisites(config, kubeconfig_of: Callable[[str, ClusterSp
     from components.targets.kubernetes.prerequisites import check_cluster
 
     kubeconfig_of = kubeconfig_of or attached_kubeconfig
-    used = {service.compute for service in config.services.values() if service.target == "aks" and config.clusters[service.compute].attach is not None}
+    used = {
+        service.compute
+        for service in config.services.values()
+        if service.target == "aks" and config.clusters[service.compute].attach is not None
+    }
     for name in sorted(used):
         spec = config.clusters[name]
         acme = certificate_from_acme(spec, spec.location or "any")  # (the location shapes the name only)
-        check_cluster(config_key("clusters", name), attached_gateway(spec).gateway_class, None, kubeconfig_of(name, spec), ACME_CLUSTER_ISSUER if acme else None)
+        check_cluster(
+            config_key("clusters", name),
+            attached_gateway(spec).gateway_class,
+            None,
+            kubeconfig_of(name, spec),
+            ACME_CLUSTER_ISSUER if acme else None,
+        )
 
 
 def attached_kubeconfig(name: str, spec: ClusterSpec) -> str:
     """An attached cluster's user kubeconfig, asked of Azure now (under the engine, before the
     program declares anything, so its prerequisites can be checked)."""
     resource_group, cluster = attach_target(spec)
-    return _decode_kubeconfig(containerservice.list_managed_cluster_user_credentials(resource_group_name=resource_group, resource_name=cluster).kubeconfigs)
+    return _decode_kubeconfig(
+        containerservice.list_managed_cluster_user_credentials(
+            resource_group_name=resource_group, resource_name=cluster
+        ).kubeconfigs
+    )
 
 
 def _system_identity_principal_id(identity: containerservice.outputs.ManagedClusterIdentityResponse | None) -> str:
@@ -280,13 +308,27 @@ class AksCluster(pulumi.ComponentResource):
             # _kubelet_identity_known: the id is there (an attached cluster's was read above; a created
             # one always has a kubelet identity), though its type allows the attached cluster without.
             kubelet_object_id = cast("pulumi.Output[str]", self.kubelet_object_id)
-            self.acr_pull = acr_pull_assignment(f"{name}-acr-pull", principal_id=kubelet_object_id, registry_id=registry_id, subscription_id=subscription_id, opts=self._child)
+            self.acr_pull = acr_pull_assignment(
+                f"{name}-acr-pull",
+                principal_id=kubelet_object_id,
+                registry_id=registry_id,
+                subscription_id=subscription_id,
+                opts=self._child,
+            )
 
         self.ssl_cname = spec.ssl_cname
         self.tls_certificate = self.tls_key = None
         if spec.ssl_cname and spec.ssl_cert_pem_file and spec.ssl_key_pem_file:
-            self.tls_certificate = pulumi.Output.secret(read_project_file(project_dir, spec.ssl_cert_pem_file, config_key("clusters", name, "ssl_cert_pem_file"), "PEM file"))
-            self.tls_key = pulumi.Output.secret(read_project_file(project_dir, spec.ssl_key_pem_file, config_key("clusters", name, "ssl_key_pem_file"), "PEM file"))
+            self.tls_certificate = pulumi.Output.secret(
+                read_project_file(
+                    project_dir, spec.ssl_cert_pem_file, config_key("clusters", name, "ssl_cert_pem_file"), "PEM file"
+                )
+            )
+            self.tls_key = pulumi.Output.secret(
+                read_project_file(
+                    project_dir, spec.ssl_key_pem_file, config_key("clusters", name, "ssl_key_pem_file"), "PEM file"
+                )
+            )
 
         self.stack_gateway = None
         if mode == "create":
@@ -333,7 +375,9 @@ class AksCluster(pulumi.ComponentResource):
         self.api_server_fqdn = cluster.fqdn
         self.kubelet_object_id = cluster.identity_profile.apply(_kubelet_object_id)
         self._kubelet_identity_known = True  # a cluster with a system-assigned identity always has one
-        credentials = containerservice.list_managed_cluster_user_credentials_output(resource_group_name=resource_group_name, resource_name=cluster.name)
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=resource_group_name, resource_name=cluster.name
+        )
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_decode_kubeconfig))
         self.subnet_role = None
         if node_subnet:
@@ -350,7 +394,9 @@ class AksCluster(pulumi.ComponentResource):
         self.managed_cluster = None
         self.subnet_role = None
         target = attach_target(spec)
-        live = containerservice.get_managed_cluster(resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOptions(parent=self))
+        live = containerservice.get_managed_cluster(
+            resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOptions(parent=self)
+        )
         error = attached_production_error(name, spec, target, capacity.pools_from_profiles(live.agent_pool_profiles))
         if error is not None:
             raise error
@@ -366,7 +412,9 @@ class AksCluster(pulumi.ComponentResource):
                 "is granted; give its service principal AcrPull on the registry, or `az aks update --enable-managed-identity`",
                 resource=self,
             )
-        credentials = containerservice.list_managed_cluster_user_credentials_output(resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOutputOptions(parent=self))
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=target[0], resource_name=target[1], opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_decode_kubeconfig))
 
     def outputs(self) -> dict[str, Any]:

@@ -32,7 +32,9 @@ import pulumi_kubernetes as k8s
 from components.targets.kubernetes.frontend import ACME_CLUSTER_ISSUER, GATEWAY_NAME, MANAGED_BY_LABELS, GatewaySettings
 
 GATEWAY_API_VERSION = "v1.4.1"
-GATEWAY_API_CRDS = f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
+GATEWAY_API_CRDS = (
+    f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
+)
 STACK_GATEWAY_CLASS = "modelstack"
 GATEWAY_NAMESPACE = "modelstack-gateway"
 TRAEFIK_CHART = "traefik"
@@ -50,7 +52,13 @@ ACME_ACCOUNT_SECRET = "modelstack-letsencrypt-account"
 
 # How the front end asks for the stack's Traefik (its Service carries the load balancer settings
 # and maps the standard ports 80 and 443 to the entry points).
-STACK_GATEWAY = GatewaySettings(STACK_GATEWAY_CLASS, http_port=TRAEFIK_HTTP_PORT, https_port=TRAEFIK_HTTPS_PORT, client_http_port=80, client_https_port=443)
+STACK_GATEWAY = GatewaySettings(
+    STACK_GATEWAY_CLASS,
+    http_port=TRAEFIK_HTTP_PORT,
+    https_port=TRAEFIK_HTTPS_PORT,
+    client_http_port=80,
+    client_https_port=443,
+)
 
 
 # --- pure decisions ---------------------------------------------------------------------------
@@ -66,7 +74,11 @@ def traefik_values(service_annotations: Mapping[str, str], replicas: int) -> dic
         "image": {"tag": TRAEFIK_IMAGE_TAG},
         "deployment": {"replicas": replicas},
         "podDisruptionBudget": {"enabled": replicas > 1, **({"maxUnavailable": 1} if replicas > 1 else {})},
-        "providers": {"kubernetesGateway": {"enabled": True}, "kubernetesCRD": {"enabled": False}, "kubernetesIngress": {"enabled": False}},
+        "providers": {
+            "kubernetesGateway": {"enabled": True},
+            "kubernetesCRD": {"enabled": False},
+            "kubernetesIngress": {"enabled": False},
+        },
         "gateway": {"enabled": False},
         "gatewayClass": {"enabled": True, "name": STACK_GATEWAY_CLASS},
         "service": {"annotations": dict(service_annotations)},
@@ -76,7 +88,11 @@ def traefik_values(service_annotations: Mapping[str, str], replicas: int) -> dic
 def cert_manager_values() -> dict[str, Any]:
     return {
         "crds": {"enabled": True},
-        "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "kind": "ControllerConfiguration", "enableGatewayAPI": True},
+        "config": {
+            "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+            "kind": "ControllerConfiguration",
+            "enableGatewayAPI": True,
+        },
     }
 
 
@@ -90,7 +106,22 @@ def cluster_issuer_manifest(gateway_namespace: str) -> dict[str, Any]:
             "acme": {
                 "server": LETSENCRYPT_DIRECTORY,
                 "privateKeySecretRef": {"name": ACME_ACCOUNT_SECRET},
-                "solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [{"kind": "Gateway", "name": GATEWAY_NAME, "namespace": gateway_namespace, "sectionName": "http"}]}}}],
+                "solvers": [
+                    {
+                        "http01": {
+                            "gatewayHTTPRoute": {
+                                "parentRefs": [
+                                    {
+                                        "kind": "Gateway",
+                                        "name": GATEWAY_NAME,
+                                        "namespace": gateway_namespace,
+                                        "sectionName": "http",
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                ],
             }
         },
     }
@@ -113,13 +144,40 @@ class StackGateway:
         return [r for r in (self.traefik, self.cluster_issuer) if r is not None]
 
 
-def _chart(name: str, *, release: str, chart: str, version: str, repository: str, namespace: str, values: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+def _chart(
+    name: str,
+    *,
+    release: str,
+    chart: str,
+    version: str,
+    repository: str,
+    namespace: str,
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
     """A pinned chart from its repository, in a namespace of its own the release creates."""
-    return k8s.helm.v3.Release(name, name=release, chart=chart, version=version, repository_opts={"repo": repository}, namespace=namespace, create_namespace=True, values=values, opts=opts)
+    return k8s.helm.v3.Release(
+        name,
+        name=release,
+        chart=chart,
+        version=version,
+        repository_opts={"repo": repository},
+        namespace=namespace,
+        create_namespace=True,
+        values=values,
+        opts=opts,
+    )
 
 
-def declare_stack_gateway(name: str, *, provider: k8s.Provider, parent: pulumi.Resource, service_annotations: Mapping[str, str], cluster_purpose: str,
-                          acme_gateway_namespace: str | None) -> StackGateway:
+def declare_stack_gateway(
+    name: str,
+    *,
+    provider: k8s.Provider,
+    parent: pulumi.Resource,
+    service_annotations: Mapping[str, str],
+    cluster_purpose: str,
+    acme_gateway_namespace: str | None,
+) -> StackGateway:
     """Gateway API CRDs and Traefik on the created cluster; cert-manager and its ClusterIssuer when
     the front end's certificate comes from ACME (acme_gateway_namespace: where the Gateway is)."""
     on_cluster = pulumi.ResourceOptions(parent=parent, provider=provider)
@@ -128,13 +186,35 @@ def declare_stack_gateway(name: str, *, provider: k8s.Provider, parent: pulumi.R
         return pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(resources)))
 
     crds = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=GATEWAY_API_CRDS, opts=on_cluster)
-    traefik = _chart(f"{name}-traefik", release="modelstack-traefik", chart=TRAEFIK_CHART, version=TRAEFIK_CHART_VERSION, repository=TRAEFIK_REPOSITORY,
-                     namespace=GATEWAY_NAMESPACE, values=traefik_values(service_annotations, traefik_replicas(cluster_purpose)), opts=after(crds))
+    traefik = _chart(
+        f"{name}-traefik",
+        release="modelstack-traefik",
+        chart=TRAEFIK_CHART,
+        version=TRAEFIK_CHART_VERSION,
+        repository=TRAEFIK_REPOSITORY,
+        namespace=GATEWAY_NAMESPACE,
+        values=traefik_values(service_annotations, traefik_replicas(cluster_purpose)),
+        opts=after(crds),
+    )
     declared = StackGateway(crds=crds, traefik=traefik)
     if acme_gateway_namespace is not None:
-        declared.cert_manager = _chart(f"{name}-cert-manager", release="cert-manager", chart=CERT_MANAGER_CHART, version=CERT_MANAGER_CHART_VERSION,
-                                       repository=CERT_MANAGER_REPOSITORY, namespace=CERT_MANAGER_NAMESPACE, values=cert_manager_values(), opts=after(crds))
+        declared.cert_manager = _chart(
+            f"{name}-cert-manager",
+            release="cert-manager",
+            chart=CERT_MANAGER_CHART,
+            version=CERT_MANAGER_CHART_VERSION,
+            repository=CERT_MANAGER_REPOSITORY,
+            namespace=CERT_MANAGER_NAMESPACE,
+            values=cert_manager_values(),
+            opts=after(crds),
+        )
         issuer = cluster_issuer_manifest(acme_gateway_namespace)
         declared.cluster_issuer = k8s.apiextensions.CustomResource(
-            f"{name}-letsencrypt", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"], spec=issuer["spec"], opts=after(declared.cert_manager))
+            f"{name}-letsencrypt",
+            api_version=issuer["apiVersion"],
+            kind=issuer["kind"],
+            metadata=issuer["metadata"],
+            spec=issuer["spec"],
+            opts=after(declared.cert_manager),
+        )
     return declared

@@ -25,7 +25,18 @@ class AppInsights(pulumi.ComponentResource):
 
     connection_string: pulumi.Output[str]
 
-    def __init__(self, name: str, *, spec: AppInsightsSpec, project: str, stack: str, resource_group_name: pulumi.Input[str], location: str, tags: dict[str, str], opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: AppInsightsSpec,
+        project: str,
+        stack: str,
+        resource_group_name: pulumi.Input[str],
+        location: str,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("modelstack:azure:AppInsights", name, {"existing": spec.connection_string is not None}, opts)
         if spec.connection_string is not None:
             self.connection_string = pulumi.Output.secret(spec.connection_string.get_secret_value())

@@ -27,7 +27,14 @@ def role_definition_id(subscription_id: str, role_id: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
 
 
-def acr_pull_assignment(name: str, *, principal_id: pulumi.Input[str], registry_id: pulumi.Input[str], subscription_id: str, opts: pulumi.ResourceOptions) -> authorization.RoleAssignment:
+def acr_pull_assignment(
+    name: str,
+    *,
+    principal_id: pulumi.Input[str],
+    registry_id: pulumi.Input[str],
+    subscription_id: str,
+    opts: pulumi.ResourceOptions,
+) -> authorization.RoleAssignment:
     """AcrPull for a managed identity (a service principal) on one registry."""
     return authorization.RoleAssignment(
         name,
@@ -67,7 +74,12 @@ class ContainerRegistry(pulumi.ComponentResource):
         pull_identity_name: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__("modelstack:registry:ContainerRegistry", name, {"sku": sku, "registry_name": registry_name, "admin_user_enabled": admin_user_enabled}, opts)
+        super().__init__(
+            "modelstack:registry:ContainerRegistry",
+            name,
+            {"sku": sku, "registry_name": registry_name, "admin_user_enabled": admin_user_enabled},
+            opts,
+        )
         child = pulumi.ResourceOptions(parent=self)
         self.registry = containerregistry.Registry(
             f"{name}-acr",
@@ -96,20 +108,34 @@ class ContainerRegistry(pulumi.ComponentResource):
                 tags=dict(tags),
                 opts=child,
             )
-            self.pull_role_assignment = acr_pull_assignment(f"{name}-pull-identity-acr-pull", principal_id=identity.principal_id, registry_id=self.registry.id, subscription_id=subscription_id, opts=child)
+            self.pull_role_assignment = acr_pull_assignment(
+                f"{name}-pull-identity-acr-pull",
+                principal_id=identity.principal_id,
+                registry_id=self.registry.id,
+                subscription_id=subscription_id,
+                opts=child,
+            )
             self.pull_identity_id = identity.id
             self.pull_identity_client_id = identity.client_id
 
         self.admin_username = self.admin_password = None
         if admin_user_enabled:
-            credentials = containerregistry.list_registry_credentials_output(resource_group_name=resource_group_name, registry_name=self.registry.name)
+            credentials = containerregistry.list_registry_credentials_output(
+                resource_group_name=resource_group_name, registry_name=self.registry.name
+            )
             self.admin_username = pulumi.Output.secret(credentials.username)
-            self.admin_password = pulumi.Output.secret(credentials.passwords.apply(lambda passwords: passwords[0].value))
+            self.admin_password = pulumi.Output.secret(
+                credentials.passwords.apply(lambda passwords: passwords[0].value)
+            )
 
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, Any]:
-        outputs: dict[str, Any] = {"login_server": self.login_server, "registry_id": self.registry_id, "registry_name": self.registry_name}
+        outputs: dict[str, Any] = {
+            "login_server": self.login_server,
+            "registry_id": self.registry_id,
+            "registry_name": self.registry_name,
+        }
         if self.pull_identity_id is not None:
             outputs["pull_identity_id"] = self.pull_identity_id
         if self.admin_password is not None:

@@ -72,7 +72,9 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
         subscription_id=subscription_id,
         tags=tags,
         admin_user_enabled=spec.admin_user_enabled,
-        pull_identity_name=naming.identity_name(project, stack, "aci-pull") if needs_pull_identity else None,  # its name predates the other targets using it
+        pull_identity_name=naming.identity_name(project, stack, "aci-pull")
+        if needs_pull_identity
+        else None,  # its name predates the other targets using it
     )
     clusters = {
         name: AksCluster(
@@ -91,8 +93,19 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
     }
     export_outputs(registry, clusters)
     insights = None
-    if any(getattr(service.deploy, "enable_app_insights", False) and target_named(service.target).app_insights for service in config.services.values()):
-        insights = AppInsights("app-insights", spec=config.app_insights, project=project, stack=stack, resource_group_name=group.name, location=config.location, tags=tags)
+    if any(
+        getattr(service.deploy, "enable_app_insights", False) and target_named(service.target).app_insights
+        for service in config.services.values()
+    ):
+        insights = AppInsights(
+            "app-insights",
+            spec=config.app_insights,
+            project=project,
+            stack=stack,
+            resource_group_name=group.name,
+            location=config.location,
+            tags=tags,
+        )
     return AzurePlatform(
         subscription_id=subscription_id,
         location=config.location,
@@ -110,14 +123,19 @@ def declare_platform(config: StackConfig) -> AzurePlatform:
 def export_outputs(registry: ContainerRegistry, clusters: dict[str, AksCluster]) -> None:
     pulumi.export(REGISTRY_OUTPUT, {"login_server": registry.login_server, "registry_name": registry.registry_name})
     if registry.admin_password is not None:
-        pulumi.export(REGISTRY_CREDENTIALS_OUTPUT, {"username": registry.admin_username, "password": registry.admin_password})
+        pulumi.export(
+            REGISTRY_CREDENTIALS_OUTPUT, {"username": registry.admin_username, "password": registry.admin_password}
+        )
     if clusters:
-        pulumi.export(CLUSTERS_OUTPUT, {
-            name: {
-                "cluster_name": cluster.cluster_name,
-                "api_server_fqdn": cluster.api_server_fqdn,
-                **({"frontend_fqdn": cluster.frontend_fqdn} if cluster.frontend_fqdn else {}),
-            }
-            for name, cluster in clusters.items()
-        })
+        pulumi.export(
+            CLUSTERS_OUTPUT,
+            {
+                name: {
+                    "cluster_name": cluster.cluster_name,
+                    "api_server_fqdn": cluster.api_server_fqdn,
+                    **({"frontend_fqdn": cluster.frontend_fqdn} if cluster.frontend_fqdn else {}),
+                }
+                for name, cluster in clusters.items()
+            },
+        )
         pulumi.export(KUBECONFIGS_OUTPUT, {name: cluster.kubeconfig for name, cluster in clusters.items()})

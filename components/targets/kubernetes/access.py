@@ -17,8 +17,12 @@ def api_client(kubeconfig: str, context: str | None, key: str | None = None):
     except Exception as failed:  # the text may hold credentials: only the kind of failure is told
         wrong_context = context and "context" in str(failed).lower()
         raise ModelstackError(
-            f"the kubeconfig has no context '{context}'" if wrong_context else f"the kubeconfig cannot be used ({type(failed).__name__})",
+            f"the kubeconfig has no context '{context}'"
+            if wrong_context
+            else f"the kubeconfig cannot be used ({type(failed).__name__})",
             key=f"{key}.context" if key and wrong_context else key,
             rule="a kubernetes cluster is reached with its kubeconfig and, optionally, one of its contexts",
-            fix="check the context with `kubectl config get-contexts`" if wrong_context else "check the file with `kubectl --kubeconfig FILE get nodes`",
+            fix="check the context with `kubectl config get-contexts`"
+            if wrong_context
+            else "check the file with `kubectl --kubeconfig FILE get nodes`",
         ) from None

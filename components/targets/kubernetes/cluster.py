@@ -26,13 +26,25 @@ def kubeconfig_text(spec: KubernetesClusterSpec, project_dir: str) -> str:
 
 
 class KubernetesCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, *, spec: KubernetesClusterSpec, project_dir: str, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("modelstack:kubernetes:KubernetesCluster", name, {"gateway_class": spec.gateway_class, "context": spec.context}, opts)
+    def __init__(
+        self, name: str, *, spec: KubernetesClusterSpec, project_dir: str, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(
+            "modelstack:kubernetes:KubernetesCluster",
+            name,
+            {"gateway_class": spec.gateway_class, "context": spec.context},
+            opts,
+        )
         self.kubeconfig = pulumi.Output.secret(kubeconfig_text(spec, project_dir))
         self.context = spec.context
         self.rollout_patience_seconds = ROLLOUT_PATIENCE_SECONDS
         # No context (None is left out of the provider's inputs): the kubeconfig's current one.
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, context=spec.context or None, opts=pulumi.ResourceOptions(parent=self))
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            context=spec.context or None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         # The rules require gateway_class of a kubernetes cluster (components.config.kubernetes_rules).
         assert spec.gateway_class is not None, f"kubernetes cluster {name} has no gateway_class"
         self.gateway = GatewaySettings(spec.gateway_class, http_port=spec.http_port)

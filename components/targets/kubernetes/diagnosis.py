@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-FAILING_REASONS = ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+FAILING_REASONS = (
+    "CrashLoopBackOff",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+)
 LOG_TAIL_LINES = 20
 
 
@@ -39,8 +47,14 @@ def pod_problem(pod: Any) -> PodProblem | None:
     name = _get(_get(pod, "metadata"), "name")
     status = _get(pod, "status") or {}
     for condition in _get(status, "conditions") or []:
-        if _get(condition, "type") == "PodScheduled" and _get(condition, "status") == "False" and _get(condition, "reason") == "Unschedulable":
-            return PodProblem(name, "Unschedulable", "Unschedulable", _get(condition, "message") or "no node can run it")
+        if (
+            _get(condition, "type") == "PodScheduled"
+            and _get(condition, "status") == "False"
+            and _get(condition, "reason") == "Unschedulable"
+        ):
+            return PodProblem(
+                name, "Unschedulable", "Unschedulable", _get(condition, "message") or "no node can run it"
+            )
     for container in _camel(status, "container_statuses", "containerStatuses") or []:
         state = _get(container, "state") or {}
         waiting = _get(state, "waiting")
@@ -68,14 +82,19 @@ class Diagnosis(NamedTuple):
     reason: str  # the pod's (CrashLoopBackOff, ImagePullBackOff, Unschedulable...)
 
 
-def diagnose(core, namespace: str, service: str, *, selector: str | None = None, tail: int = LOG_TAIL_LINES) -> Diagnosis | None:
+def diagnose(
+    core, namespace: str, service: str, *, selector: str | None = None, tail: int = LOG_TAIL_LINES
+) -> Diagnosis | None:
     """What keeps the first pod of `service` (or of those `selector` picks: one version's) from
     serving, its log tail included; None when every pod can. `core` is a kubernetes.client.CoreV1Api."""
     from kubernetes.client.exceptions import ApiException
 
     from components.targets.states import K8S_SERVICE_LABEL
 
-    pods = sorted(core.list_namespaced_pod(namespace, label_selector=selector or f"{K8S_SERVICE_LABEL}={service}").items, key=lambda p: p.metadata.name)
+    pods = sorted(
+        core.list_namespaced_pod(namespace, label_selector=selector or f"{K8S_SERVICE_LABEL}={service}").items,
+        key=lambda p: p.metadata.name,
+    )
     for pod in pods:
         problem = pod_problem(pod)
         if problem is None:
@@ -83,8 +102,12 @@ def diagnose(core, namespace: str, service: str, *, selector: str | None = None,
         log_tail = None
         if problem.state == "Failed":
             try:
-                log_tail = core.read_namespaced_pod_log(problem.pod, namespace, container="scoring", tail_lines=tail, previous=problem.crashed)
+                log_tail = core.read_namespaced_pod_log(
+                    problem.pod, namespace, container="scoring", tail_lines=tail, previous=problem.crashed
+                )
             except ApiException:
                 log_tail = None  # no container has run yet (an image that cannot be pulled)
-        return Diagnosis(problem.state, f"service {service} is {problem.state}: {describe(problem, log_tail)}", problem.reason)
+        return Diagnosis(
+            problem.state, f"service {service} is {problem.state}: {describe(problem, log_tail)}", problem.reason
+        )
     return None

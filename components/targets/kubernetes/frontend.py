@@ -121,11 +121,21 @@ def exposure(ssl_cname: str | None, has_certificate: bool, frontend_fqdn: str | 
 
 
 def namespace_manifest(name: str, frontend_namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED_BY_LABELS, FRONTEND_LABEL: frontend_namespace}, "annotations": dict(OWNED_BY_STACK)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {**MANAGED_BY_LABELS, FRONTEND_LABEL: frontend_namespace},
+            "annotations": dict(OWNED_BY_STACK),
+        },
+    }
 
 
 def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings) -> dict[str, Any]:
-    routes_from_services = {"namespaces": {"from": "Selector", "selector": {"matchLabels": {FRONTEND_LABEL: namespace}}}}
+    routes_from_services = {
+        "namespaces": {"from": "Selector", "selector": {"matchLabels": {FRONTEND_LABEL: namespace}}}
+    }
     if exposed.tls:
         https: dict[str, Any] = {
             "name": "https",
@@ -137,9 +147,19 @@ def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings
         }
         listeners = [https]
         if exposed.tls == "acme":  # cert-manager answers the HTTP-01 challenge on port 80
-            listeners.append({"name": "http", "protocol": "HTTP", "port": gateway.http_port, "hostname": exposed.hostname, "allowedRoutes": {"namespaces": {"from": "Same"}}})
+            listeners.append(
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "port": gateway.http_port,
+                    "hostname": exposed.hostname,
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                }
+            )
     else:
-        listeners = [{"name": "http", "protocol": "HTTP", "port": gateway.http_port, "allowedRoutes": routes_from_services}]
+        listeners = [
+            {"name": "http", "protocol": "HTTP", "port": gateway.http_port, "allowedRoutes": routes_from_services}
+        ]
     gateway_annotations = {**WAIT_FOR_PROGRAMMED, **OWNED_BY_STACK}
     if exposed.tls == "acme":
         gateway_annotations["cert-manager.io/cluster-issuer"] = ACME_CLUSTER_ISSUER
@@ -149,14 +169,29 @@ def gateway_manifest(namespace: str, exposed: Exposure, gateway: GatewaySettings
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "Gateway",
-        "metadata": {"name": GATEWAY_NAME, "namespace": namespace, "labels": dict(MANAGED_BY_LABELS), "annotations": gateway_annotations},
+        "metadata": {
+            "name": GATEWAY_NAME,
+            "namespace": namespace,
+            "labels": dict(MANAGED_BY_LABELS),
+            "annotations": gateway_annotations,
+        },
         "spec": spec,
     }
 
 
 def tls_secret_manifest(namespace: str) -> dict[str, Any]:
     """The certificate's Secret, without its data (that goes in as a secret)."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": TLS_SECRET_NAME, "namespace": namespace, "labels": dict(MANAGED_BY_LABELS), "annotations": dict(OWNED_BY_STACK)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {
+            "name": TLS_SECRET_NAME,
+            "namespace": namespace,
+            "labels": dict(MANAGED_BY_LABELS),
+            "annotations": dict(OWNED_BY_STACK),
+        },
+    }
 
 
 def gateway_address(status: Any) -> str | None:
@@ -172,7 +207,13 @@ class GatewayApiObject(pulumi.CustomResource):
     status: pulumi.Output[Any]
 
     def __init__(self, name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions):
-        props = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "metadata": manifest["metadata"], "spec": manifest["spec"], "status": None}
+        props = {
+            "apiVersion": manifest["apiVersion"],
+            "kind": manifest["kind"],
+            "metadata": manifest["metadata"],
+            "spec": manifest["spec"],
+            "status": None,
+        }
         if opts.provider is None:
             raise ValueError("Gateway API objects go to a cluster through its explicit provider")
         super().__init__(f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}", name, props, opts)
@@ -191,8 +232,15 @@ class KubernetesFrontend(pulumi.ComponentResource):
         self.exposure = exposure(cluster.ssl_cname, cluster.tls_certificate is not None, cluster.frontend_fqdn)
         settings: GatewaySettings = cluster.gateway
         self.client_port = settings.client_port(self.exposure.scheme)
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_FRONTEND_TYPE)]))
-        super().__init__("modelstack:kubernetes:Frontend", name, {"namespace": self.gateway_namespace, "gateway_class": settings.gateway_class, "tls": self.exposure.tls}, opts)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_FRONTEND_TYPE)])
+        )
+        super().__init__(
+            "modelstack:kubernetes:Frontend",
+            name,
+            {"namespace": self.gateway_namespace, "gateway_class": settings.gateway_class, "tls": self.exposure.tls},
+            opts,
+        )
         self._name = name
         self._provider = cluster.provider
         self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
@@ -221,7 +269,9 @@ class KubernetesFrontend(pulumi.ComponentResource):
         """The namespace `name`, declared once whatever the number of services in it."""
         if name not in self._namespaces:
             manifest = namespace_manifest(name, self.gateway_namespace)
-            self._namespaces[name] = k8s.core.v1.Namespace(f"{self._name}-namespace-{name}", metadata=manifest["metadata"], opts=self._child())
+            self._namespaces[name] = k8s.core.v1.Namespace(
+                f"{self._name}-namespace-{name}", metadata=manifest["metadata"], opts=self._child()
+            )
         return self._namespaces[name]
 
 
@@ -233,6 +283,8 @@ def frontend_for(cluster, stack: str, cluster_name: str) -> KubernetesFrontend:
     """The cluster's front end, declared by the first service that needs it."""
     frontend = _frontends.get(cluster)
     if frontend is None:
-        frontend = KubernetesFrontend(f"{cluster_name}-frontend", cluster=cluster, stack=stack, opts=pulumi.ResourceOptions(parent=cluster))
+        frontend = KubernetesFrontend(
+            f"{cluster_name}-frontend", cluster=cluster, stack=stack, opts=pulumi.ResourceOptions(parent=cluster)
+        )
         _frontends[cluster] = frontend
     return frontend

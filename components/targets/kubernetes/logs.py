@@ -52,7 +52,12 @@ class Patience:
         except ValueError:
             total = float("nan")
         if not (0 < total <= 3600):
-            raise ModelstackError(f"{PATIENCE_ENV} is {given!r}", key=PATIENCE_ENV, rule="the seconds a call to the cluster's API server may take: a number above 0, at most 3600", fix=f"unset {PATIENCE_ENV}, or set it to e.g. 120")
+            raise ModelstackError(
+                f"{PATIENCE_ENV} is {given!r}",
+                key=PATIENCE_ENV,
+                rule="the seconds a call to the cluster's API server may take: a number above 0, at most 3600",
+                fix=f"unset {PATIENCE_ENV}, or set it to e.g. 120",
+            )
         return cls(connect=min(cls.connect, total), read=min(cls.read, total), total=total)
 
 
@@ -68,7 +73,9 @@ class KubeconfigSource:
     kubectl: str = "kubectl"
 
 
-def cluster_kubeconfig(project_dir: Path, stack: str, name: str, spec, stack_config: Callable[[str], str]) -> KubeconfigSource:
+def cluster_kubeconfig(
+    project_dir: Path, stack: str, name: str, spec, stack_config: Callable[[str], str]
+) -> KubeconfigSource:
     """A kubernetes target's kubeconfig and context: its file (read within bounds), or its
     secret from the stack's config (`stack_config(key)` reads a key's value through the engine)."""
     from components.config.schema import config_key
@@ -78,7 +85,13 @@ def cluster_kubeconfig(project_dir: Path, stack: str, name: str, spec, stack_con
 
         key = config_key("kubernetes_clusters", name, "kubeconfig_file")
         text = kubeconfig_file_text(project_dir, spec, key)
-        return KubeconfigSource(text, spec.context, key, "point kubeconfig_file at a kubeconfig that reaches the cluster", f"kubectl --kubeconfig {spec.kubeconfig_file}")
+        return KubeconfigSource(
+            text,
+            spec.context,
+            key,
+            "point kubeconfig_file at a kubeconfig that reaches the cluster",
+            f"kubectl --kubeconfig {spec.kubeconfig_file}",
+        )
     key = config_key("kubernetes_clusters", name, "kubeconfig")
     fix = f"pulumi config set --secret --path '{key}' \"$(cat KUBECONFIG)\" --stack {stack}"
     value = stack_config("modelstack:kubernetes_clusters")
@@ -87,12 +100,19 @@ def cluster_kubeconfig(project_dir: Path, stack: str, name: str, spec, stack_con
     except (ValueError, KeyError, TypeError):
         kubeconfig = None
     if not isinstance(kubeconfig, str) or not kubeconfig.strip():
-        raise ModelstackError("the stack holds no kubeconfig for this cluster", key=key, rule="a kubernetes cluster is reached with its kubeconfig", fix=fix)
+        raise ModelstackError(
+            "the stack holds no kubeconfig for this cluster",
+            key=key,
+            rule="a kubernetes cluster is reached with its kubeconfig",
+            fix=fix,
+        )
     return KubeconfigSource(kubeconfig, spec.context, key, fix)
 
 
 def _unusable(source: KubeconfigSource, detail: str) -> ModelstackError:
-    return ModelstackError(detail, key=source.key, rule="pod logs are read with the cluster's kubeconfig (and its context)", fix=source.fix)
+    return ModelstackError(
+        detail, key=source.key, rule="pod logs are read with the cluster's kubeconfig (and its context)", fix=source.fix
+    )
 
 
 def _core_api(source: KubeconfigSource):
@@ -162,14 +182,20 @@ def _call(source: KubeconfigSource, namespace: str, what: str, request: Callable
     worker.start()
     worker.join(patience.total)
     if worker.is_alive() or isinstance(outcome.get("error"), TimeoutError):
-        raise _unreachable(source, namespace, f"the cluster's API server did not answer {what} within {patience.total:g} s")
+        raise _unreachable(
+            source, namespace, f"the cluster's API server did not answer {what} within {patience.total:g} s"
+        )
     failed = outcome.get("error")
     if isinstance(failed, ApiException):
         raise _unreachable(source, namespace, f"the cluster's API server refused {what}: {_reason(failed)}")
     if isinstance(failed, OverflowError):
-        raise _unreachable(source, namespace, f"the cluster's API server answered {what} with more than {MAX_ANSWER_BYTES:,} bytes")
+        raise _unreachable(
+            source, namespace, f"the cluster's API server answered {what} with more than {MAX_ANSWER_BYTES:,} bytes"
+        )
     if failed is not None:
-        raise _unreachable(source, namespace, f"the cluster's API server could not be reached for {what} ({type(failed).__name__})")
+        raise _unreachable(
+            source, namespace, f"the cluster's API server could not be reached for {what} ({type(failed).__name__})"
+        )
     return outcome["body"]
 
 
@@ -187,21 +213,43 @@ def _pod_names(answer: bytes, source: KubeconfigSource, namespace: str) -> list[
         raise _unreachable(source, namespace, f"{problem} (no list of items)")
     names = []
     for item in items:
-        name = (item.get("metadata") or {}).get("name") if isinstance(item, dict) and isinstance(item.get("metadata"), (dict, type(None))) else None
+        name = (
+            (item.get("metadata") or {}).get("name")
+            if isinstance(item, dict) and isinstance(item.get("metadata"), (dict, type(None)))
+            else None
+        )
         if not isinstance(name, str) or not name:
             raise _unreachable(source, namespace, f"{problem} (an item without a name)")
         names.append(name)
     return sorted(names)
 
 
-def pod_logs(source: KubeconfigSource, namespace: str, service: str, *, version: str | None, tail: int, follow: bool, write: Callable[[str], None], patience: Patience | None = None) -> None:
+def pod_logs(
+    source: KubeconfigSource,
+    namespace: str,
+    service: str,
+    *,
+    version: str | None,
+    tail: int,
+    follow: bool,
+    write: Callable[[str], None],
+    patience: Patience | None = None,
+) -> None:
     from components.targets.states import K8S_SERVICE_LABEL
 
     patience = patience or Patience.from_environment()
     core = _core_api(source)
     timeouts = (patience.connect, patience.read)
     selector = f"{K8S_SERVICE_LABEL}={service}" + (f",{contract.K8S_VERSION_LABEL}={version}" if version else "")
-    answer = _call(source, namespace, "the pod list", lambda: core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False, _request_timeout=timeouts), patience)
+    answer = _call(
+        source,
+        namespace,
+        "the pod list",
+        lambda: core.list_namespaced_pod(
+            namespace, label_selector=selector, _preload_content=False, _request_timeout=timeouts
+        ),
+        patience,
+    )
     pods = _pod_names(answer, source, namespace)
     if not pods:
         raise ModelstackError(
@@ -213,7 +261,21 @@ def pod_logs(source: KubeconfigSource, namespace: str, service: str, *, version:
         for pod in pods:
             write(f"==> pod {pod} <==")
             try:
-                text = _call(source, namespace, f"the log of pod {pod}", partial(core.read_namespaced_pod_log, pod, namespace, container=SCORING_CONTAINER, tail_lines=tail, _preload_content=False, _request_timeout=timeouts), patience).decode("utf-8", errors="replace")
+                text = _call(
+                    source,
+                    namespace,
+                    f"the log of pod {pod}",
+                    partial(
+                        core.read_namespaced_pod_log,
+                        pod,
+                        namespace,
+                        container=SCORING_CONTAINER,
+                        tail_lines=tail,
+                        _preload_content=False,
+                        _request_timeout=timeouts,
+                    ),
+                    patience,
+                ).decode("utf-8", errors="replace")
             except ModelstackError as failed:
                 text = f"(no log: {failed.detail})"
             if text:
@@ -224,7 +286,15 @@ def pod_logs(source: KubeconfigSource, namespace: str, service: str, *, version:
     def follow_pod(name: str) -> None:
         # A followed log may be quiet for long: only connecting is bounded here (the pod list
         # above has shown the server answers).
-        stream = core.read_namespaced_pod_log(name, namespace, container=SCORING_CONTAINER, tail_lines=tail, follow=True, _preload_content=False, _request_timeout=(patience.connect, None))
+        stream = core.read_namespaced_pod_log(
+            name,
+            namespace,
+            container=SCORING_CONTAINER,
+            tail_lines=tail,
+            follow=True,
+            _preload_content=False,
+            _request_timeout=(patience.connect, None),
+        )
         pending = ""
         for chunk in stream.stream():
             pending += chunk.decode(errors="replace")

@@ -33,19 +33,25 @@ def gateway_class_problem(client, gateway_class: str) -> str | None:
 
     api = k8s_client.CustomObjectsApi(client)
     try:
-        found = _json_object(api.get_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses", gateway_class))
+        found = _json_object(
+            api.get_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses", gateway_class)
+        )
     except ApiException as failed:
         if failed.status != 404:
             raise
         try:
-            listed = _json_object(api.list_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses"))["items"]
+            listed = _json_object(api.list_cluster_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, "gatewayclasses"))[
+                "items"
+            ]
         except ApiException as missing:
             if missing.status == 404:
                 return "the cluster has no Gateway API: its CRDs (gateway.networking.k8s.io/v1) are not installed"
             raise
         names = sorted(item["metadata"]["name"] for item in listed)
         return f"the cluster has no GatewayClass '{gateway_class}' (it has: {', '.join(names) or 'none'})"
-    accepted = next((c for c in (found.get("status") or {}).get("conditions") or [] if c.get("type") == "Accepted"), None)
+    accepted = next(
+        (c for c in (found.get("status") or {}).get("conditions") or [] if c.get("type") == "Accepted"), None
+    )
     if accepted is None or accepted.get("status") != "True":
         reason = (accepted or {}).get("message") or (accepted or {}).get("reason") or "no controller has accepted it"
         return f"GatewayClass '{gateway_class}' is not accepted by its controller: {reason}"
@@ -73,7 +79,9 @@ def check(name: str, spec: KubernetesClusterSpec, kubeconfig: str) -> None:
     check_cluster(config_key("kubernetes_clusters", name), spec.gateway_class, spec.context, kubeconfig)
 
 
-def check_cluster(key: str, gateway_class: str, context: str | None, kubeconfig: str, acme_issuer: str | None = None) -> None:
+def check_cluster(
+    key: str, gateway_class: str, context: str | None, kubeconfig: str, acme_issuer: str | None = None
+) -> None:
     """The checks of any cluster the stack does not create, its errors on `key`'s settings."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError

@@ -115,18 +115,31 @@ def _unreachable(service: str, namespace: str, failed: Exception) -> DeploymentE
     )
 
 
-WAIT_RULE = (f"`up` waits for each version's pods to serve, at most {DEFAULT_TIMEOUT_SECONDS}s by default: a crash loop ends the wait at once, "
-             "an image that cannot be pulled or a pod that cannot be placed once it has lasted the wait's patience")
+WAIT_RULE = (
+    f"`up` waits for each version's pods to serve, at most {DEFAULT_TIMEOUT_SECONDS}s by default: a crash loop ends the wait at once, "
+    "an image that cannot be pulled or a pod that cannot be placed once it has lasted the wait's patience"
+)
 
 
 def _fix(service: str, namespace: str) -> str:
     return f"see why with `modelstack logs {service} --stack <stack>` or `kubectl describe pods -n {namespace}`, mend it, then run `pulumi up` again"
 
 
-def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, service: str, k8s_service: str, workload_selector: str, timeout: float,
-                     patience: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                     log: Callable[[str], None] = lambda message: None) -> str:
-    """"Healthy" once the rollout is done; raises DeploymentError saying why it cannot be."""
+def wait_for_rollout(
+    clients: Clients,
+    *,
+    namespace: str,
+    deployment: str,
+    service: str,
+    k8s_service: str,
+    workload_selector: str,
+    timeout: float,
+    patience: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = lambda message: None,
+) -> str:
+    """ "Healthy" once the rollout is done; raises DeploymentError saying why it cannot be."""
     from kubernetes.client.exceptions import ApiException
 
     from components.targets.kubernetes.diagnosis import diagnose
@@ -140,7 +153,9 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
             live = clients.apps.read_namespaced_deployment(deployment, namespace)
             pending = rollout_pending(live)
             if pending is None:
-                slices = clients.discovery.list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={k8s_service}").items
+                slices = clients.discovery.list_namespaced_endpoint_slice(
+                    namespace, label_selector=f"kubernetes.io/service-name={k8s_service}"
+                ).items
                 pending = None if has_ready_endpoint(slices) else f"Service {k8s_service} has no ready endpoint yet"
         except ApiException as exc:
             if exc.status != 404:
@@ -153,13 +168,24 @@ def wait_for_rollout(clients: Clients, *, namespace: str, deployment: str, servi
         if found is not None:
             first_problem = first_problem if first_problem is not None else now
             if gives_up(found.reason, now - first_problem, patience):
-                raise DeploymentError(f"{found.message}\n(Deployment {namespace}/{deployment} is {found.state}; nothing of it was rolled back)", rule=WAIT_RULE, fix=_fix(service, namespace))
+                raise DeploymentError(
+                    f"{found.message}\n(Deployment {namespace}/{deployment} is {found.state}; nothing of it was rolled back)",
+                    rule=WAIT_RULE,
+                    fix=_fix(service, namespace),
+                )
         if now - last_told >= PROGRESS_SECONDS:  # long waits show they are alive, and on what
-            log(f"{namespace}/{deployment}: waiting {now - started:.0f}s: {pending}" + (f"; {found.message.splitlines()[0]}" if found is not None else ""))
+            log(
+                f"{namespace}/{deployment}: waiting {now - started:.0f}s: {pending}"
+                + (f"; {found.message.splitlines()[0]}" if found is not None else "")
+            )
             last_told = now
         if now - started >= timeout:
             detail = f"; last seen: {found.message}" if found is not None else ""
-            raise DeploymentError(f"service {service}: Deployment {namespace}/{deployment} did not roll out within {timeout:.0f}s ({pending}){detail}", rule=WAIT_RULE, fix=_fix(service, namespace))
+            raise DeploymentError(
+                f"service {service}: Deployment {namespace}/{deployment} did not roll out within {timeout:.0f}s ({pending}){detail}",
+                rule=WAIT_RULE,
+                fix=_fix(service, namespace),
+            )
         sleep(POLL_SECONDS)
 
 
@@ -198,20 +224,31 @@ def _talking_to_the_cluster(props: dict[str, Any], work: Callable[[Clients], Any
 def _wait(props: dict[str, Any]) -> str:
     from components.image.builder import stderr_log
 
-    return _talking_to_the_cluster(props, lambda clients: wait_for_rollout(
-        clients,
-        namespace=props["namespace"],
-        deployment=props["deployment"],
-        service=props["service"],
-        k8s_service=props["k8s_service"],
-        workload_selector=props["workload_selector"],
-        timeout=float(props["timeout_seconds"]),
-        patience=float(props["patience_seconds"]),
-        log=stderr_log,
-    ))
+    return _talking_to_the_cluster(
+        props,
+        lambda clients: wait_for_rollout(
+            clients,
+            namespace=props["namespace"],
+            deployment=props["deployment"],
+            service=props["service"],
+            k8s_service=props["k8s_service"],
+            workload_selector=props["workload_selector"],
+            timeout=float(props["timeout_seconds"]),
+            patience=float(props["patience_seconds"]),
+            log=stderr_log,
+        ),
+    )
 
 
-@imports_first("urllib3.exceptions", "kubernetes.client", "kubernetes.client.exceptions", "components.targets.kubernetes.access", "components.targets.kubernetes.diagnosis", "components.targets.states", "components.image.builder")
+@imports_first(
+    "urllib3.exceptions",
+    "kubernetes.client",
+    "kubernetes.client.exceptions",
+    "components.targets.kubernetes.access",
+    "components.targets.kubernetes.diagnosis",
+    "components.targets.states",
+    "components.image.builder",
+)
 class KubernetesRolloutProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=f"{props['namespace']}/{props['deployment']}", outs={**props, "state": _wait(props)})
@@ -220,8 +257,16 @@ class KubernetesRolloutProvider(ResourceProvider):
         return UpdateResult(outs={**news, "state": _wait(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        state = _talking_to_the_cluster(props, lambda clients: live_state(
-            clients, namespace=props["namespace"], deployment=props["deployment"], service=props["service"], workload_selector=props["workload_selector"]))
+        state = _talking_to_the_cluster(
+            props,
+            lambda clients: live_state(
+                clients,
+                namespace=props["namespace"],
+                deployment=props["deployment"],
+                service=props["service"],
+                workload_selector=props["workload_selector"],
+            ),
+        )
         return ReadResult(id_=id_, outs={**props, "state": state})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -231,9 +276,23 @@ class KubernetesRolloutProvider(ResourceProvider):
 class KubernetesRollout(Resource, module="modelstack", name="KubernetesRollout"):
     state: pulumi.Output[str]
 
-    def __init__(self, name: str, *, kubeconfig: pulumi.Input[str], context: str | None, namespace: str, deployment: str, service: str, k8s_service: str,
-                 workload_selector: str, revision: pulumi.Input[str], applied: pulumi.Input[str] | None = None, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
-                 patience_seconds: int = DEFAULT_PATIENCE_SECONDS, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        kubeconfig: pulumi.Input[str],
+        context: str | None,
+        namespace: str,
+        deployment: str,
+        service: str,
+        k8s_service: str,
+        workload_selector: str,
+        revision: pulumi.Input[str],
+        applied: pulumi.Input[str] | None = None,
+        timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+        patience_seconds: int = DEFAULT_PATIENCE_SECONDS,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         props = {
             "kubeconfig": pulumi.Output.secret(kubeconfig),
             "context": context,

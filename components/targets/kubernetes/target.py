@@ -73,7 +73,9 @@ def declare_on_cluster(request: ServiceRequest, cluster: Any, app_insights_conne
     versions = rollout_versions(request.name, service)
     images: dict[str, pulumi.Input[str]] = {}
     model_versions: dict[str, dict[str, str]] = {}
-    by_models: dict[tuple[str, ...], tuple[pulumi.Input[str], dict[str, str]]] = {tuple(service.models): (request.image, request.model_versions)}
+    by_models: dict[tuple[str, ...], tuple[pulumi.Input[str], dict[str, str]]] = {
+        tuple(service.models): (request.image, request.model_versions)
+    }
     pinned = request.release.versions if request.release is not None else {}
     for version in versions:
         if version.name in pinned:
@@ -87,7 +89,11 @@ def declare_on_cluster(request: ServiceRequest, cluster: Any, app_insights_conne
         if version.name not in pinned:
             images[version.name], model_versions[version.name] = by_models[version.models]
         if version.declared:
-            request.versions[version.name] = {"traffic_percentile": version.percent, "image": images[version.name], "model_versions": model_versions[version.name]}
+            request.versions[version.name] = {
+                "traffic_percentile": version.percent,
+                "image": images[version.name],
+                "model_versions": model_versions[version.name],
+            }
     webservice = KubernetesWebservice(
         f"{request.name}-aks",  # the name its stacks' states know it by
         service=request.name,
@@ -122,7 +128,15 @@ def show_pod_logs(request: LogsRequest, source: Any) -> None:
     from components.targets.kubernetes.logs import pod_logs
 
     namespace = deploy_parameters(request.service, AksDeploy).namespace or default_namespace(request.config.stack)
-    pod_logs(source, namespace, request.name, version=request.version, tail=request.tail, follow=request.follow, write=request.write)
+    pod_logs(
+        source,
+        namespace,
+        request.name,
+        version=request.version,
+        tail=request.tail,
+        follow=request.follow,
+        write=request.write,
+    )
 
 
 class KubernetesTarget(Target):
@@ -141,12 +155,14 @@ class KubernetesTarget(Target):
     def deploy_errors(self, config: StackConfig, name: str, service: ServiceSpec) -> list[ConfigError]:
         errors = []
         if isinstance(service.deploy, AksDeploy) and service.deploy.enable_app_insights:
-            errors.append(ConfigError(
-                "enable_app_insights on target kubernetes",
-                key=_key(name, "deploy", "enable_app_insights"),
-                rule="Application Insights is an Azure resource the stack creates for ACI and AKS services",
-                fix="remove enable_app_insights, or deploy the service to aks",
-            ))
+            errors.append(
+                ConfigError(
+                    "enable_app_insights on target kubernetes",
+                    key=_key(name, "deploy", "enable_app_insights"),
+                    rule="Application Insights is an Azure resource the stack creates for ACI and AKS services",
+                    fix="remove enable_app_insights, or deploy the service to aks",
+                )
+            )
         return errors + cluster_deploy_errors(name, service)
 
     def policy_facts(self, config: StackConfig, name: str, service: ServiceSpec) -> dict[str, Any]:
@@ -160,7 +176,10 @@ class KubernetesTarget(Target):
         from components.targets.kubernetes.cluster import KubernetesCluster
 
         names = sorted({s.compute for s in config.services.values() if s.target == self.name and s.compute})
-        return {name: KubernetesCluster(name, spec=config.kubernetes_clusters[name], project_dir=config.project_dir) for name in names}
+        return {
+            name: KubernetesCluster(name, spec=config.kubernetes_clusters[name], project_dir=config.project_dir)
+            for name in names
+        }
 
     def declare(self, request: ServiceRequest) -> Deployment:
         return declare_on_cluster(request, request.shared[request.service.compute], None)
@@ -173,7 +192,13 @@ class KubernetesTarget(Target):
 
         compute = request.service.compute
         assert compute is not None, f"service {request.name} names no compute"  # the rules require one
-        source = cluster_kubeconfig(request.project_dir, request.config.stack, compute, request.config.kubernetes_clusters[compute], request.stack_config)
+        source = cluster_kubeconfig(
+            request.project_dir,
+            request.config.stack,
+            compute,
+            request.config.kubernetes_clusters[compute],
+            request.stack_config,
+        )
         show_pod_logs(request, source)
 
 

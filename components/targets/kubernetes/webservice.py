@@ -115,12 +115,25 @@ def selector_labels(service: str, version: RolloutVersion) -> dict[str, str]:
 def workload_labels(service: str, version: RolloutVersion) -> dict[str, str]:
     labels = {**selector_labels(service, version), **MANAGED_BY_LABELS}
     if version.declared:
-        labels.update({contract.K8S_VERSION_LABEL: version.name, contract.K8S_VERSION_TYPE_LABEL: "control" if version.is_control else "treatment"})
+        labels.update(
+            {
+                contract.K8S_VERSION_LABEL: version.name,
+                contract.K8S_VERSION_TYPE_LABEL: "control" if version.is_control else "treatment",
+            }
+        )
     return labels
 
 
 def metadata_annotations(deploy: AksDeploy) -> dict[str, str]:
-    metadata = {k: v for k, v in (("description", deploy.description), ("properties", dict(deploy.properties)), ("tags", dict(deploy.tags))) if v}
+    metadata = {
+        k: v
+        for k, v in (
+            ("description", deploy.description),
+            ("properties", dict(deploy.properties)),
+            ("tags", dict(deploy.tags)),
+        )
+        if v
+    }
     return {contract.K8S_AZUREML_METADATA_ANNOTATION: json.dumps(metadata, sort_keys=True)} if metadata else {}
 
 
@@ -137,7 +150,12 @@ def resources(deploy: AksDeploy) -> dict[str, Any]:
 
 
 def probes(deploy: AksDeploy) -> dict[str, Any]:
-    check = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": deploy.period_seconds, "timeoutSeconds": deploy.timeout_seconds, "failureThreshold": deploy.failure_threshold}
+    check = {
+        "httpGet": {"path": HEALTH_PATH, "port": "http"},
+        "periodSeconds": deploy.period_seconds,
+        "timeoutSeconds": deploy.timeout_seconds,
+        "failureThreshold": deploy.failure_threshold,
+    }
     return {
         "livenessProbe": {**check, "initialDelaySeconds": deploy.initial_delay_seconds, "successThreshold": 1},
         "readinessProbe": {**check, "successThreshold": deploy.success_threshold},
@@ -148,7 +166,9 @@ def scoring_timeout_seconds(deploy: AksDeploy) -> int:
     return math.ceil(deploy.scoring_timeout_ms / 1000)
 
 
-def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy, scoring_server: str = "modelstack") -> list[dict[str, Any]]:
+def server_environment(
+    service: str, version: RolloutVersion, deploy: AksDeploy, scoring_server: str = "modelstack"
+) -> list[dict[str, Any]]:
     environment = {
         contract.WORKER_COUNT_ENV: str(deploy.replica_max_concurrent_requests),
         contract.SCORING_TIMEOUT_ENV: str(deploy.scoring_timeout_ms),
@@ -168,7 +188,12 @@ def server_environment(service: str, version: RolloutVersion, deploy: AksDeploy,
     listed: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in environment.items()]
     if deploy.enable_app_insights:
         # From the service's Secret, never a plain value in the Deployment.
-        listed.append({"name": APP_INSIGHTS_CONNECTION_STRING_ENV, "valueFrom": {"secretKeyRef": {"name": keys_secret_name(service), "key": APP_INSIGHTS_SECRET_KEY}}})
+        listed.append(
+            {
+                "name": APP_INSIGHTS_CONNECTION_STRING_ENV,
+                "valueFrom": {"secretKeyRef": {"name": keys_secret_name(service), "key": APP_INSIGHTS_SECRET_KEY}},
+            }
+        )
     return sorted(listed, key=lambda variable: variable["name"])
 
 
@@ -185,10 +210,28 @@ def keys_secret_name(service: str) -> str:
 
 def keys_secret_manifest(service: str, namespace: str) -> dict[str, Any]:
     """The keys' Secret without its data (that goes in as a Pulumi secret)."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": keys_secret_name(service), "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}, "annotations": dict(OWNED_BY_STACK)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": keys_secret_name(service),
+            "namespace": namespace,
+            "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS},
+            "annotations": dict(OWNED_BY_STACK),
+        },
+    }
 
 
-def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, namespace: str, image: Any, model_versions: dict[str, str], scoring_server: str = "modelstack") -> dict[str, Any]:
+def deployment_manifest(
+    service: str,
+    version: RolloutVersion,
+    deploy: AksDeploy,
+    namespace: str,
+    image: Any,
+    model_versions: dict[str, str],
+    scoring_server: str = "modelstack",
+) -> dict[str, Any]:
     name = workload_name(service, version)
     selector = selector_labels(service, version)
     container: dict[str, Any] = {
@@ -205,15 +248,38 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
         "containers": [container],
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": IMAGE_USER_ID, "runAsGroup": IMAGE_USER_ID, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": IMAGE_USER_ID,
+            "runAsGroup": IMAGE_USER_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         # Server drain (scoring timeout + the contract's margin: modelstack_server/server.py, and
         # modelstack_server/azmlinfsrv_front.py for azmlinfsrv) after preStop.
-        "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy) + contract.DRAIN_MARGIN_SECONDS + PRE_STOP_SECONDS + 5,
-        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}],
+        "terminationGracePeriodSeconds": scoring_timeout_seconds(deploy)
+        + contract.DRAIN_MARGIN_SECONDS
+        + PRE_STOP_SECONDS
+        + 5,
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector},
+            }
+        ],
     }
     if secret_files(deploy):
         container["volumeMounts"] = [{"name": "keys", "mountPath": KEYS_MOUNT, "readOnly": True}]
-        pod["volumes"] = [{"name": "keys", "secret": {"secretName": keys_secret_name(service), "items": [{"key": k, "path": k} for k in secret_files(deploy)]}}]
+        pod["volumes"] = [
+            {
+                "name": "keys",
+                "secret": {
+                    "secretName": keys_secret_name(service),
+                    "items": [{"key": k, "path": k} for k in secret_files(deploy)],
+                },
+            }
+        ]
     if deploy.gpu_cores:
         pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
     spec: dict[str, Any] = {
@@ -222,7 +288,11 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
         "template": {
             "metadata": {
                 "labels": workload_labels(service, version),
-                "annotations": {contract.K8S_MODEL_VERSIONS_ANNOTATION: ",".join(f"{m}={v}" for m, v in sorted(model_versions.items()))},
+                "annotations": {
+                    contract.K8S_MODEL_VERSIONS_ANNOTATION: ",".join(
+                        f"{m}={v}" for m, v in sorted(model_versions.items())
+                    )
+                },
             },
             "spec": pod,
         },
@@ -230,7 +300,12 @@ def deployment_manifest(service: str, version: RolloutVersion, deploy: AksDeploy
     if not autoscale_enabled(deploy):
         spec["replicas"] = deploy.num_replicas or 1
     # pulumi-kubernetes does not wait for it: its KubernetesRollout does, and says why it fails
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": workload_labels(service, version), "annotations": {**SKIP_AWAIT, **OWNED_BY_STACK, **metadata_annotations(deploy)}}
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": workload_labels(service, version),
+        "annotations": {**SKIP_AWAIT, **OWNED_BY_STACK, **metadata_annotations(deploy)},
+    }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
@@ -238,11 +313,18 @@ def service_manifest(service: str, version: RolloutVersion, namespace: str) -> d
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version), "annotations": {**SKIP_AWAIT, **OWNED_BY_STACK}},
+        "metadata": {
+            "name": workload_name(service, version),
+            "namespace": namespace,
+            "labels": workload_labels(service, version),
+            "annotations": {**SKIP_AWAIT, **OWNED_BY_STACK},
+        },
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(service, version),
-            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}],
+            "ports": [
+                {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
+            ],
         },
     }
 
@@ -257,13 +339,28 @@ def hpa_manifest(service: str, version: RolloutVersion, deploy: AksDeploy, names
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name, "namespace": namespace, "labels": workload_labels(service, version), "annotations": dict(OWNED_BY_STACK)},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": workload_labels(service, version),
+            "annotations": dict(OWNED_BY_STACK),
+        },
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": low,
             "maxReplicas": high,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}}}],
-            "behavior": {"scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Percent", "value": 100, "periodSeconds": refresh}]}},
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}},
+                }
+            ],
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": refresh}],
+                }
+            },
         },
     }
 
@@ -273,7 +370,12 @@ def pdb_manifest(service: str, version: RolloutVersion, namespace: str) -> dict[
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": {"name": workload_name(service, version), "namespace": namespace, "labels": workload_labels(service, version), "annotations": dict(OWNED_BY_STACK)},
+        "metadata": {
+            "name": workload_name(service, version),
+            "namespace": namespace,
+            "labels": workload_labels(service, version),
+            "annotations": dict(OWNED_BY_STACK),
+        },
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(service, version)}},
     }
 
@@ -285,29 +387,63 @@ def _rule(prefix: str, backends: list[dict[str, Any]], headers: list[dict[str, s
     return {
         "matches": [match],
         # /api/v1/service/<service>/score -> /score on the pods
-        "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
+        "filters": [
+            {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}
+        ],
         "backendRefs": backends,
     }
 
 
-def route_manifest(service: str, versions: list[RolloutVersion], namespace: str, gateway_namespace: str, listener: str, hostname: str | None) -> dict[str, Any]:
+def route_manifest(
+    service: str,
+    versions: list[RolloutVersion],
+    namespace: str,
+    gateway_namespace: str,
+    listener: str,
+    hostname: str | None,
+) -> dict[str, Any]:
     prefix = service_path(service)
 
     def backend(version: RolloutVersion, weight: int | None = None) -> dict[str, Any]:
-        ref: dict[str, Any] = {"group": "", "kind": "Service", "name": workload_name(service, version), "port": SERVICE_PORT}
+        ref: dict[str, Any] = {
+            "group": "",
+            "kind": "Service",
+            "name": workload_name(service, version),
+            "port": SERVICE_PORT,
+        }
         if weight is not None:
             ref["weight"] = weight
         return ref
 
-    rules = [_rule(prefix, [backend(v)], [{"type": "Exact", "name": VERSION_HEADER, "value": v.name}]) for v in versions if v.declared]
+    rules = [
+        _rule(prefix, [backend(v)], [{"type": "Exact", "name": VERSION_HEADER, "value": v.name}])
+        for v in versions
+        if v.declared
+    ]
     rules.append(_rule(prefix, [backend(v, v.weight) for v in versions]))
-    spec: dict[str, Any] = {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY_NAME, "namespace": gateway_namespace, "sectionName": listener}], "rules": rules}
+    spec: dict[str, Any] = {
+        "parentRefs": [
+            {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Gateway",
+                "name": GATEWAY_NAME,
+                "namespace": gateway_namespace,
+                "sectionName": listener,
+            }
+        ],
+        "rules": rules,
+    }
     if hostname:
         spec["hostnames"] = [hostname]
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "HTTPRoute",
-        "metadata": {"name": service, "namespace": namespace, "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS}, "annotations": dict(OWNED_BY_STACK)},
+        "metadata": {
+            "name": service,
+            "namespace": namespace,
+            "labels": {K8S_SERVICE_LABEL: service, **MANAGED_BY_LABELS},
+            "annotations": dict(OWNED_BY_STACK),
+        },
         "spec": spec,
     }
 
@@ -348,8 +484,15 @@ class KubernetesWebservice(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         self.namespace_name = deploy.namespace or frontend.gateway_namespace
-        props = {"namespace": self.namespace_name, "versions": {v.name: v.percent for v in versions}, "auth_enabled": key_auth_enabled(deploy), **({"token_auth_enabled": True} if token_auth_enabled(deploy) else {})}
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_WEBSERVICE_TYPE)]))
+        props = {
+            "namespace": self.namespace_name,
+            "versions": {v.name: v.percent for v in versions},
+            "auth_enabled": key_auth_enabled(deploy),
+            **({"token_auth_enabled": True} if token_auth_enabled(deploy) else {}),
+        }
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_WEBSERVICE_TYPE)])
+        )
         super().__init__("modelstack:kubernetes:Webservice", name, props, opts)
         namespace = frontend.ensure_namespace(self.namespace_name)
 
@@ -365,43 +508,85 @@ class KubernetesWebservice(pulumi.ComponentResource):
             secret_data[APP_INSIGHTS_SECRET_KEY] = app_insights_connection_string
         if secret_data:
             secret = keys_secret_manifest(service, self.namespace_name)
-            self.keys_secret = k8s.core.v1.Secret(f"{service}-keys", metadata=secret["metadata"], type=secret["type"], string_data=secret_data, opts=child())
+            self.keys_secret = k8s.core.v1.Secret(
+                f"{service}-keys",
+                metadata=secret["metadata"],
+                type=secret["type"],
+                string_data=secret_data,
+                opts=child(),
+            )
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         services = []
         rollouts = []
         for version in versions:
             prefix = workload_name(service, version)
-            manifest = deployment_manifest(service, version, deploy, self.namespace_name, images[version.name], model_versions[version.name], scoring_server)
+            manifest = deployment_manifest(
+                service,
+                version,
+                deploy,
+                self.namespace_name,
+                images[version.name],
+                model_versions[version.name],
+                scoring_server,
+            )
             needs = [self.keys_secret] if self.keys_secret is not None else []
-            self.deployments[version.name] = k8s.apps.v1.Deployment(f"{prefix}-deployment", metadata=manifest["metadata"], spec=manifest["spec"], opts=child(*needs))
+            self.deployments[version.name] = k8s.apps.v1.Deployment(
+                f"{prefix}-deployment", metadata=manifest["metadata"], spec=manifest["spec"], opts=child(*needs)
+            )
             service_object = service_manifest(service, version, self.namespace_name)
-            services.append(k8s.core.v1.Service(f"{prefix}-service", metadata=service_object["metadata"], spec=service_object["spec"], opts=child()))
+            services.append(
+                k8s.core.v1.Service(
+                    f"{prefix}-service", metadata=service_object["metadata"], spec=service_object["spec"], opts=child()
+                )
+            )
             # The wait pulumi-kubernetes skips (SKIP_AWAIT); it runs again whenever either object changes.
-            rollouts.append(KubernetesRollout(
-                f"{prefix}-rollout",
-                kubeconfig=kubeconfig,
-                context=context,
-                namespace=self.namespace_name,
-                deployment=manifest["metadata"]["name"],
-                service=service,
-                k8s_service=service_object["metadata"]["name"],
-                workload_selector=",".join(f"{k}={v}" for k, v in sorted(selector_labels(service, version).items())),
-                revision=pulumi.Output.from_input(manifest).apply(revision_with(service_object)),
-                applied=pulumi.Output.all(self.deployments[version.name].metadata.generation, services[-1].metadata.uid).apply(lambda parts: "/".join(map(str, parts))),
-                patience_seconds=rollout_patience_seconds,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[version.name], services[-1]]),
-            ))
+            rollouts.append(
+                KubernetesRollout(
+                    f"{prefix}-rollout",
+                    kubeconfig=kubeconfig,
+                    context=context,
+                    namespace=self.namespace_name,
+                    deployment=manifest["metadata"]["name"],
+                    service=service,
+                    k8s_service=service_object["metadata"]["name"],
+                    workload_selector=",".join(
+                        f"{k}={v}" for k, v in sorted(selector_labels(service, version).items())
+                    ),
+                    revision=pulumi.Output.from_input(manifest).apply(revision_with(service_object)),
+                    applied=pulumi.Output.all(
+                        self.deployments[version.name].metadata.generation, services[-1].metadata.uid
+                    ).apply(lambda parts: "/".join(map(str, parts))),
+                    patience_seconds=rollout_patience_seconds,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[version.name], services[-1]]),
+                )
+            )
             hpa = hpa_manifest(service, version, deploy, self.namespace_name)
             if hpa is not None:
-                k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{prefix}-hpa", metadata=hpa["metadata"], spec=hpa["spec"], opts=child(self.deployments[version.name]))
+                k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                    f"{prefix}-hpa",
+                    metadata=hpa["metadata"],
+                    spec=hpa["spec"],
+                    opts=child(self.deployments[version.name]),
+                )
             pdb = pdb_manifest(service, version, self.namespace_name)
             k8s.policy.v1.PodDisruptionBudget(f"{prefix}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child())
         exposed = frontend.exposure
-        route = route_manifest(service, versions, self.namespace_name, frontend.gateway_namespace, exposed.route_listener, exposed.hostname)
+        route = route_manifest(
+            service, versions, self.namespace_name, frontend.gateway_namespace, exposed.route_listener, exposed.hostname
+        )
         # The route moves traffic only once every version has rolled out behind its Service.
         self.route = GatewayApiObject(f"{service}-route", route, child(frontend.gateway, *services, *rollouts))
-        base = frontend.address.apply(lambda host: service_base_uri(exposed.scheme, host, frontend.client_port, service) if host else None)
+        base = frontend.address.apply(
+            lambda host: service_base_uri(exposed.scheme, host, frontend.client_port, service) if host else None
+        )
         self.scoring_uri = base.apply(lambda uri: f"{uri}{contract.SCORE_ROUTE}" if uri else None)
         self.swagger_uri = base.apply(lambda uri: f"{uri}{contract.SWAGGER_ROUTE}" if uri else None)
         self.state = pulumi.Output.all(*[r.state for r in rollouts]).apply(service_state)
-        self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri, "state": self.state, "namespace": self.namespace_name})
+        self.register_outputs(
+            {
+                "scoring_uri": self.scoring_uri,
+                "swagger_uri": self.swagger_uri,
+                "state": self.state,
+                "namespace": self.namespace_name,
+            }
+        )

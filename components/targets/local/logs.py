@@ -12,7 +12,12 @@ def local_logs(stack: str, service: str, *, tail: int, follow: bool, write: Call
     from components.image.docker_client import docker_client
 
     client = docker_client()
-    found = client.containers.list(all=True, filters={"label": [f"{contract.CONTAINER_STACK_LABEL}={stack}", f"{contract.CONTAINER_SERVICE_LABEL}={service}"]})
+    found = client.containers.list(
+        all=True,
+        filters={
+            "label": [f"{contract.CONTAINER_STACK_LABEL}={stack}", f"{contract.CONTAINER_SERVICE_LABEL}={service}"]
+        },
+    )
     if not found:
         raise ModelstackError(
             f"service {service} of stack {stack} has no container",

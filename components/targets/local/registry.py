@@ -42,9 +42,7 @@ class LocalRegistryProvider(pulumi.dynamic.ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         port, root_dir, state_dir = _inputs(props)
-        return pulumi.dynamic.ReadResult(
-            id_=id_, outs=_outs(port, root_dir, state_dir, is_running(state_dir, port))
-        )
+        return pulumi.dynamic.ReadResult(id_=id_, outs=_outs(port, root_dir, state_dir, is_running(state_dir, port)))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = [k for k in self._REPLACE_ON if _norm(k, olds.get(k)) != _norm(k, news.get(k))]

@@ -154,7 +154,9 @@ def live_container(container_id: str, props: dict[str, Any]) -> tuple[str, str] 
     return state, container.attrs.get("Config", {}).get("Image", props.get("image"))
 
 
-@imports_first("requests", "docker.errors", "components.errors", "components.image.builder", "components.image.docker_client")
+@imports_first(
+    "requests", "docker.errors", "components.errors", "components.image.builder", "components.image.docker_client"
+)
 class LocalWebserviceProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         import docker.errors
@@ -244,7 +246,17 @@ class LocalWebservice(Resource, module="modelstack", name="LocalWebservice"):
     port: pulumi.Output[int]
     container_id: pulumi.Output[str]
 
-    def __init__(self, name: str, *, service: str, stack: str, image: pulumi.Input[str], port: int | None, environment: dict[str, str] | None = None, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        service: str,
+        stack: str,
+        image: pulumi.Input[str],
+        port: int | None,
+        environment: dict[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         props = {
             "service": service,
             "stack": stack,
