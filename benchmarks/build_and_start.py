@@ -72,7 +72,10 @@ def main() -> None:
         results["image_mb"] = round(size / 1e6)
         results["image_vs_azureml"] = round(size / AZUREML_IMAGE_BYTES, 3)
         layers = [layer for layer in image.history() if layer["Size"] >= 1e6]
-        results["image_layers_mb"] = ", ".join(f"{round(layer['Size'] / 1e6)} ({layer['CreatedBy'].split('#(nop)')[-1].strip()[:40] or 'base image'})" for layer in layers)
+        results["image_layers_mb"] = ", ".join(
+            f"{round(layer['Size'] / 1e6)} ({layer['CreatedBy'].split('#(nop)')[-1].strip()[:40] or 'base image'})"
+            for layer in layers
+        )
 
         train(root / "examples" / "diabetes" / "model", alpha=3.0)
         config = load_from_files("local", root)
@@ -86,7 +89,14 @@ def main() -> None:
         results["model_only_push_s"] = round(time.monotonic() - started, 1)
 
         provider = LocalWebserviceProvider()
-        props: dict[str, Any] = {"service": "diabetes", "stack": "bench", "image": f"{repository}@{digest}", "port": None, "environment": {}, "container_name": "modelstack-bench-diabetes"}
+        props: dict[str, Any] = {
+            "service": "diabetes",
+            "stack": "bench",
+            "image": f"{repository}@{digest}",
+            "port": None,
+            "environment": {},
+            "container_name": "modelstack-bench-diabetes",
+        }
         timings = []
         for _ in range(args.starts):
             started = time.monotonic()

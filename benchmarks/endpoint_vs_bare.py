@@ -81,8 +81,15 @@ def front_overhead_us(auth: bool, calls: int = 100_000) -> float | None:
     try:
         front = importlib.import_module("modelstack_server.azmlinfsrv_front")
         key = "k" * 43
-        settings = front.FrontSettings.from_environ({"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": key} if auth else {})
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/score", "CONTENT_LENGTH": "90", "HTTP_AUTHORIZATION": f"Bearer {key}"}
+        settings = front.FrontSettings.from_environ(
+            {"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": key} if auth else {}
+        )
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/score",
+            "CONTENT_LENGTH": "90",
+            "HTTP_AUTHORIZATION": f"Bearer {key}",
+        }
 
         def app(environ, start_response):
             start_response("200 OK", [])
@@ -104,8 +111,15 @@ def start(client, image: str, name: str, *, bare: bool, environment: dict[str, s
         entrypoint, command = bare_command(client.images.get(image).attrs)
         options = {"entrypoint": entrypoint, "command": command}
     started = time.monotonic()
-    container = client.containers.run(image, name=name, detach=True, ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
-                                      environment={} if bare else environment, labels={"modelstack.benchmark": "endpoint-vs-bare"}, **options)
+    container = client.containers.run(
+        image,
+        name=name,
+        detach=True,
+        ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+        environment={} if bare else environment,
+        labels={"modelstack.benchmark": "endpoint-vs-bare"},
+        **options,
+    )
     deadline = started + HEALTH_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -128,8 +142,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement (default 3)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--starts", type=int, default=3, help="cold starts per target (default 3)")
-    parser.add_argument("--auth", action="store_true", help="key auth on in the endpoint (the auth layer), the key sent by wrk")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment of the endpoint container")
+    parser.add_argument(
+        "--auth", action="store_true", help="key auth on in the endpoint (the auth layer), the key sent by wrk"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment of the endpoint container"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -156,23 +174,48 @@ def main() -> None:
     try:
         for index in range(args.starts):
             for target in targets if index % 2 == 0 else reversed(targets):
-                container, _, seconds = start(client, image, f"modelstack-bench-{target}-{suffix}", bare=target == "bare", environment=environment)
+                container, _, seconds = start(
+                    client, image, f"modelstack-bench-{target}-{suffix}", bare=target == "bare", environment=environment
+                )
                 cold[target].append(seconds)
                 container.remove(force=True)
-        running = {t: start(client, image, f"modelstack-bench-{t}-{suffix}", bare=t == "bare", environment=environment) for t in targets}
+        running = {
+            t: start(client, image, f"modelstack-bench-{t}-{suffix}", bare=t == "bare", environment=environment)
+            for t in targets
+        }
         if args.auth:
-            refused = requests.post(f"http://127.0.0.1:{running['endpoint'][1]}/score", data=bodies[0], timeout=5).status_code
+            refused = requests.post(
+                f"http://127.0.0.1:{running['endpoint'][1]}/score", data=bodies[0], timeout=5
+            ).status_code
             if refused != 401:
-                raise SystemExit(f"--auth: the endpoint answered {refused} to a request without a key; the auth layer is not on")
+                raise SystemExit(
+                    f"--auth: the endpoint answered {refused} to a request without a key; the auth layer is not on"
+                )
         for target in targets:  # warm both (lazy imports on the first requests)
-            run_wrk(f"http://127.0.0.1:{running[target][1]}", bodies_file, script, 1, 1, headers=headers if target == "endpoint" else None)
+            run_wrk(
+                f"http://127.0.0.1:{running[target][1]}",
+                bodies_file,
+                script,
+                1,
+                1,
+                headers=headers if target == "endpoint" else None,
+            )
         for round_ in range(args.rounds):
             for concurrency in levels:
                 for target in targets if round_ % 2 == 0 else reversed(targets):
                     port = running[target][1]
-                    load = run_wrk(f"http://127.0.0.1:{port}", bodies_file, script, concurrency, args.duration, headers=headers if target == "endpoint" else None)
+                    load = run_wrk(
+                        f"http://127.0.0.1:{port}",
+                        bodies_file,
+                        script,
+                        concurrency,
+                        args.duration,
+                        headers=headers if target == "endpoint" else None,
+                    )
                     if load.succeeded != load.total:
-                        raise SystemExit(f"{target} at concurrency {concurrency}: {load.total - load.succeeded} failed requests")
+                        raise SystemExit(
+                            f"{target} at concurrency {concurrency}: {load.total - load.succeeded} failed requests"
+                        )
                     runs[target][concurrency].append(load)
         for container, _, _ in running.values():
             container.remove(force=True)
@@ -190,35 +233,59 @@ def main() -> None:
         row: dict[str, Any] = {"concurrency": concurrency}
         for target in targets:
             load = median_run(runs[target][concurrency])
-            row[target] = {"rps": round(load.queries_per_second), "p50_ms": round(load.latency_ms["p50"], 2), "p99_ms": round(load.latency_ms["p99"], 2),
-                           "rps_all_rounds": [round(r.queries_per_second) for r in runs[target][concurrency]]}
-        ratios = sorted(e.queries_per_second / b.queries_per_second for e, b in zip(runs["endpoint"][concurrency], runs["bare"][concurrency], strict=True))
+            row[target] = {
+                "rps": round(load.queries_per_second),
+                "p50_ms": round(load.latency_ms["p50"], 2),
+                "p99_ms": round(load.latency_ms["p99"], 2),
+                "rps_all_rounds": [round(r.queries_per_second) for r in runs[target][concurrency]],
+            }
+        ratios = sorted(
+            e.queries_per_second / b.queries_per_second
+            for e, b in zip(runs["endpoint"][concurrency], runs["bare"][concurrency], strict=True)
+        )
         row["throughput_share"] = round(statistics.median(ratios), 3)
         row["share_range"] = [round(ratios[0], 3), round(ratios[-1], 3)]
         rows.append(row)
     overhead = front_overhead_us(args.auth)
     result = {
-        "image": image, "image_built": built, "auth": args.auth,
+        "image": image,
+        "image_built": built,
+        "auth": args.auth,
         "front_overhead_us_per_request": round(overhead, 2) if overhead is not None else None,
-        "cold_start_s": {t: {"median": round(statistics.median(cold[t]), 2), "all": [round(s, 2) for s in cold[t]]} for t in targets},
+        "cold_start_s": {
+            t: {"median": round(statistics.median(cold[t]), 2), "all": [round(s, 2) for s in cold[t]]} for t in targets
+        },
         "levels": rows,
         "target_met": all(row["throughput_share"] >= TARGET_SHARE for row in rows),
-        "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"image {image[:19]} ({'built' if built else 'reused'}), auth {'on' if args.auth else 'as the image defaults'}")
+    print(
+        f"image {image[:19]} ({'built' if built else 'reused'}), auth {'on' if args.auth else 'as the image defaults'}"
+    )
     if overhead is not None:
         service_us = 1e6 / rows[0]["bare"]["rps"]
-        print(f"the front in process: {overhead:.1f} us per request ({overhead / service_us:.2%} of the {service_us:.0f} us a request takes bare at concurrency {rows[0]['concurrency']})")
-    print(f"cold start to Healthy: endpoint {result['cold_start_s']['endpoint']['median']}s, bare {result['cold_start_s']['bare']['median']}s (medians of {args.starts})")
-    print(f"{'concurrency':>11} {'endpoint rps':>12} {'p50':>7} {'p99':>7} {'bare rps':>9} {'p50':>7} {'p99':>7} {'share':>6}  (lowest-highest of {args.rounds} pairs)")
+        print(
+            f"the front in process: {overhead:.1f} us per request ({overhead / service_us:.2%} of the {service_us:.0f} us a request takes bare at concurrency {rows[0]['concurrency']})"
+        )
+    print(
+        f"cold start to Healthy: endpoint {result['cold_start_s']['endpoint']['median']}s, bare {result['cold_start_s']['bare']['median']}s (medians of {args.starts})"
+    )
+    print(
+        f"{'concurrency':>11} {'endpoint rps':>12} {'p50':>7} {'p99':>7} {'bare rps':>9} {'p50':>7} {'p99':>7} {'share':>6}  (lowest-highest of {args.rounds} pairs)"
+    )
     for row in rows:
         e, b = row["endpoint"], row["bare"]
         low, high = row["share_range"]
-        print(f"{row['concurrency']:>11} {e['rps']:>12} {e['p50_ms']:>6}ms {e['p99_ms']:>6}ms {b['rps']:>9} {b['p50_ms']:>6}ms {b['p99_ms']:>6}ms {row['throughput_share']:>6}  ({low}-{high})")
-    print(f"load average before {result['load_average_before']}, after {result['load_average_after']}; target: median share >= {TARGET_SHARE} at every level: {'met' if result['target_met'] else 'NOT met'}")
+        print(
+            f"{row['concurrency']:>11} {e['rps']:>12} {e['p50_ms']:>6}ms {e['p99_ms']:>6}ms {b['rps']:>9} {b['p50_ms']:>6}ms {b['p99_ms']:>6}ms {row['throughput_share']:>6}  ({low}-{high})"
+        )
+    print(
+        f"load average before {result['load_average_before']}, after {result['load_average_after']}; target: median share >= {TARGET_SHARE} at every level: {'met' if result['target_met'] else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

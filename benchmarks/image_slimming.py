@@ -88,21 +88,32 @@ def main() -> None:
         config = load_from_files("local", root)
         context = build_context(root, "diabetes", config.services["diabetes"], config.models)
         assert context.requirements_digest is not None, "the example is a pip environment: it has a wheelhouse"
-        wheelhouse = ensure_wheelhouse(REPO / ".modelstack", context.requirements_digest, context.environment_files["requirements.txt"], log=lambda _: None)
+        wheelhouse = ensure_wheelhouse(
+            REPO / ".modelstack",
+            context.requirements_digest,
+            context.environment_files["requirements.txt"],
+            log=lambda _: None,
+        )
         folder = workdir / "context"
         write_context(context, folder, wheelhouse)
         rendered = (folder / "Dockerfile").read_text()
         for name, dockerfile in (("as rendered", rendered), ("venv slimmed", slimmed(rendered))):
             (folder / "Dockerfile").write_text(dockerfile)
             started = time.monotonic()
-            image, _ = client.images.build(path=str(folder), tag=f"modelstack-bench/slim:{re.sub('[^a-z]', '-', name)}", rm=True, forcerm=True)
+            image, _ = client.images.build(
+                path=str(folder), tag=f"modelstack-bench/slim:{re.sub('[^a-z]', '-', name)}", rm=True, forcerm=True
+            )
             build_seconds = time.monotonic() - started
             assert image.id is not None, "a built image has an ID"
             built.append(image.id)
             starts = [start_to_healthy(client, image.id) for _ in range(3)]
             size = image.attrs["Size"]
-            results[name] = {"image_mb": round(size / 1e6), "vs_azureml": round(size / AZUREML_IMAGE_BYTES, 3),
-                             "start_to_healthy_median_s": round(statistics.median(starts), 2), "build_s": round(build_seconds, 1)}
+            results[name] = {
+                "image_mb": round(size / 1e6),
+                "vs_azureml": round(size / AZUREML_IMAGE_BYTES, 3),
+                "start_to_healthy_median_s": round(statistics.median(starts), 2),
+                "build_s": round(build_seconds, 1),
+            }
     finally:
         for image_id in built:
             try:

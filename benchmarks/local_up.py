@@ -51,9 +51,17 @@ def main() -> None:
     (home / "state").mkdir()
 
     def pulumi(*words: str) -> subprocess.CompletedProcess:
-        done = subprocess.run(["pulumi", *words, "--stack", "bench", "--non-interactive"], cwd=root, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            ["pulumi", *words, "--stack", "bench", "--non-interactive"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
-            raise SystemExit(f"pulumi {' '.join(words)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+            raise SystemExit(
+                f"pulumi {' '.join(words)} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
+            )
         return done
 
     try:
@@ -67,7 +75,12 @@ def main() -> None:
         pulumi("preview", "--expect-no-changes")
         noop_seconds = time.monotonic() - started
     finally:
-        subprocess.run(["pulumi", "destroy", "--yes", "--stack", "bench", "--non-interactive"], cwd=root, env=env, capture_output=True)
+        subprocess.run(
+            ["pulumi", "destroy", "--yes", "--stack", "bench", "--non-interactive"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+        )
         shutil.rmtree(home, ignore_errors=True)
     kind = "clean build" if args.clean_build else "warm layer cache"
     print(f"up from nothing to Healthy ({kind}, 2 services): {up_seconds:.1f}s")

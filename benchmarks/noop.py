@@ -42,8 +42,12 @@ def quiet(_message: str) -> None:
 
 def check_json(root: Path) -> tuple[bytes, float]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "components.commands.cli", "check", "--stack", "local", "--json"], cwd=root,
-                          env={**os.environ, "MODELSTACK_PROJECT_DIR": str(root), "PYTHONPATH": str(REPO)}, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", "check", "--stack", "local", "--json"],
+        cwd=root,
+        env={**os.environ, "MODELSTACK_PROJECT_DIR": str(root), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"check failed: {done.stderr.decode()[-2000:]}")
     return done.stdout, time.monotonic() - started
@@ -82,7 +86,13 @@ def main() -> None:
         results["first_ensure_image_s"] = round(time.monotonic() - started, 2)
         results["first_built"], results["first_pushed"] = once.built, once.pushed
         started = time.monotonic()
-        again = ensure_image(client, build_context(root, "diabetes", config.services["diabetes"], config.models), repository, cache, log=quiet)
+        again = ensure_image(
+            client,
+            build_context(root, "diabetes", config.services["diabetes"], config.models),
+            repository,
+            cache,
+            log=quiet,
+        )
         results["second_ensure_image_s"] = round(time.monotonic() - started, 3)
         results["second_built"], results["second_pushed"] = again.built, again.pushed
         results["same_digest"] = once.digest == again.digest

@@ -54,8 +54,13 @@ BATCH_RESOURCES = 600
 
 def write_stack(root: Path, stack: str, services: int) -> None:
     """stacks/Pulumi.<stack>.yaml with `services` local services (no fixed ports)."""
-    template = {"models": ["diabetes-ridge"], "source_directory": "examples/diabetes/src", "entry_script": "score.py",
-                "environment": {"pip_requirements": "examples/diabetes/requirements.txt"}, "target": "local"}
+    template = {
+        "models": ["diabetes-ridge"],
+        "source_directory": "examples/diabetes/src",
+        "entry_script": "score.py",
+        "environment": {"pip_requirements": "examples/diabetes/requirements.txt"},
+        "target": "local",
+    }
     declared: dict[str, dict[str, Any] | None] = {f"svc-{i:04d}": dict(template) for i in range(services)}
     declared.update({name: None for name in ("diabetes", "diabetes-multi")})  # drop Pulumi.yaml's two: exactly N
     document = {"config": {"modelstack:registry": {"kind": "local", "port": 5050}, "modelstack:services": declared}}
@@ -71,7 +76,12 @@ def plan_with_modelstack(root: Path, stack: str) -> tuple[dict[str, float], int]
     evaluated = time.perf_counter()
     evaluate_policies([Resource(r.urn, r.type, r.name, r.inputs) for r in plan.resources])
     done = time.perf_counter()
-    steps = {"config": loaded - started, "evaluate": evaluated - loaded, "policies": done - evaluated, "total": done - started}
+    steps = {
+        "config": loaded - started,
+        "evaluate": evaluated - loaded,
+        "policies": done - evaluated,
+        "total": done - started,
+    }
     return steps, len(plan.resources)
 
 
@@ -88,27 +98,52 @@ def _kubernetes_resource(index: int) -> None:
     labels = {"app": name}
     kind = index % 3
     if kind == 0:
-        k8s.apps.v1.Deployment(f"{name}-deployment", spec={
-            "selector": {"match_labels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                "name": name, "image": "localhost:5050/diabetes@sha256:" + "0" * 64, "ports": [{"container_port": 5001}],
-                "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}},
-            }]}},
-        })
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            spec={
+                "selector": {"match_labels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": name,
+                                "image": "localhost:5050/diabetes@sha256:" + "0" * 64,
+                                "ports": [{"container_port": 5001}],
+                                "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}},
+                            }
+                        ]
+                    },
+                },
+            },
+        )
     elif kind == 1:
         k8s.core.v1.Service(f"{name}-service", spec={"selector": labels, "ports": [{"port": 80, "target_port": 5001}]})
     else:
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(f"{name}-hpa", spec={
-            "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
-            "min_replicas": 1, "max_replicas": 10,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 70}}}],
-        })
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            spec={
+                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
+                "min_replicas": 1,
+                "max_replicas": 10,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 70}},
+                    }
+                ],
+            },
+        )
 
 
 def _untyped_resource(index: int) -> None:
     """The same registrations without the SDK's typed classes: the runtime's own minimum."""
     name = f"svc-{index // 3:04d}"
-    kind = ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[index % 3]
+    kind = (
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:core/v1:Service",
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    )[index % 3]
     pulumi.CustomResource(kind, f"{name}-{index % 3}", {"spec": {"selector": {"app": name}, "replicas": 1}})
 
 
@@ -155,13 +190,21 @@ def measure(sizes: list[int], rounds: int) -> list[dict]:
                 gc.collect()
                 untyped.append(sum(plan_floor(count, stack, typed=False) for _ in range(batch)) / batch)
             best = min(ours, key=lambda s: s["total"])
-            rows.append({
-                "services": size, "resources": count,
-                "ours_s": round(best["total"], 3), "floor_s": round(min(floor), 3), "ratio": round(best["total"] / min(floor), 3),
-                "untyped_floor_s": round(min(untyped), 3), "ratio_to_untyped": round(best["total"] / min(untyped), 3),
-                "ours_steps_s": {k: round(v, 3) for k, v in best.items() if k != "total"},
-                "ours_all_s": [round(s["total"], 3) for s in ours], "floor_all_s": [round(s, 3) for s in floor], "untyped_all_s": [round(s, 3) for s in untyped],
-            })
+            rows.append(
+                {
+                    "services": size,
+                    "resources": count,
+                    "ours_s": round(best["total"], 3),
+                    "floor_s": round(min(floor), 3),
+                    "ratio": round(best["total"] / min(floor), 3),
+                    "untyped_floor_s": round(min(untyped), 3),
+                    "ratio_to_untyped": round(best["total"] / min(untyped), 3),
+                    "ours_steps_s": {k: round(v, 3) for k, v in best.items() if k != "total"},
+                    "ours_all_s": [round(s["total"], 3) for s in ours],
+                    "floor_all_s": [round(s, 3) for s in floor],
+                    "untyped_all_s": [round(s, 3) for s in untyped],
+                }
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return rows
@@ -177,15 +220,26 @@ def main() -> None:
 
     load_before = os.getloadavg()
     rows = measure([int(s) for s in args.services.split(",")], args.rounds)
-    result = {"rows": rows, "target_ratio": TARGET_RATIO, "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+    result = {
+        "rows": rows,
+        "target_ratio": TARGET_RATIO,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{'services':>8} {'resources':>9} {'ours':>9} {'floor':>9} {'ratio':>6} {'untyped':>9} {'ratio':>6}  ours: config/evaluate/policies")
+    print(
+        f"{'services':>8} {'resources':>9} {'ours':>9} {'floor':>9} {'ratio':>6} {'untyped':>9} {'ratio':>6}  ours: config/evaluate/policies"
+    )
     for row in rows:
         steps = "/".join(f"{v:.3f}" for v in row["ours_steps_s"].values())
-        print(f"{row['services']:>8} {row['resources']:>9} {row['ours_s']:>8.3f}s {row['floor_s']:>8.3f}s {row['ratio']:>5.2f}x {row['untyped_floor_s']:>8.3f}s {row['ratio_to_untyped']:>5.2f}x  {steps} s")
-    print(f"load average before {result['load_average_before']}, after {result['load_average_after']}; target <= {TARGET_RATIO}x")
+        print(
+            f"{row['services']:>8} {row['resources']:>9} {row['ours_s']:>8.3f}s {row['floor_s']:>8.3f}s {row['ratio']:>5.2f}x {row['untyped_floor_s']:>8.3f}s {row['ratio_to_untyped']:>5.2f}x  {steps} s"
+        )
+    print(
+        f"load average before {result['load_average_before']}, after {result['load_average_after']}; target <= {TARGET_RATIO}x"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,16 @@ def chain(n: int) -> dict:
     def urn(i):
         return f"urn:pulumi:dev::modelstack::modelstack:x:Thing::r{i}"
 
-    return {"steps": [{"urn": urn(i), "op": "create", "newState": {"type": "modelstack:x:Thing", "parent": urn(i - 1) if i else None}} for i in range(n)]}
+    return {
+        "steps": [
+            {
+                "urn": urn(i),
+                "op": "create",
+                "newState": {"type": "modelstack:x:Thing", "parent": urn(i - 1) if i else None},
+            }
+            for i in range(n)
+        ]
+    }
 
 
 def main() -> None:

@@ -33,9 +33,25 @@ from tests.workspace import copy_project  # noqa: E402
 
 def profile(root: Path, out: Path, cpu: str, duration: int) -> tuple[float, dict]:
     env = {**os.environ, "MODELSTACK_PROJECT_DIR": str(root), "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "components.commands.profile.command", "diabetes", "--stack", "local",
-               "--data", str(root / "examples" / "diabetes" / "sample-requests.jsonl"), "--duration", str(duration),
-               "--concurrency", "1,4", "--cpu", cpu, "--out", str(out), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "components.commands.profile.command",
+        "diabetes",
+        "--stack",
+        "local",
+        "--data",
+        str(root / "examples" / "diabetes" / "sample-requests.jsonl"),
+        "--duration",
+        str(duration),
+        "--concurrency",
+        "1,4",
+        "--cpu",
+        cpu,
+        "--out",
+        str(out),
+        "--json",
+    ]
     started = time.monotonic()
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
@@ -47,7 +63,9 @@ def profile(root: Path, out: Path, cpu: str, duration: int) -> tuple[float, dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--duration", type=int, default=2, help="seconds per concurrency level (default 2, as the test had)")
+    parser.add_argument(
+        "--duration", type=int, default=2, help="seconds per concurrency level (default 2, as the test had)"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="modelstack-profile-cpu-"))
     results: dict[str, Any] = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
@@ -68,7 +86,9 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     one, quarter = results["one_core"], results["quarter_core"]
-    results["qps_ratio_one_over_quarter"] = round(one["measuredQueriesPerSecond"] / max(quarter["measuredQueriesPerSecond"], 1e-9), 2)
+    results["qps_ratio_one_over_quarter"] = round(
+        one["measuredQueriesPerSecond"] / max(quarter["measuredQueriesPerSecond"], 1e-9), 2
+    )
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         print(json.dumps(results, indent=2))

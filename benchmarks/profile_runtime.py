@@ -40,8 +40,19 @@ def profile_once(root: Path, out: Path, *, no_cache: bool) -> tuple[float, dict]
     env = {**os.environ, "MODELSTACK_PROJECT_DIR": str(root), "PYTHONPATH": str(REPO)}
     if no_cache:
         env["MODELSTACK_NO_CACHE"] = "1"
-    command = [sys.executable, "-m", "components.commands.profile.command", "diabetes", "--stack", "local",
-               "--data", str(root / "examples" / "diabetes" / "sample-requests.jsonl"), "--out", str(out), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "components.commands.profile.command",
+        "diabetes",
+        "--stack",
+        "local",
+        "--data",
+        str(root / "examples" / "diabetes" / "sample-requests.jsonl"),
+        "--out",
+        str(out),
+        "--json",
+    ]
     started = time.monotonic()
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started

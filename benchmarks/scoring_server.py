@@ -43,15 +43,35 @@ def start(kind: str, python: Path, home: str, server_parent: Path = REPO) -> tup
     if not model_dir.exists():
         model_dir.mkdir()
         (model_dir / "ridge.joblib").symlink_to(EXAMPLE / "model" / "ridge.joblib")
-    env = {"PATH": os.environ["PATH"], "HOME": home, "AML_APP_ROOT": str(EXAMPLE / "src"), "AZUREML_MODEL_DIR": str(model_dir), "GUNICORN_CMD_ARGS": "--no-control-socket"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": home,
+        "AML_APP_ROOT": str(EXAMPLE / "src"),
+        "AZUREML_MODEL_DIR": str(model_dir),
+        "GUNICORN_CMD_ARGS": "--no-control-socket",
+    }
     script = str(EXAMPLE / "src" / "score.py")
     if kind == "azmlinfsrv":
-        command = [str(python), "-m", "azureml_inference_server_http.amlserver", "--entry_script", script, "--port", str(port)]
+        command = [
+            str(python),
+            "-m",
+            "azureml_inference_server_http.amlserver",
+            "--entry_script",
+            script,
+            "--port",
+            str(port),
+        ]
     else:
         env["PYTHONPATH"] = str(server_parent)
         command = [str(python), "-m", "modelstack_server", "--entry_script", script, "--port", str(port)]
     begun = time.perf_counter()
-    process = subprocess.Popen(["taskset", "-c", "0", *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -92,7 +112,24 @@ def found(pattern: str, text: str) -> re.Match[str]:
 
 
 def wrk(port: int, connections: int, seconds: int, script: str) -> tuple[float, float, float]:
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/score"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script,
+            f"http://127.0.0.1:{port}/score",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(found(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def percentile(label: str) -> float:
@@ -108,8 +145,14 @@ def wrk(port: int, connections: int, seconds: int, script: str) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--server-parent", default=str(REPO), help="the folder holding the modelstack_server package to measure (another revision's checkout, to compare)")
-    parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times; medians are reported")
+    parser.add_argument(
+        "--server-parent",
+        default=str(REPO),
+        help="the folder holding the modelstack_server package to measure (another revision's checkout, to compare)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the servers this many times; medians are reported"
+    )
     args = parser.parse_args()
     if not (EXAMPLE / "model" / "ridge.joblib").exists():
         raise SystemExit("train the example first: venv/bin/python examples/diabetes/train.py")
@@ -117,7 +160,9 @@ def main() -> None:
     results: dict[str, dict] = {kind: {"start": [], "rss": [], **{c: [] for c in CONCURRENCY}} for kind in SERVERS}
     with tempfile.TemporaryDirectory() as home:
         lua = Path(home) / "post.lua"
-        lua.write_text(f"wrk.method = 'POST'\nwrk.body = '{SAMPLE}'\nwrk.headers['Content-Type'] = 'application/json'\n")
+        lua.write_text(
+            f"wrk.method = 'POST'\nwrk.body = '{SAMPLE}'\nwrk.headers['Content-Type'] = 'application/json'\n"
+        )
         for _ in range(args.rounds):
             for kind in SERVERS:
                 process, port, cold = start(kind, python, home, Path(args.server_parent))
@@ -129,7 +174,9 @@ def main() -> None:
                         results[kind][connections].append(wrk(port, connections, args.seconds, str(lua)))
                 finally:
                     stop(process)
-    print(f"\nmachine: {os.cpu_count()} cores, {os.uname().release}; server on core 0, wrk on core 1; {args.seconds} s per level, {args.rounds} round(s)\n")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {os.uname().release}; server on core 0, wrk on core 1; {args.seconds} s per level, {args.rounds} round(s)\n"
+    )
     print("| server | concurrency | requests/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for kind in SERVERS:
@@ -140,7 +187,9 @@ def main() -> None:
     print("\n| server | cold start to Healthy s | worker RSS MiB |")
     print("|---|---|---|")
     for kind in SERVERS:
-        print(f"| {kind} | {statistics.median(results[kind]['start']):.2f} | {statistics.median(results[kind]['rss']):.1f} |")
+        print(
+            f"| {kind} | {statistics.median(results[kind]['start']):.2f} | {statistics.median(results[kind]['rss']):.1f} |"
+        )
     base, ours = results["azmlinfsrv"], results["modelstack"]
     print("\nratios (modelstack / azmlinfsrv):")
     for connections in CONCURRENCY:

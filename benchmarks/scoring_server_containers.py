@@ -65,12 +65,21 @@ def build_images(client) -> dict[str, str]:
 COLD_START = Path(__file__).resolve().parent / "cold_start"
 MOUNTED = "/opt/modelstack-bench"
 ENTRY_SCRIPT = "/var/azureml-app/src/score.py"
-SERVER_COMMANDS = {"azmlinfsrv": ["python", "/opt/modelstack/modelstack_front.py"], "modelstack": ["python", "-m", "modelstack_server"]}
+SERVER_COMMANDS = {
+    "azmlinfsrv": ["python", "/opt/modelstack/modelstack_front.py"],
+    "modelstack": ["python", "-m", "modelstack_server"],
+}
 # name -> (server whose image runs it, command; None is the image's own)
 COLD_STARTS = {
     "floor: container and interpreter only": ("modelstack", ["python", f"{MOUNTED}/floor.py", "--no-script"]),
     "floor: the example's init(), a bare socket": ("modelstack", ["python", f"{MOUNTED}/floor.py", ENTRY_SCRIPT]),
-    **{f"{kind}: empty entry script": (kind, SERVER_COMMANDS[kind] + ["--entry_script", f"{MOUNTED}/empty_score.py", "--port", "5001"]) for kind in SERVERS},
+    **{
+        f"{kind}: empty entry script": (
+            kind,
+            SERVER_COMMANDS[kind] + ["--entry_script", f"{MOUNTED}/empty_score.py", "--port", "5001"],
+        )
+        for kind in SERVERS
+    },
     **{f"{kind}: the example": (kind, None) for kind in SERVERS},
 }
 
@@ -78,9 +87,17 @@ COLD_STARTS = {
 def start(client, image: str, created: list, command: list[str] | None = None) -> tuple[Container, int, float]:
     port = free_port()
     begun = time.perf_counter()
-    container = client.containers.run(image, command=command, detach=True, environment={"WORKER_COUNT": "1"}, ports={"5001/tcp": ("127.0.0.1", port)},
-                                      nano_cpus=1_000_000_000, cpuset_cpus="0", labels={"modelstack.benchmark": RUN},
-                                      volumes={str(COLD_START): {"bind": MOUNTED, "mode": "ro"}})
+    container = client.containers.run(
+        image,
+        command=command,
+        detach=True,
+        environment={"WORKER_COUNT": "1"},
+        ports={"5001/tcp": ("127.0.0.1", port)},
+        nano_cpus=1_000_000_000,
+        cpuset_cpus="0",
+        labels={"modelstack.benchmark": RUN},
+        volumes={str(COLD_START): {"bind": MOUNTED, "mode": "ro"}},
+    )
     created.append(container.id)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -105,7 +122,9 @@ def memory_mib(container) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=1, help="alternate the servers this many times; medians are reported")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the servers this many times; medians are reported"
+    )
     parser.add_argument("--starts", type=int, default=3, help="containers started per kind of cold start (median)")
     args = parser.parse_args()
     if not (EXAMPLE / "model" / "ridge.joblib").exists():
@@ -121,8 +140,12 @@ def main() -> None:
         images = build_images(client)
         with tempfile.TemporaryDirectory() as scratch:
             lua = Path(scratch) / "post.lua"
-            lua.write_text(f"wrk.method = 'POST'\nwrk.body = '{SAMPLE}'\nwrk.headers['Content-Type'] = 'application/json'\n")
-            for _ in range(args.starts):  # cold starts, alternating: the images are local, the page cache warm after the first
+            lua.write_text(
+                f"wrk.method = 'POST'\nwrk.body = '{SAMPLE}'\nwrk.headers['Content-Type'] = 'application/json'\n"
+            )
+            for _ in range(
+                args.starts
+            ):  # cold starts, alternating: the images are local, the page cache warm after the first
                 for name, (kind, command) in COLD_STARTS.items():
                     container, _, seconds = start(client, images[kind], created, command)
                     cold[name].append(seconds)
@@ -156,9 +179,11 @@ def main() -> None:
             except Exception:  # still tagged elsewhere, or used by a container we did not make
                 pass
     load_after = os.getloadavg()
-    print(f"\nmachine: {os.cpu_count()} cores, {os.uname().release}; each container --cpus 1 --cpuset-cpus 0, WORKER_COUNT=1; wrk on core 1; "
-          f"{args.seconds} s per level, {args.rounds} round(s), {args.starts} cold starts per server; "
-          f"load average before {' '.join(f'{x:.2f}' for x in load_before)}, after {' '.join(f'{x:.2f}' for x in load_after)}\n")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {os.uname().release}; each container --cpus 1 --cpuset-cpus 0, WORKER_COUNT=1; wrk on core 1; "
+        f"{args.seconds} s per level, {args.rounds} round(s), {args.starts} cold starts per server; "
+        f"load average before {' '.join(f'{x:.2f}' for x in load_before)}, after {' '.join(f'{x:.2f}' for x in load_after)}\n"
+    )
     print("| server | concurrency | requests/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for kind in SERVERS:
@@ -183,8 +208,13 @@ def main() -> None:
         o = [statistics.median(r[i] for r in ours[connections]) for i in range(3)]
         print(f"  c={connections}: requests/s {o[0] / b[0]:.2f}x, p50 {o[1] / b[1]:.2f}x, p99 {o[2] / b[2]:.2f}x")
     example = {kind: statistics.median(cold[f"{kind}: the example"]) for kind in SERVERS}
-    print(f"  cold start {example['modelstack'] / example['azmlinfsrv']:.2f}x, worker RSS {statistics.median(ours['rss']) / statistics.median(base['rss']):.2f}x")
-    print("  cold start over the floor (the example's init() and a bare socket): " + ", ".join(f"{kind} +{example[kind] - floor:.3f} s" for kind in SERVERS))
+    print(
+        f"  cold start {example['modelstack'] / example['azmlinfsrv']:.2f}x, worker RSS {statistics.median(ours['rss']) / statistics.median(base['rss']):.2f}x"
+    )
+    print(
+        "  cold start over the floor (the example's init() and a bare socket): "
+        + ", ".join(f"{kind} +{example[kind] - floor:.3f} s" for kind in SERVERS)
+    )
 
 
 if __name__ == "__main__":

@@ -60,12 +60,24 @@ def start(kind: str, python: Path, home: str) -> tuple[subprocess.Popen, int]:
     if not model_dir.exists():
         model_dir.mkdir()
         (model_dir / "ridge.joblib").symlink_to(EXAMPLE / "model" / "ridge.joblib")
-    env = {"PATH": os.environ["PATH"], "HOME": home, "AML_APP_ROOT": str(EXAMPLE / "src"), "AZUREML_MODEL_DIR": str(model_dir),
-           "GUNICORN_CMD_ARGS": "--no-control-socket", "MODELSTACK_MAX_REQUEST_BYTES": str(1024 * MIB), "PYTHONPATH": str(REPO)}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": home,
+        "AML_APP_ROOT": str(EXAMPLE / "src"),
+        "AZUREML_MODEL_DIR": str(model_dir),
+        "GUNICORN_CMD_ARGS": "--no-control-socket",
+        "MODELSTACK_MAX_REQUEST_BYTES": str(1024 * MIB),
+        "PYTHONPATH": str(REPO),
+    }
     script = str(EXAMPLE / "src" / "score.py")
     module = "azureml_inference_server_http.amlserver" if kind == "azmlinfsrv" else "modelstack_server"
-    process = subprocess.Popen([str(python), "-m", module, "--entry_script", script, "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [str(python), "-m", module, "--entry_script", script, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -93,10 +105,18 @@ def main() -> None:
                     body = body_of(int(size_mib * MIB))
                     before = kib(pid, "VmRSS")
                     Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak starts again from now
-                    status = requests.post(f"http://127.0.0.1:{port}/score", data=body, headers={"Content-Type": "application/json"}, timeout=600).status_code
+                    status = requests.post(
+                        f"http://127.0.0.1:{port}/score",
+                        data=body,
+                        headers={"Content-Type": "application/json"},
+                        timeout=600,
+                    ).status_code
                     peak = kib(pid, "VmHWM")
                     per_byte = (peak - before) * 1024 / len(body)
-                    print(f"| {kind} | {len(body) / MIB:.1f} | {status} | {before / 1024:.0f} | {peak / 1024:.0f} | {per_byte:.1f} |", flush=True)
+                    print(
+                        f"| {kind} | {len(body) / MIB:.1f} | {status} | {before / 1024:.0f} | {peak / 1024:.0f} | {per_byte:.1f} |",
+                        flush=True,
+                    )
                     del body
             finally:
                 os.killpg(process.pid, signal.SIGTERM)

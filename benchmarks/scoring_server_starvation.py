@@ -36,7 +36,9 @@ def latencies(base: str, count: int) -> list[float]:
     with requests.Session() as client:
         for _ in range(count):
             begun = time.perf_counter()
-            answer = client.post(base + "/score", data='{"n": 1}', headers={"Content-Type": "application/json"}, timeout=30)
+            answer = client.post(
+                base + "/score", data='{"n": 1}', headers={"Content-Type": "application/json"}, timeout=30
+            )
             measured.append(time.perf_counter() - begun)
             assert answer.status_code == 200, answer.text
     return measured
@@ -53,21 +55,30 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        server = launch(serving_python(), "modelstack", SCRIPTS / "plain_json_string.py", Path(home), {"MODELSTACK_HEADER_TIMEOUT_SECONDS": "3600"})
+        server = launch(
+            serving_python(),
+            "modelstack",
+            SCRIPTS / "plain_json_string.py",
+            Path(home),
+            {"MODELSTACK_HEADER_TIMEOUT_SECONDS": "3600"},
+        )
         held: list[socket.socket] = []
         stop = threading.Event()
         try:
             assert wait_healthy(server), server.log()[-3000:]
             latencies(server.base, 100)  # warm-up
             quiet = latencies(server.base, args.requests)
-            held = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(IDLE_CONNECTIONS + SLOW_CLIENTS)]
+            held = [
+                socket.create_connection(("127.0.0.1", server.port), timeout=30)
+                for _ in range(IDLE_CONNECTIONS + SLOW_CLIENTS)
+            ]
             slow = held[IDLE_CONNECTIONS:]
 
             def drip() -> None:
                 sent = 0
                 while not stop.is_set():
                     for sock in slow:
-                        sock.send(SLOW_REQUEST[sent:sent + 1])
+                        sock.send(SLOW_REQUEST[sent : sent + 1])
                     sent += 1
                     stop.wait(1)
 

@@ -71,32 +71,56 @@ class StreamedBody:
         self.response = response
 
 
-def message(status: int, text: str, run_function_failed: bool = False, extra: Headers | tuple[()] = ()) -> tuple[int, Headers, bytes]:
+def message(
+    status: int, text: str, run_function_failed: bool = False, extra: Headers | tuple[()] = ()
+) -> tuple[int, Headers, bytes]:
     body = json.dumps({"message": text}).encode()
-    return status, [("Content-Type", "application/json"), ("x-ms-run-function-failed", str(run_function_failed)), *extra], body
+    return (
+        status,
+        [("Content-Type", "application/json"), ("x-ms-run-function-failed", str(run_function_failed)), *extra],
+        body,
+    )
 
 
 class ScoringApp:
-    def __init__(self, settings: Settings, script: EntryScript, scorer: SerialScorer | None = None, app_insights=None, peers=None, telemetry=None):
+    def __init__(
+        self,
+        settings: Settings,
+        script: EntryScript,
+        scorer: SerialScorer | None = None,
+        app_insights=None,
+        peers=None,
+        telemetry=None,
+    ):
         self.settings = settings
         self.peers = peers  # peers.Peers with WORKER_COUNT > 1: /score goes to a worker whose run() is free
         self.script = script
         self.scorer = scorer or SerialScorer(settings.scoring_timeout_ms, inline_after=settings.inline_after_calls)
-        self.swagger = SwaggerDocuments(script.run, settings.app_root, settings.service_name, settings.service_version, settings.service_path_prefix)
+        self.swagger = SwaggerDocuments(
+            script.run, settings.app_root, settings.service_name, settings.service_version, settings.service_path_prefix
+        )
         self.aml_cors = cors.AmlCors(settings.aml_cors_origins)
         self.app_insights = app_insights
         self.telemetry = telemetry  # telemetry.RequestTelemetry with enable_app_insights, else None
         self.max_request_bytes = settings.max_request_bytes
         self.too_large = f"the request body is larger than {self.max_request_bytes} bytes"
 
-    def limit_bodies_to_memory(self, memory_bytes: int | None, workers: int, held_bytes: int, per_body_byte: float) -> None:
+    def limit_bodies_to_memory(
+        self, memory_bytes: int | None, workers: int, held_bytes: int, per_body_byte: float
+    ) -> None:
         """Lowers the body limit to what this worker's share of the replica's memory holds (memory.py)."""
         from .memory import body_limit
 
-        self.max_request_bytes = body_limit(self.settings.max_request_bytes, memory_bytes, workers, held_bytes, per_body_byte)
-        if memory_bytes is not None and self.max_request_bytes < self.settings.max_request_bytes:  # lowered: a memory size is known
-            self.too_large = (f"the request body is larger than {self.max_request_bytes} bytes, the most this replica's memory "
-                              f"({memory_bytes // 2**20} MiB{f' for {workers} workers' if workers > 1 else ''}) can hold while it is scored")
+        self.max_request_bytes = body_limit(
+            self.settings.max_request_bytes, memory_bytes, workers, held_bytes, per_body_byte
+        )
+        if (
+            memory_bytes is not None and self.max_request_bytes < self.settings.max_request_bytes
+        ):  # lowered: a memory size is known
+            self.too_large = (
+                f"the request body is larger than {self.max_request_bytes} bytes, the most this replica's memory "
+                f"({memory_bytes // 2**20} MiB{f' for {workers} workers' if workers > 1 else ''}) can hold while it is scored"
+            )
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -133,22 +157,43 @@ class ScoringApp:
             front_cors = [("Access-Control-Allow-Origin", settings.allow_origin_value(origin)), ("Vary", "Origin")]
 
         requested_method = _text(headers.get(b"access-control-request-method"))
-        if cors.is_preflight(method, origin, requested_method) and (settings.cors_origins or settings.auth_enabled or settings.token_auth_enabled):
+        if cors.is_preflight(method, origin, requested_method) and (
+            settings.cors_origins or settings.auth_enabled or settings.token_auth_enabled
+        ):
             if not front_cors:
                 forbidden = json.dumps({"message": f"origin {origin} is not allowed to call this service"}).encode()
                 return await _send(send, 403, [("Content-Type", "application/json"), ("Vary", "Origin")], forbidden)
-            return await _send(send, 204, cors.preflight_headers(front_cors[0][1], _text(headers.get(b"access-control-request-headers"))), b"")
+            return await _send(
+                send,
+                204,
+                cors.preflight_headers(front_cors[0][1], _text(headers.get(b"access-control-request-headers"))),
+                b"",
+            )
 
         if (settings.auth_enabled or settings.token_auth_enabled) and not (path == "/" and method in ("GET", "HEAD")):
             if repeated_authorization:  # which one counts differs from proxy to proxy: neither does
-                return await _send(send, 401, [("Content-Type", "application/json"), ("WWW-Authenticate", 'Bearer realm="modelstack", error="invalid_request"'), *front_cors], json.dumps({"message": AMBIGUOUS_CREDENTIALS}).encode())
+                return await _send(
+                    send,
+                    401,
+                    [
+                        ("Content-Type", "application/json"),
+                        ("WWW-Authenticate", 'Bearer realm="modelstack", error="invalid_request"'),
+                        *front_cors,
+                    ],
+                    json.dumps({"message": AMBIGUOUS_CREDENTIALS}).encode(),
+                )
             if settings.token_auth_enabled:
                 refused = token_refusal(headers.get(b"authorization"), settings.token_keys, settings.token_audience)
             else:
                 refused = refusal(headers.get(b"authorization"), settings.keys)
             if refused:
                 text, challenge = refused
-                return await _send(send, 401, [("Content-Type", "application/json"), ("WWW-Authenticate", challenge), *front_cors], json.dumps({"message": text}).encode())
+                return await _send(
+                    send,
+                    401,
+                    [("Content-Type", "application/json"), ("WWW-Authenticate", challenge), *front_cors],
+                    json.dumps({"message": text}).encode(),
+                )
 
         limit = self.max_request_bytes
         too_large = self.too_large
@@ -156,18 +201,40 @@ class ScoringApp:
         if length is not None:
             try:
                 if int(length) > limit:
-                    return await _send(send, 413, [("Content-Type", "application/json"), ("Connection", "close"), *front_cors], json.dumps({"message": too_large}).encode())
+                    return await _send(
+                        send,
+                        413,
+                        [("Content-Type", "application/json"), ("Connection", "close"), *front_cors],
+                        json.dumps({"message": too_large}).encode(),
+                    )
             except ValueError:
-                return await _send(send, 400, [("Content-Type", "application/json"), ("Connection", "close"), *front_cors], json.dumps({"message": "Content-Length is not a number"}).encode())
+                return await _send(
+                    send,
+                    400,
+                    [("Content-Type", "application/json"), ("Connection", "close"), *front_cors],
+                    json.dumps({"message": "Content-Length is not a number"}).encode(),
+                )
         body = await self._read_body(receive, limit)
         if body is None:
             timeout = f"the request body did not arrive within {settings.body_timeout_seconds:g} seconds"
-            return await _send(send, 408, [("Content-Type", "application/json"), ("Connection", "close"), *front_cors], json.dumps({"message": timeout}).encode())
+            return await _send(
+                send,
+                408,
+                [("Content-Type", "application/json"), ("Connection", "close"), *front_cors],
+                json.dumps({"message": timeout}).encode(),
+            )
         if body is False:
-            return await _send(send, 413, [("Content-Type", "application/json"), ("Connection", "close"), *front_cors], json.dumps({"message": too_large}).encode())
+            return await _send(
+                send,
+                413,
+                [("Content-Type", "application/json"), ("Connection", "close"), *front_cors],
+                json.dumps({"message": too_large}).encode(),
+            )
 
         if path == "/score" and self.peers is not None:
-            status, response_headers, payload = await self._score_on_a_free_worker(scope, method, path, headers, body, started)
+            status, response_headers, payload = await self._score_on_a_free_worker(
+                scope, method, path, headers, body, started
+            )
         else:
             status, response_headers, payload = await self._azureml(scope, method, path, headers, body, started)
         if front_cors:
@@ -175,10 +242,11 @@ class ScoringApp:
         if isinstance(payload, StreamedBody):
             await self._stream(receive, send, status, response_headers, payload, method)
         else:
-            await _send(send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload))
+            await _send(
+                send, status, response_headers, b"" if method == "HEAD" else payload, content_length=len(payload)
+            )
         if self.telemetry is not None and path != "/":  # not the health probe
             self._record(scope, method, path, headers, status, response_headers, started)
-
 
     async def _stream(self, receive, send, status: int, headers: Headers, body: StreamedBody, method: str) -> None:
         """Each item as the script yields it, chunked. A generator that raises or runs past the
@@ -198,7 +266,9 @@ class ScoringApp:
                     await send({"type": "http.response.body", "body": item, "more_body": True})
             complete = not gone.done()
         except ScoringTimeout as error:
-            logger.error(f"Encountered Exception: the streamed response's next item took longer than {error.timeout_ms} ms")
+            logger.error(
+                f"Encountered Exception: the streamed response's next item took longer than {error.timeout_ms} ms"
+            )
         except RunFailed as error:
             cause = error.__cause__
             logger.error(f"Encountered Exception: {''.join(traceback.format_exception(cause))}")
@@ -211,12 +281,29 @@ class ScoringApp:
         if complete:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _record(self, scope, method: str, path: str, headers: dict[bytes, bytes], status: int, response_headers: Headers, started: float) -> None:
+    def _record(
+        self,
+        scope,
+        method: str,
+        path: str,
+        headers: dict[bytes, bytes],
+        status: int,
+        response_headers: Headers,
+        started: float,
+    ) -> None:
         end_ns = time.time_ns()
         start_ns = end_ns - int((time.perf_counter() - started) * 1e9)
         host = _text(headers.get(b"host")) or "localhost"
         request_id = next((value for name, value in response_headers if name.lower() == "x-ms-request-id"), None)
-        self.telemetry.record(method=method, path=path, url=f"{scope.get('scheme', 'http')}://{host}{path}", status=status, start_ns=start_ns, end_ns=end_ns, request_id=request_id)
+        self.telemetry.record(
+            method=method,
+            path=path,
+            url=f"{scope.get('scheme', 'http')}://{host}{path}",
+            status=status,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            request_id=request_id,
+        )
 
     async def _score_on_a_free_worker(self, scope, method, path, headers, body, started):
         """Here when this worker's run() is free (or the request was passed here), else on an idle sibling."""
@@ -229,7 +316,14 @@ class ScoringApp:
             if scope.get("query_string"):
                 target += b"?" + scope["query_string"]
             try:
-                return await forward(peers.address(sibling), method, target, scope["headers"], body, self.settings.scoring_timeout_ms / 1000 + 30)
+                return await forward(
+                    peers.address(sibling),
+                    method,
+                    target,
+                    scope["headers"],
+                    body,
+                    self.settings.scoring_timeout_ms / 1000 + 30,
+                )
             except SiblingUnavailable as error:  # nothing was sent: score it here
                 logger.warning(f"worker {sibling} could not be reached ({error}); scoring the request here")
             except Exception:  # sent, but the answer did not come back whole: never run it twice
@@ -272,7 +366,11 @@ class ScoringApp:
             return message(404, NOT_FOUND)
         if method not in allowed:
             return message(405, METHOD_NOT_ALLOWED)
-        ids = request_ids(_text(headers.get(b"x-request-id")), _text(headers.get(b"x-ms-request-id")), _text(headers.get(b"x-ms-client-request-id")))
+        ids = request_ids(
+            _text(headers.get(b"x-request-id")),
+            _text(headers.get(b"x-ms-request-id")),
+            _text(headers.get(b"x-ms-client-request-id")),
+        )
         logged = False
         if ids.refusal:
             status, response_headers, payload = message(431, ids.refusal)
@@ -294,12 +392,22 @@ class ScoringApp:
             response_headers.append(("TraceId", trace_id.decode("latin-1")))
         if self.aml_cors:
             present = {name.lower() for name, _ in response_headers}
-            response_headers += self.aml_cors.headers(method, _text(headers.get(b"origin")), _text(headers.get(b"access-control-request-method")), _text(headers.get(b"access-control-request-headers")), present)
+            response_headers += self.aml_cors.headers(
+                method,
+                _text(headers.get(b"origin")),
+                _text(headers.get(b"access-control-request-method")),
+                _text(headers.get(b"access-control-request-headers")),
+                present,
+            )
         if logged:
             query = scope.get("query_string", b"")
             shown = path + ("?" + query.decode("latin-1") if query else "")
-            length = "N/A" if isinstance(payload, StreamedBody) else len(payload)  # azmlinfsrv's word for a streamed length
-            log_capture.access_line(f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {length}")
+            length = (
+                "N/A" if isinstance(payload, StreamedBody) else len(payload)
+            )  # azmlinfsrv's word for a streamed length
+            log_capture.access_line(
+                f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {length}"
+            )
         return status, response_headers, payload
 
     def _swagger(self, scope):
@@ -309,7 +417,11 @@ class ScoringApp:
                 version = value
                 break
         try:
-            return 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")], self.swagger.document(version)
+            return (
+                200,
+                [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")],
+                self.swagger.document(version),
+            )
         except SwaggerNotFound as error:
             return message(404, str(error))
 
@@ -319,7 +431,9 @@ class ScoringApp:
             if script.kind == RAW:
                 arguments: dict[str, Any] = {script.first_parameter: raw_request(scope, body)}
             else:
-                arguments = run_arguments(script, method, scope.get("query_string", b""), body, _text(headers.get(b"content-type")))
+                arguments = run_arguments(
+                    script, method, scope.get("query_string", b""), body, _text(headers.get(b"content-type"))
+                )
         except InputError as error:
             return message(error.status, error.message)
         except UnsupportedMethod:
@@ -358,7 +472,10 @@ class ScoringApp:
                     return message(500, NOT_JSON, run_function_failed=True)
                 logger.error(f"Encountered Exception: {traceback.format_exc()}")
                 return message(500, INTERNAL_ERROR)
-            status, response_headers = 200, [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")]
+            status, response_headers = (
+                200,
+                [("Content-Type", "application/json"), ("x-ms-run-function-failed", "False")],
+            )
         response_headers.append(("x-ms-run-fn-exec-ms", f"{elapsed_ms:.3f}"))
         if self.app_insights is not None:
             self.app_insights.send_model_data_log(ids.request_id, ids.client_request_id, arguments, output)
@@ -373,9 +490,15 @@ class ScoringApp:
 def _from_flask(response) -> tuple[int, Headers, bytes | StreamedBody]:
     """An AMLResponse (or any Flask response) as status, headers and body (or its stream)."""
     payload = StreamedBody(response) if response.is_streamed else response.get_data()
-    headers = [(name, value) for name, value in response.headers.to_wsgi_list() if name.lower() != "content-length" and name.lower() not in ID_HEADERS]
+    headers = [
+        (name, value)
+        for name, value in response.headers.to_wsgi_list()
+        if name.lower() != "content-length" and name.lower() not in ID_HEADERS
+    ]
     if response.status_code >= 500:
-        headers = [(n, v) for n, v in headers if n.lower() != "x-ms-run-function-failed"] + [("x-ms-run-function-failed", "True")]
+        headers = [(n, v) for n, v in headers if n.lower() != "x-ms-run-function-failed"] + [
+            ("x-ms-run-function-failed", "True")
+        ]
     return response.status_code, headers, payload
 
 

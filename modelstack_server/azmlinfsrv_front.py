@@ -74,7 +74,14 @@ DEFAULT_SCORING_TIMEOUT_MS = 60000
 class FrontSettings:
     """What the front enforces, read from the environment once at start."""
 
-    def __init__(self, *, auth_enabled: bool, keys: KeySource, cors_origins: tuple[str, ...] = (), max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
+    def __init__(
+        self,
+        *,
+        auth_enabled: bool,
+        keys: KeySource,
+        cors_origins: tuple[str, ...] = (),
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ):
         self.auth_enabled = auth_enabled
         self.keys = keys
         self.cors_origins = cors_origins
@@ -84,9 +91,16 @@ class FrontSettings:
     def from_environ(cls, environ) -> FrontSettings:
         if truthy(environ.get(TOKEN_AUTH_ENABLED_ENV)):
             # Fail closed: serving without the auth that was asked for would open the service.
-            raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true, but token auth is verified by modelstack's scoring server only; this image runs azmlinfsrv (scoring_server: azmlinfsrv), whose front checks keys")
+            raise SettingsError(
+                f"{TOKEN_AUTH_ENABLED_ENV} is true, but token auth is verified by modelstack's scoring server only; this image runs azmlinfsrv (scoring_server: azmlinfsrv), whose front checks keys"
+            )
         auth_enabled, keys = key_auth(environ)
-        return cls(auth_enabled=auth_enabled, keys=keys, cors_origins=cors_origins(environ), max_request_bytes=max_request_bytes(environ))
+        return cls(
+            auth_enabled=auth_enabled,
+            keys=keys,
+            cors_origins=cors_origins(environ),
+            max_request_bytes=max_request_bytes(environ),
+        )
 
     def origin_allowed(self, origin: str | None) -> bool:
         return cors.origin_allowed(self.cors_origins, origin)
@@ -95,7 +109,9 @@ class FrontSettings:
         return cors.allow_origin_value(self.cors_origins, origin)
 
 
-def _json_response(start_response, status: str, message: str, headers: list[tuple[str, str]] | tuple[()] = ()) -> list[bytes]:
+def _json_response(
+    start_response, status: str, message: str, headers: list[tuple[str, str]] | tuple[()] = ()
+) -> list[bytes]:
     body = json.dumps({"message": message}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers])
     return [body]
@@ -132,7 +148,9 @@ class ScoringFront:
             refused = refusal(_authorization(environ), settings.keys)
             if refused:
                 message, challenge = refused
-                return _json_response(start_response, "401 Unauthorized", message, [("WWW-Authenticate", challenge), *cors_headers])
+                return _json_response(
+                    start_response, "401 Unauthorized", message, [("WWW-Authenticate", challenge), *cors_headers]
+                )
         too_large = self._limit_body(environ)
         if too_large:
             return _json_response(start_response, "413 Request Entity Too Large", too_large, cors_headers)
@@ -147,9 +165,20 @@ class ScoringFront:
 
     def _preflight(self, environ, start_response, cors_headers):
         if not cors_headers:
-            return _json_response(start_response, "403 Forbidden", f"origin {environ.get('HTTP_ORIGIN')} is not allowed to call this service", [("Vary", "Origin")])
+            return _json_response(
+                start_response,
+                "403 Forbidden",
+                f"origin {environ.get('HTTP_ORIGIN')} is not allowed to call this service",
+                [("Vary", "Origin")],
+            )
         allow_origin = self.settings.allow_origin_value(environ["HTTP_ORIGIN"])
-        start_response("204 No Content", [*cors.preflight_headers(allow_origin, environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")), ("Content-Length", "0")])
+        start_response(
+            "204 No Content",
+            [
+                *cors.preflight_headers(allow_origin, environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")),
+                ("Content-Length", "0"),
+            ],
+        )
         return [b""]
 
     def _limit_body(self, environ) -> str | None:
@@ -221,7 +250,10 @@ def main() -> None:
     os.environ["GUNICORN_CMD_ARGS"] = " ".join([os.environ.get("GUNICORN_CMD_ARGS", ""), *extra]).strip()
     auth = "key auth on" if settings.auth_enabled else "no auth (Azure ML's local behaviour)"
     origins = ", ".join(settings.cors_origins) or "none"
-    print(f"modelstack front: {auth}; CORS origins: {origins}; bodies up to {settings.max_request_bytes} bytes{'; HTTPS' if tls_files else ''}", flush=True)
+    print(
+        f"modelstack front: {auth}; CORS origins: {origins}; bodies up to {settings.max_request_bytes} bytes{'; HTTPS' if tls_files else ''}",
+        flush=True,
+    )
 
     from azureml_inference_server_http import amlserver
 

@@ -49,7 +49,14 @@ TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
 # enable_app_insights: the Application Insights connection string (a secret) the server sends to.
 APP_INSIGHTS_CONNECTION_STRING_ENV = "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING"
 # Variables that hold secrets: the server takes them out of its environment once read.
-SECRET_ENVS = (PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, TOKEN_SIGNING_KEY_ENV, APP_INSIGHTS_CONNECTION_STRING_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
+SECRET_ENVS = (
+    PRIMARY_KEY_ENV,
+    SECONDARY_KEY_ENV,
+    TOKEN_SIGNING_KEY_ENV,
+    APP_INSIGHTS_CONNECTION_STRING_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+)
 
 # --- the files of the keys folder (KEYS_DIR_ENV), as the platform's Secret names them ------------
 

@@ -67,7 +67,14 @@ class AmlCors:
             return "*"
         return origin if origin in self.origins else None
 
-    def headers(self, method: str, origin: str | None, requested_method: str | None, requested_headers: str | None, present: set[str]) -> list[tuple[str, str]]:
+    def headers(
+        self,
+        method: str,
+        origin: str | None,
+        requested_method: str | None,
+        requested_headers: str | None,
+        present: set[str],
+    ) -> list[tuple[str, str]]:
         """What flask-cors adds to a response of azmlinfsrv's routes (names already present win)."""
         if not self.origins or "access-control-allow-origin" in present:
             return []
@@ -78,7 +85,12 @@ class AmlCors:
             # a preflight for a method flask-cors allows also gets the methods and headers
             if method == "OPTIONS" and requested_method and requested_method.upper() in ("GET", "POST"):
                 if requested_headers:
-                    extra.append(("Access-Control-Allow-Headers", ", ".join(h.strip() for h in requested_headers.split(",") if h.strip())))
+                    extra.append(
+                        (
+                            "Access-Control-Allow-Headers",
+                            ", ".join(h.strip() for h in requested_headers.split(",") if h.strip()),
+                        )
+                    )
                 extra.append(("Access-Control-Allow-Methods", "GET, POST"))
             extra += self._vary(present)
         return extra

@@ -32,7 +32,10 @@ from urllib.parse import parse_qsl
 RAW, SCHEMA, JSON_STRING = "rawhttp", "input_schema", "json_string"
 AML_REQUEST_MODULE = "azureml_inference_server_http.api.aml_request"
 AML_RESPONSE_MODULE = "azureml_inference_server_http.api.aml_response"
-CONTRIB_ALIASES = {"azureml.contrib.services.aml_request": AML_REQUEST_MODULE, "azureml.contrib.services.aml_response": AML_RESPONSE_MODULE}
+CONTRIB_ALIASES = {
+    "azureml.contrib.services.aml_request": AML_REQUEST_MODULE,
+    "azureml.contrib.services.aml_response": AML_RESPONSE_MODULE,
+}
 CONTRIB_PARENTS = ("azureml", "azureml.contrib", "azureml.contrib.services")
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -134,7 +137,11 @@ def analyse(run: Callable, init: Callable = lambda: None, module: ModuleType | N
     takes_headers = any(p.name == "request_headers" for p in parameters)
     parameters = [p for p in parameters if p.name != "request_headers"]
     if not parameters:
-        raise ScriptError('run() needs to accept an argument other than "request_headers".' if takes_headers else "run() needs to accept an argument for input data.")
+        raise ScriptError(
+            'run() needs to accept an argument other than "request_headers".'
+            if takes_headers
+            else "run() needs to accept an argument for input data."
+        )
     raw = rawhttp_requested()
     decorated = schema_decorated(run)
     if raw and decorated:
@@ -182,10 +189,15 @@ def query_parameters(query_string: bytes) -> dict[str, Any]:
     grouped: dict[str, list[str]] = {}
     for name, value in parse_qsl(query_string.decode("utf-8", "replace"), keep_blank_values=True):
         grouped.setdefault(name, []).append(value)
-    return {name: _json_or_text(values[0]) if len(values) == 1 else [_json_or_text(v) for v in values] for name, values in grouped.items()}
+    return {
+        name: _json_or_text(values[0]) if len(values) == 1 else [_json_or_text(v) for v in values]
+        for name, values in grouped.items()
+    }
 
 
-def run_arguments(script: EntryScript, method: str, query_string: bytes, body: bytes, content_type: str | None) -> dict[str, Any]:
+def run_arguments(
+    script: EntryScript, method: str, query_string: bytes, body: bytes, content_type: str | None
+) -> dict[str, Any]:
     """run()'s keyword arguments for a JSON-string or an @input_schema script."""
     if method == "GET":
         parsed = query_parameters(query_string)

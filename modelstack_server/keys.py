@@ -18,7 +18,14 @@ CHALLENGE = 'Bearer realm="modelstack"'
 
 
 class KeySource:
-    def __init__(self, primary: str = "", secondary: str = "", folder: str | None = None, clock=time.monotonic, files: tuple[str, ...] = KEY_FILES):
+    def __init__(
+        self,
+        primary: str = "",
+        secondary: str = "",
+        folder: str | None = None,
+        clock=time.monotonic,
+        files: tuple[str, ...] = KEY_FILES,
+    ):
         self._static = tuple(k.encode() for k in (primary, secondary) if k)
         self._folder = folder
         self._files = files

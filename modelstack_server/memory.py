@@ -53,7 +53,9 @@ def resident_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def body_limit(configured_max: int, memory_bytes: int | None, workers: int, held_bytes: int, per_body_byte: float) -> int:
+def body_limit(
+    configured_max: int, memory_bytes: int | None, workers: int, held_bytes: int, per_body_byte: float
+) -> int:
     """The largest body a worker accepts: the configured maximum, lowered to what this worker's
     share of the memory can hold. Never below 64 KiB: a replica that cannot hold that is
     misconfigured, and refusing every request would hide it."""

@@ -82,7 +82,9 @@ class SiblingUnavailable(Exception):
     """The sibling could not be reached: nothing was sent, the request can be scored here."""
 
 
-async def forward(address: str, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes, timeout_seconds: float) -> tuple[int, list[tuple[str, str]], bytes]:
+async def forward(
+    address: str, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes, timeout_seconds: float
+) -> tuple[int, list[tuple[str, str]], bytes]:
     """The request sent whole to a sibling; (status, headers, body) of its answer."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.setblocking(False)
@@ -100,7 +102,9 @@ async def forward(address: str, method: str, target: bytes, headers: list[tuple[
             writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
             await writer.drain()
             client = h11.Connection(h11.CLIENT)
-            client.send(h11.Request(method=method, target=target, headers=[(b"host", b"peer")]))  # moves h11 to expect a response
+            client.send(
+                h11.Request(method=method, target=target, headers=[(b"host", b"peer")])
+            )  # moves h11 to expect a response
             client.send(h11.EndOfMessage())
             status, response_headers, parts = 0, [], []
             while True:
@@ -110,7 +114,11 @@ async def forward(address: str, method: str, target: bytes, headers: list[tuple[
                     continue
                 if isinstance(event, h11.Response):
                     status = event.status_code
-                    response_headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in event.headers.raw_items() if n.decode("latin-1").lower() not in _DROPPED_RESPONSE]
+                    response_headers = [
+                        (n.decode("latin-1"), v.decode("latin-1"))
+                        for n, v in event.headers.raw_items()
+                        if n.decode("latin-1").lower() not in _DROPPED_RESPONSE
+                    ]
                 elif isinstance(event, h11.Data):
                     parts.append(bytes(event.data))
                 elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):

@@ -54,7 +54,9 @@ def header_refusal(limits: ConnectionLimits, count: int, line_bytes: int, total_
     if count > limits.max_header_count:
         return f"more than {limits.max_header_count} request headers (MODELSTACK_MAX_HEADER_COUNT)"
     if line_bytes > limits.max_header_line_bytes:
-        return f"a request header is longer than {limits.max_header_line_bytes} bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)"
+        return (
+            f"a request header is longer than {limits.max_header_line_bytes} bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)"
+        )
     if total_bytes > limits.max_header_bytes:
         return f"the request's headers are longer than {limits.max_header_bytes} bytes (MODELSTACK_MAX_HEADER_BYTES)"
     return None
@@ -139,7 +141,11 @@ class ScoringProtocol(HttpToolsProtocol):
         self.url += url
         self._header_bytes += len(url)
         if len(self.url) > self.limits.max_header_line_bytes:
-            self._refusal = (414, "URI Too Long", f"the request line is longer than {self.limits.max_header_line_bytes} bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)")
+            self._refusal = (
+                414,
+                "URI Too Long",
+                f"the request line is longer than {self.limits.max_header_line_bytes} bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)",
+            )
             raise _Refused()
 
     def on_header(self, name: bytes, value: bytes) -> None:

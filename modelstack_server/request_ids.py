@@ -36,7 +36,9 @@ class RequestIds:
         return headers
 
 
-def request_ids(request_id: str | None, legacy: str | None, client: str | None, new_id=lambda: str(uuid.uuid4())) -> RequestIds:
+def request_ids(
+    request_id: str | None, legacy: str | None, client: str | None, new_id=lambda: str(uuid.uuid4())
+) -> RequestIds:
     """From the request's x-request-id, x-ms-request-id and x-ms-client-request-id headers."""
     request_id = request_id if request_id is not None else new_id()
     if len(request_id) > HEADER_LIMIT:

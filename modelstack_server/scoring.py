@@ -157,7 +157,9 @@ class SerialScorer:
     def _interrupt(self, call: _Call) -> None:
         with call.guard:
             if call.running:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(call.thread_id), ctypes.py_object(TimeoutError))
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(call.thread_id), ctypes.py_object(TimeoutError)
+                )
 
     async def aclose(self, timeout_seconds: float = 30.0) -> bool:
         """Stops the thread once the call in flight has reported back; False if that call did

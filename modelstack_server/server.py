@@ -51,11 +51,20 @@ logger = logging.getLogger("azmlinfsrv")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m modelstack_server", description=f"modelstack's scoring server {__version__} (azmlinfsrv's contract)")
+    parser = argparse.ArgumentParser(
+        prog="python -m modelstack_server",
+        description=f"modelstack's scoring server {__version__} (azmlinfsrv's contract)",
+    )
     parser.add_argument("--entry_script", help="the scoring script (absolute, or relative to the current folder)")
     parser.add_argument("--model_dir", help="sets AZUREML_MODEL_DIR")
-    parser.add_argument("--port", type=int, help=f"the port to serve on (default {DEFAULT_PORT}; 0 lets the kernel pick)")
-    parser.add_argument("--worker_count", type=int, help="worker processes, each serving one request at a time (WORKER_COUNT, default 1)")
+    parser.add_argument(
+        "--port", type=int, help=f"the port to serve on (default {DEFAULT_PORT}; 0 lets the kernel pick)"
+    )
+    parser.add_argument(
+        "--worker_count",
+        type=int,
+        help="worker processes, each serving one request at a time (WORKER_COUNT, default 1)",
+    )
     parser.add_argument("--access_control_allow_origins", help="AML_CORS_ORIGINS: origins allowed by azmlinfsrv's CORS")
     parser.add_argument("--appinsights_instrumentation_key", help="turns App Insights on with this key")
     parser.add_argument("--host", default=DEFAULT_HOST, help="the address to bind (default 0.0.0.0)")
@@ -111,7 +120,11 @@ def _list_model_dir(settings: Settings) -> None:
     if not folder or not os.path.isdir(folder):
         return
     logger.info("Model Directory Contents:")
-    lines = (os.path.relpath(os.path.join(root, name), folder) for root, dirs, files in sorted(os.walk(folder)) for name in sorted(dirs + files))
+    lines = (
+        os.path.relpath(os.path.join(root, name), folder)
+        for root, dirs, files in sorted(os.walk(folder))
+        for name in sorted(dirs + files)
+    )
     for line in itertools.islice(lines, MODEL_DIR_LISTING_LIMIT):
         logger.info(line)
 
@@ -151,7 +164,9 @@ def _limit_bodies_to_memory(app, settings: Settings) -> None:
     per_body_byte = settings.memory_per_body_byte or memory.DEFAULT_MEMORY_PER_BODY_BYTE
     app.limit_bodies_to_memory(memory_bytes, settings.worker_count, memory.resident_bytes(), per_body_byte)
     if memory_bytes is not None:
-        logger.info(f"Memory {memory_bytes // 2**20} MiB for {settings.worker_count} worker(s): request bodies up to {app.max_request_bytes} bytes")
+        logger.info(
+            f"Memory {memory_bytes // 2**20} MiB for {settings.worker_count} worker(s): request bodies up to {app.max_request_bytes} bytes"
+        )
 
 
 def raise_open_file_limit() -> None:
@@ -162,7 +177,9 @@ def raise_open_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard))
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard)
+            )
         except (ValueError, OSError):
             pass
 
@@ -191,13 +208,24 @@ def peered_server(config, peer_listener: socket.socket):
             private = copy.copy(self.config)
             private.loaded_app, private.ssl = forwarded_app, None
             # uvicorn types the class as asyncio.Protocol; its HTTP protocols take these arguments
-            factory = functools.partial(private.http_protocol_class, config=private, server_state=self.server_state, app_state=self.lifespan.state)  # type: ignore[call-arg]
+            factory = functools.partial(
+                private.http_protocol_class,
+                config=private,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+            )  # type: ignore[call-arg]
             self.servers.append(await asyncio.get_running_loop().create_unix_server(factory, sock=peer_listener))
 
     return PeeredServer(config)
 
 
-def serve(settings: Settings, tls_files, sock: socket.socket | None = None, peers=None, peer_listener: socket.socket | None = None) -> None:
+def serve(
+    settings: Settings,
+    tls_files,
+    sock: socket.socket | None = None,
+    peers=None,
+    peer_listener: socket.socket | None = None,
+) -> None:
     import uvicorn
 
     from .protocol import scoring_protocol
@@ -242,7 +270,10 @@ def serve_workers(settings: Settings, tls_files) -> None:
 
     sock = bind(settings)
     peers = Peers(settings.worker_count)
-    print(f"modelstack server: listening on {settings.host}:{sock.getsockname()[1]} with {settings.worker_count} workers", flush=True)
+    print(
+        f"modelstack server: listening on {settings.host}:{sock.getsockname()[1]} with {settings.worker_count} workers",
+        flush=True,
+    )
     children: dict[int, int] = {}  # pid -> worker index
     stopping = False
 
@@ -312,7 +343,13 @@ def main(argv: list[str] | None = None) -> None:
         # process's initial environment (/proc/self/environ) still holds variables it started with.
         os.environ.pop(name, None)
     log_capture.configure(settings.app_root, settings.entry_script)
-    auth = "token auth on" if settings.token_auth_enabled else "key auth on" if settings.auth_enabled else "no auth (Azure ML's local behaviour)"
+    auth = (
+        "token auth on"
+        if settings.token_auth_enabled
+        else "key auth on"
+        if settings.auth_enabled
+        else "no auth (Azure ML's local behaviour)"
+    )
     logger.info(
         f"modelstack server {__version__}: {auth}; CORS origins: {', '.join(settings.cors_origins) or 'none'}; bodies up to {settings.max_request_bytes} bytes"
         f"{'; HTTPS' if tls_files else ''}{'; App Insights request telemetry on' if settings.app_insights_connection_string else ''}; scoring timeout {settings.scoring_timeout_ms} ms; {settings.worker_count} worker(s)"

@@ -120,7 +120,9 @@ def key_auth(environ: Mapping[str, str]) -> tuple[bool, KeySource]:
     keys_dir = environ.get(KEYS_DIR_ENV) or None
     keys = KeySource(environ.get(PRIMARY_KEY_ENV, ""), environ.get(SECONDARY_KEY_ENV, ""), keys_dir)
     if auth_enabled and keys_dir is None and not keys.keys():
-        raise SettingsError(f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set")
+        raise SettingsError(
+            f"{AUTH_ENABLED_ENV} is true but neither {PRIMARY_KEY_ENV}, {SECONDARY_KEY_ENV} nor {KEYS_DIR_ENV} is set"
+        )
     return auth_enabled, keys
 
 
@@ -180,7 +182,9 @@ class Settings:
     app_insights_connection_string: str | None = None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str], *, host: str = DEFAULT_HOST, server_version: str = "") -> Settings:
+    def from_environ(
+        cls, environ: Mapping[str, str], *, host: str = DEFAULT_HOST, server_version: str = ""
+    ) -> Settings:
         entry_script = environ.get(ENTRY_SCRIPT_ENV)
         if not entry_script:
             raise SettingsError(f"no entry script: pass --entry_script PATH or set {ENTRY_SCRIPT_ENV}")
@@ -194,7 +198,11 @@ class Settings:
         if port > 65535:
             raise SettingsError(f"SERVER_PORT is {port}; a port is at most 65535")
         workers = int(_number(environ, WORKER_COUNT_ENV, 1, whole=True, minimum=1, unit="workers"))
-        timeout_ms = int(_number(environ, SCORING_TIMEOUT_ENV, DEFAULT_SCORING_TIMEOUT_MS, whole=True, minimum=1, unit="milliseconds"))
+        timeout_ms = int(
+            _number(
+                environ, SCORING_TIMEOUT_ENV, DEFAULT_SCORING_TIMEOUT_MS, whole=True, minimum=1, unit="milliseconds"
+            )
+        )
 
         auth_enabled, keys = key_auth(environ)
         keys_dir = environ.get(KEYS_DIR_ENV) or None
@@ -202,11 +210,17 @@ class Settings:
         token_keys = KeySource(environ.get(TOKEN_SIGNING_KEY_ENV, ""), folder=keys_dir, files=TOKEN_KEY_FILES)
         token_audience = environ.get(TOKEN_AUDIENCE_ENV) or ""
         if token_auth_enabled and auth_enabled:
-            raise SettingsError(f"{AUTH_ENABLED_ENV} and {TOKEN_AUTH_ENABLED_ENV} are both true; a service authenticates with keys or with tokens")
+            raise SettingsError(
+                f"{AUTH_ENABLED_ENV} and {TOKEN_AUTH_ENABLED_ENV} are both true; a service authenticates with keys or with tokens"
+            )
         if token_auth_enabled and keys_dir is None and not token_keys.keys():
-            raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true but neither {TOKEN_SIGNING_KEY_ENV} nor {KEYS_DIR_ENV} is set")
+            raise SettingsError(
+                f"{TOKEN_AUTH_ENABLED_ENV} is true but neither {TOKEN_SIGNING_KEY_ENV} nor {KEYS_DIR_ENV} is set"
+            )
         if token_auth_enabled and not token_audience:
-            raise SettingsError(f"{TOKEN_AUTH_ENABLED_ENV} is true but {TOKEN_AUDIENCE_ENV} (the service's name, which tokens are issued for) is not set")
+            raise SettingsError(
+                f"{TOKEN_AUTH_ENABLED_ENV} is true but {TOKEN_AUDIENCE_ENV} (the service's name, which tokens are issued for) is not set"
+            )
         tls_cert, tls_key = tls_pair(environ)
 
         insights_key = environ.get(APP_INSIGHTS_KEY_ENV) or None
@@ -230,16 +244,45 @@ class Settings:
             max_request_bytes=max_request_bytes(environ),
             tls_cert=tls_cert,
             tls_key=tls_key,
-            header_timeout_seconds=_number(environ, HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
-            body_timeout_seconds=_number(environ, BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"),
-            keep_alive_seconds=_number(environ, KEEP_ALIVE_ENV, DEFAULT_KEEP_ALIVE_SECONDS, whole=False, minimum=0.1, unit="seconds"),
-            max_connections=int(_number(environ, MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, whole=True, minimum=1, unit="connections")),
-            max_header_line_bytes=int(_number(environ, MAX_HEADER_LINE_ENV, DEFAULT_MAX_HEADER_LINE_BYTES, whole=True, minimum=256, unit="bytes")),
-            max_header_count=int(_number(environ, MAX_HEADER_COUNT_ENV, DEFAULT_MAX_HEADER_COUNT, whole=True, minimum=8, unit="headers")),
-            max_header_bytes=int(_number(environ, MAX_HEADER_BYTES_ENV, DEFAULT_MAX_HEADER_BYTES, whole=True, minimum=1024, unit="bytes")),
+            header_timeout_seconds=_number(
+                environ, HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"
+            ),
+            body_timeout_seconds=_number(
+                environ, BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_SECONDS, whole=False, minimum=0.1, unit="seconds"
+            ),
+            keep_alive_seconds=_number(
+                environ, KEEP_ALIVE_ENV, DEFAULT_KEEP_ALIVE_SECONDS, whole=False, minimum=0.1, unit="seconds"
+            ),
+            max_connections=int(
+                _number(
+                    environ, MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, whole=True, minimum=1, unit="connections"
+                )
+            ),
+            max_header_line_bytes=int(
+                _number(
+                    environ, MAX_HEADER_LINE_ENV, DEFAULT_MAX_HEADER_LINE_BYTES, whole=True, minimum=256, unit="bytes"
+                )
+            ),
+            max_header_count=int(
+                _number(environ, MAX_HEADER_COUNT_ENV, DEFAULT_MAX_HEADER_COUNT, whole=True, minimum=8, unit="headers")
+            ),
+            max_header_bytes=int(
+                _number(environ, MAX_HEADER_BYTES_ENV, DEFAULT_MAX_HEADER_BYTES, whole=True, minimum=1024, unit="bytes")
+            ),
             memory_limit_bytes=_optional_whole(environ, MEMORY_LIMIT_ENV, minimum=64 * 1024 * 1024, unit="bytes"),
-            memory_per_body_byte=_number(environ, MEMORY_PER_BODY_BYTE_ENV, 0.0, whole=False, minimum=1.0, unit="bytes of memory per byte of body") if environ.get(MEMORY_PER_BODY_BYTE_ENV, "").strip() else 0.0,
-            inline_after_calls=int(_number(environ, INLINE_AFTER_ENV, DEFAULT_INLINE_AFTER_CALLS, whole=True, minimum=1, unit="calls")),
+            memory_per_body_byte=_number(
+                environ,
+                MEMORY_PER_BODY_BYTE_ENV,
+                0.0,
+                whole=False,
+                minimum=1.0,
+                unit="bytes of memory per byte of body",
+            )
+            if environ.get(MEMORY_PER_BODY_BYTE_ENV, "").strip()
+            else 0.0,
+            inline_after_calls=int(
+                _number(environ, INLINE_AFTER_ENV, DEFAULT_INLINE_AFTER_CALLS, whole=True, minimum=1, unit="calls")
+            ),
             service_name=environ.get(SERVICE_NAME_ENV) or DEFAULT_SERVICE_NAME,
             service_version=environ.get(SERVICE_VERSION_ENV) or DEFAULT_SERVICE_VERSION,
             service_path_prefix=environ.get(SERVICE_PATH_PREFIX_ENV) or "",
@@ -253,7 +296,13 @@ class Settings:
     def connection_limits(self):
         from .protocol import ConnectionLimits
 
-        return ConnectionLimits(self.header_timeout_seconds, self.max_header_line_bytes, self.max_header_count, self.max_header_bytes, self.max_connections)
+        return ConnectionLimits(
+            self.header_timeout_seconds,
+            self.max_header_line_bytes,
+            self.max_header_count,
+            self.max_header_bytes,
+            self.max_connections,
+        )
 
     def origin_allowed(self, origin: str | None) -> bool:
         return cors.origin_allowed(self.cors_origins, origin)
@@ -267,4 +316,6 @@ def _is_uuid(value: str | None) -> bool:
 
     if not value:
         return False
-    return re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value) is not None
+    return (
+        re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value) is not None
+    )

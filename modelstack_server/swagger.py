@@ -37,7 +37,15 @@ def templates_folder() -> str | None:
 
 
 class SwaggerDocuments:
-    def __init__(self, run: Callable, app_root: str, service_name: str, service_version: str, path_prefix: str, templates: str | None = None):
+    def __init__(
+        self,
+        run: Callable,
+        app_root: str,
+        service_name: str,
+        service_version: str,
+        path_prefix: str,
+        templates: str | None = None,
+    ):
         self._run = run
         self._app_root = app_root
         self._substitutions = {
@@ -58,7 +66,9 @@ class SwaggerDocuments:
             raise SwaggerNotFound(f"Swagger version [{version}] is not valid. Supported versions: [{listed}].")
         found = documents.get(version)
         if not found:
-            raise SwaggerNotFound(f"Swagger version [{version}] is not supported for the scoring script. Supported swagger versions: [{listed}].")
+            raise SwaggerNotFound(
+                f"Swagger version [{version}] is not supported for the scoring script. Supported swagger versions: [{listed}]."
+            )
         return found
 
     def _build(self) -> dict[str, bytes]:

@@ -35,16 +35,27 @@ class RequestTelemetry:
         # A provider of our own, not the global one: an entry script's own tracing is left alone.
         self._provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
         exporter = AzureMonitorTraceExporter(connection_string=connection_string, disable_offline_storage=True)
-        self._provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=BATCH_SIZE, schedule_delay_millis=BATCH_DELAY_MILLIS))
+        self._provider.add_span_processor(
+            BatchSpanProcessor(exporter, max_export_batch_size=BATCH_SIZE, schedule_delay_millis=BATCH_DELAY_MILLIS)
+        )
         self._tracer = self._provider.get_tracer("modelstack_server")
 
-    def record(self, *, method: str, path: str, url: str, status: int, start_ns: int, end_ns: int, request_id: str | None) -> None:
+    def record(
+        self, *, method: str, path: str, url: str, status: int, start_ns: int, end_ns: int, request_id: str | None
+    ) -> None:
         """One Request item; never raises into the request that it describes."""
         try:
-            attributes: dict[str, str | int] = {"http.method": method, "http.route": path, "http.url": url, "http.status_code": status}
+            attributes: dict[str, str | int] = {
+                "http.method": method,
+                "http.route": path,
+                "http.url": url,
+                "http.status_code": status,
+            }
             if request_id:
                 attributes["request.id"] = request_id
-            span = self._tracer.start_span(f"{method} {path}", kind=self._server, start_time=start_ns, attributes=attributes)
+            span = self._tracer.start_span(
+                f"{method} {path}", kind=self._server, start_time=start_ns, attributes=attributes
+            )
             span.end(end_time=end_ns)
         except Exception:  # telemetry must not fail a scoring request
             logger.exception("could not record request telemetry")

@@ -40,7 +40,11 @@ START_TIMEOUT_SECONDS = 60
 
 def _requirements_digest() -> str:
     digest = hashlib.sha256()
-    for path in (SERVING_REQUIREMENTS, REPO / "modelstack_server/requirements.txt", REPO / "examples/diabetes/requirements.txt"):
+    for path in (
+        SERVING_REQUIREMENTS,
+        REPO / "modelstack_server/requirements.txt",
+        REPO / "examples/diabetes/requirements.txt",
+    ):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -54,7 +58,18 @@ def serving_python() -> Path:
         return python
     if not python.exists():
         subprocess.run(["python3", "-m", "venv", str(SERVING_VENV)], check=True, timeout=300)
-    subprocess.run([str(SERVING_VENV / "bin" / "pip"), "install", "--disable-pip-version-check", "--quiet", "-r", str(SERVING_REQUIREMENTS)], check=True, timeout=900)
+    subprocess.run(
+        [
+            str(SERVING_VENV / "bin" / "pip"),
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            "-r",
+            str(SERVING_REQUIREMENTS),
+        ],
+        check=True,
+        timeout=900,
+    )
     stamp.write_text(wanted)
     return python
 
@@ -91,7 +106,14 @@ class Server:
                 self.process.wait(10)
 
 
-def launch(python: Path, kind: str, script: Path, tmp: Path, environment: dict[str, str] | None = None, app_root: Path = SCRIPTS) -> Server:
+def launch(
+    python: Path,
+    kind: str,
+    script: Path,
+    tmp: Path,
+    environment: dict[str, str] | None = None,
+    app_root: Path = SCRIPTS,
+) -> Server:
     """Start azmlinfsrv ("azmlinfsrv") or ours ("modelstack") on the script; not yet waited for."""
     port = free_port()
     env = {
@@ -103,13 +125,33 @@ def launch(python: Path, kind: str, script: Path, tmp: Path, environment: dict[s
         **(environment or {}),
     }
     if kind == "azmlinfsrv":
-        command = [str(python), "-m", "azureml_inference_server_http.amlserver", "--entry_script", str(script), "--port", str(port)]
+        command = [
+            str(python),
+            "-m",
+            "azureml_inference_server_http.amlserver",
+            "--entry_script",
+            str(script),
+            "--port",
+            str(port),
+        ]
     else:
         env["PYTHONPATH"] = str(SERVER_PACKAGE_PARENT)
-        command = [str(python), "-m", "modelstack_server", "--entry_script", str(script), "--port", str(port), "--host", "127.0.0.1"]
+        command = [
+            str(python),
+            "-m",
+            "modelstack_server",
+            "--entry_script",
+            str(script),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
     log_path = tmp / f"{kind}-{script.stem}-{port}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=str(app_root), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=str(app_root), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return Server(kind, process, port, log_path)
 
 
@@ -138,7 +180,10 @@ def model_dir(tmp_path_factory) -> Path:
 
 # modelstack's server calls run() on a thread of its own until calls have been fast for a while,
 # then on the event loop's thread (modelstack_server/scoring.py): every comparison runs in both.
-RUN_MODES = {"run-on-thread": {}, "run-inline": {"MODELSTACK_INLINE_AFTER_CALLS": "1"}}  # inline from the second fast call
+RUN_MODES = {
+    "run-on-thread": {},
+    "run-inline": {"MODELSTACK_INLINE_AFTER_CALLS": "1"},
+}  # inline from the second fast call
 
 
 @pytest.fixture(params=list(RUN_MODES))
@@ -146,9 +191,24 @@ def servers(request, python, tmp_path):
     """servers(script, env, kinds) -> {kind: Server}, all started together and stopped after the test."""
     started: list[Server] = []
 
-    def start(script: str, environment: dict[str, str] | None = None, kinds=("azmlinfsrv", "modelstack"), app_root: Path = SCRIPTS, expect_healthy: bool = True):
-        launched = {kind: launch(python, kind, SCRIPTS / script, tmp_path, {**(RUN_MODES[request.param] if kind == "modelstack" else {}), **(environment or {})}, app_root)
-                    for kind in kinds}
+    def start(
+        script: str,
+        environment: dict[str, str] | None = None,
+        kinds=("azmlinfsrv", "modelstack"),
+        app_root: Path = SCRIPTS,
+        expect_healthy: bool = True,
+    ):
+        launched = {
+            kind: launch(
+                python,
+                kind,
+                SCRIPTS / script,
+                tmp_path,
+                {**(RUN_MODES[request.param] if kind == "modelstack" else {}), **(environment or {})},
+                app_root,
+            )
+            for kind in kinds
+        }
         started.extend(launched.values())
         for server in launched.values():
             healthy = wait_healthy(server)

@@ -40,7 +40,11 @@ class Call:
 
 
 def post(body, content_type="application/json", **headers) -> Call:
-    return Call("POST", body=body if isinstance(body, bytes) else body.encode(), headers={"Content-Type": content_type, **headers} if content_type else headers)
+    return Call(
+        "POST",
+        body=body if isinstance(body, bytes) else body.encode(),
+        headers={"Content-Type": content_type, **headers} if content_type else headers,
+    )
 
 
 def normalised(response: requests.Response) -> dict:
@@ -102,7 +106,12 @@ REQUEST_IDS = [
     Call("POST", "/score", b'{"a": 1}', {"x-request-id": "r" * 101}),
     Call("POST", "/score", b'{"a": 1}', {"x-ms-request-id": "legacy-id"}),
     Call("POST", "/score", b'{"a": 1}', {"x-ms-client-request-id": "client-id"}),
-    Call("POST", "/score", b'{"a": 1}', {"x-ms-request-id": "legacy-id", "x-ms-client-request-id": "client-id", "x-request-id": "rid"}),
+    Call(
+        "POST",
+        "/score",
+        b'{"a": 1}',
+        {"x-ms-request-id": "legacy-id", "x-ms-client-request-id": "client-id", "x-request-id": "rid"},
+    ),
     Call("POST", "/score", b'{"a": 1}', {"x-ms-client-request-id": "c" * 101}),
     Call("POST", "/score", b'{"a": 1}', {"TraceId": "office-trace"}),
 ]
@@ -120,12 +129,18 @@ SCHEMA_INPUTS = [
     Call("GET", "/score?data=[[1,2,3]]"),
     Call("GET", "/score"),
 ]
-SWAGGER = [Call("GET", f"/swagger.json{q}") for q in ("", "?version=2", "?version=2.0", "?version=3", "?version=3.0", "?version=3.1", "?version=4", "?version=")]
+SWAGGER = [
+    Call("GET", f"/swagger.json{q}")
+    for q in ("", "?version=2", "?version=2.0", "?version=3", "?version=3.0", "?version=3.1", "?version=4", "?version=")
+]
 
 
 CASES = {
     "numpy_joblib_schema.py": SCHEMA_INPUTS + SWAGGER + [Call("OPTIONS", "/score")],
-    "plain_json_string.py": ROUTING + REQUEST_IDS + SWAGGER + [
+    "plain_json_string.py": ROUTING
+    + REQUEST_IDS
+    + SWAGGER
+    + [
         post('{"a": [1, 2]}'),
         post("not json"),  # the script's json.loads raises
         post(b"\xff\xfe"),  # not UTF-8
@@ -142,21 +157,45 @@ CASES = {
         Call("OPTIONS", "/score"),
         Call("HEAD", "/score"),
     ],
-    "rawhttp_contrib_import.py": [post("anything at all", content_type="text/plain"), Call("GET", "/score?x=1&y=2"), Call("OPTIONS", "/score")],
+    "rawhttp_contrib_import.py": [
+        post("anything at all", content_type="text/plain"),
+        Call("GET", "/score?x=1&y=2"),
+        Call("OPTIONS", "/score"),
+    ],
     "rawhttp_own_cors.py": [
-        Call("OPTIONS", "/score", headers={"Origin": "https://docs.example.com", "Access-Control-Request-Method": "POST"}),
+        Call(
+            "OPTIONS", "/score", headers={"Origin": "https://docs.example.com", "Access-Control-Request-Method": "POST"}
+        ),
         post("{}", Origin="https://docs.example.com"),
     ],
-    "rawhttp_get_json.py": [post('{"values": [1, 2, 3]}'), post("{broken"), post('{"values": [1]}', content_type="text/plain")],
+    "rawhttp_get_json.py": [
+        post('{"values": [1, 2, 3]}'),
+        post("{broken"),
+        post('{"values": [1]}', content_type="text/plain"),
+    ],
     "amlresponse_headers_json_str.py": [post("{}"), Call("GET", "/score")],
     "amlresponse_server_error.py": [post("{}"), Call("GET", "/score?none=1")],
     "run_raises.py": [post('{"a": 1}'), Call("GET", "/score")],
-    "request_headers_parameter.py": [post('{"a": 1}', **{"X-Custom": "custom value"}), post("{}", content_type="text/plain", **{"x-custom": "lower"})],
+    "request_headers_parameter.py": [
+        post('{"a": 1}', **{"X-Custom": "custom value"}),
+        post("{}", content_type="text/plain", **{"x-custom": "lower"}),
+    ],
     "returns_none.py": [post("{}")],
     "returns_unserialisable.py": [post("{}")],
     "rawhttp_unserialisable_response.py": [post("{}"), Call("GET", "/score?kind=set")],
-    "rawhttp_sets_request_id.py": [post("{}"), post("{}", **{"x-request-id": "the-clients"}), post("{}", **{"x-ms-client-request-id": "client"})],
-    "standard_multi_parameter_schema.py": [post('{"a": 5}'), post('{"a": 5, "b": "given"}'), post('{"b": "no a"}'), Call("GET", "/score?a=3&b=q"), *SWAGGER[:1], SWAGGER[5]],
+    "rawhttp_sets_request_id.py": [
+        post("{}"),
+        post("{}", **{"x-request-id": "the-clients"}),
+        post("{}", **{"x-ms-client-request-id": "client"}),
+    ],
+    "standard_multi_parameter_schema.py": [
+        post('{"a": 5}'),
+        post('{"a": 5, "b": "given"}'),
+        post('{"b": "no a"}'),
+        Call("GET", "/score?a=3&b=q"),
+        *SWAGGER[:1],
+        SWAGGER[5],
+    ],
     "print_and_logging.py": [post('"hello"')],
 }
 
@@ -188,7 +227,9 @@ def test_print_and_logging_are_captured_alike(servers):
     for server in started.values():
         server.stop()
         log = server.log()
-        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} I \[\d+\] azmlinfsrv\.print - compat-print-init\|1\n", log), (server.kind, log)
+        assert re.search(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} I \[\d+\] azmlinfsrv\.print - compat-print-init\|1\n", log
+        ), (server.kind, log)
         assert re.search(r" I \[\d+\] azmlinfsrv\.print - compat-print-run \"hello\"\n", log), (server.kind, log)
         assert "compat-print-stderr\n" in log and "azmlinfsrv.print - compat-print-stderr" not in log
         assert re.search(r" I \[\d+\] azmlinfsrv\.score - compat-logging-run\n", log), (server.kind, log)
@@ -209,13 +250,24 @@ def test_scoring_timeout(servers, tmp_path):
 
 def test_aml_cors_origins(servers):
     started = servers("plain_json_string.py", {"AML_CORS_ORIGINS": f"{ORIGIN}, https://other.example.com"})
-    compare(started, [
-        post('{"a": 1}', Origin=ORIGIN),
-        post('{"a": 1}', Origin="https://evil.example.com"),
-        Call("OPTIONS", "/score", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, x-custom"}),
-        Call("OPTIONS", "/score", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}),
-        Call("GET", "/", headers={"Origin": ORIGIN}),
-    ])
+    compare(
+        started,
+        [
+            post('{"a": 1}', Origin=ORIGIN),
+            post('{"a": 1}', Origin="https://evil.example.com"),
+            Call(
+                "OPTIONS",
+                "/score",
+                headers={
+                    "Origin": ORIGIN,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "content-type, x-custom",
+                },
+            ),
+            Call("OPTIONS", "/score", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}),
+            Call("GET", "/", headers={"Origin": ORIGIN}),
+        ],
+    )
 
 
 def test_a_users_swagger_file_wins(servers, tmp_path):
@@ -223,9 +275,16 @@ def test_a_users_swagger_file_wins(servers, tmp_path):
     app_root.mkdir()
     (app_root / "swagger.json").write_text('{"swagger": "2.0", "info": {"title": "mine"}}')
     (app_root / "swagger3.json").write_text('{"openapi": "3.0.0", "info": {"title": "mine too"}}')
-    started = servers("plain_json_string.py", {"SERVICE_NAME": "diabetes", "SERVICE_VERSION": "7", "SERVICE_PATH_PREFIX": "api/v1"}, app_root=app_root)
+    started = servers(
+        "plain_json_string.py",
+        {"SERVICE_NAME": "diabetes", "SERVICE_VERSION": "7", "SERVICE_PATH_PREFIX": "api/v1"},
+        app_root=app_root,
+    )
     compare(started, SWAGGER)
-    assert requests.get(started["modelstack"].base + "/swagger.json", timeout=5).json() == {"swagger": "2.0", "info": {"title": "mine"}}
+    assert requests.get(started["modelstack"].base + "/swagger.json", timeout=5).json() == {
+        "swagger": "2.0",
+        "info": {"title": "mine"},
+    }
 
 
 @pytest.mark.parametrize("script", ["init_raises.py", "no_run_function.py", "bad_run_signature.py"])
@@ -258,10 +317,16 @@ def test_worker_count_serves_requests_at_once(servers, kind, tmp_path):
     rounds: before peers.py, modelstack's forked workers queued both on one worker now and then).
     Shown by order, not by time: each run() waits for the other to arrive (see the script)."""
     arrivals = tmp_path / "arrivals"
-    server = servers("waits_for_a_second_request.py", {**AT_ONCE_ENVIRONMENT, "COMPAT_ARRIVALS_DIR": str(arrivals)}, kinds=(kind,))[kind]
+    server = servers(
+        "waits_for_a_second_request.py", {**AT_ONCE_ENVIRONMENT, "COMPAT_ARRIVALS_DIR": str(arrivals)}, kinds=(kind,)
+    )[kind]
     for round_ in range(5):
         answers = send_at_once([requests, requests], server.base, f"round-{round_}")
-        assert [(a.status_code, a.json()) for a in answers] == [(200, {"seen": "together"})] * 2, (server.kind, round_, [a.text for a in answers])
+        assert [(a.status_code, a.json()) for a in answers] == [(200, {"seen": "together"})] * 2, (
+            server.kind,
+            round_,
+            [a.text for a in answers],
+        )
 
 
 def test_a_busy_worker_passes_requests_on_kept_alive_connections_to_an_idle_one(servers, tmp_path):
@@ -273,13 +338,20 @@ def test_a_busy_worker_passes_requests_on_kept_alive_connections_to_an_idle_one(
     import itertools
 
     arrivals = tmp_path / "arrivals"
-    server = servers("waits_for_a_second_request.py", {**AT_ONCE_ENVIRONMENT, "COMPAT_ARRIVALS_DIR": str(arrivals)}, kinds=("modelstack",))["modelstack"]
+    server = servers(
+        "waits_for_a_second_request.py",
+        {**AT_ONCE_ENVIRONMENT, "COMPAT_ARRIVALS_DIR": str(arrivals)},
+        kinds=("modelstack",),
+    )["modelstack"]
     sessions = [requests.Session() for _ in range(3)]
     for session in sessions:  # each connection open and kept alive, on whichever worker took it
         assert session.get(server.base + "/", timeout=5).status_code == 200
     for number, pair in enumerate(itertools.combinations(sessions, 2)):
         answers = send_at_once(pair, server.base, f"pair-{number}")
-        assert [(a.status_code, a.json()) for a in answers] == [(200, {"seen": "together"})] * 2, (number, [a.text for a in answers])
+        assert [(a.status_code, a.json()) for a in answers] == [(200, {"seen": "together"})] * 2, (
+            number,
+            [a.text for a in answers],
+        )
         compared = ("x-ms-run-function-failed", "Content-Type", "x-ms-server-version")
         assert {k: answers[0].headers.get(k) for k in compared} == {k: answers[1].headers.get(k) for k in compared}
         assert sorted(answers[0].headers) == sorted(answers[1].headers)

@@ -62,7 +62,7 @@ def exchange(port: int, request: bytes) -> bytes:
 
 def _chunks(data: bytes, size: int):
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 @pytest.mark.parametrize("size", [1, 65_537, 10_000_000])
@@ -72,16 +72,28 @@ def test_chunked_bodies_reach_a_rawhttp_script_whole(servers, size):
     body = random.Random(size).randbytes(size)
     expected = {"length": size, "sha256": hashlib.sha256(body).hexdigest()}
     for kind in BOTH:
-        answer = requests.post(started[kind].base + "/score", data=_chunks(body, 65_536), headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        answer = requests.post(
+            started[kind].base + "/score",
+            data=_chunks(body, 65_536),
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=60,
+        )
         assert answer.status_code == 200, (kind, answer.text)
         assert answer.json() == expected, kind
-        assert "chunked" in answer.request.headers.get("Transfer-Encoding", ""), "the test did not send the body chunked"
+        assert "chunked" in answer.request.headers.get("Transfer-Encoding", ""), (
+            "the test did not send the body chunked"
+        )
 
 
 def test_a_chunked_json_body_reaches_a_rawhttp_script(servers):
     started = servers("rawhttp_echo.py")
     for kind in BOTH:
-        answer = requests.post(started[kind].base + "/score", data=iter([b'{"x": ', b"[1, 2]}"]), headers={"Content-Type": "application/json"}, timeout=30)
+        answer = requests.post(
+            started[kind].base + "/score",
+            data=iter([b'{"x": ', b"[1, 2]}"]),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
         assert answer.json()["json"] == {"x": [1, 2]}, (kind, answer.text)
 
 
@@ -95,7 +107,10 @@ def test_a_generator_response_goes_out_item_by_item(servers, tmp_path):
     for kind in BOTH:
         gate = tmp_path / f"gate-{kind}"
         with requests.get(started[kind].base + "/score", params={"gate": str(gate)}, stream=True, timeout=60) as answer:
-            assert answer.status_code == 200 and answer.headers.get("Transfer-Encoding") == "chunked", (kind, answer.headers)
+            assert answer.status_code == 200 and answer.headers.get("Transfer-Encoding") == "chunked", (
+                kind,
+                answer.headers,
+            )
             assert "Content-Length" not in answer.headers
             first = answer.raw.readline()
             assert first == b"first\n", (kind, first)
@@ -104,7 +119,9 @@ def test_a_generator_response_goes_out_item_by_item(servers, tmp_path):
             assert answer.raw.read() == b"second\nthird\n", kind
     server = started["modelstack"]
     server.stop()
-    assert re.search(r" I \[\d+\] azmlinfsrv - GET /score\?gate=\S+ 200 \d+\.\d{3}ms N/A\n", server.log()), server.log()[-2000:]
+    assert re.search(r" I \[\d+\] azmlinfsrv - GET /score\?gate=\S+ 200 \d+\.\d{3}ms N/A\n", server.log()), (
+        server.log()[-2000:]
+    )
 
 
 # --- what run() returns -------------------------------------------------------------------------
@@ -114,13 +131,19 @@ def test_nan_is_refused_with_a_clear_error_not_sent_as_invalid_json(servers):
     """Differs on purpose: azmlinfsrv sends `NaN`, which no strict JSON parser accepts."""
     started = servers("returns_nan.py")
     theirs = requests.post(started["azmlinfsrv"].base + "/score", data='{"value": "nan"}', timeout=10)
-    assert (theirs.status_code, theirs.content) == (200, b'{"prediction": NaN}'), "azmlinfsrv's behaviour changed: revisit the decision"
+    assert (theirs.status_code, theirs.content) == (200, b'{"prediction": NaN}'), (
+        "azmlinfsrv's behaviour changed: revisit the decision"
+    )
     for value in ("nan", "inf", "-inf"):
         ours = requests.post(started["modelstack"].base + "/score", data=json.dumps({"value": value}), timeout=10)
         assert ours.status_code == 500 and ours.headers["x-ms-run-function-failed"] == "True", ours.text
-        assert ours.json() == {"message": "run() returned NaN or Infinity, which JSON cannot represent; return None (null) or a string for such values"}
+        assert ours.json() == {
+            "message": "run() returned NaN or Infinity, which JSON cannot represent; return None (null) or a string for such values"
+        }
         assert ours.headers.get("x-request-id")
-    assert requests.post(started["modelstack"].base + "/score", data='{"value": 1.5}', timeout=10).json() == {"prediction": 1.5}
+    assert requests.post(started["modelstack"].base + "/score", data='{"value": 1.5}', timeout=10).json() == {
+        "prediction": 1.5
+    }
 
 
 # --- headers ------------------------------------------------------------------------------------
@@ -129,10 +152,20 @@ def test_nan_is_refused_with_a_clear_error_not_sent_as_invalid_json(servers):
 def test_repeated_and_padded_request_headers_as_azmlinfsrv(servers):
     started = servers("rawhttp_echo.py")
     calls = [
-        ("POST", "/score", [("Content-Type", "application/json"), ("x-request-id", "first"), ("x-request-id", "second")], b'{"x": 1}'),
+        (
+            "POST",
+            "/score",
+            [("Content-Type", "application/json"), ("x-request-id", "first"), ("x-request-id", "second")],
+            b'{"x": 1}',
+        ),
         ("POST", "/score", [("Content-Type", "application/json"), ("X-Custom", "padded \t  ")], b'{"x": 1}'),
         ("POST", "/score", [("Content-Type", "application/json"), ("X_Custom", "smuggled")], b'{"x": 1}'),
-        ("POST", "/score", [("Content-Type", "application/json"), ("X-Custom", "kept"), ("X_Custom", "smuggled")], b'{"x": 1}'),
+        (
+            "POST",
+            "/score",
+            [("Content-Type", "application/json"), ("X-Custom", "kept"), ("X_Custom", "smuggled")],
+            b'{"x": 1}',
+        ),
         ("POST", "//score", [("Content-Type", "application/json")], b'{"x": 1}'),
         ("GET", "//score?a=1", [], b""),
         ("GET", "//", [], b""),
@@ -149,7 +182,11 @@ def test_repeated_and_padded_request_headers_as_azmlinfsrv(servers):
 
 
 def test_two_authorization_headers_are_refused(servers):
-    started = servers("plain_json_string.py", {"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": KEY}, kinds=("modelstack",))
+    started = servers(
+        "plain_json_string.py",
+        {"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": KEY},
+        kinds=("modelstack",),
+    )
     port = started["modelstack"].port
     good = [("Content-Type", "application/json"), ("Authorization", f"Bearer {KEY}")]
     assert raw_call(port, "POST", "/score", good, b'"x"')["status"] == 200
@@ -160,7 +197,13 @@ def test_two_authorization_headers_are_refused(servers):
 
 
 def _request_with(headers: list[tuple[str, str]], path: str = "/score") -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", "Content-Type: application/json", "Content-Length: 2"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        "Content-Type: application/json",
+        "Content-Length: 2",
+    ]
     lines += [f"{name}: {value}" for name, value in headers]
     return ("\r\n".join(lines) + "\r\n\r\n{}").encode("latin-1")
 
@@ -168,14 +211,25 @@ def _request_with(headers: list[tuple[str, str]], path: str = "/score") -> bytes
 def test_request_headers_past_the_limits_get_431(servers):
     started = servers("plain_json_string.py", kinds=("modelstack",))
     port = started["modelstack"].port
-    within = [(f"X-H{i}", "v" * 300) for i in range(90)] + [("X-Long", "v" * 8000)]  # 94 headers, lines under 8190 bytes, 35 KB in all
+    within = [(f"X-H{i}", "v" * 300) for i in range(90)] + [
+        ("X-Long", "v" * 8000)
+    ]  # 94 headers, lines under 8190 bytes, 35 KB in all
     assert exchange(port, _request_with(within[:20] + within[-1:])).startswith(b"HTTP/1.1 200 "), "25 headers, 14 KB"
     answer = exchange(port, _request_with(within[:70]))
     assert answer.startswith(b"HTTP/1.1 200 "), ("74 headers, 22 KB", answer[:300])
     refused = {
-        "a line over 8190 bytes": ([("X-Long", "v" * 8190)], b"a request header is longer than 8190 bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)"),
-        "more than 100 headers": ([(f"X-H{i}", "v") for i in range(100)], b"more than 100 request headers (MODELSTACK_MAX_HEADER_COUNT)"),
-        "more than 32 KiB in all": ([(f"X-H{i}", "v" * 8000) for i in range(5)], b"the request's headers are longer than 32768 bytes (MODELSTACK_MAX_HEADER_BYTES)"),
+        "a line over 8190 bytes": (
+            [("X-Long", "v" * 8190)],
+            b"a request header is longer than 8190 bytes (MODELSTACK_MAX_HEADER_LINE_BYTES)",
+        ),
+        "more than 100 headers": (
+            [(f"X-H{i}", "v") for i in range(100)],
+            b"more than 100 request headers (MODELSTACK_MAX_HEADER_COUNT)",
+        ),
+        "more than 32 KiB in all": (
+            [(f"X-H{i}", "v" * 8000) for i in range(5)],
+            b"the request's headers are longer than 32768 bytes (MODELSTACK_MAX_HEADER_BYTES)",
+        ),
         "one header of 50 MiB": ([("X-Huge", "v" * (50 * 2**20))], b"longer than"),
     }
     for case, (headers, message) in refused.items():
@@ -188,9 +242,19 @@ def test_request_headers_past_the_limits_get_431(servers):
 
 
 def test_the_header_limits_are_configurable(servers):
-    started = servers("plain_json_string.py", {"MODELSTACK_MAX_HEADER_COUNT": "10", "MODELSTACK_MAX_HEADER_LINE_BYTES": "1000", "MODELSTACK_MAX_HEADER_BYTES": "4096"}, kinds=("modelstack",))
+    started = servers(
+        "plain_json_string.py",
+        {
+            "MODELSTACK_MAX_HEADER_COUNT": "10",
+            "MODELSTACK_MAX_HEADER_LINE_BYTES": "1000",
+            "MODELSTACK_MAX_HEADER_BYTES": "4096",
+        },
+        kinds=("modelstack",),
+    )
     port = started["modelstack"].port
     assert exchange(port, _request_with([(f"X-H{i}", "v") for i in range(5)])).startswith(b"HTTP/1.1 200 ")
-    assert exchange(port, _request_with([(f"X-H{i}", "v") for i in range(7)])).startswith(b"HTTP/1.1 431 ")  # 12 with Host and the three above
+    assert exchange(port, _request_with([(f"X-H{i}", "v") for i in range(7)])).startswith(
+        b"HTTP/1.1 431 "
+    )  # 12 with Host and the three above
     assert exchange(port, _request_with([("X-Long", "v" * 1000)])).startswith(b"HTTP/1.1 431 ")
     assert exchange(port, _request_with([(f"X-H{i}", "v" * 900) for i in range(5)])).startswith(b"HTTP/1.1 431 ")

@@ -30,7 +30,10 @@ MIB = 2**20
 
 def _docker_ready() -> bool:
     try:
-        return subprocess.run(["docker", "image", "inspect", RUNTIME_IMAGE], capture_output=True, timeout=30).returncode == 0
+        return (
+            subprocess.run(["docker", "image", "inspect", RUNTIME_IMAGE], capture_output=True, timeout=30).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -40,7 +43,10 @@ def announced_limit(base: str) -> tuple[int, bytes]:
     be the refusal of a body that was not read. Returns the status and the body."""
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (95 * MIB))
+        sock.sendall(
+            b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (95 * MIB)
+        )
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
@@ -60,12 +66,39 @@ def test_a_container_with_acis_default_memory_refuses_a_body_it_cannot_hold(pyth
     port = free_port()
     name = f"modelstack-memory-test-{uuid.uuid4().hex[:8]}"
     command = [
-        "docker", "run", "--detach", "--name", name, "--memory", ACI_DEFAULT_MEMORY, "--publish", f"127.0.0.1:{port}:5001",
-        "--volume", f"{site_packages}:/opt/site:ro", "--volume", f"{SERVER_PACKAGE_PARENT / 'modelstack_server'}:/opt/modelstack/modelstack_server:ro", "--volume", f"{SCRIPTS}:/var/azureml-app:ro",
-        "--env", "PYTHONPATH=/opt/modelstack:/opt/site", "--env", "AML_APP_ROOT=/var/azureml-app", "--env", "HOME=/tmp",
-        "--env", "MODELSTACK_BODY_TIMEOUT_SECONDS=5",  # a server that waits for the body instead answers 408 soon
-        "--workdir", "/var/azureml-app", RUNTIME_IMAGE,
-        "python3", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/plain_json_string.py", "--port", "5001",
+        "docker",
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--memory",
+        ACI_DEFAULT_MEMORY,
+        "--publish",
+        f"127.0.0.1:{port}:5001",
+        "--volume",
+        f"{site_packages}:/opt/site:ro",
+        "--volume",
+        f"{SERVER_PACKAGE_PARENT / 'modelstack_server'}:/opt/modelstack/modelstack_server:ro",
+        "--volume",
+        f"{SCRIPTS}:/var/azureml-app:ro",
+        "--env",
+        "PYTHONPATH=/opt/modelstack:/opt/site",
+        "--env",
+        "AML_APP_ROOT=/var/azureml-app",
+        "--env",
+        "HOME=/tmp",
+        "--env",
+        "MODELSTACK_BODY_TIMEOUT_SECONDS=5",  # a server that waits for the body instead answers 408 soon
+        "--workdir",
+        "/var/azureml-app",
+        RUNTIME_IMAGE,
+        "python3",
+        "-m",
+        "modelstack_server",
+        "--entry_script",
+        "/var/azureml-app/plain_json_string.py",
+        "--port",
+        "5001",
     ]
     container = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
     try:
@@ -86,7 +119,12 @@ def test_a_container_with_acis_default_memory_refuses_a_body_it_cannot_hold(pyth
         limit = _limit_in(message)
         assert 4 * MIB < limit < 95 * MIB, limit
         small = b'"' + b"x" * (MIB - 2) + b'"'
-        assert requests.post(base + "/score", data=small, headers={"Content-Type": "application/json"}, timeout=30).status_code == 200
+        assert (
+            requests.post(
+                base + "/score", data=small, headers={"Content-Type": "application/json"}, timeout=30
+            ).status_code
+            == 200
+        )
         output = subprocess.run(["docker", "logs", container], capture_output=True, text=True, timeout=30).stdout
         assert f"Memory 512 MiB for 1 worker(s): request bodies up to {limit} bytes" in output, output[-2000:]
     finally:
@@ -94,7 +132,11 @@ def test_a_container_with_acis_default_memory_refuses_a_body_it_cannot_hold(pyth
 
 
 def test_the_memory_can_be_given_when_no_cgroup_says_it(servers):
-    started = servers("plain_json_string.py", {"MODELSTACK_MEMORY_LIMIT_BYTES": str(256 * MIB), "MODELSTACK_BODY_TIMEOUT_SECONDS": "5"}, kinds=("modelstack",))
+    started = servers(
+        "plain_json_string.py",
+        {"MODELSTACK_MEMORY_LIMIT_BYTES": str(256 * MIB), "MODELSTACK_BODY_TIMEOUT_SECONDS": "5"},
+        kinds=("modelstack",),
+    )
     status, message = announced_limit(started["modelstack"].base)
     assert status == 413 and b"(256 MiB) can hold" in message, message
     assert _limit_in(message) < 256 * MIB // 10

@@ -11,10 +11,15 @@ def test_a_real_server_moves_run_to_the_loop_after_fast_calls_and_back_after_a_s
     sent until one runs inline (bounded), and every step is checked by order, not by timing."""
     import requests
 
-    server = servers("reports_its_thread.py", {"MODELSTACK_INLINE_AFTER_CALLS": "2"}, kinds=("modelstack",))["modelstack"]
+    server = servers("reports_its_thread.py", {"MODELSTACK_INLINE_AFTER_CALLS": "2"}, kinds=("modelstack",))[
+        "modelstack"
+    ]
     with requests.Session() as session:
+
         def thread_of(body: str) -> str:
-            answer = session.post(server.base + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+            answer = session.post(
+                server.base + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=10
+            )
             assert answer.status_code == 200, answer.text
             return answer.json()
 

@@ -48,13 +48,22 @@ def _drip(slow: list[socket.socket], sent: int) -> int:
     """The next byte of SLOW_REQUEST on every slow connection still open; the count sent so far."""
     for sock in slow:
         try:
-            sock.send(SLOW_REQUEST[sent:sent + 1])
+            sock.send(SLOW_REQUEST[sent : sent + 1])
         except OSError:
             pass
     return sent + 1
 
 
-@pytest.mark.parametrize("kind", ["modelstack", pytest.param("azmlinfsrv", marks=pytest.mark.xfail(strict=True, reason="one idle connection blocks azmlinfsrv's sync worker"))])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "modelstack",
+        pytest.param(
+            "azmlinfsrv",
+            marks=pytest.mark.xfail(strict=True, reason="one idle connection blocks azmlinfsrv's sync worker"),
+        ),
+    ],
+)
 def test_idle_and_slow_clients_do_not_starve_others(servers, kind):
     """Every request of another client is answered while the 500 idle and 10 slow connections are
     held: a byte goes out on each slow one before each request (so none ever completes its
@@ -69,10 +78,17 @@ def test_idle_and_slow_clients_do_not_starve_others(servers, kind):
         with requests.Session() as client:
             for number in range(REQUESTS):
                 sent = _drip(slow, sent)
-                answer = client.post(server.base + "/score", data='{"n": 1}', headers={"Content-Type": "application/json"}, timeout=ANSWER_TIMEOUT_SECONDS)
+                answer = client.post(
+                    server.base + "/score",
+                    data='{"n": 1}',
+                    headers={"Content-Type": "application/json"},
+                    timeout=ANSWER_TIMEOUT_SECONDS,
+                )
                 assert answer.status_code == 200, (number, answer.text)
         closed = [sock for sock in idle + slow if _closed_by_server(sock)]
-        assert not closed, f"{len(closed)} of the held connections were closed: the requests were answered by dropping them, not while they were held"
+        assert not closed, (
+            f"{len(closed)} of the held connections were closed: the requests were answered by dropping them, not while they were held"
+        )
     finally:
         for sock in idle + slow:
             sock.close()
@@ -86,7 +102,11 @@ def test_idle_and_slow_connections_are_closed_once_the_header_timeout_has_passed
     their deadlines however busy the machine is, so by the time the 408 arrives every idle and
     slow connection must have been closed (with the 10 s default they would all still be open);
     the slow ones keep sending a byte a second until then and never complete their headers."""
-    started = servers("plain_json_string.py", {"MODELSTACK_HEADER_TIMEOUT_SECONDS": "2", "MODELSTACK_BODY_TIMEOUT_SECONDS": "6"}, kinds=("modelstack",))
+    started = servers(
+        "plain_json_string.py",
+        {"MODELSTACK_HEADER_TIMEOUT_SECONDS": "2", "MODELSTACK_BODY_TIMEOUT_SECONDS": "6"},
+        kinds=("modelstack",),
+    )
     server = started["modelstack"]
     idle = [_connect(server.port) for _ in range(IDLE_CONNECTIONS)]
     slow = [_connect(server.port) for _ in range(SLOW_CLIENTS)]
@@ -102,7 +122,7 @@ def test_idle_and_slow_connections_are_closed_once_the_header_timeout_has_passed
     dripper.start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as later:
-            later.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"partial\"")
+            later.sendall(b'POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"partial"')
             answer = b""
             while chunk := later.recv(4096):  # the server closes the connection after its 408
                 answer += chunk
@@ -110,7 +130,9 @@ def test_idle_and_slow_connections_are_closed_once_the_header_timeout_has_passed
         stop.set()
         dripper.join(10)
         still_open = [sock for sock in idle + slow if not _closed_by_server(sock)]
-        assert not still_open, f"{len(still_open)} of {len(idle) + len(slow)} idle or slow connections were still open when the later body timeout fired"
+        assert not still_open, (
+            f"{len(still_open)} of {len(idle) + len(slow)} idle or slow connections were still open when the later body timeout fired"
+        )
     finally:
         stop.set()
         dripper.join(10)
@@ -123,7 +145,9 @@ def test_past_the_connection_cap_idle_connections_give_way_and_busy_ones_do_not(
     server = started["modelstack"]
     idle = [_connect(server.port) for _ in range(5)]
     try:
-        assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 200, "an idle connection should have made room"
+        assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 200, (
+            "an idle connection should have made room"
+        )
         assert any(_closed_by_server(sock) for sock in idle), "no idle connection was closed"
     finally:
         for sock in idle:
@@ -134,7 +158,9 @@ def test_past_the_connection_cap_idle_connections_give_way_and_busy_ones_do_not(
             sock.send(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         requests.get(server.base + "/", timeout=5)  # the five are read before the probe below
         assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 503
-        assert requests.get(server.base + "/", timeout=5).status_code == 200, "the liveness probe is answered past the cap"
+        assert requests.get(server.base + "/", timeout=5).status_code == 200, (
+            "the liveness probe is answered past the cap"
+        )
         assert not any(_closed_by_server(sock) for sock in busy)
     finally:
         for sock in busy:
@@ -151,7 +177,10 @@ def test_the_liveness_probe_is_answered_while_2000_idle_connections_are_held(ser
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = FLOOD + 256
-    require(hard == resource.RLIM_INFINITY or hard >= needed, f"this test holds {FLOOD} sockets; the hard open-file limit is {hard}")
+    require(
+        hard == resource.RLIM_INFINITY or hard >= needed,
+        f"this test holds {FLOOD} sockets; the hard open-file limit is {hard}",
+    )
     if soft != resource.RLIM_INFINITY and soft < needed:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
     started = servers("plain_json_string.py", kinds=("modelstack",))
@@ -176,12 +205,16 @@ def test_a_body_that_does_not_arrive_gets_408(servers):
     order against a connection opened just before, which sends nothing and whose header timeout
     is 20 s. The server fires its timers in the order of their deadlines, so that connection must
     still be open when the 408 arrives; with the default body timeout it would be closed first."""
-    started = servers("plain_json_string.py", {"MODELSTACK_BODY_TIMEOUT_SECONDS": "1", "MODELSTACK_HEADER_TIMEOUT_SECONDS": "20"}, kinds=("modelstack",))
+    started = servers(
+        "plain_json_string.py",
+        {"MODELSTACK_BODY_TIMEOUT_SECONDS": "1", "MODELSTACK_HEADER_TIMEOUT_SECONDS": "20"},
+        kinds=("modelstack",),
+    )
     server = started["modelstack"]
     reference = _connect(server.port)
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"partial\"")
+            sock.sendall(b'POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"partial"')
             answer = b""
             while chunk := sock.recv(4096):  # the server closes the connection after its 408
                 answer += chunk
@@ -190,4 +223,6 @@ def test_a_body_that_does_not_arrive_gets_408(servers):
         reference.close()
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
     assert b"the request body did not arrive within 1 seconds" in answer
-    assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 200, "the scoring thread was never held"
+    assert requests.post(server.base + "/score", data="{}", timeout=5).status_code == 200, (
+        "the scoring thread was never held"
+    )

@@ -39,7 +39,14 @@ class ScoringServer:
 
 
 def call(app, method="POST", path="/score", headers=None, body=b"", chunked=False):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(body), "SERVER_NAME": "test", "SERVER_PORT": "5001", "wsgi.url_scheme": "http"}
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "wsgi.input": io.BytesIO(body),
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "5001",
+        "wsgi.url_scheme": "http",
+    }
     if chunked:
         environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     elif body:
@@ -56,7 +63,16 @@ def call(app, method="POST", path="/score", headers=None, body=b"", chunked=Fals
 
 
 def fronted(environ=None, server=None):
-    settings = front.FrontSettings.from_environ({"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": PRIMARY, "MODELSTACK_SECONDARY_KEY": SECONDARY, "MODELSTACK_CORS_ORIGINS": ORIGIN, "MODELSTACK_MAX_REQUEST_BYTES": "1000", **(environ or {})})
+    settings = front.FrontSettings.from_environ(
+        {
+            "MODELSTACK_AUTH_ENABLED": "true",
+            "MODELSTACK_PRIMARY_KEY": PRIMARY,
+            "MODELSTACK_SECONDARY_KEY": SECONDARY,
+            "MODELSTACK_CORS_ORIGINS": ORIGIN,
+            "MODELSTACK_MAX_REQUEST_BYTES": "1000",
+            **(environ or {}),
+        }
+    )
     server = server or ScoringServer()
     return front.ScoringFront(server, settings), server
 
@@ -73,11 +89,15 @@ def test_no_key_is_401_and_the_server_never_sees_the_request():
     app, server = fronted()
     status, headers, body = call(app, body=b'{"data": []}')
     assert status == 401 and server.calls == []
-    assert json.loads(body) == {"message": "a valid key is required: send Authorization: Bearer <primary or secondary key>"}
+    assert json.loads(body) == {
+        "message": "a valid key is required: send Authorization: Bearer <primary or secondary key>"
+    }
     assert header(headers, "WWW-Authenticate") == 'Bearer realm="modelstack"'
 
 
-@pytest.mark.parametrize("authorization", ["Bearer wrong-key", f"Basic {PRIMARY}", f"Bearer {PRIMARY}x", "Bearer ", f"bearer {PRIMARY[:-1]}"])
+@pytest.mark.parametrize(
+    "authorization", ["Bearer wrong-key", f"Basic {PRIMARY}", f"Bearer {PRIMARY}x", "Bearer ", f"bearer {PRIMARY[:-1]}"]
+)
 def test_a_wrong_key_is_401(authorization):
     app, server = fronted()
     status, headers, body = call(app, headers={"Authorization": authorization})
@@ -157,7 +177,15 @@ def test_keys_from_a_folder_rotate_without_a_restart(tmp_path):
 
 
 def preflight(app, origin, requested_headers="authorization, content-type"):
-    return call(app, method="OPTIONS", headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": requested_headers})
+    return call(
+        app,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": requested_headers,
+        },
+    )
 
 
 def test_preflight_is_answered_for_a_configured_origin():
@@ -202,9 +230,23 @@ def test_odd_requested_headers_are_not_echoed():
 
 def test_responses_to_a_configured_origin_carry_allow_origin():
     app, _ = fronted()
-    assert header(call(app, headers={"Origin": ORIGIN, "Authorization": f"Bearer {PRIMARY}"})[1], "Access-Control-Allow-Origin") == ORIGIN
-    assert header(call(app, headers={"Origin": ORIGIN})[1], "Access-Control-Allow-Origin") == ORIGIN, "a browser can read the 401"
-    assert header(call(app, headers={"Origin": "https://evil.example.com", "Authorization": f"Bearer {PRIMARY}"})[1], "Access-Control-Allow-Origin") is None
+    assert (
+        header(
+            call(app, headers={"Origin": ORIGIN, "Authorization": f"Bearer {PRIMARY}"})[1],
+            "Access-Control-Allow-Origin",
+        )
+        == ORIGIN
+    )
+    assert header(call(app, headers={"Origin": ORIGIN})[1], "Access-Control-Allow-Origin") == ORIGIN, (
+        "a browser can read the 401"
+    )
+    assert (
+        header(
+            call(app, headers={"Origin": "https://evil.example.com", "Authorization": f"Bearer {PRIMARY}"})[1],
+            "Access-Control-Allow-Origin",
+        )
+        is None
+    )
 
 
 def test_an_entry_scripts_own_allow_origin_is_not_doubled():
@@ -250,11 +292,16 @@ def test_an_unauthenticated_oversized_body_is_401_not_413():
 
 
 def test_auth_without_any_key_refuses_to_start():
-    with pytest.raises(SettingsError, match="MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set"):
+    with pytest.raises(
+        SettingsError,
+        match="MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set",
+    ):
         front.FrontSettings.from_environ({"MODELSTACK_AUTH_ENABLED": "true"})
 
 
-@pytest.mark.parametrize("value, message", [("lots", "is 'lots', not a whole number of bytes"), ("0", "is 0; it must be at least 1 bytes")])
+@pytest.mark.parametrize(
+    "value, message", [("lots", "is 'lots', not a whole number of bytes"), ("0", "is 0; it must be at least 1 bytes")]
+)
 def test_bad_body_limit(value, message):
     """The messages of modelstack's server: the front reads the setting with the server's code."""
     with pytest.raises(SettingsError, match=message):
@@ -262,8 +309,19 @@ def test_bad_body_limit(value, message):
 
 
 def test_gunicorn_arguments():
-    assert front._gunicorn_arguments({}, {"control_socket_disable"}, None) == ["--no-control-socket", "--graceful-timeout", "65"]
-    assert front._gunicorn_arguments({"SCORING_TIMEOUT_MS": "400000"}, set(), ("/t/cert.pem", "/t/key.pem")) == ["--graceful-timeout", "405", "--certfile", "/t/cert.pem", "--keyfile", "/t/key.pem"]
+    assert front._gunicorn_arguments({}, {"control_socket_disable"}, None) == [
+        "--no-control-socket",
+        "--graceful-timeout",
+        "65",
+    ]
+    assert front._gunicorn_arguments({"SCORING_TIMEOUT_MS": "400000"}, set(), ("/t/cert.pem", "/t/key.pem")) == [
+        "--graceful-timeout",
+        "405",
+        "--certfile",
+        "/t/cert.pem",
+        "--keyfile",
+        "/t/key.pem",
+    ]
 
 
 def test_tls_files_are_private(tmp_path, monkeypatch):
@@ -280,7 +338,10 @@ def test_tls_files_are_private(tmp_path, monkeypatch):
 
 def test_token_auth_is_refused_at_start():
     """Fail closed: an image of azmlinfsrv cannot verify tokens, so it does not serve without them."""
-    with pytest.raises(SettingsError, match="MODELSTACK_TOKEN_AUTH_ENABLED is true, but token auth is verified by modelstack's scoring server only"):
+    with pytest.raises(
+        SettingsError,
+        match="MODELSTACK_TOKEN_AUTH_ENABLED is true, but token auth is verified by modelstack's scoring server only",
+    ):
         front.FrontSettings.from_environ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true"})
 
 
@@ -310,7 +371,9 @@ def test_the_front_runs_from_the_modules_its_image_carries(tmp_path):
         "assert all(f.startswith(sys.argv[1]) for f in loaded), loaded\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
     )
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -325,5 +388,7 @@ def test_the_check_of_the_front_modules_can_fail(tmp_path):
         if name != "keys.py":
             (package / name).write_bytes((SERVER_PACKAGE / name).read_bytes())
     probe = "import sys; sys.path.insert(0, sys.argv[1]); import modelstack_server.azmlinfsrv_front"
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "No module named 'modelstack_server.keys'" in result.stderr

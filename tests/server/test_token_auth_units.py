@@ -46,17 +46,40 @@ def test_a_token_within_a_minute_of_expiry_on_another_clock_still_passes():
     assert tokens.token_refusal(bearer(issued.token), source(SIGNING_KEY), "diabetes") is None
 
 
-@pytest.mark.parametrize("forged", [
-    jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600}, OTHER_KEY, algorithm="HS256"),
-    jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600}, None, algorithm="none"),
-    jwt.encode({"aud": "diabetes-multi", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600}, SIGNING_KEY, algorithm="HS256"),
-    jwt.encode({"aud": "diabetes", "iss": "someone", "iat": int(time.time()), "exp": int(time.time()) + 600}, SIGNING_KEY, algorithm="HS256"),
-    jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time())}, SIGNING_KEY, algorithm="HS256"),
-    SIGNING_KEY,
-    "not.a.token",
-], ids=["other key", "alg none", "other service", "other issuer", "no expiry", "the key itself", "garbage"])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        jwt.encode(
+            {"aud": "diabetes", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600},
+            OTHER_KEY,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"aud": "diabetes", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600},
+            None,
+            algorithm="none",
+        ),
+        jwt.encode(
+            {"aud": "diabetes-multi", "iss": "modelstack", "iat": int(time.time()), "exp": int(time.time()) + 600},
+            SIGNING_KEY,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"aud": "diabetes", "iss": "someone", "iat": int(time.time()), "exp": int(time.time()) + 600},
+            SIGNING_KEY,
+            algorithm="HS256",
+        ),
+        jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time())}, SIGNING_KEY, algorithm="HS256"),
+        SIGNING_KEY,
+        "not.a.token",
+    ],
+    ids=["other key", "alg none", "other service", "other issuer", "no expiry", "the key itself", "garbage"],
+)
 def test_forged_or_foreign_tokens_are_refused(forged):
-    assert tokens.token_refusal(bearer(forged), source(SIGNING_KEY), "diabetes") == ("the token is not valid", 'Bearer realm="modelstack", error="invalid_token"')
+    assert tokens.token_refusal(bearer(forged), source(SIGNING_KEY), "diabetes") == (
+        "the token is not valid",
+        'Bearer realm="modelstack", error="invalid_token"',
+    )
 
 
 def test_no_token_is_asked_for():
@@ -89,16 +112,46 @@ def script_file(tmp_path):
 
 
 def test_settings_turn_token_auth_on(script_file):
-    s = Settings.from_environ({"AZUREML_ENTRY_SCRIPT": str(script_file), "MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY, "MODELSTACK_TOKEN_AUDIENCE": "diabetes"})
-    assert (s.token_auth_enabled, s.auth_enabled, s.token_audience, s.token_keys.keys()) == (True, False, "diabetes", (SIGNING_KEY.encode(),))
+    s = Settings.from_environ(
+        {
+            "AZUREML_ENTRY_SCRIPT": str(script_file),
+            "MODELSTACK_TOKEN_AUTH_ENABLED": "true",
+            "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY,
+            "MODELSTACK_TOKEN_AUDIENCE": "diabetes",
+        }
+    )
+    assert (s.token_auth_enabled, s.auth_enabled, s.token_audience, s.token_keys.keys()) == (
+        True,
+        False,
+        "diabetes",
+        (SIGNING_KEY.encode(),),
+    )
 
 
-@pytest.mark.parametrize("environ, error", [
-    ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_AUDIENCE": "diabetes"}, "MODELSTACK_TOKEN_AUTH_ENABLED is true but neither MODELSTACK_TOKEN_SIGNING_KEY nor MODELSTACK_KEYS_DIR is set"),
-    ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY}, "MODELSTACK_TOKEN_AUTH_ENABLED is true but MODELSTACK_TOKEN_AUDIENCE (the service's name, which tokens are issued for) is not set"),
-    ({"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY, "MODELSTACK_TOKEN_AUDIENCE": "d", "MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": "p"},
-     "MODELSTACK_AUTH_ENABLED and MODELSTACK_TOKEN_AUTH_ENABLED are both true; a service authenticates with keys or with tokens"),
-], ids=["no key", "no audience", "both"])
+@pytest.mark.parametrize(
+    "environ, error",
+    [
+        (
+            {"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_AUDIENCE": "diabetes"},
+            "MODELSTACK_TOKEN_AUTH_ENABLED is true but neither MODELSTACK_TOKEN_SIGNING_KEY nor MODELSTACK_KEYS_DIR is set",
+        ),
+        (
+            {"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY},
+            "MODELSTACK_TOKEN_AUTH_ENABLED is true but MODELSTACK_TOKEN_AUDIENCE (the service's name, which tokens are issued for) is not set",
+        ),
+        (
+            {
+                "MODELSTACK_TOKEN_AUTH_ENABLED": "true",
+                "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY,
+                "MODELSTACK_TOKEN_AUDIENCE": "d",
+                "MODELSTACK_AUTH_ENABLED": "true",
+                "MODELSTACK_PRIMARY_KEY": "p",
+            },
+            "MODELSTACK_AUTH_ENABLED and MODELSTACK_TOKEN_AUTH_ENABLED are both true; a service authenticates with keys or with tokens",
+        ),
+    ],
+    ids=["no key", "no audience", "both"],
+)
 def test_token_settings_that_cannot_work_are_refused(script_file, environ, error):
     with pytest.raises(SettingsError) as caught:
         Settings.from_environ({"AZUREML_ENTRY_SCRIPT": str(script_file), **environ})
@@ -109,6 +162,11 @@ def test_the_issuer_and_the_server_agree_on_names_and_claims():
     expected = ("HS256", "modelstack", "token_signing_key")
     assert (cli_token.ALGORITHM, cli_token.ISSUER, cli_token.SIGNING_KEY_OUTPUT) == expected
     assert (tokens.ALGORITHM, tokens.ISSUER, *tokens.TOKEN_KEY_FILES) == expected
-    assert (server_settings.TOKEN_AUTH_ENABLED_ENV, server_settings.TOKEN_SIGNING_KEY_ENV, server_settings.TOKEN_AUDIENCE_ENV) == (
-        "MODELSTACK_TOKEN_AUTH_ENABLED", "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_TOKEN_AUDIENCE")
-    assert server_settings.TOKEN_SIGNING_KEY_ENV in server.SECRET_ENVS, "the server removes the key from its environment"
+    assert (
+        server_settings.TOKEN_AUTH_ENABLED_ENV,
+        server_settings.TOKEN_SIGNING_KEY_ENV,
+        server_settings.TOKEN_AUDIENCE_ENV,
+    ) == ("MODELSTACK_TOKEN_AUTH_ENABLED", "MODELSTACK_TOKEN_SIGNING_KEY", "MODELSTACK_TOKEN_AUDIENCE")
+    assert server_settings.TOKEN_SIGNING_KEY_ENV in server.SECRET_ENVS, (
+        "the server removes the key from its environment"
+    )
