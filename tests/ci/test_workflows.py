@@ -130,6 +130,9 @@ def test_linter_reports_a_broken_workflow_in_the_repo_layout(actionlint, tmp_pat
     (scratch / "scripts").mkdir(parents=True)
     (scratch / ".github" / "workflows").mkdir(parents=True)
     (scratch / "scripts" / "actionlint.sh").write_text(SCRIPT.read_text())
+    # the progress helper every script sources
+    (scratch / "scripts" / "lib").mkdir()
+    (scratch / "scripts" / "lib" / "progress.sh").write_text((SCRIPT.parent / "lib" / "progress.sh").read_text())
     (scratch / ".github" / "workflows" / "broken.yml").write_text(BROKEN_WORKFLOW)
     # Reuse the binary already built: no second build into the scratch repo's .tools/.
     tools = scratch / ".tools" / "actionlint" / actionlint.parent.name
