@@ -12,6 +12,8 @@ import ipaddress
 import sys
 from collections.abc import Iterable
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 # route types `ip route` prints before the destination
 ROUTE_TYPES = (
     "local",
@@ -26,8 +28,8 @@ ROUTE_TYPES = (
 
 
 def overlaps(
-    pod: ipaddress.IPv4Network,
-    svc: ipaddress.IPv4Network,
+    pod: Network,
+    svc: Network,
     bridge: str,
     lines: Iterable[str],
 ) -> list[str]:
@@ -54,9 +56,7 @@ def overlaps(
             continue
         for name, ours in (("pod", pod), ("Service", svc)):
             if net.overlaps(ours):
-                found.append(
-                    f"the {name} range {ours} overlaps {net} on this machine: {line.strip()}"
-                )
+                found.append(f"the {name} range {ours} overlaps {net} on this machine: {line.strip()}")
     return found
 
 
