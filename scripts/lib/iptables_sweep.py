@@ -37,11 +37,7 @@ def sweep(base: dict, now: dict, marks: list[str]) -> list[str]:
     out: list[str] = []
     for table, current in now.items():
         before = base.get(table, {"chains": [], "rules": []})
-        new_chains = [
-            c
-            for c in current["chains"]
-            if c not in before["chains"] and OUR_CHAIN.match(c)
-        ]
+        new_chains = [c for c in current["chains"] if c not in before["chains"] and OUR_CHAIN.match(c)]
         deletes = []
         for rule in current["rules"]:
             chain = rule.split()[0]
