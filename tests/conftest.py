@@ -123,6 +123,7 @@ def pytest_collection_modifyitems(config, items):
     meanwhile (an hour on a new machine), and their fixture waits for that build. Last of all, on
     the same cluster, the stacks driven by the real engine (tests/cluster/engine), which also
     wait for the kubernetes provider plugin built after the cluster's binaries."""
+
     def layer(item) -> int:
         parents = Path(str(item.fspath)).parents
         return 2 if CLUSTER_ENGINE_TESTS in parents else 1 if CLUSTER_TESTS in parents else 0
@@ -131,14 +132,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from what the code renders now")
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite tests/golden/ from what the code renders now"
+    )
 
 
 @pytest.fixture(scope="session")
 def trained_example() -> Path:
     """The example models, trained on the fly (nothing binary is committed)."""
     if not (EXAMPLE_MODELS / "ridge.joblib").exists() or not (EXAMPLE_MODELS / "lasso.joblib").exists():
-        subprocess.run([sys.executable, str(REPO / "examples" / "diabetes" / "train.py")], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(REPO / "examples" / "diabetes" / "train.py")], check=True, capture_output=True
+        )
     return EXAMPLE_MODELS
 
 
@@ -169,7 +174,9 @@ def golden(request):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         assert path.exists(), f"no golden file {path}; run pytest --update-golden once and review it"
-        assert text == path.read_text(), f"{name} differs from its golden file; review the change, then run pytest --update-golden"
+        assert text == path.read_text(), (
+            f"{name} differs from its golden file; review the change, then run pytest --update-golden"
+        )
 
     return compare
 
@@ -318,8 +325,14 @@ def _docker_snapshot():
     except DockerUnavailableError:
         return None
     try:
-        containers = {c["Id"]: (",".join(n.lstrip("/") for n in c.get("Names") or []), c.get("Image") or "") for c in client.api.containers(all=True)}
-        images = {i["Id"]: _references(i) or (["<build stage>"] if _is_our_stage(i) else []) for i in client.api.images(all=False)}
+        containers = {
+            c["Id"]: (",".join(n.lstrip("/") for n in c.get("Names") or []), c.get("Image") or "")
+            for c in client.api.containers(all=True)
+        }
+        images = {
+            i["Id"]: _references(i) or (["<build stage>"] if _is_our_stage(i) else [])
+            for i in client.api.images(all=False)
+        }
         return containers, images
     finally:
         client.close()
@@ -355,7 +368,9 @@ def session_registry_ports(basetemp: str | None) -> set[int]:
     return ports
 
 
-def leftovers(start: dict, docker_now, registries_now: dict[int, str], basetemp: str | None, ports: set[int] | None = None) -> list[str]:
+def leftovers(
+    start: dict, docker_now, registries_now: dict[int, str], basetemp: str | None, ports: set[int] | None = None
+) -> list[str]:
     """What this session created and left behind, as lines for a person to read.
 
     Only what can be told apart from another run on the same machine at the same time:
@@ -365,6 +380,7 @@ def leftovers(start: dict, docker_now, registries_now: dict[int, str], basetemp:
     - registry processes: new docker-registry processes whose config lies under the basetemp.
     With `ports` None (not known), every new localhost/127.0.0.1 reference and container counts.
     """
+
     def ours(ref: str) -> bool:
         if ref.startswith("modelstack") or ref == "<build stage>":
             return True

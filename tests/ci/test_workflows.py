@@ -49,7 +49,14 @@ def unavailable(reason: str) -> None:
 
 def run_script(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError as exc:  # no bash
         unavailable(f"cannot run {SCRIPT}: {exc}")
         raise
@@ -65,7 +72,9 @@ def actionlint() -> Path:
     result = run_script("--print-path")
     if result.returncode == EX_UNAVAILABLE:
         unavailable(f"actionlint could not be built or found:\n{tail(result.stderr)}")
-    assert result.returncode == 0, f"scripts/actionlint.sh --print-path failed (exit {result.returncode}):\n{tail(result.stderr)}"
+    assert result.returncode == 0, (
+        f"scripts/actionlint.sh --print-path failed (exit {result.returncode}):\n{tail(result.stderr)}"
+    )
     path = Path(result.stdout.strip().splitlines()[-1])
     assert path.is_file() and os.access(path, os.X_OK), f"not an executable: {path}"
     return path
@@ -105,7 +114,9 @@ def test_linter_reports_a_broken_workflow(actionlint, tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(BROKEN_WORKFLOW)
     result = run_script("-format", "{{json .}}", str(broken), cwd=tmp_path)
-    assert result.returncode == 1, f"expected exit 1 (problems found), got {result.returncode}:\n{result.stdout}\n{tail(result.stderr)}"
+    assert result.returncode == 1, (
+        f"expected exit 1 (problems found), got {result.returncode}:\n{result.stdout}\n{tail(result.stderr)}"
+    )
     findings = json.loads(result.stdout)
     assert all(Path(f["filepath"]).name == "broken.yml" for f in findings)
     by_line: dict[int, list[dict]] = {}
@@ -118,9 +129,13 @@ def test_linter_reports_a_broken_workflow(actionlint, tmp_path):
     summary = "\n".join(f"{f['line']}:{f['column']} [{f['kind']}] {f['message'][:120]}" for f in findings)
     assert reported(RUNS_ON_LINE, "runner-label", '"42"'), f"runs-on: 42 not reported:\n{summary}"
     assert reported(TIMEOUT_LINE, "syntax-check", "float number"), f"timeout-minutes: soon not reported:\n{summary}"
-    assert reported(MATRIX_LINE, "expression", 'property "x" is not defined'), f"${{{{ matrix.x }}}} without a matrix not reported:\n{summary}"
+    assert reported(MATRIX_LINE, "expression", 'property "x" is not defined'), (
+        f"${{{{ matrix.x }}}} without a matrix not reported:\n{summary}"
+    )
     if shellcheck_state(result.stderr).startswith("on"):
-        assert reported(SHELL_LINE, "shellcheck", "SC2086"), f"unquoted $UNQUOTED not reported by shellcheck:\n{summary}"
+        assert reported(SHELL_LINE, "shellcheck", "SC2086"), (
+            f"unquoted $UNQUOTED not reported by shellcheck:\n{summary}"
+        )
 
 
 def test_linter_reports_a_broken_workflow_in_the_repo_layout(actionlint, tmp_path):
@@ -138,7 +153,14 @@ def test_linter_reports_a_broken_workflow_in_the_repo_layout(actionlint, tmp_pat
     tools = scratch / ".tools" / "actionlint" / actionlint.parent.name
     tools.mkdir(parents=True)
     (tools / "actionlint").symlink_to(actionlint)
-    result = subprocess.run(["bash", str(scratch / "scripts" / "actionlint.sh"), "-oneline"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["bash", str(scratch / "scripts" / "actionlint.sh"), "-oneline"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1, f"expected exit 1, got {result.returncode}:\n{result.stdout}\n{tail(result.stderr)}"
     assert ".github/workflows/broken.yml:5:" in result.stdout, result.stdout
     assert "result: problems found" in result.stderr

@@ -42,7 +42,9 @@ START_TIMEOUT_S = int(os.environ.get("MODELSTACK_CLUSTER_TEST_START_TIMEOUT", "5
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "cluster: needs the real Kubernetes cluster of scripts/cluster.sh")
-    config.addinivalue_line("markers", "engine: runs the real Pulumi engine from .tools/bin (scripts/bootstrap-pulumi.sh)")
+    config.addinivalue_line(
+        "markers", "engine: runs the real Pulumi engine from .tools/bin (scripts/bootstrap-pulumi.sh)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -111,8 +113,13 @@ def cluster():
         began = time.monotonic()
         with START_LOG.open("w") as log:
             try:
-                result = subprocess.run([str(SCRIPT), "start"], stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, timeout=START_TIMEOUT_S)
+                result = subprocess.run(
+                    [str(SCRIPT), "start"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=START_TIMEOUT_S,
+                )
                 code = result.returncode
             except subprocess.TimeoutExpired:
                 code = None
@@ -122,8 +129,10 @@ def cluster():
             # what did start must not stay half up
             subprocess.run([str(SCRIPT), "stop"], capture_output=True, timeout=300)
             what = "timed out" if code is None else f"exited {code}"
-            _unavailable(f"`scripts/cluster.sh start` {what} after {time.monotonic() - began:.0f} s "
-                         f"(full output: {START_LOG}):\n{tail}")
+            _unavailable(
+                f"`scripts/cluster.sh start` {what} after {time.monotonic() - began:.0f} s "
+                f"(full output: {START_LOG}):\n{tail}"
+            )
     yield Cluster(read_state())
     if started_here:
         stopped = subprocess.run([str(SCRIPT), "stop"], capture_output=True, text=True, timeout=600)
@@ -144,8 +153,13 @@ def kube(cluster) -> Iterator[Kube]:
     from kubernetes import client, config
 
     api = config.new_client_from_config(config_file=cluster.kubeconfig)
-    yield Kube(api=api, core=client.CoreV1Api(api), apps=client.AppsV1Api(api),
-               custom=client.CustomObjectsApi(api), autoscaling=client.AutoscalingV2Api(api))
+    yield Kube(
+        api=api,
+        core=client.CoreV1Api(api),
+        apps=client.AppsV1Api(api),
+        custom=client.CustomObjectsApi(api),
+        autoscaling=client.AutoscalingV2Api(api),
+    )
     api.close()
 
 
@@ -155,7 +169,9 @@ def namespace(kube) -> Iterator[str]:
     from kubernetes.client.exceptions import ApiException
 
     name = f"modelstack-test-{uuid.uuid4().hex[:8]}"
-    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={"modelstack.test": "cluster"})))
+    kube.core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={"modelstack.test": "cluster"}))
+    )
     yield name
     kube.core.delete_namespace(name)
     deadline = time.monotonic() + 120
@@ -184,9 +200,14 @@ def image_archive(binary: Path, tag: str) -> bytes:
             tar.addfile(info, f)
     layer_bytes = layer.getvalue()
     diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
-    config = json.dumps({"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
-                         "config": {"Entrypoint": ["/testserver"]},
-                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64" if os.uname().machine == "x86_64" else "arm64",
+            "os": "linux",
+            "config": {"Entrypoint": ["/testserver"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     layer_name = diff_id[7:] + "/layer.tar"
     manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [layer_name]}]).encode()
@@ -226,8 +247,9 @@ def server_image(cluster, tmp_path_factory) -> Iterator[str]:
             info.size, info.mode = len(data), 0o755
             tar.addfile(info, io.BytesIO(data))
         repository, version = tag.split(":")
-        docker.api.import_image_from_data(layer.getvalue(), repository=repository, tag=version,
-                                          changes=['ENTRYPOINT ["/testserver"]'])
+        docker.api.import_image_from_data(
+            layer.getvalue(), repository=repository, tag=version, changes=['ENTRYPOINT ["/testserver"]']
+        )
         command = [str(SCRIPT), "load-image", tag]
     else:
         path = tmp_path_factory.mktemp("image") / "testserver.tar"

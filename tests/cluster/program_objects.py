@@ -46,9 +46,22 @@ FIELD_MANAGER = "modelstack-cluster-tests"
 
 # The program's dependency order (namespaces, secrets, deployments, services, autoscalers,
 # budgets, gateway, routes): what pulumi-kubernetes would create first comes first.
-APPLY_ORDER = ("Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Gateway", "HTTPRoute")
+APPLY_ORDER = (
+    "Namespace",
+    "Secret",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Gateway",
+    "HTTPRoute",
+)
 # What the stack declares on a created AKS cluster for the cluster itself (see the docstring).
-CLUSTER_SETUP_TYPES = ("kubernetes:yaml/v2:ConfigFile", "kubernetes:helm.sh/v3:Release", "kubernetes:cert-manager.io/v1:ClusterIssuer")
+CLUSTER_SETUP_TYPES = (
+    "kubernetes:yaml/v2:ConfigFile",
+    "kubernetes:helm.sh/v3:Release",
+    "kubernetes:cert-manager.io/v1:ClusterIssuer",
+)
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -112,7 +125,9 @@ def program_objects(stack: str, project_root: Path, images_by_tag: dict[str, str
 
     def resolve(args):
         tag = args.inputs["tag"]
-        assert tag in images_by_tag, f"no image was built for {args.inputs['service']}:{tag} (built: {sorted(images_by_tag)})"
+        assert tag in images_by_tag, (
+            f"no image was built for {args.inputs['service']}:{tag} (built: {sorted(images_by_tag)})"
+        )
         return {"digest": "sha256:" + "0" * 64, "image": images_by_tag[tag]}
 
     previous = offline.MOCK_OUTPUTS[SERVICE_IMAGE]
@@ -140,7 +155,11 @@ def registered_rollouts(stack: str, project_root: Path, kubeconfig_file: str) ->
 
     _, plan = offline.evaluate_stack(stack, project_root)
     kubeconfig = Path(kubeconfig_file).read_text()
-    return {r.name: {**unwrap_secrets(sanitize(r.raw_inputs, reveal=True)), "kubeconfig": kubeconfig} for r in plan.resources if r.type == ROLLOUT}
+    return {
+        r.name: {**unwrap_secrets(sanitize(r.raw_inputs, reveal=True)), "kubeconfig": kubeconfig}
+        for r in plan.resources
+        if r.type == ROLLOUT
+    }
 
 
 def adapt_to_cluster(objects: list[dict[str, Any]], gateway_class: str, gateway_port: int) -> list[dict[str, Any]]:
@@ -163,8 +182,14 @@ def apply_objects(dynamic, objects: list[dict[str, Any]]) -> None:
     """Server-side apply, one object at a time, in the given (dependency) order."""
     for obj in objects:
         resource = _resource(dynamic, obj)
-        dynamic.server_side_apply(resource, body=obj, name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
-                                  field_manager=FIELD_MANAGER, force_conflicts=True)
+        dynamic.server_side_apply(
+            resource,
+            body=obj,
+            name=obj["metadata"]["name"],
+            namespace=obj["metadata"].get("namespace"),
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
 
 
 def delete_objects(dynamic, objects: list[dict[str, Any]]) -> None:
@@ -188,7 +213,9 @@ def namespace_contents(kube, namespace: str) -> list[str]:
     left += [f"ReplicaSet/{d.metadata.name}" for d in kube.apps.list_namespaced_replica_set(namespace).items]
     left += [f"Service/{s.metadata.name}" for s in kube.core.list_namespaced_service(namespace).items]
     left += [f"Secret/{s.metadata.name}" for s in kube.core.list_namespaced_secret(namespace).items]
-    left += [f"HPA/{h.metadata.name}" for h in kube.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace).items]
+    left += [
+        f"HPA/{h.metadata.name}" for h in kube.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace).items
+    ]
     from kubernetes import client
 
     for budget in client.PolicyV1Api(kube.api).list_namespaced_pod_disruption_budget(namespace).items:

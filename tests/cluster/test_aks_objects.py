@@ -46,7 +46,10 @@ STACK = "staging"
 SERVICE = "diabetes"
 SERVICES = ("diabetes", "diabetes-multi")
 READY_TIMEOUT_S = 240
-SAMPLES = [json.loads(line) for line in (po.REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[:5]]
+SAMPLES = [
+    json.loads(line)
+    for line in (po.REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[:5]
+]
 ROTATION_TIMEOUT_S = 180
 
 
@@ -60,7 +63,9 @@ def staging(cluster, kube, docker_client, trained_example):
     began = time.monotonic()
     images = po.build_service_images(docker_client, STACK, po.REPO, list(SERVICES))
     try:
-        assert set(images) == set(po.service_image_tags(STACK, po.REPO).values()), "the built tags are the ServiceImages' tags"
+        assert set(images) == set(po.service_image_tags(STACK, po.REPO).values()), (
+            "the built tags are the ServiceImages' tags"
+        )
         for reference in images.values():
             po.load_image(reference)
         yield from _applied(cluster, kube, images, began)
@@ -72,7 +77,9 @@ def _applied(cluster, kube, images, began):
     registered = po.program_objects(STACK, po.REPO, images)
     objects = po.adapt_to_cluster(registered, cluster.gateway_class, cluster.gateway_port)
     kinds = {o["kind"] for o in objects}
-    assert {"Namespace", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Gateway", "HTTPRoute"} <= kinds, kinds
+    assert {"Namespace", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Gateway", "HTTPRoute"} <= kinds, (
+        kinds
+    )
     prepared = time.monotonic() - began
     rollouts = po.registered_rollouts(STACK, po.REPO, cluster.kubeconfig)
     with po.applied(kube, objects) as report:
@@ -88,23 +95,57 @@ def _applied(cluster, kube, images, began):
             wanted = _objects_of(objects, "Deployment")[name]["spec"]["replicas"]
             assert (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= wanted
         gateway = next(iter(_objects_of(objects, "Gateway").values()))
-        wait("the program's Gateway Programmed", lambda: condition(kube.custom.get_namespaced_custom_object(
-            GATEWAY_GROUP, GATEWAY_VERSION, gateway["metadata"]["namespace"], "gateways", gateway["metadata"]["name"]), "Programmed") == "True")
+        wait(
+            "the program's Gateway Programmed",
+            lambda: (
+                condition(
+                    kube.custom.get_namespaced_custom_object(
+                        GATEWAY_GROUP,
+                        GATEWAY_VERSION,
+                        gateway["metadata"]["namespace"],
+                        "gateways",
+                        gateway["metadata"]["name"],
+                    ),
+                    "Programmed",
+                )
+                == "True"
+            ),
+        )
 
         def route_accepted():
-            obj = kube.custom.get_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, namespace, "httproutes", SERVICE)
+            obj = kube.custom.get_namespaced_custom_object(
+                GATEWAY_GROUP, GATEWAY_VERSION, namespace, "httproutes", SERVICE
+            )
             parents = obj.get("status", {}).get("parents", [])
-            return parents and all(condition(p, "Accepted") == "True" and condition(p, "ResolvedRefs") == "True" for p in parents)
+            return parents and all(
+                condition(p, "Accepted") == "True" and condition(p, "ResolvedRefs") == "True" for p in parents
+            )
 
         wait("the service's HTTPRoute Accepted with resolved backends", route_accepted)
         session = requests.Session()
         base = f"http://127.0.0.1:{cluster.gateway_port}{service_path(SERVICE)}"
         keys = _objects_of(objects, "Secret")[f"{SERVICE}-keys"]["stringData"]
         # Traefik applies a new configuration shortly after the status: until then 404
-        wait("the service answering through the Gateway", lambda: session.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
+        wait(
+            "the service answering through the Gateway",
+            lambda: session.get(f"{base}/", timeout=5).status_code == 200,
+            timeout=60,
+            every=0.5,
+        )
         report["ready_s"] = time.monotonic() - began - prepared
-        print(f"\nimages built and loaded, objects taken from the program: {prepared:.1f} s; applied to answering: {report['ready_s']:.1f} s")
-        yield {"objects": objects, "registered": registered, "namespace": namespace, "base": base, "session": session, "keys": keys, "rollouts": rollouts, "waited": waited}
+        print(
+            f"\nimages built and loaded, objects taken from the program: {prepared:.1f} s; applied to answering: {report['ready_s']:.1f} s"
+        )
+        yield {
+            "objects": objects,
+            "registered": registered,
+            "namespace": namespace,
+            "base": base,
+            "session": session,
+            "keys": keys,
+            "rollouts": rollouts,
+            "waited": waited,
+        }
         session.close()
 
 
@@ -122,14 +163,20 @@ def score(staging, sample, key: str | None):
 
 def test_only_the_image_and_listener_port_differ_from_the_program(staging, cluster):
     registered, applied = staging["registered"], staging["objects"]
-    assert [(o["kind"], o["metadata"]["name"]) for o in registered] == [(o["kind"], o["metadata"]["name"]) for o in applied]
+    assert [(o["kind"], o["metadata"]["name"]) for o in registered] == [
+        (o["kind"], o["metadata"]["name"]) for o in applied
+    ]
     for before, after in zip(registered, applied, strict=True):
         if before["kind"] != "Gateway":
             assert before == after
     gateway = next(o for o in registered if o["kind"] == "Gateway")
-    assert gateway["spec"]["gatewayClassName"] == cluster.gateway_class == "modelstack" and [listener["port"] for listener in gateway["spec"]["listeners"]] == [8000]
+    assert gateway["spec"]["gatewayClassName"] == cluster.gateway_class == "modelstack" and [
+        listener["port"] for listener in gateway["spec"]["listeners"]
+    ] == [8000]
     applied_gateway = next(o for o in applied if o["kind"] == "Gateway")
-    assert applied_gateway["spec"]["gatewayClassName"] == "modelstack" and [listener["port"] for listener in applied_gateway["spec"]["listeners"]] == [cluster.gateway_port]
+    assert applied_gateway["spec"]["gatewayClassName"] == "modelstack" and [
+        listener["port"] for listener in applied_gateway["spec"]["listeners"]
+    ] == [cluster.gateway_port]
     for deployment in _objects_of(registered, "Deployment").values():
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image.startswith(f"{po.TEST_REPOSITORY}/{deployment['metadata']['name']}:"), image
@@ -140,7 +187,11 @@ def test_pods_ready_from_the_real_image(staging, kube):
     deployment = _objects_of(staging["objects"], "Deployment")[SERVICE]
     selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
     pods = kube.core.list_namespaced_pod(namespace, label_selector=selector).items
-    ready = [p for p in pods if p.status.phase == "Running" and {c.type: c.status for c in p.status.conditions or []}.get("Ready") == "True"]
+    ready = [
+        p
+        for p in pods
+        if p.status.phase == "Running" and {c.type: c.status for c in p.status.conditions or []}.get("Ready") == "True"
+    ]
     assert len(ready) == deployment["spec"]["replicas"], [(p.metadata.name, p.status.phase) for p in pods]
     wanted = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     for pod in ready:
@@ -165,7 +216,11 @@ def test_score_without_a_key_or_with_a_wrong_one_is_401(staging):
 
 def test_swagger_served_through_the_front_end(staging):
     # with auth on, every path but GET / asks for a key (templates/modelstack_server/app.py)
-    response = staging["session"].get(f"{staging['base']}/swagger.json", headers={"Authorization": f"Bearer {staging['keys']['primary_key']}"}, timeout=10)
+    response = staging["session"].get(
+        f"{staging['base']}/swagger.json",
+        headers={"Authorization": f"Bearer {staging['keys']['primary_key']}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     document = response.json()
     assert any(path.endswith("/score") for path in document["paths"]), sorted(document["paths"])
@@ -202,10 +257,14 @@ def test_route_weights_measured_over_1000_requests(staging):
     other = []
     began = time.monotonic()
     for _ in range(ROLLOUT_REQUESTS):
-        assert time.monotonic() - began < ROLLOUT_TIMEOUT_S, f"{ROLLOUT_REQUESTS} requests took over {ROLLOUT_TIMEOUT_S} s"
+        assert time.monotonic() - began < ROLLOUT_TIMEOUT_S, (
+            f"{ROLLOUT_REQUESTS} requests took over {ROLLOUT_TIMEOUT_S} s"
+        )
         response = score(staging, sample, staging["keys"]["primary_key"])
         assert response.status_code == 200, response.text
-        answered = [name for name, predictions in expected.items() if response.json() == pytest.approx(predictions, rel=1e-9)]
+        answered = [
+            name for name, predictions in expected.items() if response.json() == pytest.approx(predictions, rel=1e-9)
+        ]
         if len(answered) == 1:
             counts[answered[0]] += 1
         else:
@@ -225,8 +284,10 @@ def test_rotated_key_is_honoured_without_a_restart(staging, kube):
     old = secret["stringData"]["primary_key"]
     new = "rotated" + old[::-1]
     rotated = {**secret, "stringData": {**secret["stringData"], "primary_key": new}}
-    pods_before = {p.metadata.name: p.status.container_statuses[0].restart_count
-                   for p in kube.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/name={SERVICE}").items}
+    pods_before = {
+        p.metadata.name: p.status.container_statuses[0].restart_count
+        for p in kube.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/name={SERVICE}").items
+    }
     from kubernetes.dynamic import DynamicClient
 
     began = time.monotonic()
@@ -244,8 +305,10 @@ def test_rotated_key_is_honoured_without_a_restart(staging, kube):
         print(f"\nrotated key honoured after {took:.1f} s ({attempts} requests)")
         assert score(staging, SAMPLES[0], old).status_code == 401
         assert score(staging, SAMPLES[0], secret["stringData"]["secondary_key"]).status_code == 200
-        pods_after = {p.metadata.name: p.status.container_statuses[0].restart_count
-                      for p in kube.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/name={SERVICE}").items}
+        pods_after = {
+            p.metadata.name: p.status.container_statuses[0].restart_count
+            for p in kube.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/name={SERVICE}").items
+        }
         assert pods_after == pods_before, "the pods were restarted or replaced"
     finally:
         po.apply_objects(DynamicClient(kube.api), [secret])
@@ -260,7 +323,13 @@ def test_up_waits_for_each_rollout_and_refresh_reads_it(staging):
     for name, (created, seconds) in staging["waited"].items():
         inputs = staging["rollouts"][name]
         print(f"\n{name}: rolled out after {seconds:.1f} s of waiting")
-        assert inputs["namespace"] == staging["namespace"] and inputs["deployment"] == inputs["k8s_service"] == name.removesuffix("-rollout")
-        assert outputs_of(created)["state"] == "Healthy" and created.id == f"{staging['namespace']}/{inputs['deployment']}"
+        assert inputs["namespace"] == staging["namespace"] and inputs["deployment"] == inputs[
+            "k8s_service"
+        ] == name.removesuffix("-rollout")
+        assert (
+            outputs_of(created)["state"] == "Healthy" and created.id == f"{staging['namespace']}/{inputs['deployment']}"
+        )
         assert outputs_of(provider.read(created.id, outputs_of(created)))["state"] == "Healthy"
-    assert staging["waited"]["diabetes-multi-rollout"][1] + staging["waited"]["diabetes-rollout"][1] > 1, "it waited for pods that were starting"
+    assert staging["waited"]["diabetes-multi-rollout"][1] + staging["waited"]["diabetes-rollout"][1] > 1, (
+        "it waited for pods that were starting"
+    )

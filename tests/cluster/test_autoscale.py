@@ -39,7 +39,15 @@ def autoscaled(cluster, kube, docker_client, trained_example, tmp_path_factory):
     staging = yaml.safe_load((root / "stacks" / "Pulumi.staging.yaml").read_text())
     config = staging["config"]
     config["modelstack:services"] = {
-        SERVICE: {**config["modelstack:services"][SERVICE], "deploy": {"autoscale_min_replicas": 1, "autoscale_max_replicas": 3, "autoscale_target_utilization": 50, "cpu_cores": 0.1}},
+        SERVICE: {
+            **config["modelstack:services"][SERVICE],
+            "deploy": {
+                "autoscale_min_replicas": 1,
+                "autoscale_max_replicas": 3,
+                "autoscale_target_utilization": 50,
+                "cpu_cores": 0.1,
+            },
+        },
         "diabetes-multi": None,
     }
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(staging, sort_keys=False))
@@ -47,14 +55,25 @@ def autoscaled(cluster, kube, docker_client, trained_example, tmp_path_factory):
     (reference,) = images.values()
     po.load_image(reference)
     try:
-        objects = po.adapt_to_cluster(po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port)
+        objects = po.adapt_to_cluster(
+            po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port
+        )
         assert [o["metadata"]["name"] for o in objects if o["kind"] == "HorizontalPodAutoscaler"] == [SERVICE]
         with po.applied(kube, objects):
             namespace = next(o for o in objects if o["kind"] == "Deployment")["metadata"]["namespace"]
-            wait("one ready replica", lambda: (kube.apps.read_namespaced_deployment(SERVICE, namespace).status.ready_replicas or 0) >= 1, timeout=240)
+            wait(
+                "one ready replica",
+                lambda: (kube.apps.read_namespaced_deployment(SERVICE, namespace).status.ready_replicas or 0) >= 1,
+                timeout=240,
+            )
             key = next(o for o in objects if o["kind"] == "Secret")["stringData"]["primary_key"]
             base = f"http://127.0.0.1:{cluster.gateway_port}{service_path(SERVICE)}"
-            wait("the service answering through the Gateway", lambda: requests.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
+            wait(
+                "the service answering through the Gateway",
+                lambda: requests.get(f"{base}/", timeout=5).status_code == 200,
+                timeout=60,
+                every=0.5,
+            )
             yield {"namespace": namespace, "base": base, "key": key}
     finally:
         po.unload_images(cluster, docker_client, [reference])
@@ -75,7 +94,11 @@ def test_the_hpa_scales_out_under_load_and_back(autoscaled, kube):
             headers = {"Authorization": f"Bearer {autoscaled['key']}"}
             while not stop.is_set():
                 try:
-                    answered.append(session.post(f"{autoscaled['base']}/score", json=SAMPLE, headers=headers, timeout=30).status_code)
+                    answered.append(
+                        session.post(
+                            f"{autoscaled['base']}/score", json=SAMPLE, headers=headers, timeout=30
+                        ).status_code
+                    )
                 except requests.RequestException:
                     answered.append(0)
 
@@ -93,5 +116,7 @@ def test_the_hpa_scales_out_under_load_and_back(autoscaled, kube):
             thread.join(timeout=60)
     quiet = time.monotonic()
     wait("back to 1 replica after the load", lambda: replicas() == 1, timeout=SCALE_DOWN_TIMEOUT_S, every=5)
-    print(f"\nscaled out to {peak} replicas {scaled_out:.0f} s into the load ({len(answered)} requests, {answered.count(200)} answered 200); back to 1 after {time.monotonic() - quiet:.0f} s")
+    print(
+        f"\nscaled out to {peak} replicas {scaled_out:.0f} s into the load ({len(answered)} requests, {answered.count(200)} answered 200); back to 1 after {time.monotonic() - quiet:.0f} s"
+    )
     assert answered.count(200) > 0

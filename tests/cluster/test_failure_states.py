@@ -45,7 +45,9 @@ def failing(cluster, kube, docker_client, trained_example, tmp_path_factory):
     (root / "examples" / "diabetes" / "src" / "score.py").write_text(CRASHING_SCRIPT)
     staging = yaml.safe_load((root / "stacks" / "Pulumi.staging.yaml").read_text())
     config = staging["config"]
-    config["modelstack:clusters"] = {"aks-staging": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D8s_v5"}}
+    config["modelstack:clusters"] = {
+        "aks-staging": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D8s_v5"}
+    }
     config["modelstack:services"]["diabetes"]["deploy"] = {"num_replicas": 1}
     config["modelstack:services"]["diabetes-multi"]["deploy"] = {"num_replicas": 1, "cpu_cores": 4}
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(staging, sort_keys=False))
@@ -55,7 +57,9 @@ def failing(cluster, kube, docker_client, trained_example, tmp_path_factory):
     reference = images[tags["diabetes"]]
     po.load_image(reference)
     try:
-        objects = po.adapt_to_cluster(po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port)
+        objects = po.adapt_to_cluster(
+            po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port
+        )
         with po.applied(kube, objects):
             namespace = next(o for o in objects if o["kind"] == "Deployment")["metadata"]["namespace"]
             yield {"namespace": namespace, "rollouts": po.registered_rollouts(STACK, root, cluster.kubeconfig)}
@@ -76,7 +80,10 @@ def test_an_init_that_raises_is_failed_with_the_pods_log_tail(failing, kube):
     state, message, reason = diagnosis
     print(f"\n{message}")
     assert reason == "CrashLoopBackOff"
-    assert message.startswith("service diabetes is Failed: pod diabetes-") and " is CrashLoopBackOff, restarted " in message
+    assert (
+        message.startswith("service diabetes is Failed: pod diabetes-")
+        and " is CrashLoopBackOff, restarted " in message
+    )
     assert "Last log lines:" in message and f"RuntimeError: {FAILURE}" in message
     status = kube.apps.read_namespaced_deployment("diabetes", failing["namespace"]).status
     assert deployment_state(status) == "Unhealthy"
@@ -95,7 +102,10 @@ def test_more_cpu_than_the_node_has_is_unschedulable(failing, kube):
     state, message, reason = diagnosis
     print(f"\n{message}")
     assert state == reason == "Unschedulable"
-    assert message.startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-") and "Insufficient cpu" in message
+    assert (
+        message.startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-")
+        and "Insufficient cpu" in message
+    )
     status = kube.apps.read_namespaced_deployment("diabetes-multi", failing["namespace"]).status
     assert deployment_state(status) == "Unhealthy"
 
@@ -123,7 +133,9 @@ def test_a_failed_up_names_the_pod_its_reason_and_its_log_tail(failing):
         provider.create(inputs)
     waited = time.monotonic() - began
     print(f"\n(after {waited:.1f} s) {unplaced.value}")
-    assert str(unplaced.value).startswith("service diabetes-multi is Unschedulable: pod diabetes-multi-") and "Insufficient cpu" in str(unplaced.value)
+    assert str(unplaced.value).startswith(
+        "service diabetes-multi is Unschedulable: pod diabetes-multi-"
+    ) and "Insufficient cpu" in str(unplaced.value)
     assert "did not roll out within" not in str(unplaced.value)
     assert waited >= 5, "gave up before its patience had passed"  # a lower bound: a busy machine only waits longer
 

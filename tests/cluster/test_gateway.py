@@ -41,10 +41,12 @@ def deployment(name: str, image: str, replicas: int, labels: dict[str, str]) -> 
         command=["/testserver"],
         env=[client.V1EnvVar(name="NAME", value=name), client.V1EnvVar(name="PORT", value="8080")],
         ports=[client.V1ContainerPort(container_port=8080, name="http")],
-        readiness_probe=client.V1Probe(http_get=client.V1HTTPGetAction(path="/healthz", port=8080),
-                                       period_seconds=1, failure_threshold=3),
-        resources=client.V1ResourceRequirements(requests={"cpu": "50m", "memory": "16Mi"},
-                                                limits={"cpu": "500m", "memory": "64Mi"}),
+        readiness_probe=client.V1Probe(
+            http_get=client.V1HTTPGetAction(path="/healthz", port=8080), period_seconds=1, failure_threshold=3
+        ),
+        resources=client.V1ResourceRequirements(
+            requests={"cpu": "50m", "memory": "16Mi"}, limits={"cpu": "500m", "memory": "64Mi"}
+        ),
     )
     return client.V1Deployment(
         metadata=client.V1ObjectMeta(name=name, labels=labels),
@@ -53,8 +55,9 @@ def deployment(name: str, image: str, replicas: int, labels: dict[str, str]) -> 
             selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(containers=[container], termination_grace_period_seconds=2,
-                                      automount_service_account_token=False),
+                spec=client.V1PodSpec(
+                    containers=[container], termination_grace_period_seconds=2, automount_service_account_token=False
+                ),
             ),
         ),
     )
@@ -63,7 +66,9 @@ def deployment(name: str, image: str, replicas: int, labels: dict[str, str]) -> 
 def service(name: str, labels: dict[str, str]) -> client.V1Service:
     return client.V1Service(
         metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1ServiceSpec(selector=labels, ports=[client.V1ServicePort(name="http", port=80, target_port=8080)]),
+        spec=client.V1ServiceSpec(
+            selector=labels, ports=[client.V1ServicePort(name="http", port=80, target_port=8080)]
+        ),
     )
 
 
@@ -84,43 +89,76 @@ def split_app(kube, namespace, server_image, cluster):
         kube.apps.create_namespaced_deployment(namespace, deployment(name, server_image, replicas, labels))
         kube.core.create_namespaced_service(namespace, service(name, labels))
     gateway = {
-        "apiVersion": f"{GATEWAY_GROUP}/{GATEWAY_VERSION}", "kind": "Gateway",
+        "apiVersion": f"{GATEWAY_GROUP}/{GATEWAY_VERSION}",
+        "kind": "Gateway",
         "metadata": {"name": "web"},
         "spec": {
             "gatewayClassName": cluster.gateway_class,
             # Traefik maps a listener to its entry point of the same port (127.0.0.1:GATEWAY_PORT)
-            "listeners": [{"name": "http", "protocol": "HTTP", "port": cluster.gateway_port,
-                           "allowedRoutes": {"namespaces": {"from": "Same"}}}],
+            "listeners": [
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "port": cluster.gateway_port,
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                }
+            ],
         },
     }
     route = {
-        "apiVersion": f"{GATEWAY_GROUP}/{GATEWAY_VERSION}", "kind": "HTTPRoute",
+        "apiVersion": f"{GATEWAY_GROUP}/{GATEWAY_VERSION}",
+        "kind": "HTTPRoute",
         "metadata": {"name": "web"},
         "spec": {
             "parentRefs": [{"name": "web"}],
-            "rules": [{"backendRefs": [{"name": "web-a", "port": 80, "weight": 80},
-                                       {"name": "web-b", "port": 80, "weight": 20}]}],
+            "rules": [
+                {
+                    "backendRefs": [
+                        {"name": "web-a", "port": 80, "weight": 80},
+                        {"name": "web-b", "port": 80, "weight": 20},
+                    ]
+                }
+            ],
         },
     }
     kube.custom.create_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, namespace, "gateways", gateway)
     kube.custom.create_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, namespace, "httproutes", route)
 
     for name, replicas in (("web-a", 2), ("web-b", 1)):
-        wait(f"deployment {name} available with {replicas} ready pods",
-             lambda name=name, replicas=replicas: (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) == replicas)
-    wait("Gateway web Programmed", lambda: condition(
-        kube.custom.get_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, namespace, "gateways", "web"), "Programmed") == "True")
+        wait(
+            f"deployment {name} available with {replicas} ready pods",
+            lambda name=name, replicas=replicas: (
+                (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) == replicas
+            ),
+        )
+    wait(
+        "Gateway web Programmed",
+        lambda: (
+            condition(
+                kube.custom.get_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, namespace, "gateways", "web"),
+                "Programmed",
+            )
+            == "True"
+        ),
+    )
 
     def route_accepted():
         obj = kube.custom.get_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, namespace, "httproutes", "web")
         parents = obj.get("status", {}).get("parents", [])
-        return parents and all(condition(p, "Accepted") == "True" and condition(p, "ResolvedRefs") == "True" for p in parents)
+        return parents and all(
+            condition(p, "Accepted") == "True" and condition(p, "ResolvedRefs") == "True" for p in parents
+        )
 
     wait("HTTPRoute web Accepted with resolved backends", route_accepted)
     url = f"http://127.0.0.1:{cluster.gateway_port}/"
     session = requests.Session()
     # Traefik applies a new configuration shortly after the status: until then the port answers 404
-    wait("the route answering through the Gateway", lambda: session.get(url, timeout=5).status_code == 200, timeout=60, every=0.5)
+    wait(
+        "the route answering through the Gateway",
+        lambda: session.get(url, timeout=5).status_code == 200,
+        timeout=60,
+        every=0.5,
+    )
     yield session, url
     session.close()
     # everything above lives in the test run's namespace, which the `namespace` fixture deletes;

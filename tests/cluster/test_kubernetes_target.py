@@ -59,9 +59,22 @@ def project(cluster, tmp_path_factory, trained_example):
     (root / "stacks" / f"Pulumi.{SECRET_STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
     (root / ".tools").symlink_to(po.REPO / ".tools")  # the engine the project's setup installed
     env = engine_env(root, SECRET_STACK)
-    for args in (["stack", "init", SECRET_STACK],
-                 ["config", "set", "--secret", "--path", "modelstack:kubernetes_clusters.testcluster.kubeconfig", "--stack", SECRET_STACK, open(cluster.kubeconfig).read()]):
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    for args in (
+        ["stack", "init", SECRET_STACK],
+        [
+            "config",
+            "set",
+            "--secret",
+            "--path",
+            "modelstack:kubernetes_clusters.testcluster.kubeconfig",
+            "--stack",
+            SECRET_STACK,
+            open(cluster.kubeconfig).read(),
+        ],
+    ):
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, f"pulumi {args[:2]}: {done.stderr or done.stdout}"
     written = (root / "stacks" / f"Pulumi.{SECRET_STACK}.yaml").read_text()
     assert "secure:" in written and "certificate-authority-data" not in written, "the kubeconfig is stored encrypted"
@@ -69,7 +82,9 @@ def project(cluster, tmp_path_factory, trained_example):
 
 
 def cluster_spec(**changes) -> KubernetesClusterSpec:
-    return KubernetesClusterSpec.model_validate({**example_stack()["config"]["modelstack:kubernetes_clusters"]["testcluster"], **changes})
+    return KubernetesClusterSpec.model_validate(
+        {**example_stack()["config"]["modelstack:kubernetes_clusters"]["testcluster"], **changes}
+    )
 
 
 def test_the_prerequisites_hold_on_the_test_cluster(cluster):
@@ -86,7 +101,10 @@ def test_a_gateway_class_the_cluster_lacks_is_named_with_the_ones_it_has(cluster
 def test_a_context_the_kubeconfig_lacks_is_named(cluster):
     with pytest.raises(ModelstackError) as caught:
         prerequisites.check("testcluster", cluster_spec(context="kind-ml"), open(cluster.kubeconfig).read())
-    assert (caught.value.key, caught.value.detail) == ("modelstack:kubernetes_clusters.testcluster.context", "the kubeconfig has no context 'kind-ml'")
+    assert (caught.value.key, caught.value.detail) == (
+        "modelstack:kubernetes_clusters.testcluster.context",
+        "the kubeconfig has no context 'kind-ml'",
+    )
 
 
 def test_the_example_service_answers_through_the_gateway(project, cluster, kube, docker_client):
@@ -96,18 +114,36 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
             po.load_image(reference)
         objects = po.program_objects(STACK, project, images)
         gateway = next(o for o in objects if o["kind"] == "Gateway")
-        assert gateway["spec"]["gatewayClassName"] == cluster.gateway_class and gateway["spec"]["listeners"][0]["port"] == cluster.gateway_port
+        assert (
+            gateway["spec"]["gatewayClassName"] == cluster.gateway_class
+            and gateway["spec"]["listeners"][0]["port"] == cluster.gateway_port
+        )
         with po.applied(kube, objects):
             namespace = next(o for o in objects if o["kind"] == "Deployment")["metadata"]["namespace"]
             for name in SERVICES:
-                wait(f"deployment {name} ready", lambda name=name: (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= 1, timeout=240)
+                wait(
+                    f"deployment {name} ready",
+                    lambda name=name: (
+                        (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= 1
+                    ),
+                    timeout=240,
+                )
             import requests
 
-            key = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "diabetes-keys")["stringData"]["primary_key"]
+            key = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "diabetes-keys")[
+                "stringData"
+            ]["primary_key"]
             base = f"http://127.0.0.1:{cluster.gateway_port}{service_path('diabetes')}"
             with requests.Session() as session:
-                wait("the service answering through the Gateway", lambda: session.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
-                answer = session.post(f"{base}/score", json=SAMPLE, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+                wait(
+                    "the service answering through the Gateway",
+                    lambda: session.get(f"{base}/", timeout=5).status_code == 200,
+                    timeout=60,
+                    every=0.5,
+                )
+                answer = session.post(
+                    f"{base}/score", json=SAMPLE, headers={"Authorization": f"Bearer {key}"}, timeout=30
+                )
                 assert answer.status_code == 200, answer.text
                 assert isinstance(answer.json()[0], float)
                 assert session.post(f"{base}/score", json=SAMPLE, timeout=30).status_code == 401
@@ -118,7 +154,11 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
             lines: list[str] = []
             show_logs(project, SECRET_STACK, "diabetes", tail=50, write=lines.append)
             text = "\n".join(lines)
-            assert text.startswith("==> pod diabetes-") and "init has completed successfully" in text and "POST /score 200" in text, text[-2000:]
+            assert (
+                text.startswith("==> pod diabetes-")
+                and "init has completed successfully" in text
+                and "POST /score 200" in text
+            ), text[-2000:]
     finally:
         po.unload_images(cluster, docker_client, images.values())
 
@@ -129,7 +169,12 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
 def attached_stack(**cluster) -> SimpleNamespace:
     """What check_stack reads of a stack with one aks service on an attached cluster."""
     spec = ClusterSpec.model_validate({"attach": {"resource_group": "rg-ml", "cluster_name": "aks-shared"}, **cluster})
-    return SimpleNamespace(services={"diabetes": SimpleNamespace(target="aks", compute="aks-shared")}, clusters={"aks-shared": spec}, kubernetes_clusters={}, project_dir=str(po.REPO))
+    return SimpleNamespace(
+        services={"diabetes": SimpleNamespace(target="aks", compute="aks-shared")},
+        clusters={"aks-shared": spec},
+        kubernetes_clusters={},
+        project_dir=str(po.REPO),
+    )
 
 
 def test_an_attached_clusters_gateway_class_and_issuer_are_asked_of_the_cluster(cluster):
@@ -147,9 +192,16 @@ def test_an_attached_clusters_gateway_class_and_issuer_are_asked_of_the_cluster(
     assert asked == ["aks-shared"]
     with pytest.raises(ModelstackError) as no_class:
         check_attached_prerequisites(attached_stack(), from_azure)  # AKS's approuting-istio by default
-    assert (no_class.value.key, no_class.value.detail) == ("modelstack:clusters.aks-shared.gateway_class", f"the cluster has no GatewayClass 'approuting-istio' (it has: {cluster.gateway_class})")
+    assert (no_class.value.key, no_class.value.detail) == (
+        "modelstack:clusters.aks-shared.gateway_class",
+        f"the cluster has no GatewayClass 'approuting-istio' (it has: {cluster.gateway_class})",
+    )
     with pytest.raises(ModelstackError) as no_issuer:
-        check_attached_prerequisites(attached_stack(gateway_class=cluster.gateway_class, leaf_domain_label="mlsvc"), from_azure)
+        check_attached_prerequisites(
+            attached_stack(gateway_class=cluster.gateway_class, leaf_domain_label="mlsvc"), from_azure
+        )
     assert no_issuer.value.key == "modelstack:clusters.aks-shared.leaf_domain_label"
     assert no_issuer.value.detail.startswith("the cluster has no ClusterIssuer 'letsencrypt'")
-    assert no_issuer.value.fix is not None and "cert-manager" in no_issuer.value.fix and "ssl_cname" in no_issuer.value.fix
+    assert (
+        no_issuer.value.fix is not None and "cert-manager" in no_issuer.value.fix and "ssl_cname" in no_issuer.value.fix
+    )

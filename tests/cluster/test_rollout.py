@@ -112,24 +112,65 @@ def rollout(cluster, kube, docker_client, trained_example, tmp_path_factory):
 
     try:
         images = images_for_stack()
-        objects = po.adapt_to_cluster(po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port)
+        objects = po.adapt_to_cluster(
+            po.program_objects(STACK, root, images), cluster.gateway_class, cluster.gateway_port
+        )
         with po.applied(kube, objects):
             namespace = by_name(objects)[("Deployment", f"{SERVICE}-ridge")]["metadata"]["namespace"]
             for name in (f"{SERVICE}-ridge", f"{SERVICE}-lasso"):
-                wait(f"deployment {name} ready", lambda name=name: (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= 1, timeout=READY_TIMEOUT_S)
+                wait(
+                    f"deployment {name} ready",
+                    lambda name=name: (
+                        (kube.apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= 1
+                    ),
+                    timeout=READY_TIMEOUT_S,
+                )
             gateway = next(o for o in objects if o["kind"] == "Gateway")
-            wait("the Gateway Programmed", lambda: condition(kube.custom.get_namespaced_custom_object(
-                GATEWAY_GROUP, GATEWAY_VERSION, gateway["metadata"]["namespace"], "gateways", gateway["metadata"]["name"]), "Programmed") == "True")
+            wait(
+                "the Gateway Programmed",
+                lambda: (
+                    condition(
+                        kube.custom.get_namespaced_custom_object(
+                            GATEWAY_GROUP,
+                            GATEWAY_VERSION,
+                            gateway["metadata"]["namespace"],
+                            "gateways",
+                            gateway["metadata"]["name"],
+                        ),
+                        "Programmed",
+                    )
+                    == "True"
+                ),
+            )
             session = requests.Session()
             base = f"http://127.0.0.1:{cluster.gateway_port}{service_path(SERVICE)}"
-            wait("the service answering through the Gateway", lambda: session.get(f"{base}/", timeout=5).status_code == 200, timeout=60, every=0.5)
+            wait(
+                "the service answering through the Gateway",
+                lambda: session.get(f"{base}/", timeout=5).status_code == 200,
+                timeout=60,
+                every=0.5,
+            )
             # Traefik learns each version's endpoints on its own schedule: until it has them, a
             # weighted pick of that version answers 503. Wait for both, by their header.
             for version in ("ridge", "lasso"):
-                wait(f"version {version} answering through the Gateway",
-                     lambda version=version: session.get(f"{base}/", headers={VERSION_HEADER: version}, timeout=5).status_code == 200, timeout=60, every=0.5)
+                wait(
+                    f"version {version} answering through the Gateway",
+                    lambda version=version: (
+                        session.get(f"{base}/", headers={VERSION_HEADER: version}, timeout=5).status_code == 200
+                    ),
+                    timeout=60,
+                    every=0.5,
+                )
             key = by_name(objects)[("Secret", f"{SERVICE}-keys")]["stringData"]["primary_key"]
-            yield {"root": root, "objects": objects, "namespace": namespace, "base": base, "session": session, "key": key, "images_for_stack": images_for_stack}
+            yield {
+                "root": root,
+                "objects": objects,
+                "namespace": namespace,
+                "base": base,
+                "session": session,
+                "key": key,
+                "images_for_stack": images_for_stack,
+            }
             session.close()
     finally:
         po.unload_images(cluster, docker_client, loaded)
@@ -157,7 +198,9 @@ def count_versions(rollout, expected: dict[str, list[float]], n: int, version: s
 
 def wait_for_route(kube, rollout, weights: dict[str, int]) -> None:
     def applied():
-        route = kube.custom.get_namespaced_custom_object(GATEWAY_GROUP, GATEWAY_VERSION, rollout["namespace"], "httproutes", SERVICE)
+        route = kube.custom.get_namespaced_custom_object(
+            GATEWAY_GROUP, GATEWAY_VERSION, rollout["namespace"], "httproutes", SERVICE
+        )
         backends = {b["name"]: b.get("weight", 1) for b in route["spec"]["rules"][-1]["backendRefs"]}
         parents = route.get("status", {}).get("parents", [])
         return backends == weights and parents and all(condition(p, "Accepted") == "True" for p in parents)
@@ -192,9 +235,13 @@ def test_2_promoting_to_100_0_changes_only_the_route(rollout, kube, cluster):
     wait_for_route(kube, rollout, {f"{SERVICE}-ridge": 10000, f"{SERVICE}-lasso": 0})
     expected = {"ridge": predictions(MODELS / "ridge.joblib"), "lasso": predictions(MODELS / "lasso.joblib")}
     # Traefik applies a route's new configuration shortly after its status: settle, then measure.
-    wait("every request on ridge", lambda: count_versions(rollout, expected, 20) == {"ridge": 20, "lasso": 0}, timeout=60)
+    wait(
+        "every request on ridge", lambda: count_versions(rollout, expected, 20) == {"ridge": 20, "lasso": 0}, timeout=60
+    )
     assert count_versions(rollout, expected, 300) == {"ridge": 300, "lasso": 0}
-    assert count_versions(rollout, expected, 20, version="lasso") == {"ridge": 0, "lasso": 20}, "the header reaches the 0% version"
+    assert count_versions(rollout, expected, 20, version="lasso") == {"ridge": 0, "lasso": 20}, (
+        "the header reaches the 0% version"
+    )
 
 
 def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cluster):
@@ -222,7 +269,11 @@ def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cl
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {rollout['key']}"}
             while not stop.is_set() and len(statuses) < 20000:
                 try:
-                    statuses.append(session.post(f"{rollout['base']}/score", data=json.dumps(SAMPLE), headers=headers, timeout=30).status_code)
+                    statuses.append(
+                        session.post(
+                            f"{rollout['base']}/score", data=json.dumps(SAMPLE), headers=headers, timeout=30
+                        ).status_code
+                    )
                 except requests.RequestException as exc:
                     errors.append(repr(exc))
 
@@ -249,20 +300,36 @@ def test_3_a_model_only_change_rolls_with_zero_failed_requests(rollout, kube, cl
             status = deployment.status
             seen_states.append(deployment_state(status))
             pods = kube.core.list_namespaced_pod(namespace, label_selector=f"modelstack.io/workload={name}").items
-            return (status.observed_generation or 0) >= deployment.metadata.generation and status.updated_replicas == status.replicas == status.ready_replicas == 1 and len(pods) == 1
+            return (
+                (status.observed_generation or 0) >= deployment.metadata.generation
+                and status.updated_replicas == status.replicas == status.ready_replicas == 1
+                and len(pods) == 1
+            )
+
         wait("ridge's rolling update done and the old pod gone", rolled_out, timeout=READY_TIMEOUT_S)
         took = time.monotonic() - began
         at_done = len(statuses) + len(errors)
-        wait("10 more requests answered after the update", answered_since(at_done, 10), timeout=READY_TIMEOUT_S, every=0.1)
+        wait(
+            "10 more requests answered after the update",
+            answered_since(at_done, 10),
+            timeout=READY_TIMEOUT_S,
+            every=0.1,
+        )
     finally:
         stop.set()
         load.join(timeout=60)
     failed = [s for s in statuses if s != 200]
-    print(f"\nrolling update of {name}: {took:.1f} s; {len(statuses)} requests during it, {len(failed)} not 200, {len(errors)} errors")
+    print(
+        f"\nrolling update of {name}: {took:.1f} s; {len(statuses)} requests during it, {len(failed)} not 200, {len(errors)} errors"
+    )
     assert "Transitioning" in seen_states and seen_states[-1] == "Healthy", seen_states
     assert not failed and not errors, (failed[:5], errors[:3])
     expected = {"new ridge": predictions(MODELS / "lasso.joblib"), "old ridge": predictions(MODELS / "ridge.joblib")}
-    wait("the new model answering", lambda: score(rollout).json() == pytest.approx(expected["new ridge"], rel=1e-9), timeout=30)
+    wait(
+        "the new model answering",
+        lambda: score(rollout).json() == pytest.approx(expected["new ridge"], rel=1e-9),
+        timeout=30,
+    )
     rollout["objects"] = updated
 
 
@@ -270,7 +337,15 @@ def test_4_logs_of_one_versions_pods(rollout, cluster):
     from components.targets.kubernetes.logs import KubeconfigSource, pod_logs
 
     lines: list[str] = []
-    kubeconfig = KubeconfigSource(text=open(cluster.kubeconfig).read(), context=None, key="kubeconfig_file", fix="check the test cluster's admin.kubeconfig")
+    kubeconfig = KubeconfigSource(
+        text=open(cluster.kubeconfig).read(),
+        context=None,
+        key="kubeconfig_file",
+        fix="check the test cluster's admin.kubeconfig",
+    )
     pod_logs(kubeconfig, rollout["namespace"], SERVICE, version="lasso", tail=200, follow=False, write=lines.append)
-    assert lines[0].startswith(f"==> pod {SERVICE}-lasso-") and len([line for line in lines if line.startswith("==> pod")]) == 1
+    assert (
+        lines[0].startswith(f"==> pod {SERVICE}-lasso-")
+        and len([line for line in lines if line.startswith("==> pod")]) == 1
+    )
     assert "Users's init has completed successfully" in "\n".join(lines[1:])

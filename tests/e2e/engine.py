@@ -28,9 +28,18 @@ class Engine:
         (home / "state").mkdir(parents=True, exist_ok=True)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(["pulumi", *args, "--stack", self.stack, "--non-interactive"], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+            raise AssertionError(
+                f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            )
         return result
 
     def outputs(self) -> dict:

@@ -36,20 +36,63 @@ def recorded_dev_state(stack_urn: str) -> list[dict]:
     container_group_urn = "urn:pulumi:dev::modelstack::modelstack:webservice:Webservice$modelstack:aci:AciWebservice$modelstack:aci:AciGroup$azure-native:containerinstance:ContainerGroup::diabetes-group"
     group_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/modelstack-dev"
     return [
-        {"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack", "outputs": {"services": {"diabetes": {
-            "image": f"modelstackdev.azurecr.io/diabetes@{DIGEST}", "model_versions": {"diabetes-ridge": "b1bab1d88dad"},
-            "scoring_uri": "http://diabetes-dev.westeurope.azurecontainer.io:5001/score", "swagger_uri": "http://diabetes-dev.westeurope.azurecontainer.io:5001/swagger.json", "state": "Healthy",
-        }}}},
-        {"urn": provider, "custom": True, "id": provider_ref.rsplit("::", 1)[1], "type": "pulumi:providers:azure-native", "inputs": {"location": "westeurope", "version": "3.29.0"}, "outputs": {"location": "westeurope", "version": "3.29.0"}, "parent": stack_urn},
-        {"urn": group_urn, "custom": True, "id": group_id, "type": "azure-native:resources:ResourceGroup", "inputs": {"location": "westeurope"}, "outputs": {"location": "westeurope", "name": "modelstack-dev", "provisioningState": "Succeeded"}, "parent": stack_urn, "provider": provider_ref},
+        {
+            "urn": stack_urn,
+            "custom": False,
+            "type": "pulumi:pulumi:Stack",
+            "outputs": {
+                "services": {
+                    "diabetes": {
+                        "image": f"modelstackdev.azurecr.io/diabetes@{DIGEST}",
+                        "model_versions": {"diabetes-ridge": "b1bab1d88dad"},
+                        "scoring_uri": "http://diabetes-dev.westeurope.azurecontainer.io:5001/score",
+                        "swagger_uri": "http://diabetes-dev.westeurope.azurecontainer.io:5001/swagger.json",
+                        "state": "Healthy",
+                    }
+                }
+            },
+        },
+        {
+            "urn": provider,
+            "custom": True,
+            "id": provider_ref.rsplit("::", 1)[1],
+            "type": "pulumi:providers:azure-native",
+            "inputs": {"location": "westeurope", "version": "3.29.0"},
+            "outputs": {"location": "westeurope", "version": "3.29.0"},
+            "parent": stack_urn,
+        },
+        {
+            "urn": group_urn,
+            "custom": True,
+            "id": group_id,
+            "type": "azure-native:resources:ResourceGroup",
+            "inputs": {"location": "westeurope"},
+            "outputs": {"location": "westeurope", "name": "modelstack-dev", "provisioningState": "Succeeded"},
+            "parent": stack_urn,
+            "provider": provider_ref,
+        },
         {"urn": service_urn, "custom": False, "type": "modelstack:webservice:Webservice", "parent": stack_urn},
         {"urn": aci_urn, "custom": False, "type": "modelstack:aci:AciWebservice", "parent": service_urn},
         {"urn": aci_group_urn, "custom": False, "type": "modelstack:aci:AciGroup", "parent": aci_urn},
         {
-            "urn": container_group_urn, "custom": True, "id": f"{group_id}/providers/Microsoft.ContainerInstance/containerGroups/modelstack-dev-diabetes",
-            "type": "azure-native:containerinstance:ContainerGroup", "parent": aci_group_urn, "provider": provider_ref, "dependencies": [group_urn],
-            "inputs": {"containerGroupName": "modelstack-dev-diabetes", "resourceGroupName": "modelstack-dev", "osType": "Linux"},
-            "outputs": {"name": "modelstack-dev-diabetes", "provisioningState": "Succeeded", "instanceView": {"state": "Running"}, "tags": {"modelstack-service": "diabetes"}},
+            "urn": container_group_urn,
+            "custom": True,
+            "id": f"{group_id}/providers/Microsoft.ContainerInstance/containerGroups/modelstack-dev-diabetes",
+            "type": "azure-native:containerinstance:ContainerGroup",
+            "parent": aci_group_urn,
+            "provider": provider_ref,
+            "dependencies": [group_urn],
+            "inputs": {
+                "containerGroupName": "modelstack-dev-diabetes",
+                "resourceGroupName": "modelstack-dev",
+                "osType": "Linux",
+            },
+            "outputs": {
+                "name": "modelstack-dev-diabetes",
+                "provisioningState": "Succeeded",
+                "instanceView": {"state": "Running"},
+                "tags": {"modelstack-service": "diabetes"},
+            },
         },
     ]
 
@@ -67,12 +110,26 @@ def project(tmp_path_factory, trained_example):
         # Local mode (no backend of the user's): the project's file backend and PULUMI_HOME, automatic
         # plugin downloads off, as scripts/pulumi-env.sh sets them; nothing leaves the machine.
     }
-    engine_env = {**env, "PULUMI_BACKEND_URL": f"file://{root / '.modelstack' / 'state'}", "PULUMI_HOME": str(root / ".modelstack" / "pulumi-home"),
-                  "PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+    engine_env = {
+        **env,
+        "PULUMI_BACKEND_URL": f"file://{root / '.modelstack' / 'state'}",
+        "PULUMI_HOME": str(root / ".modelstack" / "pulumi-home"),
+        "PULUMI_CONFIG_PASSPHRASE": "",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
     (root / ".modelstack" / "state").mkdir(parents=True)
 
     def pulumi(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=root, env=engine_env, input=stdin, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=root,
+            env=engine_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, f"pulumi {' '.join(args)}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
         return result
 
@@ -86,15 +143,27 @@ def project(tmp_path_factory, trained_example):
 
 
 def modelstack(context, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], cwd=context["root"], env={**context["env"], "COLUMNS": "400"}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        cwd=context["root"],
+        env={**context["env"], "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("command", [("drift", "--stack", "dev"), ("promote", "--from", "dev", "--to", "staging")], ids=["drift", "promote"])
+@pytest.mark.parametrize(
+    "command", [("drift", "--stack", "dev"), ("promote", "--from", "dev", "--to", "staging")], ids=["drift", "promote"]
+)
 def test_a_missing_azure_plugin_is_a_clear_error(project, command):
     result = modelstack(project, *command)
     assert result.returncode == 1, result.stdout + result.stderr
     said = " ".join(result.stderr.split())
-    assert "the Pulumi provider plugin azure-native v3.29.0 is not installed, so stack dev's live resources cannot be read" in said
+    assert (
+        "the Pulumi provider plugin azure-native v3.29.0 is not installed, so stack dev's live resources cannot be read"
+        in said
+    )
     assert "the project pins pulumi-azure-native==3.29.0 (requirements.txt)" in said
     assert f"pulumi plugin install resource azure-native 3.29.0, then run `modelstack {command[0]} ...` again" in said
     assert "Traceback" not in result.stderr + result.stdout

@@ -29,7 +29,9 @@ def project(tmp_path_factory, trained_example, docker_client):
     home = tmp_path_factory.mktemp("promote")
     root = copy_project(home / "project", runnable=True)
     (root / ".tools").symlink_to(REPO / ".tools")
-    registry_ports = [derive_local_stack(root, stack)["config"]["modelstack:registry"]["port"] for stack in (SOURCE, TARGET)]
+    registry_ports = [
+        derive_local_stack(root, stack)["config"]["modelstack:registry"]["port"] for stack in (SOURCE, TARGET)
+    ]
     env = {
         **os.environ,
         "PATH": f"{ENGINE.parent}:{os.environ.get('PATH', '')}",
@@ -53,14 +55,30 @@ def project(tmp_path_factory, trained_example, docker_client):
 
 
 def pulumi(context, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=context["root"], env=context["env"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["pulumi", *args, "--non-interactive"],
+        cwd=context["root"],
+        env=context["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
 def modelstack(context, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], cwd=context["root"], env=context["env"], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        cwd=context["root"],
+        env=context["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def outputs(context, stack: str) -> dict:
@@ -79,11 +97,15 @@ def test_2_stopped_container_is_drift_and_blocks_promotion(project, docker_clien
     result = modelstack(project, "drift", "--stack", SOURCE, "--json")
     assert result.returncode == 1
     drifted = json.loads(result.stdout)
-    assert [(d["name"], d["fields"]["state"]) for d in drifted] == [("diabetes-local", {"recorded": "Healthy", "live": "Failed"})]
+    assert [(d["name"], d["fields"]["state"]) for d in drifted] == [
+        ("diabetes-local", {"recorded": "Healthy", "live": "Failed"})
+    ]
     refused = modelstack(project, "promote", "--from", SOURCE, "--to", TARGET)
     assert refused.returncode == 1
     assert f"stack {SOURCE} has services that are not Healthy: diabetes (Failed)" in refused.stderr
-    assert "modelstack:release" not in (project["root"] / "stacks" / f"Pulumi.{TARGET}.yaml").read_text(), "nothing written on refusal"
+    assert "modelstack:release" not in (project["root"] / "stacks" / f"Pulumi.{TARGET}.yaml").read_text(), (
+        "nothing written on refusal"
+    )
     state_file = json.loads(pulumi(project, "stack", "export", "--stack", SOURCE).stdout)
     local = next(r for r in state_file["deployment"]["resources"] if r["urn"].endswith("::diabetes-local"))
     assert local["outputs"]["state"] == "Healthy", "drift does not write state"
@@ -94,15 +116,21 @@ def test_3_promotion_copies_by_digest_and_the_target_builds_nothing(project):
     source = outputs(project, SOURCE)
     result = modelstack(project, "promote", "--from", SOURCE, "--to", TARGET)
     assert result.returncode == 0, result.stderr
-    pins = yaml.safe_load((project["root"] / "stacks" / f"Pulumi.{TARGET}.yaml").read_text())["config"]["modelstack:release"]
+    pins = yaml.safe_load((project["root"] / "stacks" / f"Pulumi.{TARGET}.yaml").read_text())["config"][
+        "modelstack:release"
+    ]
     for name, service in source.items():
         digest = service["image"].split("@")[1]
-        assert pins[name]["image"].endswith(f"/{name}@{digest}") and not pins[name]["image"].startswith(service["image"].split("/")[0])
+        assert pins[name]["image"].endswith(f"/{name}@{digest}") and not pins[name]["image"].startswith(
+            service["image"].split("/")[0]
+        )
         assert pins[name]["model_versions"] == service["model_versions"] and pins[name]["source_stack"] == SOURCE
     up = pulumi(project, "up", "--yes", "--skip-preview", "--stack", TARGET)
     assert "building" not in up.stdout + up.stderr
     state = json.loads(pulumi(project, "stack", "export", "--stack", TARGET).stdout)
-    assert not [r for r in state["deployment"]["resources"] if r["type"].endswith(":ServiceImage")], "a promoted stack has no image builds"
+    assert not [r for r in state["deployment"]["resources"] if r["type"].endswith(":ServiceImage")], (
+        "a promoted stack has no image builds"
+    )
     target = outputs(project, TARGET)
     for name, service in target.items():
         assert service["state"] == "Healthy"

@@ -36,7 +36,9 @@ def engine(tmp_path_factory, trained_example, docker_client):
     project["config"] = {}
     (root / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     registry_port = free_port()
-    (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump({"config": {"modelstack:registry": {"kind": "local", "port": registry_port}}}))
+    (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(
+        yaml.safe_dump({"config": {"modelstack:registry": {"kind": "local", "port": registry_port}}})
+    )
     seed = root / "seed"
     shutil.copytree(SEED, seed)
     # The seeds' score.py imports sklearn.externals.joblib, which scikit-learn removed in 0.23:
@@ -53,13 +55,32 @@ def engine(tmp_path_factory, trained_example, docker_client):
 
 
 def modelstack(engine, *args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], cwd=cwd or engine.root, capture_output=True, text=True, timeout=600,
-                          env={**engine.env, "MODELSTACK_PROJECT_DIR": str(engine.root), "COLUMNS": "300"})
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        cwd=cwd or engine.root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**engine.env, "MODELSTACK_PROJECT_DIR": str(engine.root), "COLUMNS": "300"},
+    )
 
 
 def test_imported_seed_checks_packages_and_serves(engine, tmp_path):
-    imported = modelstack(engine, "import", "inferenceconfig.json", "deploymentconfig.json", "--stack", STACK, "--service", "myservice",
-                          "--model", "sklearn_mnist:1=outputs/sklearn_mnist_model.pkl", "--pip-requirements", "../examples/diabetes/requirements.txt", cwd=engine.root / "seed")
+    imported = modelstack(
+        engine,
+        "import",
+        "inferenceconfig.json",
+        "deploymentconfig.json",
+        "--stack",
+        STACK,
+        "--service",
+        "myservice",
+        "--model",
+        "sklearn_mnist:1=outputs/sklearn_mnist_model.pkl",
+        "--pip-requirements",
+        "../examples/diabetes/requirements.txt",
+        cwd=engine.root / "seed",
+    )
     assert imported.returncode == 0, imported.stderr
     checked = modelstack(engine, "check", "--stack", STACK)
     assert checked.returncode == 0 and "clean:" in checked.stdout, checked.stdout + checked.stderr
@@ -70,5 +91,9 @@ def test_imported_seed_checks_packages_and_serves(engine, tmp_path):
     assert service["state"] == "Healthy"
     answer = requests.post(service["scoring_uri"], json=SAMPLE, timeout=10)
     assert answer.status_code == 200, answer.text
-    expected = joblib.load(engine.root / "seed" / "outputs" / "sklearn_mnist_model.pkl").predict(np.array(SAMPLE["data"])).tolist()
+    expected = (
+        joblib.load(engine.root / "seed" / "outputs" / "sklearn_mnist_model.pkl")
+        .predict(np.array(SAMPLE["data"]))
+        .tolist()
+    )
     assert answer.json() == pytest.approx(expected)

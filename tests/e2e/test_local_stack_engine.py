@@ -60,15 +60,25 @@ def test_1b_logs_show_the_containers_log(engine):
     import sys
 
     def logs(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "components.commands.cli", "logs", *args, "--stack", STACK], cwd=engine.root,
-                              env={**engine.env, "MODELSTACK_PROJECT_DIR": str(engine.root), "COLUMNS": "400"}, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "components.commands.cli", "logs", *args, "--stack", STACK],
+            cwd=engine.root,
+            env={**engine.env, "MODELSTACK_PROJECT_DIR": str(engine.root), "COLUMNS": "400"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     shown = logs("diabetes", "--tail", "1000")
     assert shown.returncode == 0, shown.stderr
     assert "Users's init has completed successfully" in shown.stdout
     assert len(logs("diabetes", "--tail", "2").stdout.strip().splitlines()) == 2
     unknown = logs("nope")
-    assert unknown.returncode == 1 and "stack e2e has no service 'nope'" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert (
+        unknown.returncode == 1
+        and "stack e2e has no service 'nope'" in unknown.stderr
+        and "Traceback" not in unknown.stderr
+    )
 
 
 def test_2_second_preview_plans_no_changes_and_builds_nothing(engine):
@@ -81,7 +91,9 @@ def test_3_model_change_replaces_exactly_its_image_and_container(engine):
     from sklearn.linear_model import Lasso
 
     features, target = load_diabetes(return_X_y=True)
-    joblib.dump(Lasso(alpha=0.5).fit(features, target), engine.root / "examples" / "diabetes" / "model" / "lasso.joblib")
+    joblib.dump(
+        Lasso(alpha=0.5).fit(features, target), engine.root / "examples" / "diabetes" / "model" / "lasso.joblib"
+    )
     steps = engine.steps()
     changed = {name: op for name, op in steps.items() if op != "same" and name != f"modelstack-{STACK}"}
     assert changed == {"diabetes-multi-image": "replace", "diabetes-multi-local": "replace"}, steps

@@ -35,10 +35,14 @@ def engine(tmp_path_factory, trained_example):
     home = tmp_path_factory.mktemp("policy-engine")
     root = copy_project(home / "project", runnable=True)
     derive_local_stack(root, STACK)
-    (home / "policy-config.json").write_text(json.dumps({
-        "all": "mandatory",
-        "promoted-release-in-production": {"enforcementLevel": "mandatory", "release_stacks": [STACK]},
-    }))
+    (home / "policy-config.json").write_text(
+        json.dumps(
+            {
+                "all": "mandatory",
+                "promoted-release-in-production": {"enforcementLevel": "mandatory", "release_stacks": [STACK]},
+            }
+        )
+    )
     runner = PolicyEngine(root, home, STACK)
     runner.run("stack", "init")
     runner.policy_config = home / "policy-config.json"
@@ -47,7 +51,14 @@ def engine(tmp_path_factory, trained_example):
 
 
 def preview_with_pack(engine):
-    return engine.run("preview", "--policy-pack", str(engine.root / "policies"), "--policy-pack-config", str(engine.policy_config), check=False)
+    return engine.run(
+        "preview",
+        "--policy-pack",
+        str(engine.root / "policies"),
+        "--policy-pack-config",
+        str(engine.policy_config),
+        check=False,
+    )
 
 
 def test_a_mandatory_violation_fails_the_preview(engine):
@@ -55,7 +66,10 @@ def test_a_mandatory_violation_fails_the_preview(engine):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "promoted-release-in-production" in output and "mandatory" in output, output[-3000:]
-    assert f"service diabetes in stack {STACK} builds its own image; promote the release that ran in the stage before" in output, output[-3000:]
+    assert (
+        f"service diabetes in stack {STACK} builds its own image; promote the release that ran in the stage before"
+        in output
+    ), output[-3000:]
 
 
 def test_the_fixed_stack_passes_the_same_pack(engine):

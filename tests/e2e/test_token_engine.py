@@ -41,41 +41,81 @@ def project(tmp_path_factory, trained_example):
     home = tmp_path_factory.mktemp("tokens")
     root = copy_project(home / "project", runnable=True)
     (root / ".tools").symlink_to(REPO / ".tools")
-    stack_file = {"config": {
-        "modelstack:registry": {"kind": "acr"},
-        "modelstack:clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
-        "modelstack:services": {
-            "diabetes": {"target": "aks", "compute": "aks-ml", "deploy": {"token_auth_enabled": True, "num_replicas": 1}},
-            "diabetes-multi": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 1}},
-        },
-    }}
+    stack_file = {
+        "config": {
+            "modelstack:registry": {"kind": "acr"},
+            "modelstack:clusters": {
+                "aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
+            },
+            "modelstack:services": {
+                "diabetes": {
+                    "target": "aks",
+                    "compute": "aks-ml",
+                    "deploy": {"token_auth_enabled": True, "num_replicas": 1},
+                },
+                "diabetes-multi": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 1}},
+            },
+        }
+    }
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=False))
     # An e2e stack: local mode (the project's file backend and home, the empty passphrase).
     env = {"PATH": f"{ENGINE.parent}:/usr/bin:/bin", "HOME": str(home), "MODELSTACK_PROJECT_DIR": str(root)}
-    engine_env = {**env, "PULUMI_BACKEND_URL": f"file://{root / '.modelstack' / 'state'}", "PULUMI_HOME": str(root / ".modelstack" / "pulumi-home"),
-                  "PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+    engine_env = {
+        **env,
+        "PULUMI_BACKEND_URL": f"file://{root / '.modelstack' / 'state'}",
+        "PULUMI_HOME": str(root / ".modelstack" / "pulumi-home"),
+        "PULUMI_CONFIG_PASSPHRASE": "",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
     (root / ".modelstack" / "state").mkdir(parents=True)
 
     def pulumi(*args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=root, env=engine_env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=root,
+            env=engine_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, f"pulumi {' '.join(args)}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
         return result
 
     pulumi("stack", "init", STACK)
     exported = json.loads(pulumi("stack", "export", "--stack", STACK).stdout)
-    keys = {"diabetes": {"token_signing_key": SIGNING_KEY}, "diabetes-multi": {"primary_key": "p" * 32, "secondary_key": "s" * 32}}
-    exported["deployment"]["resources"] = [{
-        "urn": f"urn:pulumi:{STACK}::modelstack::pulumi:pulumi:Stack::modelstack-{STACK}", "custom": False, "type": "pulumi:pulumi:Stack",
-        "outputs": {"service_keys": {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(keys)}},
-    }]
+    keys = {
+        "diabetes": {"token_signing_key": SIGNING_KEY},
+        "diabetes-multi": {"primary_key": "p" * 32, "secondary_key": "s" * 32},
+    }
+    exported["deployment"]["resources"] = [
+        {
+            "urn": f"urn:pulumi:{STACK}::modelstack::pulumi:pulumi:Stack::modelstack-{STACK}",
+            "custom": False,
+            "type": "pulumi:pulumi:Stack",
+            "outputs": {
+                "service_keys": {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(keys)}
+            },
+        }
+    ]
     (home / "state.json").write_text(json.dumps(exported))
     pulumi("stack", "import", "--stack", STACK, "--file", str(home / "state.json"))
-    assert SIGNING_KEY not in (root / ".modelstack" / "state").joinpath(".pulumi", "stacks", "modelstack", f"{STACK}.json").read_text(), "the state holds the key encrypted"
+    assert (
+        SIGNING_KEY
+        not in (root / ".modelstack" / "state").joinpath(".pulumi", "stacks", "modelstack", f"{STACK}.json").read_text()
+    ), "the state holds the key encrypted"
     return {"root": root, "env": env}
 
 
 def modelstack(context, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], cwd=context["root"], env={**context["env"], "COLUMNS": "400"}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        cwd=context["root"],
+        env={**context["env"], "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +129,15 @@ def container(project, docker_client):
     build(docker_client, context, repository, REPO / ".modelstack")
     port = free_port()
     running = docker_client.containers.run(
-        f"{repository}:{context.tag}", detach=True, ports={"5001/tcp": ("127.0.0.1", port)},
-        environment={"MODELSTACK_AUTH_ENABLED": "false", "MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY, "MODELSTACK_TOKEN_AUDIENCE": "diabetes"},
+        f"{repository}:{context.tag}",
+        detach=True,
+        ports={"5001/tcp": ("127.0.0.1", port)},
+        environment={
+            "MODELSTACK_AUTH_ENABLED": "false",
+            "MODELSTACK_TOKEN_AUTH_ENABLED": "true",
+            "MODELSTACK_TOKEN_SIGNING_KEY": SIGNING_KEY,
+            "MODELSTACK_TOKEN_AUDIENCE": "diabetes",
+        },
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -117,7 +164,12 @@ def test_a_token_from_the_stack_is_served(project, container):
     assert issued.stderr.startswith("refresh by ") and "Authorization: Bearer <token>" in issued.stderr
     answer = requests.post(f"{container}/score", json=SAMPLE, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert answer.status_code == 200, answer.text
-    assert requests.post(f"{container}/score", json=SAMPLE, headers={"Authorization": f"Bearer {token[:-2]}xx"}, timeout=10).status_code == 401
+    assert (
+        requests.post(
+            f"{container}/score", json=SAMPLE, headers={"Authorization": f"Bearer {token[:-2]}xx"}, timeout=10
+        ).status_code
+        == 401
+    )
 
 
 def test_the_json_form_says_when_to_refresh(project):
@@ -127,19 +179,27 @@ def test_the_json_form_says_when_to_refresh(project):
     assert issued.returncode == 0, issued.stderr
     document = json.loads(issued.stdout)
     assert sorted(document) == ["expires_at", "refresh_by", "token"]
+
     def parse(text: str) -> int:
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
 
     assert parse(document["expires_at"]) - parse(document["refresh_by"]) == 900
     # an hour after the token was issued, which happened while the command ran: bracketed by
     # the clock read before and after it, however long the command took
-    assert math.floor(before) + 3600 <= parse(document["expires_at"]) <= math.ceil(after) + 3600, (before, document, after)
+    assert math.floor(before) + 3600 <= parse(document["expires_at"]) <= math.ceil(after) + 3600, (
+        before,
+        document,
+        after,
+    )
 
 
-@pytest.mark.parametrize("service, said", [
-    ("diabetes-multi", "service diabetes-multi in stack e2e-tokens does not authenticate with tokens"),
-    ("nope", "stack e2e-tokens has no service 'nope'"),
-])
+@pytest.mark.parametrize(
+    "service, said",
+    [
+        ("diabetes-multi", "service diabetes-multi in stack e2e-tokens does not authenticate with tokens"),
+        ("nope", "stack e2e-tokens has no service 'nope'"),
+    ],
+)
 def test_services_without_tokens_are_told(project, service, said):
     issued = modelstack(project, "token", service, "--stack", STACK)
     assert issued.returncode == 1

@@ -41,7 +41,14 @@ def fake_digest(tag: str) -> str:
 def images_by_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     """ServiceImages resolve to <repository>@<digest of their tag>, as after a push: so a plan
     shows which image each Deployment runs, and a new model shows as a new digest."""
-    monkeypatch.setitem(offline.MOCK_OUTPUTS, SERVICE_IMAGE, lambda args: {"digest": fake_digest(args.inputs["tag"]), "image": f"{args.inputs['repository']}@{fake_digest(args.inputs['tag'])}"})
+    monkeypatch.setitem(
+        offline.MOCK_OUTPUTS,
+        SERVICE_IMAGE,
+        lambda args: {
+            "digest": fake_digest(args.inputs["tag"]),
+            "image": f"{args.inputs['repository']}@{fake_digest(args.inputs['tag'])}",
+        },
+    )
 
 
 def by_type(plan: Plan, type_: str) -> dict[str, PlannedResource]:

@@ -36,7 +36,16 @@ REPO = REPO_ROOT
 PACKAGE = REPO / "components"
 
 LAYERS = (
-    ("foundation", ("components", "components.errors", "components.plan_values", "components.pulumi_internals", "components.dynamic_imports")),
+    (
+        "foundation",
+        (
+            "components",
+            "components.errors",
+            "components.plan_values",
+            "components.pulumi_internals",
+            "components.dynamic_imports",
+        ),
+    ),
     ("config", ("components.config",)),
     ("policy", ("components.policy",)),
     ("image", ("components.image",)),
@@ -117,7 +126,9 @@ TARGET_CONFIG_MODULES = ("components.targets.registry", "components.targets.base
 
 def layer_of(module: str) -> tuple[int, str]:
     parts = module.split(".")
-    if module in TARGET_CONFIG_MODULES or (len(parts) == 4 and parts[:2] == ["components", "targets"] and parts[3] == "schema"):
+    if module in TARGET_CONFIG_MODULES or (
+        len(parts) == 4 and parts[:2] == ["components", "targets"] and parts[3] == "schema"
+    ):
         return next((index, name) for index, (name, _) in enumerate(LAYERS) if name == "config")
     best = None
     for index, (name, prefixes) in enumerate(LAYERS):
@@ -125,7 +136,9 @@ def layer_of(module: str) -> tuple[int, str]:
             if module == prefix or module.startswith(prefix + ".") and prefix != "components":
                 if best is None or len(prefix) > best[2]:
                     best = (index, name, len(prefix))
-    assert best is not None, f"{module} belongs to no layer: add it to LAYERS (and to the map in components/__init__.py)"
+    assert best is not None, (
+        f"{module} belongs to no layer: add it to LAYERS (and to the map in components/__init__.py)"
+    )
     return best[0], best[1]
 
 
@@ -200,7 +213,9 @@ def test_imports_point_down_the_layers():
             elif theirs != own and frozenset({own_layer, their_layer}) in SIDE_BY_SIDE:
                 wrong.append(f"{name}:{line} imports {target} ({own_layer} and {their_layer} stand side by side)")
             for source, forbidden, why in FORBIDDEN:
-                if (name == source or name.startswith(source + ".")) and (target == forbidden or target.startswith(forbidden + ".")):
+                if (name == source or name.startswith(source + ".")) and (
+                    target == forbidden or target.startswith(forbidden + ".")
+                ):
                     wrong.append(f"{name}:{line} imports {target} ({why})")
     assert wrong == []
 
@@ -233,7 +248,9 @@ def private_pulumi_uses(name: str, tree: ast.Module) -> list[str]:
                 value = value.value
             if isinstance(value, ast.Name) and value.id == "pulumi":
                 dotted = ".".join(["pulumi", *reversed(chain)])
-                if any(part.startswith("_") and not part.startswith("__") for part in chain) or any(dotted.startswith(m) for m in PRIVATE_PULUMI_MODULES):
+                if any(part.startswith("_") and not part.startswith("__") for part in chain) or any(
+                    dotted.startswith(m) for m in PRIVATE_PULUMI_MODULES
+                ):
                     uses.append(f"{name}:{node.lineno} uses {dotted}")
     return uses
 
@@ -242,8 +259,14 @@ def test_only_pulumi_internals_touches_pulumis_internals():
     uses = [use for name, tree in modules().items() if name != INTERNALS for use in private_pulumi_uses(name, tree)]
     assert uses == []
     # ... and the check sees such a use where there is one
-    assert private_pulumi_uses(INTERNALS, modules()[INTERNALS]), "components.pulumi_internals is where the internals are used"
-    assert private_pulumi_uses("x", ast.parse("import pulumi\npulumi.runtime.settings.ROOT.set(None)\n")) == ["x:2 uses pulumi.runtime.settings.ROOT.set", "x:2 uses pulumi.runtime.settings.ROOT", "x:2 uses pulumi.runtime.settings"]
+    assert private_pulumi_uses(INTERNALS, modules()[INTERNALS]), (
+        "components.pulumi_internals is where the internals are used"
+    )
+    assert private_pulumi_uses("x", ast.parse("import pulumi\npulumi.runtime.settings.ROOT.set(None)\n")) == [
+        "x:2 uses pulumi.runtime.settings.ROOT.set",
+        "x:2 uses pulumi.runtime.settings.ROOT",
+        "x:2 uses pulumi.runtime.settings",
+    ]
 
 
 def test_the_policy_pack_does_not_load_the_mock_runtime_evaluator():
@@ -261,11 +284,21 @@ def test_the_policy_pack_does_not_load_the_mock_runtime_evaluator():
     *_, loaded_line, sdks_line = result.stdout.strip().splitlines()
     loaded, sdks = eval(loaded_line), eval(sdks_line)
     assert "components.policy.rules" in loaded
-    assert not [m for m in loaded if m.startswith(("components.offline", "components.program", "components.webservice", "components.commands"))], loaded
+    assert not [
+        m
+        for m in loaded
+        if m.startswith(("components.offline", "components.program", "components.webservice", "components.commands"))
+    ], loaded
     # The rules ask the targets what they are (the registry, each target's descriptor and its own
     # policies); what a target declares, and the providers' SDKs, stay unloaded.
     assert "components.targets.registry" in loaded
-    assert not [m for m in loaded if m.startswith("components.targets.") and m.rsplit(".", 1)[-1] in ("webservice", "container_group", "container_app", "environment", "platform", "frontend", "cluster")], loaded
+    assert not [
+        m
+        for m in loaded
+        if m.startswith("components.targets.")
+        and m.rsplit(".", 1)[-1]
+        in ("webservice", "container_group", "container_app", "environment", "platform", "frontend", "cluster")
+    ], loaded
     assert sdks == []
 
 
@@ -292,7 +325,9 @@ def test_the_program_takes_only_the_contract_from_the_scoring_server():
         f"{path.relative_to(REPO)}:{line} imports {name}"
         for path in sorted(PACKAGE.rglob("*.py"))
         for name, line in imports_of(path)
-        if name.split(".")[0] == "modelstack_server" and name != "modelstack_server.contract" and not name.startswith("modelstack_server.contract.")
+        if name.split(".")[0] == "modelstack_server"
+        and name != "modelstack_server.contract"
+        and not name.startswith("modelstack_server.contract.")
     ]
     assert wrong == []
 
@@ -300,8 +335,14 @@ def test_the_program_takes_only_the_contract_from_the_scoring_server():
 def test_the_server_import_checks_can_fail(tmp_path):
     """The checks above see both kinds of import the way they are written in the package."""
     module = tmp_path / "m.py"
-    module.write_text("from modelstack_server import contract\ndef f():\n    from modelstack_server.keys import KeySource\n    import components.errors\n")
-    assert imports_of(module) == [("modelstack_server.contract", 1), ("modelstack_server.keys.KeySource", 3), ("components.errors", 4)]
+    module.write_text(
+        "from modelstack_server import contract\ndef f():\n    from modelstack_server.keys import KeySource\n    import components.errors\n"
+    )
+    assert imports_of(module) == [
+        ("modelstack_server.contract", 1),
+        ("modelstack_server.keys.KeySource", 3),
+        ("components.errors", 4),
+    ]
 
 
 def test_the_scoring_server_knows_nothing_of_the_program():

@@ -45,7 +45,9 @@ def test_a_module_that_cannot_be_imported_fails_the_call_not_later(tmp_path):
 def test_concurrent_first_calls_import_one_at_a_time(tmp_path, monkeypatch):
     # The module's import blocks until released; a second thread's call must wait for it and
     # then see the module whole, never half imported.
-    (tmp_path / "ms_slow_module.py").write_text("import threading, ms_gate\nms_gate.entered.set()\nms_gate.release.wait(10)\nDONE = True\n")
+    (tmp_path / "ms_slow_module.py").write_text(
+        "import threading, ms_gate\nms_gate.entered.set()\nms_gate.release.wait(10)\nDONE = True\n"
+    )
     gate = type(sys)("ms_gate")
     vars(gate).update(entered=threading.Event(), release=threading.Event())
     monkeypatch.setitem(sys.modules, "ms_gate", gate)

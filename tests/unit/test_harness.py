@@ -35,7 +35,10 @@ def test_require_fails_under_ci(monkeypatch, ci):
 
 def test_leftovers_lists_only_what_the_session_added():
     start = {
-        "docker": ({"c-old": ("someones-container", "x")}, {"sha256:base": ["modelstack/python-base:bookworm"], "sha256:shared": ["localhost:5050/diabetes:abc"]}),
+        "docker": (
+            {"c-old": ("someones-container", "x")},
+            {"sha256:base": ["modelstack/python-base:bookworm"], "sha256:shared": ["localhost:5050/diabetes:abc"]},
+        ),
         "registries": {100},
     }
     now = (
@@ -47,7 +50,10 @@ def test_leftovers_lists_only_what_the_session_added():
         },
         {
             "sha256:base": ["modelstack/python-base:bookworm"],
-            "sha256:shared": ["localhost:5050/diabetes:abc", "localhost:41234/diabetes:abc"],  # a new tag on an old image
+            "sha256:shared": [
+                "localhost:5050/diabetes:abc",
+                "localhost:41234/diabetes:abc",
+            ],  # a new tag on an old image
             "sha256:digestonly": ["localhost:41234/diabetes@sha256:" + "1" * 64],  # pulled by digest: <none>:<none>
             "sha256:profile": ["modelstack/diabetes:0123456789abcdef"],
             "sha256:otherrun": ["localhost:39999/diabetes:abc"],
@@ -55,8 +61,11 @@ def test_leftovers_lists_only_what_the_session_added():
             "sha256:stage": ["<build stage>"],  # an untagged stage on modelstack's base image
         },
     )
-    registries = {100: "docker-registry serve /old/config.yml", 200: "docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
-                  300: "docker-registry serve /tmp/pytest-of-root/pytest-8/y/config.yml"}
+    registries = {
+        100: "docker-registry serve /old/config.yml",
+        200: "docker-registry serve /tmp/pytest-of-root/pytest-7/x/config.yml",
+        300: "docker-registry serve /tmp/pytest-of-root/pytest-8/y/config.yml",
+    }
     lines = leftovers(start, now, registries, "/tmp/pytest-of-root/pytest-7", {41234})
     assert lines == [
         "container c-new (modelstack-e2e-diabetes)",
@@ -71,7 +80,9 @@ def test_leftovers_lists_only_what_the_session_added():
 
 def test_leftovers_is_empty_when_nothing_was_added():
     snapshot = ({"c": ("x", "y")}, {"sha256:i": ["localhost:5050/diabetes:abc"]})
-    assert leftovers({"docker": snapshot, "registries": {1}}, snapshot, {1: "docker-registry serve c"}, None, {5050}) == []
+    assert (
+        leftovers({"docker": snapshot, "registries": {1}}, snapshot, {1: "docker-registry serve c"}, None, {5050}) == []
+    )
     assert leftovers({"docker": None, "registries": set()}, snapshot, {}, None) == []  # no Docker at the start
 
 
@@ -89,7 +100,9 @@ def test_session_registry_ports_come_from_the_configs_under_basetemp(tmp_path):
     assert session_registry_ports(None) == set()
 
 
-@pytest.mark.parametrize(("pytest_exit", "ci_exit", "message"), [(0, 0, None), (1, 1, None), (5, 1, "pytest ran no test (exit 5)")])
+@pytest.mark.parametrize(
+    ("pytest_exit", "ci_exit", "message"), [(0, 0, None), (1, 1, None), (5, 1, "pytest ran no test (exit 5)")]
+)
 def test_ci_run_fails_when_no_test_ran(tmp_path, pytest_exit, ci_exit, message):
     (tmp_path / ".ci").mkdir()
     shutil.copy(REPO / ".ci" / "run", tmp_path / ".ci" / "run")
@@ -97,7 +110,13 @@ def test_ci_run_fails_when_no_test_ran(tmp_path, pytest_exit, ci_exit, message):
     stub = tmp_path / "scripts" / "test.sh"
     stub.write_text(f"#!/usr/bin/env bash\necho 'stub test.sh'\nexit {pytest_exit}\n")
     stub.chmod(0o755)
-    done = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "CI": "true"})
+    done = subprocess.run(
+        ["bash", str(tmp_path / ".ci" / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CI": "true"},
+    )
     assert done.returncode == ci_exit, done.stdout + done.stderr
     assert "stub test.sh" in done.stdout and "CI finished in" in done.stdout
     if message:
@@ -109,8 +128,18 @@ def test_only_untagged_images_on_modelstacks_base_are_build_stages():
 
     ours = {"org.opencontainers.image.title": "modelstack-python-base"}
     assert _is_our_stage({"RepoTags": None, "RepoDigests": [], "Labels": ours})
-    assert _is_our_stage({"RepoTags": ["<none>:<none>"], "RepoDigests": ["<none>@<none>"], "Labels": ours})  # as Docker 20.10 lists it
-    assert _is_our_stage({"RepoTags": [], "Labels": {"modelstack.context-digest": "0" * 64, "org.opencontainers.image.title": "modelstack-python-runtime"}})
+    assert _is_our_stage(
+        {"RepoTags": ["<none>:<none>"], "RepoDigests": ["<none>@<none>"], "Labels": ours}
+    )  # as Docker 20.10 lists it
+    assert _is_our_stage(
+        {
+            "RepoTags": [],
+            "Labels": {
+                "modelstack.context-digest": "0" * 64,
+                "org.opencontainers.image.title": "modelstack-python-runtime",
+            },
+        }
+    )
     assert not _is_our_stage({"RepoTags": ["modelstack/python-base:bookworm"], "Labels": ours})  # tagged
     assert not _is_our_stage({"RepoTags": [], "Labels": {"org.opencontainers.image.title": "someone-else"}})
     assert not _is_our_stage({"RepoTags": [], "Labels": None})

@@ -28,7 +28,11 @@ from components.targets.local.webservice import LocalWebserviceProvider
 from tests.workspace import REPO
 
 RECORDED = json.loads((REPO / "tests" / "fixtures" / "legacy" / "dynamic-providers.json").read_text())["providers"]
-NOW = {"LocalRegistryProvider": LocalRegistryProvider, "LocalWebserviceProvider": LocalWebserviceProvider, "ServiceImageProvider": ServiceImageProvider}
+NOW = {
+    "LocalRegistryProvider": LocalRegistryProvider,
+    "LocalWebserviceProvider": LocalWebserviceProvider,
+    "ServiceImageProvider": ServiceImageProvider,
+}
 
 
 @pytest.mark.parametrize("provider", sorted(RECORDED))

@@ -39,7 +39,11 @@ def test_registry_inputs(project):
     _, plan = local_plan(project)
     registry = plan.named("registry")
     assert registry.parent == STACK_URN
-    assert registry.inputs == {"port": 5050, "root_dir": ".modelstack/registry/5050/storage", "state_dir": ".modelstack/registry/5050/run"}
+    assert registry.inputs == {
+        "port": 5050,
+        "root_dir": ".modelstack/registry/5050/storage",
+        "state_dir": ".modelstack/registry/5050/run",
+    }
 
 
 def test_image_inputs(project):
@@ -65,11 +69,15 @@ def test_image_inputs(project):
 def test_the_fallback_server_is_an_image_input(project):
     """scoring_server changes the image, so the image resource sees it (IMAGE_FIELDS); the
     default (modelstack) is left out, as every default of the spec is."""
-    project.write_stack("local", {"registry": {"kind": "local"}, "services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})
+    project.write_stack(
+        "local", {"registry": {"kind": "local"}, "services": {"diabetes": {"scoring_server": "azmlinfsrv"}}}
+    )
     config, plan = local_plan(project)
     image = plan.named("diabetes-image")
     assert image.inputs["service_spec"]["scoring_server"] == "azmlinfsrv"
-    assert image.inputs["tag"] == build_context(project.root, "diabetes", config.services["diabetes"], config.models).tag
+    assert (
+        image.inputs["tag"] == build_context(project.root, "diabetes", config.services["diabetes"], config.models).tag
+    )
     assert "scoring_server" not in plan.named("diabetes-multi-image").inputs["service_spec"]
 
 
@@ -93,8 +101,17 @@ def test_webservice_components_hang_off_the_stack(project):
     for name in ("diabetes", "diabetes-multi"):
         component = plan.named(name)
         assert (component.type, component.parent, component.custom, component.inputs) == (
-            WEBSERVICE, STACK_URN, False,
-            {"target": "local", "stack": "local", "image_source": "build", "auth_enabled": False, "public": False, "tls_enabled": False},
+            WEBSERVICE,
+            STACK_URN,
+            False,
+            {
+                "target": "local",
+                "stack": "local",
+                "image_source": "build",
+                "auth_enabled": False,
+                "public": False,
+                "tls_enabled": False,
+            },
         )
 
 

@@ -18,9 +18,10 @@ MEMORY_LIMIT = 2 * 1024**3
 CPU_SECONDS = 30
 WALL_SECONDS = 60  # only stops a hang: a command still running then is killed and fails the test
 
-BILLION_LAUGHS = "".join(
-    f"{chr(97 + n)}: &{chr(97 + n)} [{', '.join([f'*{chr(96 + n)}' if n else '1'] * 9)}]\n" for n in range(10)
-) + "config:\n  modelstack:tags: *j\n"
+BILLION_LAUGHS = (
+    "".join(f"{chr(97 + n)}: &{chr(97 + n)} [{', '.join([f'*{chr(96 + n)}' if n else '1'] * 9)}]\n" for n in range(10))
+    + "config:\n  modelstack:tags: *j\n"
+)
 
 
 def _limits() -> None:
@@ -32,14 +33,20 @@ def run(root: Path, *args: str, stdin: bytes = b"") -> subprocess.CompletedProce
     """The command as a subprocess; one still running after WALL_SECONDS (a hang) is killed and
     fails the test (subprocess.TimeoutExpired)."""
     return subprocess.run(
-        [PYTHON, "-m", "components.commands.cli", *args], input=stdin, capture_output=True, cwd=root,
-        env={"MODELSTACK_PROJECT_DIR": str(root), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, preexec_fn=_limits, timeout=WALL_SECONDS,
+        [PYTHON, "-m", "components.commands.cli", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=root,
+        env={"MODELSTACK_PROJECT_DIR": str(root), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        preexec_fn=_limits,
+        timeout=WALL_SECONDS,
     )
 
 
 def _write(text: str | bytes):
     def make(path: Path) -> None:
         path.write_bytes(text if isinstance(text, bytes) else text.encode())
+
     return make
 
 
@@ -47,6 +54,7 @@ def _replace(make_other):
     def make(path: Path) -> None:
         path.unlink(missing_ok=True)
         make_other(path)
+
     return make
 
 
@@ -76,7 +84,9 @@ MALFORMED = {
     "registry as list": _write("config:\n  modelstack:registry: [local]\n"),
     "registry kind int": _write("config:\n  modelstack:registry: {kind: 3}\n"),
     "clusters wrong": _write("config:\n  modelstack:clusters: {c: {agent_count: .inf}}\n"),
-    "secret as map": _write("config:\n  modelstack:services:\n    diabetes:\n      deploy: {primary_key: {secure: [1]}}\n"),
+    "secret as map": _write(
+        "config:\n  modelstack:services:\n    diabetes:\n      deploy: {primary_key: {secure: [1]}}\n"
+    ),
     "key with no namespace": _write("config:\n  services: {}\n"),
     "device": _replace(lambda p: p.symlink_to("/dev/zero")),
     "dev null": _replace(lambda p: p.symlink_to("/dev/null")),
@@ -102,7 +112,18 @@ def corpus_project(tmp_path, trained_example):
 
 # An empty stack file is a stack that overrides nothing: valid.
 VALID_STACK_FILES = {"empty"}
-PACKAGED = {"binary", "huge", "alias bomb", "deep yaml", "device", "fifo", "directory", "deploy as list", "nan port", "secret as map"}
+PACKAGED = {
+    "binary",
+    "huge",
+    "alias bomb",
+    "deep yaml",
+    "device",
+    "fifo",
+    "directory",
+    "deploy as list",
+    "nan port",
+    "secret as map",
+}
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED.keys() - VALID_STACK_FILES))
@@ -110,10 +131,29 @@ def test_a_malformed_stack_file_for_check_and_package(corpus_project, name):
     MALFORMED[name](corpus_project / "stacks" / "Pulumi.local.yaml")
     assert_refused(run(corpus_project, "check", "--stack", "local", "--json"), codes=(1,))
     if name in PACKAGED:  # package reads the files the same way; a sample keeps the suite quick
-        assert_refused(run(corpus_project, "package", "diabetes", "--stack", "local", "--out", str(corpus_project.parent / "out")), codes=(1,))
+        assert_refused(
+            run(corpus_project, "package", "diabetes", "--stack", "local", "--out", str(corpus_project.parent / "out")),
+            codes=(1,),
+        )
 
 
-@pytest.mark.parametrize("name", ["binary", "latin-1", "huge", "deep yaml", "alias bomb", "duplicate keys", "config list", "config scalar", "top-level list", "device", "fifo", "directory"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binary",
+        "latin-1",
+        "huge",
+        "deep yaml",
+        "alias bomb",
+        "duplicate keys",
+        "config list",
+        "config scalar",
+        "top-level list",
+        "device",
+        "fifo",
+        "directory",
+    ],
+)
 def test_a_malformed_pulumi_yaml_for_check(corpus_project, name):
     MALFORMED[name](corpus_project / "Pulumi.yaml")
     result = run(corpus_project, "check", "--stack", "local")
@@ -130,11 +170,17 @@ def test_a_malformed_preview_and_policies_for_plan_summary(corpus_project, name)
     assert_refused(run(corpus_project, "plan-summary", str(good), "--policies", str(preview)), codes=(2,))
 
 
-@pytest.mark.parametrize("document", [
-    '{"steps": [1]}', '{"steps": [{"urn": "x"}]}', '{"steps": {}}', '{"steps": [], "changeSummary": {"create": "many"}}',
-    '{"steps": [{"urn": "urn:pulumi:s::p::azure-native:containerservice:ManagedCluster::c", "op": "create", "newState": {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": [{"vmSize": "Standard_D2s_v5", "count": "three"}]}}}]}',
-    '{"steps": [{"urn": "urn:pulumi:s::p::azure-native:containerservice:ManagedCluster::c", "op": "create", "newState": {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": "all"}}}]}',
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"steps": [1]}',
+        '{"steps": [{"urn": "x"}]}',
+        '{"steps": {}}',
+        '{"steps": [], "changeSummary": {"create": "many"}}',
+        '{"steps": [{"urn": "urn:pulumi:s::p::azure-native:containerservice:ManagedCluster::c", "op": "create", "newState": {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": [{"vmSize": "Standard_D2s_v5", "count": "three"}]}}}]}',
+        '{"steps": [{"urn": "urn:pulumi:s::p::azure-native:containerservice:ManagedCluster::c", "op": "create", "newState": {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": "all"}}}]}',
+    ],
+)
 def test_plan_summary_on_json_of_the_wrong_shape(corpus_project, document):
     assert_refused(run(corpus_project, "plan-summary", "-", stdin=document.encode()), codes=(1,))
 
@@ -146,8 +192,21 @@ def test_a_malformed_profile_data_file(corpus_project, name):
     assert_refused(run(corpus_project, "profile", "diabetes", "--stack", "local", "--data", str(data)), codes=(2,))
 
 
-@pytest.mark.parametrize("option, value", [("--memory-gb", "nan"), ("--memory-gb", "inf"), ("--memory-gb", "-1"), ("--cpu", "nan"), ("--cpu", "inf"), ("--duration", "nan"), ("--cpu", "many")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--memory-gb", "nan"),
+        ("--memory-gb", "inf"),
+        ("--memory-gb", "-1"),
+        ("--cpu", "nan"),
+        ("--cpu", "inf"),
+        ("--duration", "nan"),
+        ("--cpu", "many"),
+    ],
+)
 def test_profile_with_sizes_that_are_not_finite(corpus_project, option, value):
     data = corpus_project / "requests.jsonl"
     data.write_text('{"data": [[1, 2]]}\n')
-    assert_refused(run(corpus_project, "profile", "diabetes", "--stack", "local", "--data", str(data), option, value), codes=(2,))
+    assert_refused(
+        run(corpus_project, "profile", "diabetes", "--stack", "local", "--data", str(data), option, value), codes=(2,)
+    )

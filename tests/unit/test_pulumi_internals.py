@@ -26,9 +26,21 @@ def test_the_sdk_is_the_release_the_internals_were_checked_against():
 
 
 def test_engine_config_lists_every_key_of_a_namespace():
-    pulumi.runtime.set_all_config({"modelstack:services": '{"a": {"models": ["m"]}}', "modelstack:tagz": '"typo"', "modelstack:plain": "not json", "aws:region": "x"}, [])
+    pulumi.runtime.set_all_config(
+        {
+            "modelstack:services": '{"a": {"models": ["m"]}}',
+            "modelstack:tagz": '"typo"',
+            "modelstack:plain": "not json",
+            "aws:region": "x",
+        },
+        [],
+    )
     try:
-        assert pulumi_internals.engine_config("modelstack") == {"services": {"a": {"models": ["m"]}}, "tagz": "typo", "plain": "not json"}
+        assert pulumi_internals.engine_config("modelstack") == {
+            "services": {"a": {"models": ["m"]}},
+            "tagz": "typo",
+            "plain": "not json",
+        }
     finally:
         pulumi.runtime.set_all_config({}, [])
 
@@ -45,8 +57,11 @@ def config(stack: str) -> StackConfig:
 def test_the_recording_monitor_sees_inputs_secrets_unknowns_and_options():
     def program(_):
         first = Thing("first", {"plain": "x", "secret": pulumi.Output.secret("s3cr3t"), "number": 2})
-        Thing("second", {"later": "y", "first_id": first.id},
-              pulumi.ResourceOptions(ignore_changes=["plain"], replace_on_changes=["later"], delete_before_replace=True))
+        Thing(
+            "second",
+            {"later": "y", "first_id": first.id},
+            pulumi.ResourceOptions(ignore_changes=["plain"], replace_on_changes=["later"], delete_before_replace=True),
+        )
         Thing("third", {"after": "z"}, pulumi.ResourceOptions(depends_on=[first]))
 
     plan = evaluate(config("internals"), program)
@@ -56,7 +71,12 @@ def test_the_recording_monitor_sees_inputs_secrets_unknowns_and_options():
     assert pulumi_internals.is_secret_wire(first.raw_inputs["secret"])
     first_urn = "urn:pulumi:internals::modelstack::pulumi:pulumi:Stack$test:index:Thing::first"
     # "second" waits for "first" through its input, "third" through depends_on
-    assert second.options == {"ignore_changes": ["plain"], "replace_on_changes": ["later"], "delete_before_replace": True, "dependencies": [first_urn]}
+    assert second.options == {
+        "ignore_changes": ["plain"],
+        "replace_on_changes": ["later"],
+        "delete_before_replace": True,
+        "dependencies": [first_urn],
+    }
     assert plan.named("third").options["dependencies"] == [first_urn]
     assert first.options["dependencies"] == []
     assert first.urn == "urn:pulumi:internals::modelstack::pulumi:pulumi:Stack$test:index:Thing::first"
@@ -74,15 +94,25 @@ def test_each_evaluation_has_its_own_root_stack_and_outputs():
         def program(_):
             Thing(name, {})
             pulumi.export(name, pulumi.Output.secret(f"{name}-value") if name == "two" else f"{name}-value")
+
         return program
 
     one = evaluate(config("one"), exporting("one"))
     two = evaluate(config("two"), exporting("two"))
     assert one.outputs == {"one": "one-value"}
-    assert two.outputs == {"two": SECRET_PLACEHOLDER}, "the second stack neither inherits the first's outputs nor shows a secret"
+    assert two.outputs == {"two": SECRET_PLACEHOLDER}, (
+        "the second stack neither inherits the first's outputs nor shows a secret"
+    )
     assert [r.parent for r in two.resources] == ["urn:pulumi:two::modelstack::pulumi:pulumi:Stack::modelstack-two"]
 
 
-@pytest.mark.parametrize("value, secret", [({"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}, True), ({"plain": 1}, False), ("text", False)])
+@pytest.mark.parametrize(
+    "value, secret",
+    [
+        ({"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}, True),
+        ({"plain": 1}, False),
+        ("text", False),
+    ],
+)
 def test_secret_markers_of_the_wire_format(value, secret):
     assert pulumi_internals.is_secret_wire(value) is secret

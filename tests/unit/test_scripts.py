@@ -25,8 +25,13 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 def sourced(env: dict[str, str], *args: str) -> tuple[dict[str, str], str]:
     """The environment after `. scripts/pulumi-env.sh ARGS` in a bash started with exactly `env`."""
     quoted = " ".join(f"'{a}'" for a in args)
-    done = subprocess.run(["bash", "-c", f'. "{ENV_SCRIPT}" {quoted} && env -0', "bash"], env={"PATH": SYSTEM_PATH, **env},
-                          capture_output=True, timeout=30, check=True)
+    done = subprocess.run(
+        ["bash", "-c", f'. "{ENV_SCRIPT}" {quoted} && env -0', "bash"],
+        env={"PATH": SYSTEM_PATH, **env},
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
     variables = dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
     return variables, done.stderr.decode()
 
@@ -34,7 +39,9 @@ def sourced(env: dict[str, str], *args: str) -> tuple[dict[str, str], str]:
 def login(home: Path, current: str) -> None:
     """What `pulumi login` leaves in ~/.pulumi/credentials.json."""
     (home / ".pulumi").mkdir(parents=True, exist_ok=True)
-    (home / ".pulumi" / "credentials.json").write_text(json.dumps({"current": current, "accessTokens": {current: "pul-xyz"}, "accounts": {}}, indent=4))
+    (home / ".pulumi" / "credentials.json").write_text(
+        json.dumps({"current": current, "accessTokens": {current: "pul-xyz"}, "accounts": {}}, indent=4)
+    )
 
 
 def assert_local(env: dict[str, str]) -> None:
@@ -48,7 +55,12 @@ def assert_local(env: dict[str, str]) -> None:
 def assert_untouched(env: dict[str, str]) -> None:
     assert env["MODELSTACK_PULUMI_MODE"] == "user"
     assert env["PATH"] == f"{SYSTEM_PATH}:{TOOLS_BIN}", "a pulumi of the user's own still comes first"
-    for name in ("PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE"):
+    for name in (
+        "PULUMI_HOME",
+        "PULUMI_SKIP_UPDATE_CHECK",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+        "PULUMI_CONFIG_PASSPHRASE",
+    ):
         assert name not in env, name
 
 
@@ -85,7 +97,10 @@ def test_credentials_without_a_current_backend_are_no_login(tmp_path):
 
 
 def test_the_users_backend_url_is_respected(tmp_path):
-    env, _ = sourced({"HOME": str(tmp_path), "PULUMI_BACKEND_URL": "azblob://state", "PULUMI_CONFIG_PASSPHRASE_FILE": "/secret"}, "prod")
+    env, _ = sourced(
+        {"HOME": str(tmp_path), "PULUMI_BACKEND_URL": "azblob://state", "PULUMI_CONFIG_PASSPHRASE_FILE": "/secret"},
+        "prod",
+    )
     assert_untouched(env)
     assert env["PULUMI_BACKEND_URL"] == "azblob://state" and env["PULUMI_CONFIG_PASSPHRASE_FILE"] == "/secret"
 
@@ -93,7 +108,9 @@ def test_the_users_backend_url_is_respected(tmp_path):
 @pytest.mark.parametrize("stack", ["local", "e2e", "e2e-staging"])
 def test_the_local_stacks_always_get_the_local_backend(tmp_path, stack):
     login(tmp_path, "https://api.example.com")
-    env, stderr = sourced({"HOME": str(tmp_path), "PULUMI_BACKEND_URL": "azblob://state", "PULUMI_HOME": str(tmp_path / "ph")}, stack)
+    env, stderr = sourced(
+        {"HOME": str(tmp_path), "PULUMI_BACKEND_URL": "azblob://state", "PULUMI_HOME": str(tmp_path / "ph")}, stack
+    )
     assert_local(env)
     assert env["MODELSTACK_USER_PULUMI_BACKEND_URL"] == "azblob://state"
     assert "your PULUMI_BACKEND_URL is kept in MODELSTACK_USER_PULUMI_BACKEND_URL" in stderr
@@ -101,20 +118,40 @@ def test_the_local_stacks_always_get_the_local_backend(tmp_path, stack):
 
 
 def test_the_users_own_choices_win_in_local_mode(tmp_path):
-    env, _ = sourced({"HOME": str(tmp_path), "PULUMI_CONFIG_PASSPHRASE": "mine", "PULUMI_SKIP_UPDATE_CHECK": "false", "MODELSTACK_STACK": "local"})
+    env, _ = sourced(
+        {
+            "HOME": str(tmp_path),
+            "PULUMI_CONFIG_PASSPHRASE": "mine",
+            "PULUMI_SKIP_UPDATE_CHECK": "false",
+            "MODELSTACK_STACK": "local",
+        }
+    )
     assert env["PULUMI_CONFIG_PASSPHRASE"] == "mine" and env["PULUMI_SKIP_UPDATE_CHECK"] == "false"
     assert env["PULUMI_BACKEND_URL"] == LOCAL_STATE
 
 
 def test_sourcing_twice_adds_tools_bin_once(tmp_path):
-    done = subprocess.run(["bash", "-c", f'. "{ENV_SCRIPT}" local; . "{ENV_SCRIPT}" local; echo "$PATH"'], env={"PATH": SYSTEM_PATH, "HOME": str(tmp_path)},
-                          capture_output=True, text=True, timeout=30, check=True)
+    done = subprocess.run(
+        ["bash", "-c", f'. "{ENV_SCRIPT}" local; . "{ENV_SCRIPT}" local; echo "$PATH"'],
+        env={"PATH": SYSTEM_PATH, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert done.stdout.strip().split(":").count(TOOLS_BIN) == 1
 
 
 # The modelstack CLI (drift, promote) reaches the engine with the same settings as the shell.
-SETTINGS = ("MODELSTACK_PULUMI_MODE", "PATH", "PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_CONFIG_PASSPHRASE")
+SETTINGS = (
+    "MODELSTACK_PULUMI_MODE",
+    "PATH",
+    "PULUMI_BACKEND_URL",
+    "PULUMI_HOME",
+    "PULUMI_SKIP_UPDATE_CHECK",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+    "PULUMI_CONFIG_PASSPHRASE",
+)
 
 
 def environment(tmp_path, case: str) -> dict[str, str]:
@@ -163,9 +200,15 @@ def test_the_cli_in_a_shell_that_sourced_the_script_changes_nothing(tmp_path, st
 
 # --- the Debian mirror of scripts/build-base-image.sh ----------------------------------------
 
+
 def mirror(apt: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(BASE_IMAGE_SCRIPT), "--print-mirror"], env={"PATH": SYSTEM_PATH, "MODELSTACK_APT_DIR": str(apt), **env},
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["bash", str(BASE_IMAGE_SCRIPT), "--print-mirror"],
+        env={"PATH": SYSTEM_PATH, "MODELSTACK_APT_DIR": str(apt), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def apt_dir(tmp_path: Path, sources_list: str = "", **parts: str) -> Path:
@@ -177,16 +220,31 @@ def apt_dir(tmp_path: Path, sources_list: str = "", **parts: str) -> Path:
     return apt
 
 
-@pytest.mark.parametrize(("sources_list", "parts", "expected"), [
-    ("deb http://mirror.test/debian bookworm main\n", {}, "http://mirror.test/debian"),
-    ("# deb http://commented.test/debian bookworm main\ndeb [arch=amd64 trusted=yes signed-by=/k.gpg] http://opts.test/debian/ bookworm main\n", {}, "http://opts.test/debian"),
-    ("deb-src http://src.test/debian bookworm main\ndeb http://security.test/debian-security bookworm-security main\n",
-     {"x_list": "deb http://listd.test/debian bookworm main\n"}, "http://listd.test/debian"),
-    ("", {"debian_sources": "Types: deb-src\nURIs: http://src-only.test/debian\nSuites: bookworm\n\n"
-                            "Types: deb\nURIs: http://off.test/debian\nSuites: bookworm\nEnabled: no\n\n"
-                            "Types: deb deb-src\n# a comment\nURIs: http://deb822.test/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"},
-     "http://deb822.test/debian"),
-])
+@pytest.mark.parametrize(
+    ("sources_list", "parts", "expected"),
+    [
+        ("deb http://mirror.test/debian bookworm main\n", {}, "http://mirror.test/debian"),
+        (
+            "# deb http://commented.test/debian bookworm main\ndeb [arch=amd64 trusted=yes signed-by=/k.gpg] http://opts.test/debian/ bookworm main\n",
+            {},
+            "http://opts.test/debian",
+        ),
+        (
+            "deb-src http://src.test/debian bookworm main\ndeb http://security.test/debian-security bookworm-security main\n",
+            {"x_list": "deb http://listd.test/debian bookworm main\n"},
+            "http://listd.test/debian",
+        ),
+        (
+            "",
+            {
+                "debian_sources": "Types: deb-src\nURIs: http://src-only.test/debian\nSuites: bookworm\n\n"
+                "Types: deb\nURIs: http://off.test/debian\nSuites: bookworm\nEnabled: no\n\n"
+                "Types: deb deb-src\n# a comment\nURIs: http://deb822.test/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
+            },
+            "http://deb822.test/debian",
+        ),
+    ],
+)
 def test_the_mirror_comes_from_apts_configuration(tmp_path, sources_list, parts, expected):
     done = mirror(apt_dir(tmp_path, sources_list, **parts))
     assert done.returncode == 0, done.stderr
@@ -194,31 +252,59 @@ def test_the_mirror_comes_from_apts_configuration(tmp_path, sources_list, parts,
 
 
 def test_the_users_mirror_wins(tmp_path):
-    done = mirror(apt_dir(tmp_path, "deb http://mirror.test/debian bookworm main\n"), MODELSTACK_DEBIAN_MIRROR="http://mine.test/debian/")
+    done = mirror(
+        apt_dir(tmp_path, "deb http://mirror.test/debian bookworm main\n"),
+        MODELSTACK_DEBIAN_MIRROR="http://mine.test/debian/",
+    )
     assert done.stdout == "http://mine.test/debian\t(from MODELSTACK_DEBIAN_MIRROR)\n"
 
 
-@pytest.mark.parametrize("sources_list", ["", "deb http://security.test/debian-security bookworm-security main\ndeb http://archive.test/ubuntu jammy main\n"])
+@pytest.mark.parametrize(
+    "sources_list",
+    [
+        "",
+        "deb http://security.test/debian-security bookworm-security main\ndeb http://archive.test/ubuntu jammy main\n",
+    ],
+)
 def test_no_mirror_anywhere_fails_clearly(tmp_path, sources_list):
     done = mirror(apt_dir(tmp_path, sources_list))
     assert done.returncode == 1 and done.stdout == ""
-    assert "error: no Debian mirror: apt's configuration" in done.stderr and "Fix: MODELSTACK_DEBIAN_MIRROR=" in done.stderr
+    assert (
+        "error: no Debian mirror: apt's configuration" in done.stderr
+        and "Fix: MODELSTACK_DEBIAN_MIRROR=" in done.stderr
+    )
 
 
 # --- no registry host in the project's files ---------------------------------------------------
 
-REGISTRY_HOSTS = ("deb.debian.org", "ftp.debian.org", "security.debian.org", "pypi.org", "pythonhosted.org",
-                  "proxy.golang.org", "sum.golang.org", "registry.npmjs.org", "registry.yarnpkg.com")
+REGISTRY_HOSTS = (
+    "deb.debian.org",
+    "ftp.debian.org",
+    "security.debian.org",
+    "pypi.org",
+    "pythonhosted.org",
+    "proxy.golang.org",
+    "sum.golang.org",
+    "registry.npmjs.org",
+    "registry.yarnpkg.com",
+)
 
 
 def test_the_project_names_no_package_registry_host():
     if not (REPO / ".git").exists() or shutil.which("git") is None:
         pytest.skip("needs the git checkout")
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    )
     found = []
     for name in files:
         path = REPO / name
-        if not name or name.startswith(("venv/", ".tools/", ".modelstack/")) or not path.is_file() or path == Path(__file__):
+        if (
+            not name
+            or name.startswith(("venv/", ".tools/", ".modelstack/"))
+            or not path.is_file()
+            or path == Path(__file__)
+        ):
             continue
         text = path.read_bytes().decode(errors="replace")
         found += [f"{name}: {host}" for host in REGISTRY_HOSTS if host in text]

@@ -26,7 +26,11 @@ def docstring_nodes(tree: ast.AST) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 found.add(id(first.value))
     return found
 
@@ -38,7 +42,12 @@ def target_names_in(source: str, filename: str) -> list[tuple[int, str]]:
     docstrings = docstring_nodes(tree)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TARGET_NAMES and id(node) not in docstrings:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in TARGET_NAMES
+            and id(node) not in docstrings
+        ):
             if MARK not in lines[node.lineno - 1]:
                 found.append((node.lineno, node.value))
     return found
@@ -53,7 +62,11 @@ def scanned_files() -> list[Path]:
 
 def test_no_code_outside_the_targets_names_a_target():
     assert scanned_files(), "the scan finds the package"
-    named = [f"{path.relative_to(REPO)}:{line} names target '{name}'" for path in scanned_files() for line, name in target_names_in(path.read_text(), str(path))]
+    named = [
+        f"{path.relative_to(REPO)}:{line} names target '{name}'"
+        for path in scanned_files()
+        for line, name in target_names_in(path.read_text(), str(path))
+    ]
     assert named == []
 
 

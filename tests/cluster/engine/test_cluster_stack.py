@@ -43,7 +43,10 @@ PROD = "e2e-cluster-prod"  # the promotion's destination: the same cluster, anot
 NAMESPACE, PROD_NAMESPACE = f"modelstack-{STACK}", f"modelstack-{PROD}"
 PROVIDER_SCRIPT = REPO / "scripts" / "build-kubernetes-provider.sh"
 SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
-KEYS = {service: {"primary_key": uuid.uuid4().hex, "secondary_key": uuid.uuid4().hex} for service in ("diabetes", "diabetes-multi")}
+KEYS = {
+    service: {"primary_key": uuid.uuid4().hex, "secondary_key": uuid.uuid4().hex}
+    for service in ("diabetes", "diabetes-multi")
+}
 SPLIT_REQUESTS = 1000
 SERVE_TIMEOUT_S = 120  # Traefik serves a route shortly after the engine has applied it
 
@@ -83,24 +86,35 @@ def write_stack(root: Path, name: str, registry_port: int, ridge: int = 90, lass
             if key == "modelstack:services":
                 for service, declared in value.items():
                     if declared and "deploy" in declared:
-                        config[key][service]["deploy"].update({k: v for k, v in declared["deploy"].items() if k.endswith("_key")})
+                        config[key][service]["deploy"].update(
+                            {k: v for k, v in declared["deploy"].items() if k.endswith("_key")}
+                        )
     path.write_text(yaml.safe_dump(stack, sort_keys=False))
 
 
 def init_stack(engine: Engine, kubeconfig: str, registry_port: int) -> None:
     write_stack(engine.root, engine.stack, registry_port)
     engine.run("stack", "init")
-    engine.run("config", "set", "--secret", "--path", "modelstack:kubernetes_clusters.testcluster.kubeconfig", kubeconfig)
+    engine.run(
+        "config", "set", "--secret", "--path", "modelstack:kubernetes_clusters.testcluster.kubeconfig", kubeconfig
+    )
     for service, keys in KEYS.items():
         for key, value in keys.items():
             engine.run("config", "set", "--secret", "--path", f"modelstack:services.{service}.deploy.{key}", value)
     written = (engine.root / "stacks" / f"Pulumi.{engine.stack}.yaml").read_text()
-    assert "secure:" in written and "certificate-authority-data" not in written and KEYS["diabetes"]["primary_key"] not in written
+    assert (
+        "secure:" in written
+        and "certificate-authority-data" not in written
+        and KEYS["diabetes"]["primary_key"] not in written
+    )
 
 
 @pytest.fixture(scope="module")
 def stack(cluster, kube, trained_example, docker_client, tmp_path_factory):
-    require((REPO / ".tools" / "bin" / "pulumi").exists(), "no Pulumi engine in .tools/bin: run scripts/bootstrap-pulumi.sh (or scripts/setup.sh)")
+    require(
+        (REPO / ".tools" / "bin" / "pulumi").exists(),
+        "no Pulumi engine in .tools/bin: run scripts/bootstrap-pulumi.sh (or scripts/setup.sh)",
+    )
     # Waits for the background build scripts/test.sh started (its lock), or builds; then cached.
     built = subprocess.run([str(PROVIDER_SCRIPT), "build"], capture_output=True, text=True, timeout=5400)
     require(built.returncode == 0, f"the kubernetes provider plugin could not be built:\n{built.stderr[-3000:]}")
@@ -109,8 +123,13 @@ def stack(cluster, kube, trained_example, docker_client, tmp_path_factory):
     (root / ".tools").symlink_to(REPO / ".tools")
     engines = {name: Engine(root, home, name) for name in (STACK, PROD)}
     binary = REPO / ".tools" / "pulumi-kubernetes" / provider_version() / "pulumi-resource-kubernetes"
-    installed = subprocess.run(["pulumi", "plugin", "install", "resource", "kubernetes", provider_version(), "--file", str(binary)],
-                               env=engines[STACK].env, capture_output=True, text=True, timeout=300)
+    installed = subprocess.run(
+        ["pulumi", "plugin", "install", "resource", "kubernetes", provider_version(), "--file", str(binary)],
+        env=engines[STACK].env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert installed.returncode == 0, installed.stderr
     ports = {STACK: free_port(), PROD: free_port()}
     kubeconfig = Path(cluster.kubeconfig).read_text()
@@ -133,7 +152,14 @@ def engine(stack, name: str = STACK) -> Engine:
 
 def modelstack(stack, *args: str, name: str = STACK) -> subprocess.CompletedProcess:
     env = {**engine(stack, name).env, "MODELSTACK_PROJECT_DIR": str(stack["root"]), "COLUMNS": "400"}
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], cwd=stack["root"], env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        cwd=stack["root"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def predictions(root: Path, model: str) -> list[float]:
@@ -167,8 +193,11 @@ def kubernetes_steps(engine: Engine, *args: str) -> dict[str, str]:
     real resources: a component (the service's AksWebservice records its versions' shares) owns
     nothing of its own on the cluster."""
     preview = json.loads(engine.run("preview", "--json", *args).stdout)
-    return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in preview["steps"]
-            if step["op"] != "same" and (step.get("newState") or step.get("oldState") or {}).get("custom", True)}
+    return {
+        step["urn"].rsplit("::", 1)[-1]: step["op"]
+        for step in preview["steps"]
+        if step["op"] != "same" and (step.get("newState") or step.get("oldState") or {}).get("custom", True)
+    }
 
 
 def test_1_up_from_nothing_serves_with_both_keys(stack, kube):
@@ -180,7 +209,9 @@ def test_1_up_from_nothing_serves_with_both_keys(stack, kube):
     services = engine(stack).outputs()
     assert {name: s["state"] for name, s in services.items()} == {"diabetes": "Healthy", "diabetes-multi": "Healthy"}
     uri = services["diabetes"]["scoring_uri"]
-    assert uri == f"http://127.0.0.1:{cluster.gateway_port}/api/v1/service/diabetes/score", "the URI carries the Gateway's port"
+    assert uri == f"http://127.0.0.1:{cluster.gateway_port}/api/v1/service/diabetes/score", (
+        "the URI carries the Gateway's port"
+    )
     ridge, lasso = predictions(root, "ridge.joblib"), predictions(root, "lasso.joblib")
     for key in KEYS["diabetes"].values():
         assert served(uri, key, version="ridge").json() == pytest.approx(ridge)
@@ -189,8 +220,14 @@ def test_1_up_from_nothing_serves_with_both_keys(stack, kube):
     assert score(uri, KEYS["diabetes-multi"]["primary_key"]).status_code == 401, "a key of another service"
     multi = served(services["diabetes-multi"]["scoring_uri"], KEYS["diabetes-multi"]["secondary_key"]).json()
     assert multi["ridge"] == pytest.approx(ridge) and multi["lasso"] == pytest.approx(lasso)
-    swagger = requests.get(services["diabetes"]["swagger_uri"], headers={"Authorization": f"Bearer {KEYS['diabetes']['primary_key']}"}, timeout=30)
-    assert swagger.status_code == 200 and "/api/v1/service/diabetes/score" in swagger.json()["paths"], swagger.text[:500]
+    swagger = requests.get(
+        services["diabetes"]["swagger_uri"],
+        headers={"Authorization": f"Bearer {KEYS['diabetes']['primary_key']}"},
+        timeout=30,
+    )
+    assert swagger.status_code == 200 and "/api/v1/service/diabetes/score" in swagger.json()["paths"], swagger.text[
+        :500
+    ]
     # The images came from the stack's registry, pulled by the cluster: by digest, not loaded by hand.
     registry = f"localhost:{stack['ports'][STACK]}/"
     for deployment in kube.apps.list_namespaced_deployment(NAMESPACE).items:
@@ -213,9 +250,13 @@ def test_3_drift_is_reported_and_repaired(stack, kube):
     from kubernetes import client
 
     kubectl = [str(REPO / "scripts" / "cluster.sh"), "kubectl", "-n", NAMESPACE]
-    scaled = subprocess.run([*kubectl, "scale", "deployment", "diabetes-multi", "--replicas=2"], capture_output=True, text=True, timeout=60)
+    scaled = subprocess.run(
+        [*kubectl, "scale", "deployment", "diabetes-multi", "--replicas=2"], capture_output=True, text=True, timeout=60
+    )
     assert scaled.returncode == 0, scaled.stderr
-    kube.core.patch_namespaced_secret("diabetes-keys", NAMESPACE, client.V1Secret(string_data={"primary_key": "edited-by-hand"}))
+    kube.core.patch_namespaced_secret(
+        "diabetes-keys", NAMESPACE, client.V1Secret(string_data={"primary_key": "edited-by-hand"})
+    )
     kube.core.delete_namespaced_service("diabetes-lasso", NAMESPACE)
 
     refresh = engine(stack).run("refresh", "--preview-only", "--diff")
@@ -226,9 +267,15 @@ def test_3_drift_is_reported_and_repaired(stack, kube):
     found = {d["name"]: d for d in json.loads(drift.stdout)}
     assert found["diabetes-multi-deployment"]["service"] == "diabetes-multi"
     assert found["diabetes-multi-deployment"]["fields"]["spec.replicas"] == {"recorded": 1, "live": 2}
-    assert found["diabetes-keys"]["service"] == "diabetes" and found["diabetes-keys"]["fields"] == {"data.primary_key": {"recorded": "[secret]", "live": "[secret]"}}
-    assert "edited-by-hand" not in drift.stdout and KEYS["diabetes"]["primary_key"] not in drift.stdout, "secrets are not shown"
-    assert found["diabetes-lasso-service"]["op"] == "delete" and found["diabetes-lasso-service"]["service"] == "diabetes"
+    assert found["diabetes-keys"]["service"] == "diabetes" and found["diabetes-keys"]["fields"] == {
+        "data.primary_key": {"recorded": "[secret]", "live": "[secret]"}
+    }
+    assert "edited-by-hand" not in drift.stdout and KEYS["diabetes"]["primary_key"] not in drift.stdout, (
+        "secrets are not shown"
+    )
+    assert (
+        found["diabetes-lasso-service"]["op"] == "delete" and found["diabetes-lasso-service"]["service"] == "diabetes"
+    )
 
     repaired = engine(stack).run("up", "--yes", "--skip-preview", "--refresh")
     assert "conflict" not in (repaired.stdout + repaired.stderr).lower()
@@ -236,9 +283,17 @@ def test_3_drift_is_reported_and_repaired(stack, kube):
     kube.core.read_namespaced_service("diabetes-lasso", NAMESPACE)
     # The edited key no longer opens the service; the stack's key does again.
     services = engine(stack).outputs()
-    wait("the edited key refused", lambda: score(services["diabetes"]["scoring_uri"], "edited-by-hand").status_code == 401, timeout=180)
-    assert served(services["diabetes"]["scoring_uri"], KEYS["diabetes"]["primary_key"], version="lasso").status_code == 200
-    assert {name: s["state"] for name, s in services.items()} == {"diabetes": "Healthy", "diabetes-multi": "Healthy"}, "the waits ran again"
+    wait(
+        "the edited key refused",
+        lambda: score(services["diabetes"]["scoring_uri"], "edited-by-hand").status_code == 401,
+        timeout=180,
+    )
+    assert (
+        served(services["diabetes"]["scoring_uri"], KEYS["diabetes"]["primary_key"], version="lasso").status_code == 200
+    )
+    assert {name: s["state"] for name, s in services.items()} == {"diabetes": "Healthy", "diabetes-multi": "Healthy"}, (
+        "the waits ran again"
+    )
     engine(stack).run("preview", "--expect-no-changes")
     assert modelstack(stack, "drift", "--stack", STACK).returncode == 0
 
@@ -249,7 +304,9 @@ def test_4_weights_change_only_the_route_and_split_the_traffic(stack, kube):
     engine(stack).run("up", "--yes", "--skip-preview")
 
     def route_weights() -> dict[str, int]:
-        route = kube.custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", NAMESPACE, "httproutes", "diabetes")
+        route = kube.custom.get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", NAMESPACE, "httproutes", "diabetes"
+        )
         return {b["name"]: b.get("weight", 1) for b in route["spec"]["rules"][-1]["backendRefs"]}
 
     assert route_weights() == {"diabetes-ridge": 5000, "diabetes-lasso": 5000}
@@ -258,7 +315,13 @@ def test_4_weights_change_only_the_route_and_split_the_traffic(stack, kube):
     counts = {"ridge": 0, "lasso": 0}
 
     def which(answer) -> str:
-        return "ridge" if answer == pytest.approx(ridge, rel=1e-9) else "lasso" if answer == pytest.approx(lasso, rel=1e-9) else "neither"
+        return (
+            "ridge"
+            if answer == pytest.approx(ridge, rel=1e-9)
+            else "lasso"
+            if answer == pytest.approx(lasso, rel=1e-9)
+            else "neither"
+        )
 
     # Traefik takes the new weights shortly after the route's status: settle on a lasso answer
     # (10% before, 50% now), then measure.
@@ -275,14 +338,24 @@ def test_4_weights_change_only_the_route_and_split_the_traffic(stack, kube):
 def test_5_a_model_only_change_rolls_with_zero_failed_requests(stack, kube):
     root = stack["root"]
     # New bytes for the ridge model (the lasso's file in its place): a new model version.
-    shutil.copy(root / "examples" / "diabetes" / "model" / "lasso.joblib", root / "examples" / "diabetes" / "model" / "ridge.joblib")
+    shutil.copy(
+        root / "examples" / "diabetes" / "model" / "lasso.joblib",
+        root / "examples" / "diabetes" / "model" / "ridge.joblib",
+    )
     steps = kubernetes_steps(engine(stack), "--diff")
     assert steps == {
-        "diabetes-multi-image": "replace", "diabetes-multi-deployment": "update", "diabetes-multi-rollout": "update",
-        "diabetes-image": "replace", "diabetes-ridge-deployment": "update", "diabetes-ridge-rollout": "update",
+        "diabetes-multi-image": "replace",
+        "diabetes-multi-deployment": "update",
+        "diabetes-multi-rollout": "update",
+        "diabetes-image": "replace",
+        "diabetes-ridge-deployment": "update",
+        "diabetes-ridge-rollout": "update",
     }, steps
     services = engine(stack).outputs()
-    targets = [(services["diabetes"]["scoring_uri"], KEYS["diabetes"]["primary_key"]), (services["diabetes-multi"]["scoring_uri"], KEYS["diabetes-multi"]["primary_key"])]
+    targets = [
+        (services["diabetes"]["scoring_uri"], KEYS["diabetes"]["primary_key"]),
+        (services["diabetes-multi"]["scoring_uri"], KEYS["diabetes-multi"]["primary_key"]),
+    ]
     statuses: list[int] = []
     errors: list[str] = []
     stop = threading.Event()
@@ -305,18 +378,33 @@ def test_5_a_model_only_change_rolls_with_zero_failed_requests(stack, kube):
         stop.set()
         client.join(timeout=60)
     failed = [s for s in statuses if s != 200]
-    print(f"\nmodel-only change through the engine: {len(statuses)} requests during `up`, {len(failed)} not 200, {len(errors)} errors")
+    print(
+        f"\nmodel-only change through the engine: {len(statuses)} requests during `up`, {len(failed)} not 200, {len(errors)} errors"
+    )
     assert len(statuses) > 50 and not failed and not errors, (failed[:5], errors[:3])
     new_ridge = predictions(root, "ridge.joblib")
     services = engine(stack).outputs()
-    wait("the new ridge answering", lambda: score(services["diabetes"]["scoring_uri"], KEYS["diabetes"]["primary_key"], version="ridge").json() == pytest.approx(new_ridge), timeout=60)
+    wait(
+        "the new ridge answering",
+        lambda: (
+            score(services["diabetes"]["scoring_uri"], KEYS["diabetes"]["primary_key"], version="ridge").json()
+            == pytest.approx(new_ridge)
+        ),
+        timeout=60,
+    )
     assert {name: s["state"] for name, s in services.items()} == {"diabetes": "Healthy", "diabetes-multi": "Healthy"}
 
 
 def test_6_an_init_that_raises_fails_up_with_the_pod_and_a_fix_converges(stack):
     script = stack["root"] / "examples" / "diabetes" / "src" / "score_multi.py"
     original = script.read_text()
-    script.write_text(original.replace("def init():", "def init():\n    raise RuntimeError('the feature store is unreachable')\n\n\ndef _unused_init():", 1))
+    script.write_text(
+        original.replace(
+            "def init():",
+            "def init():\n    raise RuntimeError('the feature store is unreachable')\n\n\ndef _unused_init():",
+            1,
+        )
+    )
     assert "the feature store is unreachable" in script.read_text()
     failed = engine(stack).run("up", "--yes", "--skip-preview", check=False)
     said = failed.stdout + failed.stderr
@@ -339,14 +427,19 @@ def test_7_promote_to_another_namespace_builds_nothing(stack, kube):
     up = engine(stack, PROD).run("up", "--yes", "--skip-preview")
     assert "building" not in up.stdout + up.stderr
     exported = json.loads(engine(stack, PROD).run("stack", "export").stdout)
-    assert not [r for r in exported["deployment"]["resources"] if r["type"].endswith(":ServiceImage")], "a promoted stack builds nothing"
+    assert not [r for r in exported["deployment"]["resources"] if r["type"].endswith(":ServiceImage")], (
+        "a promoted stack builds nothing"
+    )
     target = engine(stack, PROD).outputs()
     for name, service in target.items():
         assert service["state"] == "Healthy"
         assert service["image"].split("@")[1] == source[name]["image"].split("@")[1], "the same digest"
         assert service["image"].startswith(f"localhost:{stack['ports'][PROD]}/"), "from the destination's own registry"
         assert service["model_versions"] == source[name]["model_versions"]
-    images = {d.metadata.name: d.spec.template.spec.containers[0].image for d in kube.apps.list_namespaced_deployment(PROD_NAMESPACE).items}
+    images = {
+        d.metadata.name: d.spec.template.spec.containers[0].image
+        for d in kube.apps.list_namespaced_deployment(PROD_NAMESPACE).items
+    }
     assert sorted(images) == ["diabetes-lasso", "diabetes-multi", "diabetes-ridge"]
     # Both stacks' routes share the Gateway's port and paths here: the source goes first, so the
     # answers below can come from the promoted stack's pods only.
@@ -360,9 +453,18 @@ def test_8_destroy_leaves_nothing_in_the_namespaces(stack, kube):
     engine(stack, PROD).run("destroy", "--yes", "--skip-preview")
     kubectl = [str(REPO / "scripts" / "cluster.sh"), "kubectl"]
     for namespace in (NAMESPACE, PROD_NAMESPACE):
-        listed = subprocess.run([*kubectl, "get", "all,secrets,httproutes,gateways", "-n", namespace, "-o", "name"], capture_output=True, text=True, timeout=60)
+        listed = subprocess.run(
+            [*kubectl, "get", "all,secrets,httproutes,gateways", "-n", namespace, "-o", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert listed.stdout.strip() == "", listed.stdout
-        wait(f"namespace {namespace} gone", lambda ns=namespace: ns not in [n.metadata.name for n in kube.core.list_namespace().items], timeout=120)
+        wait(
+            f"namespace {namespace} gone",
+            lambda ns=namespace: ns not in [n.metadata.name for n in kube.core.list_namespace().items],
+            timeout=120,
+        )
     for name in (STACK, PROD):
         exported = json.loads(engine(stack, name).run("stack", "export").stdout)
         assert exported["deployment"].get("resources") in (None, [])

@@ -24,17 +24,40 @@ SAMPLE = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2,
 def test_imported_seed_packages_builds_and_serves(project, docker_client, tmp_path):
     seed = project.root / "seed"
     shutil.copytree(SEED, seed)
-    script = seed / "score.py"  # scikit-learn removed sklearn.externals.joblib in 0.23: the one line a user changes today
+    script = (
+        seed / "score.py"
+    )  # scikit-learn removed sklearn.externals.joblib in 0.23: the one line a user changes today
     script.write_text(script.read_text().replace("from sklearn.externals import joblib", "import joblib"))
     (seed / "outputs").mkdir()
-    shutil.copy(project.root / "examples" / "diabetes" / "model" / "ridge.joblib", seed / "outputs" / "sklearn_mnist_model.pkl")
+    shutil.copy(
+        project.root / "examples" / "diabetes" / "model" / "ridge.joblib", seed / "outputs" / "sklearn_mnist_model.pkl"
+    )
     env = {"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin", "COLUMNS": "300"}
 
     def modelstack(*args, cwd=project.root):
-        return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "components.commands.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=600,
+        )
 
-    imported = modelstack("import", "inferenceconfig.json", "deploymentconfig-local.json", "--stack", "local", "--service", "myservice",
-                          "--model", "sklearn_mnist:1=outputs/sklearn_mnist_model.pkl", "--pip-requirements", "../examples/diabetes/requirements.txt", cwd=seed)
+    imported = modelstack(
+        "import",
+        "inferenceconfig.json",
+        "deploymentconfig-local.json",
+        "--stack",
+        "local",
+        "--service",
+        "myservice",
+        "--model",
+        "sklearn_mnist:1=outputs/sklearn_mnist_model.pkl",
+        "--pip-requirements",
+        "../examples/diabetes/requirements.txt",
+        cwd=seed,
+    )
     assert imported.returncode == 0, imported.stderr
     checked = modelstack("check", "--stack", "local")
     assert checked.returncode == 0 and "clean:" in checked.stdout, checked.stdout + checked.stderr

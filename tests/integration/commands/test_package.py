@@ -16,7 +16,10 @@ def test_packaged_context_builds_and_serves(project, docker_client, tmp_path):
     out = tmp_path / "context"
     result = subprocess.run(
         [sys.executable, "-m", "components.commands.cli", "package", "diabetes", "--stack", "local", "--out", str(out)],
-        capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "modelstack-context.json").read_text())

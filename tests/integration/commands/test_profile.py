@@ -36,7 +36,23 @@ def profile_app(project, docker_client, monkeypatch):
 
 def run(app, project, out, *options: str):
     data = project.root / "examples" / "diabetes" / "sample-requests.jsonl"
-    result = CliRunner().invoke(app, ["diabetes", "--stack", "local", "--data", str(data), "--duration", "2", "--concurrency", "1,4", "--out", str(out), *options])
+    result = CliRunner().invoke(
+        app,
+        [
+            "diabetes",
+            "--stack",
+            "local",
+            "--data",
+            str(data),
+            "--duration",
+            "2",
+            "--concurrency",
+            "1,4",
+            "--out",
+            str(out),
+            *options,
+        ],
+    )
     assert result.exit_code == 0, result.stderr + result.stdout
     return result
 
@@ -56,10 +72,18 @@ def test_profile_reports_and_follows_the_cpu_limit(profile_app, project, tmp_pat
         fields = report["profile"]
         assert fields["successRate"] == 100.0 and fields["totalQueries"] == fields["successQueries"] > 0
         assert [level["concurrency"] for level in report["levels"]] == [1, 4]
-        assert 0 < fields["latencyPercentile50InMs"] <= fields["latencyPercentile99InMs"] <= fields["latencyPercentile999InMs"]
+        assert (
+            0
+            < fields["latencyPercentile50InMs"]
+            <= fields["latencyPercentile99InMs"]
+            <= fields["latencyPercentile999InMs"]
+        )
         assert 0 < fields["maxUtilizedMemoryInGB"] < fields["recommendedMemoryInGB"] <= 1.0
-        assert report["deploy"] == {"cpu_cores": fields["recommendedCpu"], "memory_gb": fields["recommendedMemoryInGB"],
-                                    "autoscale_target_utilization": report["deploy"]["autoscale_target_utilization"]}
+        assert report["deploy"] == {
+            "cpu_cores": fields["recommendedCpu"],
+            "memory_gb": fields["recommendedMemoryInGB"],
+            "autoscale_target_utilization": report["deploy"]["autoscale_target_utilization"],
+        }
 
     # The CPU limit is applied: a quarter-core container never uses more than its share. Whether a
     # quarter core is enough depends on the machine's CPU; when it is not, the recommendation asks for
@@ -73,7 +97,9 @@ def test_profile_reports_and_follows_the_cpu_limit(profile_app, project, tmp_pat
             assert report["profile"]["recommendedCpu"] > report["run"]["cpuLimit"], report["profile"]
 
     # Nothing is left running.
-    assert not docker_client.containers.list(all=True, filters={"label": "modelstack.profile=diabetes", "name": "modelstack-profile-diabetes"})
+    assert not docker_client.containers.list(
+        all=True, filters={"label": "modelstack.profile=diabetes", "name": "modelstack-profile-diabetes"}
+    )
 
 
 def test_wrk_replays_every_body_with_the_given_headers(tmp_path):
@@ -83,7 +109,12 @@ def test_wrk_replays_every_body_with_the_given_headers(tmp_path):
     class Recorder(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            for what in (body, f"auth={self.headers.get('Authorization')}", f"type={self.headers.get('Content-Type')}", f"path={self.path}"):
+            for what in (
+                body,
+                f"auth={self.headers.get('Authorization')}",
+                f"type={self.headers.get('Content-Type')}",
+                f"path={self.path}",
+            ):
                 seen[what] = seen.get(what, 0) + 1
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -103,7 +134,14 @@ def test_wrk_replays_every_body_with_the_given_headers(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         bodies, script = write_wrk_files(tmp_path, ['{"data": [[1]]}', '{"data": [[2]]}', '{"data": [[3]]}'])
-        load = run_wrk(f"http://127.0.0.1:{server.server_address[1]}", bodies, script, 2, 1, headers={"Authorization": "Bearer k3y"})
+        load = run_wrk(
+            f"http://127.0.0.1:{server.server_address[1]}",
+            bodies,
+            script,
+            2,
+            1,
+            headers={"Authorization": "Bearer k3y"},
+        )
     finally:
         server.shutdown()
         server.server_close()

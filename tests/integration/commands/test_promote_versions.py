@@ -61,18 +61,42 @@ def test_every_version_image_is_copied_and_the_target_builds_nothing(project, re
     multi = image_with(docker_client, "multi " + uuid.uuid4().hex, f"{src}/diabetes-multi")
     services = {
         "diabetes": {
-            "image": f"{src}/diabetes@{ridge}", "model_versions": {"diabetes-ridge": "r1"}, "state": "Healthy",
+            "image": f"{src}/diabetes@{ridge}",
+            "model_versions": {"diabetes-ridge": "r1"},
+            "state": "Healthy",
             "versions": {
-                "ridge": {"image": f"{src}/diabetes@{ridge}", "model_versions": {"diabetes-ridge": "r1"}, "traffic_percentile": 90},
-                "lasso": {"image": f"{src}/diabetes@{lasso}", "model_versions": {"diabetes-lasso": "l1"}, "traffic_percentile": 10},
+                "ridge": {
+                    "image": f"{src}/diabetes@{ridge}",
+                    "model_versions": {"diabetes-ridge": "r1"},
+                    "traffic_percentile": 90,
+                },
+                "lasso": {
+                    "image": f"{src}/diabetes@{lasso}",
+                    "model_versions": {"diabetes-lasso": "l1"},
+                    "traffic_percentile": 10,
+                },
             },
         },
-        "diabetes-multi": {"image": f"{src}/diabetes-multi@{multi}", "model_versions": {"diabetes-ridge": "r1", "diabetes-lasso": "l1"}, "state": "Healthy"},
+        "diabetes-multi": {
+            "image": f"{src}/diabetes-multi@{multi}",
+            "model_versions": {"diabetes-ridge": "r1", "diabetes-lasso": "l1"},
+            "state": "Healthy",
+        },
     }
-    monkeypatch.setattr(engine, "select_stack", lambda project_dir, stack: SimpleNamespace(outputs=lambda: {"services": SimpleNamespace(value=services)}))
+    monkeypatch.setattr(
+        engine,
+        "select_stack",
+        lambda project_dir, stack: SimpleNamespace(outputs=lambda: {"services": SimpleNamespace(value=services)}),
+    )
     monkeypatch.setattr(drift, "refresh_events", lambda project_dir, stack, log=None, command="drift": [])
     # The destination: a stack whose registry is a local one on a port of its own.
-    project.write_stack("e2e-dst", {"registry": {"kind": "local", "port": registries.target_port}, "services": {"diabetes": {"target": "local"}, "diabetes-multi": {"target": "local"}}})
+    project.write_stack(
+        "e2e-dst",
+        {
+            "registry": {"kind": "local", "port": registries.target_port},
+            "services": {"diabetes": {"target": "local"}, "diabetes-multi": {"target": "local"}},
+        },
+    )
 
     said: list[str] = []
     promotions = promote(project.root, "staging", "e2e-dst", log=said.append)
@@ -84,9 +108,15 @@ def test_every_version_image_is_copied_and_the_target_builds_nothing(project, re
         "diabetes/ridge": f"{dst}/diabetes@{ridge}",
         "diabetes-multi": f"{dst}/diabetes-multi@{multi}",
     }
-    assert sum(1 for line in said if line.startswith("pulling ")) == 3, "the image the default and ridge share is copied once"
+    assert sum(1 for line in said if line.startswith("pulling ")) == 3, (
+        "the image the default and ridge share is copied once"
+    )
     for repository, digest in (("diabetes", ridge), ("diabetes", lasso), ("diabetes-multi", multi)):
-        answer = requests.head(f"http://127.0.0.1:{registries.target_port}/v2/{repository}/manifests/{digest}", headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
+        answer = requests.head(
+            f"http://127.0.0.1:{registries.target_port}/v2/{repository}/manifests/{digest}",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+            timeout=10,
+        )
         assert answer.status_code == 200, f"{repository}@{digest} is not in the destination registry"
     pins = yaml.safe_load((project.root / "stacks" / "Pulumi.e2e-dst.yaml").read_text())["config"]["modelstack:release"]
     assert pins["diabetes"]["versions"] == {
@@ -110,6 +140,14 @@ def test_every_version_image_is_copied_and_the_target_builds_nothing(project, re
         model.unlink()
     _, plan = evaluate_stack("prod", project.root)
     assert [r.name for r in plan.resources if r.type.endswith(":ServiceImage")] == []
-    images = {r.name: r.inputs["spec"]["template"]["spec"]["containers"][0]["image"] for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment"}
-    assert images == {"diabetes-ridge-deployment": f"{dst}/diabetes@{ridge}", "diabetes-lasso-deployment": f"{dst}/diabetes@{lasso}", "diabetes-multi-deployment": f"{dst}/diabetes-multi@{multi}"}
+    images = {
+        r.name: r.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+        for r in plan.resources
+        if r.type == "kubernetes:apps/v1:Deployment"
+    }
+    assert images == {
+        "diabetes-ridge-deployment": f"{dst}/diabetes@{ridge}",
+        "diabetes-lasso-deployment": f"{dst}/diabetes@{lasso}",
+        "diabetes-multi-deployment": f"{dst}/diabetes-multi@{multi}",
+    }
     assert plan.outputs["services"]["diabetes"]["versions"]["lasso"]["model_versions"] == {"diabetes-lasso": "l1"}

@@ -24,7 +24,7 @@ from components.image.build_context import build_context
 from components.image.builder import build
 from tests.workspace import REPO, copy_project, free_port
 
-PROBE = '''import sys
+PROBE = """import sys
 
 
 def init():
@@ -33,7 +33,7 @@ def init():
 
 def run(data):
     return sorted(m for m in sys.modules if m.split(".")[0] == "opentelemetry" or m.startswith("azure.monitor"))
-'''
+"""
 INSTRUMENTATION_KEY = str(uuid.uuid4())
 
 
@@ -103,8 +103,20 @@ def serve(image, docker_client):
 
     def start(environment: dict[str, str]) -> tuple[str, object]:
         port = free_port()
-        command = ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/telemetry_probe.py", "--port", str(port), "--host", "127.0.0.1"]
-        container = docker_client.containers.run(image, command=command, detach=True, environment=environment, network_mode="host")
+        command = [
+            "python",
+            "-m",
+            "modelstack_server",
+            "--entry_script",
+            "/var/azureml-app/src/telemetry_probe.py",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
+        container = docker_client.containers.run(
+            image, command=command, detach=True, environment=environment, network_mode="host"
+        )
         started.append(container)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90

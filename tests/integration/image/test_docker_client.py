@@ -77,4 +77,3 @@ def test_require_image_on_a_missing_tag_names_the_key_and_the_build(docker_clien
     assert str(err.value).startswith(f"{key}: ")
     assert tag in err.value.detail
     assert f"scripts/build-base-image.sh {tag}" in (err.value.fix or "")
-

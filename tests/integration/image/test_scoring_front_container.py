@@ -55,7 +55,11 @@ def image(server, tmp_path_factory, trained_example, docker_client):
     reference = f"{repository}:{context.tag}"
     # the image runs the server that was asked for
     command = docker_client.images.get(reference).attrs["Config"]["Cmd"]
-    assert command[:3] == ["python", "-m", "modelstack_server" if server == "modelstack" else "modelstack_server.azmlinfsrv_front"]
+    assert command[:3] == [
+        "python",
+        "-m",
+        "modelstack_server" if server == "modelstack" else "modelstack_server.azmlinfsrv_front",
+    ]
     image_id = docker_client.images.get(reference).id
     yield reference
     docker_client.images.remove(reference)  # our tag; then the image by ID, unless another tag still holds it
@@ -72,7 +76,14 @@ def run(image, docker_client):
 
     def start(environment: dict[str, str], scheme: str = "http", verify: str | bool = True, **options):
         port = free_port()
-        container = docker_client.containers.run(image, detach=True, environment=environment, ports={"5001/tcp": ("127.0.0.1", port)}, labels={"modelstack.test": RUN}, **options)
+        container = docker_client.containers.run(
+            image,
+            detach=True,
+            environment=environment,
+            ports={"5001/tcp": ("127.0.0.1", port)},
+            labels={"modelstack.test": RUN},
+            **options,
+        )
         started.append(container)
         base = f"{scheme}://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -86,7 +97,9 @@ def run(image, docker_client):
             except requests.RequestException:
                 pass
             time.sleep(0.25)
-        raise AssertionError(f"the container did not become healthy:\n{container.logs(tail=30).decode(errors='replace')}")
+        raise AssertionError(
+            f"the container did not become healthy:\n{container.logs(tail=30).decode(errors='replace')}"
+        )
 
     yield start
     for container in started:
@@ -94,7 +107,14 @@ def run(image, docker_client):
 
 
 def keyed(**extra) -> dict[str, str]:
-    return {"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_PRIMARY_KEY": PRIMARY, "MODELSTACK_SECONDARY_KEY": SECONDARY, "MODELSTACK_CORS_ORIGINS": ORIGIN, "MODELSTACK_MAX_REQUEST_BYTES": str(LIMIT), **extra}
+    return {
+        "MODELSTACK_AUTH_ENABLED": "true",
+        "MODELSTACK_PRIMARY_KEY": PRIMARY,
+        "MODELSTACK_SECONDARY_KEY": SECONDARY,
+        "MODELSTACK_CORS_ORIGINS": ORIGIN,
+        "MODELSTACK_MAX_REQUEST_BYTES": str(LIMIT),
+        **extra,
+    }
 
 
 def score(base: str, key: str | None = None, **kwargs) -> requests.Response:
@@ -116,22 +136,59 @@ def test_keys_health_cors_and_body_limit(run):
     # the health probe is open; the swagger document is not
     assert requests.get(f"{base}/", timeout=5).text.strip() == "Healthy"
     assert requests.get(f"{base}/swagger.json", timeout=5).status_code == 401
-    assert requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {PRIMARY}"}, timeout=5).status_code == 200
+    assert (
+        requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {PRIMARY}"}, timeout=5).status_code
+        == 200
+    )
     # CORS preflight: answered for the configured origin, refused for another
-    allowed = requests.options(f"{base}/score", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}, timeout=5)
+    allowed = requests.options(
+        f"{base}/score",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=5,
+    )
     assert allowed.status_code == 204
-    assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN and allowed.headers["Access-Control-Allow-Headers"] == "authorization, content-type"
-    refused = requests.options(f"{base}/score", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}, timeout=5)
+    assert (
+        allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
+        and allowed.headers["Access-Control-Allow-Headers"] == "authorization, content-type"
+    )
+    refused = requests.options(
+        f"{base}/score",
+        headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"},
+        timeout=5,
+    )
     assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
-    from_browser = requests.post(f"{base}/score", json=SAMPLE, headers={"Origin": ORIGIN, "Authorization": f"Bearer {PRIMARY}"}, timeout=10)
+    from_browser = requests.post(
+        f"{base}/score", json=SAMPLE, headers={"Origin": ORIGIN, "Authorization": f"Bearer {PRIMARY}"}, timeout=10
+    )
     assert from_browser.status_code == 200 and from_browser.headers["Access-Control-Allow-Origin"] == ORIGIN
     # bodies over the limit are refused, whether their length is given or they are chunked
     oversized = b'{"data": [' + b"0.0, " * LIMIT + b"0.0]}"
-    too_big = requests.post(f"{base}/score", data=oversized, headers={"Authorization": f"Bearer {PRIMARY}", "Content-Type": "application/json"}, timeout=10)
-    assert too_big.status_code == 413 and too_big.json() == {"message": f"the request body is larger than {LIMIT} bytes"}
-    chunked = requests.post(f"{base}/score", data=iter([oversized[:3000], oversized[3000:]]), headers={"Authorization": f"Bearer {PRIMARY}", "Content-Type": "application/json"}, timeout=10)
+    too_big = requests.post(
+        f"{base}/score",
+        data=oversized,
+        headers={"Authorization": f"Bearer {PRIMARY}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert too_big.status_code == 413 and too_big.json() == {
+        "message": f"the request body is larger than {LIMIT} bytes"
+    }
+    chunked = requests.post(
+        f"{base}/score",
+        data=iter([oversized[:3000], oversized[3000:]]),
+        headers={"Authorization": f"Bearer {PRIMARY}", "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert chunked.status_code == 413
-    small = requests.post(f"{base}/score", data=iter([json.dumps(SAMPLE).encode()]), headers={"Authorization": f"Bearer {PRIMARY}", "Content-Type": "application/json"}, timeout=10)
+    small = requests.post(
+        f"{base}/score",
+        data=iter([json.dumps(SAMPLE).encode()]),
+        headers={"Authorization": f"Bearer {PRIMARY}", "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert small.status_code == 200, "a chunked body under the limit reaches the entry script whole"
 
 
@@ -152,7 +209,11 @@ def test_keys_from_a_mounted_folder_rotate_without_a_restart_in_a_locked_down_co
     base, container = run(
         {"MODELSTACK_AUTH_ENABLED": "true", "MODELSTACK_KEYS_DIR": "/var/run/modelstack/keys"},
         volumes={str(keys): {"bind": "/var/run/modelstack/keys", "mode": "ro"}},
-        user="1000:1000", cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp": ""},
+        user="1000:1000",
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        read_only=True,
+        tmpfs={"/tmp": ""},
     )
     assert container.status == "running"
     assert score(base, PRIMARY).status_code == 200 and score(base, SECONDARY).status_code == 200
@@ -166,14 +227,44 @@ def test_keys_from_a_mounted_folder_rotate_without_a_restart_in_a_locked_down_co
         time.sleep(0.1)
     assert score(base, PRIMARY).status_code == 401
     assert score(base, rotated).status_code == 200 and score(base, SECONDARY).status_code == 200
-    assert container.attrs["Id"] == container.client.containers.get(container.id).attrs["Id"] and container.client.containers.get(container.id).attrs["RestartCount"] == 0
+    assert (
+        container.attrs["Id"] == container.client.containers.get(container.id).attrs["Id"]
+        and container.client.containers.get(container.id).attrs["RestartCount"] == 0
+    )
 
 
 def test_https_with_a_certificate_from_the_environment(run, tmp_path):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     certificate = str(tmp_path / "cert.pem")
-    base, _ = run(keyed(MODELSTACK_TLS_CERT=(tmp_path / "cert.pem").read_text(), MODELSTACK_TLS_KEY=(tmp_path / "key.pem").read_text()), scheme="https", verify=certificate)
+    base, _ = run(
+        keyed(
+            MODELSTACK_TLS_CERT=(tmp_path / "cert.pem").read_text(),
+            MODELSTACK_TLS_KEY=(tmp_path / "key.pem").read_text(),
+        ),
+        scheme="https",
+        verify=certificate,
+    )
     answer = score(base, PRIMARY, verify=certificate)
     assert answer.status_code == 200, answer.text
     assert score(base, verify=certificate).status_code == 401
@@ -184,7 +275,11 @@ def test_auth_on_without_keys_refuses_to_start(run, server):
     container.wait(timeout=30)
     container.reload()
     assert container.attrs["State"]["ExitCode"] == 2
-    assert REFUSAL_PREFIX[server] + "MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set" in container.logs().decode()
+    assert (
+        REFUSAL_PREFIX[server]
+        + "MODELSTACK_AUTH_ENABLED is true but neither MODELSTACK_PRIMARY_KEY, MODELSTACK_SECONDARY_KEY nor MODELSTACK_KEYS_DIR is set"
+        in container.logs().decode()
+    )
 
 
 TOKEN_KEY = "tk" + uuid.uuid4().hex * 2
@@ -201,20 +296,32 @@ def test_token_auth(run, server, tmp_path):
     (keys / "token_signing_key").write_text(TOKEN_KEY)
     keys.chmod(0o755)
     (keys / "token_signing_key").chmod(0o644)
-    environment = {"MODELSTACK_TOKEN_AUTH_ENABLED": "true", "MODELSTACK_AUTH_ENABLED": "false", "MODELSTACK_KEYS_DIR": "/var/run/modelstack/keys", "MODELSTACK_TOKEN_AUDIENCE": "diabetes",
-                   "MODELSTACK_PRIMARY_KEY": PRIMARY}  # a key left in the environment does not open the service
-    base, container = run(environment, volumes={str(keys): {"bind": "/var/run/modelstack/keys", "mode": "ro"}}, user="1000:1000")
+    environment = {
+        "MODELSTACK_TOKEN_AUTH_ENABLED": "true",
+        "MODELSTACK_AUTH_ENABLED": "false",
+        "MODELSTACK_KEYS_DIR": "/var/run/modelstack/keys",
+        "MODELSTACK_TOKEN_AUDIENCE": "diabetes",
+        "MODELSTACK_PRIMARY_KEY": PRIMARY,
+    }  # a key left in the environment does not open the service
+    base, container = run(
+        environment, volumes={str(keys): {"bind": "/var/run/modelstack/keys", "mode": "ro"}}, user="1000:1000"
+    )
     if server == "azmlinfsrv":
         container.wait(timeout=30)
         container.reload()
         assert container.attrs["State"]["ExitCode"] == 2
-        assert "modelstack front: MODELSTACK_TOKEN_AUTH_ENABLED is true, but token auth is verified by modelstack's scoring server only" in container.logs().decode()
+        assert (
+            "modelstack front: MODELSTACK_TOKEN_AUTH_ENABLED is true, but token auth is verified by modelstack's scoring server only"
+            in container.logs().decode()
+        )
         return
     valid = issue(TOKEN_KEY, "diabetes").token
     answer = score(base, valid)
     assert answer.status_code == 200, answer.text
     assert isinstance(answer.json()[0], float)
-    assert requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {valid}"}, timeout=5).status_code == 200
+    assert (
+        requests.get(f"{base}/swagger.json", headers={"Authorization": f"Bearer {valid}"}, timeout=5).status_code == 200
+    )
     expired = issue(TOKEN_KEY, "diabetes", now=time.time() - 7200).token
     refused = score(base, expired)
     assert refused.status_code == 401 and refused.json() == {"message": "the token has expired: get a new one"}

@@ -42,11 +42,14 @@ def write_stack(root, text: str) -> None:
 @pytest.mark.parametrize("name", sorted(MAKERS))
 def test_a_kubeconfig_file_that_is_not_a_small_text_file(corpus_project, name):
     MAKERS[name](corpus_project / "kube.yaml")
-    write_stack(corpus_project, (
-        "config:\n  modelstack:registry: {kind: local}\n"
-        "  modelstack:kubernetes_clusters:\n    testcluster: {kubeconfig_file: kube.yaml, gateway_class: traefik}\n"
-        "  modelstack:services:\n    diabetes-multi: null\n    diabetes: {target: kubernetes, compute: testcluster, deploy: {num_replicas: 1}}\n"
-    ))
+    write_stack(
+        corpus_project,
+        (
+            "config:\n  modelstack:registry: {kind: local}\n"
+            "  modelstack:kubernetes_clusters:\n    testcluster: {kubeconfig_file: kube.yaml, gateway_class: traefik}\n"
+            "  modelstack:services:\n    diabetes-multi: null\n    diabetes: {target: kubernetes, compute: testcluster, deploy: {num_replicas: 1}}\n"
+        ),
+    )
     result = run(corpus_project, "check", "--stack", "local")
     assert_refused(result, codes=(1,))
     assert "modelstack:kubernetes_clusters.testcluster.kubeconfig_file: " in result.stderr.decode()
@@ -57,7 +60,10 @@ def test_a_kubeconfig_file_that_is_not_a_small_text_file(corpus_project, name):
 def test_an_environment_file_that_is_not_a_small_text_file(corpus_project, field, name):
     MAKERS[name](corpus_project / "env.file")
     extra = "pip_requirements: null, " if field == "conda_file" else ""
-    write_stack(corpus_project, f"config:\n  modelstack:services:\n    diabetes:\n      environment: {{{extra}{field}: env.file}}\n")
+    write_stack(
+        corpus_project,
+        f"config:\n  modelstack:services:\n    diabetes:\n      environment: {{{extra}{field}: env.file}}\n",
+    )
     result = run(corpus_project, "check", "--stack", "local")
     assert_refused(result, codes=(1,))
     assert f"modelstack:services.diabetes.environment.{field}: " in result.stderr.decode()
@@ -65,11 +71,14 @@ def test_an_environment_file_that_is_not_a_small_text_file(corpus_project, field
 
 @pytest.mark.parametrize("value", ["k" * 5000, "", "kube\\0.yaml"])
 def test_a_kubeconfig_file_path_that_names_no_file(corpus_project, value):
-    write_stack(corpus_project, (
-        "config:\n  modelstack:registry: {kind: local}\n"
-        f"  modelstack:kubernetes_clusters:\n    testcluster: {{kubeconfig_file: \"{value}\", gateway_class: traefik}}\n"
-        "  modelstack:services:\n    diabetes-multi: null\n    diabetes: {target: kubernetes, compute: testcluster, deploy: {num_replicas: 1}}\n"
-    ))
+    write_stack(
+        corpus_project,
+        (
+            "config:\n  modelstack:registry: {kind: local}\n"
+            f'  modelstack:kubernetes_clusters:\n    testcluster: {{kubeconfig_file: "{value}", gateway_class: traefik}}\n'
+            "  modelstack:services:\n    diabetes-multi: null\n    diabetes: {target: kubernetes, compute: testcluster, deploy: {num_replicas: 1}}\n"
+        ),
+    )
     result = run(corpus_project, "check", "--stack", "local")
     assert_refused(result, codes=(1,))
     assert "modelstack:kubernetes_clusters.testcluster.kubeconfig_file: " in result.stderr.decode()

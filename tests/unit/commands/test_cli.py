@@ -12,12 +12,21 @@ STACKS = ("local", "dev", "staging", "prod", "aca")
 
 
 def modelstack(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_example_stack_is_clean_and_its_json_is_byte_identical_twice(project, stack):
-    first, second = modelstack(project, "check", "--stack", stack, "--json"), modelstack(project, "check", "--stack", stack, "--json")
+    first, second = (
+        modelstack(project, "check", "--stack", stack, "--json"),
+        modelstack(project, "check", "--stack", stack, "--json"),
+    )
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     assert [v for v in json.loads(first.stdout)["violations"] if v["enforcement"] == "mandatory"] == []

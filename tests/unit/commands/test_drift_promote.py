@@ -20,15 +20,33 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def test_changed_fields_mask_secrets_and_skip_the_provider():
-    old = {"state": "Healthy", "key": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "k1"}, "__provider": "a"}
-    new = {"state": "Failed", "key": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "k2"}, "__provider": "b"}
+    old = {
+        "state": "Healthy",
+        "key": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "k1"},
+        "__provider": "a",
+    }
+    new = {
+        "state": "Failed",
+        "key": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "k2"},
+        "__provider": "b",
+    }
     assert changed_fields(old, new) == {"key": ("[secret]", "[secret]"), "state": ("Healthy", "Failed")}
 
 
 def test_live_states_take_what_the_refresh_found():
-    services = {"diabetes": {"state": "Healthy"}, "diabetes-multi": {"state": "Healthy"}, "batch": {}, "other": {"state": "Healthy"}}
+    services = {
+        "diabetes": {"state": "Healthy"},
+        "diabetes-multi": {"state": "Healthy"},
+        "batch": {},
+        "other": {"state": "Healthy"},
+    }
     parts = {"diabetes": ["Healthy", "Failed"], "diabetes-multi": ["Healthy", "gone"], "batch": ["Transitioning"]}
-    assert live_states(services, parts) == {"diabetes": "Failed", "diabetes-multi": "gone", "batch": "Transitioning", "other": "Healthy"}
+    assert live_states(services, parts) == {
+        "diabetes": "Failed",
+        "diabetes-multi": "gone",
+        "batch": "Transitioning",
+        "other": "Healthy",
+    }
 
 
 def recorded(name: str) -> list:
@@ -57,13 +75,23 @@ def test_a_stopped_or_deleted_aci_group_blocks_promotion():
     services = {"diabetes": {"state": "Healthy"}, "diabetes-multi": {"state": "Healthy"}}
     with pytest.raises(ModelstackError) as caught:
         refuse_unhealthy("dev", live_states(services, parts))
-    assert caught.value.detail == "stack dev has services that are not Healthy: diabetes (Unhealthy), diabetes-multi (gone)"
+    assert (
+        caught.value.detail
+        == "stack dev has services that are not Healthy: diabetes (Unhealthy), diabetes-multi (gone)"
+    )
 
 
 def test_drift_on_recorded_azure_output_names_the_changed_fields():
     drifted = drift_from_events(recorded("refresh-aci-stopped-and-gone.jsonl"))
     assert drifted[0].fields["instanceView.state"] == ("Running", "Stopped")
-    assert [(d.name, d.op, sorted(d.fields)) for d in drifted] == [("diabetes-group", "update", ["instanceView.state"]), ("diabetes-multi-group", "delete", ["instanceView", "ipAddress", "location", "name", "osType", "provisioningState", "tags"])]
+    assert [(d.name, d.op, sorted(d.fields)) for d in drifted] == [
+        ("diabetes-group", "update", ["instanceView.state"]),
+        (
+            "diabetes-multi-group",
+            "delete",
+            ["instanceView", "ipAddress", "location", "name", "osType", "provisioningState", "tags"],
+        ),
+    ]
 
 
 # The engine's own words, as it printed them on this machine (pulumi 3.259.0) for a stack whose
@@ -87,7 +115,12 @@ NOT_DOWNLOADED = (
 
 @pytest.mark.parametrize("engine_said", [NOT_FOUND, NOT_DOWNLOADED], ids=["not-found", "not-downloaded"])
 def test_a_missing_provider_plugin_is_named_with_the_pinned_version_and_the_install_command(engine_said):
-    error = engine_failure(f"code: 255\n stdout: Previewing refresh (staging):\n\n stderr: {engine_said}\n", project_dir=REPO, stack="staging", command="drift")
+    error = engine_failure(
+        f"code: 255\n stdout: Previewing refresh (staging):\n\n stderr: {engine_said}\n",
+        project_dir=REPO,
+        stack="staging",
+        command="drift",
+    )
     assert str(error) == (
         "the Pulumi provider plugin azure-native v3.29.0 is not installed, so stack staging's live resources cannot be read\n"
         "  Rule: drift refreshes the stack through the provider plugins its resources were created with; the project pins "
@@ -99,12 +132,22 @@ def test_a_missing_provider_plugin_is_named_with_the_pinned_version_and_the_inst
 def test_a_plugin_version_other_than_the_pin_is_told(tmp_path):
     (tmp_path / "requirements.txt").write_text("pulumi==3.259.0\npulumi-azure-native==3.30.0  # newer\n")
     error = engine_failure(NOT_FOUND, project_dir=tmp_path, stack="prod", command="promote", home="/p/home")
-    assert error.rule is not None and error.rule.endswith("the project pins pulumi-azure-native==3.30.0 (requirements.txt); the stack's state was written with v3.29.0")
-    assert error.fix == "PULUMI_HOME=/p/home pulumi plugin install resource azure-native 3.29.0, then run `modelstack promote ...` again"
+    assert error.rule is not None and error.rule.endswith(
+        "the project pins pulumi-azure-native==3.30.0 (requirements.txt); the stack's state was written with v3.29.0"
+    )
+    assert (
+        error.fix
+        == "PULUMI_HOME=/p/home pulumi plugin install resource azure-native 3.29.0, then run `modelstack promote ...` again"
+    )
 
 
 def test_other_engine_failures_keep_the_engines_error_line():
-    error = engine_failure("code: 255\n stderr: warning: something\nerror: the stack is locked\n", project_dir=REPO, stack="dev", command="drift")
+    error = engine_failure(
+        "code: 255\n stderr: warning: something\nerror: the stack is locked\n",
+        project_dir=REPO,
+        stack="dev",
+        command="drift",
+    )
     assert error.detail == "the engine failed while drift read stack dev: error: the stack is locked"
 
 
@@ -127,8 +170,19 @@ def test_references_must_be_by_digest():
 
 def test_pins_are_written_keeping_comments_and_order(tmp_path):
     stack_file = tmp_path / "Pulumi.prod.yaml"
-    stack_file.write_text("# prod: the real thing\nconfig:\n  modelstack:location: westeurope  # EU only\n  modelstack:registry:\n    kind: local\n")
-    write_pins(stack_file, {"diabetes": {"image": f"localhost:5051/diabetes@{DIGEST}", "model_versions": {"m": "abc"}, "source_stack": "staging"}})
+    stack_file.write_text(
+        "# prod: the real thing\nconfig:\n  modelstack:location: westeurope  # EU only\n  modelstack:registry:\n    kind: local\n"
+    )
+    write_pins(
+        stack_file,
+        {
+            "diabetes": {
+                "image": f"localhost:5051/diabetes@{DIGEST}",
+                "model_versions": {"m": "abc"},
+                "source_stack": "staging",
+            }
+        },
+    )
     text = stack_file.read_text()
     assert text.startswith("# prod: the real thing\nconfig:\n  modelstack:location: westeurope  # EU only\n")
     assert f"image: localhost:5051/diabetes@{DIGEST}" in text
@@ -140,7 +194,14 @@ def test_a_pinned_stack_needs_no_model_files_and_plans_no_build(project):
     """A promoted release carries its models inside its image: the stage it lands in builds nothing."""
     from components.offline.evaluate import evaluate_stack
 
-    pins = {name: {"image": f"localhost:5050/{name}@{DIGEST}", "model_versions": {"diabetes-ridge": "abc"}, "source_stack": "staging"} for name in ("diabetes", "diabetes-multi")}
+    pins = {
+        name: {
+            "image": f"localhost:5050/{name}@{DIGEST}",
+            "model_versions": {"diabetes-ridge": "abc"},
+            "source_stack": "staging",
+        }
+        for name in ("diabetes", "diabetes-multi")
+    }
     project.write_stack("local", {"registry": {"kind": "local"}, "release": pins})
     for model in (project.root / "examples" / "diabetes" / "model").iterdir():
         model.unlink()
@@ -158,16 +219,29 @@ def test_an_unpinned_service_still_needs_its_model(project):
     (project.root / "examples" / "diabetes" / "model" / "lasso.joblib").unlink()
     with pytest.raises(ConfigErrors) as caught:
         project.load("local")
-    assert [e.key for e in caught.value.errors] == ["modelstack:models.diabetes-lasso.path"], "diabetes-multi is built and serves the lasso model"
+    assert [e.key for e in caught.value.errors] == ["modelstack:models.diabetes-lasso.path"], (
+        "diabetes-multi is built and serves the lasso model"
+    )
 
 
 def test_release_images_list_the_service_then_each_version():
     from components.commands.promote import release_images
 
     outputs = {
-        "image": f"r/diabetes@{DIGEST}", "model_versions": {"diabetes-ridge": "r1"},
-        "versions": {"ridge": {"image": f"r/diabetes@{DIGEST}", "model_versions": {"diabetes-ridge": "r1"}, "traffic_percentile": 90},
-                     "lasso": {"image": "r/diabetes@sha256:" + "cd" * 32, "model_versions": {"diabetes-lasso": "l1"}, "traffic_percentile": 10}},
+        "image": f"r/diabetes@{DIGEST}",
+        "model_versions": {"diabetes-ridge": "r1"},
+        "versions": {
+            "ridge": {
+                "image": f"r/diabetes@{DIGEST}",
+                "model_versions": {"diabetes-ridge": "r1"},
+                "traffic_percentile": 90,
+            },
+            "lasso": {
+                "image": "r/diabetes@sha256:" + "cd" * 32,
+                "model_versions": {"diabetes-lasso": "l1"},
+                "traffic_percentile": 10,
+            },
+        },
     }
     assert release_images(outputs) == [
         (None, f"r/diabetes@{DIGEST}", {"diabetes-ridge": "r1"}),
@@ -219,7 +293,9 @@ def test_a_pin_of_an_undeclared_version_is_refused(project):
 def test_a_version_pin_must_be_by_digest(project):
     from components.errors import ConfigErrors
 
-    pinned_prod(project, {"diabetes": {"image": f"r/diabetes@{DIGEST}", "versions": {"lasso": {"image": "r/diabetes:latest"}}}})
+    pinned_prod(
+        project, {"diabetes": {"image": f"r/diabetes@{DIGEST}", "versions": {"lasso": {"image": "r/diabetes:latest"}}}}
+    )
     with pytest.raises(ConfigErrors) as caught:
         project.load("prod")
     assert [e.key for e in caught.value.errors] == ["modelstack:release.diabetes.versions.lasso.image"]
@@ -228,7 +304,9 @@ def test_a_version_pin_must_be_by_digest(project):
 def test_a_built_service_needs_the_model_files_of_its_versions(project):
     from components.errors import ConfigErrors
 
-    pinned_prod(project, {"diabetes-multi": {"image": f"r/diabetes-multi@{DIGEST}"}})  # not built: only diabetes's lasso version needs the file
+    pinned_prod(
+        project, {"diabetes-multi": {"image": f"r/diabetes-multi@{DIGEST}"}}
+    )  # not built: only diabetes's lasso version needs the file
     (project.root / "examples" / "diabetes" / "model" / "lasso.joblib").unlink()
     with pytest.raises(ConfigErrors) as caught:
         project.load("prod")
@@ -238,15 +316,28 @@ def test_a_built_service_needs_the_model_files_of_its_versions(project):
 def test_changed_fields_name_the_leaf_that_changed_and_skip_what_the_cluster_keeps():
     from components.commands.drift import KUBERNETES_BOOKKEEPING
 
-    old = {"__inputs": {"spec": {"replicas": 1}}, "metadata": {"name": "d", "resourceVersion": "1", "labels": {"a": "1"}}, "spec": {"replicas": 1, "template": {"x": [1, 2]}}, "status": {"readyReplicas": 1}}
-    new = {"__inputs": {"spec": {"replicas": 2}}, "metadata": {"name": "d", "resourceVersion": "9", "labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "template": {"x": [1, 3]}}, "status": {"readyReplicas": 2}}
+    old = {
+        "__inputs": {"spec": {"replicas": 1}},
+        "metadata": {"name": "d", "resourceVersion": "1", "labels": {"a": "1"}},
+        "spec": {"replicas": 1, "template": {"x": [1, 2]}},
+        "status": {"readyReplicas": 1},
+    }
+    new = {
+        "__inputs": {"spec": {"replicas": 2}},
+        "metadata": {"name": "d", "resourceVersion": "9", "labels": {"a": "1", "b": "2"}},
+        "spec": {"replicas": 2, "template": {"x": [1, 3]}},
+        "status": {"readyReplicas": 2},
+    }
     assert changed_fields(old, new, KUBERNETES_BOOKKEEPING) == {
         "metadata.labels.b": (None, "2"),
         "spec.replicas": (1, 2),
         "spec.template.x": ([1, 2], [1, 3]),
     }
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"primary_key": "a2V5"}}
-    edited = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"primary_key": "ZWRpdGVk"}}
+    edited = {
+        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+        "value": {"primary_key": "ZWRpdGVk"},
+    }
     assert changed_fields({"data": secret}, {"data": edited}) == {"data": ("[secret]", "[secret]")}
 
 
@@ -266,14 +357,34 @@ def test_a_secret_changed_by_hand_is_drift_known_from_the_engines_diffs():
     labels = {"app.kubernetes.io/name": "diabetes"}
     # as the engine writes them: a secret keeps its marker, its value reads "[secret]"
     data = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}
-    outputs: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "data": data, "metadata": {"name": "diabetes-keys", "labels": labels, "resourceVersion": "1"}}
+    outputs: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": data,
+        "metadata": {"name": "diabetes-keys", "labels": labels, "resourceVersion": "1"},
+    }
     live = {**outputs, "metadata": {**outputs["metadata"], "resourceVersion": "2"}}
-    event = EngineEvent.from_json({"sequence": 1, "timestamp": 1, "resOutputsEvent": {"metadata": {
-        "op": "update", "urn": "urn:pulumi:s::modelstack::kubernetes:core/v1:Secret::diabetes-keys", "type": "kubernetes:core/v1:Secret",
-        "old": {"type": "kubernetes:core/v1:Secret", "urn": "u", "custom": True, "outputs": outputs},
-        "new": {"type": "kubernetes:core/v1:Secret", "urn": "u", "custom": True, "outputs": live},
-        "detailedDiff": {"data.primary_key": {"diffKind": "update-replace", "inputDiff": False}, "metadata.resourceVersion": {"diffKind": "update", "inputDiff": False}},
-        "provider": "",
-    }}})
+    event = EngineEvent.from_json(
+        {
+            "sequence": 1,
+            "timestamp": 1,
+            "resOutputsEvent": {
+                "metadata": {
+                    "op": "update",
+                    "urn": "urn:pulumi:s::modelstack::kubernetes:core/v1:Secret::diabetes-keys",
+                    "type": "kubernetes:core/v1:Secret",
+                    "old": {"type": "kubernetes:core/v1:Secret", "urn": "u", "custom": True, "outputs": outputs},
+                    "new": {"type": "kubernetes:core/v1:Secret", "urn": "u", "custom": True, "outputs": live},
+                    "detailedDiff": {
+                        "data.primary_key": {"diffKind": "update-replace", "inputDiff": False},
+                        "metadata.resourceVersion": {"diffKind": "update", "inputDiff": False},
+                    },
+                    "provider": "",
+                }
+            },
+        }
+    )
     drifted = drift_from_events([event])
-    assert [(d.name, d.service, d.fields) for d in drifted] == [("diabetes-keys", "diabetes", {"data.primary_key": ("[secret]", "[secret]")})]
+    assert [(d.name, d.service, d.fields) for d in drifted] == [
+        ("diabetes-keys", "diabetes", {"data.primary_key": ("[secret]", "[secret]")})
+    ]

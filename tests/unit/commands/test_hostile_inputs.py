@@ -22,31 +22,37 @@ def preview_error(tmp_path, document) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("document, problem", [
-    ({"steps": "all"}, "'steps' is a str, not a list"),
-    ({"steps": [1, 2]}, "steps[0] is a int, not an object"),
-    ({"steps": [["urn"]]}, "steps[0] is a list, not an object"),
-    ({"steps": [{"urn": "not-a-urn"}]}, "steps[0].urn is not a URN"),
-    ({"steps": [{"urn": 42}]}, "steps[0].urn is not a URN"),
-    ({"steps": [{"urn": URN, "op": 3}]}, "steps[0].op is not text"),
-    ({"steps": [{"urn": URN, "newState": "x"}]}, "steps[0].newState is a str, not an object"),
-    ({"steps": [{"urn": URN, "newState": {"parent": "nope"}}]}, "steps[0].newState.parent is not a URN"),
-    ({"steps": [{"urn": URN, "replaceReasons": "image"}]}, "steps[0].replaceReasons is not a list of names"),
-    ({"steps": [], "changeSummary": {"create": "three"}}, 'changeSummary.create is "three", not a count'),
-    ({"steps": [], "changeSummary": {"create": True}}, "changeSummary.create is true, not a count"),
-    ({"steps": [], "changeSummary": [1]}, "'changeSummary' is a list, not an object"),
-])
+@pytest.mark.parametrize(
+    "document, problem",
+    [
+        ({"steps": "all"}, "'steps' is a str, not a list"),
+        ({"steps": [1, 2]}, "steps[0] is a int, not an object"),
+        ({"steps": [["urn"]]}, "steps[0] is a list, not an object"),
+        ({"steps": [{"urn": "not-a-urn"}]}, "steps[0].urn is not a URN"),
+        ({"steps": [{"urn": 42}]}, "steps[0].urn is not a URN"),
+        ({"steps": [{"urn": URN, "op": 3}]}, "steps[0].op is not text"),
+        ({"steps": [{"urn": URN, "newState": "x"}]}, "steps[0].newState is a str, not an object"),
+        ({"steps": [{"urn": URN, "newState": {"parent": "nope"}}]}, "steps[0].newState.parent is not a URN"),
+        ({"steps": [{"urn": URN, "replaceReasons": "image"}]}, "steps[0].replaceReasons is not a list of names"),
+        ({"steps": [], "changeSummary": {"create": "three"}}, 'changeSummary.create is "three", not a count'),
+        ({"steps": [], "changeSummary": {"create": True}}, "changeSummary.create is true, not a count"),
+        ({"steps": [], "changeSummary": [1]}, "'changeSummary' is a list, not an object"),
+    ],
+)
 def test_a_preview_of_the_wrong_shape_is_named(tmp_path, document, problem):
     message = preview_error(tmp_path, document)
     assert f"preview.json: {problem}" in message
     assert "Fix: pass the unedited output of `pulumi preview --json`" in message
 
 
-@pytest.mark.parametrize("text, said", [
-    ("[" * 100_000, "nests deeper than 64 levels"),
-    ("\xff\xfe", None),
-    ("[]", "has no 'steps'"),
-])
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("[" * 100_000, "nests deeper than 64 levels"),
+        ("\xff\xfe", None),
+        ("[]", "has no 'steps'"),
+    ],
+)
 def test_unreadable_previews_are_named(tmp_path, text, said):
     path = tmp_path / "preview.json"
     path.write_bytes(text.encode("latin-1"))
@@ -60,11 +66,17 @@ def test_pool_counts_that_are_not_numbers_are_named(count):
     from components.commands.plan_summary import monthly_cost
 
     with pytest.raises(ModelstackError) as caught:
-        monthly_cost("azure-native:containerservice:ManagedCluster", "aks", {"agentPoolProfiles": [{"vmSize": "Standard_D2s_v5", "count": count}]})
+        monthly_cost(
+            "azure-native:containerservice:ManagedCluster",
+            "aks",
+            {"agentPoolProfiles": [{"vmSize": "Standard_D2s_v5", "count": count}]},
+        )
     assert "aks: agent pool count is " in str(caught.value) and "not a number" in str(caught.value)
 
 
-@pytest.mark.parametrize("document", [[1, 2], {"violations": "none"}, {"violations": [1]}, {"violations": [{"policy": 3}]}])
+@pytest.mark.parametrize(
+    "document", [[1, 2], {"violations": "none"}, {"violations": [1]}, {"violations": [{"policy": 3}]}]
+)
 def test_policies_of_the_wrong_shape_are_named(tmp_path, document):
     path = tmp_path / "check.json"
     path.write_text(json.dumps(document))
@@ -76,10 +88,20 @@ def test_policies_of_the_wrong_shape_are_named(tmp_path, document):
 
 def _chain(n: int) -> dict:
     """A preview of n resources, each the parent of the next."""
+
     def urn(i):
         return f"urn:pulumi:dev::modelstack::modelstack:x:Thing::r{i}"
 
-    return {"steps": [{"urn": urn(i), "op": "create", "newState": {"type": "modelstack:x:Thing", "parent": urn(i - 1) if i else None}} for i in range(n)]}
+    return {
+        "steps": [
+            {
+                "urn": urn(i),
+                "op": "create",
+                "newState": {"type": "modelstack:x:Thing", "parent": urn(i - 1) if i else None},
+            }
+            for i in range(n)
+        ]
+    }
 
 
 def _lines_run(document: dict) -> int:
@@ -119,13 +141,16 @@ def test_a_long_chain_of_parents_is_grouped_in_linear_time():
     assert large / small < 2.5, f"2,000 resources ran {small} lines, 4,000 ran {large} (quadratic?)"
 
 
-@pytest.mark.parametrize("cpu, memory, duration, option", [
-    (float("nan"), 1.0, 5.0, "--cpu"),
-    (1.0, float("nan"), 5.0, "--memory-gb"),
-    (1.0, float("inf"), 5.0, "--memory-gb"),
-    (1.0, 1.0, float("inf"), "--duration"),
-    (float("-inf"), 1.0, 5.0, "--cpu"),
-])
+@pytest.mark.parametrize(
+    "cpu, memory, duration, option",
+    [
+        (float("nan"), 1.0, 5.0, "--cpu"),
+        (1.0, float("nan"), 5.0, "--memory-gb"),
+        (1.0, float("inf"), 5.0, "--memory-gb"),
+        (1.0, 1.0, float("inf"), "--duration"),
+        (float("-inf"), 1.0, 5.0, "--cpu"),
+    ],
+)
 def test_profile_sizes_are_finite(cpu, memory, duration, option):
     with pytest.raises(ModelstackError) as caught:
         check_limits(cpu, memory, duration, host_cpus=2, host_memory_gb=24)
@@ -134,7 +159,9 @@ def test_profile_sizes_are_finite(cpu, memory, duration, option):
     assert "Rule: sizes and durations are finite numbers (nan and inf are not)" in str(caught.value)
 
 
-@pytest.mark.parametrize("memory, said", [(-1.0, "is too small"), (0.0, "is too small"), (1e9, "is more than this machine has")])
+@pytest.mark.parametrize(
+    "memory, said", [(-1.0, "is too small"), (0.0, "is too small"), (1e9, "is more than this machine has")]
+)
 def test_profile_memory_is_within_what_the_machine_has(memory, said):
     with pytest.raises(ModelstackError) as caught:
         check_limits(1.0, memory, 5.0, host_cpus=2, host_memory_gb=24)

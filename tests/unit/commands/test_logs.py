@@ -29,9 +29,13 @@ def arm():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # the name http.server dispatches GET requests to
             url = urlparse(self.path)
-            asked.append({"path": url.path, "query": parse_qs(url.query), "authorization": self.headers.get("Authorization")})
+            asked.append(
+                {"path": url.path, "query": parse_qs(url.query), "authorization": self.headers.get("Authorization")}
+            )
             found = url.path == PATH and self.headers.get("Authorization") == f"Bearer {TOKEN}"
-            body = json.dumps({"content": "line 1\nline 2\n"} if found else {"error": {"code": "ResourceNotFound"}}).encode()
+            body = json.dumps(
+                {"content": "line 1\nline 2\n"} if found else {"error": {"code": "ResourceNotFound"}}
+            ).encode()
             self.send_response(200 if found else 404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -56,13 +60,20 @@ def token():
 
 def test_the_container_groups_log_is_read_with_the_users_identity(arm):
     base, asked = arm
-    assert aci_logs("rg-modelstack-dev", "modelstack-dev-diabetes", "diabetes", tail=50, base_url=base, token_source=token) == "line 1\nline 2"
-    assert asked == [{"path": PATH, "query": {"api-version": ["2023-05-01"], "tail": ["50"]}, "authorization": f"Bearer {TOKEN}"}]
+    assert (
+        aci_logs("rg-modelstack-dev", "modelstack-dev-diabetes", "diabetes", tail=50, base_url=base, token_source=token)
+        == "line 1\nline 2"
+    )
+    assert asked == [
+        {"path": PATH, "query": {"api-version": ["2023-05-01"], "tail": ["50"]}, "authorization": f"Bearer {TOKEN}"}
+    ]
 
 
 def test_a_missing_group_is_named(arm):
     base, _ = arm
     with pytest.raises(ModelstackError) as caught:
         aci_logs("rg-modelstack-dev", "modelstack-dev-gone", "gone", tail=50, base_url=base, token_source=token)
-    assert caught.value.detail == "container group modelstack-dev-gone was not found in resource group rg-modelstack-dev"
+    assert (
+        caught.value.detail == "container group modelstack-dev-gone was not found in resource group rg-modelstack-dev"
+    )
     assert TOKEN not in str(caught.value)

@@ -67,7 +67,10 @@ class ApiServer:
                 return
 
     def _send(self, connection, status: str, body: bytes, content_type: str = "application/json") -> None:
-        connection.sendall(f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        connection.sendall(
+            f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
 
     def _respond(self, connection: socket.socket, path: str) -> None:
         mode = self.mode
@@ -118,43 +121,74 @@ def api_server():
 
 
 def kubeconfig(port: int) -> str:
-    return json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "test", "user": {"token": "t0ken-for-tests"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-    })
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "test",
+            "clusters": [{"name": "test", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+            "users": [{"name": "test", "user": {"token": "t0ken-for-tests"}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+        }
+    )
 
 
 def source(text: str, context: str | None = None) -> KubeconfigSource:
-    return KubeconfigSource(text, context, KEY, "point kubeconfig_file at a kubeconfig that reaches the cluster", "kubectl --kubeconfig kube.yaml")
+    return KubeconfigSource(
+        text,
+        context,
+        KEY,
+        "point kubeconfig_file at a kubeconfig that reaches the cluster",
+        "kubectl --kubeconfig kube.yaml",
+    )
 
 
 def logs_error(text: str, context: str | None = None) -> ModelstackError:
     with pytest.raises(ModelstackError) as caught:
-        pod_logs(source(text, context), "modelstack-kube", "diabetes", version=None, tail=10, follow=False, write=lambda line: None, patience=PATIENCE)
+        pod_logs(
+            source(text, context),
+            "modelstack-kube",
+            "diabetes",
+            version=None,
+            tail=10,
+            follow=False,
+            write=lambda line: None,
+            patience=PATIENCE,
+        )
     return caught.value
 
 
 def test_a_good_server_gives_the_pods_log(api_server):
     server = api_server("good")
     lines: list[str] = []
-    pod_logs(source(kubeconfig(server.port)), "modelstack-kube", "diabetes", version=None, tail=10, follow=False, write=lines.append, patience=PATIENCE)
+    pod_logs(
+        source(kubeconfig(server.port)),
+        "modelstack-kube",
+        "diabetes",
+        version=None,
+        tail=10,
+        follow=False,
+        write=lines.append,
+        patience=PATIENCE,
+    )
     assert lines == ["==> pod diabetes-abc <==", "line 1\nline 2"]
 
 
-@pytest.mark.parametrize("mode, said", [
-    ("silent", "the cluster's API server"),
-    ("trickle", "did not answer the pod list within 3 s"),
-    ("trickle headers", "did not answer the pod list within 3 s"),
-    ("not json", "something other than a PodList (not JSON)"),
-    ("json:[1, 2]", "something other than a PodList (no list of items)"),
-    ('json:{"items": "all"}', "something other than a PodList (no list of items)"),
-    ('json:{"items": [{"metadata": {"name": 5}}]}', "something other than a PodList (an item without a name)"),
-    ('json:{"items": [7]}', "something other than a PodList (an item without a name)"),
-    ("json:" + "[" * 100_000, "(not JSON)"),
-    ("forbidden", "refused the pod list: 403"),
-])
+@pytest.mark.parametrize(
+    "mode, said",
+    [
+        ("silent", "the cluster's API server"),
+        ("trickle", "did not answer the pod list within 3 s"),
+        ("trickle headers", "did not answer the pod list within 3 s"),
+        ("not json", "something other than a PodList (not JSON)"),
+        ("json:[1, 2]", "something other than a PodList (no list of items)"),
+        ('json:{"items": "all"}', "something other than a PodList (no list of items)"),
+        ('json:{"items": [{"metadata": {"name": 5}}]}', "something other than a PodList (an item without a name)"),
+        ('json:{"items": [7]}', "something other than a PodList (an item without a name)"),
+        ("json:" + "[" * 100_000, "(not JSON)"),
+        ("forbidden", "refused the pod list: 403"),
+    ],
+)
 def test_a_misbehaving_api_server_is_named_not_waited_for(api_server, mode, said):
     server = api_server(mode)
     error = logs_error(kubeconfig(server.port))
@@ -164,12 +198,15 @@ def test_a_misbehaving_api_server_is_named_not_waited_for(api_server, mode, said
     assert "t0ken" not in str(error)
 
 
-@pytest.mark.parametrize("text, said", [
-    ("", "is not a YAML mapping"),
-    ("- a\n- b\n", "is not a YAML mapping"),
-    ("clusters: [\n", "is not valid YAML"),
-    ("apiVersion: v1\nkind: Config\n", "cannot be used"),
-])
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("", "is not a YAML mapping"),
+        ("- a\n- b\n", "is not a YAML mapping"),
+        ("clusters: [\n", "is not valid YAML"),
+        ("apiVersion: v1\nkind: Config\n", "cannot be used"),
+    ],
+)
 def test_a_kubeconfig_that_cannot_be_used_is_named_by_its_setting(text, said):
     error = logs_error(text)
     assert said in error.detail and error.key == KEY
@@ -187,23 +224,41 @@ def test_a_missing_context_is_named(api_server):
 def run_logs(project, server_port: int | None, env: dict | None = None) -> subprocess.CompletedProcess:
     if server_port is not None:
         (project.root / "kube.yaml").write_text(kubeconfig(server_port))
-    project.write_stack("kube", {
-        "registry": {"kind": "local"},
-        "kubernetes_clusters": {"testcluster": {"kubeconfig_file": "kube.yaml", "gateway_class": "traefik"}},
-        "services": {"diabetes": {"target": "kubernetes", "compute": "testcluster", "deploy": {"num_replicas": 1}}, "diabetes-multi": None},
-    })
+    project.write_stack(
+        "kube",
+        {
+            "registry": {"kind": "local"},
+            "kubernetes_clusters": {"testcluster": {"kubeconfig_file": "kube.yaml", "gateway_class": "traefik"}},
+            "services": {
+                "diabetes": {"target": "kubernetes", "compute": "testcluster", "deploy": {"num_replicas": 1}},
+                "diabetes-multi": None,
+            },
+        },
+    )
     return subprocess.run(
         [sys.executable, "-m", "components.commands.cli", "logs", "diabetes", "--stack", "kube"],
-        capture_output=True, text=True, cwd=project.root, timeout=120,
-        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "MODELSTACK_KUBE_TIMEOUT_SECONDS": "3", **(env or {})},
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        timeout=120,
+        env={
+            "MODELSTACK_PROJECT_DIR": str(project.root),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "MODELSTACK_KUBE_TIMEOUT_SECONDS": "3",
+            **(env or {}),
+        },
     )
 
 
-@pytest.mark.parametrize("mode, said", [
-    ("trickle", "did not answer the pod list within 3 s"),
-    ("not json", "something other than a PodList"),
-    ('json:{"items": [{"metadata": {"name": 5}}]}', "something other than a PodList"),
-])
+@pytest.mark.parametrize(
+    "mode, said",
+    [
+        ("trickle", "did not answer the pod list within 3 s"),
+        ("not json", "something other than a PodList"),
+        ('json:{"items": [{"metadata": {"name": 5}}]}', "something other than a PodList"),
+    ],
+)
 def test_logs_against_a_misbehaving_server_exits_1_with_the_key(project, api_server, mode, said):
     result = run_logs(project, api_server(mode).port)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -211,11 +266,14 @@ def test_logs_against_a_misbehaving_server_exits_1_with_the_key(project, api_ser
     assert f"{KEY}: " in result.stderr and said in result.stderr
 
 
-@pytest.mark.parametrize("make, said", [
-    (lambda root: __import__("os").mkfifo(root / "kube.yaml"), "is a fifo"),
-    (lambda root: (root / "kube.yaml").symlink_to("/dev/zero"), "is a device"),
-    (lambda root: (root / "kube.yaml").write_bytes(b"\xff\xfe\x00binary"), "is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda root: __import__("os").mkfifo(root / "kube.yaml"), "is a fifo"),
+        (lambda root: (root / "kube.yaml").symlink_to("/dev/zero"), "is a device"),
+        (lambda root: (root / "kube.yaml").write_bytes(b"\xff\xfe\x00binary"), "is not UTF-8 text"),
+    ],
+)
 def test_logs_with_a_kubeconfig_file_that_is_not_one_exits_1_with_the_key(project, make, said):
     make(project.root)
     result = run_logs(project, None)

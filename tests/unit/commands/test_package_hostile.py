@@ -28,7 +28,9 @@ def test_a_dockerfile_link_in_out_is_replaced_not_written_through(project, tmp_p
     (tmp_path / "wheels").mkdir()
     write_context(context_of(project), out, tmp_path / "wheels")
     assert outside.read_text() == "keep me\n", "the file the link pointed at is untouched"
-    assert not (out / "Dockerfile").is_symlink() and (out / "Dockerfile").read_text().startswith(("FROM", "#", "ARG", "# syntax"))
+    assert not (out / "Dockerfile").is_symlink() and (out / "Dockerfile").read_text().startswith(
+        ("FROM", "#", "ARG", "# syntax")
+    )
 
 
 def test_a_folder_link_in_out_is_replaced_not_written_through(project, tmp_path):
@@ -57,24 +59,50 @@ def test_a_source_file_that_cannot_be_read_is_the_source_directorys_error(projec
 
 def package(project, out: str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "components.commands.cli", "package", "diabetes", "--stack", "local", "--out", out, *extra],
-        capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "components.commands.cli",
+            "package",
+            "diabetes",
+            "--stack",
+            "local",
+            "--out",
+            out,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        timeout=120,
     )
 
 
-@pytest.mark.parametrize("out, inside", [
-    ("examples/diabetes/src/build", "src"),
-    ("examples/diabetes/src", "src"),
-    ("examples/diabetes/model/build", "model"),
-])
+@pytest.mark.parametrize(
+    "out, inside",
+    [
+        ("examples/diabetes/src/build", "src"),
+        ("examples/diabetes/src", "src"),
+        ("examples/diabetes/model/build", "model"),
+    ],
+)
 def test_out_inside_what_the_image_is_built_from_is_refused(project, out, inside):
     model = project.root / "examples" / "diabetes" / "model"
     if inside == "model":  # a model that is a folder
-        (project.root / "Pulumi.yaml").write_text((project.root / "Pulumi.yaml").read_text().replace("path: examples/diabetes/model/ridge.joblib", "path: examples/diabetes/model"))
-    before = sorted(p.name for p in (model if inside == "model" else project.root / "examples" / "diabetes" / "src").iterdir())
+        (project.root / "Pulumi.yaml").write_text(
+            (project.root / "Pulumi.yaml")
+            .read_text()
+            .replace("path: examples/diabetes/model/ridge.joblib", "path: examples/diabetes/model")
+        )
+    before = sorted(
+        p.name for p in (model if inside == "model" else project.root / "examples" / "diabetes" / "src").iterdir()
+    )
     result = package(project, str(project.root / out), "--force")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "- --out: " in result.stderr and f"is inside {inside}, which modelstack:" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    after = sorted(p.name for p in (model if inside == "model" else project.root / "examples" / "diabetes" / "src").iterdir())
+    after = sorted(
+        p.name for p in (model if inside == "model" else project.root / "examples" / "diabetes" / "src").iterdir()
+    )
     assert after == before, "nothing written"

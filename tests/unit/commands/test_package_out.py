@@ -14,18 +14,36 @@ from components.commands.package_out import out_dir_error
 
 def package(project, out: str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "components.commands.cli", "package", "diabetes", "--stack", "local", "--out", out, *extra],
-        capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"}, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "components.commands.cli",
+            "package",
+            "diabetes",
+            "--stack",
+            "local",
+            "--out",
+            out,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},
+        timeout=120,
     )
 
 
-@pytest.mark.parametrize("out, said", [
-    (lambda root: str(root), "is the project folder"),
-    (lambda root: ".", "is the project folder"),
-    (lambda root: str(root.parent), "is a parent of the project folder"),
-    (lambda root: "/", "is a parent of the project folder"),
-    (lambda root: str(root / "examples" / ".." / ".."), "is a parent of the project folder"),
-])
+@pytest.mark.parametrize(
+    "out, said",
+    [
+        (lambda root: str(root), "is the project folder"),
+        (lambda root: ".", "is the project folder"),
+        (lambda root: str(root.parent), "is a parent of the project folder"),
+        (lambda root: "/", "is a parent of the project folder"),
+        (lambda root: str(root / "examples" / ".." / ".."), "is a parent of the project folder"),
+    ],
+)
 def test_the_project_folder_and_its_parents_are_refused_even_with_force(project, out, said):
     before = sorted(p.name for p in project.root.iterdir())
     result = package(project, out(project.root), "--force")
@@ -36,11 +54,14 @@ def test_the_project_folder_and_its_parents_are_refused_even_with_force(project,
     assert sorted(p.name for p in project.root.iterdir()) == before, "nothing written"
 
 
-@pytest.mark.parametrize("make, said", [
-    (lambda p: p.write_text("x"), "is a file, not a folder"),
-    (lambda p: (p.mkdir(), (p / "old.txt").write_text("x")), "is not empty"),
-    (lambda p: (p.mkdir(), (p / "sub").mkdir()), "is not empty"),
-])
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda p: p.write_text("x"), "is a file, not a folder"),
+        (lambda p: (p.mkdir(), (p / "old.txt").write_text("x")), "is not empty"),
+        (lambda p: (p.mkdir(), (p / "sub").mkdir()), "is not empty"),
+    ],
+)
 def test_a_file_or_a_non_empty_folder_is_refused(project, tmp_path, make, said):
     out = tmp_path / "out"
     make(out)
@@ -83,7 +104,9 @@ def test_a_symlink_loop_as_out_is_refused(tmp_path):
     assert error is not None and error.key == "--out"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="root writes anywhere; as another user a read-only folder is refused by os.access")
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="root writes anywhere; as another user a read-only folder is refused by os.access"
+)
 def test_read_only_file_system_write_is_said_not_raised(project):
     result = package(project, "/proc/self/modelstack")
     assert result.returncode == 2 and "Traceback" not in result.stderr

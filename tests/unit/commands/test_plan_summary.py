@@ -20,7 +20,14 @@ def test_create_plan_golden(golden):
 
 
 def test_replacement_plan_golden_with_policies(golden):
-    violations = [{"policy": "promoted-release-in-production", "enforcement": "advisory", "resource": "urn:pulumi:rec::modelstack::modelstack:webservice:Webservice::diabetes", "message": "service diabetes builds its own image | promote it."}]
+    violations = [
+        {
+            "policy": "promoted-release-in-production",
+            "enforcement": "advisory",
+            "resource": "urn:pulumi:rec::modelstack::modelstack:webservice:Webservice::diabetes",
+            "message": "service diabetes builds its own image | promote it.",
+        }
+    ]
     golden("plan-summary-replace.md", render(load_preview(str(FIXTURES / "replace-model.json")), policies=violations))
 
 
@@ -35,7 +42,14 @@ def prod_preview(project) -> dict:
     from components.offline.evaluate import evaluate_stack
 
     _, plan = evaluate_stack("prod", project.root)
-    steps = [{"op": "create", "urn": r.urn, "newState": {"urn": r.urn, "type": r.type, "inputs": r.inputs, "parent": r.parent}} for r in plan.resources]
+    steps = [
+        {
+            "op": "create",
+            "urn": r.urn,
+            "newState": {"urn": r.urn, "type": r.type, "inputs": r.inputs, "parent": r.parent},
+        }
+        for r in plan.resources
+    ]
     return {"steps": steps, "changeSummary": {"create": len(steps)}}
 
 
@@ -50,21 +64,43 @@ def test_cost_of_the_prod_stack_from_the_catalogue(project):
     text = render(prod_preview(project))
     prices = service_prices()
     vm = catalogue_price("Standard_D4s_v5")
-    expected = 3 * vm * 730 + prices["aks_control_plane_per_hour"]["Standard"] * 730 + prices["container_registry_per_day"]["Premium"] * 730 / 24
+    expected = (
+        3 * vm * 730
+        + prices["aks_control_plane_per_hour"]["Standard"] * 730
+        + prices["container_registry_per_day"]["Premium"] * 730 / 24
+    )
     assert f"${expected:,.2f} after this change, $0.00 before: **+${expected:,.2f}** per month." in text
     assert "as of 2023-06-26" in text and "as of 2024" in text, "the price tables' dates are stated"
 
 
 def test_cost_delta_of_a_resized_cluster():
     def pool(count):
-        return {"type": "azure-native:containerservice:ManagedCluster", "inputs": {"agentPoolProfiles": [{"count": count, "vmSize": "Standard_D3_v2"}], "sku": {"tier": "Free"}}}
-    document = {"steps": [{"op": "update", "urn": "urn:pulumi:prod::p::azure-native:containerservice:ManagedCluster::aks", "oldState": pool(3), "newState": pool(4), "diffReasons": ["agentPoolProfiles"]}]}
+        return {
+            "type": "azure-native:containerservice:ManagedCluster",
+            "inputs": {"agentPoolProfiles": [{"count": count, "vmSize": "Standard_D3_v2"}], "sku": {"tier": "Free"}},
+        }
+
+    document = {
+        "steps": [
+            {
+                "op": "update",
+                "urn": "urn:pulumi:prod::p::azure-native:containerservice:ManagedCluster::aks",
+                "oldState": pool(3),
+                "newState": pool(4),
+                "diffReasons": ["agentPoolProfiles"],
+            }
+        ]
+    }
     one_node = catalogue_price("Standard_D3_v2") * 730
     assert f"**+${one_node:,.2f}** per month" in render(document)
 
 
 def test_unknown_prices_are_named_not_guessed():
-    cost = monthly_cost("azure-native:containerinstance:ContainerGroup", "diabetes-aci", {"containers": [{"resources": {"requests": {"cpu": 1, "memoryInGB": 1.5}}}]})
+    cost = monthly_cost(
+        "azure-native:containerinstance:ContainerGroup",
+        "diabetes-aci",
+        {"containers": [{"resources": {"requests": {"cpu": 1, "memoryInGB": 1.5}}}]},
+    )
     assert (cost.amount, cost.unknown) == (0.0, ["diabetes-aci (ACI)"])
 
 
@@ -91,10 +127,13 @@ def test_secret_values_never_reach_the_comment():
     assert "hunter2" not in text
 
 
-@pytest.mark.parametrize("content, message", [
-    ("not json", "is not JSON"),
-    (json.dumps({"resources": []}), "has no 'steps'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json", "is not JSON"),
+        (json.dumps({"resources": []}), "has no 'steps'"),
+    ],
+)
 def test_bad_input_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "preview.json"
     path.write_text(content)

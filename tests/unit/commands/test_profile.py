@@ -25,17 +25,43 @@ from components.commands.profile.wrk import LoadResult, parse_wrk_output
 from components.errors import ModelstackError
 
 AZURE_ML_FIELDS = {
-    "recommendedCpu", "recommendedMemoryInGB", "recommendationLatencyInMs", "maxUtilizedCpu", "maxUtilizedMemoryInGB",
-    "averageLatencyInMs", "latencyPercentile50InMs", "latencyPercentile90InMs", "latencyPercentile95InMs",
-    "latencyPercentile99InMs", "latencyPercentile999InMs", "measuredQueriesPerSecond", "totalQueries", "successQueries", "successRate",
+    "recommendedCpu",
+    "recommendedMemoryInGB",
+    "recommendationLatencyInMs",
+    "maxUtilizedCpu",
+    "maxUtilizedMemoryInGB",
+    "averageLatencyInMs",
+    "latencyPercentile50InMs",
+    "latencyPercentile90InMs",
+    "latencyPercentile95InMs",
+    "latencyPercentile99InMs",
+    "latencyPercentile999InMs",
+    "measuredQueriesPerSecond",
+    "totalQueries",
+    "successQueries",
+    "successRate",
 }
 
 
 def level(concurrency, qps, *, p95=2.0, cpu=0.5, memory_gb=0.2, throttled=0.0, failed=0, seconds=5.0):
     succeeded = int(qps * seconds)
-    latency = {"mean": p95 * 0.7, "max": p95 * 3, "p50": p95 * 0.6, "p90": p95 * 0.9, "p95": p95, "p99": p95 * 1.5, "p999": p95 * 2}
-    load = LoadResult(seconds=seconds, responses=succeeded + failed, non_2xx=failed, socket_errors=0, timeouts=0, latency_ms=latency)
-    return LevelResult(concurrency, load, Usage(cpu_mean=cpu, cpu_max=cpu * 1.1, memory_max_bytes=int(memory_gb * GB), throttled_share=throttled))
+    latency = {
+        "mean": p95 * 0.7,
+        "max": p95 * 3,
+        "p50": p95 * 0.6,
+        "p90": p95 * 0.9,
+        "p95": p95,
+        "p99": p95 * 1.5,
+        "p999": p95 * 2,
+    }
+    load = LoadResult(
+        seconds=seconds, responses=succeeded + failed, non_2xx=failed, socket_errors=0, timeouts=0, latency_ms=latency
+    )
+    return LevelResult(
+        concurrency,
+        load,
+        Usage(cpu_mean=cpu, cpu_max=cpu * 1.1, memory_max_bytes=int(memory_gb * GB), throttled_share=throttled),
+    )
 
 
 # --- the data file --------------------------------------------------------------------------
@@ -70,7 +96,10 @@ def test_empty_data_file(tmp_path, text):
     with pytest.raises(ModelstackError) as error:
         read_request_bodies(data)
     assert error.value.detail == f"{data} holds no request bodies"
-    assert error.value.fix == "add at least one line with a JSON request body, as in examples/diabetes/sample-requests.jsonl"
+    assert (
+        error.value.fix
+        == "add at least one line with a JSON request body, as in examples/diabetes/sample-requests.jsonl"
+    )
 
 
 def test_non_json_line_is_named_by_number(tmp_path):
@@ -85,27 +114,33 @@ def test_non_json_line_is_named_by_number(tmp_path):
 # --- options --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, levels", [
-    ("1,2,4,8", [1, 2, 4, 8]),
-    ("8, 1, 4, 4", [1, 4, 8]),
-    ("1-16", [1, 2, 4, 8, 16]),
-    ("1-12", [1, 2, 4, 8, 12]),
-    ("3-3", [3]),
-    ("1-4,32", [1, 2, 4, 32]),
-    ("1-256", [1, 2, 4, 8, 16, 32, 64, 128, 256]),
-])
+@pytest.mark.parametrize(
+    "text, levels",
+    [
+        ("1,2,4,8", [1, 2, 4, 8]),
+        ("8, 1, 4, 4", [1, 4, 8]),
+        ("1-16", [1, 2, 4, 8, 16]),
+        ("1-12", [1, 2, 4, 8, 12]),
+        ("3-3", [3]),
+        ("1-4,32", [1, 2, 4, 32]),
+        ("1-256", [1, 2, 4, 8, 16, 32, 64, 128, 256]),
+    ],
+)
 def test_concurrency_lists_and_doubling_ranges(text, levels):
     assert parse_concurrency(text) == levels
 
 
-@pytest.mark.parametrize("text, detail", [
-    ("0", "'0' is out of range"),
-    ("1,300", "'300' is out of range"),
-    ("8-2", "'8-2' is out of range"),
-    ("four", "'four' is not a level or a range"),
-    ("", "'' is not a level or a range"),
-    ("1,2,3,5,6,7,9,10,11,12,13", "11 levels asked for"),
-])
+@pytest.mark.parametrize(
+    "text, detail",
+    [
+        ("0", "'0' is out of range"),
+        ("1,300", "'300' is out of range"),
+        ("8-2", "'8-2' is out of range"),
+        ("four", "'four' is not a level or a range"),
+        ("", "'' is not a level or a range"),
+        ("1,2,3,5,6,7,9,10,11,12,13", "11 levels asked for"),
+    ],
+)
 def test_bad_concurrency(text, detail):
     with pytest.raises(ModelstackError) as error:
         parse_concurrency(text)
@@ -113,13 +148,16 @@ def test_bad_concurrency(text, detail):
     assert error.value.detail == detail
 
 
-@pytest.mark.parametrize("cpu, memory_gb, duration, key", [
-    (0, 1, 5, "--cpu"),
-    (3, 1, 5, "--cpu"),
-    (1, 0.05, 5, "--memory-gb"),
-    (1, 1, 1.5, "--duration"),
-    (1, 1, 61, "--duration"),
-])
+@pytest.mark.parametrize(
+    "cpu, memory_gb, duration, key",
+    [
+        (0, 1, 5, "--cpu"),
+        (3, 1, 5, "--cpu"),
+        (1, 0.05, 5, "--memory-gb"),
+        (1, 1, 1.5, "--duration"),
+        (1, 1, 61, "--duration"),
+    ],
+)
 def test_limits_out_of_range(cpu, memory_gb, duration, key):
     with pytest.raises(ModelstackError) as error:
         check_limits(cpu, memory_gb, duration, host_cpus=2)
@@ -143,7 +181,15 @@ MODELSTACK-WRK {"duration_us": 5000000, "requests": 3600, "errors": {"connect": 
 def test_wrk_summary_line():
     load = parse_wrk_output(WRK_STDOUT)
     assert (load.seconds, load.responses, load.non_2xx, load.socket_errors, load.timeouts) == (5.0, 3600, 10, 3, 3)
-    assert load.latency_ms == {"mean": 5.4505, "max": 40.0, "p50": 5.37, "p90": 6.0, "p95": 6.98, "p99": 7.95, "p999": 30.0}
+    assert load.latency_ms == {
+        "mean": 5.4505,
+        "max": 40.0,
+        "p50": 5.37,
+        "p90": 6.0,
+        "p95": 6.98,
+        "p99": 7.95,
+        "p999": 30.0,
+    }
     assert (load.total, load.succeeded) == (3606, 3590)
     assert load.queries_per_second == 718.0
 
@@ -153,22 +199,42 @@ def test_wrk_output_without_summary():
         parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
 
 
-def stats(cpu_total, pre_cpu_total, system, pre_system, *, online=2, usage=300 * 2**20, inactive=None, periods=(10, 0), throttled=(4, 0)):
+def stats(
+    cpu_total,
+    pre_cpu_total,
+    system,
+    pre_system,
+    *,
+    online=2,
+    usage=300 * 2**20,
+    inactive=None,
+    periods=(10, 0),
+    throttled=(4, 0),
+):
     memory = {"usage": usage, "stats": {}}
     if inactive is not None:
         memory["stats"]["total_inactive_file"] = inactive
     return {
-        "cpu_stats": {"cpu_usage": {"total_usage": cpu_total}, "system_cpu_usage": system, "online_cpus": online,
-                      "throttling_data": {"periods": periods[0], "throttled_periods": throttled[0]}},
-        "precpu_stats": {"cpu_usage": {"total_usage": pre_cpu_total}, "system_cpu_usage": pre_system,
-                         "throttling_data": {"periods": periods[1], "throttled_periods": throttled[1]}},
+        "cpu_stats": {
+            "cpu_usage": {"total_usage": cpu_total},
+            "system_cpu_usage": system,
+            "online_cpus": online,
+            "throttling_data": {"periods": periods[0], "throttled_periods": throttled[0]},
+        },
+        "precpu_stats": {
+            "cpu_usage": {"total_usage": pre_cpu_total},
+            "system_cpu_usage": pre_system,
+            "throttling_data": {"periods": periods[1], "throttled_periods": throttled[1]},
+        },
         "memory_stats": memory,
     }
 
 
 def test_stats_reading_in_cores_and_working_set():
     # 0.5 s of CPU time while the whole machine (2 cores) spent 2 s: half a core.
-    sample = usage_sample(stats(1_500_000_000, 1_000_000_000, 12_000_000_000, 10_000_000_000, inactive=100 * 2**20), at=10.0, interval=1.0)
+    sample = usage_sample(
+        stats(1_500_000_000, 1_000_000_000, 12_000_000_000, 10_000_000_000, inactive=100 * 2**20), at=10.0, interval=1.0
+    )
     assert sample is not None
     assert sample.cpu_cores == pytest.approx(0.5)
     assert sample.memory_bytes == 200 * 2**20
@@ -181,13 +247,16 @@ def test_first_stats_reading_has_nothing_to_compare_with():
     assert usage_sample(first, at=1.0, interval=1.0) is None
 
 
-@pytest.mark.parametrize("memory_stats, expected", [
-    ({"usage": 1000, "stats": {"inactive_file": 300}}, 700),  # cgroup v2
-    ({"usage": 1000, "stats": {"total_inactive_file": 400}}, 600),  # cgroup v1
-    ({"usage": 1000, "stats": {"total_inactive_file": 2000}}, 1000),  # nonsense cache figure: ignored
-    ({"usage": 1000}, 1000),
-    ({}, 0),
-])
+@pytest.mark.parametrize(
+    "memory_stats, expected",
+    [
+        ({"usage": 1000, "stats": {"inactive_file": 300}}, 700),  # cgroup v2
+        ({"usage": 1000, "stats": {"total_inactive_file": 400}}, 600),  # cgroup v1
+        ({"usage": 1000, "stats": {"total_inactive_file": 2000}}, 1000),  # nonsense cache figure: ignored
+        ({"usage": 1000}, 1000),
+        ({}, 0),
+    ],
+)
 def test_memory_working_set(memory_stats, expected):
     assert memory_working_set(memory_stats) == expected
 
@@ -197,7 +266,9 @@ def test_usage_of_a_level_uses_the_readings_inside_it():
         UsageSample(at=1.0, interval=1.0, cpu_cores=0.1, memory_bytes=100, periods=10, throttled_periods=0),  # before
         UsageSample(at=2.0, interval=1.0, cpu_cores=0.8, memory_bytes=300, periods=10, throttled_periods=2),
         UsageSample(at=3.0, interval=1.0, cpu_cores=0.6, memory_bytes=200, periods=10, throttled_periods=4),
-        UsageSample(at=4.6, interval=1.0, cpu_cores=0.0, memory_bytes=900, periods=10, throttled_periods=0),  # mostly after
+        UsageSample(
+            at=4.6, interval=1.0, cpu_cores=0.0, memory_bytes=900, periods=10, throttled_periods=0
+        ),  # mostly after
     ]
     usage = usage_between(samples, start=1.2, end=3.9)
     assert usage.cpu_mean == pytest.approx(0.7)
@@ -210,7 +281,10 @@ def test_usage_of_a_level_uses_the_readings_inside_it():
 # --- the recommendation -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, step, expected", [(0.31, 0.1, 0.4), (0.3, 0.1, 0.3), (0.1 + 0.2, 0.1, 0.3), (0.0, 0.1, 0.0), (1.04, 0.1, 1.1), (7, 5, 10)])
+@pytest.mark.parametrize(
+    "value, step, expected",
+    [(0.31, 0.1, 0.4), (0.3, 0.1, 0.3), (0.1 + 0.2, 0.1, 0.3), (0.0, 0.1, 0.0), (1.04, 0.1, 1.1), (7, 5, 10)],
+)
 def test_round_up(value, step, expected):
     assert round_up(value, step) == expected
 
@@ -226,7 +300,11 @@ def test_a_flat_curve_recommends_the_lowest_level():
 
 
 def test_recommended_level_ignores_levels_without_answers():
-    failed = LevelResult(1, LoadResult(5.0, 0, 0, 40, 0, {k: 0.0 for k in ("mean", "max", "p50", "p90", "p95", "p99", "p999")}), Usage(0, 0, 0, 0))
+    failed = LevelResult(
+        1,
+        LoadResult(5.0, 0, 0, 40, 0, {k: 0.0 for k in ("mean", "max", "p50", "p90", "p95", "p99", "p999")}),
+        Usage(0, 0, 0, 0),
+    )
     assert recommended_level([failed, level(2, 100)]).concurrency == 2
 
 
@@ -257,7 +335,11 @@ def test_recommendation_when_the_cpu_limit_was_enough():
 
 
 def test_recommendation_when_cpu_bound_is_a_lower_bound_above_the_limit():
-    rec = recommend([level(1, 180, cpu=0.25, throttled=0.8), level(2, 190, cpu=0.25, throttled=0.9)], cpu_limit=0.25, memory_limit_gb=1.0)
+    rec = recommend(
+        [level(1, 180, cpu=0.25, throttled=0.8), level(2, 190, cpu=0.25, throttled=0.9)],
+        cpu_limit=0.25,
+        memory_limit_gb=1.0,
+    )
     assert rec.cpu_bound
     assert rec.cpu_cores == 0.3 and rec.cpu_cores > 0.25
     assert "CPU-bound at --cpu 0.25" in rec.notes[0] and "Profile again with --cpu 0.5" in rec.notes[0]
@@ -270,7 +352,11 @@ def test_throttling_alone_marks_cpu_bound():
 
 def test_recommendation_follows_the_cpu_limit_sensibly():
     """More CPU: more throughput, a recommendation no smaller, and no longer a lower bound."""
-    small = recommend([level(1, 180, cpu=0.25, throttled=0.8), level(4, 190, cpu=0.25, throttled=0.9)], cpu_limit=0.25, memory_limit_gb=1.0)
+    small = recommend(
+        [level(1, 180, cpu=0.25, throttled=0.8), level(4, 190, cpu=0.25, throttled=0.9)],
+        cpu_limit=0.25,
+        memory_limit_gb=1.0,
+    )
     large = recommend([level(1, 750, cpu=0.87), level(4, 720, cpu=0.9)], cpu_limit=1.5, memory_limit_gb=1.0)
     assert small.cpu_bound and not large.cpu_bound
     assert large.cpu_cores >= small.cpu_cores
@@ -291,11 +377,17 @@ def test_a_level_without_a_stats_reading_is_noted():
 
 def test_failures_are_noted():
     rec = recommend([level(1, 100, failed=7)], cpu_limit=1.0, memory_limit_gb=1.0)
-    assert rec.notes == ("7 request(s) failed or timed out: see the levels table; failures are not counted in the throughput.",)
+    assert rec.notes == (
+        "7 request(s) failed or timed out: see the levels table; failures are not counted in the throughput.",
+    )
 
 
 def test_profile_fields_use_azure_ml_names():
-    levels = [level(1, 400, p95=2.0, cpu=0.4), level(2, 780, p95=3.0, cpu=0.8, memory_gb=0.3), level(4, 790, p95=6.0, cpu=0.9, failed=10)]
+    levels = [
+        level(1, 400, p95=2.0, cpu=0.4),
+        level(2, 780, p95=3.0, cpu=0.8, memory_gb=0.3),
+        level(4, 790, p95=6.0, cpu=0.9, failed=10),
+    ]
     rec = recommend(levels, cpu_limit=1.0, memory_limit_gb=2.0, idle_memory_bytes=int(0.1 * GB))
     fields = profile_fields(levels, rec, 1.0, 2.0, int(0.1 * GB))
     assert AZURE_ML_FIELDS <= set(fields)
@@ -312,7 +404,13 @@ def test_profile_fields_use_azure_ml_names():
 def test_deploy_snippet_is_the_stack_file_fragment():
     rec = recommend([level(1, 750, cpu=0.87)], cpu_limit=1.0, memory_limit_gb=1.0)
     snippet = deploy_snippet("prod", "diabetes", deploy_suggestion(rec))
-    assert yaml.safe_load(snippet) == {"config": {"modelstack:services": {"diabetes": {"deploy": {"cpu_cores": 1.0, "memory_gb": 0.3, "autoscale_target_utilization": 70}}}}}
+    assert yaml.safe_load(snippet) == {
+        "config": {
+            "modelstack:services": {
+                "diabetes": {"deploy": {"cpu_cores": 1.0, "memory_gb": 0.3, "autoscale_target_utilization": 70}}
+            }
+        }
+    }
     assert snippet.startswith("# stacks/Pulumi.prod.yaml")
 
 
@@ -355,13 +453,23 @@ def test_command_non_json_line(run_profile_command, tmp_path):
 
 
 def test_command_bad_concurrency(run_profile_command, project):
-    result = run_profile_command("diabetes", "--stack", "local", "--data", str(project.root / "examples/diabetes/sample-requests.jsonl"), "--concurrency", "1,x")
+    result = run_profile_command(
+        "diabetes",
+        "--stack",
+        "local",
+        "--data",
+        str(project.root / "examples/diabetes/sample-requests.jsonl"),
+        "--concurrency",
+        "1,x",
+    )
     assert result.exit_code == 2
     assert "- --concurrency: 'x' is not a level or a range" in result.stderr
 
 
 def test_command_unknown_service(run_profile_command, project):
-    result = run_profile_command("diabetis", "--stack", "local", "--data", str(project.root / "examples/diabetes/sample-requests.jsonl"))
+    result = run_profile_command(
+        "diabetis", "--stack", "local", "--data", str(project.root / "examples/diabetes/sample-requests.jsonl")
+    )
     assert result.exit_code == 1
     assert "- modelstack:services: stack local has no service 'diabetis'" in result.stderr
     assert "Fix: use one of: diabetes, diabetes-multi" in result.stderr
@@ -369,7 +477,9 @@ def test_command_unknown_service(run_profile_command, project):
 
 def test_command_docker_not_running(run_profile_command, project, monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-docker.sock'}")
-    result = run_profile_command("diabetes", "--stack", "local", "--data", str(project.root / "examples/diabetes/sample-requests.jsonl"))
+    result = run_profile_command(
+        "diabetes", "--stack", "local", "--data", str(project.root / "examples/diabetes/sample-requests.jsonl")
+    )
     assert result.exit_code == 1
     assert "- DOCKER_HOST: the Docker daemon is not reachable" in result.stderr
     assert "Traceback" not in result.output + result.stderr
@@ -396,11 +506,23 @@ def test_the_profiled_server_serves_what_the_stack_deploys(project):
     assert server_line(server_concurrency(local)) == (
         "server: modelstack, 1 worker (WORKER_COUNT), each running one request at a time: 1 request scored at once, levels above that queue in the container"
     )
-    project.write_stack("aks4", {
-        "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
-        "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "scoring_server": "azmlinfsrv", "deploy": {"replica_max_concurrent_requests": 4}}},
-    })
+    project.write_stack(
+        "aks4",
+        {
+            "registry": {"kind": "acr"},
+            "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
+            "services": {
+                "diabetes": {
+                    "target": "aks",
+                    "compute": "aks-ml",
+                    "scoring_server": "azmlinfsrv",
+                    "deploy": {"replica_max_concurrent_requests": 4},
+                }
+            },
+        },
+    )
     aks = project.load("aks4").services["diabetes"]
     assert server_concurrency(aks) == {"scoringServer": "azmlinfsrv", "workers": 4, "concurrentRuns": 4}
-    assert server_line(server_concurrency(aks)).startswith("server: azmlinfsrv, 4 workers (WORKER_COUNT), each running one request at a time: 4 requests scored at once")
+    assert server_line(server_concurrency(aks)).startswith(
+        "server: azmlinfsrv, 4 workers (WORKER_COUNT), each running one request at a time: 4 requests scored at once"
+    )

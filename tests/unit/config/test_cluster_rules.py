@@ -52,7 +52,9 @@ def test_azure_ml_defaults_make_exactly_twelve(project):
     assert cluster_errors(project, {"aks-prod": {}}) == [], "3 x Standard_D3_v2 = 12"
 
 
-@pytest.mark.parametrize("agent_count, expected", [(11, "system: 11 x Standard_D1_v2 (1 vCPUs) = 11 vCPUs"), (12, None), (13, None)])
+@pytest.mark.parametrize(
+    "agent_count, expected", [(11, "system: 11 x Standard_D1_v2 (1 vCPUs) = 11 vCPUs"), (12, None), (13, None)]
+)
 def test_boundary_in_one_vcpu_steps(agent_count, expected):
     """11, 12 and 13 vCPUs, with a one-vCPU size so that every count is reachable."""
     error = production_vcpus_error("aks-prod", ClusterSpec(agent_count=agent_count, vm_size="Standard_D1_v2"))
@@ -66,13 +68,16 @@ def test_boundary_in_one_vcpu_steps(agent_count, expected):
         )
 
 
-@pytest.mark.parametrize("clusters, count", [
-    ({"aks-prod": {"agent_count": 2, "vm_size": "Standard_D4s_v5"}}, 1),  # 8
-    ({"aks-prod": {"agent_count": 3, "vm_size": "Standard_D4s_v5"}}, 0),  # 12
-    ({"aks-prod": {"agent_count": 1, "vm_size": "Standard_D16s_v5"}}, 0),  # 16
-    ({"aks-prod": {"agent_count": 2, "vm_size": "Standard_F8s_v2"}}, 0),  # 16
-    ({"aks-prod": {"agent_count": 1, "vm_size": "Standard_NC6s_v3"}}, 1),  # 6
-])
+@pytest.mark.parametrize(
+    "clusters, count",
+    [
+        ({"aks-prod": {"agent_count": 2, "vm_size": "Standard_D4s_v5"}}, 1),  # 8
+        ({"aks-prod": {"agent_count": 3, "vm_size": "Standard_D4s_v5"}}, 0),  # 12
+        ({"aks-prod": {"agent_count": 1, "vm_size": "Standard_D16s_v5"}}, 0),  # 16
+        ({"aks-prod": {"agent_count": 2, "vm_size": "Standard_F8s_v2"}}, 0),  # 16
+        ({"aks-prod": {"agent_count": 1, "vm_size": "Standard_NC6s_v3"}}, 1),  # 6
+    ],
+)
 def test_other_sizes_count_their_own_vcpus(project, clusters, count):
     assert len(cluster_errors(project, clusters)) == count
 
@@ -90,11 +95,18 @@ def test_one_vcpu_nodes_break_the_system_pool_minimum_as_well(project):
 
 
 def test_devtest_may_be_smaller(project):
-    assert cluster_errors(project, {"aks-dev": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D2s_v5"}}) == []
+    assert (
+        cluster_errors(
+            project, {"aks-dev": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D2s_v5"}}
+        )
+        == []
+    )
 
 
 def test_an_autoscaled_cluster_is_judged_by_its_minimum(project):
-    clusters = {"aks-prod": {"agent_count": 3, "autoscale_enabled": True, "autoscale_min_nodes": 2, "autoscale_max_nodes": 6}}
+    clusters = {
+        "aks-prod": {"agent_count": 3, "autoscale_enabled": True, "autoscale_min_nodes": 2, "autoscale_max_nodes": 6}
+    }
     assert cluster_errors(project, clusters) == [
         "modelstack:clusters.aks-prod.autoscale_min_nodes: system: at least 2 x Standard_D3_v2 (4 vCPUs) = 8 vCPUs; "
         "a production (FastProd) cluster needs at least 12\n"
@@ -140,7 +152,9 @@ def test_attach_with_half_a_name_is_refused(project):
 
 
 def test_attach_by_a_resource_id_that_is_not_a_cluster(project):
-    assert cluster_errors(project, {"aks-prod": {"attach": {"resource_id": "/subscriptions/0000/resourceGroups/rg-ml"}}}) == [
+    assert cluster_errors(
+        project, {"aks-prod": {"attach": {"resource_id": "/subscriptions/0000/resourceGroups/rg-ml"}}}
+    ) == [
         "modelstack:clusters.aks-prod.attach.resource_id: resource_id '/subscriptions/0000/resourceGroups/rg-ml' is not an AKS cluster id\n"
         "  Rule: resource_id is a Microsoft.ContainerService/managedClusters resource id\n"
         "  Fix: copy the id from `az aks show --query id`"
@@ -148,7 +162,9 @@ def test_attach_by_a_resource_id_that_is_not_a_cluster(project):
 
 
 def test_attach_with_provisioning_settings_is_refused(project):
-    assert cluster_errors(project, {"aks-prod": {"attach": {"resource_id": CLUSTER_ID}, "agent_count": 5, "vm_size": "Standard_D4s_v5"}}) == [
+    assert cluster_errors(
+        project, {"aks-prod": {"attach": {"resource_id": CLUSTER_ID}, "agent_count": 5, "vm_size": "Standard_D4s_v5"}}
+    ) == [
         "modelstack:clusters.aks-prod: attach is set together with provisioning settings: agent_count, vm_size\n"
         "  Rule: an attached cluster keeps its own node pools, Kubernetes version, network and location; "
         "only cluster_purpose, load_balancer_type, load_balancer_subnet, the SSL settings and gateway_class apply to it\n"
@@ -156,7 +172,9 @@ def test_attach_with_provisioning_settings_is_refused(project):
     ]
 
 
-@pytest.mark.parametrize("attach", [{"resource_id": CLUSTER_ID}, {"resource_group": "rg-ml", "cluster_name": "aks-shared"}])
+@pytest.mark.parametrize(
+    "attach", [{"resource_id": CLUSTER_ID}, {"resource_group": "rg-ml", "cluster_name": "aks-shared"}]
+)
 def test_attach_in_either_form_is_accepted(project, attach):
     assert cluster_errors(project, {"aks-prod": {"attach": attach, "cluster_purpose": "FastProd"}}) == []
 
@@ -178,11 +196,25 @@ def test_ssl_partly_set(project):
 def test_ssl_with_its_files_is_accepted(project):
     (project.root / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     (project.root / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
-    assert cluster_errors(project, {"aks-prod": {"ssl_cname": "ml.example.com", "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem"}}) == []
+    assert (
+        cluster_errors(
+            project,
+            {
+                "aks-prod": {
+                    "ssl_cname": "ml.example.com",
+                    "ssl_cert_pem_file": "cert.pem",
+                    "ssl_key_pem_file": "key.pem",
+                }
+            },
+        )
+        == []
+    )
 
 
 def test_leaf_domain_label_with_an_internal_load_balancer(project):
-    assert cluster_errors(project, {"aks-prod": {"leaf_domain_label": "diabetes", "load_balancer_type": "InternalLoadBalancer"}}) == [
+    assert cluster_errors(
+        project, {"aks-prod": {"leaf_domain_label": "diabetes", "load_balancer_type": "InternalLoadBalancer"}}
+    ) == [
         "modelstack:clusters.aks-prod.leaf_domain_label: leaf_domain_label is set with an internal load balancer\n"
         "  Rule: a Microsoft-issued certificate (leaf_domain_label) needs a public load balancer\n"
         "  Fix: use ssl_cname with your own certificate, or load_balancer_type: PublicIp"
@@ -206,8 +238,12 @@ def test_load_balancer_subnet_with_a_public_load_balancer(project):
 
 
 VNET = {
-    "vnet_resourcegroup_name": "rg-net", "vnet_name": "vnet-ml", "subnet_name": "aks",
-    "service_cidr": "10.0.0.0/16", "dns_service_ip": "10.0.0.10", "docker_bridge_cidr": "172.17.0.1/16",
+    "vnet_resourcegroup_name": "rg-net",
+    "vnet_name": "vnet-ml",
+    "subnet_name": "aks",
+    "service_cidr": "10.0.0.0/16",
+    "dns_service_ip": "10.0.0.10",
+    "docker_bridge_cidr": "172.17.0.1/16",
 }
 
 
@@ -260,7 +296,10 @@ def test_autoscale_without_an_upper_bound(project):
 
 
 def test_agent_count_outside_the_autoscale_bounds(project):
-    assert cluster_errors(project, {"aks-prod": {"agent_count": 8, "autoscale_enabled": True, "autoscale_min_nodes": 3, "autoscale_max_nodes": 6}}) == [
+    assert cluster_errors(
+        project,
+        {"aks-prod": {"agent_count": 8, "autoscale_enabled": True, "autoscale_min_nodes": 3, "autoscale_max_nodes": 6}},
+    ) == [
         "modelstack:clusters.aks-prod: agent_count 8 is outside autoscale_min_nodes..autoscale_max_nodes (3..6)\n"
         "  Rule: autoscale_min_nodes <= agent_count <= autoscale_max_nodes: agent_count is the node count the cluster starts with\n"
         "  Fix: change agent_count or the bounds so that the starting count lies between them"
@@ -286,7 +325,18 @@ def test_invalid_cluster_names(project, name):
 
 
 def test_every_problem_of_a_cluster_is_reported_at_once(project):
-    messages = cluster_errors(project, {"x": {"agent_count": 1, "vm_size": "Standard_D3_v3", "leaf_domain_label": "ok-label", "load_balancer_type": "InternalLoadBalancer", "ssl_cname": "a"}})
+    messages = cluster_errors(
+        project,
+        {
+            "x": {
+                "agent_count": 1,
+                "vm_size": "Standard_D3_v3",
+                "leaf_domain_label": "ok-label",
+                "load_balancer_type": "InternalLoadBalancer",
+                "ssl_cname": "a",
+            }
+        },
+    )
     firsts = [m.splitlines()[0] for m in messages]
     assert firsts == [
         "modelstack:clusters.x: cluster name 'x' is not allowed",

@@ -124,10 +124,16 @@ def test_unknown_model_suggests_a_declared_one(project):
 
 
 def test_plain_text_secret_is_refused_with_the_command_that_fixes_it(project):
-    stack = {"clusters": {"aks-prod": {}}, "services": {"diabetes": {"target": "aks", "compute": "aks-prod", "deploy": {"primary_key": "abc"}}}}
-    assert "modelstack:services.diabetes.deploy.primary_key: holds a plain-text secret\n"\
-        "  Rule: keys, passwords and connection strings are Pulumi secrets, encrypted in the stack file\n"\
-        "  Fix: pulumi config set --secret --path 'modelstack:services.diabetes.deploy.primary_key' <value>  (and delete the plain value)" in errors_of(project, stack)
+    stack = {
+        "clusters": {"aks-prod": {}},
+        "services": {"diabetes": {"target": "aks", "compute": "aks-prod", "deploy": {"primary_key": "abc"}}},
+    }
+    assert (
+        "modelstack:services.diabetes.deploy.primary_key: holds a plain-text secret\n"
+        "  Rule: keys, passwords and connection strings are Pulumi secrets, encrypted in the stack file\n"
+        "  Fix: pulumi config set --secret --path 'modelstack:services.diabetes.deploy.primary_key' <value>  (and delete the plain value)"
+        in errors_of(project, stack)
+    )
 
 
 def test_secure_value_is_accepted_and_never_shown(project):
@@ -142,7 +148,9 @@ def test_secure_value_is_accepted_and_never_shown(project):
 
 
 def test_all_errors_are_reported_at_once(project):
-    messages = errors_of(project, {"services": {"diabetes": {"entry_scrpt": "x.py", "deploy": {"port": 0}}}, "servics": {}})
+    messages = errors_of(
+        project, {"services": {"diabetes": {"entry_scrpt": "x.py", "deploy": {"port": 0}}}, "servics": {}}
+    )
     assert len(messages) == 3, messages
 
 

@@ -7,7 +7,9 @@ import pytest
 
 from components.errors import ConfigError, ConfigErrors
 
-OUTSIDE_RULE = "Rule: paths in the config are relative to Pulumi.yaml's folder and resolve (symlinks followed) inside the project"
+OUTSIDE_RULE = (
+    "Rule: paths in the config are relative to Pulumi.yaml's folder and resolve (symlinks followed) inside the project"
+)
 
 
 def errors_of(project, stack_config: dict) -> str:
@@ -21,10 +23,16 @@ def model_errors(project, path: str) -> str:
     return errors_of(project, {"models": {"diabetes-ridge": {"path": path}}})
 
 
-@pytest.mark.parametrize("path, where", [("/", "/"), ("/etc/passwd", "/etc/passwd"), ("../../../../../../etc", "/etc"), (".", "the folder itself")])
+@pytest.mark.parametrize(
+    "path, where",
+    [("/", "/"), ("/etc/passwd", "/etc/passwd"), ("../../../../../../etc", "/etc"), (".", "the folder itself")],
+)
 def test_a_model_path_outside_the_project_is_refused(project, path, where):
     text = model_errors(project, path)
-    assert f"modelstack:models.diabetes-ridge.path: '{path}' resolves to {where}, not to something inside the project" in text
+    assert (
+        f"modelstack:models.diabetes-ridge.path: '{path}' resolves to {where}, not to something inside the project"
+        in text
+    )
     assert OUTSIDE_RULE in text
 
 
@@ -45,11 +53,14 @@ def test_a_symlink_loop_is_an_error_not_a_traceback(project, loop):
     assert "Fix: point the link at a real file or folder, or correct the path" in text
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: p.write_bytes(b""),
-    lambda p: p.mkdir(),
-    lambda p: (p.mkdir(), (p / "sub").mkdir(), (p / "sub" / "empty.bin").write_bytes(b"")),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.write_bytes(b""),
+        lambda p: p.mkdir(),
+        lambda p: (p.mkdir(), (p / "sub").mkdir(), (p / "sub" / "empty.bin").write_bytes(b"")),
+    ],
+)
 def test_an_empty_model_is_an_error(project, make):
     make(project.root / "examples" / "empty-model")
     text = model_errors(project, "examples/empty-model")
@@ -81,21 +92,54 @@ def test_entry_script_linked_out_of_source_directory_is_refused(project):
 @pytest.mark.parametrize("field", ["pip_requirements", "conda_file", "extra_docker_file_steps"])
 @pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../../../etc/passwd"])
 def test_environment_files_stay_inside_the_project(project, field, path):
-    text = errors_of(project, {"services": {"diabetes": {"environment": {field: path, **({"pip_requirements": None} if field == "conda_file" else {})}}}})
-    assert f"modelstack:services.diabetes.environment.{field}: '{path}' resolves to /etc/passwd, not to something inside the project" in text
+    text = errors_of(
+        project,
+        {
+            "services": {
+                "diabetes": {
+                    "environment": {field: path, **({"pip_requirements": None} if field == "conda_file" else {})}
+                }
+            }
+        },
+    )
+    assert (
+        f"modelstack:services.diabetes.environment.{field}: '{path}' resolves to /etc/passwd, not to something inside the project"
+        in text
+    )
 
 
 @pytest.mark.parametrize("field", ["ssl_cert_pem_file", "ssl_key_pem_file"])
 def test_aci_certificate_files_stay_inside_the_project(project, field):
-    deploy = {"ssl_enabled": True, "ssl_cname": "x.example.com", "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem", field: "/etc/ssl/private/x.pem"}
-    text = errors_of(project, {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aci", "deploy": deploy}}})
-    assert f"modelstack:services.diabetes.deploy.{field}: '/etc/ssl/private/x.pem' resolves to /etc/ssl/private/x.pem, not to something inside the project" in text
+    deploy = {
+        "ssl_enabled": True,
+        "ssl_cname": "x.example.com",
+        "ssl_cert_pem_file": "cert.pem",
+        "ssl_key_pem_file": "key.pem",
+        field: "/etc/ssl/private/x.pem",
+    }
+    text = errors_of(
+        project, {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aci", "deploy": deploy}}}
+    )
+    assert (
+        f"modelstack:services.diabetes.deploy.{field}: '/etc/ssl/private/x.pem' resolves to /etc/ssl/private/x.pem, not to something inside the project"
+        in text
+    )
 
 
 def test_cluster_certificate_files_stay_inside_the_project(project):
-    cluster = {"ssl_cname": "x.example.com", "ssl_cert_pem_file": "/etc/hostname", "ssl_key_pem_file": "key.pem", "cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D2s_v5"}
+    cluster = {
+        "ssl_cname": "x.example.com",
+        "ssl_cert_pem_file": "/etc/hostname",
+        "ssl_key_pem_file": "key.pem",
+        "cluster_purpose": "DevTest",
+        "agent_count": 1,
+        "vm_size": "Standard_D2s_v5",
+    }
     text = errors_of(project, {"registry": {"kind": "acr"}, "clusters": {"c": cluster}})
-    assert "modelstack:clusters.c.ssl_cert_pem_file: '/etc/hostname' resolves to /etc/hostname, not to something inside the project" in text
+    assert (
+        "modelstack:clusters.c.ssl_cert_pem_file: '/etc/hostname' resolves to /etc/hostname, not to something inside the project"
+        in text
+    )
 
 
 FOLDER_LINK_RULE = "Rule: a link inside a folder that is copied into the image (a model, source_directory) names a file inside the project"
@@ -109,11 +153,14 @@ def model_folder(project):
     return folder
 
 
-@pytest.mark.parametrize("target, problem", [
-    ("/etc/passwd", "links to /etc/passwd, outside the project"),
-    ("../../../../../../../../etc/hostname", "links to /etc/hostname, outside the project"),
-    ("missing.bin", "is a broken link (to missing.bin)"),
-])
+@pytest.mark.parametrize(
+    "target, problem",
+    [
+        ("/etc/passwd", "links to /etc/passwd, outside the project"),
+        ("../../../../../../../../etc/hostname", "links to /etc/hostname, outside the project"),
+        ("missing.bin", "is a broken link (to missing.bin)"),
+    ],
+)
 def test_a_link_inside_a_model_folder_must_name_a_file_inside_the_project(project, target, problem):
     folder = model_folder(project)
     (folder / "nested").mkdir()
@@ -142,7 +189,10 @@ def test_a_link_to_a_folder_inside_a_model_folder_is_refused(project):
 def test_a_link_to_a_file_inside_the_project_is_accepted(project):
     folder = model_folder(project)
     (folder / "linked.bin").symlink_to(folder / "weights.bin")
-    project.write_stack("local", {"registry": {"kind": "local", "port": 5050}, "models": {"diabetes-ridge": {"path": "examples/folder-model"}}})
+    project.write_stack(
+        "local",
+        {"registry": {"kind": "local", "port": 5050}, "models": {"diabetes-ridge": {"path": "examples/folder-model"}}},
+    )
     assert project.load("local").models["diabetes-ridge"].path == "examples/folder-model"
 
 

@@ -11,7 +11,14 @@ CLUSTER = {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size":
 
 
 def errors_of(project, service: dict, *, registry: str = "acr") -> list[str]:
-    project.write_stack("rules", {"registry": {"kind": registry}, "clusters": CLUSTER, "services": {"diabetes": service, "diabetes-multi": None}})
+    project.write_stack(
+        "rules",
+        {
+            "registry": {"kind": registry},
+            "clusters": CLUSTER,
+            "services": {"diabetes": service, "diabetes-multi": None},
+        },
+    )
     with pytest.raises((ConfigErrors, ConfigError)) as caught:
         project.load("rules")
     error = caught.value
@@ -32,7 +39,10 @@ KEY = "modelstack:services.diabetes"
 def test_the_examples_and_a_plain_aks_service_pass(project):
     for stack in ("local", "dev", "staging", "prod"):
         project.load(stack)
-    project.write_stack("ok", {"registry": {"kind": "acr"}, "clusters": CLUSTER, "services": {"diabetes": aks(), "diabetes-multi": aci()}})
+    project.write_stack(
+        "ok",
+        {"registry": {"kind": "acr"}, "clusters": CLUSTER, "services": {"diabetes": aks(), "diabetes-multi": aci()}},
+    )
     project.load("ok")
 
 
@@ -56,7 +66,9 @@ def test_autoscale_parameters_while_num_replicas_turns_it_off(project):
 
 
 def test_autoscale_parameters_while_autoscale_is_off(project):
-    messages = errors_of(project, aks({"autoscale_enabled": False, "autoscale_min_replicas": 2, "autoscale_target_utilization": 50}))
+    messages = errors_of(
+        project, aks({"autoscale_enabled": False, "autoscale_min_replicas": 2, "autoscale_target_utilization": 50})
+    )
     assert [m.splitlines()[0] for m in messages] == [
         f"{KEY}.deploy.autoscale_min_replicas: autoscale_min_replicas is set while autoscaling is off (autoscale_enabled is false)",
         f"{KEY}.deploy.autoscale_target_utilization: autoscale_target_utilization is set while autoscaling is off (autoscale_enabled is false)",
@@ -91,7 +103,14 @@ def test_key_and_token_auth_together(project):
 def test_token_auth_with_auth_enabled_left_at_its_default_is_token_auth(project):
     from components.config.deploy_rules import key_auth_enabled, token_auth_enabled
 
-    project.write_stack("rules", {"registry": {"kind": "acr"}, "clusters": CLUSTER, "services": {"diabetes": aks({"token_auth_enabled": True}), "diabetes-multi": None}})
+    project.write_stack(
+        "rules",
+        {
+            "registry": {"kind": "acr"},
+            "clusters": CLUSTER,
+            "services": {"diabetes": aks({"token_auth_enabled": True}), "diabetes-multi": None},
+        },
+    )
     deploy = project.load("rules").services["diabetes"].deploy
     assert (key_auth_enabled(deploy), token_auth_enabled(deploy)) == (False, True)
 
@@ -144,14 +163,17 @@ def test_kubernetes_own_namespaces_are_refused(project):
 # --- parameters of the other target ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service, field, owner, target", [
-    (aci({"autoscale_enabled": True}), "autoscale_enabled", "aks and kubernetes", "aci"),
-    (aci({"num_replicas": 2}), "num_replicas", "aks and kubernetes", "aci"),
-    (aci({"namespace": "ml"}), "namespace", "aks and kubernetes", "aci"),
-    (aks({"dns_name_label": "diabetes"}), "dns_name_label", "aci", "aks"),
-    (aks({"ssl_enabled": True}), "ssl_enabled", "aci", "aks"),
-    (aks({"vnet_name": "vnet-ml"}), "vnet_name", "aci", "aks"),
-])
+@pytest.mark.parametrize(
+    "service, field, owner, target",
+    [
+        (aci({"autoscale_enabled": True}), "autoscale_enabled", "aks and kubernetes", "aci"),
+        (aci({"num_replicas": 2}), "num_replicas", "aks and kubernetes", "aci"),
+        (aci({"namespace": "ml"}), "namespace", "aks and kubernetes", "aci"),
+        (aks({"dns_name_label": "diabetes"}), "dns_name_label", "aci", "aks"),
+        (aks({"ssl_enabled": True}), "ssl_enabled", "aci", "aks"),
+        (aks({"vnet_name": "vnet-ml"}), "vnet_name", "aci", "aks"),
+    ],
+)
 def test_a_parameter_of_the_other_target_names_its_target(project, service, field, owner, target):
     assert errors_of(project, service) == [
         f"{KEY}.deploy.{field}: unknown key\n"
@@ -198,7 +220,17 @@ def test_aci_certificate_without_ssl_enabled(project):
 
 def test_aci_missing_pem_file(project):
     (project.root / "cert.pem").write_text("x")
-    messages = errors_of(project, aci({"ssl_enabled": True, "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "nowhere/key.pem", "ssl_cname": "ml.example.com"}))
+    messages = errors_of(
+        project,
+        aci(
+            {
+                "ssl_enabled": True,
+                "ssl_cert_pem_file": "cert.pem",
+                "ssl_key_pem_file": "nowhere/key.pem",
+                "ssl_cname": "ml.example.com",
+            }
+        ),
+    )
     assert messages == [
         f"{KEY}.deploy.ssl_key_pem_file: ssl_key_pem_file 'nowhere/key.pem' does not exist\n"
         "  Rule: the ssl_key_pem_file is a file inside the project (paths are relative to Pulumi.yaml's folder)\n"
@@ -217,12 +249,16 @@ def test_aci_vnet_and_subnet_together(project):
 @pytest.mark.parametrize("field", ["collect_model_data"])
 def test_workspace_features_are_not_supported_yet(project, field):
     messages = errors_of(project, aks({field: True}))
-    assert len(messages) == 1 and messages[0].startswith(f"{KEY}.deploy.{field}: {field} is not supported yet\n  Rule: ")
+    assert len(messages) == 1 and messages[0].startswith(
+        f"{KEY}.deploy.{field}: {field} is not supported yet\n  Rule: "
+    )
     assert messages[0].endswith(f"\n  Fix: remove {field}")
 
 
 def test_cors_origins_are_origins(project):
-    assert errors_of(project, aks({"access_control_allow_origins": ["https://app.example.com", "app.example.com/path"]})) == [
+    assert errors_of(
+        project, aks({"access_control_allow_origins": ["https://app.example.com", "app.example.com/path"]})
+    ) == [
         f"{KEY}.deploy.access_control_allow_origins[1]: 'app.example.com/path' is not an origin\n"
         "  Rule: an origin is a scheme and a host (and port), as browsers send it: https://app.example.com; or '*' for any\n"
         "  Fix: write it as e.g. 'https://app.example.com'"
@@ -272,7 +308,10 @@ def test_no_control_version(project):
 
 
 def test_two_default_versions(project):
-    versions = [version("blue", 50, is_control_version_type=True, is_default=True), version("green", 50, is_default=True)]
+    versions = [
+        version("blue", 50, is_control_version_type=True, is_default=True),
+        version("green", 50, is_default=True),
+    ]
     assert errors_of(project, aks(versions=versions)) == [
         f"{KEY}.versions: 2 versions are the default (blue, green)\n"
         "  Rule: one version is the default: it takes the traffic no version is assigned (the first version when none is marked)\n"
@@ -293,7 +332,9 @@ def test_version_names(project):
 
 
 def test_version_models_are_declared(project):
-    assert errors_of(project, aks(versions=[version("blue", is_control_version_type=True, models=["diabetes-lasoo"])])) == [
+    assert errors_of(
+        project, aks(versions=[version("blue", is_control_version_type=True, models=["diabetes-lasoo"])])
+    ) == [
         f"{KEY}.versions[0].models[0]: names model 'diabetes-lasoo', which is not declared\n"
         "  Rule: a version serves models declared under modelstack:models\n"
         "  Fix: did you mean 'diabetes-lasso'?"
@@ -305,9 +346,25 @@ def test_check_reports_deploy_rules_without_a_traceback(project, capsys):
     import subprocess
     import sys
 
-    project.write_stack("rules", {"registry": {"kind": "acr"}, "clusters": CLUSTER, "services": {"diabetes": aks({"autoscale_min_replicas": 5, "autoscale_max_replicas": 3}), "diabetes-multi": None}})
+    project.write_stack(
+        "rules",
+        {
+            "registry": {"kind": "acr"},
+            "clusters": CLUSTER,
+            "services": {
+                "diabetes": aks({"autoscale_min_replicas": 5, "autoscale_max_replicas": 3}),
+                "diabetes-multi": None,
+            },
+        },
+    )
     env = {**os.environ, "MODELSTACK_PROJECT_DIR": str(project.root)}
-    result = subprocess.run([sys.executable, "-m", "components.commands.cli", "check", "--stack", "rules"], capture_output=True, text=True, env=env, cwd=project.root)
+    result = subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", "check", "--stack", "rules"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project.root,
+    )
     assert result.returncode == 1
     assert "autoscale_min_replicas (5) is greater than autoscale_max_replicas (3)" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr

@@ -42,11 +42,14 @@ def stack_path(project):
     return project.root / "stacks" / "Pulumi.local.yaml"
 
 
-@pytest.mark.parametrize("data, byte", [
-    (b"config:\n  modelstack:location: \xe9t\xe9\n", "0xe9"),  # Latin-1
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "0x89"),  # binary
-    (b"config: {}\n" + bytes(range(128, 256)), "0x80"),
-])
+@pytest.mark.parametrize(
+    "data, byte",
+    [
+        (b"config:\n  modelstack:location: \xe9t\xe9\n", "0xe9"),  # Latin-1
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "0x89"),  # binary
+        (b"config: {}\n" + bytes(range(128, 256)), "0x80"),
+    ],
+)
 def test_a_file_that_is_not_utf8_is_refused_with_the_first_bad_byte(project, data, byte):
     stack_path(project).write_bytes(data)
     message = load_error(project)
@@ -60,12 +63,15 @@ def test_nul_bytes_in_utf8_text_are_a_yaml_error_not_a_traceback(project):
     assert "Pulumi.local.yaml is not valid YAML at line 2" in load_error(project)
 
 
-@pytest.mark.parametrize("make, kind", [
-    (lambda p: p.mkdir(), "a folder"),
-    (os.mkfifo, "a fifo"),
-    (lambda p: p.symlink_to("/dev/zero"), "a device"),
-    (lambda p: p.symlink_to("/dev/null"), "a device"),
-])
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (os.mkfifo, "a fifo"),
+        (lambda p: p.symlink_to("/dev/zero"), "a device"),
+        (lambda p: p.symlink_to("/dev/null"), "a device"),
+    ],
+)
 def test_a_stack_file_that_is_not_a_regular_file_is_refused_without_reading_it(project, make, kind):
     path = stack_path(project)
     path.unlink()
@@ -89,12 +95,15 @@ def test_a_file_just_under_the_limit_is_read(project):
     assert project.load("local").registry.port == 5050
 
 
-@pytest.mark.parametrize("text", [
-    "config:\n  - modelstack:location: westeurope\n",
-    "config: [1, 2]\n",
-    "config: just a string\n",
-    "config: 3\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "config:\n  - modelstack:location: westeurope\n",
+        "config: [1, 2]\n",
+        "config: just a string\n",
+        "config: 3\n",
+    ],
+)
 def test_config_that_is_not_a_mapping_is_refused_in_a_stack_file(project, text):
     stack_path(project).write_text(text)
     message = load_error(project)
@@ -121,7 +130,9 @@ def test_deep_nesting_is_refused_at_64_levels(project, opening, closing):
         nested = "".join("  " * (i + 2) + "-\n" for i in range(200))
     else:
         nested = opening * 5000 + "1" + closing * 5000
-    stack_path(project).write_text("config:\n  modelstack:tags: " + nested + "\n" if opening != "- " else "config:\n  modelstack:tags:\n" + nested)
+    stack_path(project).write_text(
+        "config:\n  modelstack:tags: " + nested + "\n" if opening != "- " else "config:\n  modelstack:tags:\n" + nested
+    )
     message = load_error(project)
     assert "is not valid YAML" in message and "nesting deeper than 64 levels" in message
 
@@ -146,13 +157,16 @@ config:
 """
 
 
-@pytest.mark.parametrize("text", [
-    BILLION_LAUGHS,
-    # the same through merge keys
-    "x: &x {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10}\n"
-    + "".join(f"y{n}: &y{n} [{', '.join([f'*y{n - 1}' if n else '*x'] * 10)}]\n" for n in range(7))
-    + "config: {}\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        BILLION_LAUGHS,
+        # the same through merge keys
+        "x: &x {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10}\n"
+        + "".join(f"y{n}: &y{n} [{', '.join([f'*y{n - 1}' if n else '*x'] * 10)}]\n" for n in range(7))
+        + "config: {}\n",
+    ],
+)
 def test_an_alias_bomb_is_refused_before_it_expands(project, text):
     stack_path(project).write_text(text)
     message = load_error(project)
@@ -175,12 +189,15 @@ def test_a_few_aliases_are_fine(project):
     assert config.tags == {"team": "ml"} and config.services["diabetes"].tags == {"team": "ml"}
 
 
-@pytest.mark.parametrize("text, key, line", [
-    ("config:\n  modelstack:location: westeurope\n  modelstack:location: northeurope\n", "modelstack:location", 3),
-    ("config:\n  modelstack:registry:\n    kind: local\n    port: 1\n    port: 2\n", "port", 5),
-    ("config: {}\nconfig: {}\n", "config", 2),
-    ("config:\n  modelstack:tags: {a: 1, a: 2}\n", "a", 2),
-])
+@pytest.mark.parametrize(
+    "text, key, line",
+    [
+        ("config:\n  modelstack:location: westeurope\n  modelstack:location: northeurope\n", "modelstack:location", 3),
+        ("config:\n  modelstack:registry:\n    kind: local\n    port: 1\n    port: 2\n", "port", 5),
+        ("config: {}\nconfig: {}\n", "config", 2),
+        ("config:\n  modelstack:tags: {a: 1, a: 2}\n", "a", 2),
+    ],
+)
 def test_duplicate_keys_are_errors(project, text, key, line):
     stack_path(project).write_text(text)
     message = load_error(project)
@@ -195,15 +212,20 @@ def test_a_merge_key_may_override_what_it_merges(project):
     )
     with pytest.raises(ConfigError) as caught:
         project.load("local")
-    assert "top-level key(s) ['base']" in str(caught.value), "the merge itself was accepted; only the stray key is refused"
+    assert "top-level key(s) ['base']" in str(caught.value), (
+        "the merge itself was accepted; only the stray key is refused"
+    )
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("[" * 100_000, "nests deeper than 64 levels"),
-    ("[" * 70 + "]" * 70, "nests deeper than 64 levels"),
-    ('{"a": ' * 70 + "1" + "}" * 70, "nests deeper than 64 levels"),
-    ("{'single': 1}", "is not JSON"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[" * 100_000, "nests deeper than 64 levels"),
+        ("[" * 70 + "]" * 70, "nests deeper than 64 levels"),
+        ('{"a": ' * 70 + "1" + "}" * 70, "nests deeper than 64 levels"),
+        ("{'single': 1}", "is not JSON"),
+    ],
+)
 def test_json_nesting_is_bounded(text, problem):
     with pytest.raises(ModelstackError) as caught:
         parse_json(text, "preview.json", rule="r", fix="f")

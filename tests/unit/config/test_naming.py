@@ -22,7 +22,11 @@ def test_derived_names_contain_project_and_stack():
 
 
 def test_two_stacks_never_share_a_name():
-    for derive in (naming.resource_group_name, lambda p, s: naming.cluster_resource_name(p, s, "aks"), lambda p, s: naming.registry_name(p, s, SUBSCRIPTION)):
+    for derive in (
+        naming.resource_group_name,
+        lambda p, s: naming.cluster_resource_name(p, s, "aks"),
+        lambda p, s: naming.registry_name(p, s, SUBSCRIPTION),
+    ):
         assert derive("modelstack", "staging") != derive("modelstack", "prod")
         assert derive("modelstack", "prod") != derive("other-project", "prod")
 
@@ -32,7 +36,9 @@ def test_registry_name_is_alphanumeric_stable_and_unique_per_subscription():
     assert name == "modelstackprod66885afe"
     assert naming.REGISTRY_NAME.match(name)
     assert name == naming.registry_name("modelstack", "prod", SUBSCRIPTION), "stable for a stack"
-    assert name != naming.registry_name("modelstack", "prod", "11111111-0000-0000-0000-00000000aaaa"), "someone else's subscription gets another name"
+    assert name != naming.registry_name("modelstack", "prod", "11111111-0000-0000-0000-00000000aaaa"), (
+        "someone else's subscription gets another name"
+    )
 
 
 def test_long_names_are_cut_to_azure_limits_and_stay_distinct():
@@ -82,13 +88,17 @@ def test_resource_group_name_rule():
 
 
 def test_dns_label_rule():
-    error = naming.dns_label_error("Diabetes_Prod", "modelstack:clusters.aks-prod.leaf_domain_label", "leaf_domain_label")
+    error = naming.dns_label_error(
+        "Diabetes_Prod", "modelstack:clusters.aks-prod.leaf_domain_label", "leaf_domain_label"
+    )
     assert str(error) == (
         "modelstack:clusters.aks-prod.leaf_domain_label: leaf_domain_label 'Diabetes_Prod' is not a valid DNS label\n"
         "  Rule: a DNS label is 3-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'\n"
         "  Fix: use e.g. 'diabetes-prod'"
     )
-    assert str(naming.dns_label_error("1-2", "k", "dns_name_label")).endswith("Fix: use lowercase letters, digits and '-', starting with a letter")
+    assert str(naming.dns_label_error("1-2", "k", "dns_name_label")).endswith(
+        "Fix: use lowercase letters, digits and '-', starting with a letter"
+    )
     assert naming.dns_label_error("diabetes-prod", "k", "x") is None
 
 
@@ -121,7 +131,9 @@ def _errors(project, stack_config):
 
 
 def test_naming_rules_run_with_the_config(project):
-    assert _errors(project, {"registry": {"kind": "acr", "name": "my_registry"}, "tags": {"a?": "b"}, "resource_group": "rg."}) == [
+    assert _errors(
+        project, {"registry": {"kind": "acr", "name": "my_registry"}, "tags": {"a?": "b"}, "resource_group": "rg."}
+    ) == [
         "modelstack:registry.name: registry name 'my_registry' is not allowed\n"
         "  Rule: container registry names are 5-50 letters and digits (no '-', '_' or '.') and unique across all of Azure\n"
         "  Fix: use e.g. 'myregistry', or remove name to let modelstack derive a unique one from project, stack and subscription",
@@ -137,7 +149,10 @@ def test_naming_rules_run_with_the_config(project):
 def test_aci_dns_name_label_rules(project):
     services = {
         "diabetes": {"target": "aci", "deploy": {"dns_name_label": "Diabetes!"}},
-        "diabetes-multi": {"target": "aci", "deploy": {"dns_name_label": "diabetes-multi", "vnet_name": "vnet", "subnet_name": "aci"}},
+        "diabetes-multi": {
+            "target": "aci",
+            "deploy": {"dns_name_label": "diabetes-multi", "vnet_name": "vnet", "subnet_name": "aci"},
+        },
     }
     assert _errors(project, {"registry": {"kind": "acr"}, "services": services}) == [
         "modelstack:services.diabetes.deploy.dns_name_label: dns_name_label 'Diabetes!' is not a valid DNS label\n"

@@ -46,20 +46,29 @@ def test_base_image_must_be_an_image_reference(project, image):
     assert "\nRUN" not in text and "\nUSER" not in text, "the hostile line is shown quoted, not as a line"
 
 
-@pytest.mark.parametrize("image", [
-    "python:3.11-slim",
-    "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04",
-    "localhost:5000/team/base",
-    "myregistry.azurecr.io/team/base:1.0@" + DIGEST,
-    "ubuntu@" + DIGEST,
-    "modelstack/python-base:bookworm",
-])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "python:3.11-slim",
+        "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04",
+        "localhost:5000/team/base",
+        "myregistry.azurecr.io/team/base:1.0@" + DIGEST,
+        "ubuntu@" + DIGEST,
+        "modelstack/python-base:bookworm",
+    ],
+)
 def test_real_image_references_are_accepted(project, image):
-    project.write_stack("local", {"registry": {"kind": "local", "port": 5050}, "services": {"diabetes": {"environment": {"base_image": image}}}})
+    project.write_stack(
+        "local",
+        {"registry": {"kind": "local", "port": 5050}, "services": {"diabetes": {"environment": {"base_image": image}}}},
+    )
     assert project.load("local").services["diabetes"].environment.base_image == image
 
 
-@pytest.mark.parametrize("address", ["https://myregistry.azurecr.io", "myregistry.azurecr.io\nRUN x", "my registry", "host:port", "-bad.io", "a/b c"])
+@pytest.mark.parametrize(
+    "address",
+    ["https://myregistry.azurecr.io", "myregistry.azurecr.io\nRUN x", "my registry", "host:port", "-bad.io", "a/b c"],
+)
 def test_base_image_registry_address_must_be_a_registry_host(project, address):
     env = {"base_image": "team/base:1", "base_image_registry": {"address": address}}
     text = env_errors(project, env)
@@ -69,7 +78,15 @@ def test_base_image_registry_address_must_be_a_registry_host(project, address):
 
 @pytest.mark.parametrize("address", ["myregistry.azurecr.io", "localhost:5000", "registry.example.com/team"])
 def test_registry_addresses_are_accepted(project, address):
-    project.write_stack("local", {"registry": {"kind": "local", "port": 5050}, "services": {"diabetes": {"environment": {"base_image": "team/base:1", "base_image_registry": {"address": address}}}}})
+    project.write_stack(
+        "local",
+        {
+            "registry": {"kind": "local", "port": 5050},
+            "services": {
+                "diabetes": {"environment": {"base_image": "team/base:1", "base_image_registry": {"address": address}}}
+            },
+        },
+    )
     assert project.load("local").services["diabetes"].environment.base_image_registry.address == address
 
 
@@ -80,20 +97,34 @@ def test_cuda_version_is_digits(project, version):
     assert "is not a CUDA version\n  Rule: cuda_version is MAJOR.MINOR[.PATCH] in digits" in text
 
 
-@pytest.mark.parametrize("script", ["score.py\nRUN id", "my score.py", 'score".py', "$HOME/score.py", "../score.py", "a/../../score.py", "/abs/score.py"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "score.py\nRUN id",
+        "my score.py",
+        'score".py',
+        "$HOME/score.py",
+        "../score.py",
+        "a/../../score.py",
+        "/abs/score.py",
+    ],
+)
 def test_entry_script_is_a_plain_relative_path(project, script):
     text = errors_of(project, {"services": {"diabetes": {"entry_script": script}}})
     assert "modelstack:services.diabetes.entry_script: " in text
     assert "is not a plain relative path\n  Rule: entry_script is a relative path of letters, digits" in text
 
 
-@pytest.mark.parametrize("image", [
-    "registry/diabetes@" + DIGEST + "\nRUN id",
-    'registry/diabetes"@' + DIGEST,
-    "registry/diabetes@sha256:" + "A" * 64,
-    "registry/diabetes:1.0",
-    "registry/dia betes@" + DIGEST,
-])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "registry/diabetes@" + DIGEST + "\nRUN id",
+        'registry/diabetes"@' + DIGEST,
+        "registry/diabetes@sha256:" + "A" * 64,
+        "registry/diabetes:1.0",
+        "registry/dia betes@" + DIGEST,
+    ],
+)
 def test_release_pins_are_images_pinned_by_digest(project, image):
     text = errors_of(project, {"release": {"diabetes": {"image": image}}})
     assert "modelstack:release.diabetes.image: " in text

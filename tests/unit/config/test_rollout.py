@@ -21,17 +21,26 @@ def test_without_versions_one_implicit_version_takes_everything():
 
 
 def test_unassigned_traffic_goes_to_the_first_version_by_default():
-    spec = service([{"version_name": "blue", "traffic_percentile": 20}, {"version_name": "green", "traffic_percentile": 30}])
+    spec = service(
+        [{"version_name": "blue", "traffic_percentile": 20}, {"version_name": "green", "traffic_percentile": 30}]
+    )
     assert shares(spec) == {"blue": (70.0, 7000), "green": (30.0, 3000)}
 
 
 def test_unassigned_traffic_goes_to_the_version_marked_default():
-    spec = service([{"version_name": "blue", "traffic_percentile": 20}, {"version_name": "green", "traffic_percentile": 30, "is_default": True}])
+    spec = service(
+        [
+            {"version_name": "blue", "traffic_percentile": 20},
+            {"version_name": "green", "traffic_percentile": 30, "is_default": True},
+        ]
+    )
     assert shares(spec) == {"blue": (20.0, 2000), "green": (80.0, 8000)}
 
 
 def test_decimals_survive_as_weights():
-    spec = service([{"version_name": "blue", "traffic_percentile": 87.5}, {"version_name": "green", "traffic_percentile": 12.5}])
+    spec = service(
+        [{"version_name": "blue", "traffic_percentile": 87.5}, {"version_name": "green", "traffic_percentile": 12.5}]
+    )
     assert shares(spec) == {"blue": (87.5, 8750), "green": (12.5, 1250)}
 
 
@@ -44,5 +53,7 @@ def test_a_version_serves_its_own_models_or_the_services():
 
 def test_over_100_never_gives_negative_weights():
     # The rules refuse it; a program evaluated anyway (check reports rule errors with the plan) must not break.
-    spec = service([{"version_name": "blue", "traffic_percentile": 80}, {"version_name": "green", "traffic_percentile": 40}])
+    spec = service(
+        [{"version_name": "blue", "traffic_percentile": 80}, {"version_name": "green", "traffic_percentile": 40}]
+    )
     assert shares(spec) == {"blue": (80.0, 8000), "green": (40.0, 4000)}

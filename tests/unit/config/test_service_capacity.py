@@ -43,15 +43,18 @@ VNET = {
 
 
 def write(project, cluster: dict, diabetes: dict, multi: dict | None = None) -> None:
-    project.write_stack("staging", {
-        "tags": TAGS,
-        "registry": {"kind": "acr", "sku": "Standard"},
-        "clusters": {"aks-staging": cluster},
-        "services": {
-            "diabetes": {"target": "aks", "compute": "aks-staging", "deploy": diabetes},
-            "diabetes-multi": {"target": "aks", "compute": "aks-staging", "deploy": multi or {"num_replicas": 1}},
+    project.write_stack(
+        "staging",
+        {
+            "tags": TAGS,
+            "registry": {"kind": "acr", "sku": "Standard"},
+            "clusters": {"aks-staging": cluster},
+            "services": {
+                "diabetes": {"target": "aks", "compute": "aks-staging", "deploy": diabetes},
+                "diabetes-multi": {"target": "aks", "compute": "aks-staging", "deploy": multi or {"num_replicas": 1}},
+            },
         },
-    })
+    )
 
 
 def outcome(project) -> tuple[list[str], list[str]]:
@@ -88,7 +91,9 @@ def test_the_documented_memory_examples():
 
 
 def test_pools_count_the_fewest_and_the_most_nodes_for_both_rules():
-    spec = ClusterSpec(agent_count=3, vm_size="Standard_D4s_v5", autoscale_enabled=True, autoscale_min_nodes=2, autoscale_max_nodes=7)
+    spec = ClusterSpec(
+        agent_count=3, vm_size="Standard_D4s_v5", autoscale_enabled=True, autoscale_min_nodes=2, autoscale_max_nodes=7
+    )
     (pool,) = capacity.pools_of(spec)
     assert (pool.nodes, pool.nodes_at_most) == (2, 7)  # the 12-vCPU rule counts pool.nodes
     (fixed,) = capacity.pools_of(ClusterSpec(agent_count=3, vm_size="Standard_D4s_v5"))
@@ -125,40 +130,69 @@ def test_memory_at_the_boundary(project):
     # 0.903 GiB is requested as 925 MiB: one MiB short
     write(project, D2S_V5, {"num_replicas": 2, "memory_gb": 2.5}, {"num_replicas": 1, "memory_gb": 0.903})
     (error,), _ = outcome(project)
-    assert "request 0.3 vCPUs and 5.903 GiB" in error and error.split("\n")[0].endswith("have 1.9 vCPUs and 5.902 GiB: not enough memory")
+    assert "request 0.3 vCPUs and 5.903 GiB" in error and error.split("\n")[0].endswith(
+        "have 1.9 vCPUs and 5.902 GiB: not enough memory"
+    )
 
 
 def test_the_autoscale_floor_is_what_must_fit(project):
-    autoscaling = {**D2S_V5, "agent_count": 2, "autoscale_enabled": True, "autoscale_min_nodes": 1, "autoscale_max_nodes": 3}
+    autoscaling = {
+        **D2S_V5,
+        "agent_count": 2,
+        "autoscale_enabled": True,
+        "autoscale_min_nodes": 1,
+        "autoscale_max_nodes": 3,
+    }
     write(project, autoscaling, {"num_replicas": 2, "cpu_cores": 1}, {"num_replicas": 1})
     (error,), _ = outcome(project)
-    assert error.startswith("modelstack:clusters.aks-staging.autoscale_min_nodes: at their minimum replicas the services on this cluster request 2.1 vCPUs")
+    assert error.startswith(
+        "modelstack:clusters.aks-staging.autoscale_min_nodes: at their minimum replicas the services on this cluster request 2.1 vCPUs"
+    )
     assert "its fewest nodes, 1 x Standard_D2s_v5" in error and "Fix: set autoscale_min_nodes to at least 2," in error
 
 
 def test_each_rollout_version_is_a_deployment_of_its_own(project):
-    versions = [{"version_name": "blue", "traffic_percentile": 50, "is_default": True, "is_control_version_type": True}, {"version_name": "green", "traffic_percentile": 50}]
+    versions = [
+        {"version_name": "blue", "traffic_percentile": 50, "is_default": True, "is_control_version_type": True},
+        {"version_name": "green", "traffic_percentile": 50},
+    ]
 
     def write_versions(cpu_cores: float) -> None:
-        project.write_stack("staging", {
-            "tags": TAGS,
-            "registry": {"kind": "acr", "sku": "Standard"},
-            "clusters": {"aks-staging": D2S_V5},
-            "services": {
-                "diabetes": {"target": "aks", "compute": "aks-staging", "versions": versions, "deploy": {"num_replicas": 1, "cpu_cores": cpu_cores}},
-                "diabetes-multi": {"target": "aks", "compute": "aks-staging", "deploy": {"num_replicas": 1}},
+        project.write_stack(
+            "staging",
+            {
+                "tags": TAGS,
+                "registry": {"kind": "acr", "sku": "Standard"},
+                "clusters": {"aks-staging": D2S_V5},
+                "services": {
+                    "diabetes": {
+                        "target": "aks",
+                        "compute": "aks-staging",
+                        "versions": versions,
+                        "deploy": {"num_replicas": 1, "cpu_cores": cpu_cores},
+                    },
+                    "diabetes-multi": {"target": "aks", "compute": "aks-staging", "deploy": {"num_replicas": 1}},
+                },
             },
-        })
+        )
 
     write_versions(0.9)  # 2 x 0.9 + 0.1 = 1.9
     assert outcome(project) == ([], [])
     write_versions(0.901)
     (error,), _ = outcome(project)
-    assert "request 1.902 vCPUs and 1.5 GiB (diabetes/blue: 1 x 0.901 vCPU, 0.5 GiB; diabetes/green: 1 x 0.901 vCPU, 0.5 GiB; diabetes-multi: 1 x 0.1 vCPU, 0.5 GiB)" in error
+    assert (
+        "request 1.902 vCPUs and 1.5 GiB (diabetes/blue: 1 x 0.901 vCPU, 0.5 GiB; diabetes/green: 1 x 0.901 vCPU, 0.5 GiB; diabetes-multi: 1 x 0.1 vCPU, 0.5 GiB)"
+        in error
+    )
 
 
 def test_a_replica_larger_than_any_node_is_named_on_its_own_key(project):
-    write(project, {**D2S_V5, "agent_count": 3}, {"num_replicas": 1, "cpu_cores": 1.901}, {"num_replicas": 1, "memory_gb": 6})
+    write(
+        project,
+        {**D2S_V5, "agent_count": 3},
+        {"num_replicas": 1, "cpu_cores": 1.901},
+        {"num_replicas": 1, "memory_gb": 6},
+    )
     errors, _ = outcome(project)
     assert errors == [
         "modelstack:services.diabetes.deploy.cpu_cores: one replica of diabetes requests 1.901 vCPUs; a Standard_D2s_v5 node has 1.9 allocatable\n"
@@ -183,7 +217,12 @@ def test_kubernetes_before_1_29_reserves_more_memory(project):
     # 2 x 2.8 GiB (2867 MiB) + 0.1 GiB (102 MiB) = 5836 MiB: fits 6044 (1.29+), not 5598 (1.28)
     write(project, D2S_V5, {"num_replicas": 2, "memory_gb": 2.8}, {"num_replicas": 1, "memory_gb": 0.1})
     assert outcome(project) == ([], [])
-    write(project, {**D2S_V5, "kubernetes_version": "1.28"}, {"num_replicas": 2, "memory_gb": 2.8}, {"num_replicas": 1, "memory_gb": 0.1})
+    write(
+        project,
+        {**D2S_V5, "kubernetes_version": "1.28"},
+        {"num_replicas": 2, "memory_gb": 2.8},
+        {"num_replicas": 1, "memory_gb": 0.1},
+    )
     (error,), _ = outcome(project)
     assert "have 1.9 vCPUs and 5.467 GiB: not enough memory" in error
 
@@ -198,35 +237,63 @@ def test_an_attached_cluster_is_not_judged_by_its_config(project):
 
 
 def test_maximum_replicas_that_fit_the_nodes_warn_of_nothing(project):
-    write(project, D2S_V5, {"autoscale_min_replicas": 1, "autoscale_max_replicas": 2, "cpu_cores": 0.9}, {"num_replicas": 1, "cpu_cores": 0.1})
+    write(
+        project,
+        D2S_V5,
+        {"autoscale_min_replicas": 1, "autoscale_max_replicas": 2, "cpu_cores": 0.9},
+        {"num_replicas": 1, "cpu_cores": 0.1},
+    )
     assert outcome(project) == ([], [])
 
 
 def test_maximum_replicas_beyond_a_fixed_node_count_warn(project):
-    write(project, D2S_V5, {"autoscale_min_replicas": 1, "autoscale_max_replicas": 3, "cpu_cores": 0.9}, {"num_replicas": 1, "cpu_cores": 0.1})
-    assert outcome(project) == ([], [
-        "modelstack:clusters.aks-staging.agent_count: at their maximum replicas the services on this cluster request "
-        "2.8 vCPUs and 2 GiB (diabetes: 3 x 0.9 vCPU, 0.5 GiB; diabetes-multi: 1 x 0.1 vCPU, 0.5 GiB); "
-        "its most nodes, 1 x Standard_D2s_v5 with 1.9 vCPUs and 5.902 GiB allocatable each (after AKS's reservations), "
-        "have 1.9 vCPUs and 5.902 GiB: not enough CPU\n"
-        "  Rule: at their maximum replicas the services' requests fit the most nodes the cluster can have "
-        "(autoscale_max_nodes, or agent_count without node autoscaling); beyond that, replicas the HPA adds stay Pending\n"
-        "  Fix: let the cluster grow to 2 nodes (autoscale_enabled: true with autoscale_max_nodes: 2, or agent_count: 2), "
-        "use a larger vm_size, or lower the services' autoscale_max_replicas"
-    ])
+    write(
+        project,
+        D2S_V5,
+        {"autoscale_min_replicas": 1, "autoscale_max_replicas": 3, "cpu_cores": 0.9},
+        {"num_replicas": 1, "cpu_cores": 0.1},
+    )
+    assert outcome(project) == (
+        [],
+        [
+            "modelstack:clusters.aks-staging.agent_count: at their maximum replicas the services on this cluster request "
+            "2.8 vCPUs and 2 GiB (diabetes: 3 x 0.9 vCPU, 0.5 GiB; diabetes-multi: 1 x 0.1 vCPU, 0.5 GiB); "
+            "its most nodes, 1 x Standard_D2s_v5 with 1.9 vCPUs and 5.902 GiB allocatable each (after AKS's reservations), "
+            "have 1.9 vCPUs and 5.902 GiB: not enough CPU\n"
+            "  Rule: at their maximum replicas the services' requests fit the most nodes the cluster can have "
+            "(autoscale_max_nodes, or agent_count without node autoscaling); beyond that, replicas the HPA adds stay Pending\n"
+            "  Fix: let the cluster grow to 2 nodes (autoscale_enabled: true with autoscale_max_nodes: 2, or agent_count: 2), "
+            "use a larger vm_size, or lower the services' autoscale_max_replicas"
+        ],
+    )
 
 
 def test_maximum_replicas_are_judged_against_the_node_autoscalers_maximum(project):
     autoscaling = {**D2S_V5, "autoscale_enabled": True, "autoscale_min_nodes": 1, "autoscale_max_nodes": 2}
     # 4 x 0.9 + 0.1 = 3.7 vCPUs <= 2 x 1.9 = 3.8
-    write(project, autoscaling, {"autoscale_min_replicas": 1, "autoscale_max_replicas": 4, "cpu_cores": 0.9}, {"num_replicas": 1, "cpu_cores": 0.1})
+    write(
+        project,
+        autoscaling,
+        {"autoscale_min_replicas": 1, "autoscale_max_replicas": 4, "cpu_cores": 0.9},
+        {"num_replicas": 1, "cpu_cores": 0.1},
+    )
     assert outcome(project) == ([], [])
     # 5 x 0.9 + 0.1 = 4.6 vCPUs > 3.8
-    write(project, autoscaling, {"autoscale_min_replicas": 1, "autoscale_max_replicas": 5, "cpu_cores": 0.9}, {"num_replicas": 1, "cpu_cores": 0.1})
+    write(
+        project,
+        autoscaling,
+        {"autoscale_min_replicas": 1, "autoscale_max_replicas": 5, "cpu_cores": 0.9},
+        {"num_replicas": 1, "cpu_cores": 0.1},
+    )
     errors, (warning,) = outcome(project)
     assert errors == []
-    assert warning.startswith("modelstack:clusters.aks-staging.autoscale_max_nodes: at their maximum replicas the services on this cluster request 4.6 vCPUs")
-    assert "its most nodes, 2 x Standard_D2s_v5 with 1.9 vCPUs" in warning and "have 3.8 vCPUs and 11.805 GiB: not enough CPU" in warning
+    assert warning.startswith(
+        "modelstack:clusters.aks-staging.autoscale_max_nodes: at their maximum replicas the services on this cluster request 4.6 vCPUs"
+    )
+    assert (
+        "its most nodes, 2 x Standard_D2s_v5 with 1.9 vCPUs" in warning
+        and "have 3.8 vCPUs and 11.805 GiB: not enough CPU" in warning
+    )
     assert "Fix: raise autoscale_max_nodes to 3, use a larger vm_size" in warning
 
 
@@ -240,11 +307,22 @@ def test_the_example_stacks_fit_their_clusters(project):
 
 
 def modelstack(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.commands.cli", *args], capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin", "COLUMNS": "400"})
+    return subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin", "COLUMNS": "400"},
+    )
 
 
 def test_check_prints_a_warning_and_passes(project):
-    write(project, D2S_V5, {"autoscale_min_replicas": 1, "autoscale_max_replicas": 3, "cpu_cores": 0.9}, {"num_replicas": 1, "cpu_cores": 0.1})
+    write(
+        project,
+        D2S_V5,
+        {"autoscale_min_replicas": 1, "autoscale_max_replicas": 3, "cpu_cores": 0.9},
+        {"num_replicas": 1, "cpu_cores": 0.1},
+    )
     shown = modelstack(project, "check", "--stack", "staging")
     assert shown.returncode == 0, shown.stdout[-3000:]
     assert "warning modelstack:clusters.aks-staging.agent_count: at their maximum replicas" in shown.stdout
@@ -260,5 +338,8 @@ def test_check_fails_when_the_services_do_not_fit(project):
     write(project, D2S_V5, {"num_replicas": 2, "cpu_cores": 1})
     shown = modelstack(project, "check", "--stack", "staging")
     assert shown.returncode == 1
-    assert "modelstack:clusters.aks-staging.agent_count: at their minimum replicas the services on this cluster request 2.1 vCPUs" in shown.stderr
+    assert (
+        "modelstack:clusters.aks-staging.agent_count: at their minimum replicas the services on this cluster request 2.1 vCPUs"
+        in shown.stderr
+    )
     assert "Traceback" not in shown.stderr + shown.stdout

@@ -23,7 +23,27 @@ def test_every_entry_is_well_formed():
         assert size.price_per_hour is None or 0 < size.price_per_hour < 100, name
 
 
-@pytest.mark.parametrize("series", ["Dv2", "DSv2", "Dv3", "Dsv3", "Dv4", "Dsv4", "Dv5", "Dsv5", "B", "Fsv2", "Ev3", "Esv3", "Ev5", "NCasT4_v3", "NCv3", "ND"])
+@pytest.mark.parametrize(
+    "series",
+    [
+        "Dv2",
+        "DSv2",
+        "Dv3",
+        "Dsv3",
+        "Dv4",
+        "Dsv4",
+        "Dv5",
+        "Dsv5",
+        "B",
+        "Fsv2",
+        "Ev3",
+        "Esv3",
+        "Ev5",
+        "NCasT4_v3",
+        "NCv3",
+        "ND",
+    ],
+)
 def test_the_families_users_pick_are_present(series):
     assert any(size.series == series for size in vm_sizes.catalogue().values())
 

@@ -31,15 +31,32 @@ def test_multi_model_golden(project, golden):
 
 
 def test_conda_environment_golden(project, golden):
-    (project.root / "conda.yml").write_text("name: scoring\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - scikit-learn=1.9.1\n  - pip:\n      - inference-schema==1.8\n")
-    context = context_for(project, {"services": {"diabetes": {"environment": {"pip_requirements": None, "conda_file": "conda.yml"}}}})
+    (project.root / "conda.yml").write_text(
+        "name: scoring\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - scikit-learn=1.9.1\n  - pip:\n      - inference-schema==1.8\n"
+    )
+    context = context_for(
+        project, {"services": {"diabetes": {"environment": {"pip_requirements": None, "conda_file": "conda.yml"}}}}
+    )
     golden("conda.Dockerfile", context.dockerfile)
     golden("conda.yml", context.environment_files["conda.yml"])
 
 
 def test_gpu_base_with_extra_steps_golden(project, golden):
     (project.root / "extra.dockerfile").write_text("RUN echo 'extra step' > /tmp/extra\n")
-    context = context_for(project, {"services": {"diabetes": {"environment": {"enable_gpu": True, "cuda_version": "12.1", "extra_docker_file_steps": "extra.dockerfile"}}}})
+    context = context_for(
+        project,
+        {
+            "services": {
+                "diabetes": {
+                    "environment": {
+                        "enable_gpu": True,
+                        "cuda_version": "12.1",
+                        "extra_docker_file_steps": "extra.dockerfile",
+                    }
+                }
+            }
+        },
+    )
     golden("gpu-extra-steps.Dockerfile", context.dockerfile)
 
 
@@ -52,10 +69,20 @@ def test_private_base_image_is_prefixed_with_its_registry(project, golden):
     context = context_for(project)
     assert context.base_image == "myregistry.azurecr.io/team/python:3.11"
     golden("private-base.Dockerfile", context.dockerfile)
-    assert "Y2lwaGVy" not in context.dockerfile and "puller" not in context.dockerfile, "credentials never reach rendered files"
+    assert "Y2lwaGVy" not in context.dockerfile and "puller" not in context.dockerfile, (
+        "credentials never reach rendered files"
+    )
 
 
-MODELSTACK_SERVER_PINS = ["uvicorn==0.54.0", "click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0", "PyJWT==2.15.1", "azureml-inference-server-http==1.5.1"]
+MODELSTACK_SERVER_PINS = [
+    "uvicorn==0.54.0",
+    "click==8.5.1",
+    "h11==0.16.0",
+    "httptools==0.9.0",
+    "uvloop==0.23.0",
+    "PyJWT==2.15.1",
+    "azureml-inference-server-http==1.5.1",
+]
 
 
 def test_requirements_get_the_scoring_server_unless_pinned():
@@ -88,17 +115,47 @@ def test_each_server_ships_its_own_files_and_command(project, tmp_path):
     default = context_for(project)
     assert sorted(default.support_files) == [
         f"modelstack/modelstack_server/{name}.py"
-        for name in ("__init__", "__main__", "app", "contract", "cors", "entry_script", "keys", "log_capture", "memory", "peers", "protocol", "request_ids", "scoring", "server", "settings", "swagger", "telemetry", "tls", "tokens")
+        for name in (
+            "__init__",
+            "__main__",
+            "app",
+            "contract",
+            "cors",
+            "entry_script",
+            "keys",
+            "log_capture",
+            "memory",
+            "peers",
+            "protocol",
+            "request_ids",
+            "scoring",
+            "server",
+            "settings",
+            "swagger",
+            "telemetry",
+            "tls",
+            "tokens",
+        )
     ]
-    assert 'CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in default.dockerfile
+    assert (
+        'CMD ["python", "-m", "modelstack_server", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]'
+        in default.dockerfile
+    )
     assert "ENV PYTHONPATH=/opt/modelstack" in default.dockerfile and "azmlinfsrv_front" not in default.dockerfile
     # azmlinfsrv's image: the front and the standard-library modules of the package it imports
     fallback = context_for(project, {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})
     assert sorted(fallback.support_files) == [
-        f"modelstack/modelstack_server/{name}.py" for name in ("__init__", "azmlinfsrv_front", "contract", "cors", "keys", "settings", "tls", "tokens")
+        f"modelstack/modelstack_server/{name}.py"
+        for name in ("__init__", "azmlinfsrv_front", "contract", "cors", "keys", "settings", "tls", "tokens")
     ]
-    assert "COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/\nENV PYTHONPATH=/opt/modelstack\n" in fallback.dockerfile
-    assert 'CMD ["python", "-m", "modelstack_server.azmlinfsrv_front", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]' in fallback.dockerfile
+    assert (
+        "COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/\nENV PYTHONPATH=/opt/modelstack\n"
+        in fallback.dockerfile
+    )
+    assert (
+        'CMD ["python", "-m", "modelstack_server.azmlinfsrv_front", "--entry_script", "/var/azureml-app/src/score.py", "--port", "5001"]'
+        in fallback.dockerfile
+    )
     assert "uvicorn" not in fallback.environment_files["requirements.txt"]
     assert fallback.tag != default.tag and fallback.requirements_digest != default.requirements_digest
     # the files travel byte for byte
@@ -106,7 +163,9 @@ def test_each_server_ships_its_own_files_and_command(project, tmp_path):
     wheelhouse.mkdir()
     write_context(fallback, tmp_path / "out", wheelhouse)
     front = REPO / "modelstack_server" / "azmlinfsrv_front.py"
-    assert (tmp_path / "out" / "modelstack" / "modelstack_server" / "azmlinfsrv_front.py").read_bytes() == front.read_bytes()
+    assert (
+        tmp_path / "out" / "modelstack" / "modelstack_server" / "azmlinfsrv_front.py"
+    ).read_bytes() == front.read_bytes()
 
 
 def test_the_port_and_the_user_are_rendered_from_the_contract(project, monkeypatch):
@@ -114,7 +173,9 @@ def test_the_port_and_the_user_are_rendered_from_the_contract(project, monkeypat
     from modelstack_server import contract
 
     dockerfile = context_for(project).dockerfile
-    assert "EXPOSE 5001\n" in dockerfile and '"--port", "5001"]' in dockerfile and "RUN useradd --uid 1000 " in dockerfile
+    assert (
+        "EXPOSE 5001\n" in dockerfile and '"--port", "5001"]' in dockerfile and "RUN useradd --uid 1000 " in dockerfile
+    )
     monkeypatch.setattr(contract, "PORT", 6001)
     monkeypatch.setattr(contract, "IMAGE_USER_ID", 1234)
     changed = context_for(project).dockerfile
@@ -150,7 +211,9 @@ def test_model_change_changes_the_tag_and_the_model_version_only(project):
 
 def test_source_change_changes_the_tag(project):
     before = context_for(project).tag
-    (project.root / "examples" / "diabetes" / "src" / "score.py").write_text("def init():\n    pass\n\ndef run(data):\n    return data\n")
+    (project.root / "examples" / "diabetes" / "src" / "score.py").write_text(
+        "def init():\n    pass\n\ndef run(data):\n    return data\n"
+    )
     assert context_for(project).tag != before
 
 
@@ -170,4 +233,10 @@ def test_context_tarball_holds_models_in_the_azureml_layout(project, tmp_path):
     versions = context.model_versions
     assert f"models/diabetes-ridge/{versions['diabetes-ridge']}/ridge.joblib" in names
     assert f"models/diabetes-lasso/{versions['diabetes-lasso']}/lasso.joblib" in names
-    assert {"Dockerfile", "requirements.txt", "wheelhouse/x-1.0-py3-none-any.whl", "src/score.py", "src/score_multi.py"} <= names
+    assert {
+        "Dockerfile",
+        "requirements.txt",
+        "wheelhouse/x-1.0-py3-none-any.whl",
+        "src/score.py",
+        "src/score_multi.py",
+    } <= names

@@ -38,11 +38,13 @@ class StandInRegistry:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                registry.requests.append({
-                    "path": self.path,
-                    "content_type": self.headers.get("Content-Type"),
-                    "form": {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()},
-                })
+                registry.requests.append(
+                    {
+                        "path": self.path,
+                        "content_type": self.headers.get("Content-Type"),
+                        "form": {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()},
+                    }
+                )
                 self.send_response(registry.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(registry.body)))
@@ -75,13 +77,22 @@ def registry(monkeypatch):
 
 
 def test_exchange_posts_the_form_az_acr_login_posts(registry):
-    token = exchange_for_refresh_token(LOGIN_SERVER, AadToken(SecretStr(AAD_TOKEN), tenant="tenant-guid"), base_url=registry.url)
+    token = exchange_for_refresh_token(
+        LOGIN_SERVER, AadToken(SecretStr(AAD_TOKEN), tenant="tenant-guid"), base_url=registry.url
+    )
     assert token.get_secret_value() == REFRESH_TOKEN
-    assert registry.requests == [{
-        "path": "/oauth2/exchange",
-        "content_type": "application/x-www-form-urlencoded",
-        "form": {"grant_type": "access_token", "service": LOGIN_SERVER, "access_token": AAD_TOKEN, "tenant": "tenant-guid"},
-    }]
+    assert registry.requests == [
+        {
+            "path": "/oauth2/exchange",
+            "content_type": "application/x-www-form-urlencoded",
+            "form": {
+                "grant_type": "access_token",
+                "service": LOGIN_SERVER,
+                "access_token": AAD_TOKEN,
+                "tenant": "tenant-guid",
+            },
+        }
+    ]
 
 
 def test_tenant_is_left_out_when_unknown(registry):
@@ -94,7 +105,11 @@ def test_login_uses_the_null_guid_user_and_keeps_the_token_secret(registry):
     assert login.username == "00000000-0000-0000-0000-000000000000"
     assert login.server == LOGIN_SERVER
     assert REFRESH_TOKEN not in repr(login) and REFRESH_TOKEN not in str(login)
-    assert login.docker_auth_config() == {"username": "00000000-0000-0000-0000-000000000000", "password": REFRESH_TOKEN, "serveraddress": LOGIN_SERVER}
+    assert login.docker_auth_config() == {
+        "username": "00000000-0000-0000-0000-000000000000",
+        "password": REFRESH_TOKEN,
+        "serveraddress": LOGIN_SERVER,
+    }
 
 
 def test_a_refused_token_says_which_role_is_missing_and_never_shows_the_token(registry):
@@ -126,7 +141,9 @@ def test_an_unreachable_registry(free_port, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     with pytest.raises(RegistryAuthError) as caught:
-        exchange_for_refresh_token(LOGIN_SERVER, AadToken(SecretStr(AAD_TOKEN)), base_url=f"http://127.0.0.1:{free_port}", timeout=2)
+        exchange_for_refresh_token(
+            LOGIN_SERVER, AadToken(SecretStr(AAD_TOKEN)), base_url=f"http://127.0.0.1:{free_port}", timeout=2
+        )
     assert str(caught.value).startswith(f"cannot reach registry {LOGIN_SERVER} (ConnectionError)")
     assert AAD_TOKEN not in str(caught.value)
 
@@ -136,7 +153,12 @@ def test_the_token_comes_from_the_azure_cli():
 
     def run(command, **kwargs):
         seen.append(command)
-        return subprocess.CompletedProcess(command, 0, stdout=json.dumps({"accessToken": AAD_TOKEN, "tenant": "tenant-guid", "tokenType": "Bearer"}), stderr="")
+        return subprocess.CompletedProcess(
+            command,
+            0,
+            stdout=json.dumps({"accessToken": AAD_TOKEN, "tenant": "tenant-guid", "tokenType": "Bearer"}),
+            stderr="",
+        )
 
     token = azure_cli_access_token(run=run, which=lambda _: "/usr/bin/az")
     assert seen == [["az", "account", "get-access-token", "--output", "json"]]
@@ -147,17 +169,23 @@ def test_without_the_azure_cli_or_a_login_the_fix_is_named():
     with pytest.raises(RegistryAuthError) as missing:
         azure_cli_access_token(which=lambda _: None)
     assert str(missing.value).endswith("Fix: install the Azure CLI (https://aka.ms/installazurecli) and run `az login`")
+
     def not_logged_in(command, **kwargs):
         return subprocess.CompletedProcess(command, 1, stdout="", stderr="Please run 'az login'")
 
     with pytest.raises(RegistryAuthError) as logged_out:
         azure_cli_access_token(run=not_logged_in, which=lambda _: "/usr/bin/az")
-    assert str(logged_out.value).endswith("Fix: run `az login` (and `az account set --subscription <id>` for the stack's subscription)")
+    assert str(logged_out.value).endswith(
+        "Fix: run `az login` (and `az account set --subscription <id>` for the stack's subscription)"
+    )
 
 
 def test_docker_auth_config_carries_the_token_with_the_token_user_name():
     """What pushes and pulls hand to docker-py (service_image, promote)."""
     login = acr_auth.RegistryLogin(LOGIN_SERVER, acr_auth.TOKEN_USERNAME, SecretStr(REFRESH_TOKEN))
-    assert login.docker_auth_config() == {"username": "00000000-0000-0000-0000-000000000000", "password": REFRESH_TOKEN, "serveraddress": LOGIN_SERVER}
+    assert login.docker_auth_config() == {
+        "username": "00000000-0000-0000-0000-000000000000",
+        "password": REFRESH_TOKEN,
+        "serveraddress": LOGIN_SERVER,
+    }
     assert REFRESH_TOKEN not in repr(login)
-

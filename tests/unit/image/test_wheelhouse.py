@@ -20,6 +20,7 @@ def fake_pip(wheel_name: str, during=None):
         if during:
             during()
         return subprocess.CompletedProcess(command, 0, "", "")
+
     return run
 
 

@@ -19,7 +19,16 @@ PARAMS = {policy.name: dict(policy.parameters) for policy in POLICIES}
 
 
 def web(name="diabetes", **facts) -> Resource:
-    base = {"stack": "prod", "target": "aks", "auth_enabled": True, "public": True, "tls_enabled": True, "image_source": "release", "cpu_cores": 0.5, "memory_gb": 1}
+    base = {
+        "stack": "prod",
+        "target": "aks",
+        "auth_enabled": True,
+        "public": True,
+        "tls_enabled": True,
+        "image_source": "release",
+        "cpu_cores": 0.5,
+        "memory_gb": 1,
+    }
     return Resource(f"urn:{name}", rules.WEBSERVICE, name, {**base, **facts})
 
 
@@ -30,18 +39,27 @@ def run(policy: str, resource: Resource, **params):
 
 def test_aks_production_min_vcpus():
     def cluster(pools, tier="Standard"):
-        return Resource("urn:c", rules.MANAGED_CLUSTER, "aks-prod-cluster", {"agentPoolProfiles": pools, "sku": {"name": "Base", "tier": tier}})
+        return Resource(
+            "urn:c",
+            rules.MANAGED_CLUSTER,
+            "aks-prod-cluster",
+            {"agentPoolProfiles": pools, "sku": {"name": "Base", "tier": tier}},
+        )
 
     def pool(count, size, **more):
         return {"name": "system", "count": count, "vmSize": size, "osType": "Linux", **more}
 
     assert run("aks-production-min-vcpus", cluster([pool(3, "Standard_D3_v2")])) is None
-    assert run("aks-production-min-vcpus", cluster([pool(2, "Standard_D2_v2")], tier="Free")) is None, "DevTest clusters may be smaller"
+    assert run("aks-production-min-vcpus", cluster([pool(2, "Standard_D2_v2")], tier="Free")) is None, (
+        "DevTest clusters may be smaller"
+    )
     assert run("aks-production-min-vcpus", cluster([pool(2, "Standard_D2_v2")])) == (
         "cluster aks-prod-cluster: system: 2 x Standard_D2_v2 (2 vCPUs) = 4 vCPUs; a production (FastProd) cluster needs at least 12. "
         "Add nodes, pick a larger vm_size, or set cluster_purpose: DevTest."
     )
-    assert run("aks-production-min-vcpus", cluster([pool(6, "Standard_D3_v2", enableAutoScaling=True, minCount=2)])) == (
+    assert run(
+        "aks-production-min-vcpus", cluster([pool(6, "Standard_D3_v2", enableAutoScaling=True, minCount=2)])
+    ) == (
         "cluster aks-prod-cluster: system: at least 2 x Standard_D3_v2 (4 vCPUs) = 8 vCPUs; a production (FastProd) cluster needs at least 12. "
         "Add nodes, pick a larger vm_size, or set cluster_purpose: DevTest."
     ), "an autoscaled pool counts at its minimum"
@@ -50,13 +68,18 @@ def test_aks_production_min_vcpus():
         "(components/config/data/vm_sizes.yaml) does not know. Add the size to components/config/data/vm_sizes.yaml with its vCPUs, "
         "or set cluster_purpose: DevTest."
     ), "an unknown size is not passed silently"
-    assert run("aks-production-min-vcpus", cluster("[computed]")) is None, "values a preview does not know yet are not judged"
+    assert run("aks-production-min-vcpus", cluster("[computed]")) is None, (
+        "values a preview does not know yet are not judged"
+    )
 
 
 def test_no_aci_in_production():
     assert run("no-aci-in-production", web(target="aci", stack="dev")) is None
     assert run("no-aci-in-production", web(target="aks")) is None
-    assert run("no-aci-in-production", web(target="aci")) == "service diabetes targets ACI in stack prod; production services run on AKS. Set target: aks and compute: <cluster> for this stack."
+    assert (
+        run("no-aci-in-production", web(target="aci"))
+        == "service diabetes targets ACI in stack prod; production services run on AKS. Set target: aks and compute: <cluster> for this stack."
+    )
 
 
 def test_webservice_auth_enabled():
@@ -79,11 +102,19 @@ def test_registry_admin_user_disabled():
 
 def test_images_pinned_by_digest_in_every_kind_of_deployment():
     digest = "r.azurecr.io/diabetes@sha256:" + "a" * 64
+
     def deployment(image):
-        return Resource("urn:d", rules.K8S_DEPLOYMENT, "diabetes-deployment", {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "image": image}]}}}})
+        return Resource(
+            "urn:d",
+            rules.K8S_DEPLOYMENT,
+            "diabetes-deployment",
+            {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "image": image}]}}}},
+        )
 
     def group(image):
-        return Resource("urn:g", rules.CONTAINER_GROUP, "diabetes-aci", {"containers": [{"name": "scoring", "image": image}]})
+        return Resource(
+            "urn:g", rules.CONTAINER_GROUP, "diabetes-aci", {"containers": [{"name": "scoring", "image": image}]}
+        )
 
     def local(image):
         return Resource("urn:l", rules.LOCAL_WEBSERVICE, "diabetes-local", {"image": image})
@@ -107,26 +138,91 @@ def test_promoted_release_in_production():
 
 def test_container_resources():
     assert run("container-resources", web()) is None
-    assert run("container-resources", web(cpu_cores_limit=0.25)) == "diabetes: container diabetes has a CPU limit below its request. Set cpu_cores and memory_gb (> 0), and limits at or above them."
-    bare = Resource("urn:d", rules.K8S_DEPLOYMENT, "diabetes-deployment", {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "image": "x"}]}}}})
-    assert run("container-resources", bare) == "diabetes-deployment: container scoring has no CPU or memory request. Set cpu_cores and memory_gb (> 0), and limits at or above them."
-    sized = Resource("urn:d", rules.K8S_DEPLOYMENT, "diabetes-deployment", {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "512Mi"}}}]}}}})
-    assert run("container-resources", sized) == "diabetes-deployment: container scoring has a memory limit below its request. Set cpu_cores and memory_gb (> 0), and limits at or above them."
-    group = Resource("urn:g", rules.CONTAINER_GROUP, "diabetes-aci", {"containers": [{"name": "scoring", "resources": {"requests": {"cpu": 0.5, "memoryInGB": 1}}}]})
+    assert (
+        run("container-resources", web(cpu_cores_limit=0.25))
+        == "diabetes: container diabetes has a CPU limit below its request. Set cpu_cores and memory_gb (> 0), and limits at or above them."
+    )
+    bare = Resource(
+        "urn:d",
+        rules.K8S_DEPLOYMENT,
+        "diabetes-deployment",
+        {"spec": {"template": {"spec": {"containers": [{"name": "scoring", "image": "x"}]}}}},
+    )
+    assert (
+        run("container-resources", bare)
+        == "diabetes-deployment: container scoring has no CPU or memory request. Set cpu_cores and memory_gb (> 0), and limits at or above them."
+    )
+    sized = Resource(
+        "urn:d",
+        rules.K8S_DEPLOYMENT,
+        "diabetes-deployment",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "scoring",
+                                "resources": {
+                                    "requests": {"cpu": "500m", "memory": "1Gi"},
+                                    "limits": {"cpu": "1", "memory": "512Mi"},
+                                },
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    assert (
+        run("container-resources", sized)
+        == "diabetes-deployment: container scoring has a memory limit below its request. Set cpu_cores and memory_gb (> 0), and limits at or above them."
+    )
+    group = Resource(
+        "urn:g",
+        rules.CONTAINER_GROUP,
+        "diabetes-aci",
+        {"containers": [{"name": "scoring", "resources": {"requests": {"cpu": 0.5, "memoryInGB": 1}}}]},
+    )
     assert run("container-resources", group) is None
 
 
 def test_autoscale_bounds():
     def scaled(low, high, target=70):
-        return web(autoscale_enabled=True, autoscale_min_replicas=low, autoscale_max_replicas=high, autoscale_target_utilization=target)
+        return web(
+            autoscale_enabled=True,
+            autoscale_min_replicas=low,
+            autoscale_max_replicas=high,
+            autoscale_target_utilization=target,
+        )
 
     assert run("autoscale-bounds", scaled(1, 10)) is None
     assert run("autoscale-bounds", scaled(5, 2)) == (
         "diabetes: min replicas 5 is above max replicas 2. Keep 1 <= autoscale_min_replicas <= autoscale_max_replicas <= 100 and autoscale_target_utilization within 1-100."
     )
-    assert run("autoscale-bounds", scaled(1, 500), max_replicas=50).startswith("diabetes: max replicas 500 is above the ceiling of 50.")
-    hpa = Resource("urn:h", rules.K8S_HPA, "diabetes-hpa", {"spec": {"minReplicas": 0, "maxReplicas": 3, "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 170}}}]}})
-    assert run("autoscale-bounds", hpa).startswith("diabetes-hpa: min replicas 0 is below 1; target utilization 170% is outside 1-100%.")
+    assert run("autoscale-bounds", scaled(1, 500), max_replicas=50).startswith(
+        "diabetes: max replicas 500 is above the ceiling of 50."
+    )
+    hpa = Resource(
+        "urn:h",
+        rules.K8S_HPA,
+        "diabetes-hpa",
+        {
+            "spec": {
+                "minReplicas": 0,
+                "maxReplicas": 3,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 170}},
+                    }
+                ],
+            }
+        },
+    )
+    assert run("autoscale-bounds", hpa).startswith(
+        "diabetes-hpa: min replicas 0 is below 1; target utilization 170% is outside 1-100%."
+    )
 
 
 def test_tls_on_public_production_endpoints():
@@ -167,10 +263,19 @@ def test_policies_are_kebab_case_with_one_sentence():
 
 def test_stack_config_sets_levels_and_parameters():
     policy = next(p for p in POLICIES if p.name == "allowed-locations")
-    assert effective(policy, {}) == ("mandatory", {"allowed_locations": PARAMS["allowed-locations"]["allowed_locations"]})
+    assert effective(policy, {}) == (
+        "mandatory",
+        {"allowed_locations": PARAMS["allowed-locations"]["allowed_locations"]},
+    )
     assert effective(policy, {"all": "advisory"})[0] == "advisory"
-    assert effective(policy, {"allowed-locations": {"enforcementLevel": "disabled", "allowed_locations": ["x"]}}) == ("disabled", {"allowed_locations": ["x"]})
-    violations = evaluate_policies([web(target="aci", auth_enabled=False)], {"webservice-auth-enabled": "advisory", "no-aci-in-production": "disabled"})
+    assert effective(policy, {"allowed-locations": {"enforcementLevel": "disabled", "allowed_locations": ["x"]}}) == (
+        "disabled",
+        {"allowed_locations": ["x"]},
+    )
+    violations = evaluate_policies(
+        [web(target="aci", auth_enabled=False)],
+        {"webservice-auth-enabled": "advisory", "no-aci-in-production": "disabled"},
+    )
     assert [(v.policy, v.enforcement) for v in violations] == [("webservice-auth-enabled", "advisory")]
 
 
@@ -183,14 +288,28 @@ def test_mutated_prod_stack_fails_check_with_each_violation_named(project):
     path = project.root / "stacks" / "Pulumi.prod.yaml"
     document = yaml.safe_load(path.read_text())
     config = document["config"]
-    config["modelstack:clusters"]["aks-prod"] = {"cluster_purpose": "FastProd", "agent_count": 2, "vm_size": "Standard_D2_v2"}
+    config["modelstack:clusters"]["aks-prod"] = {
+        "cluster_purpose": "FastProd",
+        "agent_count": 2,
+        "vm_size": "Standard_D2_v2",
+    }
     config["modelstack:services"]["diabetes"] = {"target": "aci", "deploy": {"auth_enabled": True}}
     config["modelstack:services"]["diabetes-multi"]["deploy"]["auth_enabled"] = False
     path.write_text(yaml.safe_dump(document))
-    result = subprocess.run([sys.executable, "-m", "components.commands.cli", "check", "--stack", "prod", "--json"], capture_output=True, text=True, cwd=project.root, env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-m", "components.commands.cli", "check", "--stack", "prod", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+        env={"MODELSTACK_PROJECT_DIR": str(project.root), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
-    mandatory = sorted((v["policy"], v["resource"].rsplit("::", 1)[-1]) for v in report["violations"] if v["enforcement"] == "mandatory")
+    mandatory = sorted(
+        (v["policy"], v["resource"].rsplit("::", 1)[-1])
+        for v in report["violations"]
+        if v["enforcement"] == "mandatory"
+    )
     assert mandatory == [
         ("aks-production-min-vcpus", "aks-prod-cluster"),
         ("no-aci-in-production", "diabetes"),

@@ -174,7 +174,11 @@ def test_registry_outlives_the_process_that_started_it(free_port, dirs):
     )
     out = subprocess.run(
         [sys.executable, "-c", starter, str(free_port), root, state],
-        cwd=PROJECT_DIR, check=True, capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     pid = int(out.stdout.strip())
     try:
@@ -210,7 +214,9 @@ def test_provider_create_read_diff_update_delete(free_port, dirs, tmp_path):
 
         moved = provider.diff(created.id, dict(outputs_of(created)), {**inputs, "port": free_port + 1})
         assert moved.changes and moved.replaces == ["port"] and moved.delete_before_replace
-        elsewhere = provider.diff(created.id, dict(outputs_of(created)), {**inputs, "root_dir": str(tmp_path / "other")})
+        elsewhere = provider.diff(
+            created.id, dict(outputs_of(created)), {**inputs, "root_dir": str(tmp_path / "other")}
+        )
         assert elsewhere.replaces == ["root_dir"]
 
         # drift: the registry stops behind Pulumi's back
@@ -237,9 +243,7 @@ def test_provider_create_read_diff_update_delete(free_port, dirs, tmp_path):
 def test_provider_create_adopts_a_running_registry(registry):
     provider = LocalRegistryProvider()
 
-    created = provider.create(
-        {"port": registry.port, "root_dir": registry.root_dir, "state_dir": registry.state_dir}
-    )
+    created = provider.create({"port": registry.port, "root_dir": registry.root_dir, "state_dir": registry.state_dir})
 
     assert outputs_of(created)["running"] is True
     assert int(Path(registry.state_dir, "registry.pid").read_text()) == registry.pid
@@ -254,8 +258,13 @@ def test_serialized_provider_loads_in_a_fresh_provider_process():
         "print(type(p).__module__, type(p).__name__, callable(p.create))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", loader], input=blob, cwd=PROJECT_DIR,
-        check=True, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", loader],
+        input=blob,
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert out.stdout.split() == ["components.targets.local.registry", "LocalRegistryProvider", "True"]

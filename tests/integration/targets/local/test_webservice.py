@@ -71,7 +71,14 @@ def image_props(stack, service: str) -> dict:
 
 
 def web_props(service: str, image: str, port: int | None = None) -> dict:
-    return {"service": service, "stack": f"test-{RUN}", "image": image, "port": port, "environment": {}, "container_name": f"modelstack-test-{RUN}-{service}"}
+    return {
+        "service": service,
+        "stack": f"test-{RUN}",
+        "image": image,
+        "port": port,
+        "environment": {},
+        "container_name": f"modelstack-test-{RUN}-{service}",
+    }
 
 
 def predictions_of(stack, model_file: str) -> list[float]:
@@ -95,7 +102,9 @@ def test_cold_build_from_a_clean_cache_then_push(stack):
 def test_second_build_builds_nothing(stack):
     config = stack["config"]()
     context = build_context(stack["root"], "diabetes", config.services["diabetes"], config.models)
-    result = ensure_image(stack["client"], context, f"localhost:{stack['port']}/diabetes", stack["root"] / ".modelstack")
+    result = ensure_image(
+        stack["client"], context, f"localhost:{stack['port']}/diabetes", stack["root"] / ".modelstack"
+    )
     assert (result.built, result.pushed) == (False, False)
 
 
@@ -144,7 +153,9 @@ def test_stopping_the_container_is_drift_that_update_repairs(stack):
 
 def test_model_change_replaces_image_and_container_and_reuses_dependency_layers(stack):
     old_image_props = image_props(stack, "diabetes")
-    old_image = ServiceImageProvider().read(f"{old_image_props['repository']}:{old_image_props['tag']}", old_image_props)
+    old_image = ServiceImageProvider().read(
+        f"{old_image_props['repository']}:{old_image_props['tag']}", old_image_props
+    )
     from examples.diabetes.train import train
 
     train(stack["root"] / "examples" / "diabetes" / "model", alpha=2.0)
@@ -153,7 +164,9 @@ def test_model_change_replaces_image_and_container_and_reuses_dependency_layers(
     config = stack["config"]()
     context = build_context(stack["root"], "diabetes", config.services["diabetes"], config.models)
     result = ensure_image(stack["client"], context, new_image_props["repository"], stack["root"] / ".modelstack")
-    assert result.built and result.build is not None and result.build.cached("pip install"), "dependency layers come from the cache"
+    assert result.built and result.build is not None and result.build.cached("pip install"), (
+        "dependency layers come from the cache"
+    )
     assert not result.build.cached("COPY models/"), "the model layer is rebuilt"
     created = stack["diabetes"]
     diff = LocalWebserviceProvider().diff(created.id, outputs_of(created), web_props("diabetes", result.reference))
@@ -195,7 +208,9 @@ def test_port_in_use_is_a_clear_error(stack):
 
 def test_init_failure_is_failed_with_the_log_tail_and_leaves_nothing(stack):
     source = stack["root"] / "examples" / "diabetes" / "src"
-    (source / "score_broken.py").write_text("def init():\n    raise RuntimeError('model file is corrupt')\n\n\ndef run(data):\n    return data\n")
+    (source / "score_broken.py").write_text(
+        "def init():\n    raise RuntimeError('model file is corrupt')\n\n\ndef run(data):\n    return data\n"
+    )
     (stack["root"] / "stacks" / "Pulumi.local.yaml").write_text(
         "config:\n  modelstack:registry:\n    kind: local\n  modelstack:services:\n    broken:\n      models: [diabetes-ridge]\n"
         "      source_directory: examples/diabetes/src\n      entry_script: score_broken.py\n"
@@ -207,7 +222,9 @@ def test_init_failure_is_failed_with_the_log_tail_and_leaves_nothing(stack):
     message = str(caught.value)
     assert message.startswith("service broken is Failed: its container exited")
     assert "RuntimeError: model file is corrupt" in message, message
-    assert message.endswith("Fix: fix the error above in the entry script (or the model it loads), then run `pulumi up` again")
+    assert message.endswith(
+        "Fix: fix the error above in the entry script (or the model it loads), then run `pulumi up` again"
+    )
     assert stack["client"].containers.list(all=True, filters={"name": f"modelstack-test-{RUN}-broken"}) == []
 
 

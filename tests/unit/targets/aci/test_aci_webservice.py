@@ -27,7 +27,14 @@ def mock_key(resource_name: str) -> str:
 
 
 def probe(delay: int, period: int, scheme: str = "http") -> dict:
-    return {"failureThreshold": 3, "httpGet": {"path": "/", "port": 5001, "scheme": scheme}, "initialDelaySeconds": delay, "periodSeconds": period, "successThreshold": 1, "timeoutSeconds": 2}
+    return {
+        "failureThreshold": 3,
+        "httpGet": {"path": "/", "port": 5001, "scheme": scheme},
+        "initialDelaySeconds": delay,
+        "periodSeconds": period,
+        "successThreshold": 1,
+        "timeoutSeconds": 2,
+    }
 
 
 def image_of(project, config, service: str) -> str:
@@ -46,7 +53,10 @@ def test_dev_container_group_runs_the_built_image_with_the_generated_keys(projec
     (container,) = seen["diabetes-group"]["containers"][SECRET]
     assert container["image"] == image_of(project, config, "diabetes")
     secure = {v["name"]: v["secureValue"] for v in container["environmentVariables"] if "secureValue" in v}
-    assert secure == {"MODELSTACK_PRIMARY_KEY": mock_key("diabetes-primary-key"), "MODELSTACK_SECONDARY_KEY": mock_key("diabetes-secondary-key")}
+    assert secure == {
+        "MODELSTACK_PRIMARY_KEY": mock_key("diabetes-primary-key"),
+        "MODELSTACK_SECONDARY_KEY": mock_key("diabetes-secondary-key"),
+    }
     assert seen["diabetes-group"]["imageRegistryCredentials"] == [{"identity": PULL_IDENTITY, "server": LOGIN_SERVER}]
     assert parent_of(plan, "diabetes-group").endswith("modelstack:aci:AciWebservice$modelstack:aci:AciGroup::diabetes")
 
@@ -76,7 +86,13 @@ def test_keys_never_appear_in_the_plan(project):
 
 
 def aci_stack(project, deploy: dict, name: str = "aci") -> str:
-    project.write_stack(name, {"registry": {"kind": "acr"}, "services": {"diabetes": {"target": "aci", "deploy": deploy}, "diabetes-multi": None}})
+    project.write_stack(
+        name,
+        {
+            "registry": {"kind": "acr"},
+            "services": {"diabetes": {"target": "aci", "deploy": deploy}, "diabetes-multi": None},
+        },
+    )
     return name
 
 
@@ -111,7 +127,14 @@ def test_ssl_serves_https_with_the_certificate_as_a_secret(project, monkeypatch)
     seen = revealed_inputs(monkeypatch)
     (project.root / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n")
     (project.root / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nprivate-key-bytes\n-----END PRIVATE KEY-----\n")
-    deploy = {"auth_enabled": True, "ssl_enabled": True, "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem", "ssl_cname": "ml.example.com", "dns_name_label": "diabetes-ssl"}
+    deploy = {
+        "auth_enabled": True,
+        "ssl_enabled": True,
+        "ssl_cert_pem_file": "cert.pem",
+        "ssl_key_pem_file": "key.pem",
+        "ssl_cname": "ml.example.com",
+        "dns_name_label": "diabetes-ssl",
+    }
     _, plan = evaluate_stack(aci_stack(project, deploy), project.root)
     container = seen["diabetes-group"]["containers"][SECRET][0]
     variables = {v["name"]: v.get("value", v.get("secureValue")) for v in container["environmentVariables"]}
@@ -124,9 +147,18 @@ def test_ssl_serves_https_with_the_certificate_as_a_secret(project, monkeypatch)
 
 def test_vnet_gives_a_private_group_in_that_subnet(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
-    _, plan = evaluate_stack(aci_stack(project, {"vnet_name": "vnet-ml", "subnet_name": "aci", "location": "northeurope", "tags": {"team": "ml"}}), project.root)
+    _, plan = evaluate_stack(
+        aci_stack(
+            project, {"vnet_name": "vnet-ml", "subnet_name": "aci", "location": "northeurope", "tags": {"team": "ml"}}
+        ),
+        project.root,
+    )
     group = seen["diabetes-group"]
-    assert group["subnetIds"] == [{"id": f"/subscriptions/{SUB}/resourceGroups/rg-modelstack-aci/providers/Microsoft.Network/virtualNetworks/vnet-ml/subnets/aci"}]
+    assert group["subnetIds"] == [
+        {
+            "id": f"/subscriptions/{SUB}/resourceGroups/rg-modelstack-aci/providers/Microsoft.Network/virtualNetworks/vnet-ml/subnets/aci"
+        }
+    ]
     assert group["ipAddress"] == {"ports": [{"port": 5001, "protocol": "TCP"}], "type": "Private"}
     assert group["location"] == "northeurope" and group["tags"]["team"] == "ml"
     assert plan.outputs["services"]["diabetes"]["scoring_uri"] == "http://10.0.0.4:5001/score"
@@ -134,25 +166,36 @@ def test_vnet_gives_a_private_group_in_that_subnet(project, monkeypatch):
 
 def test_cors_origins_reach_the_container(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
-    evaluate_stack(aci_stack(project, {"access_control_allow_origins": ["https://app.example.com", "https://admin.example.com"]}), project.root)
-    assert {"name": "MODELSTACK_CORS_ORIGINS", "value": "https://app.example.com,https://admin.example.com"} in seen["diabetes-group"]["containers"][0]["environmentVariables"]
+    evaluate_stack(
+        aci_stack(project, {"access_control_allow_origins": ["https://app.example.com", "https://admin.example.com"]}),
+        project.root,
+    )
+    assert {"name": "MODELSTACK_CORS_ORIGINS", "value": "https://app.example.com,https://admin.example.com"} in seen[
+        "diabetes-group"
+    ]["containers"][0]["environmentVariables"]
 
 
-@pytest.mark.parametrize("provisioning, instance, state", [
-    ("Succeeded", "Running", "Healthy"),
-    ("Creating", None, "Transitioning"),
-    ("Succeeded", "Pending", "Transitioning"),
-    ("Updating", "Running", "Transitioning"),
-    ("Succeeded", "Stopped", "Unhealthy"),
-    ("Failed", "Running", "Failed"),
-    ("Succeeded", "Failed", "Failed"),
-])
+@pytest.mark.parametrize(
+    "provisioning, instance, state",
+    [
+        ("Succeeded", "Running", "Healthy"),
+        ("Creating", None, "Transitioning"),
+        ("Succeeded", "Pending", "Transitioning"),
+        ("Updating", "Running", "Transitioning"),
+        ("Succeeded", "Stopped", "Unhealthy"),
+        ("Failed", "Running", "Failed"),
+        ("Succeeded", "Failed", "Failed"),
+    ],
+)
 def test_aci_states_in_azure_ml_terms(provisioning, instance, state):
     assert aci_state(provisioning, instance) == state
 
 
 def test_endpoint_uris():
     plain = AciDeploy()
-    assert endpoint_uris(plain, endpoint_host(plain, "x.westeurope.azurecontainer.io", "20.0.0.1")) == {"scoring_uri": "http://x.westeurope.azurecontainer.io:5001/score", "swagger_uri": "http://x.westeurope.azurecontainer.io:5001/swagger.json"}
+    assert endpoint_uris(plain, endpoint_host(plain, "x.westeurope.azurecontainer.io", "20.0.0.1")) == {
+        "scoring_uri": "http://x.westeurope.azurecontainer.io:5001/score",
+        "swagger_uri": "http://x.westeurope.azurecontainer.io:5001/swagger.json",
+    }
     assert endpoint_uris(plain, endpoint_host(plain, None, "10.0.0.4"))["scoring_uri"] == "http://10.0.0.4:5001/score"
     assert endpoint_uris(plain, None) == {"scoring_uri": None, "swagger_uri": None}

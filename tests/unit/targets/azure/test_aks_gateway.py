@@ -47,7 +47,11 @@ def traefik(replicas: int, annotations: dict[str, str]) -> dict:
             "gatewayClass": {"enabled": True, "name": "modelstack"},
             "image": {"tag": "v3.6.12"},
             "podDisruptionBudget": pdb,
-            "providers": {"kubernetesCRD": {"enabled": False}, "kubernetesGateway": {"enabled": True}, "kubernetesIngress": {"enabled": False}},
+            "providers": {
+                "kubernetesCRD": {"enabled": False},
+                "kubernetesGateway": {"enabled": True},
+                "kubernetesIngress": {"enabled": False},
+            },
             "service": {"annotations": annotations},
         },
         "version": "39.0.5",
@@ -67,7 +71,11 @@ def test_prod_cluster_gets_traefik_cert_manager_and_the_issuer(project, monkeypa
         "namespace": "cert-manager",
         "repositoryOpts": {"repo": "https://charts.jetstack.io"},
         "values": {
-            "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "enableGatewayAPI": True, "kind": "ControllerConfiguration"},
+            "config": {
+                "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+                "enableGatewayAPI": True,
+                "kind": "ControllerConfiguration",
+            },
             "crds": {"enabled": True},
         },
         "version": "v1.19.1",
@@ -76,15 +84,34 @@ def test_prod_cluster_gets_traefik_cert_manager_and_the_issuer(project, monkeypa
         "apiVersion": "cert-manager.io/v1",
         "kind": "ClusterIssuer",
         "metadata": {"labels": {"app.kubernetes.io/managed-by": "modelstack"}, "name": "letsencrypt"},
-        "spec": {"acme": {
-            "privateKeySecretRef": {"name": "modelstack-letsencrypt-account"},
-            "server": "https://acme-v02.api.letsencrypt.org/directory",
-            "solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [{"kind": "Gateway", "name": "modelstack", "namespace": "modelstack-prod", "sectionName": "http"}]}}}],
-        }},
+        "spec": {
+            "acme": {
+                "privateKeySecretRef": {"name": "modelstack-letsencrypt-account"},
+                "server": "https://acme-v02.api.letsencrypt.org/directory",
+                "solvers": [
+                    {
+                        "http01": {
+                            "gatewayHTTPRoute": {
+                                "parentRefs": [
+                                    {
+                                        "kind": "Gateway",
+                                        "name": "modelstack",
+                                        "namespace": "modelstack-prod",
+                                        "sectionName": "http",
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                ],
+            }
+        },
     }
     # The Gateway names the issuer and the class, so it waits for both; Traefik waits for the CRDs.
     urn = {r.name: r.urn for r in plan.resources}
-    assert {urn["aks-prod-traefik"], urn["aks-prod-letsencrypt"]} <= set(plan.named("aks-prod-frontend-gateway").options["dependencies"])
+    assert {urn["aks-prod-traefik"], urn["aks-prod-letsencrypt"]} <= set(
+        plan.named("aks-prod-frontend-gateway").options["dependencies"]
+    )
     assert urn["aks-prod-gateway-api-crds"] in plan.named("aks-prod-traefik").options["dependencies"]
     assert urn["aks-prod-cert-manager"] in plan.named("aks-prod-letsencrypt").options["dependencies"]
     # All of it under the cluster's component.
@@ -100,33 +127,54 @@ def test_a_plain_http_devtest_cluster_gets_one_traefik_and_no_cert_manager(proje
     assert [r.name for r in plan.by_type(RELEASE)] == ["aks-staging-traefik"]
     assert not plan.by_type(ISSUER)
     gateway = seen["aks-staging-frontend-gateway"]
-    assert gateway["spec"]["gatewayClassName"] == "modelstack" and "cert-manager.io/cluster-issuer" not in gateway["metadata"]["annotations"]
+    assert (
+        gateway["spec"]["gatewayClassName"] == "modelstack"
+        and "cert-manager.io/cluster-issuer" not in gateway["metadata"]["annotations"]
+    )
 
 
 def test_the_clusters_own_certificate_needs_no_cert_manager(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     (project.root / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     (project.root / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
-    project.write_stack("tls", {
-        "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5",
-                                "ssl_cname": "ml.example.com", "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem"}},
-        "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
-    })
+    project.write_stack(
+        "tls",
+        {
+            "registry": {"kind": "acr"},
+            "clusters": {
+                "aks-ml": {
+                    "cluster_purpose": "DevTest",
+                    "agent_count": 1,
+                    "vm_size": "Standard_D4s_v5",
+                    "ssl_cname": "ml.example.com",
+                    "ssl_cert_pem_file": "cert.pem",
+                    "ssl_key_pem_file": "key.pem",
+                }
+            },
+            "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
+        },
+    )
     _, plan = evaluate_stack("tls", project.root)
     assert [r.name for r in plan.by_type(RELEASE)] == ["aks-ml-traefik"] and not plan.by_type(ISSUER)
     assert seen["aks-ml-traefik"] == traefik(1, {})
-    assert [(listener["name"], listener["port"]) for listener in seen["aks-ml-frontend-gateway"]["spec"]["listeners"]] == [("https", 8443)]
+    assert [
+        (listener["name"], listener["port"]) for listener in seen["aks-ml-frontend-gateway"]["spec"]["listeners"]
+    ] == [("https", 8443)]
 
 
 def attached_plan(project, monkeypatch, **cluster):
     """A stack whose one aks service runs on an attached cluster (live: 3 x Standard_D4s_v5)."""
-    live_cluster_with(monkeypatch, [{"name": "pool", "count": 3, "vmSize": "Standard_D4s_v5", "osType": "Linux", "mode": "System"}])
-    project.write_stack("attached", {
-        "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"attach": {"resource_id": CLUSTER_ID}, **cluster}},
-        "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
-    })
+    live_cluster_with(
+        monkeypatch, [{"name": "pool", "count": 3, "vmSize": "Standard_D4s_v5", "osType": "Linux", "mode": "System"}]
+    )
+    project.write_stack(
+        "attached",
+        {
+            "registry": {"kind": "acr"},
+            "clusters": {"aks-ml": {"attach": {"resource_id": CLUSTER_ID}, **cluster}},
+            "services": {"diabetes": {"target": "aks", "compute": "aks-ml"}, "diabetes-multi": None},
+        },
+    )
     return evaluate_stack("attached", project.root)[1]
 
 
@@ -138,7 +186,12 @@ def test_an_attached_cluster_brings_its_own_implementation(project, monkeypatch)
     assert spec["gatewayClassName"] == "approuting-istio"
     assert [(listener["name"], listener["port"]) for listener in spec["listeners"]] == [("http", 80)]
     # Its implementation makes the load balancer, so the settings go on the Gateway.
-    assert spec["infrastructure"] == {"annotations": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true", "service.beta.kubernetes.io/azure-load-balancer-internal-subnet": "aks-subnet"}}
+    assert spec["infrastructure"] == {
+        "annotations": {
+            "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+            "service.beta.kubernetes.io/azure-load-balancer-internal-subnet": "aks-subnet",
+        }
+    }
 
 
 def test_an_attached_cluster_names_its_class(project, monkeypatch):
@@ -161,7 +214,9 @@ def test_gateway_class_rules():
         "  Rule: a GatewayClass name is lowercase letters, digits, '-' and '.'\n"
         "  Fix: copy the name from `kubectl get gatewayclass`"
     ]
-    assert check_cluster("aks-ml", ClusterSpec(attach={"resource_id": CLUSTER_ID}, gateway_class="approuting-istio")) == []
+    assert (
+        check_cluster("aks-ml", ClusterSpec(attach={"resource_id": CLUSTER_ID}, gateway_class="approuting-istio")) == []
+    )
 
 
 # --- cert-manager's values, against the chart of the release the stack installs -----------------------
@@ -170,7 +225,9 @@ def test_gateway_class_rules():
 def _merged(defaults: dict, values: dict) -> dict:
     merged = copy.deepcopy(defaults)
     for key, value in values.items():
-        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -188,10 +245,14 @@ def test_cert_manager_values_fit_its_chart(project, monkeypatch, cert_manager_ch
     jsonschema.Draft7Validator(schema).validate(_merged(defaults, values))
     # The schema is strict where the stack writes: a misspelt key fails.
     with pytest.raises(jsonschema.ValidationError, match="installCrds|crd"):
-        jsonschema.Draft7Validator(schema).validate(_merged(defaults, {**values, "crds": {"enable": True}, "installCrds": True}))
+        jsonschema.Draft7Validator(schema).validate(
+            _merged(defaults, {**values, "crds": {"enable": True}, "installCrds": True})
+        )
     # `config` is the controller's ControllerConfiguration, which the chart leaves open: its
     # field is checked against the release's own type.
-    types = (module_dir(CERT_MANAGER_MODULE) / "pkg" / "apis" / "config" / "controller" / "v1alpha1" / "types.go").read_text()
+    types = (
+        module_dir(CERT_MANAGER_MODULE) / "pkg" / "apis" / "config" / "controller" / "v1alpha1" / "types.go"
+    ).read_text()
     assert 'json:"enableGatewayAPI,omitempty"' in types
     assert "type ControllerConfiguration struct" in types
 
@@ -212,7 +273,9 @@ def test_an_attached_clusters_kubeconfig_is_asked_of_azure_for_its_prerequisites
         asked.append(dict(args.args))
         return original(args)
 
-    monkeypatch.setitem(offline.MOCK_CALLS, "azure-native:containerservice:listManagedClusterUserCredentials", credentials)
+    monkeypatch.setitem(
+        offline.MOCK_CALLS, "azure-native:containerservice:listManagedClusterUserCredentials", credentials
+    )
     project.write_stack("attached", {"registry": {"kind": "acr"}})
     got = {}
 
@@ -230,6 +293,10 @@ def test_which_front_ends_get_their_certificate_from_acme():
 
     assert certificate_from_acme(ClusterSpec(leaf_domain_label="mlsvc"), "westeurope")
     assert not certificate_from_acme(ClusterSpec(), "westeurope"), "plain HTTP"
-    assert not certificate_from_acme(ClusterSpec(ssl_cname="ml.example.com", ssl_cert_pem_file="c.pem", ssl_key_pem_file="k.pem"), "westeurope"), "the cluster's own"
-    assert not certificate_from_acme(ClusterSpec(leaf_domain_label="mlsvc", load_balancer_type="InternalLoadBalancer"), "westeurope"), "no public name"
+    assert not certificate_from_acme(
+        ClusterSpec(ssl_cname="ml.example.com", ssl_cert_pem_file="c.pem", ssl_key_pem_file="k.pem"), "westeurope"
+    ), "the cluster's own"
+    assert not certificate_from_acme(
+        ClusterSpec(leaf_domain_label="mlsvc", load_balancer_type="InternalLoadBalancer"), "westeurope"
+    ), "no public name"
     assert certificate_from_acme(ClusterSpec(attach={"resource_id": CLUSTER_ID}, leaf_domain_label="mlsvc"), "any")

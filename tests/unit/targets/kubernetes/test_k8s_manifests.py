@@ -59,7 +59,11 @@ def _strict(schema):
     """additionalProperties: false wherever a schema lists properties and allows no others."""
     if isinstance(schema, dict):
         schema = {k: _strict(v) for k, v in schema.items()}
-        if "properties" in schema and "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        if (
+            "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
             schema["additionalProperties"] = False
         return schema
     if isinstance(schema, list):
@@ -73,7 +77,9 @@ def module_dir(module: str) -> Path:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
         require(False, "Go is needed to fetch the CRDs (go mod download); it is on the project's machines")
-    result = subprocess.run([go, "mod", "download", "-json", module], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    result = subprocess.run(
+        [go, "mod", "download", "-json", module], capture_output=True, text=True, cwd=tempfile.gettempdir()
+    )
     assert result.returncode == 0, f"go mod download {module} failed: {result.stderr or result.stdout}"
     return Path(json.loads(result.stdout)["Dir"])
 
@@ -93,7 +99,9 @@ def validate(manifest: dict, version: str) -> None:
     if manifest["kind"] in CRD_KINDS:
         jsonschema.Draft7Validator(crd_schema(manifest["kind"])).validate(manifest)
         # the CRD schema leaves metadata to the API server: check it as ObjectMeta
-        kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest["metadata"]}, version, strict=True)
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest["metadata"]}, version, strict=True
+        )
     else:
         kubernetes_validate.validate(manifest, version, strict=True)
 
@@ -106,17 +114,47 @@ def write_stacks(project) -> list[str]:
     cluster = {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
     # stack name -> (settings added to its cluster, settings added to its services by name)
     variants: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-        "rollout": ({}, {"diabetes": {"versions": [
-            {"version_name": "blue", "is_control_version_type": True, "traffic_percentile": 70},
-            {"version_name": "green", "traffic_percentile": 30, "models": ["diabetes-lasso"]},
-        ]}}),
+        "rollout": (
+            {},
+            {
+                "diabetes": {
+                    "versions": [
+                        {"version_name": "blue", "is_control_version_type": True, "traffic_percentile": 70},
+                        {"version_name": "green", "traffic_percentile": 30, "models": ["diabetes-lasso"]},
+                    ]
+                }
+            },
+        ),
         "tls": ({"ssl_cname": "ml.example.com", "ssl_cert_pem_file": "cert.pem", "ssl_key_pem_file": "key.pem"}, {}),
-        "internal": ({"load_balancer_type": "InternalLoadBalancer"}, {"diabetes": {"deploy": {"namespace": "scoring"}}}),
-        "sized": ({"vm_size": "Standard_NC8as_T4_v3"}, {"diabetes": {"deploy": {"num_replicas": 2, "gpu_cores": 1, "cpu_cores_limit": 1, "memory_gb_limit": 2, "auth_enabled": False, "success_threshold": 2}}}),
+        "internal": (
+            {"load_balancer_type": "InternalLoadBalancer"},
+            {"diabetes": {"deploy": {"namespace": "scoring"}}},
+        ),
+        "sized": (
+            {"vm_size": "Standard_NC8as_T4_v3"},
+            {
+                "diabetes": {
+                    "deploy": {
+                        "num_replicas": 2,
+                        "gpu_cores": 1,
+                        "cpu_cores_limit": 1,
+                        "memory_gb_limit": 2,
+                        "auth_enabled": False,
+                        "success_threshold": 2,
+                    }
+                }
+            },
+        ),
     }
     for name, (cluster_extra, service_extra) in variants.items():
-        services = {s: {"target": "aks", "compute": "aks-ml", **service_extra.get(s, {})} for s in ("diabetes", "diabetes-multi")}
-        project.write_stack(name, {"registry": {"kind": "acr"}, "clusters": {"aks-ml": {**cluster, **cluster_extra}}, "services": services})
+        services = {
+            s: {"target": "aks", "compute": "aks-ml", **service_extra.get(s, {})}
+            for s in ("diabetes", "diabetes-multi")
+        }
+        project.write_stack(
+            name,
+            {"registry": {"kind": "acr"}, "clusters": {"aks-ml": {**cluster, **cluster_extra}}, "services": services},
+        )
     return ["staging", "prod", *variants]
 
 
@@ -130,7 +168,11 @@ def manifests(project, monkeypatch) -> list[tuple[str, str, dict]]:
         seen.clear()
         _, plan = evaluate_stack(stack, project.root)
         for resource in plan.resources:
-            if resource.type.startswith(K8S_TYPE_PREFIX) and resource.type != PROVIDER and resource.type not in NOT_OBJECTS:
+            if (
+                resource.type.startswith(K8S_TYPE_PREFIX)
+                and resource.type != PROVIDER
+                and resource.type not in NOT_OBJECTS
+            ):
                 found.append((stack, resource.name, unmark(seen[resource.name])))
     return found
 
@@ -142,16 +184,30 @@ def test_every_manifest_matches_the_kubernetes_schemas(manifests, version):
         try:
             validate(manifest, version)
         except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as error:
-            pytest.fail(f"{stack}/{name} ({manifest['kind']}) does not validate against Kubernetes {version}: {'.'.join(map(str, error.path))}: {error.message}")
+            pytest.fail(
+                f"{stack}/{name} ({manifest['kind']}) does not validate against Kubernetes {version}: {'.'.join(map(str, error.path))}: {error.message}"
+            )
         kinds.add(manifest["kind"])
-    assert kinds == {"Namespace", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Gateway", "HTTPRoute", "ClusterIssuer"}
+    assert kinds == {
+        "Namespace",
+        "Secret",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Gateway",
+        "HTTPRoute",
+        "ClusterIssuer",
+    }
 
 
 def test_the_validation_catches_mistakes(manifests):
     """The schemas are strict: a misspelt field or a wrong type fails, in either family."""
     deployment = next(m for _, _, m in manifests if m["kind"] == "Deployment")
     misspelt = json.loads(json.dumps(deployment))
-    misspelt["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = misspelt["spec"]["template"]["spec"]["containers"][0].pop("readinessProbe")
+    misspelt["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = misspelt["spec"]["template"]["spec"][
+        "containers"
+    ][0].pop("readinessProbe")
     with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
         validate(misspelt, "1.33")
     route = next(m for _, _, m in manifests if m["kind"] == "HTTPRoute")
@@ -166,6 +222,8 @@ def test_the_validation_catches_mistakes(manifests):
         validate(extra, "1.33")
     issuer = next(m for _, _, m in manifests if m["kind"] == "ClusterIssuer")
     misplaced = json.loads(json.dumps(issuer))
-    misplaced["spec"]["acme"]["solvers"][0]["http01"]["gatewayRoute"] = misplaced["spec"]["acme"]["solvers"][0]["http01"].pop("gatewayHTTPRoute")
+    misplaced["spec"]["acme"]["solvers"][0]["http01"]["gatewayRoute"] = misplaced["spec"]["acme"]["solvers"][0][
+        "http01"
+    ].pop("gatewayHTTPRoute")
     with pytest.raises(jsonschema.ValidationError, match="gatewayRoute"):
         validate(misplaced, "1.33")

@@ -17,11 +17,30 @@ KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: [
 
 def write_kube_stack(project, cluster: dict | None = None, deploy: dict | None = None) -> None:
     (project.root / "kube.yaml").write_text(KUBECONFIG)
-    project.write_stack("kube", {
-        "registry": {"kind": "local"},
-        "kubernetes_clusters": {"testcluster": cluster if cluster is not None else {"kubeconfig_file": "kube.yaml", "context": "kind-ml", "gateway_class": "traefik", "http_port": 8000}},
-        "services": {"diabetes": {"target": "kubernetes", "compute": "testcluster", "deploy": deploy or {"num_replicas": 2, "cpu_cores": 0.5}}, "diabetes-multi": None},
-    })
+    project.write_stack(
+        "kube",
+        {
+            "registry": {"kind": "local"},
+            "kubernetes_clusters": {
+                "testcluster": cluster
+                if cluster is not None
+                else {
+                    "kubeconfig_file": "kube.yaml",
+                    "context": "kind-ml",
+                    "gateway_class": "traefik",
+                    "http_port": 8000,
+                }
+            },
+            "services": {
+                "diabetes": {
+                    "target": "kubernetes",
+                    "compute": "testcluster",
+                    "deploy": deploy or {"num_replicas": 2, "cpu_cores": 0.5},
+                },
+                "diabetes-multi": None,
+            },
+        },
+    )
 
 
 def kubernetes_objects(seen: dict) -> dict[str, dict]:
@@ -31,11 +50,17 @@ def kubernetes_objects(seen: dict) -> dict[str, dict]:
 def test_the_objects_are_the_aks_targets(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
-    project.write_stack("aksparity", {
-        "registry": {"kind": "acr"},
-        "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
-        "services": {"diabetes": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 2, "cpu_cores": 0.5}}, "diabetes-multi": None},
-    })
+    project.write_stack(
+        "aksparity",
+        {
+            "registry": {"kind": "acr"},
+            "clusters": {"aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}},
+            "services": {
+                "diabetes": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 2, "cpu_cores": 0.5}},
+                "diabetes-multi": None,
+            },
+        },
+    )
     evaluate_stack("aksparity", project.root)
     on_aks = kubernetes_objects(seen)
     seen.clear()
@@ -47,10 +72,16 @@ def test_the_objects_are_the_aks_targets(project, monkeypatch):
 
     def normalised(objects: dict[str, dict]) -> dict[str, str]:
         text = {name: repr(inputs) for name, inputs in objects.items() if name not in gateways | namespaces}
-        return {name: t.replace("modelstack-aksparity", "NS").replace("modelstack-kube", "NS") for name, t in text.items()}
+        return {
+            name: t.replace("modelstack-aksparity", "NS").replace("modelstack-kube", "NS") for name, t in text.items()
+        }
 
     aks, kube = normalised(on_aks), normalised(on_kube)
-    assert sorted(aks) == sorted(kube) == ["diabetes-deployment", "diabetes-keys", "diabetes-pdb", "diabetes-route", "diabetes-service"]
+    assert (
+        sorted(aks)
+        == sorted(kube)
+        == ["diabetes-deployment", "diabetes-keys", "diabetes-pdb", "diabetes-route", "diabetes-service"]
+    )
     for name in ("diabetes-keys", "diabetes-pdb", "diabetes-route", "diabetes-service"):
         assert aks[name] == kube[name], name
     # The Deployments differ in their image's registry only (the stack's ACR, or its local registry).
@@ -69,7 +100,9 @@ def test_the_provider_the_gateway_class_and_port_come_from_the_config(project, m
     assert plan.named("testcluster-k8s").inputs["kubeconfig"] == "[secret]"
     gateway = seen["testcluster-frontend-gateway"]["spec"]
     assert gateway["gatewayClassName"] == "traefik"
-    assert [(listener["name"], listener["port"], listener["protocol"]) for listener in gateway["listeners"]] == [("http", 8000, "HTTP")]
+    assert [(listener["name"], listener["port"], listener["protocol"]) for listener in gateway["listeners"]] == [
+        ("http", 8000, "HTTP")
+    ]
     assert "infrastructure" not in gateway, "no Azure load balancer settings on another cluster"
     assert not [r for r in plan.resources if r.type.startswith("azure-native:")], "nothing of Azure"
     # The URIs the stack reports carry the Gateway's port: they are the ones that answer.
@@ -78,24 +111,51 @@ def test_the_provider_the_gateway_class_and_port_come_from_the_config(project, m
     assert service["swagger_uri"] == f"http://{MOCK_GATEWAY_ADDRESS}:8000/api/v1/service/diabetes/swagger.json"
 
 
-@pytest.mark.parametrize("scheme, port, expected", [
-    ("http", 80, "http://gw.example/api/v1/service/s"),
-    ("http", 16480, "http://gw.example:16480/api/v1/service/s"),
-    ("https", 443, "https://gw.example/api/v1/service/s"),
-    ("https", 80, "https://gw.example:80/api/v1/service/s"),
-    ("http", 443, "http://gw.example:443/api/v1/service/s"),
-])
+@pytest.mark.parametrize(
+    "scheme, port, expected",
+    [
+        ("http", 80, "http://gw.example/api/v1/service/s"),
+        ("http", 16480, "http://gw.example:16480/api/v1/service/s"),
+        ("https", 443, "https://gw.example/api/v1/service/s"),
+        ("https", 80, "https://gw.example:80/api/v1/service/s"),
+        ("http", 443, "http://gw.example:443/api/v1/service/s"),
+    ],
+)
 def test_the_port_is_written_unless_it_is_the_schemes_default(scheme, port, expected):
     assert service_base_uri(scheme, "gw.example", port, "s") == expected
 
 
-@pytest.mark.parametrize("cluster, key, detail", [
-    ({"kubeconfig_file": "kube.yaml"}, "modelstack:kubernetes_clusters.testcluster.gateway_class", "gateway_class is not set"),
-    ({"gateway_class": "traefik"}, "modelstack:kubernetes_clusters.testcluster", "does not say how to reach the cluster"),
-    ({"kubeconfig_file": "nowhere.yaml", "gateway_class": "traefik"}, "modelstack:kubernetes_clusters.testcluster.kubeconfig_file", "kubeconfig_file 'nowhere.yaml' does not exist"),
-    ({"kubeconfig_file": "kube.yaml", "gateway_class": "Traefik_Class"}, "modelstack:kubernetes_clusters.testcluster.gateway_class", "gateway_class 'Traefik_Class' is not a Kubernetes object name"),
-    ({"kubeconfig_file": "kube.yaml", "gateway_class": "traefik", "hostname": "http://ml.example.com"}, "modelstack:kubernetes_clusters.testcluster.hostname", "hostname 'http://ml.example.com' is not a host name"),
-], ids=["no class", "no kubeconfig", "missing file", "bad class", "bad hostname"])
+@pytest.mark.parametrize(
+    "cluster, key, detail",
+    [
+        (
+            {"kubeconfig_file": "kube.yaml"},
+            "modelstack:kubernetes_clusters.testcluster.gateway_class",
+            "gateway_class is not set",
+        ),
+        (
+            {"gateway_class": "traefik"},
+            "modelstack:kubernetes_clusters.testcluster",
+            "does not say how to reach the cluster",
+        ),
+        (
+            {"kubeconfig_file": "nowhere.yaml", "gateway_class": "traefik"},
+            "modelstack:kubernetes_clusters.testcluster.kubeconfig_file",
+            "kubeconfig_file 'nowhere.yaml' does not exist",
+        ),
+        (
+            {"kubeconfig_file": "kube.yaml", "gateway_class": "Traefik_Class"},
+            "modelstack:kubernetes_clusters.testcluster.gateway_class",
+            "gateway_class 'Traefik_Class' is not a Kubernetes object name",
+        ),
+        (
+            {"kubeconfig_file": "kube.yaml", "gateway_class": "traefik", "hostname": "http://ml.example.com"},
+            "modelstack:kubernetes_clusters.testcluster.hostname",
+            "hostname 'http://ml.example.com' is not a host name",
+        ),
+    ],
+    ids=["no class", "no kubeconfig", "missing file", "bad class", "bad hostname"],
+)
 def test_cluster_settings_that_cannot_work_are_refused(project, cluster, key, detail):
     write_kube_stack(project, cluster)
     with pytest.raises(ConfigErrors) as caught:
@@ -112,11 +172,14 @@ def test_a_plain_text_kubeconfig_is_refused(project):
 
 def test_compute_must_name_a_kubernetes_cluster(project):
     write_kube_stack(project)
-    project.write_stack("kube", {
-        "registry": {"kind": "local"},
-        "kubernetes_clusters": {"testcluster": {"kubeconfig_file": "kube.yaml", "gateway_class": "traefik"}},
-        "services": {"diabetes": {"target": "kubernetes", "compute": "testclustr"}, "diabetes-multi": None},
-    })
+    project.write_stack(
+        "kube",
+        {
+            "registry": {"kind": "local"},
+            "kubernetes_clusters": {"testcluster": {"kubeconfig_file": "kube.yaml", "gateway_class": "traefik"}},
+            "services": {"diabetes": {"target": "kubernetes", "compute": "testclustr"}, "diabetes-multi": None},
+        },
+    )
     with pytest.raises(ConfigErrors) as caught:
         project.load("kube")
     assert [str(e) for e in caught.value.errors] == [

@@ -18,8 +18,11 @@ ROLLOUT = "pulumi-python:dynamic/modelstack:KubernetesRollout"
 
 
 def deployment(generation=2, observed=2, replicas=2, updated=2, total=2, available=2):
-    return NS(metadata=NS(generation=generation), spec=NS(replicas=replicas),
-              status=NS(observed_generation=observed, updated_replicas=updated, replicas=total, available_replicas=available))
+    return NS(
+        metadata=NS(generation=generation),
+        spec=NS(replicas=replicas),
+        status=NS(observed_generation=observed, updated_replicas=updated, replicas=total, available_replicas=available),
+    )
 
 
 def test_a_rollout_is_done_when_every_replica_is_new_and_available_and_no_old_one_is_left():
@@ -65,7 +68,9 @@ def test_each_version_gets_a_wait_that_reads_the_cluster_with_a_secret_kubeconfi
     }
     # It waits for its Deployment and Service; the route waits for it.
     urn = {r.name: r.urn for r in plan.resources}
-    assert {urn["diabetes-deployment"], urn["diabetes-service"]} <= set(plan.named("diabetes-rollout").options["dependencies"])
+    assert {urn["diabetes-deployment"], urn["diabetes-service"]} <= set(
+        plan.named("diabetes-rollout").options["dependencies"]
+    )
     assert urn["diabetes-rollout"] in plan.named("diabetes-route").options["dependencies"]
 
 
@@ -76,8 +81,16 @@ def test_a_fixed_size_cluster_waits_less_for_a_pod_it_cannot_place(project, monk
 
 
 def props(kubeconfig: str) -> dict:
-    return {"kubeconfig": kubeconfig, "namespace": "modelstack-dev", "deployment": "diabetes", "service": "diabetes", "k8s_service": "diabetes",
-            "workload_selector": "app.kubernetes.io/name=diabetes", "timeout_seconds": 5, "patience_seconds": 1}
+    return {
+        "kubeconfig": kubeconfig,
+        "namespace": "modelstack-dev",
+        "deployment": "diabetes",
+        "service": "diabetes",
+        "k8s_service": "diabetes",
+        "workload_selector": "app.kubernetes.io/name=diabetes",
+        "timeout_seconds": 5,
+        "patience_seconds": 1,
+    }
 
 
 def test_a_cluster_that_does_not_answer_is_told_without_the_kubeconfig():
@@ -101,7 +114,10 @@ def test_a_cluster_that_does_not_answer_is_told_without_the_kubeconfig():
     finally:
         held.close()
     message = str(refused.value)
-    assert message.startswith("service diabetes: the cluster did not answer the rollout wait (") and "kubectl get deployment,pods -n modelstack-dev" in message
+    assert (
+        message.startswith("service diabetes: the cluster did not answer the rollout wait (")
+        and "kubectl get deployment,pods -n modelstack-dev" in message
+    )
     assert token not in message and "127.0.0.1" not in message
     with pytest.raises(ModelstackError) as unusable:
         KubernetesRolloutProvider().read("modelstack-dev/diabetes", props(f"not: [a kubeconfig {token}"))

@@ -4,13 +4,27 @@ import pytest
 
 from components.targets.local.webservice import azureml_state, container_diff, endpoint_uris
 
-OLD = {"image": "r/s@sha256:1", "port": 6789, "environment": {}, "container_name": "modelstack-local-s", "state": "Healthy"}
+OLD = {
+    "image": "r/s@sha256:1",
+    "port": 6789,
+    "environment": {},
+    "container_name": "modelstack-local-s",
+    "state": "Healthy",
+}
 
 
 @pytest.mark.parametrize(
     "status, healthy, state",
-    [("created", None, "Transitioning"), ("restarting", None, "Transitioning"), ("running", None, "Transitioning"),
-     ("running", True, "Healthy"), ("running", False, "Unhealthy"), ("exited", None, "Failed"), ("dead", None, "Failed"), (None, None, "Failed")],
+    [
+        ("created", None, "Transitioning"),
+        ("restarting", None, "Transitioning"),
+        ("running", None, "Transitioning"),
+        ("running", True, "Healthy"),
+        ("running", False, "Unhealthy"),
+        ("exited", None, "Failed"),
+        ("dead", None, "Failed"),
+        (None, None, "Failed"),
+    ],
 )
 def test_docker_status_maps_to_azureml_states(status, healthy, state):
     assert azureml_state(status, healthy) == state
@@ -41,7 +55,10 @@ def test_removed_container_is_replaced():
 
 
 def test_endpoint_uris():
-    assert endpoint_uris(6789) == {"scoring_uri": "http://localhost:6789/score", "swagger_uri": "http://localhost:6789/swagger.json"}
+    assert endpoint_uris(6789) == {
+        "scoring_uri": "http://localhost:6789/score",
+        "swagger_uri": "http://localhost:6789/swagger.json",
+    }
 
 
 def test_loopback_registries_are_local_everything_else_signs_in():
