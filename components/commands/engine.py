@@ -47,9 +47,8 @@ def pulumi_mode(project_dir: Path, stack: str, environ: Mapping[str, str]) -> st
     if stack in LOCAL_STACKS or stack.startswith(("e2e-", "e2e_")):
         return "local"  # not a target: the project's own state backend
     backend = user_backend(environ)
-    return (
-        "user" if backend and backend != f"file://{project_dir / STATE_DIR / 'state'}" else "local"
-    )  # not a target: a backend
+    own_backend = f"file://{project_dir / STATE_DIR / 'state'}"
+    return "user" if backend and backend != own_backend else "local"  # not a target: a backend
 
 
 def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
