@@ -135,7 +135,7 @@ class SerialScorer:
         try:
             outcome = await asyncio.wait_for(asyncio.shield(future), self.timeout_ms / 1000)
         # Both: before Python 3.11 (a conda image may run 3.10) asyncio.TimeoutError is a class of its own
-        except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041
+        except (asyncio.TimeoutError, TimeoutError):
             self._interrupt(call)
             self._fast_in_a_row = 0
             raise ScoringTimeout(self.timeout_ms) from None

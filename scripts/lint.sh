@@ -11,7 +11,7 @@
 #                             (those that exist)
 #   scripts/lint.sh PATH...   over these paths only
 #
-# scripts/test.sh runs it before the tests once the file .lint-enforced exists in the repository's root.
+# scripts/test.sh runs it before the tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PROGRESS_TAG=lint

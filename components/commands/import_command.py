@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -39,18 +38,53 @@ def _one_of(names: list[str]) -> str:
 
 
 def import_(
-    sources: List[Path] = typer.Argument(..., help="Azure ML's files: inferenceconfig.json + deploymentconfig.json (v1 CLI), a .py or .ipynb (v1 SDK), or an online endpoint's and its deployments' .yml (v2)."),
-    stack: str = typer.Option(..., "--stack", help="The stack whose file gets the target and deploy settings (stacks/Pulumi.<stack>.yaml; created when new)."),
-    service: Optional[str] = typer.Option(None, "--service", help="The service's name (az ml model deploy -n); default: the name in the sources."),
-    model: List[str] = typer.Option([], "--model", help="NAME or NAME=PATH: a model the service serves, with its files when the sources only name it (az ml model deploy -m NAME:VERSION). Repeat for several."),
-    target: Optional[str] = typer.Option(None, "--target", help="local, aci, aks or kubernetes: which deploy configuration of a file holding several, or where a v2 endpoint runs."),
-    compute: Optional[str] = typer.Option(None, "--compute", help="The cluster of the stack an aks or kubernetes service runs on (az ml model deploy --ct)."),
-    pip_requirements: Optional[Path] = typer.Option(None, "--pip-requirements", help="A requirements file to build the image from instead of the sources' conda environment (on modelstack's Debian base)."),
-    cpu_cores: Optional[float] = typer.Option(None, "--cpu-cores", help="The service's cpu_cores, when the sources' size cannot be mapped."),
-    memory_gb: Optional[float] = typer.Option(None, "--memory-gb", help="The service's memory_gb, when the sources' size cannot be mapped."),
-    copy_outside: bool = typer.Option(False, "--copy-outside", help="Copy files the sources name outside the project into azureml-import/<service>/ (otherwise they are refused)."),
+    sources: list[Path] = typer.Argument(
+        ...,
+        help="Azure ML's files: inferenceconfig.json + deploymentconfig.json (v1 CLI), a .py or .ipynb (v1 SDK), or an online endpoint's and its deployments' .yml (v2).",
+    ),
+    stack: str = typer.Option(
+        ...,
+        "--stack",
+        help="The stack whose file gets the target and deploy settings (stacks/Pulumi.<stack>.yaml; created when new).",
+    ),
+    service: str | None = typer.Option(
+        None, "--service", help="The service's name (az ml model deploy -n); default: the name in the sources."
+    ),
+    model: list[str] = typer.Option(
+        [],
+        "--model",
+        help="NAME or NAME=PATH: a model the service serves, with its files when the sources only name it (az ml model deploy -m NAME:VERSION). Repeat for several.",
+    ),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="local, aci, aks or kubernetes: which deploy configuration of a file holding several, or where a v2 endpoint runs.",
+    ),
+    compute: str | None = typer.Option(
+        None,
+        "--compute",
+        help="The cluster of the stack an aks or kubernetes service runs on (az ml model deploy --ct).",
+    ),
+    pip_requirements: Path | None = typer.Option(
+        None,
+        "--pip-requirements",
+        help="A requirements file to build the image from instead of the sources' conda environment (on modelstack's Debian base).",
+    ),
+    cpu_cores: float | None = typer.Option(
+        None, "--cpu-cores", help="The service's cpu_cores, when the sources' size cannot be mapped."
+    ),
+    memory_gb: float | None = typer.Option(
+        None, "--memory-gb", help="The service's memory_gb, when the sources' size cannot be mapped."
+    ),
+    copy_outside: bool = typer.Option(
+        False,
+        "--copy-outside",
+        help="Copy files the sources name outside the project into azureml-import/<service>/ (otherwise they are refused).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a model or service of the same name."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the change as a unified diff and the report; write nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the change as a unified diff and the report; write nothing."
+    ),
 ) -> None:
     """Import an Azure ML deployment (v1 JSON, v1 Python or notebook, v2 YAML) as a model and a service of a stack."""
     from components.config.load import find_project_dir
@@ -62,14 +96,26 @@ def import_(
     try:
         project_dir = find_project_dir()
         request = importing.Request(
-            project_dir=project_dir, stack=stack, sources=[s.absolute() for s in sources], service=service, models=_models(model), target=target, compute=compute,
-            pip_requirements=pip_requirements.absolute() if pip_requirements else None, cpu_cores=cpu_cores, memory_gb=memory_gb, copy_outside=copy_outside, force=force,
+            project_dir=project_dir,
+            stack=stack,
+            sources=[s.absolute() for s in sources],
+            service=service,
+            models=_models(model),
+            target=target,
+            compute=compute,
+            pip_requirements=pip_requirements.absolute() if pip_requirements else None,
+            cpu_cores=cpu_cores,
+            memory_gb=memory_gb,
+            copy_outside=copy_outside,
+            force=force,
         )
         planned = importing.plan(request)
         importing.apply(request, planned, dry_run=dry_run)
     except ModelstackError as error:
         errors = error.errors if isinstance(error, ConfigErrors) else [error]
-        err.print(f"[bold red]{len(errors)} error{'s' if len(errors) != 1 else ''}[/]: nothing was imported", markup=True)
+        err.print(
+            f"[bold red]{len(errors)} error{'s' if len(errors) != 1 else ''}[/]: nothing was imported", markup=True
+        )
         for one in errors:
             err.print(f"- {one}", markup=False)
         raise typer.Exit(1) from None

@@ -7,7 +7,7 @@ Imports nothing of modelstack's: the config schema and every target's deploy par
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
@@ -46,17 +46,6 @@ def int_range(low: int, high: int = INT32_MAX) -> FieldInfo:
 def positive_up_to(high: float) -> FieldInfo:
     """A number field's bounds: finite, above 0 and at most high; booleans and strings refused."""
     return Field(strict=True, gt=0, le=high, allow_inf_nan=False)
-
-
-def count(low: int, high: int = INT32_MAX) -> Any:
-    """`Annotated[int, int_range(low, high)]` built at run time: pydantic reads it, mypy cannot
-    (it reports an invalid annotation), so new fields use the Annotated form."""
-    return Annotated[int, int_range(low, high)]
-
-
-def amount(high: float) -> Any:
-    """`Annotated[float, positive_up_to(high)]` built at run time (see count)."""
-    return Annotated[float, positive_up_to(high)]
 
 
 # Booleans are booleans: true or false, not 1, 'yes' or 'true' (the engine hands YAML 1.2 values

@@ -36,7 +36,9 @@ def of_compute_type(compute_type: str) -> str | None:
     """The target a deploymentconfig.json of this computeType becomes (Azure ML ignores its case),
     or None when modelstack runs no such service."""
     wanted = compute_type.lower()
-    found = registry.names_where(lambda t: t.azureml_compute_type is not None and t.azureml_compute_type.lower() == wanted)
+    found = registry.names_where(
+        lambda t: t.azureml_compute_type is not None and t.azureml_compute_type.lower() == wanted
+    )
     return found[0] if found else None
 
 

@@ -46,7 +46,12 @@ class Placer:
             if source == resolved:
                 return planned.relative_to(project).as_posix()
         if destination.exists() or any(planned == destination for _, planned in self.copies):
-            raise ConfigError(f"{destination.relative_to(project)} already exists", key=path.field, rule="--copy-outside never overwrites a file of the project", fix=f"remove {destination.relative_to(project)}, or move the file into the project yourself")
+            raise ConfigError(
+                f"{destination.relative_to(project)} already exists",
+                key=path.field,
+                rule="--copy-outside never overwrites a file of the project",
+                fix=f"remove {destination.relative_to(project)}, or move the file into the project yourself",
+            )
         self.copies.append((resolved, destination))
         return destination.relative_to(project).as_posix()
 
@@ -65,11 +70,26 @@ class Placer:
 
     def _existing(self, path: SourcePath) -> Path:
         if WINDOWS_PATH.match(path.value) or "\\" in path.value:
-            raise ConfigError(f"'{path.value}' is a Windows path", key=path.field, rule=PLACE_RULE, fix="copy the files into the project and write the path relative to the source file, with '/'")
+            raise ConfigError(
+                f"'{path.value}' is a Windows path",
+                key=path.field,
+                rule=PLACE_RULE,
+                fix="copy the files into the project and write the path relative to the source file, with '/'",
+            )
         try:
             resolved = path.resolved()
         except (OSError, RuntimeError):
-            raise ConfigError(f"'{path.value}' is a symlink loop", key=path.field, rule=PLACE_RULE, fix="point the link at a real file") from None
+            raise ConfigError(
+                f"'{path.value}' is a symlink loop",
+                key=path.field,
+                rule=PLACE_RULE,
+                fix="point the link at a real file",
+            ) from None
         if not resolved.exists():
-            raise ConfigError(f"'{path.value}' does not exist (looked for {resolved})", key=path.field, rule="the files a source names are read from this machine, relative to the source file's folder", fix=f"correct the path, or put the file at {resolved}")
+            raise ConfigError(
+                f"'{path.value}' does not exist (looked for {resolved})",
+                key=path.field,
+                rule="the files a source names are read from this machine, relative to the source file's folder",
+                fix=f"correct the path, or put the file at {resolved}",
+            )
         return resolved

@@ -54,7 +54,11 @@ class Plan:
     findings: list[Finding]
 
     def diff(self, project_dir: Path) -> str:
-        return "".join(writer.diff(old or "", new, path.relative_to(project_dir).as_posix()) for path, (old, new) in self.files.items() if old != new)
+        return "".join(
+            writer.diff(old or "", new, path.relative_to(project_dir).as_posix())
+            for path, (old, new) in self.files.items()
+            if old != new
+        )
 
 
 def _family(path: Path) -> str:
@@ -65,15 +69,30 @@ def _family(path: Path) -> str:
         return "v1-python"
     if suffix in (".yml", ".yaml"):
         return "v2-yaml"
-    raise ConfigError(f"{path.name} is not a source modelstack imports", key=path.name, rule="sources are inferenceconfig.json / deploymentconfig.json (v1 CLI), a .py file or .ipynb notebook (v1 SDK), or online endpoint and deployment .yml files (v2)", fix="name the files Azure ML deployed from")
+    raise ConfigError(
+        f"{path.name} is not a source modelstack imports",
+        key=path.name,
+        rule="sources are inferenceconfig.json / deploymentconfig.json (v1 CLI), a .py file or .ipynb notebook (v1 SDK), or online endpoint and deployment .yml files (v2)",
+        fix="name the files Azure ML deployed from",
+    )
 
 
 def read_sources(request: Request) -> Imported:
     if not request.sources:
-        raise ConfigError("no source files are named", key="SOURCES", rule="an import reads Azure ML's files", fix="name them: modelstack import inferenceconfig.json deploymentconfig.json --stack NAME ...")
+        raise ConfigError(
+            "no source files are named",
+            key="SOURCES",
+            rule="an import reads Azure ML's files",
+            fix="name them: modelstack import inferenceconfig.json deploymentconfig.json --stack NAME ...",
+        )
     families = {_family(p) for p in request.sources}
     if len(families) > 1:
-        raise ConfigError(f"the sources mix {', '.join(sorted(families))} files", key="SOURCES", rule="one import reads one kind of source: v1 JSON, v1 Python or v2 YAML", fix="import each kind on its own")
+        raise ConfigError(
+            f"the sources mix {', '.join(sorted(families))} files",
+            key="SOURCES",
+            rule="one import reads one kind of source: v1 JSON, v1 Python or v2 YAML",
+            fix="import each kind on its own",
+        )
     family = families.pop()
     imported = Imported()
     if family == "v1-json":
@@ -91,41 +110,78 @@ def _v1_json(request: Request, imported: Imported) -> None:
         document = reading.read_mapping(path, reading.read_json(path))
         kind = v1_json.classify(document)
         if kind in documents:
-            raise ConfigError(f"{documents[kind][0].name} and {path.name} are both {kind} configurations", key=path.name, rule="az ml model deploy reads one inference and one deployment configuration", fix="name one of each")
+            raise ConfigError(
+                f"{documents[kind][0].name} and {path.name} are both {kind} configurations",
+                key=path.name,
+                rule="az ml model deploy reads one inference and one deployment configuration",
+                fix="name one of each",
+            )
         documents[kind] = (path, document)
     imported.service, imported.service_field = request.service, "--service"
     if "inference" not in documents:
-        raise ConfigError("no inference configuration (inferenceconfig.json) is named", key="--ic", rule="a service needs its entry script, from the inference configuration", fix="add inferenceconfig.json to the sources")
+        raise ConfigError(
+            "no inference configuration (inferenceconfig.json) is named",
+            key="--ic",
+            rule="a service needs its entry script, from the inference configuration",
+            fix="add inferenceconfig.json to the sources",
+        )
     v1_json.read_inference_config(documents["inference"][1], documents["inference"][0], imported)
     if "deployment" in documents:
         deployed = v1_json.read_deployment_config(documents["deployment"][1], documents["deployment"][0], imported)
         # --target may name another target taking the same parameters (a cluster of any kind for AKS)
         if request.target and counterparts.webservice_of(request.target) != counterparts.webservice_of(deployed):
-            raise ConfigError(f"--target {request.target} but {documents['deployment'][0].name} deploys to {deployed}", key="--target", rule="the deployment configuration's computeType decides the target", fix="leave out --target, or import another deployment configuration")
+            raise ConfigError(
+                f"--target {request.target} but {documents['deployment'][0].name} deploys to {deployed}",
+                key="--target",
+                rule="the deployment configuration's computeType decides the target",
+                fix="leave out --target, or import another deployment configuration",
+            )
         imported.target = request.target or imported.target
     else:
         imported.target = request.target or registry.DEFAULT_TARGET
         imported.dropped("--dc", f"no deployment configuration: target {imported.target} with modelstack's defaults")
     if not request.models:
-        raise ConfigError("the models to serve are not in the JSON files", key="-m", rule="az ml model deploy -m NAME:VERSION names registered models; modelstack needs their files", fix="give each with --model NAME=PATH (the file or folder registered as NAME)")
+        raise ConfigError(
+            "the models to serve are not in the JSON files",
+            key="-m",
+            rule="az ml model deploy -m NAME:VERSION names registered models; modelstack needs their files",
+            fix="give each with --model NAME=PATH (the file or folder registered as NAME)",
+        )
     imported.served = list(request.models)
     if imported.service is None:
-        raise ConfigError("the service's name is not in the JSON files", key="-n", rule="az ml model deploy -n NAME names the service", fix="give it with --service NAME")
+        raise ConfigError(
+            "the service's name is not in the JSON files",
+            key="-n",
+            rule="az ml model deploy -n NAME names the service",
+            fix="give it with --service NAME",
+        )
     imported.compute, imported.compute_field = request.compute, "--compute"
 
 
 def _v1_python(request: Request, imported: Imported) -> None:
     if len(request.sources) > 1:
-        raise ConfigError("more than one Python source is named", key="SOURCES", rule="one import reads one .py file or notebook", fix="import the file that deploys the service")
+        raise ConfigError(
+            "more than one Python source is named",
+            key="SOURCES",
+            rule="one import reads one .py file or notebook",
+            fix="import the file that deploys the service",
+        )
     path = request.sources[0]
     tree, cells = reading.read_notebook(path) if path.suffix.lower() == ".ipynb" else reading.read_python(path)
     source = v1_python.Source(path, tree, cells)
     asked = counterparts.webservice_of(request.target) if request.target else None
-    v1_python.read_python(source, imported, webservice=asked, service=request.service, models=request.models, compute=request.compute)
+    v1_python.read_python(
+        source, imported, webservice=asked, service=request.service, models=request.models, compute=request.compute
+    )
     if request.target:  # the deploy configuration of its web service class was read, for this target
         imported.target = request.target
     if imported.service is None:
-        raise ConfigError(f"{path.name} deploys no service by a literal name", key=f"{path.name}: Model.deploy(name)", rule="the service's name is Model.deploy's name", fix="give it with --service NAME")
+        raise ConfigError(
+            f"{path.name} deploys no service by a literal name",
+            key=f"{path.name}: Model.deploy(name)",
+            rule="the service's name is Model.deploy's name",
+            fix="give it with --service NAME",
+        )
 
 
 def _v2_yaml(request: Request, imported: Imported) -> None:
@@ -135,7 +191,12 @@ def _v2_yaml(request: Request, imported: Imported) -> None:
         document = reading.read_mapping(path, reading.read_yaml(path))
         if v2_yaml.classify(document) == "endpoint":
             if endpoint is not None:
-                raise ConfigError(f"{endpoint[0].name} and {path.name} are both endpoints", key=path.name, rule="one import makes one service: one endpoint and its deployments", fix="import each endpoint on its own")
+                raise ConfigError(
+                    f"{endpoint[0].name} and {path.name} are both endpoints",
+                    key=path.name,
+                    rule="one import makes one service: one endpoint and its deployments",
+                    fix="import each endpoint on its own",
+                )
             endpoint = (path, document)
         else:
             deployments.append((path, document))
@@ -146,7 +207,12 @@ def _v2_yaml(request: Request, imported: Imported) -> None:
         imported.deploy["auth_enabled"] = True
         imported.went("auth_mode", "deploy.auth_enabled", "no endpoint file: Azure ML's default auth_mode key")
     if not deployments:
-        raise ConfigError("no deployment file is named", key="SOURCES", rule="an endpoint serves its deployments", fix="add the deployments' YAML files")
+        raise ConfigError(
+            "no deployment file is named",
+            key="SOURCES",
+            rule="an endpoint serves its deployments",
+            fix="add the deployments' YAML files",
+        )
     if request.service:
         imported.service, imported.service_field = request.service, "--service"
     elif imported.service is None:
@@ -154,7 +220,9 @@ def _v2_yaml(request: Request, imported: Imported) -> None:
         if len(names) == 1:
             imported.service, imported.service_field = names.pop(), f"{deployments[0][0].name}: endpoint_name"
     sizes = {k: v for k, v in (("cpu_cores", request.cpu_cores), ("memory_gb", request.memory_gb)) if v is not None}
-    read = [v2_yaml.read_deployment(document, path, service=imported.service, sizes=sizes) for path, document in deployments]
+    read = [
+        v2_yaml.read_deployment(document, path, service=imported.service, sizes=sizes) for path, document in deployments
+    ]
     if any(v2_yaml._is_kubernetes(d) for _, d in deployments):
         imported.platform = v2_yaml.KUBERNETES
     v2_yaml.combine(read, traffic, imported, request.models, request.pip_requirements is not None)
@@ -198,7 +266,11 @@ def _v2_target(compute: str, computes: dict[str, set[str]]) -> str:
     would, unless the compute is a cluster of another target taking the same parameters."""
     home = counterparts.of_webservice(counterparts.AKS_WEBSERVICE)
     for other in registry.all_targets():
-        if other.azureml_webservice == counterparts.AKS_WEBSERVICE and other.name != home and other.compute_section is not None:
+        if (
+            other.azureml_webservice == counterparts.AKS_WEBSERVICE
+            and other.name != home
+            and other.compute_section is not None
+        ):
             if compute in computes.get(other.compute_section, set()):
                 return other.name
     return home
@@ -209,17 +281,30 @@ def _decide_target(request: Request, imported: Imported, stack_text: str | None)
     computes = _stack_computes(stack_text)
     if imported.target is None:  # v2: the stack's clusters decide
         if imported.compute is None:
-            raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule="an Azure ML online endpoint runs on Azure's machines or an attached cluster; modelstack runs it on a cluster of the stack", fix=f"give --compute NAME (a cluster of stack {request.stack}), or --target {registry.DEFAULT_TARGET}")
+            raise ConfigError(
+                "the cluster to run on is not named",
+                key=imported.compute_field or "--compute",
+                rule="an Azure ML online endpoint runs on Azure's machines or an attached cluster; modelstack runs it on a cluster of the stack",
+                fix=f"give --compute NAME (a cluster of stack {request.stack}), or --target {registry.DEFAULT_TARGET}",
+            )
         imported.target = _v2_target(imported.compute, computes)
     section = registry.target(imported.target).compute_section
     if section is not None:
         if imported.compute is None:
-            raise ConfigError("the cluster to run on is not named", key=imported.compute_field or "--compute", rule=f"an {imported.target} service names its cluster (compute)", fix="give --compute NAME")
+            raise ConfigError(
+                "the cluster to run on is not named",
+                key=imported.compute_field or "--compute",
+                rule=f"an {imported.target} service names its cluster (compute)",
+                fix="give --compute NAME",
+            )
         declared = computes.get(section, set()) | (set(imported.clusters) if section == CLUSTERS else set())
         if imported.compute not in declared:
-            raise ConfigError(f"cluster '{imported.compute}' is not declared in stack {request.stack}", key=imported.compute_field or "--compute",
-                              rule=f"an {imported.target} service runs on a cluster declared under {NAMESPACE}:{section} of its stack",
-                              fix=f"declare it in stacks/Pulumi.{request.stack}.yaml first, or give --compute with one of: {', '.join(sorted(declared)) or '(none declared)'}")
+            raise ConfigError(
+                f"cluster '{imported.compute}' is not declared in stack {request.stack}",
+                key=imported.compute_field or "--compute",
+                rule=f"an {imported.target} service runs on a cluster declared under {NAMESPACE}:{section} of its stack",
+                fix=f"declare it in stacks/Pulumi.{request.stack}.yaml first, or give --compute with one of: {', '.join(sorted(declared)) or '(none declared)'}",
+            )
     return imported.target
 
 
@@ -231,7 +316,9 @@ def _apply_models(request: Request, imported: Imported) -> None:
         if path is None:
             continue
         model = known.get(name) or ImportedModel(name, None, origin=f"--model {raw}")
-        imported.went(f"--model {raw}", f"models.{name}.path", f"instead of {model.path.value}" if model.path is not None else "")
+        imported.went(
+            f"--model {raw}", f"models.{name}.path", f"instead of {model.path.value}" if model.path is not None else ""
+        )
         model.path = SourcePath(path, Path.cwd(), f"--model {raw}")
         known[name] = model
         if ":" in raw:
@@ -243,19 +330,36 @@ def _apply_models(request: Request, imported: Imported) -> None:
         served_model = known.get(name)
         if served_model is None or served_model.path is None:
             origin = served_model.origin if served_model else "--model"
-            raise ConfigError(f"the files of model '{name}' are not in the sources", key=origin, rule="a model registered in Azure ML is served from its files", fix=f"give them with --model {name}=PATH (the file or folder you registered)")
+            raise ConfigError(
+                f"the files of model '{name}' are not in the sources",
+                key=origin,
+                rule="a model registered in Azure ML is served from its files",
+                fix=f"give them with --model {name}=PATH (the file or folder you registered)",
+            )
     imported.models = [known[n] for n in dict.fromkeys([*imported.served, *sorted(wanted)]) if n in known]
 
 
 def _check_names(imported: Imported) -> str:
     """The service's name, once it and the models' names are allowed."""
     if imported.service is None:
-        raise ConfigError("the service has no name", key="--service", rule="a service is named", fix="give --service NAME")
+        raise ConfigError(
+            "the service has no name", key="--service", rule="a service is named", fix="give --service NAME"
+        )
     if not SERVICE_NAME.match(imported.service):
-        raise ConfigError(f"service name '{imported.service}' is not allowed", key=imported.service_field, rule="webservice names are 3-32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'", fix="give another name with --service NAME")
+        raise ConfigError(
+            f"service name '{imported.service}' is not allowed",
+            key=imported.service_field,
+            rule="webservice names are 3-32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'",
+            fix="give another name with --service NAME",
+        )
     for model in imported.models:
         if not MODEL_NAME.match(model.name):
-            raise ConfigError(f"model name '{model.name}' is not allowed", key=model.origin or "--model", rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters", fix="register it under another name (--model NEWNAME=PATH)")
+            raise ConfigError(
+                f"model name '{model.name}' is not allowed",
+                key=model.origin or "--model",
+                rule="model names are letters, digits, '.', '_' and '-', starting with a letter or digit, at most 255 characters",
+                fix="register it under another name (--model NEWNAME=PATH)",
+            )
     return imported.service
 
 
@@ -269,8 +373,13 @@ def _pip_override(request: Request, imported: Imported, placer: Placer) -> None:
     image = imported.environment.get("base_image")
     if isinstance(image, str) and image.startswith(AZURE_ML_IMAGES):
         imported.environment.pop("base_image")
-        imported.dropped("environment.base_image", f"{image} is Azure ML's conda image; with --pip-requirements the service builds on modelstack's Debian base")
-    imported.environment["pip_requirements"] = SourcePath(str(request.pip_requirements), Path.cwd(), "--pip-requirements")
+        imported.dropped(
+            "environment.base_image",
+            f"{image} is Azure ML's conda image; with --pip-requirements the service builds on modelstack's Debian base",
+        )
+    imported.environment["pip_requirements"] = SourcePath(
+        str(request.pip_requirements), Path.cwd(), "--pip-requirements"
+    )
     imported.went("--pip-requirements", "environment.pip_requirements")
 
 
@@ -322,13 +431,27 @@ def _entries(request: Request, imported: Imported, placer: Placer, target: str) 
 def _refuse_existing(request: Request, project: Any, stack_doc: Any, service: str, models: dict) -> None:
     if request.force:
         return
-    taken_services = writer.existing_names(project, "services", shared=True) | writer.existing_names(stack_doc, "services", shared=False)
+    taken_services = writer.existing_names(project, "services", shared=True) | writer.existing_names(
+        stack_doc, "services", shared=False
+    )
     if service in taken_services:
-        raise ConfigError(f"service '{service}' is already declared", key=config_key("services", service), rule="an import never replaces a service unless asked", fix="give another name with --service NAME, or pass --force to replace it")
-    taken_models = writer.existing_names(project, "models", shared=True) | writer.existing_names(stack_doc, "models", shared=False)
+        raise ConfigError(
+            f"service '{service}' is already declared",
+            key=config_key("services", service),
+            rule="an import never replaces a service unless asked",
+            fix="give another name with --service NAME, or pass --force to replace it",
+        )
+    taken_models = writer.existing_names(project, "models", shared=True) | writer.existing_names(
+        stack_doc, "models", shared=False
+    )
     for name in models:
         if name in taken_models:
-            raise ConfigError(f"model '{name}' is already declared", key=config_key("models", name), rule="an import never replaces a model unless asked", fix="name it otherwise with --model NEWNAME=PATH, or pass --force to replace it")
+            raise ConfigError(
+                f"model '{name}' is already declared",
+                key=config_key("models", name),
+                rule="an import never replaces a model unless asked",
+                fix="name it otherwise with --model NEWNAME=PATH, or pass --force to replace it",
+            )
 
 
 def _values_from_texts(project_text: str, stack_text: str, stack: str) -> tuple[dict, dict, set[str]]:
@@ -347,13 +470,21 @@ def _validate(request: Request, project_text: str, stack_text: str, findings: li
     not pass them is refused, each error followed by the source field it came from."""
     shared, values, secure = _values_from_texts(project_text, stack_text, request.stack)
     try:
-        load.parse(merged_values(shared, values), stack=request.stack, project_dir=request.project_dir, secure_paths=secure)
+        load.parse(
+            merged_values(shared, values), stack=request.stack, project_dir=request.project_dir, secure_paths=secure
+        )
     except ConfigErrors as errors:
         raise ConfigErrors([_traced(e, findings) for e in errors.errors]) from None
 
 
 def _traced(error: ConfigError, findings: list[Finding]) -> ConfigError:
-    sources = [f.source for f in findings if f.went and error.key and (error.key == f.went or error.key.startswith(f"{f.went}.") or error.key.startswith(f"{f.went}["))]
+    sources = [
+        f.source
+        for f in findings
+        if f.went
+        and error.key
+        and (error.key == f.went or error.key.startswith(f"{f.went}.") or error.key.startswith(f"{f.went}["))
+    ]
     if not sources:
         return error
     return ConfigError(f"{error.detail} (imported from {sources[-1]})", key=error.key, rule=error.rule, fix=error.fix)
@@ -369,7 +500,11 @@ def _full_keys(imported: Imported, service: str) -> None:
         elif went == "services.<name>":
             finding.went = config_key("services", service)
         else:
-            finding.went = f"{config_key('services', service)}.{went}" if not went.startswith("versions[") else f"{config_key('services', service)}.{went}"
+            finding.went = (
+                f"{config_key('services', service)}.{went}"
+                if not went.startswith("versions[")
+                else f"{config_key('services', service)}.{went}"
+            )
 
 
 def plan(request: Request) -> Plan:
@@ -378,7 +513,11 @@ def plan(request: Request) -> Plan:
     stack_path = _stack_path(request)
     project_text = _read_file(project_path)
     if project_text is None:
-        raise ConfigError(f"no Pulumi.yaml in {request.project_dir}", rule="modelstack runs inside a modelstack project", fix="cd into the project folder, or set MODELSTACK_PROJECT_DIR")
+        raise ConfigError(
+            f"no Pulumi.yaml in {request.project_dir}",
+            rule="modelstack runs inside a modelstack project",
+            fix="cd into the project folder, or set MODELSTACK_PROJECT_DIR",
+        )
     stack_text = _read_file(stack_path)
     if request.cpu_cores is not None and imported.target is not None:
         imported.deploy["cpu_cores"] = request.cpu_cores
@@ -402,11 +541,17 @@ def plan(request: Request) -> Plan:
     has_registry = f"{NAMESPACE}:registry" in _stack_config(stack_text)
     if registry.target(target).pulls_from_acr and not has_registry:
         writer.add_stack(stack_doc, "registry", {"kind": "acr"})
-        imported.went("(the workspace's registry)", f"{NAMESPACE}:registry", "kind acr: Azure ML pushed images to the workspace's container registry")
+        imported.went(
+            "(the workspace's registry)",
+            f"{NAMESPACE}:registry",
+            "kind acr: Azure ML pushed images to the workspace's container registry",
+        )
     declared = _stack_computes(stack_text).get(CLUSTERS, set())
     for name, values in imported.clusters.items():
         if name in declared:
-            imported.dropped(f"clusters.{name}", f"stack {request.stack} declares cluster '{name}' already; it is left as it is")
+            imported.dropped(
+                f"clusters.{name}", f"stack {request.stack} declares cluster '{name}' already; it is left as it is"
+            )
             continue
         writer.add_stack(stack_doc, CLUSTERS, {name: _placed(values, placer)}, replace=False)
     new_project, new_stack = writer.dump(project), writer.dump(stack_doc)

@@ -26,11 +26,23 @@ def _text(path: Path, limit: int = MAX_SOURCE_BYTES) -> str:
     try:
         return reading.read_text(path, limit=limit, rule=SOURCE_RULE, key=path.name)
     except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist", key=path.name, rule="every source named on the command line is a file", fix="check the path") from None
+        raise ConfigError(
+            f"{path} does not exist",
+            key=path.name,
+            rule="every source named on the command line is a file",
+            fix="check the path",
+        ) from None
 
 
 def read_json(path: Path) -> Any:
-    return reading.parse_json(_text(path), path.name, rule=SOURCE_RULE, fix=f"fix {path.name} (is it the file Azure ML used?)", error=ConfigError, key=path.name)
+    return reading.parse_json(
+        _text(path),
+        path.name,
+        rule=SOURCE_RULE,
+        fix=f"fix {path.name} (is it the file Azure ML used?)",
+        error=ConfigError,
+        key=path.name,
+    )
 
 
 def read_yaml(path: Path) -> Any:
@@ -39,7 +51,12 @@ def read_yaml(path: Path) -> Any:
 
 def read_mapping(path: Path, loaded: Any) -> dict:
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path.name} holds a {type(loaded).__name__}, not a mapping", key=path.name, rule="an Azure ML configuration file is a mapping of fields", fix=f"point the import at the file Azure ML read ({path.name} is not one)")
+        raise ConfigError(
+            f"{path.name} holds a {type(loaded).__name__}, not a mapping",
+            key=path.name,
+            rule="an Azure ML configuration file is a mapping of fields",
+            fix=f"point the import at the file Azure ML read ({path.name} is not one)",
+        )
     return loaded
 
 
@@ -47,9 +64,19 @@ def _parse_python(text: str, name: str) -> ast.Module:
     try:
         return ast.parse(text, filename=name)
     except SyntaxError as exc:
-        raise ConfigError(f"{name} is not valid Python (line {exc.lineno}: {exc.msg})", key=name, rule="a Python source is read as Python, without running it", fix="fix the syntax at that line") from None
+        raise ConfigError(
+            f"{name} is not valid Python (line {exc.lineno}: {exc.msg})",
+            key=name,
+            rule="a Python source is read as Python, without running it",
+            fix="fix the syntax at that line",
+        ) from None
     except (RecursionError, MemoryError, ValueError):
-        raise ConfigError(f"{name} nests too deeply to be read", key=name, rule=f"{SOURCE_RULE}; its expressions nest at most a few hundred levels", fix="split the deeply nested expression") from None
+        raise ConfigError(
+            f"{name} nests too deeply to be read",
+            key=name,
+            rule=f"{SOURCE_RULE}; its expressions nest at most a few hundred levels",
+            fix="split the deeply nested expression",
+        ) from None
 
 
 def read_python(path: Path) -> tuple[ast.Module, list[int]]:
@@ -62,10 +89,22 @@ def read_python(path: Path) -> tuple[ast.Module, list[int]]:
 def read_notebook(path: Path) -> tuple[ast.Module, list[int]]:
     """The notebook's code cells as one module, and per line of that module 'cell number'
     (so an error says 'cell 3, line 2', where the user looks)."""
-    document = reading.parse_json(_text(path, MAX_NOTEBOOK_BYTES), path.name, rule=SOURCE_RULE, fix="save the notebook again from Jupyter", error=ConfigError, key=path.name)
+    document = reading.parse_json(
+        _text(path, MAX_NOTEBOOK_BYTES),
+        path.name,
+        rule=SOURCE_RULE,
+        fix="save the notebook again from Jupyter",
+        error=ConfigError,
+        key=path.name,
+    )
     cells = document.get("cells") if isinstance(document, dict) else None
     if not isinstance(cells, list):
-        raise ConfigError(f"{path.name} has no list of cells", key=f"{path.name}: cells", rule="a notebook (.ipynb, nbformat 4) holds a list `cells`", fix="save the notebook again from Jupyter")
+        raise ConfigError(
+            f"{path.name} has no list of cells",
+            key=f"{path.name}: cells",
+            rule="a notebook (.ipynb, nbformat 4) holds a list `cells`",
+            fix="save the notebook again from Jupyter",
+        )
     if len(cells) > MAX_NOTEBOOK_CELLS:
         raise ConfigError(
             f"{path.name} has {len(cells):,} cells",
@@ -82,7 +121,12 @@ def read_notebook(path: Path) -> tuple[ast.Module, list[int]]:
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
         if not isinstance(source, str):
-            raise ConfigError(f"cell {number} of {path.name} has a source that is not text", key=f"{path.name}: cells[{number - 1}].source", rule="a code cell's source is a string or a list of strings", fix="save the notebook again from Jupyter")
+            raise ConfigError(
+                f"cell {number} of {path.name} has a source that is not text",
+                key=f"{path.name}: cells[{number - 1}].source",
+                rule="a code cell's source is a string or a list of strings",
+                fix="save the notebook again from Jupyter",
+            )
         for text_line in source.splitlines():
             # IPython magics and shell escapes are not Python: blank them, keeping line numbers.
             lines.append("" if text_line.lstrip().startswith(("%", "!")) else text_line)
@@ -100,5 +144,10 @@ def _check_depth(tree: ast.AST, name: str, limit: int = reading.MAX_DEPTH * 4) -
     while pending:
         node, depth = pending.pop()
         if depth > limit:
-            raise ConfigError(f"{name} nests expressions deeper than {limit} levels", key=name, rule=f"{SOURCE_RULE}; expressions nest at most {limit} levels", fix="split the deeply nested expression")
+            raise ConfigError(
+                f"{name} nests expressions deeper than {limit} levels",
+                key=name,
+                rule=f"{SOURCE_RULE}; expressions nest at most {limit} levels",
+                fix="split the deeply nested expression",
+            )
         pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))

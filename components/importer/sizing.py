@@ -18,7 +18,17 @@ from components.errors import ConfigError
 
 CPU_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 MEMORY_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-MEMORY_FACTORS = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+MEMORY_FACTORS = {
+    None: 1,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+}
 
 
 def _down(value: float, places: int) -> float:
@@ -49,7 +59,12 @@ def cpu_cores(value, field: str) -> float:
         return float(value)
     match = CPU_QUANTITY.match(str(value).strip()) if isinstance(value, str) else None
     if not match:
-        raise ConfigError(f"'{value}' is not a CPU quantity", key=field, rule="a CPU quantity is cores (0.5) or millicores (500m)", fix="write it as 0.5 or 500m")
+        raise ConfigError(
+            f"'{value}' is not a CPU quantity",
+            key=field,
+            rule="a CPU quantity is cores (0.5) or millicores (500m)",
+            fix="write it as 0.5 or 500m",
+        )
     number = float(match.group(1))
     return number / 1000 if match.group(2) else number
 
@@ -60,5 +75,10 @@ def memory_gb(value, field: str) -> float:
         return _down(float(value) / 2**30, 3)
     match = MEMORY_QUANTITY.match(str(value).strip()) if isinstance(value, str) else None
     if not match:
-        raise ConfigError(f"'{value}' is not a memory quantity", key=field, rule="a memory quantity is a number with a unit: Ki, Mi, Gi, Ti (or k, M, G, T)", fix="write it as 512Mi or 1Gi")
+        raise ConfigError(
+            f"'{value}' is not a memory quantity",
+            key=field,
+            rule="a memory quantity is a number with a unit: Ki, Mi, Gi, Ti (or k, M, G, T)",
+            fix="write it as 512Mi or 1Gi",
+        )
     return _down(float(match.group(1)) * MEMORY_FACTORS[match.group(2)] / 2**30, 3)

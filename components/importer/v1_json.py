@@ -107,23 +107,44 @@ def read_deployment_config(document: dict, path: Path, imported: Imported) -> st
             imported.deploy[fields[field]] = value
             imported.went(source, f"deploy.{fields[field]}")
         elif webservice == ACI_WEBSERVICE and field in ACI_PATHS:
-            imported.deploy[ACI_PATHS[field]] = SourcePath(str(value), path.parent, source) if isinstance(value, str) else value
+            imported.deploy[ACI_PATHS[field]] = (
+                SourcePath(str(value), path.parent, source) if isinstance(value, str) else value
+            )
             imported.went(source, f"deploy.{ACI_PATHS[field]}")
         elif webservice == AKS_WEBSERVICE and field in AKS_SECRETS:
-            raise refused(source, "a key is written in the file in plain text", rule="keys are Pulumi secrets in modelstack, never plain text in a file", fix=SECRET_FIX.format(service=imported.service or "SERVICE", key=AKS_SECRETS[field]))
+            raise refused(
+                source,
+                "a key is written in the file in plain text",
+                rule="keys are Pulumi secrets in modelstack, never plain text in a file",
+                fix=SECRET_FIX.format(service=imported.service or "SERVICE", key=AKS_SECRETS[field]),
+            )
         elif webservice == AKS_WEBSERVICE and field == "dataCollection.storageEnabled":
             if value is True:
-                raise refused(source, "model data collection is on", rule="collect_model_data is not supported by modelstack yet", fix="set storageEnabled to false (or remove it) to import; collect inputs in the entry script instead")
+                raise refused(
+                    source,
+                    "model data collection is on",
+                    rule="collect_model_data is not supported by modelstack yet",
+                    fix="set storageEnabled to false (or remove it) to import; collect inputs in the entry script instead",
+                )
             imported.dropped(source, "false is modelstack's behaviour: no model data is collected")
         else:
-            raise refused(source, f"'{field}' is not a field Azure ML documented for computeType {kind}", rule=IMPORT_RULE, fix=f"remove it, or check its spelling against the deployment configuration schema for {kind}")
+            raise refused(
+                source,
+                f"'{field}' is not a field Azure ML documented for computeType {kind}",
+                rule=IMPORT_RULE,
+                fix=f"remove it, or check its spelling against the deployment configuration schema for {kind}",
+            )
     return target
 
 
 # --- inferenceconfig.json -------------------------------------------------------------------
 
 FLAT_VALUES = {"enableGpu": "enable_gpu", "baseImage": "base_image", "cudaVersion": "cuda_version"}
-FLAT_PATHS = {"condaFile": "conda_file", "extraDockerfileSteps": "extra_docker_file_steps", "extraDockerFileSteps": "extra_docker_file_steps"}
+FLAT_PATHS = {
+    "condaFile": "conda_file",
+    "extraDockerfileSteps": "extra_docker_file_steps",
+    "extraDockerFileSteps": "extra_docker_file_steps",
+}
 
 
 def _relative_to_source(value: str, source_directory: SourcePath | None, folder: Path, field: str) -> SourcePath:
@@ -137,27 +158,56 @@ def _relative_to_source(value: str, source_directory: SourcePath | None, folder:
 def read_inference_config(document: dict, path: Path, imported: Imported) -> None:
     name = path.name
     folder = path.parent
-    known = {"entryScript", "runtime", "sourceDirectory", "description", "baseImageRegistry", "environment", *FLAT_VALUES, *FLAT_PATHS}
+    known = {
+        "entryScript",
+        "runtime",
+        "sourceDirectory",
+        "description",
+        "baseImageRegistry",
+        "environment",
+        *FLAT_VALUES,
+        *FLAT_PATHS,
+    }
     for field in document:
         if field not in known:
-            raise refused(f"{name}: {field}", f"'{field}' is not a field of inferenceconfig.json", rule=IMPORT_RULE, fix="remove it, or check its spelling against the inference configuration schema")
+            raise refused(
+                f"{name}: {field}",
+                f"'{field}' is not a field of inferenceconfig.json",
+                rule=IMPORT_RULE,
+                fix="remove it, or check its spelling against the inference configuration schema",
+            )
     source_dir = document.get("sourceDirectory")
     if source_dir is not None:
         if not isinstance(source_dir, str):
-            raise refused(f"{name}: sourceDirectory", "sourceDirectory is not a path", rule="sourceDirectory is a folder's path", fix="write the folder as a string")
+            raise refused(
+                f"{name}: sourceDirectory",
+                "sourceDirectory is not a path",
+                rule="sourceDirectory is a folder's path",
+                fix="write the folder as a string",
+            )
         imported.source_directory = SourcePath(source_dir, folder, f"{name}: sourceDirectory")
         imported.went(f"{name}: sourceDirectory", "source_directory")
     elif "sourceDirectory" in document:
         imported.dropped(f"{name}: sourceDirectory", "null: only the entry script's folder is used")
     entry = document.get("entryScript")
     if not isinstance(entry, str) or not entry:
-        raise refused(f"{name}: entryScript", "entryScript is missing" if entry is None else "entryScript is not a path", rule="an inference configuration names its entry script (init() and run())", fix="set entryScript to the scoring script's path")
+        raise refused(
+            f"{name}: entryScript",
+            "entryScript is missing" if entry is None else "entryScript is not a path",
+            rule="an inference configuration names its entry script (init() and run())",
+            fix="set entryScript to the scoring script's path",
+        )
     imported.entry_script = _relative_to_source(entry, imported.source_directory, folder, f"{name}: entryScript")
     imported.went(f"{name}: entryScript", "entry_script")
     runtime = document.get("runtime")
     if runtime is not None:
         if str(runtime).lower() != "python":
-            raise refused(f"{name}: runtime", f"runtime {runtime!r} is not served by modelstack", rule="modelstack serves Python entry scripts (runtime python); spark-py has no counterpart", fix="use runtime python")
+            raise refused(
+                f"{name}: runtime",
+                f"runtime {runtime!r} is not served by modelstack",
+                rule="modelstack serves Python entry scripts (runtime python); spark-py has no counterpart",
+                fix="use runtime python",
+            )
         imported.dropped(f"{name}: runtime", "python is the only runtime modelstack serves")
     if document.get("description") is not None:
         imported.shared["description"] = document["description"]
@@ -175,7 +225,9 @@ def read_inference_config(document: dict, path: Path, imported: Imported) -> Non
     for field, key in FLAT_PATHS.items():
         value = document.get(field)
         if value is not None:
-            imported.environment[key] = _relative_to_source(str(value), imported.source_directory, folder, f"{name}: {field}")
+            imported.environment[key] = _relative_to_source(
+                str(value), imported.source_directory, folder, f"{name}: {field}"
+            )
             imported.went(f"{name}: {field}", f"environment.{key}")
     if document.get("baseImageRegistry") is not None:
         _read_registry(document["baseImageRegistry"], f"{name}: baseImageRegistry", imported)
@@ -183,16 +235,30 @@ def read_inference_config(document: dict, path: Path, imported: Imported) -> Non
 
 def _read_registry(value: Any, source: str, imported: Imported) -> None:
     if not isinstance(value, dict):
-        raise refused(source, "baseImageRegistry is not an object", rule="baseImageRegistry holds address, username and password", fix="write it as {\"address\": ..., \"username\": ...}")
+        raise refused(
+            source,
+            "baseImageRegistry is not an object",
+            rule="baseImageRegistry holds address, username and password",
+            fix='write it as {"address": ..., "username": ...}',
+        )
     registry = {}
     for field, item in value.items():
         if item is None:
             continue
         if field == "password":
-            raise refused(f"{source}.password", "the registry's password is written in the file in plain text", rule="passwords are Pulumi secrets in modelstack, never plain text in a file",
-                          fix=f"remove it from the file; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.environment.base_image_registry.password' VALUE")
+            raise refused(
+                f"{source}.password",
+                "the registry's password is written in the file in plain text",
+                rule="passwords are Pulumi secrets in modelstack, never plain text in a file",
+                fix=f"remove it from the file; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.environment.base_image_registry.password' VALUE",
+            )
         if field not in ("address", "username"):
-            raise refused(f"{source}.{field}", f"'{field}' is not a field of baseImageRegistry", rule=IMPORT_RULE, fix="keep address and username")
+            raise refused(
+                f"{source}.{field}",
+                f"'{field}' is not a field of baseImageRegistry",
+                rule=IMPORT_RULE,
+                fix="keep address and username",
+            )
         registry[field] = item
         imported.went(f"{source}.{field}", f"environment.base_image_registry.{field}")
     if registry:
@@ -214,40 +280,82 @@ ENV_DROPPED = {
 def _read_environment(environment: Any, name: str, folder: Path, imported: Imported) -> None:
     source = f"{name}: environment"
     if not isinstance(environment, dict):
-        raise refused(source, "environment is not an object", rule="environment is an Azure ML Environment's definition", fix="write it as Azure ML's Environment JSON, or remove it and use condaFile")
+        raise refused(
+            source,
+            "environment is not an object",
+            rule="environment is an Azure ML Environment's definition",
+            fix="write it as Azure ML's Environment JSON, or remove it and use condaFile",
+        )
     for field, value in _environment_leaves(environment):
         where = f"{source}.{field}"
-        if value in (None, [], {}) or (field in ("spark.repositories", "spark.packages", "spark.precachePackages") and not value):
+        if value in (None, [], {}) or (
+            field in ("spark.repositories", "spark.packages", "spark.precachePackages") and not value
+        ):
             continue
         if field in ENV_DROPPED:
             imported.dropped(where, ENV_DROPPED[field])
         elif field == "environmentVariables":
-            raise refused(where, "the environment sets variables for the entry script", rule="modelstack has no per-service environment variables: the image's environment is Azure ML's contract (AZUREML_MODEL_DIR...)", fix="set them in the entry script's init() (os.environ.setdefault), then remove environmentVariables")
+            raise refused(
+                where,
+                "the environment sets variables for the entry script",
+                rule="modelstack has no per-service environment variables: the image's environment is Azure ML's contract (AZUREML_MODEL_DIR...)",
+                fix="set them in the entry script's init() (os.environ.setdefault), then remove environmentVariables",
+            )
         elif field == "python.condaDependenciesFile":
             imported.environment["conda_file"] = SourcePath(str(value), folder, where)
             imported.went(where, "environment.conda_file")
         elif field == "python.condaDependencies":
-            raise refused(where, "the conda environment is written inline", rule="modelstack reads a conda environment from a file (environment.conda_file)", fix="save it as a YAML file and name it in python.condaDependenciesFile, or give --pip-requirements FILE")
+            raise refused(
+                where,
+                "the conda environment is written inline",
+                rule="modelstack reads a conda environment from a file (environment.conda_file)",
+                fix="save it as a YAML file and name it in python.condaDependenciesFile, or give --pip-requirements FILE",
+            )
         elif field == "python.userManagedDependencies":
             if value is True:
-                raise refused(where, "the base image's own packages are used as they are", rule="modelstack installs the entry script's requirements and its scoring server into the image", fix="set it to false and name the requirements (condaDependenciesFile, or --pip-requirements FILE)")
+                raise refused(
+                    where,
+                    "the base image's own packages are used as they are",
+                    rule="modelstack installs the entry script's requirements and its scoring server into the image",
+                    fix="set it to false and name the requirements (condaDependenciesFile, or --pip-requirements FILE)",
+                )
             imported.dropped(where, "false is modelstack's behaviour")
         elif field == "python.baseCondaEnvironment":
-            raise refused(where, "a base conda environment is named", rule="modelstack builds the environment from one conda or requirements file", fix="remove it and list the packages in the conda file")
+            raise refused(
+                where,
+                "a base conda environment is named",
+                rule="modelstack builds the environment from one conda or requirements file",
+                fix="remove it and list the packages in the conda file",
+            )
         elif field == "docker.baseImage":
             imported.environment["base_image"] = value
             imported.went(where, "environment.base_image")
         elif field == "docker.baseImageRegistry":
             _read_registry(value, where, imported)
         elif field == "docker.baseDockerfile":
-            raise refused(where, "the base image is built from a Dockerfile", rule="modelstack builds on a base image by reference (base_image); extra lines go in extra_docker_file_steps", fix="build and push that image, name it in docker.baseImage, and remove baseDockerfile")
+            raise refused(
+                where,
+                "the base image is built from a Dockerfile",
+                rule="modelstack builds on a base image by reference (base_image); extra lines go in extra_docker_file_steps",
+                fix="build and push that image, name it in docker.baseImage, and remove baseDockerfile",
+            )
         elif field == "docker.gpuSupport":
             imported.environment["enable_gpu"] = value
             imported.went(where, "environment.enable_gpu")
         elif field.startswith(("spark.", "databricks.")):
-            raise refused(where, "the environment has Spark or Databricks settings", rule="modelstack serves Python entry scripts; Spark and Databricks libraries have no counterpart", fix="remove the spark/databricks section")
+            raise refused(
+                where,
+                "the environment has Spark or Databricks settings",
+                rule="modelstack serves Python entry scripts; Spark and Databricks libraries have no counterpart",
+                fix="remove the spark/databricks section",
+            )
         else:
-            raise refused(where, f"'{field}' is not a field of an Azure ML environment", rule=IMPORT_RULE, fix="remove it, or check its spelling against Azure ML's Environment definition")
+            raise refused(
+                where,
+                f"'{field}' is not a field of an Azure ML environment",
+                rule=IMPORT_RULE,
+                fix="remove it, or check its spelling against Azure ML's Environment definition",
+            )
 
 
 def _environment_leaves(environment: dict) -> list[tuple[str, Any]]:
@@ -266,4 +374,8 @@ def classify(document: dict) -> str:
         return "deployment"
     if "entryScript" in document or "environment" in document:
         return "inference"
-    raise ConfigError("the file is neither an inference configuration (entryScript) nor a deployment configuration (computeType)", rule="v1 JSON sources are inferenceconfig.json and deploymentconfig.json", fix="check the file")
+    raise ConfigError(
+        "the file is neither an inference configuration (entryScript) nor a deployment configuration (computeType)",
+        rule="v1 JSON sources are inferenceconfig.json and deploymentconfig.json",
+        fix="check the file",
+    )

@@ -25,31 +25,168 @@ from components.importer.result import IMPORT_RULE, Imported, ImportedModel, Sou
 from components.targets.registry import DEFAULT_TARGET
 
 SIGNATURES: dict[str, tuple[str, ...]] = {
-    "Model.register": ("workspace", "model_path", "model_name", "tags", "properties", "description", "datasets", "model_framework", "model_framework_version", "child_paths", "sample_input_dataset", "sample_output_dataset", "resource_configuration"),
-    "register_model": ("model_name", "model_path", "tags", "properties", "model_framework", "model_framework_version", "description", "datasets", "sample_input_dataset", "sample_output_dataset", "resource_configuration"),
-    "InferenceConfig": ("entry_script", "runtime", "conda_file", "extra_docker_file_steps", "source_directory", "enable_gpu", "description", "base_image", "base_image_registry", "cuda_version", "environment"),
+    "Model.register": (
+        "workspace",
+        "model_path",
+        "model_name",
+        "tags",
+        "properties",
+        "description",
+        "datasets",
+        "model_framework",
+        "model_framework_version",
+        "child_paths",
+        "sample_input_dataset",
+        "sample_output_dataset",
+        "resource_configuration",
+    ),
+    "register_model": (
+        "model_name",
+        "model_path",
+        "tags",
+        "properties",
+        "model_framework",
+        "model_framework_version",
+        "description",
+        "datasets",
+        "sample_input_dataset",
+        "sample_output_dataset",
+        "resource_configuration",
+    ),
+    "InferenceConfig": (
+        "entry_script",
+        "runtime",
+        "conda_file",
+        "extra_docker_file_steps",
+        "source_directory",
+        "enable_gpu",
+        "description",
+        "base_image",
+        "base_image_registry",
+        "cuda_version",
+        "environment",
+    ),
     "Environment.from_conda_specification": ("name", "file_path"),
     "Environment.from_pip_requirements": ("name", "file_path", "pip_version"),
     "Environment.get": ("workspace", "name", "version"),
     "LocalWebservice.deploy_configuration": ("port",),
-    "AciWebservice.deploy_configuration": ("cpu_cores", "memory_gb", "tags", "properties", "description", "location", "auth_enabled", "ssl_enabled", "enable_app_insights", "ssl_cert_pem_file", "ssl_key_pem_file", "ssl_cname", "dns_name_label", "primary_key", "secondary_key", "collect_model_data", "cmk_vault_base_url", "cmk_key_name", "cmk_key_version", "vnet_name", "subnet_name"),
-    "AksWebservice.deploy_configuration": ("autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds", "autoscale_target_utilization", "collect_model_data", "auth_enabled", "cpu_cores", "memory_gb", "enable_app_insights", "scoring_timeout_ms", "replica_max_concurrent_requests", "max_request_wait_time", "num_replicas", "primary_key", "secondary_key", "tags", "properties", "description", "gpu_cores", "period_seconds", "initial_delay_seconds", "timeout_seconds", "success_threshold", "failure_threshold", "namespace", "token_auth_enabled", "compute_target_name", "cpu_cores_limit", "memory_gb_limit", "blobfuse_enabled"),
-    "AksCompute.provisioning_configuration": ("agent_count", "vm_size", "ssl_cname", "ssl_cert_pem_file", "ssl_key_pem_file", "location", "vnet_resourcegroup_name", "vnet_name", "subnet_name", "service_cidr", "dns_service_ip", "docker_bridge_cidr", "cluster_purpose", "load_balancer_type", "load_balancer_subnet"),
+    "AciWebservice.deploy_configuration": (
+        "cpu_cores",
+        "memory_gb",
+        "tags",
+        "properties",
+        "description",
+        "location",
+        "auth_enabled",
+        "ssl_enabled",
+        "enable_app_insights",
+        "ssl_cert_pem_file",
+        "ssl_key_pem_file",
+        "ssl_cname",
+        "dns_name_label",
+        "primary_key",
+        "secondary_key",
+        "collect_model_data",
+        "cmk_vault_base_url",
+        "cmk_key_name",
+        "cmk_key_version",
+        "vnet_name",
+        "subnet_name",
+    ),
+    "AksWebservice.deploy_configuration": (
+        "autoscale_enabled",
+        "autoscale_min_replicas",
+        "autoscale_max_replicas",
+        "autoscale_refresh_seconds",
+        "autoscale_target_utilization",
+        "collect_model_data",
+        "auth_enabled",
+        "cpu_cores",
+        "memory_gb",
+        "enable_app_insights",
+        "scoring_timeout_ms",
+        "replica_max_concurrent_requests",
+        "max_request_wait_time",
+        "num_replicas",
+        "primary_key",
+        "secondary_key",
+        "tags",
+        "properties",
+        "description",
+        "gpu_cores",
+        "period_seconds",
+        "initial_delay_seconds",
+        "timeout_seconds",
+        "success_threshold",
+        "failure_threshold",
+        "namespace",
+        "token_auth_enabled",
+        "compute_target_name",
+        "cpu_cores_limit",
+        "memory_gb_limit",
+        "blobfuse_enabled",
+    ),
+    "AksCompute.provisioning_configuration": (
+        "agent_count",
+        "vm_size",
+        "ssl_cname",
+        "ssl_cert_pem_file",
+        "ssl_key_pem_file",
+        "location",
+        "vnet_resourcegroup_name",
+        "vnet_name",
+        "subnet_name",
+        "service_cidr",
+        "dns_service_ip",
+        "docker_bridge_cidr",
+        "cluster_purpose",
+        "load_balancer_type",
+        "load_balancer_subnet",
+    ),
     "AksCompute.attach_configuration": ("resource_group", "cluster_name", "resource_id", "cluster_purpose"),
-    "Model.deploy": ("workspace", "name", "models", "inference_config", "deployment_config", "deployment_target", "overwrite", "show_output"),
+    "Model.deploy": (
+        "workspace",
+        "name",
+        "models",
+        "inference_config",
+        "deployment_config",
+        "deployment_target",
+        "overwrite",
+        "show_output",
+    ),
     "ComputeTarget.create": ("workspace", "name", "provisioning_configuration"),
     "ComputeTarget.attach": ("workspace", "name", "attach_configuration"),
     "AksCompute": ("workspace", "name"),
 }
 # The deploy configuration calls, each with its web service class.
-DEPLOY_CALLS = {f"{webservice}.deploy_configuration": webservice for webservice in (LOCAL_WEBSERVICE, ACI_WEBSERVICE, AKS_WEBSERVICE)}
-FRAMEWORKS = {"CUSTOM": "Custom", "TENSORFLOW": "TensorFlow", "SCIKITLEARN": "ScikitLearn", "ONNX": "Onnx", "TFKERAS": "TfKeras", "PYTORCH": "PyTorch", "MULTI": "Multi"}
+DEPLOY_CALLS = {
+    f"{webservice}.deploy_configuration": webservice
+    for webservice in (LOCAL_WEBSERVICE, ACI_WEBSERVICE, AKS_WEBSERVICE)
+}
+FRAMEWORKS = {
+    "CUSTOM": "Custom",
+    "TENSORFLOW": "TensorFlow",
+    "SCIKITLEARN": "ScikitLearn",
+    "ONNX": "Onnx",
+    "TFKERAS": "TfKeras",
+    "PYTORCH": "PyTorch",
+    "MULTI": "Multi",
+}
 PATH_ARGS = {"ssl_cert_pem_file", "ssl_key_pem_file"}
 SECRET_ARGS = {"primary_key", "secondary_key"}
 REFUSED_ARGS = {
-    "cmk_vault_base_url": ("the container group's data is encrypted with your own key", "customer-managed encryption keys on ACI have no counterpart in modelstack"),
-    "cmk_key_name": ("the container group's data is encrypted with your own key", "customer-managed encryption keys on ACI have no counterpart in modelstack"),
-    "cmk_key_version": ("the container group's data is encrypted with your own key", "customer-managed encryption keys on ACI have no counterpart in modelstack"),
+    "cmk_vault_base_url": (
+        "the container group's data is encrypted with your own key",
+        "customer-managed encryption keys on ACI have no counterpart in modelstack",
+    ),
+    "cmk_key_name": (
+        "the container group's data is encrypted with your own key",
+        "customer-managed encryption keys on ACI have no counterpart in modelstack",
+    ),
+    "cmk_key_version": (
+        "the container group's data is encrypted with your own key",
+        "customer-managed encryption keys on ACI have no counterpart in modelstack",
+    ),
 }
 
 
@@ -101,11 +238,21 @@ class Source:
             names = SIGNATURES[kind]
             for index, arg in enumerate(node.args):
                 if isinstance(arg, ast.Starred) or index >= len(names):
-                    raise refused(f"{self.name}: {kind}", f"{kind}(...) at {self.where(node)} passes arguments by *args or beyond its parameters", rule="arguments are read from the code as written", fix="pass them by name")
+                    raise refused(
+                        f"{self.name}: {kind}",
+                        f"{kind}(...) at {self.where(node)} passes arguments by *args or beyond its parameters",
+                        rule="arguments are read from the code as written",
+                        fix="pass them by name",
+                    )
                 call.args[names[index]] = arg
             for keyword in node.keywords:
                 if keyword.arg is None:
-                    raise refused(f"{self.name}: {kind}", f"{kind}(...) at {self.where(node)} passes **kwargs", rule="arguments are read from the code as written, never evaluated", fix="pass each argument by name")
+                    raise refused(
+                        f"{self.name}: {kind}",
+                        f"{kind}(...) at {self.where(node)} passes **kwargs",
+                        rule="arguments are read from the code as written, never evaluated",
+                        fix="pass each argument by name",
+                    )
                 call.args[keyword.arg] = keyword.value
             self.calls.append(call)
             if call.assigned_to:
@@ -167,7 +314,15 @@ def _kind(func: ast.expr) -> str | None:
 # --- from calls to an import -------------------------------------------------------------------
 
 
-def read_python(source: Source, imported: Imported, *, webservice: str | None, service: str | None, models: dict[str, str | None], compute: str | None) -> None:
+def read_python(
+    source: Source,
+    imported: Imported,
+    *,
+    webservice: str | None,
+    service: str | None,
+    models: dict[str, str | None],
+    compute: str | None,
+) -> None:
     """`webservice`: the web service class whose deploy configuration is imported, when asked
     for (--target); otherwise the file's only one. Without any, the service takes the default
     target with modelstack's defaults."""
@@ -181,7 +336,10 @@ def read_python(source: Source, imported: Imported, *, webservice: str | None, s
         imported.went(source.source(deploy_call), "target", imported.target)
         _read_deploy(source, deploy_call, imported)
     else:
-        imported.dropped(f"{source.name}: deploy_configuration", f"none in the file: target {imported.target} with modelstack's defaults")
+        imported.dropped(
+            f"{source.name}: deploy_configuration",
+            f"none in the file: target {imported.target} with modelstack's defaults",
+        )
     _read_inference(source, imported)
     _read_models(source, imported, models, deploy_calls)
     if deployed == AKS_WEBSERVICE:  # deployed to an AKS compute target the file may create
@@ -206,8 +364,14 @@ def _deploy_call(source: Source, webservice: str | None) -> Call | None:
     if len(calls) > 1:
         lines = ", ".join(f"{c.kind} at {source.where(c.node)}" for c in calls)
         same = len({c.kind for c in calls}) == 1
-        raise refused(f"{source.name}: deploy_configuration", f"the file has {len(calls)} deploy configurations: {lines}", rule="one import makes one service with one deploy configuration",
-                      fix="import a file (or notebook) holding only the one you deploy" if same else "pick one with --target local, aci or aks")
+        raise refused(
+            f"{source.name}: deploy_configuration",
+            f"the file has {len(calls)} deploy configurations: {lines}",
+            rule="one import makes one service with one deploy configuration",
+            fix="import a file (or notebook) holding only the one you deploy"
+            if same
+            else "pick one with --target local, aci or aks",
+        )
     return calls[0] if calls else None
 
 
@@ -219,7 +383,12 @@ def _service_name(source: Source, deploy_calls: list[Call]) -> str | None:
     if len(names) == 1:
         return names.pop()
     if len(names) > 1:
-        raise refused(f"{source.name}: Model.deploy(name)", f"the file deploys services named {', '.join(sorted(map(str, names)))}", rule="one import makes one service", fix="pick its name with --service NAME")
+        raise refused(
+            f"{source.name}: Model.deploy(name)",
+            f"the file deploys services named {', '.join(sorted(map(str, names)))}",
+            rule="one import makes one service",
+            fix="pick its name with --service NAME",
+        )
     return None
 
 
@@ -230,7 +399,12 @@ def _read_deploy(source: Source, call: Call, imported: Imported) -> None:
         if isinstance(value, ast.Constant) and value.value is None:
             continue
         if arg in SECRET_ARGS:
-            raise refused(where, "a key is written in the code in plain text", rule="keys are Pulumi secrets in modelstack, never plain text", fix=f"remove it; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.deploy.{arg}' VALUE")
+            raise refused(
+                where,
+                "a key is written in the code in plain text",
+                rule="keys are Pulumi secrets in modelstack, never plain text",
+                fix=f"remove it; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.deploy.{arg}' VALUE",
+            )
         if arg in REFUSED_ARGS:
             problem, why = REFUSED_ARGS[arg]
             raise refused(where, problem, rule=why, fix=f"remove {arg} to import")
@@ -242,12 +416,22 @@ def _read_deploy(source: Source, call: Call, imported: Imported) -> None:
         value = source.value(call, arg)
         if arg == "collect_model_data":
             if value:
-                raise refused(where, "model data collection is on", rule="collect_model_data is not supported by modelstack yet", fix="remove it (or set it to False) to import")
+                raise refused(
+                    where,
+                    "model data collection is on",
+                    rule="collect_model_data is not supported by modelstack yet",
+                    fix="remove it (or set it to False) to import",
+                )
             imported.dropped(where, "False is modelstack's behaviour")
             continue
         if arg == "blobfuse_enabled":
             if value:
-                raise refused(where, "models are mounted with blobfuse", rule="modelstack copies the models into the image", fix="remove blobfuse_enabled to import")
+                raise refused(
+                    where,
+                    "models are mounted with blobfuse",
+                    rule="modelstack copies the models into the image",
+                    fix="remove blobfuse_enabled to import",
+                )
             imported.dropped(where, "False is modelstack's behaviour: models are in the image")
             continue
         imported.deploy[arg] = SourcePath(str(value), source.path.parent, where) if arg in PATH_ARGS else value
@@ -259,14 +443,29 @@ def _one(source: Source, calls: list[Call], what: str, fix: str) -> Call | None:
     distinct = {ast.dump(ast.Call(func=c.node.func, args=c.node.args, keywords=c.node.keywords)): c for c in calls}
     if len(distinct) > 1:
         lines = ", ".join(source.where(c.node) for c in distinct.values())
-        raise refused(f"{source.name}: {what}", f"the file has {len(distinct)} different {what} calls ({lines})", rule="one import makes one service", fix=fix)
+        raise refused(
+            f"{source.name}: {what}",
+            f"the file has {len(distinct)} different {what} calls ({lines})",
+            rule="one import makes one service",
+            fix=fix,
+        )
     return next(iter(distinct.values()), None)
 
 
 def _read_inference(source: Source, imported: Imported) -> None:
-    inference = _one(source, source.of("InferenceConfig"), "InferenceConfig", "import a file holding only the InferenceConfig you deploy")
+    inference = _one(
+        source,
+        source.of("InferenceConfig"),
+        "InferenceConfig",
+        "import a file holding only the InferenceConfig you deploy",
+    )
     if inference is None:
-        raise refused(f"{source.name}: InferenceConfig", "the file has no InferenceConfig(...)", rule="a service needs an entry script (InferenceConfig(entry_script=...))", fix="import the file that builds the InferenceConfig")
+        raise refused(
+            f"{source.name}: InferenceConfig",
+            "the file has no InferenceConfig(...)",
+            rule="a service needs an entry script (InferenceConfig(entry_script=...))",
+            fix="import the file that builds the InferenceConfig",
+        )
     folder = source.path.parent
     if "source_directory" in inference.args:
         directory = source.value(inference, "source_directory")
@@ -274,9 +473,18 @@ def _read_inference(source: Source, imported: Imported) -> None:
             imported.source_directory = SourcePath(str(directory), folder, source.source(inference, "source_directory"))
             imported.went(source.source(inference, "source_directory"), "source_directory")
     if "entry_script" not in inference.args:
-        raise refused(source.source(inference), "InferenceConfig has no entry_script", rule="a service needs an entry script (init() and run())", fix="add entry_script='score.py'")
+        raise refused(
+            source.source(inference),
+            "InferenceConfig has no entry_script",
+            rule="a service needs an entry script (init() and run())",
+            fix="add entry_script='score.py'",
+        )
     entry = source.value(inference, "entry_script")
-    base = imported.source_directory.resolved() if imported.source_directory and (imported.source_directory.resolved() / str(entry)).exists() else folder
+    base = (
+        imported.source_directory.resolved()
+        if imported.source_directory and (imported.source_directory.resolved() / str(entry)).exists()
+        else folder
+    )
     imported.entry_script = SourcePath(str(entry), base, source.source(inference, "entry_script"))
     imported.went(source.source(inference, "entry_script"), "entry_script")
     for arg in inference.args:
@@ -287,19 +495,33 @@ def _read_inference(source: Source, imported: Imported) -> None:
             _read_environment(source, inference.args[arg], imported)
             continue
         if arg == "base_image_registry":
-            raise refused(where, "base_image_registry is an object made in code", rule="the registry's address and username are read from attribute settings (inference_config.base_image_registry.address = '...')", fix="set address and username as attributes with literal values")
+            raise refused(
+                where,
+                "base_image_registry is an object made in code",
+                rule="the registry's address and username are read from attribute settings (inference_config.base_image_registry.address = '...')",
+                fix="set address and username as attributes with literal values",
+            )
         value = source.value(inference, arg)
         if value is None:
             continue
         if arg == "runtime":
             if str(value).lower() != "python":
-                raise refused(where, f"runtime {value!r} is not served by modelstack", rule="modelstack serves Python entry scripts", fix="use runtime='python'")
+                raise refused(
+                    where,
+                    f"runtime {value!r} is not served by modelstack",
+                    rule="modelstack serves Python entry scripts",
+                    fix="use runtime='python'",
+                )
             imported.dropped(where, "python is the only runtime modelstack serves")
         elif arg == "description":
             imported.shared["description"] = value
             imported.went(where, "description")
         elif arg in ("conda_file", "extra_docker_file_steps"):
-            base = imported.source_directory.resolved() if imported.source_directory and (imported.source_directory.resolved() / str(value)).exists() else folder
+            base = (
+                imported.source_directory.resolved()
+                if imported.source_directory and (imported.source_directory.resolved() / str(value)).exists()
+                else folder
+            )
             imported.environment[arg] = SourcePath(str(value), base, where)
             imported.went(where, f"environment.{arg}")
         else:  # enable_gpu, base_image, cuda_version
@@ -312,7 +534,12 @@ def _read_inference(source: Source, imported: Imported) -> None:
         attribute = ".".join(chain[1:])
         fake = Call("InferenceConfig", ast.Call(func=ast.Name("x"), args=[], keywords=[]), None, {attribute: node})
         if attribute == "base_image_registry.password":
-            raise refused(where, "the registry's password is written in the code in plain text", rule="passwords are Pulumi secrets in modelstack", fix=f"remove it; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.environment.base_image_registry.password' VALUE")
+            raise refused(
+                where,
+                "the registry's password is written in the code in plain text",
+                rule="passwords are Pulumi secrets in modelstack",
+                fix=f"remove it; after the import: pulumi config set --secret --path 'modelstack:services.{imported.service or 'SERVICE'}.environment.base_image_registry.password' VALUE",
+            )
         if attribute in ("base_image_registry.address", "base_image_registry.username"):
             imported.environment.setdefault("base_image_registry", {})[chain[-1]] = source.value(fake, attribute)
             imported.went(where, f"environment.{attribute}")
@@ -320,24 +547,48 @@ def _read_inference(source: Source, imported: Imported) -> None:
             imported.environment[attribute] = source.value(fake, attribute)
             imported.went(where, f"environment.{attribute}")
         else:
-            raise refused(where, f"InferenceConfig.{attribute} is set", rule=IMPORT_RULE, fix="set it in the InferenceConfig(...) call instead")
+            raise refused(
+                where,
+                f"InferenceConfig.{attribute} is set",
+                rule=IMPORT_RULE,
+                fix="set it in the InferenceConfig(...) call instead",
+            )
 
 
 def _read_environment(source: Source, node: ast.expr, imported: Imported) -> None:
     if not isinstance(node, ast.Name) or len(source.bindings.get(node.id, [])) != 1:
-        raise refused(f"{source.name}: InferenceConfig(environment)", f"environment={ast.unparse(node)} at {source.where(node)} is not one Environment.from_conda_specification/from_pip_requirements(...) of this file",
-                      rule="the environment is read from the call that builds it from a file", fix="build it in this file with Environment.from_pip_requirements(name, file_path) or from_conda_specification, or give --pip-requirements FILE")
+        raise refused(
+            f"{source.name}: InferenceConfig(environment)",
+            f"environment={ast.unparse(node)} at {source.where(node)} is not one Environment.from_conda_specification/from_pip_requirements(...) of this file",
+            rule="the environment is read from the call that builds it from a file",
+            fix="build it in this file with Environment.from_pip_requirements(name, file_path) or from_conda_specification, or give --pip-requirements FILE",
+        )
     call = source.bindings[node.id][0]
     where = source.source(call, "file_path")
     if call.kind == "Environment.get":
-        raise refused(source.source(call), "the environment is one registered in the workspace", rule="modelstack builds the image from a requirements or conda file it can read", fix="give --pip-requirements FILE (or export the environment's conda file and use Environment.from_conda_specification)")
-    if call.kind not in ("Environment.from_conda_specification", "Environment.from_pip_requirements") or "file_path" not in call.args:
-        raise refused(f"{source.name}: InferenceConfig(environment)", f"environment={node.id} is not built from a file", rule="the environment is read from the call that builds it from a file", fix="give --pip-requirements FILE")
+        raise refused(
+            source.source(call),
+            "the environment is one registered in the workspace",
+            rule="modelstack builds the image from a requirements or conda file it can read",
+            fix="give --pip-requirements FILE (or export the environment's conda file and use Environment.from_conda_specification)",
+        )
+    if (
+        call.kind not in ("Environment.from_conda_specification", "Environment.from_pip_requirements")
+        or "file_path" not in call.args
+    ):
+        raise refused(
+            f"{source.name}: InferenceConfig(environment)",
+            f"environment={node.id} is not built from a file",
+            rule="the environment is read from the call that builds it from a file",
+            fix="give --pip-requirements FILE",
+        )
     key = "conda_file" if call.kind.endswith("conda_specification") else "pip_requirements"
     imported.environment[key] = SourcePath(str(source.value(call, "file_path")), source.path.parent, where)
     imported.went(where, f"environment.{key}")
     if "name" in call.args:
-        imported.dropped(source.source(call, "name"), "an Azure ML environment's name; the image is named after the service")
+        imported.dropped(
+            source.source(call, "name"), "an Azure ML environment's name; the image is named after the service"
+        )
     if "pip_version" in call.args:
         imported.dropped(source.source(call, "pip_version"), "the image's pip is the base image's")
 
@@ -367,18 +618,27 @@ def _read_models(source: Source, imported: Imported, asked: dict[str, str | None
                     imported.dropped(where, MODEL_DROPPED[arg])
                 continue
             if arg == "child_paths":
-                raise refused(where, "only some files of the folder are registered", rule="a modelstack model is a whole file or folder", fix="register a folder holding only those files")
+                raise refused(
+                    where,
+                    "only some files of the folder are registered",
+                    rule="a modelstack model is a whole file or folder",
+                    fix="register a folder holding only those files",
+                )
             value = source.value(call, arg)
             if arg == "model_path":
                 if call.kind == "register_model":
-                    imported.dropped(where, "a path in the run's outputs in Azure ML; the files are named with --model NAME=PATH")
+                    imported.dropped(
+                        where, "a path in the run's outputs in Azure ML; the files are named with --model NAME=PATH"
+                    )
                 else:
                     model.path = SourcePath(str(value), source.path.parent, where)
                     imported.went(where, f"models.{name}.path")
                 continue
             key = {"model_framework": "framework", "model_framework_version": "framework_version"}.get(arg, arg)
             if key not in ("framework", "framework_version", "tags", "properties", "description"):
-                raise refused(where, f"'{arg}' is not a parameter modelstack knows for a model", rule=IMPORT_RULE, fix="remove it")
+                raise refused(
+                    where, f"'{arg}' is not a parameter modelstack knows for a model", rule=IMPORT_RULE, fix="remove it"
+                )
             model.values[key] = value
             imported.went(where, f"models.{name}.{key}")
         registered[model.name] = model
@@ -388,9 +648,19 @@ def _read_models(source: Source, imported: Imported, asked: dict[str, str | None
         if len(registered) == 1:
             served = list(registered)
         elif registered:
-            raise refused(f"{source.name}: Model.register", f"the file registers {len(registered)} models ({', '.join(registered)})", rule="the service's models are named", fix="name the ones the service serves with --model NAME (repeat it for several)")
+            raise refused(
+                f"{source.name}: Model.register",
+                f"the file registers {len(registered)} models ({', '.join(registered)})",
+                rule="the service's models are named",
+                fix="name the ones the service serves with --model NAME (repeat it for several)",
+            )
         else:
-            raise refused(f"{source.name}: Model.register", "the file registers no model", rule="a service serves at least one model", fix="give the model's files with --model NAME=PATH")
+            raise refused(
+                f"{source.name}: Model.register",
+                "the file registers no model",
+                rule="a service serves at least one model",
+                fix="give the model's files with --model NAME=PATH",
+            )
     imported.served = served
 
 
@@ -424,20 +694,40 @@ def _read_compute(source: Source, imported: Imported, asked: str | None, deploy_
     if imported.compute is None:
         for call in deploy_calls:
             holder = _bound(source, call.args.get("deployment_target"), call.node)
-            if holder is not None and holder.kind in ("AksCompute", "ComputeTarget.create", "ComputeTarget.attach") and "name" in holder.args:
+            if (
+                holder is not None
+                and holder.kind in ("AksCompute", "ComputeTarget.create", "ComputeTarget.attach")
+                and "name" in holder.args
+            ):
                 imported.compute = str(source.value(holder, "name"))
                 imported.compute_field = source.source(holder, "name")
                 imported.went(imported.compute_field, "compute")
                 break
     if imported.compute is None:
-        raise refused(f"{source.name}: deployment_target", "the AKS cluster the service runs on is not named in the file by a literal name",
-                      rule="an aks service names its cluster (compute)", fix="give it with --compute NAME")
-    makers = [c for c in source.of("ComputeTarget.create", "ComputeTarget.attach") if _literal_name(source, c) == imported.compute]
+        raise refused(
+            f"{source.name}: deployment_target",
+            "the AKS cluster the service runs on is not named in the file by a literal name",
+            rule="an aks service names its cluster (compute)",
+            fix="give it with --compute NAME",
+        )
+    makers = [
+        c
+        for c in source.of("ComputeTarget.create", "ComputeTarget.attach")
+        if _literal_name(source, c) == imported.compute
+    ]
     for call in source.of("ComputeTarget.create", "ComputeTarget.attach"):
         if "name" in call.args and _literal_name(source, call) is None:
-            imported.dropped(source.source(call, "name"), f"{ast.unparse(call.args['name'])} at {source.where(call.args['name'])} is not a literal: its cluster is not read (declare it in the stack)")
+            imported.dropped(
+                source.source(call, "name"),
+                f"{ast.unparse(call.args['name'])} at {source.where(call.args['name'])} is not a literal: its cluster is not read (declare it in the stack)",
+            )
     if len(makers) > 1:
-        raise refused(source.source(makers[1]), f"the file makes cluster '{imported.compute}' more than once", rule="a service runs on one cluster", fix="import a file holding only the one you deploy to")
+        raise refused(
+            source.source(makers[1]),
+            f"the file makes cluster '{imported.compute}' more than once",
+            rule="a service runs on one cluster",
+            fix="import a file holding only the one you deploy to",
+        )
     if not makers:
         return
     maker = makers[0]
@@ -458,4 +748,8 @@ def _read_compute(source: Source, imported: Imported, asked: str | None, deploy_
             values[name] = SourcePath(str(value), source.path.parent, where) if name in PATH_ARGS else value
             imported.went(where, f"clusters.{imported.compute}.{name}")
     imported.clusters[imported.compute] = values
-    imported.went(source.source(config), f"clusters.{imported.compute}", "a cluster the stack creates" if arg == "provisioning_configuration" else "an attached cluster")
+    imported.went(
+        source.source(config),
+        f"clusters.{imported.compute}",
+        "a cluster the stack creates" if arg == "provisioning_configuration" else "an attached cluster",
+    )

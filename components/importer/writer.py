@@ -96,7 +96,11 @@ def add_stack(document: CommentedMap, key: str, entries: dict[str, Any], *, repl
 
 
 def diff(old: str, new: str, name: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"
+        )
+    )
 
 
 def _temporary_beside(destination: Path) -> Path:
@@ -129,7 +133,11 @@ def write_all(files: dict[Path, tuple[str | None, str]], copies: list[tuple[Path
             staged.append((temporary, path))
     except OSError as exc:
         _discard([t for t, _ in staged], made_folders)
-        raise ConfigError(f"could not write the import: {exc.strerror or exc}", rule="an import writes all its files or none", fix="check the project folder's permissions and free space, then import again") from None
+        raise ConfigError(
+            f"could not write the import: {exc.strerror or exc}",
+            rule="an import writes all its files or none",
+            fix="check the project folder's permissions and free space, then import again",
+        ) from None
     done: list[Path] = []
     try:
         for temporary, destination in staged:
@@ -143,7 +151,11 @@ def write_all(files: dict[Path, tuple[str | None, str]], copies: list[tuple[Path
             else:
                 destination.write_text(old, encoding="utf-8")
         _discard([t for t, d in staged if d not in done], made_folders)
-        raise ConfigError(f"could not write the import: {exc.strerror or exc}", rule="an import writes all its files or none", fix="check the project folder's permissions and free space, then import again") from None
+        raise ConfigError(
+            f"could not write the import: {exc.strerror or exc}",
+            rule="an import writes all its files or none",
+            fix="check the project folder's permissions and free space, then import again",
+        ) from None
 
 
 def _remove(path: Path) -> None:

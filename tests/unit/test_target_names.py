@@ -64,7 +64,12 @@ def target_names_in(source: str, filename: str) -> list[tuple[int, str]]:
     statements = innermost_statements(tree)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TARGET_NAMES and id(node) not in docstrings:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in TARGET_NAMES
+            and id(node) not in docstrings
+        ):
             first, last = statements.get(id(node), (node.lineno, node.lineno))
             if not any(MARK in line for line in lines[first - 1 : last]):
                 found.append((node.lineno, node.value))

@@ -132,8 +132,8 @@ def ingress_fqdn(configuration: Any) -> str | None:
 class AcaWebservice(pulumi.ComponentResource):
     """One service on Container Apps: `scoring_uri`, `swagger_uri`, `state`, `fqdn`, `app_name`."""
 
-    scoring_uri: pulumi.Output[str]
-    swagger_uri: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str | None]  # None while the app has no FQDN
+    swagger_uri: pulumi.Output[str | None]
     state: pulumi.Output[str]
 
     def __init__(

@@ -123,7 +123,8 @@ def deploy_errors(config: StackConfig, name: str, service: ServiceSpec) -> list[
 def stack_errors(config: StackConfig) -> list[ConfigError]:
     """Two services of the stack cannot be the same container app (one resource group). Derived
     names differ by construction (they hold the service's name); configured ones are compared."""
-    errors, owners = [], {}
+    errors: list[ConfigError] = []
+    owners: dict[str, str] = {}
     for name, service in config.services.items():
         if service.target != "aca" or not isinstance(service.deploy, AcaDeploy) or service.deploy.app_name is None:
             continue

@@ -12,7 +12,9 @@ pairs, min <= max, the app's name) are in components.targets.aca.rules.
 
 from __future__ import annotations
 
-from components.config.fields import Flag, Secret, Strict, amount, count
+from typing import Annotated
+
+from components.config.fields import Flag, Secret, Strict, int_range, positive_up_to
 
 # The consumption workload profile gives a replica at most 4 vCPUs and 8 GiB ("Containers in
 # Azure Container Apps", vCPU and memory allocation requirements).
@@ -31,18 +33,18 @@ class AcaDeploy(Strict):
 
     # One replica's size: a pair Azure allows (0.25 vCPU with 0.5 GB, then up in steps of 0.25
     # with twice as many GB). 0.5 / 1 is the smallest pair that loads a typical model.
-    cpu_cores: amount(ACA_MAX_CPU_CORES) = 0.5
-    memory_gb: amount(ACA_MAX_MEMORY_GB) = 1.0
+    cpu_cores: Annotated[float, positive_up_to(ACA_MAX_CPU_CORES)] = 0.5
+    memory_gb: Annotated[float, positive_up_to(ACA_MAX_MEMORY_GB)] = 1.0
     # On by default, as on AKS: the endpoint is on the internet unless external is false.
     auth_enabled: Flag = True
     primary_key: Secret | None = None
     secondary_key: Secret | None = None
     # 0 scales to zero: no replica (and no charge) while no request comes; the first request
     # after that waits for a replica to start and load the model (a cold start).
-    min_replicas: count(0, ACA_MAX_REPLICAS) = 0
-    max_replicas: count(1, ACA_MAX_REPLICAS) = ACA_DEFAULT_MAX_REPLICAS
+    min_replicas: Annotated[int, int_range(0, ACA_MAX_REPLICAS)] = 0
+    max_replicas: Annotated[int, int_range(1, ACA_MAX_REPLICAS)] = ACA_DEFAULT_MAX_REPLICAS
     # The HTTP scale rule: another replica starts when each has more requests than this in flight.
-    concurrent_requests: count(1) = ACA_DEFAULT_CONCURRENT_REQUESTS
+    concurrent_requests: Annotated[int, int_range(1)] = ACA_DEFAULT_CONCURRENT_REQUESTS
     # Ingress from the internet (true) or only from inside the Container Apps environment.
     external: Flag = True
     # Ingress is HTTPS; this also answers plain HTTP on port 80 instead of redirecting it.

@@ -12,7 +12,7 @@ from components.errors import ConfigError, ModelstackError
 from components.targets.aca import rules, states
 from components.targets.aca.policies import POLICIES
 from components.targets.aca.schema import AcaDeploy
-from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target
+from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target, deploy_parameters
 
 ENVIRONMENT_RESOURCE = "aca-environment"
 
@@ -83,7 +83,7 @@ class AcaTarget(Target):
             service=request.name,
             project=pulumi.get_project(),
             stack=request.stack,
-            deploy=request.service.deploy,
+            deploy=deploy_parameters(request.service, AcaDeploy),
             image=request.image,
             keys=request.keys,
             platform=request.platform,

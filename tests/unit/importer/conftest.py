@@ -30,7 +30,9 @@ class Workspace:
         previous = os.getcwd()
         os.chdir(cwd or self.seed)
         try:
-            return CliRunner().invoke(app, ["import", *args], env={"MODELSTACK_PROJECT_DIR": str(self.root), "COLUMNS": "300"})
+            return CliRunner().invoke(
+                app, ["import", *args], env={"MODELSTACK_PROJECT_DIR": str(self.root), "COLUMNS": "300"}
+            )
         finally:
             os.chdir(previous)
 

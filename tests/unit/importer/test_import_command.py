@@ -16,7 +16,9 @@ def check(workspace, stack: str):
 
     from components.commands.cli import app
 
-    return CliRunner().invoke(app, ["check", "--stack", stack], env={"MODELSTACK_PROJECT_DIR": str(workspace.root), "COLUMNS": "300"})
+    return CliRunner().invoke(
+        app, ["check", "--stack", stack], env={"MODELSTACK_PROJECT_DIR": str(workspace.root), "COLUMNS": "300"}
+    )
 
 
 def shared(workspace) -> dict:
@@ -25,13 +27,25 @@ def shared(workspace) -> dict:
 
 
 def stack_services(workspace, stack: str) -> dict:
-    return yaml.safe_load((workspace.root / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["modelstack:services"]
+    return yaml.safe_load((workspace.root / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"][
+        "modelstack:services"
+    ]
 
 
 def test_the_seeds_cli_flow_imports_and_checks_clean(workspace):
     """az ml model deploy -m sklearn_mnist:1 --ic inferenceconfig.json --dc deploymentconfig.json"""
-    result = workspace.run("inferenceconfig.json", "deploymentconfig-local.json", "--stack", "local", "--service", "myservice",
-                           "--model", "sklearn_mnist:1=outputs/sklearn_mnist_model.pkl", "--pip-requirements", REQUIREMENTS)
+    result = workspace.run(
+        "inferenceconfig.json",
+        "deploymentconfig-local.json",
+        "--stack",
+        "local",
+        "--service",
+        "myservice",
+        "--model",
+        "sklearn_mnist:1=outputs/sklearn_mnist_model.pkl",
+        "--pip-requirements",
+        REQUIREMENTS,
+    )
     assert result.exit_code == 0, result.output
     declared = shared(workspace)
     assert declared["models"]["sklearn_mnist"] == {"path": "seed/outputs/sklearn_mnist_model.pkl"}
@@ -48,12 +62,23 @@ def test_comments_and_order_of_the_files_are_kept(workspace):
     from components.importer.writer import diff
 
     before = {name: (workspace.root / name).read_text() for name in ("Pulumi.yaml", "stacks/Pulumi.local.yaml")}
-    result = workspace.run("inferenceconfig.json", "deploymentconfig-local.json", "--stack", "local", "--service", "myservice", "--model", "sklearn_mnist=outputs/sklearn_mnist_model.pkl")
+    result = workspace.run(
+        "inferenceconfig.json",
+        "deploymentconfig-local.json",
+        "--stack",
+        "local",
+        "--service",
+        "myservice",
+        "--model",
+        "sklearn_mnist=outputs/sklearn_mnist_model.pkl",
+    )
     assert result.exit_code == 0, result.output
     for name, text in before.items():
         changes = diff(text, (workspace.root / name).read_text(), name).splitlines()[2:]
         removed = [line for line in changes if line.startswith("-")]
-        assert removed == [] and any(line.startswith("+") for line in changes), changes  # lines are only added: comments, order, quoting kept
+        assert removed == [] and any(line.startswith("+") for line in changes), (
+            changes
+        )  # lines are only added: comments, order, quoting kept
 
 
 def test_the_seeds_sdk_script_imports_with_its_target_picked(workspace):
@@ -62,16 +87,42 @@ def test_the_seeds_sdk_script_imports_with_its_target_picked(workspace):
     result = workspace.run("deploy.py", "--stack", "local", "--target", "local", "--pip-requirements", REQUIREMENTS)
     assert result.exit_code == 0, result.output
     declared = shared(workspace)
-    assert declared["models"]["sklearn_mnist"] == {"path": "seed/outputs/sklearn_mnist_model.pkl", "tags": {"area": "mnist"}, "description": "Ridge regression registered from a local file"}
-    assert declared["services"]["myservice"]["models"] == ["sklearn_mnist"]  # Model.deploy(ws, "myservice", [model], ...) after the local config
+    assert declared["models"]["sklearn_mnist"] == {
+        "path": "seed/outputs/sklearn_mnist_model.pkl",
+        "tags": {"area": "mnist"},
+        "description": "Ridge regression registered from a local file",
+    }
+    assert declared["services"]["myservice"]["models"] == [
+        "sklearn_mnist"
+    ]  # Model.deploy(ws, "myservice", [model], ...) after the local config
     assert stack_services(workspace, "local")["myservice"]["deploy"] == {"port": 8890}
     assert check(workspace, "local").exit_code == 0
 
 
 def test_the_cli_references_aci_example_goes_to_the_dev_stack(workspace):
-    result = workspace.run("inferenceconfig.json", "deploymentconfig-aci.json", "--stack", "dev", "--service", "aciservice", "--model", "sklearn_mnist=outputs/sklearn_mnist_model.pkl", "--pip-requirements", REQUIREMENTS)
+    result = workspace.run(
+        "inferenceconfig.json",
+        "deploymentconfig-aci.json",
+        "--stack",
+        "dev",
+        "--service",
+        "aciservice",
+        "--model",
+        "sklearn_mnist=outputs/sklearn_mnist_model.pkl",
+        "--pip-requirements",
+        REQUIREMENTS,
+    )
     assert result.exit_code == 0, result.output
-    assert stack_services(workspace, "dev")["aciservice"] == {"target": "aci", "deploy": {"cpu_cores": 0.5, "memory_gb": 1.0, "auth_enabled": True, "ssl_enabled": False, "enable_app_insights": False}}
+    assert stack_services(workspace, "dev")["aciservice"] == {
+        "target": "aci",
+        "deploy": {
+            "cpu_cores": 0.5,
+            "memory_gb": 1.0,
+            "auth_enabled": True,
+            "ssl_enabled": False,
+            "enable_app_insights": False,
+        },
+    }
     checked = check(workspace, "dev")
     assert checked.exit_code == 0, checked.output
 
@@ -81,7 +132,10 @@ def test_the_seeds_aci_call_keeps_azure_mls_auth_off_and_the_policy_says_so(work
     the project's policy pack then refuses it in check, naming the fix."""
     result = workspace.run("deploy.py", "--stack", "dev", "--target", "aci", "--pip-requirements", REQUIREMENTS)
     assert result.exit_code == 0, result.output
-    assert stack_services(workspace, "dev")["aciservice"] == {"target": "aci", "deploy": {"cpu_cores": 1, "memory_gb": 1}}
+    assert stack_services(workspace, "dev")["aciservice"] == {
+        "target": "aci",
+        "deploy": {"cpu_cores": 1, "memory_gb": 1},
+    }
     checked = check(workspace, "dev")
     assert checked.exit_code == 1 and "service aciservice (aci) has authentication off" in checked.output
 
@@ -89,22 +143,48 @@ def test_the_seeds_aci_call_keeps_azure_mls_auth_off_and_the_policy_says_so(work
 def test_an_aks_cluster_not_in_the_stack_is_asked_for(workspace):
     result = workspace.run("deploy.py", "--stack", "prod", "--target", "aks", "--pip-requirements", REQUIREMENTS)
     assert result.exit_code == 1
-    assert "cluster 'myaks' is not declared in stack prod" in result.output and "--compute with one of: aks-prod" in result.output
+    assert (
+        "cluster 'myaks' is not declared in stack prod" in result.output
+        and "--compute with one of: aks-prod" in result.output
+    )
     # the variable in ComputeTarget.create(name=aks_name) was not guessed; with --compute the import goes on
-    result = workspace.run("deploy.py", "--stack", "prod", "--target", "aks", "--compute", "aks-prod", "--pip-requirements", REQUIREMENTS)
+    result = workspace.run(
+        "deploy.py", "--stack", "prod", "--target", "aks", "--compute", "aks-prod", "--pip-requirements", REQUIREMENTS
+    )
     assert result.exit_code == 0, result.output
     assert "aks_name at line 34 is not a literal" in result.output
-    assert stack_services(workspace, "prod")["aksservice"] == {"target": "aks", "compute": "aks-prod", "deploy": {"cpu_cores": 1, "memory_gb": 1}}
+    assert stack_services(workspace, "prod")["aksservice"] == {
+        "target": "aks",
+        "compute": "aks-prod",
+        "deploy": {"cpu_cores": 1, "memory_gb": 1},
+    }
     assert check(workspace, "prod").exit_code == 0
 
 
 def test_a_v2_endpoint_at_90_10_becomes_rollout_versions(workspace):
-    result = workspace.run("endpoint.yml", "blue-deployment.yml", "green-deployment.yml", "--stack", "prod", "--compute", "aks-prod", "--pip-requirements", "../../examples/diabetes/requirements.txt", cwd=workspace.v2)
+    result = workspace.run(
+        "endpoint.yml",
+        "blue-deployment.yml",
+        "green-deployment.yml",
+        "--stack",
+        "prod",
+        "--compute",
+        "aks-prod",
+        "--pip-requirements",
+        "../../examples/diabetes/requirements.txt",
+        cwd=workspace.v2,
+    )
     assert result.exit_code == 0, result.output
     service = stack_services(workspace, "prod")["my-endpoint"]
-    assert [(v["version_name"], v["traffic_percentile"], v["models"], v["is_default"]) for v in service["versions"]] == [("blue", 90, ["ridge"], True), ("green", 10, ["lasso"], False)]
+    assert [
+        (v["version_name"], v["traffic_percentile"], v["models"], v["is_default"]) for v in service["versions"]
+    ] == [("blue", 90, ["ridge"], True), ("green", 10, ["lasso"], False)]
     # Azure ML v2's defaults, which differ from modelstack's, are written out
-    assert service["deploy"]["scoring_timeout_ms"] == 5000 and service["deploy"]["failure_threshold"] == 30 and service["deploy"]["timeout_seconds"] == 2
+    assert (
+        service["deploy"]["scoring_timeout_ms"] == 5000
+        and service["deploy"]["failure_threshold"] == 30
+        and service["deploy"]["timeout_seconds"] == 2
+    )
     # Standard_DS3_v2 (4 vCPUs, 14 GiB) less AKS's reservations
     assert service["deploy"]["cpu_cores"] == 3.86 and 10 < service["deploy"]["memory_gb"] < 14
     assert check(workspace, "prod").exit_code == 0
@@ -112,22 +192,50 @@ def test_a_v2_endpoint_at_90_10_becomes_rollout_versions(workspace):
     from components.config.rollout import rollout_versions
 
     config = load_from_files("prod", workspace.root)
-    assert [(v.name, v.percent) for v in rollout_versions("my-endpoint", config.services["my-endpoint"])] == [("blue", 90.0), ("green", 10.0)]
+    assert [(v.name, v.percent) for v in rollout_versions("my-endpoint", config.services["my-endpoint"])] == [
+        ("blue", 90.0),
+        ("green", 10.0),
+    ]
 
 
 def test_dry_run_prints_the_diff_and_writes_nothing(workspace):
     before = workspace.fingerprint()
-    result = workspace.run("inferenceconfig.json", "deploymentconfig-local.json", "--stack", "local", "--service", "myservice", "--model", "sklearn_mnist=outputs/sklearn_mnist_model.pkl", "--dry-run")
+    result = workspace.run(
+        "inferenceconfig.json",
+        "deploymentconfig-local.json",
+        "--stack",
+        "local",
+        "--service",
+        "myservice",
+        "--model",
+        "sklearn_mnist=outputs/sklearn_mnist_model.pkl",
+        "--dry-run",
+    )
     assert result.exit_code == 0, result.output
-    assert "+++ b/stacks/Pulumi.local.yaml" in result.output and "+    myservice:" in result.output and "+        port: 32267" in result.output
+    assert (
+        "+++ b/stacks/Pulumi.local.yaml" in result.output
+        and "+    myservice:" in result.output
+        and "+        port: 32267" in result.output
+    )
     assert workspace.fingerprint() == before
 
 
 def test_an_existing_service_is_refused_unless_forced(workspace):
-    args = ("inferenceconfig.json", "deploymentconfig-local.json", "--stack", "local", "--model", "sklearn_mnist=outputs/sklearn_mnist_model.pkl")
+    args = (
+        "inferenceconfig.json",
+        "deploymentconfig-local.json",
+        "--stack",
+        "local",
+        "--model",
+        "sklearn_mnist=outputs/sklearn_mnist_model.pkl",
+    )
     before = workspace.fingerprint()
     result = workspace.run(*args, "--service", "diabetes")
-    assert result.exit_code == 1 and "service 'diabetes' is already declared" in result.output and "--force" in result.output
+    assert (
+        result.exit_code == 1
+        and "service 'diabetes' is already declared" in result.output
+        and "--force" in result.output
+    )
     assert workspace.fingerprint() == before
     forced = workspace.run(*args, "--service", "diabetes", "--force")
     assert forced.exit_code == 0, forced.output
@@ -139,14 +247,25 @@ def test_a_file_outside_the_project_is_copied_only_when_asked(workspace, tmp_pat
     outside.mkdir()
     (outside / "model.pkl").write_bytes((workspace.seed / "outputs" / "sklearn_mnist_model.pkl").read_bytes())
     before = workspace.fingerprint()
-    args = ("inferenceconfig.json", "deploymentconfig-local.json", "--stack", "local", "--service", "myservice", "--model", f"sklearn_mnist={outside / 'model.pkl'}")
+    args = (
+        "inferenceconfig.json",
+        "deploymentconfig-local.json",
+        "--stack",
+        "local",
+        "--service",
+        "myservice",
+        "--model",
+        f"sklearn_mnist={outside / 'model.pkl'}",
+    )
     refused = workspace.run(*args)
     assert refused.exit_code == 1 and "outside the project" in refused.output and "--copy-outside" in refused.output
     assert workspace.fingerprint() == before
     copied = workspace.run(*args, "--copy-outside")
     assert copied.exit_code == 0, copied.output
     assert shared(workspace)["models"]["sklearn_mnist"]["path"] == "azureml-import/myservice/model.pkl"
-    assert (workspace.root / "azureml-import" / "myservice" / "model.pkl").read_bytes() == (outside / "model.pkl").read_bytes()
+    assert (workspace.root / "azureml-import" / "myservice" / "model.pkl").read_bytes() == (
+        outside / "model.pkl"
+    ).read_bytes()
 
 
 # --- hostile sources: exit 1 naming the field, the rule and the fix; nothing written -----------------
@@ -158,16 +277,70 @@ def _write(path, text):
 
 
 HOSTILE = {
-    "malformed JSON": (lambda s: [_write(s / "bad.json", '{"computeType": "local",'), "inferenceconfig.json"], "bad.json is not JSON"),
-    "malformed YAML": (lambda s: [_write(s / "bad.yml", "name: [blue\nmodel: x"), ], "bad.yml is not valid YAML"),
-    "deeply nested JSON": (lambda s: [_write(s / "deep.json", '{"computeType": "aks", "autoScaler": ' + "[" * 200 + "]" * 200 + "}"), "inferenceconfig.json"], "nests deeper than 64 levels"),
-    "deeply nested YAML": (lambda s: [_write(s / "deep.yml", "name: x\nendpoint_name: e\nmodel: " + "[" * 200 + "]" * 200)], "nesting deeper than 64 levels"),
+    "malformed JSON": (
+        lambda s: [_write(s / "bad.json", '{"computeType": "local",'), "inferenceconfig.json"],
+        "bad.json is not JSON",
+    ),
+    "malformed YAML": (
+        lambda s: [
+            _write(s / "bad.yml", "name: [blue\nmodel: x"),
+        ],
+        "bad.yml is not valid YAML",
+    ),
+    "deeply nested JSON": (
+        lambda s: [
+            _write(s / "deep.json", '{"computeType": "aks", "autoScaler": ' + "[" * 200 + "]" * 200 + "}"),
+            "inferenceconfig.json",
+        ],
+        "nests deeper than 64 levels",
+    ),
+    "deeply nested YAML": (
+        lambda s: [_write(s / "deep.yml", "name: x\nendpoint_name: e\nmodel: " + "[" * 200 + "]" * 200)],
+        "nesting deeper than 64 levels",
+    ),
     "deeply nested Python": (lambda s: [_write(s / "deep.py", "x = " + "(" * 400 + "1" + ")" * 400)], "deep"),
-    "10,000-cell notebook": (lambda s: [_write(s / "big.ipynb", json.dumps({"cells": [{"cell_type": "code", "source": "x = 1"}] * 10000, "nbformat": 4}))], "has 10,000 cells"),
-    "path leaving the project": (lambda s: [_write(s / "ic.json", '{"entryScript": "../../../../../../etc/passwd"}'), "deploymentconfig-local.json"], "outside the project"),
-    "unknown computeType": (lambda s: [_write(s / "dc.json", '{"computeType": "AMLCOMPUTE"}'), "inferenceconfig.json"], "computeType 'AMLCOMPUTE' is not one modelstack deploys to"),
-    "name breaking the naming rules": (lambda s: ["inferenceconfig.json", "deploymentconfig-local.json", "--service", "My_Service", "--model", "sklearn_mnist=outputs/sklearn_mnist_model.pkl"], "service name 'My_Service' is not allowed"),
-    "model name breaking the naming rules": (lambda s: ["inferenceconfig.json", "deploymentconfig-local.json", "--service", "myservice", "--model", "-bad=outputs/sklearn_mnist_model.pkl"], "model name '-bad' is not allowed"),
+    "10,000-cell notebook": (
+        lambda s: [
+            _write(
+                s / "big.ipynb",
+                json.dumps({"cells": [{"cell_type": "code", "source": "x = 1"}] * 10000, "nbformat": 4}),
+            )
+        ],
+        "has 10,000 cells",
+    ),
+    "path leaving the project": (
+        lambda s: [
+            _write(s / "ic.json", '{"entryScript": "../../../../../../etc/passwd"}'),
+            "deploymentconfig-local.json",
+        ],
+        "outside the project",
+    ),
+    "unknown computeType": (
+        lambda s: [_write(s / "dc.json", '{"computeType": "AMLCOMPUTE"}'), "inferenceconfig.json"],
+        "computeType 'AMLCOMPUTE' is not one modelstack deploys to",
+    ),
+    "name breaking the naming rules": (
+        lambda s: [
+            "inferenceconfig.json",
+            "deploymentconfig-local.json",
+            "--service",
+            "My_Service",
+            "--model",
+            "sklearn_mnist=outputs/sklearn_mnist_model.pkl",
+        ],
+        "service name 'My_Service' is not allowed",
+    ),
+    "model name breaking the naming rules": (
+        lambda s: [
+            "inferenceconfig.json",
+            "deploymentconfig-local.json",
+            "--service",
+            "myservice",
+            "--model",
+            "-bad=outputs/sklearn_mnist_model.pkl",
+        ],
+        "model name '-bad' is not allowed",
+    ),
 }
 
 

@@ -81,9 +81,23 @@ def image_of(project, config, service: str) -> str:
     return f"{login_server(config.stack)}/{service}@{fake_digest(context.tag)}"
 
 
-def health_probe(kind: str, **settings: int) -> app.ContainerAppProbeArgs:
+def health_probe(
+    kind: str,
+    *,
+    period_seconds: int,
+    timeout_seconds: int,
+    failure_threshold: int,
+    initial_delay_seconds: int | None = None,
+    success_threshold: int | None = None,
+) -> app.ContainerAppProbeArgs:
     return app.ContainerAppProbeArgs(
-        type=kind, http_get=app.ContainerAppProbeHttpGetArgs(path="/", port=5001, scheme="HTTP"), **settings
+        type=kind,
+        http_get=app.ContainerAppProbeHttpGetArgs(path="/", port=5001, scheme="HTTP"),
+        period_seconds=period_seconds,
+        timeout_seconds=timeout_seconds,
+        failure_threshold=failure_threshold,
+        initial_delay_seconds=initial_delay_seconds,
+        success_threshold=success_threshold,
     )
 
 
@@ -195,7 +209,7 @@ def aca_stack(project, deploy: dict, name: str = "acatest", **more) -> str:
 
 def test_the_aca_stack_declares_this_tree(project):
     _, plan = evaluate_stack("aca", project.root)
-    names = {r.urn: r.name for r in plan.resources}
+    names: dict[str | None, str] = {r.urn: r.name for r in plan.resources}
     aca = sorted(
         (r.type, r.name, names.get(r.parent, "<stack>"))
         for r in plan.resources

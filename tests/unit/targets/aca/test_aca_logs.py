@@ -128,7 +128,7 @@ def test_a_refusal_names_the_permission(arm):
     with pytest.raises(ModelstackError) as caught:
         read(base)
     assert caught.value.detail == "Azure refused to query workspace modelstack-dev-aca-logs: HTTP 403"
-    assert "Log Analytics Reader" in caught.value.fix
+    assert "Log Analytics Reader" in (caught.value.fix or "")
 
 
 def test_an_answer_that_is_no_query_result_is_named(arm):
@@ -151,9 +151,12 @@ def test_the_target_reads_the_stacks_workspace_and_refuses_follow(project, monke
     config = project.load("dev")
     spec = config.services["diabetes"].model_copy(update={"target": "aca"})
     calls: list[tuple] = []
-    monkeypatch.setattr(
-        "components.targets.aca.logs.aca_logs", lambda *args, **kwargs: calls.append((args, kwargs)) or "a line"
-    )
+
+    def answer(*args, **kwargs) -> str:
+        calls.append((args, kwargs))
+        return "a line"
+
+    monkeypatch.setattr("components.targets.aca.logs.aca_logs", answer)
     written: list[str] = []
 
     def request(follow: bool) -> LogsRequest:
@@ -177,4 +180,4 @@ def test_the_target_reads_the_stacks_workspace_and_refuses_follow(project, monke
     ] and written == ["a line"]
     with pytest.raises(ModelstackError) as caught:
         target("aca").show_logs(request(True))
-    assert caught.value.key == "--follow" and "az containerapp logs show --follow" in caught.value.fix
+    assert caught.value.key == "--follow" and "az containerapp logs show --follow" in (caught.value.fix or "")
