@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import yaml
@@ -19,6 +20,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until_healthy(port: int, *, seconds: float = 60) -> None:
+    """Until the scoring server on 127.0.0.1:port answers its health route with "Healthy" (once
+    init() has run), or `seconds` have passed: the request that follows then says what is wrong."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/", timeout=1).text.strip() == "Healthy":
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.25)
 
 
 def copy_project(root: Path, *, runnable: bool = False) -> Path:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from components.errors import ModelstackError
+from components.targets.azure.management import ARM, resource_group_access, unanswered
 
-ARM = "https://management.azure.com"
 # Azure Resource Manager's proxy of the Log Analytics query API: the ARM token is enough.
 QUERY_API_VERSION = "2020-08-01"
 CONSOLE_TABLE = "ContainerAppConsoleLogs_CL"
@@ -71,33 +71,24 @@ def aca_logs(
     """The app's last `tail` console lines, from the workspace, with the user's Azure identity."""
     import requests
 
-    from components.image.registry_auth import azure_cli_access_token
-
-    token = (token_source or azure_cli_access_token)()
-    subscription = getattr(token, "subscription", None)
-    if not subscription:
-        raise ModelstackError(
-            "the Azure CLI names no subscription",
-            rule="the stack's Log Analytics workspace is found in your current subscription",
-            fix="az account set --subscription <id of the stack's subscription>",
-        )
-    url = f"{base_url}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.OperationalInsights/workspaces/{workspace}/api/query"
+    access = resource_group_access(
+        resource_group, finding="the stack's Log Analytics workspace", base_url=base_url, token_source=token_source
+    )
+    url = f"{access.url}/providers/Microsoft.OperationalInsights/workspaces/{workspace}/api/query"
     try:
         with requests.post(
             url,
             params={"api-version": QUERY_API_VERSION},
             json={"query": console_query(app_name, tail), "timespan": QUERY_TIMESPAN},
-            headers={"Authorization": f"Bearer {token.token.get_secret_value()}"},
+            headers=access.headers,
             timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
             stream=True,
         ) as answer:
             status = answer.status_code
             body = _read_bounded(answer)
     except requests.RequestException as failed:
-        raise ModelstackError(
-            f"Azure did not answer: {type(failed).__name__}",
-            rule="aca logs are read from the stack's Log Analytics workspace through Azure's management API",
-            fix="check your network, then try again",
+        raise unanswered(
+            failed, "aca logs are read from the stack's Log Analytics workspace through Azure's management API"
         ) from None
     if status == 404:
         raise ModelstackError(

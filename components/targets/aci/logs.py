@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from components.errors import ModelstackError
+from components.targets.azure.management import ARM, resource_group_access, unanswered
 
-ARM = "https://management.azure.com"
 ACI_API_VERSION = "2023-05-01"
 
 
@@ -24,31 +24,15 @@ def aci_logs(
     """A container group's container log, from Azure's REST API with the user's Azure identity."""
     import requests
 
-    from components.image.registry_auth import azure_cli_access_token
-
-    token = (token_source or azure_cli_access_token)()
-    subscription = getattr(token, "subscription", None)
-    if not subscription:
-        raise ModelstackError(
-            "the Azure CLI names no subscription",
-            rule="the container group is found in your current subscription",
-            fix="az account set --subscription <id of the stack's subscription>",
-        )
-    url = (
-        f"{base_url}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.ContainerInstance"
-        f"/containerGroups/{group}/containers/{container}/logs"
+    access = resource_group_access(
+        resource_group, finding="the container group", base_url=base_url, token_source=token_source
     )
+    url = f"{access.url}/providers/Microsoft.ContainerInstance/containerGroups/{group}/containers/{container}/logs"
     try:
         query: dict[str, str | int] = {"api-version": ACI_API_VERSION, "tail": tail}
-        answer = requests.get(
-            url, params=query, headers={"Authorization": f"Bearer {token.token.get_secret_value()}"}, timeout=60
-        )
+        answer = requests.get(url, params=query, headers=access.headers, timeout=60)
     except requests.RequestException as failed:
-        raise ModelstackError(
-            f"Azure did not answer: {type(failed).__name__}",
-            rule="ACI logs are read from Azure's management API",
-            fix="check your network, then try again",
-        ) from None
+        raise unanswered(failed, "ACI logs are read from Azure's management API") from None
     if answer.status_code == 404:
         raise ModelstackError(
             f"container group {group} was not found in resource group {resource_group}",

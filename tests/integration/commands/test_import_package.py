@@ -8,14 +8,13 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import joblib
 import numpy as np
 import pytest
 import requests
 
-from tests.workspace import REPO, free_port
+from tests.workspace import REPO, free_port, wait_until_healthy
 
 SEED = REPO / "tests" / "fixtures" / "azureml" / "v1-cli"
 SAMPLE = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]}
@@ -69,13 +68,7 @@ def test_imported_seed_packages_builds_and_serves(project, docker_client, tmp_pa
     port = free_port()
     container = docker_client.containers.run(image.id, detach=True, ports={"5001/tcp": ("127.0.0.1", port)})
     try:
-        for _ in range(240):  # bounded: the container answers GET / once init() has run
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).text.strip() == "Healthy":
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
+        wait_until_healthy(port)
         answer = requests.post(f"http://127.0.0.1:{port}/score", json=SAMPLE, timeout=10)
         assert answer.status_code == 200, answer.text
         expected = joblib.load(seed / "outputs" / "sklearn_mnist_model.pkl").predict(np.array(SAMPLE["data"])).tolist()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import requests
 
 from components.targets.local.webservice import free_port
+from tests.workspace import wait_until_healthy
 
 
 def test_packaged_context_builds_and_serves(project, docker_client, tmp_path):
@@ -28,14 +28,7 @@ def test_packaged_context_builds_and_serves(project, docker_client, tmp_path):
     port = free_port()
     container = docker_client.containers.run(image.id, detach=True, ports={"5001/tcp": ("127.0.0.1", port)})
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).text.strip() == "Healthy":
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
+        wait_until_healthy(port)
         answer = requests.post(f"http://127.0.0.1:{port}/score", json={"data": [[0.0] * 10]}, timeout=10)
         assert answer.status_code == 200 and len(answer.json()) == 1
     finally:
