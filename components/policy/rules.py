@@ -35,6 +35,7 @@ TAGGABLE = (
     MANAGED_CLUSTER,
     CONTAINER_GROUP,
     "azure-native:managedidentity:UserAssignedIdentity",
+    *(resource_type for target in registry.all_targets() for resource_type in target.tagged_types),
 )
 
 
@@ -139,7 +140,9 @@ def _deployed_images(resource: Resource) -> list[Any]:
         return [c.get("image") for c in (pod.get("containers") or []) + (pod.get("initContainers") or [])]
     if resource.type == CONTAINER_GROUP:
         return [c.get("image") for c in resource.inputs.get("containers") or [] if isinstance(c, dict)]
-    return []
+    return [
+        image for target in registry.all_targets() for image in target.deployed_images(resource.type, resource.inputs)
+    ]
 
 
 def images_pinned_by_digest(resource: Resource, params: dict[str, Any]) -> str | None:

@@ -119,6 +119,8 @@ class Target:
     app_insights: ClassVar[bool] = False
     # How to turn TLS on, for the policy on public production endpoints.
     tls_fix: ClassVar[str] = "set ssl_enabled with ssl_cert_pem_file, ssl_key_pem_file and ssl_cname"
+    # Azure resource types only this target declares that take tags (the required-tags policy).
+    tagged_types: ClassVar[tuple[str, ...]] = ()
     # Policies of this target's own resources, judged with every other (components.policy.rules).
     policies: ClassVar[tuple[Policy, ...]] = ()
     # The Azure ML v1 web service class whose deploy_configuration(...) parameters this target's
@@ -166,6 +168,11 @@ class Target:
         """(service, Azure ML state) of a live resource of this target, from the outputs the engine
         records for it; None for a resource this target does not own."""
         return None
+
+    def deployed_images(self, resource_type: str, inputs: dict[str, Any]) -> list[Any]:
+        """The images a resource only this target declares runs, as its inputs give them (possibly
+        missing or unknown), for the images-pinned-by-digest policy; [] for any other resource."""
+        return []
 
     def show_logs(self, request: LogsRequest) -> None:
         """Write the service's logs with request.write (following them when request.follow)."""

@@ -26,6 +26,11 @@ class AcaTarget(Target):
     uses_pull_identity = True
     tls_fix = "Container Apps ingress is HTTPS on its own; remove allow_insecure so plain HTTP is redirected"
     policies = POLICIES
+    tagged_types = (
+        states.CONTAINER_APP_TYPE,
+        "azure-native:app:ManagedEnvironment",
+        "azure-native:operationalinsights:Workspace",
+    )
 
     # --- config time -----------------------------------------------------------------------
 
@@ -96,6 +101,13 @@ class AcaTarget(Target):
 
     def live_state(self, resource_type: str, outputs: dict[str, Any]) -> tuple[str, str] | None:
         return states.live_state(resource_type, outputs)
+
+    def deployed_images(self, resource_type: str, inputs: dict[str, Any]) -> list[Any]:
+        if resource_type != states.CONTAINER_APP_TYPE:
+            return []
+        template = inputs.get("template")
+        containers = template.get("containers") if isinstance(template, dict) else None
+        return [c.get("image") for c in containers or [] if isinstance(c, dict)]
 
     def show_logs(self, request: LogsRequest) -> None:
         from components.config import naming

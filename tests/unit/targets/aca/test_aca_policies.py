@@ -118,3 +118,30 @@ def test_check_requires_authentication_of_an_aca_service(project):
         ("webservice-auth-enabled", "diabetes")
     ]
     assert found[0]["message"].startswith("service diabetes (aca) has authentication off")
+
+
+def test_the_core_policies_judge_what_only_aca_declares():
+    """required-tags and images-pinned-by-digest know a container app's tags and images because
+    the target says where they are (tagged_types, deployed_images)."""
+    from components.policy.rules import images_pinned_by_digest, required_tags
+
+    urn = f"urn:pulumi:prod::modelstack::{CONTAINER_APP}::diabetes-aca-app"
+    app = Resource(
+        urn,
+        CONTAINER_APP,
+        "diabetes-aca-app",
+        {"tags": {"environment": "prod"}, "template": {"containers": [{"image": "registry.example/diabetes:latest"}]}},
+    )
+    assert required_tags(app, {"required_tags": ["environment", "managed-by"]}) == (
+        "diabetes-aca-app lacks the required tag(s) managed-by; add them under modelstack:tags in the stack file "
+        "(they are merged onto every resource)."
+    )
+    assert "'registry.example/diabetes:latest', not pinned by digest" in (images_pinned_by_digest(app, {}) or "")
+    pinned = Resource(
+        urn, CONTAINER_APP, "diabetes-aca-app", {"template": {"containers": [{"image": "r/d@sha256:" + "0" * 64}]}}
+    )
+    assert images_pinned_by_digest(pinned, {}) is None
+    environment = Resource(urn, "azure-native:app:ManagedEnvironment", "aca-environment-environment", {"tags": {}})
+    assert "lacks the required tag(s) environment, managed-by" in (
+        required_tags(environment, {"required_tags": ["environment", "managed-by"]}) or ""
+    )
