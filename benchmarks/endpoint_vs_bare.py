@@ -50,8 +50,9 @@ from components.commands.profile.inputs import read_request_bodies  # noqa: E402
 from components.commands.profile.wrk import run_wrk, write_wrk_files  # noqa: E402
 from components.config.load import load_from_files  # noqa: E402
 from components.image.docker_client import docker_client  # noqa: E402
-from components.targets.local.webservice import CONTAINER_PORT, free_port  # noqa: E402
+from components.targets.local.webservice import free_port  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
+from modelstack_server.contract import PORT as CONTAINER_PORT  # noqa: E402
 from tests.workspace import copy_project  # noqa: E402
 
 TARGET_SHARE = 0.9

@@ -34,8 +34,9 @@ from components.config.load import load_from_files  # noqa: E402
 from components.image.build_context import build_context, write_context  # noqa: E402
 from components.image.docker_client import docker_client  # noqa: E402
 from components.image.wheelhouse import ensure_wheelhouse  # noqa: E402
-from components.targets.local.webservice import CONTAINER_PORT, free_port  # noqa: E402
+from components.targets.local.webservice import free_port  # noqa: E402
 from examples.diabetes.train import train  # noqa: E402
+from modelstack_server.contract import PORT as CONTAINER_PORT  # noqa: E402
 from tests.workspace import copy_project  # noqa: E402
 
 AZUREML_IMAGE_BYTES = 1.43e9

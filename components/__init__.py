@@ -6,13 +6,14 @@ The folders are the architecture; data flows down this list and imports point on
     importer/                   `modelstack import`: Azure ML's files read into config (config/ below it)
     program.py, webservice.py   the Pulumi program, and the one component every service is
     offline/                    `check`'s evaluator: the program under Pulumi's mock runtime
-    targets/local/              Docker on this machine: the local registry and LocalWebservice
-    targets/azure/              the Azure platform: resource group, ACR, AKS cluster, ACI
-    targets/kubernetes/         the webservice objects on a cluster: Deployments, front end, keys
+    targets/                    where a service runs: one package per target (local, aci, aks,
+                                kubernetes, aca) behind targets/base.py, named by targets/registry.py;
+                                targets/azure/ is the Azure platform the Azure targets share
     image/                      build context, model versions, wheelhouse, build and push
     policy/                     the guardrails as plain functions (policies/ wraps them)
     config/                     schema, loading, the cross-field rules, naming, VM sizes
-    errors.py, plan_values.py, pulumi_internals.py, dynamic_imports.py   shared by all of the above
+    errors.py, plan_values.py, pulumi_internals.py, dynamic_imports.py, resource_types.py
+                                shared by all of the above
 
 `commands/` (the `modelstack` command) sits on top and nothing imports it.
 """

@@ -37,14 +37,14 @@ def image_inputs(service: ServiceSpec, models: dict[str, Any]) -> tuple[dict[str
 
 
 class Webservice(pulumi.ComponentResource):
-    """A served model: `image` (by digest), `model_versions`, and for deployed targets
-    `scoring_uri`, `swagger_uri` and `state`; `keys` when auth is on."""
+    """A served model: `image` (by digest), `model_versions`, `scoring_uri`, `swagger_uri` and
+    `state` (its target's deployment); `keys` when auth is on."""
 
     image: pulumi.Output[str]
     model_versions: dict[str, str]
-    scoring_uri: pulumi.Output[str | None] | None
-    swagger_uri: pulumi.Output[str | None] | None
-    state: pulumi.Output[str] | None
+    scoring_uri: pulumi.Output[str | None]
+    swagger_uri: pulumi.Output[str | None]
+    state: pulumi.Output[str]
     service_keys: ServiceKeys | None
 
     def __init__(
@@ -68,7 +68,6 @@ class Webservice(pulumi.ComponentResource):
             "modelstack:webservice:Webservice", name, {"target": service.target, **(policy_facts or {})}, opts
         )
         self._name, self._service, self._models, self._repository = name, service, models, repository
-        self._release = release
         self._project_dir = Path(project_dir) if project_dir is not None else None
         if release is not None:
             # A promoted release: run exactly the image that ran in the stage before; build nothing.
@@ -80,7 +79,6 @@ class Webservice(pulumi.ComponentResource):
             self.model_versions = context.model_versions
             self.built_image = self._image(f"{name}-image", service, context)
             self.image = self.built_image.image
-        self.scoring_uri = self.swagger_uri = self.state = None
         self.service_keys = None
         target = registry.target(service.target)
         if target.authenticates:
@@ -143,9 +141,13 @@ class Webservice(pulumi.ComponentResource):
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs of this service (names fixed by the product contract); no secrets."""
-        outputs: dict[str, Any] = {"image": self.image, "model_versions": self.model_versions}
-        if self.scoring_uri is not None:
-            outputs.update(scoring_uri=self.scoring_uri, swagger_uri=self.swagger_uri, state=self.state)
+        outputs: dict[str, Any] = {
+            "image": self.image,
+            "model_versions": self.model_versions,
+            "scoring_uri": self.scoring_uri,
+            "swagger_uri": self.swagger_uri,
+            "state": self.state,
+        }
         if self.versions:
             outputs["versions"] = self.versions
         return outputs

@@ -23,6 +23,7 @@ from components.config import reading
 from components.config.reading import MAX_DOCUMENT_BYTES
 from components.config.vm_sizes import DATA_DIR, DATA_DIR_FOR_PEOPLE
 from components.errors import ModelstackError
+from components.resource_types import ACR_REGISTRY, CONTAINER_GROUP, MANAGED_CLUSTER
 
 COMMENT_LIMIT = 65_536
 # First line of every summary: lets CI find its own comment and edit it in place.
@@ -289,7 +290,7 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
 
     prices = service_prices()
     hours = prices["hours_per_month"]
-    if resource_type == "azure-native:containerservice:ManagedCluster":
+    if resource_type == MANAGED_CLUSTER:
         cost = Cost()
         pools = inputs.get("agentPoolProfiles") or []
         for pool in pools if isinstance(pools, list) else [pools]:
@@ -314,13 +315,13 @@ def monthly_cost(resource_type: str, name: str, inputs: dict[str, Any]) -> Cost:
         else:
             cost.amount += tier_price * hours
         return cost
-    if resource_type == "azure-native:containerregistry:Registry":
+    if resource_type == ACR_REGISTRY:
         given = inputs.get("sku")
         sku_name = (given if isinstance(given, dict) else {}).get("name")
         sku_name = sku_name if isinstance(sku_name, str) else str(sku_name)
         daily = prices["container_registry_per_day"].get(sku_name)
         return Cost(daily * hours / 24) if daily is not None else Cost(unknown=[f"{name} (ACR {sku_name})"])
-    if resource_type == "azure-native:containerinstance:ContainerGroup":
+    if resource_type == CONTAINER_GROUP:
         aci = prices["container_instances"]
         if aci["per_vcpu_second"] is None or aci["per_gb_second"] is None:
             return Cost(unknown=[f"{name} (ACI)"])

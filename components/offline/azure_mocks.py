@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components import pulumi_internals
+from components.resource_types import ACR_REGISTRY, CONTAINER_APP, CONTAINER_GROUP, K8S_DEPLOYMENT, MANAGED_CLUSTER
 
 MOCK_SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000aaaa"
 MOCK_TENANT_ID = "00000000-0000-0000-0000-00000000bbbb"
@@ -285,18 +286,18 @@ def _gateway(args) -> dict[str, Any]:
 
 MOCK_OUTPUTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "random:index/randomPassword:RandomPassword": _random_password,
-    "kubernetes:apps/v1:Deployment": _deployment,
+    K8S_DEPLOYMENT: _deployment,
     "kubernetes:gateway.networking.k8s.io/v1:Gateway": _gateway,
     "azure-native:resources:ResourceGroup": _resource_group,
-    "azure-native:containerregistry:Registry": _registry,
+    ACR_REGISTRY: _registry,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
     "azure-native:authorization:RoleAssignment": _role_assignment,
-    "azure-native:containerservice:ManagedCluster": _managed_cluster,
-    "azure-native:containerinstance:ContainerGroup": _container_group,
+    MANAGED_CLUSTER: _managed_cluster,
+    CONTAINER_GROUP: _container_group,
     "azure-native:operationalinsights:Workspace": _log_workspace,
     "azure-native:applicationinsights:Component": _app_insights,
     "azure-native:app:ManagedEnvironment": _managed_environment,
-    "azure-native:app:ContainerApp": _container_app,
+    CONTAINER_APP: _container_app,
 }
 
 

@@ -18,15 +18,12 @@ from components.config.vm_sizes import CATALOGUE_PATH_FOR_PEOPLE
 from components.errors import number_text
 from components.plan_values import is_known
 from components.policy.types import Policy, Resource
+from components.resource_types import ACR_REGISTRY, CONTAINER_GROUP, K8S_DEPLOYMENT, MANAGED_CLUSTER
 from components.targets import registry
 from components.targets.base import Target
 
 WEBSERVICE = "modelstack:webservice:Webservice"
 LOCAL_WEBSERVICE = "pulumi-python:dynamic/modelstack:LocalWebservice"
-ACR_REGISTRY = "azure-native:containerregistry:Registry"
-MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
-CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
-K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 # azure-native types that take tags and that modelstack creates.
 TAGGABLE = (

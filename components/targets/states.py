@@ -16,10 +16,9 @@ from modelstack_server import contract
 STATE_ORDER = ("Healthy", "Transitioning", "Unhealthy", "Unschedulable", "Failed")  # worst last
 # How a live resource names the service it runs: a tag on the ACI container group, a label on
 # each version's Deployment (also its pods' selector label).
-ACI_SERVICE_TAG = "modelstack-service"
+# The tag naming the service an Azure resource runs (an ACI container group, a container app).
+SERVICE_TAG = "modelstack-service"
 K8S_SERVICE_LABEL = contract.K8S_SERVICE_LABEL
-CONTAINER_GROUP_TYPE = "azure-native:containerinstance:ContainerGroup"
-DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
 
 
 def _get(value: Any, snake: str, camel: str) -> Any:

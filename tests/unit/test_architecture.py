@@ -2,7 +2,7 @@
 Pulumi's internals are used in one module only.
 
 The layers, lowest first (components/__init__.py draws the same map):
-    foundation  components, errors, plan_values, pulumi_internals, dynamic_imports
+    foundation  components, errors, plan_values, pulumi_internals, dynamic_imports, resource_types
     config      components.config         (schema, loading, rules; no Pulumi resources), with
                 components.targets.registry, .base and each target's .schema (its deploy parameters)
     policy      components.policy         (guardrails as plain functions)
@@ -44,6 +44,7 @@ LAYERS = (
             "components.plan_values",
             "components.pulumi_internals",
             "components.dynamic_imports",
+            "components.resource_types",
         ),
     ),
     ("config", ("components.config",)),

@@ -53,7 +53,8 @@ def profiled_container(
 ) -> Iterator[tuple[Any, int, float]]:
     """The image running under the limits with its port on 127.0.0.1 (and `environment`, e.g. WORKER_COUNT); removed afterwards.
     Yields (container, port, seconds from start to Healthy)."""
-    from components.targets.local.webservice import CONTAINER_PORT, free_port, wait_until_healthy
+    from components.targets.local.webservice import free_port, wait_until_healthy
+    from modelstack_server import contract
 
     port = free_port()
     memory_bytes = int(memory_gb * GB)
@@ -62,7 +63,7 @@ def profiled_container(
         image,
         name=f"modelstack-profile-{service}-{uuid.uuid4().hex[:6]}",
         detach=True,
-        ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+        ports={f"{contract.PORT}/tcp": ("127.0.0.1", port)},
         nano_cpus=int(cpu * 1e9),
         mem_limit=memory_bytes,
         memswap_limit=memory_bytes,  # no swap: a profile must see the memory it needs

@@ -11,7 +11,7 @@ from typing import Any
 
 from components.plan_values import is_known
 from components.policy.types import Policy, Resource
-from components.targets.aca.states import CONTAINER_APP_TYPE
+from components.resource_types import CONTAINER_APP
 
 
 def stack_of(urn: str) -> str | None:
@@ -32,7 +32,7 @@ def allow_insecure(inputs: dict[str, Any]) -> Any:
 def no_plain_http_in_production(resource: Resource, params: dict[str, Any]) -> str | None:
     """A container app in a production stack answers HTTPS only (Container Apps redirects plain
     HTTP to HTTPS unless allowInsecure is set)."""
-    if resource.type != CONTAINER_APP_TYPE or stack_of(resource.urn) not in params["production_stacks"]:
+    if resource.type != CONTAINER_APP or stack_of(resource.urn) not in params["production_stacks"]:
         return None
     insecure = allow_insecure(resource.inputs)
     if not is_known(insecure) or insecure is not True:

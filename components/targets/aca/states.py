@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.targets.states import ACI_SERVICE_TAG
-
-CONTAINER_APP_TYPE = "azure-native:app:ContainerApp"
-# The tag naming the service a container app runs (the same tag as an ACI container group's).
-SERVICE_TAG = ACI_SERVICE_TAG
+from components.resource_types import CONTAINER_APP
+from components.targets.states import SERVICE_TAG
 
 
 def aca_state(provisioning_state: str | None, running_status: str | None) -> str:
@@ -32,7 +29,7 @@ def aca_state(provisioning_state: str | None, running_status: str | None) -> str
 def live_state(resource_type: str, outputs: dict[str, Any] | None) -> tuple[str, str] | None:
     """(service, state) of a live container app from the outputs the engine records for it; None
     for any other resource, or an app that names no service."""
-    if resource_type != CONTAINER_APP_TYPE:
+    if resource_type != CONTAINER_APP:
         return None
     outputs = outputs or {}
     service = (outputs.get("tags") or {}).get(SERVICE_TAG)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pulumi
 
-from components.config.schema import ServiceSpec, StackConfig, config_key
+from components.config.schema import ServiceSpec, StackConfig
 from components.errors import ConfigError, ModelstackError
+from components.resource_types import CONTAINER_APP
 from components.targets.aca import rules, states
 from components.targets.aca.policies import POLICIES
 from components.targets.aca.schema import AcaDeploy
@@ -27,7 +28,7 @@ class AcaTarget(Target):
     tls_fix = "Container Apps ingress is HTTPS on its own; remove allow_insecure so plain HTTP is redirected"
     policies = POLICIES
     tagged_types = (
-        states.CONTAINER_APP_TYPE,
+        CONTAINER_APP,
         "azure-native:app:ManagedEnvironment",
         "azure-native:operationalinsights:Workspace",
     )
@@ -62,7 +63,7 @@ class AcaTarget(Target):
     def declare_shared(self, config: StackConfig, platform: Any) -> Any:
         from components.targets.aca.environment import AcaEnvironment
 
-        _require_platform(platform, next(name for name, s in config.services.items() if s.target == self.name))
+        # The platform exists: the config rule on targets that pull from the stack's ACR holds.
         return AcaEnvironment(
             ENVIRONMENT_RESOURCE,
             project=pulumi.get_project(),
@@ -75,14 +76,6 @@ class AcaTarget(Target):
     def declare(self, request: ServiceRequest) -> Deployment:
         from components.targets.aca.container_app import AcaWebservice
 
-        _require_platform(request.platform, request.name)
-        if request.platform.registry.pull_identity_id is None:
-            raise ModelstackError(
-                f"service {request.name} targets aca but the stack's registry has no pull identity",
-                key=config_key("services", request.name, "target"),
-                rule="container apps pull their image with the platform's user-assigned identity, which the platform creates for targets with uses_pull_identity",
-                fix="this is a modelstack bug: report it with the stack file",
-            )
         deployment = AcaWebservice(
             f"{request.name}-aca",
             service=request.name,
@@ -103,7 +96,7 @@ class AcaTarget(Target):
         return states.live_state(resource_type, outputs)
 
     def deployed_images(self, resource_type: str, inputs: dict[str, Any]) -> list[Any]:
-        if resource_type != states.CONTAINER_APP_TYPE:
+        if resource_type != CONTAINER_APP:
             return []
         template = inputs.get("template")
         containers = template.get("containers") if isinstance(template, dict) else None
@@ -131,16 +124,6 @@ class AcaTarget(Target):
         )
         if text:
             request.write(text)
-
-
-def _require_platform(platform: Any, service: str) -> None:
-    if platform is None:
-        raise ModelstackError(
-            f"service {service} targets aca but the stack's registry is not an Azure Container Registry",
-            key=config_key("services", service, "target"),
-            rule="Azure Container Apps pull images from the stack's Azure Container Registry",
-            fix="set modelstack:registry to kind: acr in this stack, or set target: local",
-        )
 
 
 TARGET = AcaTarget()

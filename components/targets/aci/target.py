@@ -71,11 +71,12 @@ class AciTarget(Target):
         return Deployment(deployment.scoring_uri, deployment.swagger_uri, deployment.state)
 
     def live_state(self, resource_type: str, outputs: dict[str, Any]) -> tuple[str, str] | None:
-        from components.targets.states import ACI_SERVICE_TAG, CONTAINER_GROUP_TYPE, aci_state
+        from components.resource_types import CONTAINER_GROUP
+        from components.targets.states import SERVICE_TAG, aci_state
 
-        if resource_type != CONTAINER_GROUP_TYPE:
+        if resource_type != CONTAINER_GROUP:
             return None
-        service = (outputs.get("tags") or {}).get(ACI_SERVICE_TAG)
+        service = (outputs.get("tags") or {}).get(SERVICE_TAG)
         state = aci_state(outputs.get("provisioningState"), (outputs.get("instanceView") or {}).get("state"))
         return (service, state) if isinstance(service, str) and service else None
 

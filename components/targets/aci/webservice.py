@@ -30,6 +30,7 @@ import pulumi
 from components.config import naming
 from components.config.config_files import read_project_file
 from components.config.schema import AciDeploy, config_key
+from components.resource_types import CONTAINER_GROUP
 from components.targets.aci.container_group import AciContainer, AciGroup
 from components.targets.keys import (
     APP_INSIGHTS_CONNECTION_STRING_ENV,
@@ -40,12 +41,9 @@ from components.targets.keys import (
     ServiceKeys,
     front_environment,
 )
-from components.targets.states import ACI_SERVICE_TAG, aci_state
+from components.targets.states import SERVICE_TAG, aci_state
 from modelstack_server import contract
 
-CONTAINER_PORT = contract.PORT
-HEALTH_PATH = contract.HEALTH_ROUTE
-CONTAINER_GROUP_TYPE = "azure-native:containerinstance:ContainerGroup"
 # The container's probes. Liveness waits as long as Azure ML's does before it judges a
 # container (init() may load a large model); readiness answers as soon as the server does.
 LIVENESS_PROBE = {
@@ -81,7 +79,10 @@ def container_environment(deploy: AciDeploy) -> dict[str, str]:
 
 
 def probe(settings: dict[str, int], tls: bool) -> dict[str, Any]:
-    return {"http_get": {"path": HEALTH_PATH, "port": CONTAINER_PORT, "scheme": "https" if tls else "http"}, **settings}
+    return {
+        "http_get": {"path": contract.HEALTH_ROUTE, "port": contract.PORT, "scheme": "https" if tls else "http"},
+        **settings,
+    }
 
 
 def endpoint_host(deploy: AciDeploy, fqdn: str | None, ip_address: str | None) -> str | None:
@@ -94,7 +95,7 @@ def endpoint_host(deploy: AciDeploy, fqdn: str | None, ip_address: str | None) -
 def endpoint_uris(deploy: AciDeploy, host: str | None) -> dict[str, str | None]:
     if not host:
         return {"scoring_uri": None, "swagger_uri": None}
-    base = f"{'https' if deploy.ssl_enabled else 'http'}://{host}:{CONTAINER_PORT}"
+    base = f"{'https' if deploy.ssl_enabled else 'http'}://{host}:{contract.PORT}"
     return {"scoring_uri": f"{base}{contract.SCORE_ROUTE}", "swagger_uri": f"{base}{contract.SWAGGER_ROUTE}"}
 
 
@@ -110,7 +111,7 @@ def with_probes(tls: bool):
     """
 
     def transformation(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if args.type_ != CONTAINER_GROUP_TYPE:
+        if args.type_ != CONTAINER_GROUP:
             return None
         declared = args.props["containers"]
         assert isinstance(declared, list)  # AciGroup gives the containers' arguments as a list of dicts
@@ -192,7 +193,7 @@ class AciWebservice(pulumi.ComponentResource):
             image=image,
             cpu_cores=deploy.cpu_cores,
             memory_gb=deploy.memory_gb,
-            ports=(CONTAINER_PORT,),
+            ports=(contract.PORT,),
             environment=container_environment(deploy),
             secure_environment=secure,
         )
@@ -209,7 +210,7 @@ class AciWebservice(pulumi.ComponentResource):
             containers=[container],
             registry_server=platform.login_server,
             registry_identity_id=platform.registry.pull_identity_id,
-            tags=naming.merge_tags(deploy.tags, platform.tags, {ACI_SERVICE_TAG: service}),
+            tags=naming.merge_tags(deploy.tags, platform.tags, {SERVICE_TAG: service}),
             dns_name_label=None if private else (deploy.dns_name_label or naming.aci_dns_label(stack, service)),
             subnet_id=subnet_id,
             opts=pulumi.ResourceOptions(parent=self, transformations=[with_probes(deploy.ssl_enabled)]),

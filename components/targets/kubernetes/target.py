@@ -13,7 +13,6 @@ from typing import Any
 import pulumi
 
 from components.config.deploy_rules import (
-    _key,
     check_aks_auth,
     check_aks_limits,
     check_aks_scaling,
@@ -22,7 +21,7 @@ from components.config.deploy_rules import (
     check_keys_and_features,
     namespace_error,
 )
-from components.config.schema import AksDeploy, ServiceSpec, StackConfig
+from components.config.schema import AksDeploy, ServiceSpec, StackConfig, config_key
 from components.errors import ConfigError
 from components.policy.facts import autoscale_facts
 from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target, deploy_parameters
@@ -115,9 +114,10 @@ def declare_on_cluster(request: ServiceRequest, cluster: Any, app_insights_conne
 
 
 def deployment_live_state(resource_type: str, outputs: dict[str, Any]) -> tuple[str, str] | None:
-    from components.targets.states import DEPLOYMENT_TYPE, K8S_SERVICE_LABEL, deployment_state
+    from components.resource_types import K8S_DEPLOYMENT
+    from components.targets.states import K8S_SERVICE_LABEL, deployment_state
 
-    if resource_type != DEPLOYMENT_TYPE:
+    if resource_type != K8S_DEPLOYMENT:
         return None
     service = ((outputs.get("metadata") or {}).get("labels") or {}).get(K8S_SERVICE_LABEL)
     return (service, deployment_state(outputs.get("status"))) if isinstance(service, str) and service else None
@@ -158,7 +158,7 @@ class KubernetesTarget(Target):
             errors.append(
                 ConfigError(
                     "enable_app_insights on target kubernetes",
-                    key=_key(name, "deploy", "enable_app_insights"),
+                    key=config_key("services", name, "deploy", "enable_app_insights"),
                     rule="Application Insights is an Azure resource the stack creates for ACI and AKS services",
                     fix="remove enable_app_insights, or deploy the service to aks",
                 )

@@ -83,11 +83,7 @@ from components.targets.kubernetes.rollout import DEFAULT_PATIENCE_SECONDS, SKIP
 from components.targets.states import K8S_SERVICE_LABEL, service_state
 from modelstack_server import contract
 
-CONTAINER_PORT = contract.PORT
 SERVICE_PORT = 80
-HEALTH_PATH = contract.HEALTH_ROUTE
-KEYS_MOUNT = contract.KEYS_MOUNT
-IMAGE_USER_ID = contract.IMAGE_USER_ID  # the image's azureml user (templates/Dockerfile.j2)
 PRE_STOP_SECONDS = 5
 DEFAULT_REFRESH_SECONDS = 1
 SERVER_WORKER_TIMEOUT_SECONDS = 300  # azmlinfsrv's default; init() runs within it
@@ -151,7 +147,7 @@ def resources(deploy: AksDeploy) -> dict[str, Any]:
 
 def probes(deploy: AksDeploy) -> dict[str, Any]:
     check = {
-        "httpGet": {"path": HEALTH_PATH, "port": "http"},
+        "httpGet": {"path": contract.HEALTH_ROUTE, "port": "http"},
         "periodSeconds": deploy.period_seconds,
         "timeoutSeconds": deploy.timeout_seconds,
         "failureThreshold": deploy.failure_threshold,
@@ -182,7 +178,7 @@ def server_environment(
     if version.declared:
         environment[contract.SERVICE_VERSION_ENV] = version.name
     if secret_files(deploy):
-        environment[KEYS_DIR_ENV] = KEYS_MOUNT
+        environment[KEYS_DIR_ENV] = contract.KEYS_MOUNT
     if token_auth_enabled(deploy):
         environment[TOKEN_AUDIENCE_ENV] = service  # tokens are issued for one service
     listed: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in environment.items()]
@@ -237,7 +233,7 @@ def deployment_manifest(
     container: dict[str, Any] = {
         "name": "scoring",
         "image": image,
-        "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": contract.PORT, "protocol": "TCP"}],
         "env": server_environment(service, version, deploy, scoring_server),
         "resources": resources(deploy),
         **probes(deploy),
@@ -250,8 +246,8 @@ def deployment_manifest(
         "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": IMAGE_USER_ID,
-            "runAsGroup": IMAGE_USER_ID,
+            "runAsUser": contract.IMAGE_USER_ID,
+            "runAsGroup": contract.IMAGE_USER_ID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         # Server drain (scoring timeout + the contract's margin: modelstack_server/server.py, and
@@ -270,7 +266,7 @@ def deployment_manifest(
         ],
     }
     if secret_files(deploy):
-        container["volumeMounts"] = [{"name": "keys", "mountPath": KEYS_MOUNT, "readOnly": True}]
+        container["volumeMounts"] = [{"name": "keys", "mountPath": contract.KEYS_MOUNT, "readOnly": True}]
         pod["volumes"] = [
             {
                 "name": "keys",

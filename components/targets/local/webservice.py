@@ -24,7 +24,6 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from components.dynamic_imports import imports_first
 from modelstack_server import contract
 
-CONTAINER_PORT = contract.PORT
 HEALTH_TIMEOUT_SECONDS = 180
 LOG_TAIL_LINES = 30
 # Inputs whose change needs a new container.
@@ -185,7 +184,7 @@ class LocalWebserviceProvider(ResourceProvider):
             props["image"],
             name=props["container_name"],
             detach=True,
-            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+            ports={f"{contract.PORT}/tcp": ("127.0.0.1", port)},
             environment=props.get("environment") or {},
             labels={contract.CONTAINER_SERVICE_LABEL: service, contract.CONTAINER_STACK_LABEL: props["stack"]},
         )

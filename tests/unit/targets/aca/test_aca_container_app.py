@@ -229,14 +229,18 @@ def test_the_aca_stack_declares_this_tree(project):
     ], "the platform's pull identity, made for aca"
 
 
+def generated_key_secrets(service: str) -> list[app.SecretArgs]:
+    """The container app's secrets: the keys the stack generated for `service`."""
+    return [
+        app.SecretArgs(name="primary-key", value=mock_key(f"{service}-primary-key")),
+        app.SecretArgs(name="secondary-key", value=mock_key(f"{service}-secondary-key")),
+    ]
+
+
 def test_the_container_app_of_a_service_that_scales_to_zero(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
     config, _ = evaluate_stack("aca", project.root)
-    keys = [
-        app.SecretArgs(name="primary-key", value=mock_key("diabetes-primary-key")),
-        app.SecretArgs(name="secondary-key", value=mock_key("diabetes-secondary-key")),
-    ]
     assert seen["diabetes-aca-app"] == expected_app(
         name="modelstack-aca-diabetes",
         service="diabetes",
@@ -247,7 +251,7 @@ def test_the_container_app_of_a_service_that_scales_to_zero(project, monkeypatch
         min_replicas=0,
         max_replicas=5,
         concurrent=10,
-        secrets=keys,
+        secrets=generated_key_secrets("diabetes"),
         variables=plain_variables() + key_variables(),
     )
     scale = seen["diabetes-aca-app"]["template"]["scale"]
@@ -271,10 +275,6 @@ def test_a_warm_internal_service(project, monkeypatch):
     seen = revealed_inputs(monkeypatch)
     images_by_digest(monkeypatch)
     config, _ = evaluate_stack("aca", project.root)
-    keys = [
-        app.SecretArgs(name="primary-key", value=mock_key("diabetes-multi-primary-key")),
-        app.SecretArgs(name="secondary-key", value=mock_key("diabetes-multi-secondary-key")),
-    ]
     assert seen["diabetes-multi-aca-app"] == expected_app(
         name="modelstack-aca-diabetes-multi",
         service="diabetes-multi",
@@ -285,7 +285,7 @@ def test_a_warm_internal_service(project, monkeypatch):
         min_replicas=1,
         max_replicas=3,
         concurrent=10,
-        secrets=keys,
+        secrets=generated_key_secrets("diabetes-multi"),
         variables=plain_variables() + key_variables(),
     )
 
