@@ -58,7 +58,9 @@ FORGERIES = {
     "alg none": lambda: jwt.encode(claims(), None, algorithm="none"),
     "other service": lambda: jwt.encode(claims(aud="diabetes-multi"), SIGNING_KEY, algorithm="HS256"),
     "other issuer": lambda: jwt.encode(claims(iss="someone"), SIGNING_KEY, algorithm="HS256"),
-    "no expiry": lambda: jwt.encode({"aud": "diabetes", "iss": "modelstack", "iat": int(time.time())}, SIGNING_KEY, algorithm="HS256"),
+    "no expiry": lambda: jwt.encode(
+        {"aud": "diabetes", "iss": "modelstack", "iat": int(time.time())}, SIGNING_KEY, algorithm="HS256"
+    ),
     "the key itself": lambda: SIGNING_KEY,
     "garbage": lambda: "not.a.token",
 }
