@@ -26,25 +26,28 @@ from components.config.load import engine_values_from_files, find_project_dir, l
 from components.config.reading import UnreadableFileError
 from components.config.schema import NAMESPACE, StackConfig
 from components.errors import ConfigError, ConfigErrors
-from components.offline import azure_mocks
 from components.plan_values import sanitize
-from components.targets.local.webservice import endpoint_uris
+from components.targets import registry
+from components.targets.azure import mocks as azure_mocks
+
+# Generated keys under the mock runtime start with this, so tests can tell them from given ones.
+MOCK_KEY_PREFIX = "mockkey"
 
 
 def _stable_id(args: pulumi_mocks.MockResourceArgs) -> str:
     return hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
 
 
-def _local_endpoint(port: float | None) -> dict[str, Any]:
-    """A fixed port is known at plan time; a free one is only picked when the container starts."""
-    if port is None:
-        unknown = pulumi_internals.UNKNOWN_WIRE_VALUE
-        return {"port": unknown, "scoring_uri": unknown, "swagger_uri": unknown}
-    return {"port": int(port), **endpoint_uris(int(port))}
+def _random_password(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+    """A generated key: derived from the resource's name, so plans are stable; never real."""
+    length = int(args.inputs.get("length", 32))
+    return {"result": (MOCK_KEY_PREFIX + hashlib.sha256(args.name.encode()).hexdigest())[:length]}
 
 
 # What a resource's provider would compute, by type token. Each function gets the mock
 # args and returns outputs to add to the inputs. Types without an entry echo their inputs.
+# Here: the image's and the generated keys' (every target uses them), then the Azure
+# platform's, then what each target answers for its own types (its `mocks` module).
 MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
     "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {
         "address": f"localhost:{int(a.inputs['port'])}",
@@ -55,18 +58,14 @@ MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]
         "digest": pulumi_internals.UNKNOWN_WIRE_VALUE,
         "image": pulumi_internals.UNKNOWN_WIRE_VALUE,
     },
-    # What a rollout wait gives when the rollout succeeds (a plan assumes it will).
-    "pulumi-python:dynamic/modelstack:KubernetesRollout": lambda a: {"state": "Healthy"},
-    "pulumi-python:dynamic/modelstack:LocalWebservice": lambda a: {
-        "container_id": _stable_id(a),
-        "state": "Healthy",
-        **_local_endpoint(a.inputs.get("port")),
-    },
+    "random:index/randomPassword:RandomPassword": _random_password,
+    **azure_mocks.MOCK_OUTPUTS,
 }
 # What provider functions (invokes) would return, by token.
-MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
-MOCK_OUTPUTS.update(azure_mocks.MOCK_OUTPUTS)
-MOCK_CALLS.update(azure_mocks.MOCK_CALLS)
+MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = dict(azure_mocks.MOCK_CALLS)
+_target_outputs, _target_calls = registry.mock_answers()
+MOCK_OUTPUTS.update(_target_outputs)
+MOCK_CALLS.update(_target_calls)
 
 
 class OfflineMocks(pulumi.runtime.Mocks):

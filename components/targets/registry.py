@@ -13,9 +13,11 @@ config schema needs only the deploy parameters, and a target's declarations impo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import import_module
-from typing import TYPE_CHECKING
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -40,6 +42,35 @@ def target(name: str) -> Target:
     if name not in TARGET_NAMES:
         raise KeyError(f"no target named {name!r}; the targets are {', '.join(TARGET_NAMES)}")
     return import_module(f"components.targets.{name}.target").TARGET
+
+
+# What a target's `mocks` module maps a resource type or function token to: Pulumi's mock args
+# in, what the cloud or cluster would compute out (components.offline.evaluate).
+MockAnswer = Callable[[Any], dict[str, Any]]
+
+
+def mock_answers() -> tuple[dict[str, MockAnswer], dict[str, MockAnswer]]:
+    """What each target's resources and invokes would be answered under the mock runtime: the
+    `MOCK_OUTPUTS` (by type token) and `MOCK_CALLS` (by function token) of its optional `mocks`
+    module, merged over every target. A module loads only its own light dependencies."""
+    modules = [f"components.targets.{name}.mocks" for name in TARGET_NAMES]
+    return merged_answers({module: import_module(module) for module in modules if find_spec(module) is not None})
+
+
+def merged_answers(modules: dict[str, Any]) -> tuple[dict[str, MockAnswer], dict[str, MockAnswer]]:
+    """The modules' answers in one table each. Two modules answering one token is refused: which
+    answer the mock runtime gave would depend on the order of the registry."""
+    outputs: dict[str, MockAnswer] = {}
+    calls: dict[str, MockAnswer] = {}
+    for name, mocks in modules.items():
+        for answers, theirs in (
+            (outputs, getattr(mocks, "MOCK_OUTPUTS", {})),
+            (calls, getattr(mocks, "MOCK_CALLS", {})),
+        ):
+            if taken := answers.keys() & theirs.keys():
+                raise ValueError(f"{name} answers {', '.join(sorted(taken))}, which another target answers already")
+            answers.update(theirs)
+    return outputs, calls
 
 
 def all_targets() -> list[Target]:

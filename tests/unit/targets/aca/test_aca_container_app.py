@@ -2,7 +2,7 @@
 evaluates them: the exact inputs of the environment, its workspace and each container app,
 written with the azure-native SDK's argument classes (an unknown or misspelt field fails where
 the expectation is built); scale to zero; keys as the app's secrets only; the URIs and state from
-what Container Apps reports. Ids, domains and keys come from components/offline/azure_mocks.py
+what Container Apps reports. Ids, domains and keys come from components/targets/azure/mocks.py and components/targets/aca/mocks.py
 (what Azure and the random provider would compute), never from the program."""
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from pulumi_azure_native import app, operationalinsights
 from components.config import naming
 from components.errors import ConfigError, ConfigErrors
 from components.image.build_context import build_context
-from components.offline import azure_mocks, evaluate as offline
+from components.offline import evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
+from components.targets.aca.mocks import MOCK_WORKSPACE_SHARED_KEY
+from components.targets.azure import mocks as azure_mocks
 from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, revealed_inputs
 
 SUB = azure_mocks.MOCK_SUBSCRIPTION_ID
@@ -62,7 +64,7 @@ def secret(value: Any) -> dict[str, Any]:
 
 def mock_key(resource_name: str) -> str:
     """What the RandomPassword mock generates for a key resource."""
-    return (azure_mocks.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
+    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
 
 
 def tags(**extra: str) -> dict[str, str]:
@@ -316,7 +318,7 @@ def test_the_environment_and_its_workspace_are_declared_once(project, monkeypatc
                 destination="log-analytics",
                 log_analytics_configuration=app.LogAnalyticsConfigurationArgs(
                     customer_id=azure_mocks.fake_guid("workspace", "modelstack-aca-aca-logs"),
-                    shared_key=azure_mocks.MOCK_WORKSPACE_SHARED_KEY,
+                    shared_key=MOCK_WORKSPACE_SHARED_KEY,
                 ),
             ),
             workload_profiles=[app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
@@ -355,7 +357,7 @@ def test_keys_are_the_apps_secrets_and_never_plain(project):
         "diabetes-multi-secondary-key",
     ):
         assert mock_key(resource) not in text
-    assert azure_mocks.MOCK_WORKSPACE_SHARED_KEY not in text
+    assert MOCK_WORKSPACE_SHARED_KEY not in text
     application = plan.named("diabetes-aca-app").inputs
     assert application["configuration"] == SECRET_PLACEHOLDER, "the configuration holding the secrets is masked"
     variables = application["template"]["containers"][0]["env"]

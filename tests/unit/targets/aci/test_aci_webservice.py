@@ -9,10 +9,11 @@ import pytest
 
 from components.config.schema import AciDeploy
 from components.image.build_context import build_context
-from components.offline import azure_mocks, evaluate as offline
+from components.offline import evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
 from components.targets.aci.webservice import endpoint_host, endpoint_uris
+from components.targets.azure import mocks as azure_mocks
 from components.targets.states import aci_state
 from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, parent_of, revealed_inputs
 
@@ -23,7 +24,7 @@ LOGIN_SERVER = "modelstackdev3ee9a8d2.azurecr.io"
 
 def mock_key(resource_name: str) -> str:
     """What the RandomPassword mock generates for a key resource."""
-    return (azure_mocks.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
+    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
 
 
 def probe(delay: int, period: int, scheme: str = "http") -> dict:

@@ -19,8 +19,9 @@ import yaml
 
 from components.config.cluster_rules import check_cluster
 from components.config.schema import ClusterSpec
-from components.offline import azure_mocks, evaluate as offline
+from components.offline import evaluate as offline
 from components.offline.evaluate import evaluate_stack
+from components.targets.azure import mocks as azure_mocks
 from tests.unit.plan_helpers import revealed_inputs
 from tests.unit.targets.azure.test_azure_components import CLUSTER_ID, live_cluster_with
 from tests.unit.targets.kubernetes.test_k8s_manifests import CERT_MANAGER_MODULE, module_dir

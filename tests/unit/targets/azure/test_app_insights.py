@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from components.offline import evaluate as offline
-from components.offline.azure_mocks import MOCK_SUBSCRIPTION_ID, fake_guid
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
+from components.targets.azure.mocks import MOCK_SUBSCRIPTION_ID, fake_guid
 from tests.unit.plan_helpers import SECRET, revealed_inputs
 
 TAGS = {

@@ -3,7 +3,7 @@ would receive, the parent/child tree, and secrets kept secret in inputs and outp
 
 The dev, staging and prod example stacks are evaluated as `modelstack check` evaluates them;
 the rest uses small stacks or programs of its own. Ids, identities and FQDNs come from
-components/offline/azure_mocks.py (what Azure would compute), never from the program.
+components/targets/azure/mocks.py (what Azure would compute), never from the program.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import pytest
 from components.config import naming
 from components.config.schema import ClusterSpec
 from components.errors import ConfigError
-from components.offline import azure_mocks, evaluate as offline
+from components.offline import evaluate as offline
 from components.offline.evaluate import evaluate, evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
 from components.targets.aci.container_group import AciContainer, AciGroup
+from components.targets.azure import mocks as azure_mocks
 from components.targets.azure.aks_cluster import AksCluster, attach_target, frontend_annotations, frontend_fqdn
 
 SUB = azure_mocks.MOCK_SUBSCRIPTION_ID

@@ -10,9 +10,10 @@ import pytest
 
 from components.image.build_context import build_context
 from components.image.model_versions import model_version
-from components.offline import azure_mocks, evaluate as offline
+from components.offline import evaluate as offline
 from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
+from components.targets.kubernetes.mocks import MOCK_GATEWAY_ADDRESS
 from components.targets.kubernetes.webservice import cpu_quantity, memory_quantity
 from components.targets.states import deployment_state, service_state
 from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_digest, parent_of, revealed_inputs
@@ -29,7 +30,7 @@ K8S_PREFIX = "kubernetes:"
 
 
 def mock_key(resource_name: str, length: int = 32) -> str:
-    return (azure_mocks.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:length]
+    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:length]
 
 
 def workload(service: str) -> dict[str, str]:
@@ -201,7 +202,7 @@ def test_staging_runs_fixed_replicas_without_an_hpa(project, monkeypatch):
     # Without a name of its own, the front end's address is what the cluster reports on the Gateway.
     assert (
         plan.outputs["services"]["diabetes"]["scoring_uri"]
-        == f"http://{azure_mocks.MOCK_GATEWAY_ADDRESS}/api/v1/service/diabetes/score"
+        == f"http://{MOCK_GATEWAY_ADDRESS}/api/v1/service/diabetes/score"
     )
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from components.errors import ConfigErrors
-from components.offline.azure_mocks import MOCK_GATEWAY_ADDRESS
 from components.offline.evaluate import evaluate_stack
 from components.targets.kubernetes.frontend import service_base_uri
+from components.targets.kubernetes.mocks import MOCK_GATEWAY_ADDRESS
 from tests.unit.plan_helpers import SECRET, images_by_digest, revealed_inputs
 
 KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
