@@ -13,7 +13,7 @@
 #   python:  venv (pinned requirements.txt) -> example models (trained with the venv)
 #   engine:  the Pulumi engine in .tools/bin (needs Go only)
 #   cluster: the Kubernetes test cluster's binaries in .tools/kube (scripts/cluster.sh build: Go only;
-#            about an hour of compiling on a new 2-core machine, minutes with a warm Go cache) ->
+#            29 minutes of compiling on a new 2-core machine, minutes with a warm Go cache) ->
 #            the Pulumi kubernetes provider plugin in .tools/pulumi-kubernetes
 #            (scripts/build-kubernetes-provider.sh: about 17 CPU-minutes cold), installed for the
 #            engine once both chains are done

@@ -4,7 +4,7 @@
 # the cluster tests (a real Kubernetes cluster, scripts/cluster.sh). Sets up whatever is missing
 # first (scripts/setup.sh). Extra arguments go to pytest.
 #
-# The cluster's binaries take about an hour of compiling on a new 2-core machine (seconds once
+# The cluster's binaries take 29 minutes of compiling on a new 2-core machine (seconds once
 # cached in .tools/kube), and the Pulumi kubernetes provider plugin that the cluster stack's engine
 # tests need about 17 CPU-minutes more (cached in .tools/pulumi-kubernetes), so they build in the
 # background at the lowest CPU priority while the other tests run; the cluster tests run last

@@ -120,7 +120,7 @@ CLUSTER_ENGINE_TESTS = CLUSTER_TESTS / "engine"
 
 def pytest_collection_modifyitems(config, items):
     """The cluster tests run last: scripts/test.sh builds the cluster's binaries in the background
-    meanwhile (an hour on a new machine), and their fixture waits for that build. Last of all, on
+    meanwhile (42 minutes on a new machine, the provider plugin included), and their fixture waits for that build. Last of all, on
     the same cluster, the stacks driven by the real engine (tests/cluster/engine), which also
     wait for the kubernetes provider plugin built after the cluster's binaries."""
 
