@@ -165,3 +165,17 @@ def test_target_takes_the_targets_with_an_azure_ml_counterpart(workspace):
     )
     assert result.exit_code == 2
     assert "'aca' is not local, aci, aks or kubernetes" in result.output
+
+
+def test_the_target_option_help_names_the_importable_targets():
+    """The help is written out (building it would load every target when the CLI starts), so this
+    keeps it equal to what --target accepts."""
+    import inspect
+    import re
+
+    from components.commands.import_command import import_
+    from components.importer.counterparts import importable
+
+    help_text = inspect.signature(import_).parameters["target"].default.help
+    named = re.split(r", | or ", help_text.split(":", 1)[0])
+    assert named == importable()
