@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi
@@ -44,28 +45,26 @@ def _random_password(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
     return {"result": (MOCK_KEY_PREFIX + hashlib.sha256(args.name.encode()).hexdigest())[:length]}
 
 
-# What a resource's provider would compute, by type token. Each function gets the mock
-# args and returns outputs to add to the inputs. Types without an entry echo their inputs.
-# Here: the image's and the generated keys' (every target uses them), then the Azure
-# platform's, then what each target answers for its own types (its `mocks` module).
-MOCK_OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
-    "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {
-        "address": f"localhost:{int(a.inputs['port'])}",
-        "running": True,
-    },
-    # The digest exists once the image is pushed, so a plan cannot know it.
-    "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {
-        "digest": pulumi_internals.UNKNOWN_WIRE_VALUE,
-        "image": pulumi_internals.UNKNOWN_WIRE_VALUE,
-    },
-    "random:index/randomPassword:RandomPassword": _random_password,
-    **azure_mocks.MOCK_OUTPUTS,
-}
-# What provider functions (invokes) would return, by token.
-MOCK_CALLS: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = dict(azure_mocks.MOCK_CALLS)
-_target_outputs, _target_calls = registry.mock_answers()
-MOCK_OUTPUTS.update(_target_outputs)
-MOCK_CALLS.update(_target_calls)
+# What the image's dynamic resources and the generated keys compute (every target uses them).
+# Types without an answer echo their inputs.
+_SHARED = SimpleNamespace(
+    MOCK_OUTPUTS={
+        "pulumi-python:dynamic/modelstack:LocalRegistry": lambda a: {
+            "address": f"localhost:{int(a.inputs['port'])}",
+            "running": True,
+        },
+        # The digest exists once the image is pushed, so a plan cannot know it.
+        "pulumi-python:dynamic/modelstack:ServiceImage": lambda a: {
+            "digest": pulumi_internals.UNKNOWN_WIRE_VALUE,
+            "image": pulumi_internals.UNKNOWN_WIRE_VALUE,
+        },
+        "random:index/randomPassword:RandomPassword": _random_password,
+    }
+)
+# What a resource's provider would compute, by type token, and what provider functions (invokes)
+# would return, by token: these, the Azure platform's, then each target's for its own types. Each
+# function gets the mock args and returns outputs to add to the inputs.
+MOCK_OUTPUTS, MOCK_CALLS = registry.mock_answers({__name__: _SHARED, azure_mocks.__name__: azure_mocks})
 
 
 class OfflineMocks(pulumi.runtime.Mocks):

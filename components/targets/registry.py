@@ -49,17 +49,18 @@ def target(name: str) -> Target:
 MockAnswer = Callable[[Any], dict[str, Any]]
 
 
-def mock_answers() -> tuple[dict[str, MockAnswer], dict[str, MockAnswer]]:
-    """What each target's resources and invokes would be answered under the mock runtime: the
-    `MOCK_OUTPUTS` (by type token) and `MOCK_CALLS` (by function token) of its optional `mocks`
-    module, merged over every target. A module loads only its own light dependencies."""
+def mock_answers(shared: dict[str, Any]) -> tuple[dict[str, MockAnswer], dict[str, MockAnswer]]:
+    """What resources and invokes would be answered under the mock runtime: the `MOCK_OUTPUTS` (by
+    type token) and `MOCK_CALLS` (by function token) of the `shared` modules (by name: what every
+    target uses) and of each target's optional `mocks` module, merged. A module loads only its
+    own light dependencies."""
     modules = [f"components.targets.{name}.mocks" for name in TARGET_NAMES]
-    return merged_answers({module: import_module(module) for module in modules if find_spec(module) is not None})
+    return merged_answers({**shared, **{module: import_module(module) for module in modules if find_spec(module)}})
 
 
 def merged_answers(modules: dict[str, Any]) -> tuple[dict[str, MockAnswer], dict[str, MockAnswer]]:
     """The modules' answers in one table each. Two modules answering one token is refused: which
-    answer the mock runtime gave would depend on the order of the registry."""
+    answer the mock runtime gave would depend on the order they were merged in."""
     outputs: dict[str, MockAnswer] = {}
     calls: dict[str, MockAnswer] = {}
     for name, mocks in modules.items():
@@ -68,7 +69,7 @@ def merged_answers(modules: dict[str, Any]) -> tuple[dict[str, MockAnswer], dict
             (calls, getattr(mocks, "MOCK_CALLS", {})),
         ):
             if taken := answers.keys() & theirs.keys():
-                raise ValueError(f"{name} answers {', '.join(sorted(taken))}, which another target answers already")
+                raise ValueError(f"{name} answers {', '.join(sorted(taken))}, which another module answers already")
             answers.update(theirs)
     return outputs, calls
 

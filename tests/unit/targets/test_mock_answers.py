@@ -24,6 +24,8 @@ def test_each_type_is_answered_by_the_package_that_declares_it():
     assert answered_by("pulumi-python:dynamic/modelstack:LocalWebservice") == "components.targets.local.mocks"
     # The cluster is the Azure platform's, shared by the aks and kubernetes targets.
     assert answered_by(MANAGED_CLUSTER) == "components.targets.azure.mocks"
+    # Generated keys are every target's.
+    assert answered_by("random:index/randomPassword:RandomPassword") == "components.offline.evaluate"
     assert (
         evaluate.MOCK_CALLS["azure-native:operationalinsights:getSharedKeys"].__module__
         == "components.targets.aca.mocks"
@@ -33,7 +35,7 @@ def test_each_type_is_answered_by_the_package_that_declares_it():
 def test_two_targets_answering_one_token_is_refused():
     first = SimpleNamespace(MOCK_OUTPUTS={"t:a": lambda a: {}}, MOCK_CALLS={"f:x": lambda a: {}})
     second = SimpleNamespace(MOCK_CALLS={"f:x": lambda a: {}})
-    with pytest.raises(ValueError, match="components.targets.two.mocks answers f:x, which another target"):
+    with pytest.raises(ValueError, match="components.targets.two.mocks answers f:x, which another module"):
         registry.merged_answers({"components.targets.one.mocks": first, "components.targets.two.mocks": second})
 
 
