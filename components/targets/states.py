@@ -14,9 +14,8 @@ from typing import Any
 from modelstack_server import contract
 
 STATE_ORDER = ("Healthy", "Transitioning", "Unhealthy", "Unschedulable", "Failed")  # worst last
-# How a live resource names the service it runs: a tag on the ACI container group, a label on
-# each version's Deployment (also its pods' selector label).
-# The tag naming the service an Azure resource runs (an ACI container group, a container app).
+# How a live resource names the service it runs: a tag on an Azure resource (an ACI container
+# group, a container app), a label on each version's Deployment (also its pods' selector label).
 SERVICE_TAG = "modelstack-service"
 K8S_SERVICE_LABEL = contract.K8S_SERVICE_LABEL
 

@@ -34,6 +34,12 @@ def revealed_inputs(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]
     return seen
 
 
+def mock_key(resource_name: str, length: int = 32) -> str:
+    """What the mock runtime's RandomPassword generates for a key resource
+    (components/offline/evaluate.py): the prefix, then the name's SHA-256."""
+    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:length]
+
+
 def fake_digest(tag: str) -> str:
     return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
 

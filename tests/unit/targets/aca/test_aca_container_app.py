@@ -7,7 +7,6 @@ what Container Apps reports. Ids, domains and keys come from components/targets/
 
 from __future__ import annotations
 
-import hashlib
 from enum import Enum
 from typing import Any
 
@@ -23,7 +22,7 @@ from components.offline.evaluate import evaluate_stack
 from components.plan_values import SECRET_PLACEHOLDER
 from components.targets.aca.mocks import MOCK_WORKSPACE_SHARED_KEY
 from components.targets.azure import mocks as azure_mocks
-from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, revealed_inputs
+from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, mock_key, revealed_inputs
 
 SUB = azure_mocks.MOCK_SUBSCRIPTION_ID
 
@@ -60,11 +59,6 @@ def wire(value: Any) -> Any:
 
 def secret(value: Any) -> dict[str, Any]:
     return {SECRET: value}
-
-
-def mock_key(resource_name: str) -> str:
-    """What the RandomPassword mock generates for a key resource."""
-    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
 
 
 def tags(**extra: str) -> dict[str, str]:

@@ -3,8 +3,6 @@ stack, keys kept secret end to end, SSL, vnet, and the state and URIs from what 
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from components.config.schema import AciDeploy
@@ -15,16 +13,11 @@ from components.plan_values import SECRET_PLACEHOLDER
 from components.targets.aci.webservice import endpoint_host, endpoint_uris
 from components.targets.azure import mocks as azure_mocks
 from components.targets.states import aci_state
-from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, parent_of, revealed_inputs
+from tests.unit.plan_helpers import SECRET, fake_digest, images_by_digest, mock_key, parent_of, revealed_inputs
 
 SUB = azure_mocks.MOCK_SUBSCRIPTION_ID
 PULL_IDENTITY = f"/subscriptions/{SUB}/resourceGroups/rg-modelstack-dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/modelstack-dev-aci-pull"
 LOGIN_SERVER = "modelstackdev3ee9a8d2.azurecr.io"
-
-
-def mock_key(resource_name: str) -> str:
-    """What the RandomPassword mock generates for a key resource."""
-    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:32]
 
 
 def probe(delay: int, period: int, scheme: str = "http") -> dict:

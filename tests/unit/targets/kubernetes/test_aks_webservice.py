@@ -4,8 +4,6 @@ update, keys and certificates kept secret, and the state from what the cluster r
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from components.image.build_context import build_context
@@ -16,7 +14,7 @@ from components.plan_values import SECRET_PLACEHOLDER
 from components.targets.kubernetes.mocks import MOCK_GATEWAY_ADDRESS
 from components.targets.kubernetes.webservice import cpu_quantity, memory_quantity
 from components.targets.states import deployment_state, service_state
-from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_digest, parent_of, revealed_inputs
+from tests.unit.plan_helpers import SECRET, by_type, fake_digest, images_by_digest, mock_key, parent_of, revealed_inputs
 
 MANAGED = {"app.kubernetes.io/managed-by": "modelstack"}
 # pulumi-kubernetes leaves the wait for Deployments and Services to their KubernetesRollout
@@ -27,10 +25,6 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 ROLLOUT = "pulumi-python:dynamic/modelstack:KubernetesRollout"
 K8S_PREFIX = "kubernetes:"
-
-
-def mock_key(resource_name: str, length: int = 32) -> str:
-    return (offline.MOCK_KEY_PREFIX + hashlib.sha256(resource_name.encode()).hexdigest())[:length]
 
 
 def workload(service: str) -> dict[str, str]:
