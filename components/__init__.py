@@ -3,6 +3,7 @@
 The folders are the architecture; data flows down this list and imports point only down it
 (tests/unit/test_architecture.py enforces it):
 
+    state/                      a stack's shared state: backend, locks, saved plans, recovery
     importer/                   `modelstack import`: Azure ML's files read into config (config/ below it)
     program.py, webservice.py   the Pulumi program, and the one component every service is
     offline/                    `check`'s evaluator: the program under Pulumi's mock runtime

@@ -11,6 +11,7 @@ The layers, lowest first (components/__init__.py draws the same map):
     program     components.webservice, components.program
     offline     components.offline        (the program under the mock runtime)
     importer    components.importer       (`modelstack import`: Azure ML's files to config)
+    state       components.state          (the backend, locks, saved plans, recovery)
     commands    components.commands       (the `modelstack` command; nothing imports it)
 A module may import its own layer and the layers below it, with these further rules:
 - policy and image, side by side, import nothing of each other;
@@ -54,6 +55,7 @@ LAYERS = (
     ("program", ("components.webservice", "components.program")),
     ("offline", ("components.offline",)),
     ("importer", ("components.importer",)),
+    ("state", ("components.state",)),
     ("commands", ("components.commands",)),
 )
 # Layers side by side: neither imports the other although their order above is arbitrary.
