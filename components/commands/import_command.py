@@ -6,7 +6,8 @@
 
 The reading and writing live in `components/importer`; this module is the command line:
 options, output, exit codes (0 imported, 1 refused: the error names the source field, the
-rule and the fix; 2 bad usage). Nothing is written on a refusal or with --dry-run.
+rule and the fix; 2 bad usage, a --stack name that breaks the stack-name rule among it).
+Nothing is written on a refusal or with --dry-run.
 """
 
 from __future__ import annotations
@@ -87,12 +88,17 @@ def import_(
     ),
 ) -> None:
     """Import an Azure ML deployment (v1 JSON, v1 Python or notebook, v2 YAML) as a model and a service of a stack."""
-    from components.config.load import find_project_dir
+    from components.config.load import find_project_dir, stack_name_error
     from components.importer import plan as importing
     from components.importer.counterparts import importable
 
     if target is not None and target not in (allowed := importable()):
         raise typer.BadParameter(f"'{target}' is not {_one_of(allowed)}", param_hint="--target")
+    bad_stack = stack_name_error(stack)  # before anything is read or written: the stack file stays in stacks/
+    if bad_stack is not None:
+        err.print("[bold red]1 error[/]: nothing was imported", markup=True)
+        err.print(f"- {bad_stack}", markup=False)
+        raise typer.Exit(2)
     try:
         project_dir = find_project_dir()
         request = importing.Request(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,32 @@ def find_project_dir(start: str | os.PathLike | None = None) -> Path:
         rule="modelstack runs inside a modelstack project",
         fix="cd into the project folder, or set MODELSTACK_PROJECT_DIR",
     )
+
+
+# Pulumi's own rule for a stack's name; it also keeps stacks/Pulumi.<stack>.yaml a file of stacks/.
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+STACK_NAME_RULE = "a stack's name is 1-100 letters, digits, '_', '.' and '-' (Pulumi's rule; no '/' or spaces), so its file stays in stacks/"
+
+
+def stack_name_error(stack: str) -> ConfigError | None:
+    """None for a stack name every command accepts; else the error naming --stack, the rule and the fix."""
+    if STACK_NAME.fullmatch(stack):
+        return None
+    shown = stack if len(stack) <= 120 else f"{stack[:100]}... ({len(stack)} characters)"
+    return ConfigError(
+        f"stack name {shown!r} is not allowed",
+        key="--stack",
+        rule=STACK_NAME_RULE,
+        fix=f"name a stack of stacks/ by its name alone, e.g. {STACKS[0]} (one of: {', '.join(STACKS)})",
+    )
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    """stacks/Pulumi.<stack>.yaml of the project, for a stack name that passes the rule."""
+    error = stack_name_error(stack)
+    if error is not None:
+        raise error
+    return Path(project_dir) / "stacks" / f"Pulumi.{stack}.yaml"
 
 
 YAML_RULE = "stack and project files are YAML mappings"
@@ -148,7 +175,7 @@ def _replace_secure_leaves(value: Any, path: str, secure_paths: set[str]) -> Any
 
 def stack_file_config(project_dir: Path, stack: str) -> tuple[dict[str, Any], set[str]]:
     """A stack file's own `modelstack:` values (secrets left encrypted) and its secret paths."""
-    path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
+    path = stack_file(project_dir, stack)
     document = read_yaml(path)
     unknown = set(document) - {"config", "secretsprovider", "encryptionsalt", "encryptedkey", "environment"}
     if unknown:
@@ -243,8 +270,7 @@ def load_from_engine(
 ) -> StackConfig:
     """Inside a Pulumi program: the engine's (decrypted) values over the shared declarations."""
     project_dir = project_dir or find_project_dir()
-    stack_file = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
-    secure_paths = stack_file_config(project_dir, stack)[1] if stack_file.exists() else set()
+    secure_paths = stack_file_config(project_dir, stack)[1] if stack_file(project_dir, stack).exists() else set()
     return parse(
         merged_values(shared_config(project_dir), engine_config_values()),
         stack=stack,

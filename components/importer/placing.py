@@ -3,8 +3,9 @@
 A source's paths are relative to the folder the source file is in (where `az ml` or the
 notebook ran). A path that resolves (symlinks followed) outside the project is refused, unless
 the user asked for `--copy-outside`: then it is copied into `azureml-import/<service>/` and the
-config names the copy. Nothing is copied here: the copies are planned, and `writer` makes them
-with the config files, all or nothing.
+config names the copy, without following links out of the copied folder (`copying`). Nothing is
+copied here: the copies are planned and surveyed, and `writer` makes them with the config files,
+all or nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.errors import ConfigError
+from components.importer import copying
 from components.importer.result import SourcePath
 
 COPY_ROOT = "azureml-import"
@@ -27,6 +29,7 @@ class Placer:
     service: str
     copy_outside: bool
     copies: list[tuple[Path, Path]] = field(default_factory=list)  # (source, destination inside the project)
+    budget: copying.Budget = field(default_factory=copying.Budget)  # what the copies may still take
 
     def place(self, path: SourcePath) -> str:
         """The project-relative path for a source path (a copy's, with --copy-outside)."""
@@ -52,6 +55,7 @@ class Placer:
                 rule="--copy-outside never overwrites a file of the project",
                 fix=f"remove {destination.relative_to(project)}, or move the file into the project yourself",
             )
+        copying.survey(resolved, path.field, self.budget)  # links out, loops, fifos, limits: refused now
         self.copies.append((resolved, destination))
         return destination.relative_to(project).as_posix()
 

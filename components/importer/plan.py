@@ -235,7 +235,7 @@ def _v2_yaml(request: Request, imported: Imported) -> None:
 
 
 def _stack_path(request: Request) -> Path:
-    return request.project_dir / "stacks" / f"Pulumi.{request.stack}.yaml"
+    return load.stack_file(request.project_dir, request.stack)  # refuses a name that would leave stacks/
 
 
 def _read_file(path: Path) -> str | None:
@@ -508,6 +508,9 @@ def _full_keys(imported: Imported, service: str) -> None:
 
 
 def plan(request: Request) -> Plan:
+    stack_error = load.stack_name_error(request.stack)
+    if stack_error is not None:  # before any file is read
+        raise stack_error
     imported = read_sources(request)
     project_path = request.project_dir / "Pulumi.yaml"
     stack_path = _stack_path(request)

@@ -10,6 +10,7 @@ the project byte-identical.
 from __future__ import annotations
 
 import difflib
+import errno
 import io
 import os
 import shutil
@@ -22,6 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from components.config.schema import NAMESPACE
 from components.errors import ConfigError
+from components.importer import copying
 
 
 def _yaml() -> YAML:
@@ -109,10 +111,29 @@ def _temporary_beside(destination: Path) -> Path:
     return Path(name)
 
 
+def _write_error(exc: OSError) -> ConfigError:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if isinstance(exc, FileNotFoundError):
+        return ConfigError(
+            f"could not write the import: {exc.strerror or exc}{where}",
+            rule="an import writes all its files or none, into folders of the project that exist",
+            fix="create the missing folder of the project (stacks/ holds the stack files), then import again",
+        )
+    return ConfigError(
+        f"could not write the import: {exc.strerror or exc}{where}",
+        rule="an import writes all its files or none",
+        fix="check the project folder's permissions and free space, then import again",
+    )
+
+
 def write_all(files: dict[Path, tuple[str | None, str]], copies: list[tuple[Path, Path]]) -> None:
-    """files: path -> (old text or None for a new file, new text); copies: (source, destination)."""
+    """files: path -> (old text or None for a new file, new text); copies: (source, destination).
+
+    Whatever fails or is interrupted (a refused link found while copying, a full disk, Ctrl-C),
+    what was begun is removed before the error goes up."""
     staged: list[tuple[Path, Path]] = []
     made_folders: list[Path] = []
+    budget = copying.Budget()
     try:
         for source, destination in copies:
             for folder in reversed([destination.parent, *destination.parent.parents]):
@@ -120,30 +141,28 @@ def write_all(files: dict[Path, tuple[str | None, str]], copies: list[tuple[Path
                     folder.mkdir()
                     made_folders.append(folder)
             temporary = destination.with_name(f".{destination.name}.import")
-            if source.is_dir():
-                shutil.copytree(source, temporary, symlinks=False)
-            else:
-                shutil.copy2(source, temporary)
-            staged.append((temporary, destination))
+            if temporary.exists() or temporary.is_symlink():
+                raise FileExistsError(errno.EEXIST, "a file is in the way", str(temporary))
+            staged.append((temporary, destination))  # removed on failure, however far the copy got
+            copying.copy(source, temporary, "--copy-outside", budget)
         for path, (_, text) in files.items():
             temporary = _temporary_beside(path)
+            staged.append((temporary, path))
             temporary.write_text(text, encoding="utf-8")
             if path.exists():
                 shutil.copymode(path, temporary)
-            staged.append((temporary, path))
     except OSError as exc:
         _discard([t for t, _ in staged], made_folders)
-        raise ConfigError(
-            f"could not write the import: {exc.strerror or exc}",
-            rule="an import writes all its files or none",
-            fix="check the project folder's permissions and free space, then import again",
-        ) from None
+        raise _write_error(exc) from None
+    except BaseException:
+        _discard([t for t, _ in staged], made_folders)
+        raise
     done: list[Path] = []
     try:
         for temporary, destination in staged:
             os.replace(temporary, destination)
             done.append(destination)
-    except OSError as exc:
+    except BaseException as exc:
         for destination in done:  # put back what was there
             old = files.get(destination, (None, ""))[0] if destination in files else None
             if old is None:
@@ -151,11 +170,9 @@ def write_all(files: dict[Path, tuple[str | None, str]], copies: list[tuple[Path
             else:
                 destination.write_text(old, encoding="utf-8")
         _discard([t for t, d in staged if d not in done], made_folders)
-        raise ConfigError(
-            f"could not write the import: {exc.strerror or exc}",
-            rule="an import writes all its files or none",
-            fix="check the project folder's permissions and free space, then import again",
-        ) from None
+        if isinstance(exc, OSError):
+            raise _write_error(exc) from None
+        raise
 
 
 def _remove(path: Path) -> None:
