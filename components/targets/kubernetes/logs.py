@@ -282,32 +282,71 @@ def pod_logs(
                 write(text.rstrip("\n"))
         return
     lock = threading.Lock()
+    stopped: dict[str, str] = {}
 
     def follow_pod(name: str) -> None:
-        # A followed log may be quiet for long: only connecting is bounded here (the pod list
-        # above has shown the server answers).
-        stream = core.read_namespaced_pod_log(
-            name,
-            namespace,
-            container=SCORING_CONTAINER,
-            tail_lines=tail,
-            follow=True,
-            _preload_content=False,
-            _request_timeout=(patience.connect, None),
-        )
-        pending = ""
-        for chunk in stream.stream():
-            pending += chunk.decode(errors="replace")
-            *lines, pending = pending.split("\n")
-            with lock:
-                for line in lines:
-                    write(f"[{name}] {line}")
+        try:
+            _follow(core, name, namespace, tail, patience, lock, write)
+        except BaseException as failed:  # told on the main thread, never lost in this one
+            stopped[name] = _why(failed)
 
     threads = [threading.Thread(target=follow_pod, args=(pod,), daemon=True) for pod in pods]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if stopped:
+        raise _unreachable(
+            source,
+            namespace,
+            "following stopped: " + "; ".join(f"pod {pod}: {why}" for pod, why in sorted(stopped.items())),
+        )
+
+
+# A followed log may be quiet for long: connecting is bounded as every call is, a wait for the
+# next line by this (the client takes a read timeout only as a number), and a line by
+# MAX_LINE_BYTES (a longer one is written in pieces), so memory stays bounded too.
+FOLLOW_QUIET_SECONDS = 24 * 3600
+MAX_LINE_BYTES = 64 * 1024
+
+
+def _follow(core, name: str, namespace: str, tail: int, patience: Patience, lock, write) -> None:
+    stream = core.read_namespaced_pod_log(
+        name,
+        namespace,
+        container=SCORING_CONTAINER,
+        tail_lines=tail,
+        follow=True,
+        _preload_content=False,
+        _request_timeout=(patience.connect, FOLLOW_QUIET_SECONDS),
+    )
+    try:
+        pending = ""
+        while chunk := stream.read1(CHUNK_BYTES):  # what has come, not a full chunk: lines as they are logged
+            pending += chunk.decode(errors="replace")
+            *lines, pending = pending.split("\n")
+            while len(pending) > MAX_LINE_BYTES:
+                lines.append(pending[:MAX_LINE_BYTES])
+                pending = pending[MAX_LINE_BYTES:]
+            with lock:
+                for line in lines:
+                    write(f"[{name}] {line}")
+        if pending:
+            with lock:
+                write(f"[{name}] {pending}")
+    finally:
+        stream.release_conn()
+
+
+def _why(failed: BaseException) -> str:
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(failed, ApiException):
+        return f"the API server refused it: {_reason(failed)}"
+    text = str(failed)
+    if "timed out" in text.lower():
+        return f"no line within {FOLLOW_QUIET_SECONDS // 3600} h, or the API server stopped answering"
+    return f"the API server could not be read ({type(failed).__name__})"
 
 
 def _reason(failed: Exception) -> str:

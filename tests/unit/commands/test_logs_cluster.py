@@ -36,6 +36,7 @@ class ApiServer:
         self.listener.settimeout(0.2)  # here, not in the thread: the test may close it before the thread runs
         self.port = self.listener.getsockname()[1]
         self.threads: list[threading.Thread] = []
+        self.paths: list[str] = []
         self.acceptor = threading.Thread(target=self._accept, daemon=True)
         self.acceptor.start()
 
@@ -93,6 +94,20 @@ class ApiServer:
             self._send(connection, "200 OK", mode[5:].encode())
         elif mode == "forbidden":
             self._send(connection, "403 Forbidden", json.dumps({"kind": "Status", "code": 403}).encode())
+        elif mode in ("follow", "log forbidden") and path.split("?")[0].endswith("/log"):
+            self.paths.append(path)
+            if mode == "log forbidden":
+                self._send(connection, "403 Forbidden", json.dumps({"kind": "Status", "code": 403}).encode())
+                return
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            )
+            for piece in (b"line 1\n", b"line 2\nline ", b"3 unfinished"):  # as a followed log comes
+                connection.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.stop.wait(0.05)
+            connection.sendall(b"0\r\n\r\n")
+        elif mode in ("follow", "log forbidden"):
+            self._send(connection, "200 OK", json.dumps(POD_LIST).encode())
         elif mode == "good":
             if path.split("?")[0].endswith("/log"):
                 self._send(connection, "200 OK", b"line 1\nline 2\n", "text/plain")
@@ -172,6 +187,42 @@ def test_a_good_server_gives_the_pods_log(api_server):
         patience=PATIENCE,
     )
     assert lines == ["==> pod diabetes-abc <==", "line 1\nline 2"]
+
+
+def test_following_gives_each_line_as_it_comes_with_its_pod(api_server):
+    """The kubernetes client's own types (CoreV1Api with its validated arguments), against a
+    server that streams the log in chunks: every line, the unfinished last one included."""
+    server = api_server("follow")
+    lines: list[str] = []
+    pod_logs(
+        source(kubeconfig(server.port)),
+        "modelstack-kube",
+        "diabetes",
+        version=None,
+        tail=10,
+        follow=True,
+        write=lines.append,
+        patience=PATIENCE,
+    )
+    assert lines == ["[diabetes-abc] line 1", "[diabetes-abc] line 2", "[diabetes-abc] line 3 unfinished"]
+    assert len(server.paths) == 1 and "follow=true" in server.paths[0] and "container=scoring" in server.paths[0]
+
+
+def test_a_followed_log_that_cannot_be_read_is_an_error_not_silence(api_server):
+    server = api_server("log forbidden")
+    with pytest.raises(ModelstackError) as caught:
+        pod_logs(
+            source(kubeconfig(server.port)),
+            "modelstack-kube",
+            "diabetes",
+            version=None,
+            tail=10,
+            follow=True,
+            write=lambda line: None,
+            patience=PATIENCE,
+        )
+    assert "following stopped: pod diabetes-abc: the API server refused it: 403" in caught.value.detail
+    assert caught.value.key == KEY and "t0ken" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
