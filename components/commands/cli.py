@@ -98,12 +98,17 @@ def check(
     from components.plan_values import policy_view
     from components.policy.settings import evaluate_policies, load_stack_policy_config
     from components.policy.types import Resource
+    from components.state.passphrase import empty_passphrase_error
 
     started = time.monotonic()
     rule_errors: list = []
     try:
         config, plan = evaluate_stack(stack, rule_errors=rule_errors)
         policy_config = load_stack_policy_config(find_project_dir(), stack)
+        # A stack file whose secrets the empty passphrase opens (components/state/passphrase.py).
+        secrets_error = empty_passphrase_error(find_project_dir(), stack)
+        if secrets_error is not None:
+            rule_errors.append(secrets_error)
     except ModelstackError as error:
         _fail(error)
     violations = evaluate_policies(

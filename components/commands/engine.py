@@ -1,63 +1,57 @@
 """The Pulumi engine, as modelstack's commands drive it (through the Automation API).
 
-Settings follow scripts/pulumi-env.sh's rule, so `modelstack drift`/`promote` and the shell
+Which backend, home and passphrase a command gets is components/state/environment.py's rule, the
+one scripts/pulumi-env.sh follows, so `modelstack drift`/`promote`/`token`/`logs` and the shell
 commands of docs/deploying.md see the same stacks (tests/unit/test_scripts.py runs both on one
 table of cases):
 
-- local mode, for the `local` and `e2e...` stacks, or when the user has no backend of their own
-  (no PULUMI_BACKEND_URL and no `pulumi login` in credentials.json): the engine in .tools/bin
+- local mode, for the throwaway stacks (`local`, `e2e...`), or when the user has no backend of their
+  own (no PULUMI_BACKEND_URL and no `pulumi login` in credentials.json): the engine in .tools/bin
   first, the local file backend in .modelstack/state unless PULUMI_BACKEND_URL names one (the
-  shell's script replaces a user's URL for the local stacks when sourced; the CLI keeps what the
+  shell's script replaces a user's URL for the throwaway stacks when sourced; the CLI keeps what the
   shell it runs in has), PULUMI_HOME in .modelstack unless set, no update checks or plugin
-  downloads unless set, the local stack's empty passphrase when none is set;
+  downloads unless set, the empty passphrase for a throwaway stack when none is set;
 - user mode otherwise: the user's backend, home, plugins and passphrase untouched; .tools/bin
-  only at the end of PATH.
+  only at the end of PATH;
+- refused, before the engine runs, with the key, the rule and the fix: a stack that is not throwaway
+  whose secrets a passphrase protects, with no real passphrase; an azblob:// backend with no
+  storage account.
+
+A command that reaches state calls `reach_state` (or `select_stack`, which does): it says on stderr
+which backend the stack uses and where that choice came from.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from components.config.schema import STATE_DIR
 from components.errors import ModelstackError
+from components.state import environment
 
-LOCAL_STACKS = ("local", "e2e")  # not a target: the stacks whose state stays in the project
+LOCAL_STACKS = environment.THROWAWAY_STACKS  # not a target: the stacks whose state stays in the project
 
 
 def user_backend(environ: Mapping[str, str]) -> str:
     """The user's own backend: PULUMI_BACKEND_URL, else `current` of `pulumi login`'s credentials."""
-    if environ.get("PULUMI_BACKEND_URL"):
-        return environ["PULUMI_BACKEND_URL"]
-    home = Path(environ.get("PULUMI_HOME") or Path(environ.get("HOME") or "~").expanduser() / ".pulumi")
-    try:
-        current = json.loads((home / "credentials.json").read_text()).get("current")
-    except (OSError, ValueError, AttributeError):
-        return ""
-    return current if isinstance(current, str) else ""
-
-
-def pulumi_mode(project_dir: Path, stack: str, environ: Mapping[str, str]) -> str:
-    """`local` or `user` (the rule of scripts/pulumi-env.sh). The project's own file backend, which
-    sourcing the script puts in PULUMI_BACKEND_URL, is not a backend of the user's."""
-    if stack in LOCAL_STACKS or stack.startswith(("e2e-", "e2e_")):
-        return "local"  # not a target: the project's own state backend
-    backend = user_backend(environ)
-    own_backend = f"file://{project_dir / STATE_DIR / 'state'}"
-    return "user" if backend and backend != own_backend else "local"  # not a target: a backend
+    return environment.user_backend(environ)[0]
 
 
 def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the engine runs `stack` in; a ModelstackError when the rule refuses it."""
     env = dict(os.environ if environ is None else environ)
+    decision = environment.decide(project_dir, stack, env)
+    if decision.refusal is not None:
+        raise decision.refusal
     tools = str(project_dir / ".tools" / "bin")
     path = env.get("PATH", "")
-    mode = pulumi_mode(project_dir, stack, env)
-    env["MODELSTACK_PULUMI_MODE"] = mode
-    if mode == "user":
+    env["MODELSTACK_PULUMI_MODE"] = decision.mode
+    if decision.mode == "user":
         if tools not in path.split(":"):
             env["PATH"] = f"{path}:{tools}" if path else tools
         return env
@@ -72,9 +66,35 @@ def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None 
         env["PULUMI_BACKEND_URL"] = f"file://{local_state}"
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
-    if "PULUMI_CONFIG_PASSPHRASE" not in env and not env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+    if decision.empty_passphrase:
         env["PULUMI_CONFIG_PASSPHRASE"] = ""
     Path(env["PULUMI_HOME"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+_announced: set[tuple[str, str, str]] = set()
+
+
+def reach_state(
+    project_dir: Path,
+    stack: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    say: Callable[[str], None] = _stderr,
+) -> dict[str, str]:
+    """What every command that reaches a stack's state calls first: the engine's environment
+    (`engine_env`: refused with the key, the rule and the fix before the engine runs), and one
+    line, once per stack and backend in a process, saying which backend and where it came from."""
+    env = engine_env(project_dir, stack, environ)
+    backend = environment.backend_for(project_dir, stack, env)
+    seen = (str(project_dir), stack, backend.url)
+    if seen not in _announced:
+        _announced.add(seen)
+        say(f"modelstack: {environment.backend_line(stack, backend)}")
     return env
 
 
@@ -82,7 +102,7 @@ def select_stack(project_dir: Path, stack: str):
     """An Automation API handle on an existing stack of this project."""
     from pulumi import automation as auto
 
-    env = engine_env(project_dir, stack)
+    env = reach_state(project_dir, stack)
     # The engine's event log (how the Automation API learns what changed) is a debug flag.
     env["PULUMI_DEBUG_COMMANDS"] = "true"
     if shutil.which("pulumi", path=env["PATH"]) is None:
@@ -97,7 +117,7 @@ def select_stack(project_dir: Path, stack: str):
         return auto.Stack.select(stack, workspace)
     except auto.errors.CommandError as exc:
         raise ModelstackError(
-            f"stack '{stack}' does not exist in {env.get('PULUMI_BACKEND_URL') or user_backend(env)}",
+            f"stack '{stack}' does not exist in {environment.shown_url(env.get('PULUMI_BACKEND_URL') or user_backend(env))}",
             rule="a stack is created by its first `pulumi up`",
             fix=f"pulumi stack init {stack} (or run `pulumi up --stack {stack}` first)",
         ) from exc
