@@ -13,7 +13,10 @@ with a kubeconfig kept as a secret in the stack's config (decrypted by the real 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import uuid
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -58,7 +61,10 @@ def project(cluster, tmp_path_factory, trained_example):
     service["deploy"] = {**(service.get("deploy") or {}), "namespace": f"modelstack-{STACK}"}  # where the pods run
     (root / "stacks" / f"Pulumi.{SECRET_STACK}.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
     (root / ".tools").symlink_to(po.REPO / ".tools")  # the engine the project's setup installed
-    env = engine_env(root, SECRET_STACK)
+    # Not a throwaway stack: its secrets need a real passphrase (components/state/environment.py), a
+    # generated one kept beside the copy, outside it, as a team keeps its passphrase out of the repo.
+    passphrase_file(root).write_text(f"{uuid.uuid4().hex}\n")
+    env = engine_env(root, SECRET_STACK, with_passphrase(root, os.environ))
     for args in (
         ["stack", "init", SECRET_STACK],
         [
@@ -79,6 +85,15 @@ def project(cluster, tmp_path_factory, trained_example):
     written = (root / "stacks" / f"Pulumi.{SECRET_STACK}.yaml").read_text()
     assert "secure:" in written and "certificate-authority-data" not in written, "the kubeconfig is stored encrypted"
     return root
+
+
+def passphrase_file(root: Path) -> Path:
+    return root.parent / "cluster-secret-passphrase"
+
+
+def with_passphrase(root: Path, environ) -> dict[str, str]:
+    env = {k: v for k, v in environ.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
+    return {**env, "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file(root))}
 
 
 def cluster_spec(**changes) -> KubernetesClusterSpec:
@@ -107,7 +122,7 @@ def test_a_context_the_kubeconfig_lacks_is_named(cluster):
     )
 
 
-def test_the_example_service_answers_through_the_gateway(project, cluster, kube, docker_client):
+def test_the_example_service_answers_through_the_gateway(project, cluster, kube, docker_client, monkeypatch):
     images = po.build_service_images(docker_client, STACK, project, list(SERVICES))
     try:
         for reference in images.values():
@@ -152,6 +167,8 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
                 assert outputs_of(KubernetesRolloutProvider().create(inputs))["state"] == "Healthy", name
             # logs, the kubeconfig read from the secret config through the engine
             lines: list[str] = []
+            monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+            monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(passphrase_file(project)))
             show_logs(project, SECRET_STACK, "diabetes", tail=50, write=lines.append)
             text = "\n".join(lines)
             assert (

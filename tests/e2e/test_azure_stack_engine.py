@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -103,10 +104,14 @@ def project(tmp_path_factory, trained_example):
     root = copy_project(home / "project", runnable=True)
     (root / ".tools").symlink_to(REPO / ".tools")
     shutil.copy(REPO / "requirements.txt", root / "requirements.txt")  # where a project pins its provider SDKs
+    # `dev` is not a throwaway stack: its secrets need a real passphrase (components/state/environment.py),
+    # kept outside the project as a team's secret store would.
+    (home / "passphrase").write_text(f"{uuid.uuid4().hex}\n")
     env = {
         "PATH": f"{ENGINE.parent}:/usr/bin:/bin",
         "HOME": str(home),
         "MODELSTACK_PROJECT_DIR": str(root),
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(home / "passphrase"),
         # Local mode (no backend of the user's): the project's file backend and PULUMI_HOME, automatic
         # plugin downloads off, as scripts/pulumi-env.sh sets them; nothing leaves the machine.
     }
@@ -114,7 +119,6 @@ def project(tmp_path_factory, trained_example):
         **env,
         "PULUMI_BACKEND_URL": f"file://{root / '.modelstack' / 'state'}",
         "PULUMI_HOME": str(root / ".modelstack" / "pulumi-home"),
-        "PULUMI_CONFIG_PASSPHRASE": "",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
     }
