@@ -239,6 +239,15 @@ class ReleasePin(Strict):
     source_stack: str | None = None
 
 
+class PlansSpec(Strict):
+    """How saved plans (`modelstack plan`, `modelstack apply`) work for a stack."""
+
+    lifetime_hours: Annotated[int, int_range(1, 24 * 30)] = 24
+    # The cost gate: a plan whose estimated monthly cost rises by more than this (in the plan
+    # summary's currency, USD) needs `apply --approved-by NAME`. Unset: no gate.
+    approval_above_monthly: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
+
+
 class StackConfig(Strict):
     """Everything one stack asks for, merged and validated."""
 
@@ -254,6 +263,7 @@ class StackConfig(Strict):
     services: dict[str, ServiceSpec] = {}
     release: dict[str, ReleasePin] = {}
     app_insights: AppInsightsSpec = AppInsightsSpec()
+    plans: PlansSpec = PlansSpec()
 
 
 # Config keys a stack may set under the `modelstack:` namespace.
@@ -268,6 +278,7 @@ TOP_LEVEL_KEYS = (
     "services",
     "release",
     "app_insights",
+    "plans",
 )
 # Keys shared by all stacks, declared in Pulumi.yaml.
 SHARED_KEYS = ("models", "services")
