@@ -8,6 +8,7 @@
     modelstack promote --from SRC --to DST                pin SRC's release in DST, no rebuild
     modelstack token SERVICE --stack NAME                 a token for a service with token_auth_enabled
     modelstack logs SERVICE --stack NAME [--version V] [--tail N] [--follow]   the service's container or pod logs
+    modelstack lock status|take-over --stack NAME         who holds a stack's lock; remove a stale one, audited
 
 Errors meant for the user (a ModelstackError) are printed without a traceback.
 """
@@ -379,6 +380,9 @@ app.command(name="profile")(_profile)
 from components.commands.import_command import import_ as _import  # noqa: E402
 
 app.command(name="import")(_import)
+from components.commands.lock import app as _lock  # noqa: E402
+
+app.add_typer(_lock, name="lock")
 
 
 def _close_event_loop() -> None:

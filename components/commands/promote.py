@@ -7,6 +7,9 @@ recorded). When DST uses another registry the images are copied (pull by digest,
 signs in with the user's Azure identity), so DST runs the same digest from its own registry. The pins are written under
 `modelstack:release` in DST's stack file (comments and order kept); DST's next `pulumi up`
 then deploys them and builds nothing.
+While it reads DST's registry, copies images and writes the pins it holds DST's lock
+(components/state/locks.py: an object in the engine's lock folder), so a concurrent `pulumi up`
+or promote of DST is refused, naming this one; a locked DST refuses the promotion the same way.
 """
 
 from __future__ import annotations
@@ -153,6 +156,7 @@ def write_pins(stack_file: Path, pins: dict[str, dict[str, Any]]) -> None:
 def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = print) -> list[Promotion]:
     from components.commands import drift
     from components.commands.engine import select_stack
+    from components.commands.lock import destination_lock
 
     if src == dst:
         raise ModelstackError(
@@ -177,34 +181,37 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
     def dst_outputs() -> dict[str, Any]:
         return {k: v.value for k, v in select_stack(project_dir, dst).outputs().items()}
 
-    registry = destination_registry(project_dir, dst, dst_outputs)
-    if registry.startswith("localhost:"):
-        ensure_local_registry(project_dir, registry)
-    pins: dict[str, dict[str, Any]] = {}
-    promotions = []
-    copied: set[tuple[str, str]] = set()  # (repository, digest) already in DST: one copy per image
-    for name, service_outputs in sorted(services.items()):
-        pin: dict[str, Any] = {}
-        for version, source_image, model_versions in release_images(service_outputs):
-            source_repository, digest = split_reference(source_image)
-            repository = f"{registry}/{name}"
-            moved = repository != source_repository
-            if moved and (repository, digest) not in copied:
-                pushed = copy_image(source_image, repository, log)
-                if pushed != digest:
-                    raise ModelstackError(
-                        f"copying {name} to {repository} gave digest {pushed}, not {digest}",
-                        rule="a promoted image is byte for byte the one that ran before",
-                        fix="check that both registries keep manifests unchanged (no conversion), then promote again",
-                    )
-                copied.add((repository, digest))
-            image = f"{repository}@{digest}"
-            if version is None:
-                pin.update(image=image, model_versions=model_versions)
-                promotions.append(Promotion(name, source_image, image, model_versions, moved))
-            else:
-                pin.setdefault("versions", {})[version] = {"image": image, "model_versions": model_versions}
-                promotions.append(Promotion(f"{name}/{version}", source_image, image, model_versions, moved))
-        pins[name] = {**pin, "source_stack": src}
-    write_pins(project_dir / "stacks" / f"Pulumi.{dst}.yaml", pins)
-    return promotions
+    # DST's lock, held from reading its registry to writing its pins: a concurrent `pulumi up` or
+    # another promote to DST is refused, naming this one (components/state/locks.py).
+    with destination_lock(project_dir, dst, "promote", log):
+        registry = destination_registry(project_dir, dst, dst_outputs)
+        if registry.startswith("localhost:"):
+            ensure_local_registry(project_dir, registry)
+        pins: dict[str, dict[str, Any]] = {}
+        promotions = []
+        copied: set[tuple[str, str]] = set()  # (repository, digest) already in DST: one copy per image
+        for name, service_outputs in sorted(services.items()):
+            pin: dict[str, Any] = {}
+            for version, source_image, model_versions in release_images(service_outputs):
+                source_repository, digest = split_reference(source_image)
+                repository = f"{registry}/{name}"
+                moved = repository != source_repository
+                if moved and (repository, digest) not in copied:
+                    pushed = copy_image(source_image, repository, log)
+                    if pushed != digest:
+                        raise ModelstackError(
+                            f"copying {name} to {repository} gave digest {pushed}, not {digest}",
+                            rule="a promoted image is byte for byte the one that ran before",
+                            fix="check that both registries keep manifests unchanged (no conversion), then promote again",
+                        )
+                    copied.add((repository, digest))
+                image = f"{repository}@{digest}"
+                if version is None:
+                    pin.update(image=image, model_versions=model_versions)
+                    promotions.append(Promotion(name, source_image, image, model_versions, moved))
+                else:
+                    pin.setdefault("versions", {})[version] = {"image": image, "model_versions": model_versions}
+                    promotions.append(Promotion(f"{name}/{version}", source_image, image, model_versions, moved))
+            pins[name] = {**pin, "source_stack": src}
+        write_pins(project_dir / "stacks" / f"Pulumi.{dst}.yaml", pins)
+        return promotions

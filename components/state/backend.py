@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -64,8 +64,8 @@ class StateBackend(Protocol):
 
 def check_key(key: str) -> str:
     """A key is a relative slash path inside the backend, without '.' or '..' parts."""
-    parts = PurePosixPath(key).parts
-    if not key or key.startswith("/") or "\\" in key or any(part in (".", "..") for part in parts) or key.endswith("/"):
+    parts = key.split("/")
+    if not key or key.startswith("/") or "\\" in key or any(part in ("", ".", "..") for part in parts):
         raise ModelstackError(
             f"'{key}' is not an object key of a state backend",
             rule="a key is a relative slash path inside the backend (e.g. .pulumi/stacks/<project>/<stack>.json), without '.' or '..'",
