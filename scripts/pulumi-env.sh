@@ -150,6 +150,8 @@ if [ -n "$_modelstack_refusal" ]; then
     printf 'pulumi-env: refused (nothing was set): %s\n' "$_modelstack_refusal" >&2
     unset _modelstack_mode
     _modelstack_cleanup
+    # sourced, as meant: return; run as a command by mistake: exit
+    # shellcheck disable=SC2317
     return 1 2>/dev/null || exit 1
 fi
 
