@@ -161,7 +161,10 @@ def test_a_token_from_the_stack_is_served(project, container):
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     assert SIGNING_KEY not in issued.stdout + issued.stderr
-    assert issued.stderr.startswith("refresh by ") and "Authorization: Bearer <token>" in issued.stderr
+    said = issued.stderr.splitlines()
+    # First which state backend the stack uses and where that came from, then when to refresh.
+    assert said[0].startswith(f"modelstack: stack {STACK}: state backend file://") and "(from " in said[0], said
+    assert said[-1].startswith("refresh by ") and "Authorization: Bearer <token>" in said[-1]
     answer = requests.post(f"{container}/score", json=SAMPLE, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert answer.status_code == 200, answer.text
     assert (

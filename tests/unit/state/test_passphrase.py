@@ -13,7 +13,9 @@ import sys
 import pytest
 import yaml
 
+from components.state.environment import is_throwaway
 from components.state.passphrase import empty_passphrase_error, opens
+from tests.workspace import REPO
 
 EMPTY_SALT = "v1:rfGrfNDhtBY=:v1:D12S5mHs0NHrie5+:E18FGbyVyKMwPQpB65CB9esuNYlCvg=="  # stacks/Pulumi.local.yaml
 REAL_SALT = "v1:Re2D1nCsUIU=:v1:Olcs6wbL6CpD3kvv:XACwwf8kDUu+P8rUVuc0cdH3RWZREw=="
@@ -91,3 +93,13 @@ def test_check_passes_a_stack_under_a_real_passphrase(project):
     stack_file(project, "team", encryptionsalt=REAL_SALT)
     result = modelstack(project, "check", "--stack", "team")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("stacks/Pulumi.*.yaml")), ids=lambda path: path.name)
+def test_no_example_stack_holds_secrets_readable_by_anyone(path):
+    """The tracked stack files: none that is not throwaway is under the empty passphrase, and a
+    throwaway one (local) holds no secret at all."""
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    assert empty_passphrase_error(REPO, stack) is None
+    if is_throwaway(stack):
+        assert "secure:" not in path.read_text()
