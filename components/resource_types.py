@@ -9,3 +9,7 @@ MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
 CONTAINER_APP = "azure-native:app:ContainerApp"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+# modelstack's own dynamic providers (recovery after a killed engine looks their objects up).
+SERVICE_IMAGE = "pulumi-python:dynamic/modelstack:ServiceImage"
+LOCAL_REGISTRY = "pulumi-python:dynamic/modelstack:LocalRegistry"
+LOCAL_WEBSERVICE = "pulumi-python:dynamic/modelstack:LocalWebservice"

@@ -9,6 +9,7 @@
     modelstack token SERVICE --stack NAME                 a token for a service with token_auth_enabled
     modelstack logs SERVICE --stack NAME [--version V] [--tail N] [--follow]   the service's container or pod logs
     modelstack lock status|take-over --stack NAME         who holds a stack's lock; remove a stale one, audited
+    modelstack recover --stack NAME                       after a killed update: stale lock, pending operations, strays
 
 Errors meant for the user (a ModelstackError) are printed without a traceback.
 """
@@ -383,6 +384,10 @@ app.command(name="import")(_import)
 from components.commands.lock import app as _lock  # noqa: E402
 
 app.add_typer(_lock, name="lock")
+
+from components.commands.recover import recover_command as _recover  # noqa: E402
+
+app.command(name="recover")(_recover)
 
 
 def _close_event_loop() -> None:

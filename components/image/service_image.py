@@ -113,6 +113,32 @@ class ServiceImageProvider(ResourceProvider):
         return None
 
 
+def existing_image(resource_type: str, inputs: dict[str, Any]) -> tuple[str | None, str] | None:
+    """For a pending create of a ServiceImage (after a killed `up`): (its id when the registry has
+    the planned tag, else None; what was looked at). None for any other resource type.
+
+    An image in an ACR is not looked up (that needs a sign-in) and counts as absent: clearing its
+    pending create creates nothing twice, because the next `up` finds the tag and neither builds
+    nor pushes (`ensure_image`)."""
+    from components.errors import BuildError
+    from components.image.builder import is_local_registry, registry_digest
+    from components.resource_types import SERVICE_IMAGE
+
+    if resource_type != SERVICE_IMAGE:
+        return None
+    repository, tag = str(inputs.get("repository", "")), str(inputs.get("tag", ""))
+    reference = f"{repository}:{tag}"
+    if not is_local_registry(repository):
+        return None, f"{reference} is in a registry recovery does not sign in to"
+    try:
+        digest = registry_digest(repository, tag, attempts=1)
+    except BuildError:
+        return None, f"the registry of {reference} does not answer"
+    if digest:
+        return reference, f"the registry has {reference}"
+    return None, f"the registry has no {reference}"
+
+
 class ServiceImage(Resource, module="modelstack", name="ServiceImage"):
     """The image of one service, by digest once it exists (`image` output)."""
 

@@ -177,3 +177,35 @@ class Target:
     def show_logs(self, request: LogsRequest) -> None:
         """Write the service's logs with request.write (following them when request.follow)."""
         raise NotImplementedError(f"target {self.name} keeps no logs modelstack can read")
+
+    # --- recovery after a killed engine (components.state.recover) -----------------------------
+
+    def existing_object(
+        self, resource_type: str, inputs: dict[str, Any], project_dir: Path
+    ) -> tuple[str | None, str] | None:
+        """For a pending create of a resource only this target declares: (the id its provider
+        gives the object, or None when no object exists; what was looked at). None for a
+        resource type this target does not own."""
+        return None
+
+    def stray_objects(self, stack: str, known: list[KnownResource]) -> list[StrayObject]:
+        """Objects this target runs for `stack` that no resource of the state (`known`) is, each
+        with how to remove it. Never one the state knows."""
+        return []
+
+
+@dataclass(frozen=True)
+class KnownResource:
+    """A resource a stack's state records, as recovery shows it to the targets."""
+
+    type: str
+    id: str | None
+    outputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StrayObject:
+    """An object of a stack that its state does not know: what it is, and how to remove it."""
+
+    what: str
+    remove: Callable[[], None] = field(compare=False, repr=False)

@@ -3,12 +3,23 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from components.config.schema import ServiceSpec, StackConfig
-from components.targets.base import Deployment, LogsRequest, ServiceRequest, Target, deploy_parameters
+from components.resource_types import LOCAL_REGISTRY, LOCAL_WEBSERVICE
+from components.targets.base import (
+    Deployment,
+    KnownResource,
+    LogsRequest,
+    ServiceRequest,
+    StrayObject,
+    Target,
+    deploy_parameters,
+)
 from components.targets.local.schema import LocalDeploy
 
 
@@ -40,6 +51,38 @@ class LocalTarget(Target):
         from components.targets.local.logs import local_logs
 
         local_logs(request.config.stack, request.name, tail=request.tail, follow=request.follow, write=request.write)
+
+    def existing_object(
+        self, resource_type: str, inputs: dict[str, Any], project_dir: Path
+    ) -> tuple[str | None, str] | None:
+        if resource_type == LOCAL_WEBSERVICE:
+            from components.targets.local.webservice import existing_container
+
+            name = inputs.get("container_name")
+            found = existing_container(inputs)
+            return found, f"container {name} {'exists' if found else 'does not exist'}"
+        if resource_type == LOCAL_REGISTRY:
+            from components.targets.local.registry_server import is_running
+
+            port = int(inputs["port"])
+            running = is_running(str(project_dir / str(inputs["state_dir"])), port)
+            return (
+                f"localhost:{port}" if running else None
+            ), f"registry on port {port} {'runs' if running else 'does not run'}"
+        return None
+
+    def stray_objects(self, stack: str, known: list[KnownResource]) -> list[StrayObject]:
+        """Containers labelled with the stack that are no LocalWebservice of its state."""
+        from components.targets.local.webservice import stack_containers
+
+        ids = {resource.id for resource in known if resource.type == LOCAL_WEBSERVICE}
+        strays = []
+        for container in stack_containers(stack):
+            if container.id in ids:
+                continue
+            what = f"container {container.name} ({container.id[:12]}, {container.status})"
+            strays.append(StrayObject(what, partial(container.remove, force=True)))
+        return strays
 
 
 TARGET = LocalTarget()

@@ -141,6 +141,16 @@ def wait_until_healthy(container, port: int, service: str, timeout: float = HEAL
         time.sleep(0.25)
 
 
+def published_port(attrs: dict[str, Any]) -> int | None:
+    """The localhost port a container publishes the scoring server's port on, from Docker's
+    inspect data (HostConfig's bindings: they are there before the container starts)."""
+    bindings = (attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    for binding in bindings.get(f"{contract.PORT}/tcp") or []:
+        if str(binding.get("HostPort") or "").isdigit():
+            return int(binding["HostPort"])
+    return None
+
+
 def live_container(container_id: str, props: dict[str, Any]) -> tuple[str, str] | None:
     """(Azure ML state, image) of the running container, or None when it is gone."""
     from components.image.docker_client import docker_client
@@ -149,8 +159,47 @@ def live_container(container_id: str, props: dict[str, Any]) -> tuple[str, str] 
     if container is None:
         return None
     running = container.status == "running"
-    state = azureml_state(container.status, is_healthy(int(props["port"])) if running else None)
+    port = props.get("port") or published_port(container.attrs)
+    state = azureml_state(container.status, is_healthy(int(port)) if running and port else None)
     return state, container.attrs.get("Config", {}).get("Image", props.get("image"))
+
+
+def adopted_outputs(container_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    """Outputs of a container the engine adopts (`pulumi refresh --import-pending-creates` after a
+    killed `up` started it): what `create` would have recorded, read from the live container."""
+    from components.image.docker_client import docker_client
+
+    if props.get("container_id") and props.get("scoring_uri"):
+        return {}
+    container = _container(docker_client(), container_id)
+    port = published_port(container.attrs) if container is not None else None
+    if port is None:
+        return {}
+    return {"port": port, "container_id": container_id, **endpoint_uris(port)}
+
+
+def stack_containers(stack: str) -> list[Any]:
+    """Every container labelled with the stack, running or not."""
+    from components.image.docker_client import docker_client
+
+    return docker_client().containers.list(all=True, filters={"label": f"{contract.CONTAINER_STACK_LABEL}={stack}"})
+
+
+def existing_container(inputs: dict[str, Any]) -> str | None:
+    """The id of the container a pending create of these inputs started, when it exists: the
+    container of that name, labelled with the same stack and service (a killed `up` may have
+    started it before the engine could record it)."""
+    from components.image.docker_client import docker_client
+
+    container = _container(docker_client(), str(inputs.get("container_name") or ""))
+    if container is None:
+        return None
+    labels = container.attrs.get("Config", {}).get("Labels") or {}
+    if labels.get(contract.CONTAINER_STACK_LABEL) != inputs.get("stack"):
+        return None
+    if labels.get(contract.CONTAINER_SERVICE_LABEL) != inputs.get("service"):
+        return None
+    return container.id
 
 
 @imports_first(
@@ -206,7 +255,7 @@ class LocalWebserviceProvider(ResourceProvider):
         if live is None:
             return ReadResult(id_="", outs={})  # removed by hand: gone from the stack
         state, image = live
-        return ReadResult(id_=id_, outs={**props, "state": state, "image": image})
+        return ReadResult(id_=id_, outs={**props, **adopted_outputs(id_, props), "state": state, "image": image})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         live = live_container(id_, olds)

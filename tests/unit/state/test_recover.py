@@ -1,0 +1,221 @@
+"""components/state/recover.py: what recovery decides after a killed engine, as pure functions (the
+pending operations of a checkpoint, adopt or clear, the refresh runs that apply it, the orphaned
+plugins), and `recover` itself against a fake engine and fake targets on a file backend. The real
+engine killed at resource steps: tests/e2e/test_kill_recovery_engine.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from components.errors import ModelstackError
+from components.state import recover as recovery
+from components.state.backend import open_backend
+from components.state.recover import (
+    ADOPT,
+    CLEAR,
+    REFRESH,
+    UNKNOWN,
+    Existing,
+    Pending,
+    decide,
+    is_engine_plugin,
+    is_orphaned_plugin,
+    known_resources,
+    pending_operations,
+    refresh_runs,
+    unknown_error,
+)
+
+IMAGE = "pulumi-python:dynamic/modelstack:ServiceImage"
+CONTAINER = "pulumi-python:dynamic/modelstack:LocalWebservice"
+URN = "urn:pulumi:dev::modelstack::modelstack:webservice:Webservice$" + CONTAINER + "::diabetes-local"
+NOW = datetime(2026, 12, 7, 21, 0, tzinfo=UTC)
+
+
+def pending(kind: str = "creating", urn: str = URN, type_: str = CONTAINER) -> Pending:
+    return Pending(kind, urn, type_, {"container_name": "modelstack-dev-diabetes"})
+
+
+def test_pending_operations_are_read_from_an_export():
+    deployment = {
+        "pending_operations": [
+            {"type": "creating", "resource": {"urn": URN, "type": CONTAINER, "inputs": {"port": 1}}},
+            {"type": "deleting", "resource": {"urn": "u2", "type": IMAGE, "id": "r:t"}},
+        ]
+    }
+    found = pending_operations(deployment)
+    assert [(p.kind, p.name, p.inputs, p.id) for p in found] == [
+        ("creating", "diabetes-local", {"port": 1}, None),
+        ("deleting", "u2", {}, "r:t"),
+    ]
+    assert pending_operations({}) == [] and pending_operations({"pending_operations": None}) == []
+
+
+def test_known_resources_keep_those_marked_for_deletion():
+    deployment = {
+        "resources": [
+            {"urn": "a", "type": CONTAINER, "id": "c1"},
+            {"urn": "b", "type": CONTAINER, "id": "c0", "delete": True},
+        ]
+    }
+    assert [k.id for k in known_resources(deployment)] == ["c1", "c0"]
+
+
+def test_a_pending_create_whose_object_exists_is_adopted_with_its_id():
+    decision = decide(pending(), Existing("abc123", "container modelstack-dev-diabetes exists"))
+    assert (decision.action, decision.id) == (ADOPT, "abc123")
+
+
+def test_a_pending_create_whose_object_does_not_exist_is_cleared():
+    assert decide(pending(), Existing(None, "container ... does not exist")).action == CLEAR
+
+
+def test_a_pending_create_the_state_already_has_is_cleared_not_adopted_twice():
+    decision = decide(pending(), Existing("abc123", "exists"), known_urns={URN})
+    assert decision.action == CLEAR and decision.id is None
+
+
+def test_pending_updates_and_deletes_are_left_to_the_refresh():
+    assert decide(pending("updating"), None).action == REFRESH
+    assert decide(pending("deleting"), None).action == REFRESH
+
+
+def test_a_pending_create_no_target_can_look_up_stops_recovery_with_the_fix():
+    decision = decide(pending(type_="kubernetes:core/v1:Service"), None)
+    assert decision.action == UNKNOWN
+    error = unknown_error("dev", [decision])
+    assert isinstance(error, ModelstackError)
+    assert "diabetes-local (kubernetes:core/v1:Service)" in str(error) and "--import-pending-creates" in str(error)
+    assert unknown_error("dev", [decide(pending(), Existing(None, "gone"))]) is None
+
+
+def test_imports_run_before_and_apart_from_the_clearing():
+    adopt = decide(pending(), Existing("abc123", "exists"))
+    clear = decide(pending(urn="urn:other"), Existing(None, "gone"))
+    runs = refresh_runs([clear, adopt])
+    assert runs == [
+        ["refresh", "--yes", "--skip-preview", "--import-pending-creates", URN, "abc123"],
+        ["refresh", "--yes", "--skip-preview", "--clear-pending-creates"],
+    ]
+    assert refresh_runs([decide(pending("updating"), None)]) == [["refresh", "--yes", "--skip-preview"]]
+    assert refresh_runs([]) == []
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "plugin"),
+    [
+        (["/p/.tools/bin/pulumi-language-python", "127.0.0.1:1"], True),
+        (["/p/venv/bin/python", "-u", "-m", "pulumi.dynamic", "127.0.0.1:1"], True),
+        (["/usr/bin/pulumi-resource-kubernetes", "127.0.0.1:1"], True),
+        (["/usr/bin/docker-registry", "serve", "c.yml"], False),
+        (["/p/venv/bin/python", "score.py"], False),
+        ([], False),
+    ],
+)
+def test_engine_plugins_are_known_by_their_command_line(cmdline, plugin):
+    assert is_engine_plugin(cmdline) is plugin
+
+
+def test_a_plugin_is_orphaned_only_in_this_project_and_without_its_engine(tmp_path: Path):
+    provider = ["/p/venv/bin/python", "-u", "-m", "pulumi.dynamic", "127.0.0.1:1"]
+    assert is_orphaned_plugin(provider, str(tmp_path), ["/sbin/init"], tmp_path)
+    assert is_orphaned_plugin(provider, str(tmp_path), None, tmp_path)
+    assert not is_orphaned_plugin(provider, str(tmp_path), ["/x/.tools/bin/pulumi", "up"], tmp_path)
+    assert not is_orphaned_plugin(provider, str(tmp_path), ["/x/pulumi-language-python", "a"], tmp_path)
+    assert not is_orphaned_plugin(provider, "/elsewhere", ["/sbin/init"], tmp_path)
+    assert not is_orphaned_plugin(["/usr/bin/docker-registry"], str(tmp_path), ["/sbin/init"], tmp_path)
+
+
+# --- recover() with a fake engine and fake answers ---------------------------------------------------
+
+
+class FakeEngine:
+    def __init__(self, deployment: dict):
+        self.deployment = deployment
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args: list[str]) -> str:
+        self.calls.append(args)
+        if args[0] == "stack":
+            return json.dumps({"deployment": self.deployment})
+        self.deployment = {**self.deployment, "pending_operations": []}
+        return ""
+
+
+@pytest.fixture
+def file_backend(tmp_path: Path):
+    return open_backend(f"file://{tmp_path / 'state'}", {})
+
+
+def lock(backend, pid: int, host: str) -> str:
+    key = ".pulumi/locks/organization/modelstack/dev/l1.json"
+    backend.write(
+        key, json.dumps({"pid": pid, "username": "ci", "hostname": host, "timestamp": "2026-12-07T20:59:00Z"}).encode()
+    )
+    return key
+
+
+def run_recover(monkeypatch, backend, engine, tmp_path, *, existing=None, strays=()):
+    removed: list[str] = []
+    monkeypatch.setattr(recovery, "orphaned_plugins", lambda project_dir: [])
+    monkeypatch.setattr(recovery, "existing_object", lambda type_, inputs, project_dir: existing)
+    monkeypatch.setattr(
+        recovery,
+        "stray_objects",
+        lambda stack, known: [recovery.Stray(what, partial(removed.append, what)) for what in strays],
+    )
+    lines: list[str] = []
+    report = recovery.recover(
+        "dev",
+        project_dir=tmp_path,
+        project="modelstack",
+        backend=backend,
+        pulumi=engine,
+        write=lines.append,
+        now=NOW,
+        by="me@here",
+    )
+    return report, lines, removed
+
+
+def test_recover_takes_over_a_dead_holders_lock_adopts_and_removes_strays(monkeypatch, tmp_path, file_backend):
+    import socket
+
+    key = lock(file_backend, 2**22 + 7, socket.gethostname())  # no such process
+    engine = FakeEngine(
+        {"pending_operations": [{"type": "creating", "resource": {"urn": URN, "type": CONTAINER}}], "resources": []}
+    )
+    report, lines, removed = run_recover(
+        monkeypatch, file_backend, engine, tmp_path, existing=Existing("abc123", "exists"), strays=["container x"]
+    )
+    assert file_backend.list(".pulumi/locks/") == []
+    assert key not in file_backend.list(".pulumi/")
+    assert ["refresh", "--yes", "--skip-preview", "--import-pending-creates", URN, "abc123"] in engine.calls
+    assert removed == ["container x"] and (report.pending, report.strays) == (1, 1)
+    assert any("taken over" in line for line in lines) and any(
+        "adopted into the state as abc123" in line for line in lines
+    )
+    assert file_backend.list(".modelstack/audit/"), "the take-over is audited"
+
+
+def test_recover_never_touches_a_live_lock(monkeypatch, tmp_path, file_backend):
+    import os
+    import socket
+
+    key = lock(file_backend, os.getpid(), socket.gethostname())  # this very process: alive
+    engine = FakeEngine({"resources": []})
+    with pytest.raises(ModelstackError, match="live holder"):
+        run_recover(monkeypatch, file_backend, engine, tmp_path)
+    assert key in file_backend.list(".pulumi/locks/") and engine.calls == []
+
+
+def test_recover_of_a_clean_stack_changes_nothing(monkeypatch, tmp_path, file_backend):
+    engine = FakeEngine({"resources": [{"urn": URN, "type": CONTAINER, "id": "c1"}]})
+    report, lines, removed = run_recover(monkeypatch, file_backend, engine, tmp_path)
+    assert [c[0] for c in engine.calls] == ["stack"] and removed == [] and report.lines == []
+    assert lines == ["stack dev: no lock, no pending operation, nothing the state does not know"]
