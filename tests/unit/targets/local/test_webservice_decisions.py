@@ -67,3 +67,14 @@ def test_loopback_registries_are_local_everything_else_signs_in():
     assert is_local_registry("localhost:5050/diabetes")
     assert is_local_registry("127.0.0.1:5050/diabetes")
     assert not is_local_registry("modelstackprod1a2b.azurecr.io/diabetes")
+
+
+def test_an_adopted_container_tells_its_port_from_its_bindings():
+    """After a killed `up`, recovery adopts a container the engine never recorded: its port (and so
+    its URIs) is read from Docker's bindings, which exist from the container's creation on."""
+    from components.targets.local.webservice import published_port
+
+    bindings = {"HostConfig": {"PortBindings": {"5001/tcp": [{"HostIp": "127.0.0.1", "HostPort": "41234"}]}}}
+    assert published_port(bindings) == 41234
+    assert published_port({"HostConfig": {"PortBindings": {}}}) is None
+    assert published_port({}) is None
