@@ -5,6 +5,7 @@
 #   docker-registry  the `kind: local` container registry (components/targets/local/registry_server.py)
 #   wrk              the HTTP load generator of `modelstack profile` and benchmarks/ (components/commands/profile/)
 #   jq               reads JSON (go mod edit -json, go mod download -json, ip -j) in scripts/
+#   nodejs, npm      run and install Azurite, the Azure Storage emulator of the shared-state tests (scripts/azurite.sh)
 #
 # Usage: sudo scripts/install-system-deps.sh
 # Idempotent: runs `apt-get update` once and `apt-get install` only when something is missing.
@@ -21,8 +22,10 @@ declare -A provides=(
   [docker-registry]=docker-registry
   [wrk]=wrk
   [jq]=jq
+  [nodejs]=node
+  [npm]=npm
 )
-order=(docker.io debootstrap docker-registry wrk jq)
+order=(docker.io debootstrap docker-registry wrk jq nodejs npm)
 
 pkg_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -9,7 +9,8 @@
 #                                   (everything but tests/cluster)
 #
 # Phases that do not depend on each other run side by side, as chains:
-#   docker:  system packages (apt) -> Docker daemon -> base images (debootstrap + docker import)
+#   docker:  system packages (apt) -> Docker daemon -> base images (debootstrap + docker import) ->
+#            Azurite (npm ci of tools/azurite's lockfile; not with --no-engine)
 #   python:  venv (pinned requirements.txt) -> example models (trained with the venv)
 #   engine:  the Pulumi engine in .tools/bin (needs Go only)
 #   cluster: the Kubernetes test cluster's binaries in .tools/kube (scripts/cluster.sh build: Go only;
@@ -69,8 +70,8 @@ run_phase() {
 
 system_packages() {
     if command -v docker >/dev/null && docker info >/dev/null 2>&1 && command -v docker-registry >/dev/null && command -v wrk >/dev/null \
-        && command -v jq >/dev/null; then
-        echo "Docker answers; docker-registry, wrk and jq are installed"
+        && command -v jq >/dev/null && command -v node >/dev/null && command -v npm >/dev/null; then
+        echo "Docker answers; docker-registry, wrk, jq, node and npm are installed"
     else
         scripts/install-system-deps.sh
     fi
@@ -104,7 +105,11 @@ export -f system_packages python_venv example_models
 chain_docker() {
     run_phase docker "system packages (docker.io, debootstrap, docker-registry, wrk, jq)" system_packages &&
     run_phase docker "Docker daemon" scripts/dockerd.sh start &&
-    run_phase docker "base images modelstack/python-base and python-runtime:bookworm" scripts/build-base-image.sh
+    run_phase docker "base images modelstack/python-base and python-runtime:bookworm" scripts/build-base-image.sh &&
+    if [ "$WITH_ENGINE" = 1 ]; then
+        # the engine's azblob:// state backend is tested against it (scripts/azurite.sh)
+        run_phase docker "Azurite, the Azure Storage emulator (.tools/azurite)" scripts/azurite.sh install
+    fi
 }
 
 chain_python() {

@@ -1,5 +1,6 @@
 """The Pulumi engine of .tools/bin, run as a subprocess on a scratch copy of the project, with a
-file state backend and a home of its own (the user's ~/.pulumi and state are left alone)."""
+file state backend (or the one `backend` names, e.g. Azurite's azblob://, with `backend_env` for its
+account) and a home of its own (the user's ~/.pulumi and state are left alone)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ ENGINE = REPO / ".tools" / "bin" / "pulumi"
 
 
 class Engine:
-    def __init__(self, root: Path, home: Path, stack: str):
+    def __init__(self, root: Path, home: Path, stack: str, *, backend: str | None = None, backend_env=None):
         self.root = root
         self.stack = stack
         # The CLI's own settings (components.commands.engine: the rule of scripts/pulumi-env.sh),
@@ -22,7 +23,8 @@ class Engine:
         self.env = {
             **engine_env(REPO, stack),
             "PULUMI_HOME": str(home / "pulumi-home"),
-            "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
+            "PULUMI_BACKEND_URL": backend or f"file://{home / 'state'}",
+            **(backend_env or {}),
         }
         self.env.pop("MODELSTACK_PROJECT_DIR", None)
         (home / "state").mkdir(parents=True, exist_ok=True)
