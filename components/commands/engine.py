@@ -32,7 +32,7 @@ from pathlib import Path
 
 from components.config.schema import STATE_DIR
 from components.errors import ModelstackError
-from components.state import environment
+from components.state import checkpoint, environment
 
 LOCAL_STACKS = environment.THROWAWAY_STACKS  # not a target: the stacks whose state stays in the project
 
@@ -111,6 +111,9 @@ def select_stack(project_dir: Path, stack: str):
             rule="drift and promote drive the Pulumi engine",
             fix="run scripts/bootstrap-pulumi.sh (or install the CLI: https://www.pulumi.com/docs/install/)",
         )
+    # A checkpoint the engine must not be handed (a fifo, /dev/zero, gigabytes, not JSON, of the
+    # wrong shape or a future version) is refused before the engine reads it.
+    checkpoint.check_checkpoint(project_dir, stack, environment.backend_for(project_dir, stack, env).url, env)
     os.environ["PATH"] = env["PATH"]  # the Automation API looks the CLI up on this process's PATH
     workspace = auto.LocalWorkspace(work_dir=str(project_dir), env_vars=env)
     try:
@@ -141,6 +144,26 @@ def pinned_versions(project_dir: Path) -> dict[str, str]:
         if match and match["name"] != "policy":
             pins[match["name"]] = match["version"]
     return pins
+
+
+def stack_outputs(project_dir: Path, stack: str, *, command: str) -> dict:
+    """A deployed stack's outputs (secrets decrypted), as `pulumi stack output` gives them; an
+    engine that fails reading them is a ModelstackError (engine_failure), never a traceback."""
+    from pulumi.automation.errors import CommandError
+
+    handle = select_stack(project_dir, stack)
+    try:
+        outputs = handle.outputs()
+    except CommandError as failed:
+        home = engine_env(project_dir, stack).get("PULUMI_HOME")
+        raise engine_failure(
+            str(failed),
+            project_dir=project_dir,
+            stack=stack,
+            command=command,
+            home=home if home != os.environ.get("PULUMI_HOME") else None,
+        ) from None
+    return {name: output.value for name, output in outputs.items()}
 
 
 def engine_failure(

@@ -155,7 +155,7 @@ def write_pins(stack_file: Path, pins: dict[str, dict[str, Any]]) -> None:
 
 def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = print) -> list[Promotion]:
     from components.commands import drift
-    from components.commands.engine import select_stack
+    from components.commands.engine import stack_outputs
     from components.commands.lock import destination_lock
 
     if src == dst:
@@ -164,9 +164,15 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
             rule="a release moves from one stack to another",
             fix="name two different stacks",
         )
-    source = select_stack(project_dir, src)
-    outputs = source.outputs()
-    services = (outputs.get("services").value if outputs.get("services") else None) or {}
+    outputs = stack_outputs(project_dir, src, command="promote")
+    services = outputs.get("services") or {}
+    if not isinstance(services, dict) or not all(isinstance(v, dict) for v in services.values()):
+        raise ModelstackError(
+            f"stack {src}'s services output is not what modelstack wrote",
+            key=f"output services of stack {src}",
+            rule="a deployed stack's services output maps each service to its image, model versions and state",
+            fix=f"pulumi up --stack {src} to write its outputs again (or restore its state), then promote",
+        )
     if not services:
         raise ModelstackError(
             f"stack {src} has no services output",
@@ -179,7 +185,7 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
     )
 
     def dst_outputs() -> dict[str, Any]:
-        return {k: v.value for k, v in select_stack(project_dir, dst).outputs().items()}
+        return stack_outputs(project_dir, dst, command="promote")
 
     # DST's lock, held from reading its registry to writing its pins: a concurrent `pulumi up` or
     # another promote to DST is refused, naming this one (components/state/locks.py).

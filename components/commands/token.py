@@ -71,13 +71,31 @@ def check_token_auth(project_dir: Path, stack: str, service: str) -> None:
 
 
 def signing_key(project_dir: Path, stack: str, service: str) -> str:
-    """The service's signing key from the deployed stack's secret output."""
-    from components.commands.engine import select_stack
+    """The service's signing key from the deployed stack's secret output, its shape checked."""
+    from components.commands.engine import stack_outputs
     from components.program import SERVICE_KEYS_OUTPUT
 
-    outputs = select_stack(project_dir, stack).outputs()
-    keys = outputs.get(SERVICE_KEYS_OUTPUT)
-    key = ((keys.value if keys is not None else None) or {}).get(service, {}).get(SIGNING_KEY_OUTPUT)
+    keys = stack_outputs(project_dir, stack, command="token").get(SERVICE_KEYS_OUTPUT)
+    where = f"{SERVICE_KEYS_OUTPUT}.{service}.{SIGNING_KEY_OUTPUT}"
+    wrong = None
+    if keys is not None and not isinstance(keys, dict):
+        wrong = f"output {SERVICE_KEYS_OUTPUT} is {_a(keys)}, not a mapping of services"
+    elif isinstance(keys, dict) and keys.get(service) is not None and not isinstance(keys[service], dict):
+        wrong = f"output {SERVICE_KEYS_OUTPUT}.{service} is {_a(keys[service])}, not a mapping of keys"
+    key = (
+        keys[service].get(SIGNING_KEY_OUTPUT)
+        if isinstance(keys, dict) and isinstance(keys.get(service), dict)
+        else None
+    )
+    if wrong is None and key is not None and (not isinstance(key, str) or not key.strip()):
+        wrong = f"output {where} is {'an empty string' if isinstance(key, str) else _a(key)}, not a signing key"
+    if wrong is not None:
+        raise ModelstackError(
+            f"stack {stack}'s state is not what modelstack wrote: {wrong}",
+            key=where,
+            rule=f"the stack output {SERVICE_KEYS_OUTPUT} maps each service to its keys, the signing key a non-empty secret string",
+            fix=f"pulumi up --stack {stack} to write the outputs again (or restore the stack's state), then ask again",
+        )
     if not key:
         raise ModelstackError(
             f"stack {stack} has no signing key for {service} yet",
@@ -85,6 +103,11 @@ def signing_key(project_dir: Path, stack: str, service: str) -> str:
             fix=f"pulumi up --stack {stack}, then ask again",
         )
     return key
+
+
+def _a(value: object) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def token_for(project_dir: Path, stack: str, service: str) -> IssuedToken:

@@ -346,22 +346,29 @@ def _problem(exc: yaml.YAMLError) -> str:
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def _too_deep(value: Any) -> bool:
-    """Whether a parsed value nests deeper than MAX_DEPTH (iterative: any depth is safe)."""
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed value nests deeper than `limit` (iterative: any depth is safe)."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, (dict, list)):
-            if depth > MAX_DEPTH:
+            if depth > limit:
                 return True
             pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return False
 
 
 def parse_json(
-    text: str, name: str, *, rule: str, fix: str, error: type[ModelstackError] = ModelstackError, key: str | None = None
+    text: str,
+    name: str,
+    *,
+    rule: str,
+    fix: str,
+    error: type[ModelstackError] = ModelstackError,
+    key: str | None = None,
+    max_depth: int = MAX_DEPTH,
 ) -> Any:
-    """The value of a JSON document, nested at most MAX_DEPTH levels."""
+    """The value of a JSON document, nested at most `max_depth` (MAX_DEPTH) levels."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -370,11 +377,11 @@ def parse_json(
         value = None
         deep = True
     else:
-        deep = _too_deep(value)
+        deep = _too_deep(value, max_depth)
     if deep:
         raise error(
-            f"{name} nests deeper than {MAX_DEPTH} levels",
-            rule=f"{rule}; JSON nests at most {MAX_DEPTH} levels",
+            f"{name} nests deeper than {max_depth} levels",
+            rule=f"{rule}; JSON nests at most {max_depth} levels",
             fix=fix,
             key=key,
         )
