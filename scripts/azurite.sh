@@ -60,14 +60,14 @@ install() {
         log "Azurite $(pinned_version) is installed in $INSTALL_DIR ($(since "$START_MS"))"
         return 0
     fi
-    command -v node >/dev/null && command -v npm >/dev/null \
+    { command -v node >/dev/null && command -v npm >/dev/null; } \
         || die "Node.js and npm are not installed: run scripts/install-system-deps.sh (Debian's nodejs and npm packages)"
     phase "npm ci: azurite $(pinned_version) into $INSTALL_DIR (pinned by $PINS/package-lock.json)"
     mkdir -p "$INSTALL_DIR"
     cp "$PINS/package.json" "$PINS/package-lock.json" "$INSTALL_DIR/"
     # --ignore-scripts: Azurite is plain JavaScript; nothing of it needs an install script run.
     (cd "$INSTALL_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) >&2
-    [ -f "$MAIN" ] && [ -f "$CONSTANTS" ] || die "npm ci finished but $MAIN or $CONSTANTS is missing"
+    { [ -f "$MAIN" ] && [ -f "$CONSTANTS" ]; } || die "npm ci finished but $MAIN or $CONSTANTS is missing"
     pins_digest >"$INSTALL_DIR/.pins.sha256"
     finish
 }
