@@ -8,6 +8,8 @@
     modelstack promote --from SRC --to DST                pin SRC's release in DST, no rebuild
     modelstack token SERVICE --stack NAME                 a token for a service with token_auth_enabled
     modelstack logs SERVICE --stack NAME [--version V] [--tail N] [--follow]   the service's container or pod logs
+    modelstack plan --stack NAME [--out FILE] [--summary FILE]   a signed plan of the stack's next update
+    modelstack apply FILE --stack NAME [--approved-by NAME]      apply exactly that plan, or refuse it as stale
     modelstack lock status|take-over --stack NAME         who holds a stack's lock; remove a stale one, audited
     modelstack recover --stack NAME                       after a killed update: stale lock, pending operations, strays
 
@@ -372,6 +374,63 @@ def logs(
         _fail(error)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_OK) from None
+
+
+@app.command()
+def plan(
+    stack: str = typer.Option(..., "--stack", help="The stack to plan."),
+    out_file: Path = typer.Option(Path("plan.json"), "--out", help="Where to write the signed plan."),
+    summary_file: Path | None = typer.Option(
+        None, "--summary", help="Also write the plan's Markdown summary (the pull-request comment) here."
+    ),
+) -> None:
+    """Preview STACK and save a signed plan that `modelstack apply` runs exactly, or refuses as stale."""
+    from components.commands.plan_apply import make_plan
+    from components.config.load import find_project_dir
+
+    try:
+        made = make_plan(find_project_dir(), stack, out_file)
+    except ModelstackError as error:
+        _fail(error)
+    if summary_file is not None:
+        summary_file.write_text(made.summary)
+    from components.state.plans import plan_id
+
+    changed = [step for step in made.body["steps"] if step["op"] not in ("same", "read")]
+    out.print(
+        f"plan {plan_id(made.body)} for stack {stack}: {len(changed)} change(s) of {len(made.body['steps'])} resource(s), "
+        f"expires {made.body['expires']}; written to {made.path}",
+        markup=False,
+    )
+    for step in changed:
+        out.print(f"  {step['op']:<8} {step['urn'].rsplit('::', 1)[-1]}", markup=False)
+    if made.body["cost"]["needs_approval"]:
+        out.print(
+            f"needs approval: the estimated monthly cost rises by ${made.body['cost']['increase']:,.2f}", markup=False
+        )
+    out.print(f"apply it with: modelstack apply {made.path} --stack {stack}", markup=False)
+
+
+@app.command()
+def apply(
+    plan_file: Path = typer.Argument(..., help="A plan written by `modelstack plan`."),
+    stack: str = typer.Option(..., "--stack", help="The stack to apply it to (must be the plan's)."),
+    approved_by: str | None = typer.Option(
+        None, "--approved-by", help="Who approved a plan above the stack's cost limit (recorded in the audit log)."
+    ),
+) -> None:
+    """Apply exactly the steps of a saved plan; refused when edited, expired, another stack's, or stale."""
+    from components.commands.plan_apply import apply_plan
+    from components.config.load import find_project_dir
+
+    try:
+        applied = apply_plan(
+            find_project_dir(), stack, plan_file, approved_by=approved_by, log=lambda m: err.print(m, markup=False)
+        )
+    except ModelstackError as error:
+        _fail(error)
+    approval = f" (approved by {applied.approved_by})" if applied.approved_by else ""
+    out.print(f"applied plan {applied.plan_id} to stack {stack}{approval}", markup=False)
 
 
 # `modelstack profile` lives in its own module (it brings Docker, wrk and matplotlib along).

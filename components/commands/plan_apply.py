@@ -61,9 +61,11 @@ class Engine:
 
 
 def open_engine(project_dir: Path, stack: str) -> Engine:
-    from components.commands.engine import engine_env
+    """The engine's settings for STACK, refused before any work when they break the state rules
+    (components/state/environment.py); says on stderr which backend the stack's state is in."""
+    from components.commands.engine import reach_state
 
-    return Engine(project_dir, stack, engine_env(project_dir, stack))
+    return Engine(project_dir, stack, reach_state(project_dir, stack))
 
 
 def _last_error(result: subprocess.CompletedProcess) -> str:
