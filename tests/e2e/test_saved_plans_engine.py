@@ -55,9 +55,7 @@ def plan(engine: Engine, name: str) -> tuple[Path, dict]:
 
 
 def changed_steps(document: dict) -> dict[str, str]:
-    return {
-        step["urn"].rsplit("::", 1)[-1]: step["op"] for step in document["body"]["steps"] if step["op"] != "same"
-    }
+    return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in document["body"]["steps"] if step["op"] != "same"}
 
 
 def refused(result: subprocess.CompletedProcess, *phrases: str) -> None:
@@ -159,7 +157,9 @@ def test_3_edited_expired_other_stack_and_config_edit_are_refused(engine):
     stack_file = engine.root / "stacks" / f"Pulumi.{STACK}.yaml"
     original = stack_file.read_text()
     stack_file.write_text(original.replace("config:", "config:\n  modelstack:tags: {team: ml}", 1))
-    refused(modelstack(engine, "apply", str(path), "--stack", STACK), "the program or the stack's configuration changed")
+    refused(
+        modelstack(engine, "apply", str(path), "--stack", STACK), "the program or the stack's configuration changed"
+    )
     stack_file.write_text(original)
 
     assert exported(engine) == before, "no refused apply changed the state"
