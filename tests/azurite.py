@@ -80,6 +80,8 @@ def azurite(tmp_path_factory) -> Iterator[Azurite]:
     started = script("start")
     assert started.returncode == 0, f"scripts/azurite.sh start failed:\n{started.stderr[-3000:]}"
     pid = int((run_dir / "azurite.pid").read_text())
+    assert script("status").returncode == 0 and script("start").returncode == 0  # running: a second start only checks
+    assert int((run_dir / "azurite.pid").read_text()) == pid
     try:
         exports = parse_exports(script("env").stdout)
         port = int((run_dir / "azurite.port").read_text())
@@ -96,3 +98,4 @@ def azurite(tmp_path_factory) -> Iterator[Azurite]:
     finally:
         stopped = script("stop")
         assert stopped.returncode == 0 and not alive(pid), f"Azurite (pid {pid}) did not stop:\n{stopped.stderr}"
+        assert script("status").returncode == 3
