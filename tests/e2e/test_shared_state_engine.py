@@ -293,7 +293,7 @@ def test_a_killed_holders_lock_is_reported_stale_taken_over_with_an_audit_line_a
     print(status.stdout)
     assert lock.key in status.stdout
     assert f"holder: {lock.user}@{HOST} (pid {killed.pid})" in status.stdout
-    assert re.search(r"since:  \S+ \(\d+s ago\)", status.stdout), status.stdout
+    assert re.search(r"since:  \S+ \((\d+s|\d+m\d\ds) ago\)", status.stdout), status.stdout
     assert f"stale:  yes: process {killed.pid} is gone on this host ({HOST})" in status.stdout
     assert "state backend azblob://" in status.stderr  # which backend, and from where
 
