@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import SecretStr
 
 from components.config.config_files import file_errors
-from components.config.rollout import MAX_VERSIONS
+from components.config.rollout import MAX_VERSIONS, VERSION_HEADER, WEIGHT_PER_PERCENT
 from components.config.schema import (
     NAMESPACE,
     AciDeploy,
@@ -411,6 +411,17 @@ def check_versions(config: StackConfig, name: str, service: ServiceSpec) -> list
                 fix="remove versions that no longer take traffic",
             )
         )
+    for index, version in enumerate(versions):
+        hundredths = version.traffic_percentile * WEIGHT_PER_PERCENT
+        if abs(hundredths - round(hundredths)) > 1e-6:
+            errors.append(
+                ConfigError(
+                    f"traffic_percentile {number_text(version.traffic_percentile)} of version '{version.version_name}' is finer than a hundredth of a percent",
+                    key=f"{key}[{index}].traffic_percentile",
+                    rule="traffic shares are whole hundredths of a percent (0.01 to 100, or 0): the route's weights cannot split finer, so the rest would be rounded away silently",
+                    fix=f"write it with at most two decimals, e.g. {max(0.01, round(version.traffic_percentile, 2)):g}, or 0 to send it only requests with the {VERSION_HEADER} header",
+                )
+            )
     total = sum(v.traffic_percentile for v in versions)
     if total > 100:
         shares = ", ".join(f"{v.version_name} {number_text(v.traffic_percentile)}" for v in versions)

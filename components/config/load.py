@@ -140,9 +140,28 @@ def _strip_namespace(config: dict[str, Any], where: str) -> dict[str, Any]:
     return ours
 
 
+# Pulumi's rule for a project's name (the engine refuses any other, and names the state by it).
+PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def check_project_name(project: dict[str, Any]) -> None:
+    """Pulumi.yaml names its project as the engine requires; else the error naming `name:`."""
+    name = project.get("name")
+    if isinstance(name, str) and PROJECT_NAME.fullmatch(name):
+        return
+    shown = "missing" if name is None else f"{name!r}" if isinstance(name, str) else f"{name!r} (not text)"
+    raise ConfigError(
+        f"the project's name is {shown}",
+        key="Pulumi.yaml: name",
+        rule="Pulumi.yaml names the project: 1-100 letters, digits, '_', '.' and '-' (Pulumi's rule; the state is kept under it)",
+        fix="write `name: modelstack` (the name the project's stacks were created under) at the top of Pulumi.yaml",
+    )
+
+
 def shared_config(project_dir: Path) -> dict[str, Any]:
     """What Pulumi.yaml declares for every stack (`config: modelstack:<key>: value: ...`)."""
     project = read_yaml(project_dir / "Pulumi.yaml")
+    check_project_name(project)
     declared = _strip_namespace(_config_section(project, "Pulumi.yaml"), "Pulumi.yaml")
     shared = {}
     for key, declaration in declared.items():

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -214,14 +215,31 @@ class _Yaml12Loader(yaml.SafeLoader):
         # handles 0x, 0b and 0-prefixed octal as Go does.
         text = self.construct_scalar(node).replace("_", "")
         sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
-        if digits[:2] in ("0o", "0O"):
-            return sign * int(digits[2:], 8)
-        return super().construct_yaml_int(node)
+        try:
+            if digits[:2] in ("0o", "0O"):
+                return sign * int(digits[2:], 8)
+            return super().construct_yaml_int(node)
+        except ValueError:  # longer than Python converts (sys.get_int_max_str_digits(), 4,300 digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of more than {sys.get_int_max_str_digits():,} digits", node.start_mark
+            ) from None
+
+    def construct_unsupported(self, node):
+        # Values the engine's config cannot carry as they are: bytes, sets, ordered pairs, dates.
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"a value tagged !!{node.tag.rsplit(':', 1)[-1]}: only text, numbers, booleans, null, lists and "
+            "mappings are read",
+            node.start_mark,
+        )
 
 
 for _tag, _pattern, _first in YAML12_RESOLVERS:
     _Yaml12Loader.add_implicit_resolver(_tag, _pattern, _first)
 _Yaml12Loader.add_constructor(INT_TAG, _Yaml12Loader.construct_yaml_int)
+for _unsupported in ("binary", "set", "omap", "pairs", "timestamp"):
+    _Yaml12Loader.add_constructor(f"tag:yaml.org,2002:{_unsupported}", _Yaml12Loader.construct_unsupported)
 
 
 class _BoundedLoader(_Yaml12Loader):
@@ -317,11 +335,14 @@ def parse_yaml(text: str, name: str, *, rule: str, error: type[ModelstackError] 
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         problem = _problem(exc)
-        fix = (
-            "keep one of the two (the engine refuses a key given twice)"
-            if problem.startswith("duplicate key")
-            else "fix the indentation or quoting at that line"
-        )
+        if problem.startswith("duplicate key"):
+            fix = "keep one of the two (the engine refuses a key given twice)"
+        elif problem.startswith("a value tagged !!"):
+            fix = "remove the tag and write the value as text (quoted), a list or a mapping"
+        elif problem.startswith("an integer of more than"):
+            fix = "write a shorter number, or quote it to make it text"
+        else:
+            fix = "fix the indentation or quoting at that line"
         raise error(f"{name} is not valid YAML{_where(exc, text)}: {problem}", rule=rule, fix=fix) from None
     finally:
         if loader is not None:
@@ -373,6 +394,13 @@ def parse_json(
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise error(f"{name} is not JSON ({exc.msg} at line {exc.lineno})", rule=rule, fix=fix, key=key) from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits(), 4,300 digits)
+        raise error(
+            f"{name} holds an integer of more than {sys.get_int_max_str_digits():,} digits",
+            rule=f"{rule}; JSON numbers are at most {sys.get_int_max_str_digits():,} digits long",
+            fix=fix,
+            key=key,
+        ) from None
     except RecursionError:
         value = None
         deep = True

@@ -341,11 +341,15 @@ def check_release(config: StackConfig) -> list[ConfigError]:
     for name, pin in config.release.items():
         error = references.image_reference_error(pin.image, config_key("release", name, "image"), pinned=True)
         errors += [error] if error else []
+        errors += _pinned_model_errors(config, pin.model_versions, ("release", name, "model_versions"))
         for version, version_pin in pin.versions.items():
             error = references.image_reference_error(
                 version_pin.image, config_key("release", name, "versions", version, "image"), pinned=True
             )
             errors += [error] if error else []
+            errors += _pinned_model_errors(
+                config, version_pin.model_versions, ("release", name, "versions", version, "model_versions")
+            )
         if name not in config.services:
             errors.append(
                 ConfigError(
@@ -358,6 +362,22 @@ def check_release(config: StackConfig) -> list[ConfigError]:
             continue
         errors += _version_pin_errors(name, config.services[name], pin)
     return errors
+
+
+def _pinned_model_errors(
+    config: StackConfig, model_versions: dict[str, str], where: tuple[str, ...]
+) -> list[ConfigError]:
+    """A release pins versions of models the project declares (the image holds those models)."""
+    return [
+        ConfigError(
+            f"pins a version of model '{model}', which is not declared",
+            key=config_key(*where, model),
+            rule="a release pin's model_versions name models of modelstack:models (the models inside the pinned image)",
+            fix=f"declare model '{model}' under modelstack:models as the source stack does, or promote again (`modelstack promote`) to rewrite the release",
+        )
+        for model in model_versions
+        if model not in config.models
+    ]
 
 
 def _version_pin_errors(name: str, service: ServiceSpec, pin) -> list[ConfigError]:
