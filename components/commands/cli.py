@@ -383,13 +383,27 @@ def plan(
     summary_file: Path | None = typer.Option(
         None, "--summary", help="Also write the plan's Markdown summary (the pull-request comment) here."
     ),
+    policy_pack: Path | None = typer.Option(None, "--policy-pack", help="Preview with this CrossGuard pack."),
+    policy_config: Path | None = typer.Option(
+        None, "--policy-pack-config", help="The pack's settings for this stack (with --policy-pack)."
+    ),
+    policies: Path | None = typer.Option(
+        None, "--policies", help="`modelstack check --json` output: its policy results go into the summary."
+    ),
 ) -> None:
     """Preview STACK and save a signed plan that `modelstack apply` runs exactly, or refuses as stale."""
     from components.commands.plan_apply import make_plan
     from components.config.load import find_project_dir
 
     try:
-        made = make_plan(find_project_dir(), stack, out_file)
+        made = make_plan(
+            find_project_dir(),
+            stack,
+            out_file,
+            policy_pack=policy_pack,
+            policy_config=policy_config,
+            policy_results=policies,
+        )
     except ModelstackError as error:
         _fail(error)
     if summary_file is not None:

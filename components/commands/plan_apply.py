@@ -103,9 +103,9 @@ def exported_state(engine: Engine, *, create: bool) -> dict[str, Any]:
     return document if isinstance(document, dict) else {"document": document}
 
 
-def preview(engine: Engine, *, save_plan: Path | None = None) -> dict[str, Any]:
+def preview(engine: Engine, *, save_plan: Path | None = None, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """`pulumi preview --json` (and the engine's update plan into save_plan)."""
-    args = ["preview", "--json"]
+    args = ["preview", "--json", *extra]
     if save_plan is not None:
         args += ["--save-plan", str(save_plan)]
     result = engine.run(*args)
@@ -182,8 +182,25 @@ class PlanMade:
     summary: str
 
 
-def make_plan(project_dir: Path, stack: str, out: Path, *, now: datetime | None = None) -> PlanMade:
-    from components.commands.plan_summary import plan_costs, render
+def policy_args(policy_pack: Path | None, policy_config: Path | None) -> tuple[str, ...]:
+    if policy_pack is None:
+        return ()
+    return ("--policy-pack", str(policy_pack), *(("--policy-pack-config", str(policy_config)) if policy_config else ()))
+
+
+def make_plan(
+    project_dir: Path,
+    stack: str,
+    out: Path,
+    *,
+    policy_pack: Path | None = None,
+    policy_config: Path | None = None,
+    policy_results: Path | None = None,
+    now: datetime | None = None,
+) -> PlanMade:
+    """Preview STACK (with the policy pack, when given) and write its signed plan to OUT; the
+    summary includes the policy results of `modelstack check --json` when given."""
+    from components.commands.plan_summary import load_policy_results, plan_costs, render
     from components.config.load import load_from_files
 
     settings = load_from_files(stack, project_dir).plans
@@ -192,7 +209,7 @@ def make_plan(project_dir: Path, stack: str, out: Path, *, now: datetime | None 
     before = exported_state(engine, create=True)
     with tempfile.TemporaryDirectory(prefix="modelstack-plan-") as scratch:
         engine_plan_path = Path(scratch) / "engine-plan.json"
-        document = preview(engine, save_plan=engine_plan_path)
+        document = preview(engine, save_plan=engine_plan_path, extra=policy_args(policy_pack, policy_config))
         engine_plan = json.loads(engine_plan_path.read_text())
     after = exported_state(engine, create=False)
     if plans.state_digest(after) != plans.state_digest(before):
@@ -221,7 +238,8 @@ def make_plan(project_dir: Path, stack: str, out: Path, *, now: datetime | None 
     partial = out.with_name(out.name + ".partial")
     partial.write_text(json.dumps(signed, indent=1, sort_keys=True) + "\n")
     os.replace(partial, out)
-    summary = render(document) + plan_footer(body)
+    policies = load_policy_results(policy_results) if policy_results else None
+    summary = render(document, policies=policies) + plan_footer(body)
     return PlanMade(out, body, summary)
 
 

@@ -1,0 +1,146 @@
+"""The team's pipeline, run as its workflows run it: scripts/pipeline/pull-request.sh (check every
+stack, plan, the comment's body, the plan as the artifact) and scripts/pipeline/merge.sh (apply
+that plan, or refuse it as stale and say what to do), through the real engine with the stack's
+state in Azure Blob Storage (Azurite). The stack, `team`, is not a throwaway one: it has a
+passphrase of its own, kept outside the project as a team's secret store would keep it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import joblib
+import pytest
+import requests
+import yaml
+
+from components.commands.plan_summary import MARKER
+from components.state.backend import open_backend
+from components.state.locks import audit_key
+from components.state.plans import plan_id
+from tests.azurite import azurite  # noqa: F401  (the session's Azurite)
+from tests.e2e.engine import Engine, tear_down_local_stack
+from tests.workspace import REPO, copy_project, derive_local_stack, free_port
+
+pytestmark = [pytest.mark.engine]
+
+STACK = "team"
+SAMPLE = json.loads((REPO / "examples" / "diabetes" / "sample-requests.jsonl").read_text().splitlines()[0])
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, trained_example, docker_client, azurite):  # noqa: F811
+    home = tmp_path_factory.mktemp("pipeline")
+    root = copy_project(home / "project", runnable=True)
+    shutil.copytree(REPO / "scripts", root / "scripts")
+    (root / ".tools").symlink_to(REPO / ".tools")
+    registry_port = derive_local_stack(root, STACK)["config"]["modelstack:registry"]["port"]
+    passphrase = home / "passphrase"
+    passphrase.write_text(f"{uuid.uuid4().hex}\n")
+    url, backend_env = azurite.container("pipeline")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(passphrase))
+        patch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+        runner = Engine(root, home, STACK, backend=url, backend_env=backend_env)
+    runner.env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(passphrase)
+    runner.env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+    yield runner
+    tear_down_local_stack(runner, docker_client, registry_port)
+
+
+def job(engine: Engine, script: str, *args: str) -> subprocess.CompletedProcess:
+    """A pipeline script as a runner runs it: from the checkout, with the stack's backend, account
+    and passphrase file in its environment and nothing else of this test's."""
+    env = {
+        key: value
+        for key, value in engine.env.items()
+        if key.startswith(("PULUMI_", "AZURE_STORAGE_")) or key in ("HOME", "PATH")
+    }
+    env["MODELSTACK_PROJECT_DIR"] = str(engine.root)
+    env["PATH"] = f"{REPO / 'venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    return subprocess.run(
+        [str(engine.root / "scripts" / "pipeline" / script), *args],
+        cwd=engine.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+
+def exported(engine: Engine) -> dict:
+    return json.loads(engine.run("stack", "export").stdout)
+
+
+def score(engine: Engine, service: str):
+    uri = json.loads(engine.run("stack", "output", "--json").stdout)["services"][service]["scoring_uri"]
+    response = requests.post(uri, json=SAMPLE, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_1_the_pull_request_job_plans_and_the_merge_job_applies_that_plan(engine):
+    artifact = engine.root.parent / "artifact-1"
+    reviewed = job(engine, "pull-request.sh", "--stack", STACK, "--out", str(artifact), "--check", f"local {STACK}")
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+    assert "state backend azblob://pipeline" in reviewed.stderr and "from PULUMI_BACKEND_URL" in reviewed.stderr
+    assert {path.name for path in artifact.iterdir()} == {
+        "check-local.json",
+        "check-team.json",
+        f"plan-{STACK}.json",
+        "summary.md",
+    }
+    summary = (artifact / "summary.md").read_text()
+    plan = json.loads((artifact / f"plan-{STACK}.json").read_text())
+    identity = plan_id(plan["body"])
+    assert summary.startswith(MARKER) and f"Plan `{identity}` for stack `{STACK}`" in summary
+    assert plan["body"]["backend"].startswith("azblob://pipeline")
+
+    merged = job(engine, "merge.sh", "--stack", STACK, "--plan", str(artifact / f"plan-{STACK}.json"))
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert f"applied plan {identity} to stack {STACK}" in merged.stdout
+    assert score(engine, "diabetes")
+    engine.run("preview", "--expect-no-changes")
+    backend = open_backend(engine.env["PULUMI_BACKEND_URL"], engine.env)
+    audit = backend.read(audit_key("modelstack", STACK)).decode()
+    assert f"apply plan {identity} applied" in audit
+
+
+def test_2_a_reviewed_plan_overtaken_on_main_is_refused_at_merge_with_what_to_do(engine):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Lasso
+
+    lasso = engine.root / "examples" / "diabetes" / "model" / "lasso.joblib"
+    released = lasso.read_bytes()
+    features, target = load_diabetes(return_X_y=True)
+    joblib.dump(Lasso(alpha=0.2).fit(features, target), lasso)
+    artifact = engine.root.parent / "artifact-2"
+    reviewed = job(engine, "pull-request.sh", "--stack", STACK, "--out", str(artifact), "--check", STACK)
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+
+    # Another change reaches the stack first (merged and applied from a checkout without this one).
+    retrained = lasso.read_bytes()
+    lasso.write_bytes(released)
+    stack_file = engine.root / "stacks" / f"Pulumi.{STACK}.yaml"
+    stack = yaml.safe_load(stack_file.read_text())
+    stack["config"]["modelstack:services"]["diabetes"]["deploy"]["port"] = free_port()
+    stack_file.write_text(yaml.safe_dump(stack, sort_keys=False))
+    engine.run("up", "--yes", "--skip-preview")
+    lasso.write_bytes(retrained)
+    before = exported(engine)
+
+    merged = job(engine, "merge.sh", "--stack", STACK, "--plan", str(artifact / f"plan-{STACK}.json"))
+    text = merged.stdout + merged.stderr
+    assert merged.returncode == 1, text
+    assert "is stale" in text and "the stack's state changed" in text, text
+    assert "re-run the pull request's plan job" in text and "Traceback" not in text, text
+    assert exported(engine) == before, "a refused merge changes nothing"
+
+    missing = job(engine, "merge.sh", "--stack", STACK, "--plan", str(artifact / "absent.json"))
+    assert missing.returncode == 1 and "no plan at" in missing.stderr, missing.stderr
+    usage = job(engine, "merge.sh", "--stack", STACK)
+    assert usage.returncode == 2 and "usage:" in usage.stderr, usage.stderr
