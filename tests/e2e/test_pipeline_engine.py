@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import joblib
 import pytest
