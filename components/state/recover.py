@@ -137,6 +137,17 @@ def known_resources(deployment: Mapping[str, Any]) -> list[Known]:
     ]
 
 
+def recorded_urns(deployment: Mapping[str, Any]) -> set[str]:
+    """URNs whose object the state records as there: a resource marked for deletion (the old one of
+    a replacement) or one whose object was deleted before its replacement was created
+    (`pendingReplacement`) does not make a pending create of its URN a create the state has."""
+    return {
+        str(r.get("urn", ""))
+        for r in deployment.get("resources") or []
+        if not r.get("delete") and not r.get("pendingReplacement")
+    }
+
+
 # --- decisions -------------------------------------------------------------------------------------
 
 
@@ -295,13 +306,17 @@ def existing_object(resource_type: str, inputs: dict[str, Any], project_dir: Pat
     return None
 
 
-def stray_objects(stack: str, known: list[Known]) -> list[Stray]:
+def stray_objects(stack: str, known: list[Known], project_dir: Path) -> list[Stray]:
     """Objects of the stack, on every target, that the state does not know."""
     from components.targets.base import KnownResource
     from components.targets.registry import all_targets
 
     shown = [KnownResource(k.type, k.id, k.outputs) for k in known]
-    return [Stray(stray.what, stray.remove) for target in all_targets() for stray in target.stray_objects(stack, shown)]
+    return [
+        Stray(stray.what, stray.remove)
+        for target in all_targets()
+        for stray in target.stray_objects(stack, shown, project_dir)
+    ]
 
 
 def recover(
@@ -342,7 +357,7 @@ def recover(
     deployment = json.loads(pulumi(["stack", "export"])).get("deployment", {})
     pending = pending_operations(deployment)
     report.pending = len(pending)
-    known_urns = {k.urn for k in known_resources(deployment)}
+    known_urns = recorded_urns(deployment)
     decisions = [
         decide(p, existing_object(p.type, p.inputs, project_dir) if p.kind == CREATING else None, known_urns)
         for p in pending
@@ -366,7 +381,7 @@ def recover(
     with stack_lock(backend, project, stack, operation="recover"):
         if decisions:
             deployment = json.loads(pulumi(["stack", "export"])).get("deployment", {})
-        strays = stray_objects(stack, known_resources(deployment))
+        strays = stray_objects(stack, known_resources(deployment), project_dir)
         report.strays = len(strays)
         for stray in strays:
             stray.remove()

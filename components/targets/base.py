@@ -188,9 +188,9 @@ class Target:
         resource type this target does not own."""
         return None
 
-    def stray_objects(self, stack: str, known: list[KnownResource]) -> list[StrayObject]:
-        """Objects this target runs for `stack` that no resource of the state (`known`) is, each
-        with how to remove it. Never one the state knows."""
+    def stray_objects(self, stack: str, known: list[KnownResource], project_dir: Path) -> list[StrayObject]:
+        """Objects this target runs for `stack` (of the project in `project_dir`) that no resource
+        of the state (`known`) is, each with how to remove it. Never one the state knows."""
         return []
 
 

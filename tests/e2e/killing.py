@@ -335,7 +335,11 @@ def reset_to_nothing(engine, docker_client, registry_port: int) -> None:
     engine.run("destroy", "--yes", "--skip-preview")
     for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={engine.stack}"}):
         container.remove(force=True)
-    shutil.rmtree(engine.root / ".modelstack" / "registry" / str(registry_port), ignore_errors=True)
+    from components.targets.local.registry_server import stop
+
+    registry = engine.root / ".modelstack" / "registry" / str(registry_port)
+    stop(str(registry / "run"))  # one the state did not know (destroy stops the one it knows)
+    shutil.rmtree(registry, ignore_errors=True)
 
 
 def change_model(root: Path, alpha: float) -> None:

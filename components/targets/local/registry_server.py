@@ -361,3 +361,26 @@ def _read_config(state: str) -> tuple[int | None, str | None]:
     except (KeyError, TypeError):
         root = None
     return port, root
+
+
+def unrecorded_servers(registry_root: str) -> list[tuple[int, str]]:
+    """(pid, state directory) of registry processes serving a config under `registry_root` (the
+    project's `.modelstack/registry/`) that their state directory's pidfile does not name: a start
+    cut short between the process starting and its pidfile being written (the engine killed), or a
+    state directory removed under a running registry. Nothing can stop them by pidfile, and they
+    hold their port, so the next start there fails."""
+    root = os.path.abspath(registry_root)
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        args = cmdline(int(entry)) or []
+        if len(args) < 3 or os.path.basename(args[0]) != BINARY or args[1] != "serve":
+            continue
+        config_path = args[2]
+        state = os.path.dirname(config_path)
+        if not config_path.startswith(root + os.sep) or os.path.basename(config_path) != CONFIG_FILE:
+            continue
+        if _registry_pid(state) != int(entry) and alive(int(entry)):
+            found.append((int(entry), state))
+    return found

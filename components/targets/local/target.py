@@ -71,8 +71,12 @@ class LocalTarget(Target):
             ), f"registry on port {port} {'runs' if running else 'does not run'}"
         return None
 
-    def stray_objects(self, stack: str, known: list[KnownResource]) -> list[StrayObject]:
-        """Containers labelled with the stack that are no LocalWebservice of its state."""
+    def stray_objects(self, stack: str, known: list[KnownResource], project_dir: Path) -> list[StrayObject]:
+        """Containers labelled with the stack that are no LocalWebservice of its state, and registry
+        processes of the project that no pidfile names (a start cut short by the kill)."""
+        from components.config.schema import STATE_DIR
+        from components.targets.local.processes import terminate
+        from components.targets.local.registry_server import unrecorded_servers
         from components.targets.local.webservice import stack_containers
 
         ids = {resource.id for resource in known if resource.type == LOCAL_WEBSERVICE}
@@ -82,6 +86,9 @@ class LocalTarget(Target):
                 continue
             what = f"container {container.name} ({container.id[:12]}, {container.status})"
             strays.append(StrayObject(what, partial(container.remove, force=True)))
+        for pid, state in unrecorded_servers(str(project_dir / STATE_DIR / "registry")):
+            what = f"registry process {pid} of {state}, which no pidfile names"
+            strays.append(StrayObject(what, partial(terminate, pid)))
         return strays
 
 

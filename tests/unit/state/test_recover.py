@@ -167,7 +167,7 @@ def run_recover(monkeypatch, backend, engine, tmp_path, *, existing=None, strays
     monkeypatch.setattr(
         recovery,
         "stray_objects",
-        lambda stack, known: [recovery.Stray(what, partial(removed.append, what)) for what in strays],
+        lambda stack, known, project_dir: [recovery.Stray(what, partial(removed.append, what)) for what in strays],
     )
     lines: list[str] = []
     report = recovery.recover(
