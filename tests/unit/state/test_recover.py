@@ -27,6 +27,7 @@ from components.state.recover import (
     is_orphaned_plugin,
     known_resources,
     pending_operations,
+    recorded_urns,
     refresh_runs,
     unknown_error,
 )
@@ -78,6 +79,22 @@ def test_a_pending_create_whose_object_does_not_exist_is_cleared():
 def test_a_pending_create_the_state_already_has_is_cleared_not_adopted_twice():
     decision = decide(pending(), Existing("abc123", "exists"), known_urns={URN})
     assert decision.action == CLEAR and decision.id is None
+
+
+def test_a_replacement_whose_old_object_was_deleted_first_adopts_the_new_one():
+    """A model-change `up` killed after delete-before-replace removed the old container and started
+    the new one: the old resource stays in the state as pendingReplacement (and an old image as
+    delete), which does not make the new object one the state has."""
+    deployment = {
+        "resources": [
+            {"urn": URN, "type": CONTAINER, "id": "old", "pendingReplacement": True},
+            {"urn": "image", "type": IMAGE, "id": "r:old", "delete": True},
+            {"urn": "image", "type": IMAGE, "id": "r:new"},
+        ]
+    }
+    assert recorded_urns(deployment) == {"image"}
+    decision = decide(pending(), Existing("new", "container exists"), recorded_urns(deployment))
+    assert (decision.action, decision.id) == (ADOPT, "new")
 
 
 def test_pending_updates_and_deletes_are_left_to_the_refresh():
