@@ -9,7 +9,10 @@ hand). The only changes to the example stack file: a free port for its registry,
 kubeconfig as a Pulumi secret (`pulumi config set --secret --path`, a documented user path), the
 services' keys as Pulumi secrets (the `random` provider plugin that generates keys cannot be had
 here: generated keys are covered under mocks only), and a rollout of `diabetes` in two versions.
-Every request goes to the URIs the stack outputs.
+Every request goes to the URIs the stack outputs. The rollout's move from 90/10 to 50/50 goes
+through a saved plan (`modelstack plan`, test_4a) that a model change by someone else overtakes
+(test_5): its `modelstack apply` is refused as stale, and the new plan changes the route alone
+(test_5b).
 
 The module's tests run in order, each on the state the one before left.
 """
@@ -17,7 +20,6 @@ The module's tests run in order, each on the state the one before left.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -298,10 +300,37 @@ def test_3_drift_is_reported_and_repaired(stack, kube):
     assert modelstack(stack, "drift", "--stack", STACK).returncode == 0
 
 
-def test_4_weights_change_only_the_route_and_split_the_traffic(stack, kube):
+def saved_plan(stack, name: str) -> tuple[Path, dict]:
+    """`modelstack plan` of the stack: the plan's file and its body."""
+    path = stack["root"].parent / f"{name}.json"
+    made = modelstack(stack, "plan", "--stack", STACK, "--out", str(path))
+    assert made.returncode == 0, made.stdout + made.stderr
+    return path, json.loads(path.read_text())["body"]
+
+
+def resource_changes(body: dict) -> dict[str, str]:
+    """Resource name -> operation of a plan's steps that change a resource on the cluster or an
+    image: the components (modelstack:...) own nothing of their own there."""
+    changes = {}
+    for step in body["steps"]:
+        type_ = step["urn"].split("::")[2].rsplit("$", 1)[-1]
+        if step["op"] != "same" and not type_.startswith(("modelstack:", "pulumi:pulumi:")):
+            changes[step["urn"].rsplit("::", 1)[-1]] = step["op"]
+    return changes
+
+
+def test_4_a_weights_change_is_planned_for_review(stack):
+    """A pull request moves the split from 90/10 to 50/50: its saved plan changes only the route.
+    It is applied in test_5b, after someone else's change reached the stack first (test_5)."""
     write_stack(stack["root"], STACK, stack["ports"][STACK], ridge=50, lasso=50)
-    assert kubernetes_steps(engine(stack), "--diff") == {"diabetes-route": "update"}
-    engine(stack).run("up", "--yes", "--skip-preview")
+    path, body = saved_plan(stack, "weights-50-50")
+    assert resource_changes(body) == {"diabetes-route": "update"}, body["steps"]
+    stack["weights_plan"] = path
+    # The change that reaches the stack first is made from a checkout without this one.
+    write_stack(stack["root"], STACK, stack["ports"][STACK], ridge=90, lasso=10)
+
+
+def assert_split_50_50(stack, kube) -> None:
 
     def route_weights() -> dict[str, int]:
         route = kube.custom.get_namespaced_custom_object(
@@ -336,12 +365,15 @@ def test_4_weights_change_only_the_route_and_split_the_traffic(stack, kube):
 
 
 def test_5_a_model_only_change_rolls_with_zero_failed_requests(stack, kube):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
     root = stack["root"]
-    # New bytes for the ridge model (the lasso's file in its place): a new model version.
-    shutil.copy(
-        root / "examples" / "diabetes" / "model" / "lasso.joblib",
-        root / "examples" / "diabetes" / "model" / "ridge.joblib",
-    )
+    # New bytes for the ridge model (refitted with another alpha): a new model version whose
+    # answers still differ from the lasso's, so test_5b can tell the two apart in the split.
+    # Someone else's change: it reaches the stack after test_4a's plan was made.
+    features, target = load_diabetes(return_X_y=True)
+    joblib.dump(Ridge(alpha=0.37).fit(features, target), root / "examples" / "diabetes" / "model" / "ridge.joblib")
     steps = kubernetes_steps(engine(stack), "--diff")
     assert steps == {
         "diabetes-multi-image": "replace",
@@ -393,6 +425,27 @@ def test_5_a_model_only_change_rolls_with_zero_failed_requests(stack, kube):
         timeout=60,
     )
     assert {name: s["state"] for name, s in services.items()} == {"diabetes": "Healthy", "diabetes-multi": "Healthy"}
+
+
+def test_5b_the_overtaken_weights_plan_is_refused_then_replanned_to_the_route_alone(stack, kube):
+    before = engine(stack).run("stack", "export").stdout
+    write_stack(stack["root"], STACK, stack["ports"][STACK], ridge=50, lasso=50)
+    refused = modelstack(stack, "apply", str(stack["weights_plan"]), "--stack", STACK)
+    text = refused.stdout + refused.stderr
+    assert refused.returncode == 1 and "is stale" in text and "the stack's state changed" in text, text
+    assert "the images it would run changed" in text and "Traceback" not in text, text
+    assert engine(stack).run("stack", "export").stdout == before, "a refused apply changes nothing"
+
+    path, body = saved_plan(stack, "weights-50-50-again")
+    assert resource_changes(body) == {"diabetes-route": "update"}, body["steps"]
+    applied = modelstack(stack, "apply", str(path), "--stack", STACK)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    # The update the engine recorded is the plan's: its updates (the route, and the component that
+    # records the versions' shares), nothing created, replaced or deleted.
+    planned = sum(1 for step in body["steps"] if step["op"] == "update")
+    history = json.loads(engine(stack).run("stack", "history", "--json").stdout)
+    assert {op: n for op, n in history[0]["resourceChanges"].items() if op != "same"} == {"update": planned}
+    assert_split_50_50(stack, kube)
 
 
 def test_6_an_init_that_raises_fails_up_with_the_pod_and_a_fix_converges(stack):
