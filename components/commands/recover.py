@@ -27,7 +27,7 @@ ENGINE_TIMEOUT_SECONDS = 900
 def engine_runner(project_dir: Path, stack: str):
     """`pulumi ARGS --stack STACK --non-interactive` in the project, as the stack's rule sets the
     engine up (components/commands/engine.py); its stdout, or a ModelstackError with its error."""
-    from components.commands.engine import engine_env, engine_failure
+    from components.commands.engine import PLUGIN_MISSING, engine_env, engine_failure
 
     env = engine_env(project_dir, stack)
     if shutil.which("pulumi", path=env["PATH"]) is None:
@@ -47,8 +47,16 @@ def engine_runner(project_dir: Path, stack: str):
             timeout=ENGINE_TIMEOUT_SECONDS,
         )
         if done.returncode != 0:
-            raise engine_failure(
-                f"{done.stdout}\n{done.stderr}", project_dir=project_dir, stack=stack, command="recover"
+            message = f"{done.stdout}\n{done.stderr}"
+            if PLUGIN_MISSING.search(message):
+                raise engine_failure(message, project_dir=project_dir, stack=stack, command="recover")
+            errors = [line.strip() for line in message.splitlines() if "error:" in line.lower()]
+            raise ModelstackError(
+                f"`pulumi {' '.join(args[:2])}` failed while recover resolved stack {stack}: "
+                + (errors[-1] if errors else f"exit {done.returncode}"),
+                rule="recover resolves pending operations with the engine's own refresh, and stops at its first failure",
+                fix=f"run `pulumi {' '.join(args)} --stack {stack}` to see the engine's whole output, fix what it names, "
+                "then run `modelstack recover` again",
             )
         return done.stdout
 

@@ -184,7 +184,11 @@ def refresh_runs(decisions: list[Decision]) -> list[list[str]]:
     base = ["refresh", "--yes", "--skip-preview"]
     adopt = [d for d in decisions if d.action == ADOPT and d.id]
     if adopt:
-        runs.append([*base, *[arg for d in adopt for arg in ("--import-pending-creates", d.pending.urn, d.id or "")]])
+        # The flag takes one value each time: the URN, then the id, pair after pair.
+        flags = [
+            arg for d in adopt for value in (d.pending.urn, d.id or "") for arg in ("--import-pending-creates", value)
+        ]
+        runs.append([*base, *flags])
     if any(d.action == CLEAR for d in decisions):
         runs.append([*base, "--clear-pending-creates"])
     if not runs and any(d.action == REFRESH for d in decisions):

@@ -116,7 +116,7 @@ def test_imports_run_before_and_apart_from_the_clearing():
     clear = decide(pending(urn="urn:other"), Existing(None, "gone"))
     runs = refresh_runs([clear, adopt])
     assert runs == [
-        ["refresh", "--yes", "--skip-preview", "--import-pending-creates", URN, "abc123"],
+        ["refresh", "--yes", "--skip-preview", "--import-pending-creates", URN, "--import-pending-creates", "abc123"],
         ["refresh", "--yes", "--skip-preview", "--clear-pending-creates"],
     ]
     assert refresh_runs([decide(pending("updating"), None)]) == [["refresh", "--yes", "--skip-preview"]]
@@ -212,7 +212,15 @@ def test_recover_takes_over_a_dead_holders_lock_adopts_and_removes_strays(monkey
     )
     assert file_backend.list(".pulumi/locks/") == []
     assert key not in file_backend.list(".pulumi/")
-    assert ["refresh", "--yes", "--skip-preview", "--import-pending-creates", URN, "abc123"] in engine.calls
+    assert [
+        "refresh",
+        "--yes",
+        "--skip-preview",
+        "--import-pending-creates",
+        URN,
+        "--import-pending-creates",
+        "abc123",
+    ] in engine.calls
     assert removed == ["container x"] and (report.pending, report.strays) == (1, 1)
     assert any("taken over" in line for line in lines) and any(
         "adopted into the state as abc123" in line for line in lines
