@@ -5,9 +5,9 @@ by scripts/azurite.sh for the session):
   the blob listing shows its checkpoint and history, and no lock, afterwards;
 - on a small probe project (one dynamic resource; its program can be held at a gate, so a test
   decides when an update is in progress instead of guessing with sleeps): the layout the engine
-  writes is the same in the file and azblob backends; a second `up` and a `destroy` started while
-  an `up` holds the stack are refused at once naming the holder, and the state afterwards is that
-  of the one update; modelstack's own lock is refused by the engine the same way; a lock left by
+  writes is the same in the file and azblob backends; two `up` started together: one applies, the
+  other is refused at once naming the holder; a second `up` and a `destroy` started while an `up`
+  holds the stack are refused the same way; the state afterwards is that of the one update; modelstack's own lock is refused by the engine the same way; a lock left by
   an `up` killed with SIGKILL is reported stale by `modelstack lock status`, taken over with an
   audit line by `modelstack lock take-over`, and the next `up` succeeds.
 """
@@ -263,6 +263,61 @@ def test_a_second_up_and_a_destroy_are_refused_at_once_naming_the_holder(locked_
     assert not deployment.get("pending_operations")
     (value,) = [r for r in deployment["resources"] if r["urn"].endswith("::value")]
     assert value["outputs"]["value"] == "v2"
+    assert engine_locks(backend, "probe", "e2e-locks") == []
+
+
+def test_two_ups_started_together_one_applies_the_other_is_refused(locked_probe, tmp_path):
+    """Both started in the same instant. The engine writes its lock, then looks for others: the one
+    that finds the other's lock gives way at once, naming it. When both write in the same instant,
+    both find the other and both give way (the engine's rule, docs/team.md): then the pair is
+    started again, at most three times."""
+    engine, backend, held = locked_probe
+    before = updates(engine)
+    engine.run("config", "set", "value", "v4")
+    command = ["pulumi", "up", "--yes", "--skip-preview", "--stack", engine.stack, "--non-interactive"]
+    for attempt in range(3):
+        gate = tmp_path / f"gate-{attempt}"  # the one that holds the stack waits here until released
+        started = time.monotonic()
+        pair = [
+            subprocess.Popen(
+                command,
+                cwd=engine.root,
+                env={**engine.env, "PROBE_GATE": str(gate)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            for _ in range(2)
+        ]
+        held.extend(pair)
+        while not all(p.poll() is not None for p in pair):
+            if Path(f"{gate}.waiting").exists() and any(p.poll() is not None for p in pair):
+                break
+            assert time.monotonic() - started < 120, "neither up got the stack nor gave way"
+            time.sleep(0.05)
+        ended = [p for p in pair if p.poll() is not None]
+        outputs = {p.pid: p.communicate(timeout=60)[0] for p in ended}
+        for p in ended:
+            assert p.returncode != 0 and LOCKED in outputs[p.pid], outputs[p.pid][-2000:]
+        if len(ended) == 2:
+            print(f"attempt {attempt + 1}: both wrote their lock in the same instant and both gave way")
+            continue
+        (refused,) = ended
+        (holder,) = [p for p in pair if p is not refused]
+        print(f"one up held the stack; the other was refused after {time.monotonic() - started:.1f}s")
+        assert f"(pid {holder.pid})" in outputs[refused.pid], outputs[refused.pid][-2000:]
+        gate.touch()
+        output, _ = holder.communicate(timeout=300)
+        assert holder.returncode == 0, output[-3000:]
+        break
+    else:
+        pytest.fail("three pairs of ups all gave way to each other")
+    after = updates(engine)
+    assert len(after) == len(before) + 1 and after[0]["result"] == "succeeded"
+    deployment = json.loads(engine.run("stack", "export").stdout)["deployment"]
+    assert not deployment.get("pending_operations")
+    assert [r["outputs"]["value"] for r in deployment["resources"] if r["urn"].endswith("::value")] == ["v4"]
     assert engine_locks(backend, "probe", "e2e-locks") == []
 
 
