@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +134,43 @@ def _core_api(source: KubeconfigSource):
     return client.CoreV1Api(api_client)
 
 
+PODS = "/api/v1/namespaces/{namespace}/pods"
+POD_LOG = "/api/v1/namespaces/{namespace}/pods/{name}/log"
+
+
+def _get(
+    core, path: str, path_params: dict[str, str], query: list[tuple[str, Any]], accept: str, timeouts: tuple
+) -> Callable[[], Any]:
+    """A GET of the Kubernetes API, built here (on the calling thread) with the client's own
+    serialization and authentication, and sent by the callable returned, whose answer is the
+    unread HTTP response (an ApiException for a status other than 2xx).
+
+    The client's API methods run inside pydantic-core's validation, native frames a thread must
+    not be ended in: a thread blocked in one (an API server that never answers, a followed log)
+    when the interpreter exits aborts the process (SIGABRT). The sending part is plain Python,
+    so such a thread can be left behind."""
+    from kubernetes.client.exceptions import ApiException
+
+    client = core.api_client
+    request = client.param_serialize(
+        "GET",
+        path,
+        path_params=path_params,
+        query_params=query,
+        header_params={"Accept": accept},
+        auth_settings=["BearerToken"],
+    )
+
+    def send() -> Any:
+        answer = client.call_api(*request, _request_timeout=timeouts)
+        if not 200 <= answer.status <= 299:
+            answer.read()
+            raise ApiException.from_response(http_resp=answer, body=None, data=None)
+        return answer.response
+
+    return send
+
+
 def _unreachable(source: KubeconfigSource, namespace: str, detail: str) -> ModelstackError:
     return ModelstackError(
         detail,
@@ -245,9 +281,7 @@ def pod_logs(
         source,
         namespace,
         "the pod list",
-        lambda: core.list_namespaced_pod(
-            namespace, label_selector=selector, _preload_content=False, _request_timeout=timeouts
-        ),
+        _get(core, PODS, {"namespace": namespace}, [("labelSelector", selector)], "application/json", timeouts),
         patience,
     )
     pods = _pod_names(answer, source, namespace)
@@ -265,14 +299,13 @@ def pod_logs(
                     source,
                     namespace,
                     f"the log of pod {pod}",
-                    partial(
-                        core.read_namespaced_pod_log,
-                        pod,
-                        namespace,
-                        container=SCORING_CONTAINER,
-                        tail_lines=tail,
-                        _preload_content=False,
-                        _request_timeout=timeouts,
+                    _get(
+                        core,
+                        POD_LOG,
+                        {"namespace": namespace, "name": pod},
+                        [("container", SCORING_CONTAINER), ("tailLines", tail)],
+                        "text/plain",
+                        timeouts,
                     ),
                     patience,
                 ).decode("utf-8", errors="replace")
@@ -304,22 +337,21 @@ def pod_logs(
 
 
 # A followed log may be quiet for long: connecting is bounded as every call is, a wait for the
-# next line by this (the client takes a read timeout only as a number), and a line by
-# MAX_LINE_BYTES (a longer one is written in pieces), so memory stays bounded too.
+# next line by this (a connection a proxy dropped without a word does not hold the command for
+# ever), and a line by MAX_LINE_BYTES (a longer one is written in pieces), so memory stays bounded.
 FOLLOW_QUIET_SECONDS = 24 * 3600
 MAX_LINE_BYTES = 64 * 1024
 
 
 def _follow(core, name: str, namespace: str, tail: int, patience: Patience, lock, write) -> None:
-    stream = core.read_namespaced_pod_log(
-        name,
-        namespace,
-        container=SCORING_CONTAINER,
-        tail_lines=tail,
-        follow=True,
-        _preload_content=False,
-        _request_timeout=(patience.connect, FOLLOW_QUIET_SECONDS),
-    )
+    stream = _get(
+        core,
+        POD_LOG,
+        {"namespace": namespace, "name": name},
+        [("container", SCORING_CONTAINER), ("tailLines", tail), ("follow", True)],
+        "text/plain",
+        (patience.connect, FOLLOW_QUIET_SECONDS),
+    )()
     try:
         pending = ""
         while chunk := stream.read1(CHUNK_BYTES):  # what has come, not a full chunk: lines as they are logged
