@@ -208,6 +208,35 @@ def test_following_gives_each_line_as_it_comes_with_its_pod(api_server):
     assert len(server.paths) == 1 and "follow=true" in server.paths[0] and "container=scoring" in server.paths[0]
 
 
+def test_following_an_aks_service_goes_the_same_way(project, api_server):
+    """AKS reads the kubeconfig from the stack's output, then follows its pods as above."""
+    from components.targets import registry
+    from components.targets.base import LogsRequest
+
+    server = api_server("follow")
+    config = project.load("staging")
+    service = config.services["diabetes"]
+    assert service.target == "aks"  # not a target: the staging stack's
+    lines: list[str] = []
+    registry.target(service.target).show_logs(
+        LogsRequest(
+            project_dir=project.root,
+            project=lambda: "modelstack",
+            config=config,
+            name="diabetes",
+            service=service,
+            version=None,
+            tail=10,
+            follow=True,
+            write=lines.append,
+            stack_outputs=lambda: {"kubeconfigs": {service.compute: kubeconfig(server.port)}},
+            stack_config=lambda key: "",
+        )
+    )
+    assert lines == ["[diabetes-abc] line 1", "[diabetes-abc] line 2", "[diabetes-abc] line 3 unfinished"]
+    assert "follow=true" in server.paths[0] and "/namespaces/modelstack-staging/pods/diabetes-abc/log" in server.paths[0]
+
+
 def test_a_followed_log_that_cannot_be_read_is_an_error_not_silence(api_server):
     server = api_server("log forbidden")
     with pytest.raises(ModelstackError) as caught:
