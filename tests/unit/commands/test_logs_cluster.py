@@ -234,7 +234,9 @@ def test_following_an_aks_service_goes_the_same_way(project, api_server):
         )
     )
     assert lines == ["[diabetes-abc] line 1", "[diabetes-abc] line 2", "[diabetes-abc] line 3 unfinished"]
-    assert "follow=true" in server.paths[0] and "/namespaces/modelstack-staging/pods/diabetes-abc/log" in server.paths[0]
+    assert (
+        "follow=true" in server.paths[0] and "/namespaces/modelstack-staging/pods/diabetes-abc/log" in server.paths[0]
+    )
 
 
 def test_a_followed_log_that_cannot_be_read_is_an_error_not_silence(api_server):
