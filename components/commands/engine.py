@@ -102,6 +102,11 @@ def select_stack(project_dir: Path, stack: str):
     """An Automation API handle on an existing stack of this project."""
     from pulumi import automation as auto
 
+    from components.config.load import stack_name_error
+
+    bad_name = stack_name_error(stack)  # the rule every command checks stack names by
+    if bad_name is not None:
+        raise bad_name
     env = reach_state(project_dir, stack)
     # The engine's event log (how the Automation API learns what changed) is a debug flag.
     env["PULUMI_DEBUG_COMMANDS"] = "true"

@@ -157,7 +157,12 @@ def promote(project_dir: Path, src: str, dst: str, log: Callable[[str], None] = 
     from components.commands import drift
     from components.commands.engine import stack_outputs
     from components.commands.lock import destination_lock
+    from components.config.load import stack_name_error
 
+    for name, option in ((src, "--from"), (dst, "--to")):
+        bad_name = stack_name_error(name, option)
+        if bad_name is not None:
+            raise bad_name
     if src == dst:
         raise ModelstackError(
             f"--from and --to are both '{src}'",

@@ -60,14 +60,14 @@ STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 STACK_NAME_RULE = "a stack's name is 1-100 letters, digits, '_', '.' and '-' (Pulumi's rule; no '/' or spaces), so its file stays in stacks/"
 
 
-def stack_name_error(stack: str) -> ConfigError | None:
-    """None for a stack name every command accepts; else the error naming --stack, the rule and the fix."""
+def stack_name_error(stack: str, option: str = "--stack") -> ConfigError | None:
+    """None for a stack name every command accepts; else the error naming the option, the rule and the fix."""
     if STACK_NAME.fullmatch(stack):
         return None
     shown = stack if len(stack) <= 120 else f"{stack[:100]}... ({len(stack)} characters)"
     return ConfigError(
         f"stack name {shown!r} is not allowed",
-        key="--stack",
+        key=option,
         rule=STACK_NAME_RULE,
         fix=f"name a stack of stacks/ by its name alone, e.g. {STACKS[0]} (one of: {', '.join(STACKS)})",
     )
