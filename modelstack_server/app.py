@@ -7,6 +7,9 @@ Routes, as azmlinfsrv's Flask app has them:
   GET /swagger.json?version=...
   OPTIONS on / and /swagger.json: 200 with Allow; other methods 405, other paths 404
 On these three routes: request ids, x-ms-server-version, TraceId echoed, AML_CORS_ORIGINS.
+modelstack's own: GET|HEAD /metrics, Prometheus metrics (metrics.py), behind the key or token
+unless MODELSTACK_METRICS_AUTH is false; and on every response x-modelstack-version, the rollout
+version that answered.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from . import cors, log_capture
+from .contract import METRICS_ROUTE, VERSION_HEADER
 from .entry_script import (
     RAW,
     EntryScript,
@@ -31,6 +35,7 @@ from .entry_script import (
     title_case_headers,
 )
 from .keys import refusal
+from .peers import FORWARDED_SCOPE_KEY
 from .request_ids import request_ids
 from .scoring import RunFailed, ScoringTimeout, SerialScorer
 from .settings import Settings
@@ -104,6 +109,9 @@ class ScoringApp:
         self.telemetry = telemetry  # telemetry.RequestTelemetry with enable_app_insights, else None
         self.max_request_bytes = settings.max_request_bytes
         self.too_large = f"the request body is larger than {self.max_request_bytes} bytes"
+        self.version = settings.rollout_version
+        self._version_header = (VERSION_HEADER.encode(), self.version.encode("latin-1"))
+        self.metrics = _metrics(settings)
 
     def limit_bodies_to_memory(
         self, memory_bytes: int | None, workers: int, held_bytes: int, per_body_byte: float
@@ -137,6 +145,33 @@ class ScoringApp:
                     return
 
     async def _http(self, scope, receive, send) -> None:
+        """Every response names the version; each request the client sent (not one a sibling
+        worker passed on: that one was counted where it arrived) is counted and timed."""
+        forwarded = _forwarded(scope)
+        version_header = self._version_header
+        metrics = None if forwarded else self.metrics
+        status = 500  # uvicorn's answer when the app raises before it answered
+
+        async def send_named(event) -> None:
+            nonlocal status
+            if event["type"] == "http.response.start":
+                status = event["status"]
+                if not forwarded:  # the worker that relays the answer names the version
+                    event["headers"].append(version_header)
+            await send(event)
+
+        if metrics is None:
+            return await self._handle(scope, receive, send_named)
+        started = time.perf_counter()
+        metrics.in_flight.inc()
+        try:
+            await self._handle(scope, receive, send_named)
+        finally:
+            metrics.in_flight.dec()
+            path = scope["path"]
+            metrics.observe(_merge_slashes(path) if "//" in path else path, status, time.perf_counter() - started)
+
+    async def _handle(self, scope, receive, send) -> None:
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
         if "//" in path:  # `//score` is /score, as azmlinfsrv routes it (and run() sees /score)
@@ -170,7 +205,11 @@ class ScoringApp:
                 b"",
             )
 
-        if (settings.auth_enabled or settings.token_auth_enabled) and not (path == "/" and method in ("GET", "HEAD")):
+        if (
+            (settings.auth_enabled or settings.token_auth_enabled)
+            and not (path == "/" and method in ("GET", "HEAD"))
+            and not (path == METRICS_ROUTE and not settings.metrics_auth)
+        ):
             if repeated_authorization:  # which one counts differs from proxy to proxy: neither does
                 return await _send(
                     send,
@@ -231,6 +270,8 @@ class ScoringApp:
                 json.dumps({"message": too_large}).encode(),
             )
 
+        if path == METRICS_ROUTE and self.metrics is not None:
+            return await self._metrics(send, method, front_cors)
         if path == "/score" and self.peers is not None:
             status, response_headers, payload = await self._score_on_a_free_worker(
                 scope, method, path, headers, body, started
@@ -247,6 +288,19 @@ class ScoringApp:
             )
         if self.telemetry is not None and path != "/":  # not the health probe
             self._record(scope, method, path, headers, status, response_headers, started)
+
+    async def _metrics(self, send, method: str, front_cors: Headers) -> None:
+        if method not in ("GET", "HEAD"):
+            status, headers, payload = message(405, METHOD_NOT_ALLOWED, extra=[("Allow", "GET, HEAD")])
+            return await _send(send, status, [*headers, *front_cors], payload)
+        payload, content_type = self.metrics.exposition()
+        await _send(
+            send,
+            200,
+            [("Content-Type", content_type), *front_cors],
+            b"" if method == "HEAD" else payload,
+            content_length=len(payload),
+        )
 
     async def _stream(self, receive, send, status: int, headers: Headers, body: StreamedBody, method: str) -> None:
         """Each item as the script yields it, chunked. A generator that raises or runs past the
@@ -303,6 +357,7 @@ class ScoringApp:
             start_ns=start_ns,
             end_ns=end_ns,
             request_id=request_id,
+            version=self.version,
         )
 
     async def _score_on_a_free_worker(self, scope, method, path, headers, body, started):
@@ -406,7 +461,7 @@ class ScoringApp:
                 "N/A" if isinstance(payload, StreamedBody) else len(payload)
             )  # azmlinfsrv's word for a streamed length
             log_capture.access_line(
-                f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {length}"
+                f"{method} {shown} {status} {(time.perf_counter() - started) * 1e3:0.3f}ms {length} {self.version}"
             )
         return status, response_headers, payload
 
@@ -444,6 +499,9 @@ class ScoringApp:
             logger.error(f"Encountered Exception: {traceback.format_exc()}")
             return message(500, INTERNAL_ERROR)
         request_headers = title_case_headers(scope["headers"]) if script.takes_request_headers else {}
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.waiting_for_run(1)
         try:
             elapsed_ms, output = await self.scorer.score(partial(script.call, arguments, request_headers))
         except ScoringTimeout as error:
@@ -455,6 +513,11 @@ class ScoringApp:
             logger.error(f"Encountered Exception: {''.join(traceback.format_exception(cause))}")
             self._report_exception(ids, cause)
             return message(500, RUN_FAILED, run_function_failed=True)
+        finally:
+            if metrics is not None:
+                metrics.waiting_for_run(-1)
+        if metrics is not None:
+            metrics.observe_run(elapsed_ms / 1000)
 
         response_type = flask_response_type()
         if response_type is not None and isinstance(output, response_type):
@@ -485,6 +548,23 @@ class ScoringApp:
         if self.app_insights is not None:
             info = (type(cause), cause, cause.__traceback__) if cause is not None else (None, None, None)
             self.app_insights.send_exception_log(info, ids.request_id, ids.client_request_id)
+
+
+def _metrics(settings: Settings):
+    """The replica's metrics, unless MODELSTACK_METRICS_ENABLED is false; in multiprocess mode when
+    the server set it up for several workers (metrics.prepare_multiprocess)."""
+    if not settings.metrics_enabled:
+        return None
+    import os
+
+    from .metrics import MULTIPROCESS_DIR_ENV, Metrics, model_versions
+
+    folder = os.environ.get(MULTIPROCESS_DIR_ENV) if settings.worker_count > 1 else None
+    return Metrics(settings.rollout_version, model_versions(settings.model_dir), multiprocess_dir=folder or None)
+
+
+def _forwarded(scope) -> bool:
+    return bool(scope.get(FORWARDED_SCOPE_KEY))
 
 
 def _from_flask(response) -> tuple[int, Headers, bytes | StreamedBody]:

@@ -15,6 +15,10 @@ PORT = 5001
 HEALTH_ROUTE = "/"
 SCORE_ROUTE = "/score"
 SWAGGER_ROUTE = "/swagger.json"
+# Prometheus metrics (modelstack's server only): protected like /score unless METRICS_AUTH_ENV is "false".
+METRICS_ROUTE = "/metrics"
+# On every response of modelstack's server: the rollout version that answered (ROLLOUT_VERSION_ENV).
+VERSION_HEADER = "x-modelstack-version"
 
 # The image's user (azureml), whom the platform runs the container as.
 IMAGE_USER_ID = 1000
@@ -46,6 +50,14 @@ CORS_ORIGINS_ENV = "MODELSTACK_CORS_ORIGINS"
 MAX_REQUEST_BYTES_ENV = "MODELSTACK_MAX_REQUEST_BYTES"
 TLS_CERT_ENV = "MODELSTACK_TLS_CERT"
 TLS_KEY_ENV = "MODELSTACK_TLS_KEY"
+# The rollout version this container serves (a Kubernetes rollout's version_name); unset, the
+# service's name (SERVICE_NAME), else "default". Named by every response (VERSION_HEADER), access-log
+# line, App Insights record and metric.
+ROLLOUT_VERSION_ENV = "MODELSTACK_VERSION"
+# Prometheus metrics at METRICS_ROUTE: "false" turns them off (the route then answers 404).
+METRICS_ENABLED_ENV = "MODELSTACK_METRICS_ENABLED"
+# "false" (the stack's `metrics_auth: false`) serves METRICS_ROUTE without a key or token.
+METRICS_AUTH_ENV = "MODELSTACK_METRICS_AUTH"
 # enable_app_insights: the Application Insights connection string (a secret) the server sends to.
 APP_INSIGHTS_CONNECTION_STRING_ENV = "MODELSTACK_APP_INSIGHTS_CONNECTION_STRING"
 # Variables that hold secrets: the server takes them out of its environment once read.

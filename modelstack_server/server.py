@@ -268,6 +268,10 @@ def serve_workers(settings: Settings, tls_files) -> None:
     reaches a busy worker is scored by an idle one (peers.py)."""
     from .peers import Peers
 
+    if settings.metrics_enabled:  # every worker's values in files a scrape of any worker reads
+        from .metrics import prepare_multiprocess
+
+        metrics_folder = prepare_multiprocess(os.environ)
     sock = bind(settings)
     peers = Peers(settings.worker_count)
     print(
@@ -313,6 +317,10 @@ def serve_workers(settings: Settings, tls_files) -> None:
         except InterruptedError:
             continue
         exited = children.pop(pid, None)  # None: not one of the workers
+        if exited is not None and settings.metrics_enabled:
+            from .metrics import worker_exited
+
+            worker_exited(pid)
         worker_code = os.waitstatus_to_exitcode(status)
         if stopping or exited is None:
             continue
@@ -322,6 +330,10 @@ def serve_workers(settings: Settings, tls_files) -> None:
         else:
             logger.warning(f"worker {pid} exited with {worker_code}; starting another")
             start_worker(exited)
+    if settings.metrics_enabled:
+        import shutil
+
+        shutil.rmtree(metrics_folder, ignore_errors=True)
     sys.exit(code)
 
 

@@ -21,9 +21,12 @@ from .contract import (
     ENTRY_SCRIPT_ENV,
     KEYS_DIR_ENV,
     MAX_REQUEST_BYTES_ENV,
+    METRICS_AUTH_ENV,
+    METRICS_ENABLED_ENV,
     MODEL_DIR_ENV,
     PORT,
     PRIMARY_KEY_ENV,
+    ROLLOUT_VERSION_ENV,
     SCORING_TIMEOUT_ENV,
     SECONDARY_KEY_ENV,
     SERVICE_NAME_ENV,
@@ -77,6 +80,8 @@ DEFAULT_MAX_HEADER_BYTES = 4 * 8192
 DEFAULT_INLINE_AFTER_CALLS = 100
 DEFAULT_SERVICE_NAME = "ML service"
 DEFAULT_SERVICE_VERSION = "1.0"
+# The rollout version's name when neither MODELSTACK_VERSION nor SERVICE_NAME says it.
+DEFAULT_ROLLOUT_VERSION = "default"
 
 
 class SettingsError(Exception):
@@ -176,6 +181,12 @@ class Settings:
     service_version: str = DEFAULT_SERVICE_VERSION
     service_path_prefix: str = ""
     server_version_header: str | None = None
+    # The rollout version this container serves: on every response, access-log line, App Insights
+    # record and metric (MODELSTACK_VERSION, else SERVICE_NAME, else "default").
+    rollout_version: str = DEFAULT_ROLLOUT_VERSION
+    metrics_enabled: bool = True
+    # /metrics needs a key or token when scoring does, unless MODELSTACK_METRICS_AUTH is "false".
+    metrics_auth: bool = True
     app_insights_enabled: bool = False
     app_insights_key: str | None = None
     # enable_app_insights: request telemetry to this Application Insights resource (telemetry.py)
@@ -287,6 +298,9 @@ class Settings:
             service_version=environ.get(SERVICE_VERSION_ENV) or DEFAULT_SERVICE_VERSION,
             service_path_prefix=environ.get(SERVICE_PATH_PREFIX_ENV) or "",
             server_version_header=version_header or None,
+            rollout_version=rollout_version(environ),
+            metrics_enabled=_flag(environ, METRICS_ENABLED_ENV),
+            metrics_auth=_flag(environ, METRICS_AUTH_ENV),
             # As azmlinfsrv: on only with "true" and a key that is a UUID.
             app_insights_enabled=environ.get(APP_INSIGHTS_ENABLED_ENV) == "true" and _is_uuid(insights_key),
             app_insights_key=insights_key,
@@ -309,6 +323,31 @@ class Settings:
 
     def allow_origin_value(self, origin: str) -> str:
         return cors.allow_origin_value(self.cors_origins, origin)
+
+
+def rollout_version(environ: Mapping[str, str]) -> str:
+    """MODELSTACK_VERSION, else the service's name, else "default"; kept to what a header and a
+    log line can carry (printable ASCII, no spaces)."""
+    value = (environ.get(ROLLOUT_VERSION_ENV) or "").strip()
+    if value:
+        if not all(33 <= ord(character) < 127 for character in value) or len(value) > 253:
+            raise SettingsError(
+                f"{ROLLOUT_VERSION_ENV} is {value!r}; a version name is at most 253 printable ASCII characters, no spaces"
+            )
+        return value
+    # The service's name (azmlinfsrv's SERVICE_NAME may hold anything: what cannot be carried becomes -)
+    service = "".join(c if 33 <= ord(c) < 127 else "-" for c in (environ.get(SERVICE_NAME_ENV) or "").strip())[:253]
+    return service or DEFAULT_ROLLOUT_VERSION
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    """On unless set to false (true/false, 1/0, yes/no)."""
+    value = (environ.get(name) or "").strip().lower()
+    if value in ("", "true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} is {value!r}; use true or false")
 
 
 def _is_uuid(value: str | None) -> bool:

@@ -20,6 +20,8 @@ STATSBEAT_OFF_ENV = "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL"
 # Items are sent when this many are waiting, or after this long, whichever comes first.
 BATCH_SIZE = 100
 BATCH_DELAY_MILLIS = 2000
+# The Request item's custom dimension naming the rollout version that answered (x-modelstack-version).
+VERSION_ATTRIBUTE = "modelstack.version"
 
 
 class RequestTelemetry:
@@ -41,7 +43,16 @@ class RequestTelemetry:
         self._tracer = self._provider.get_tracer("modelstack_server")
 
     def record(
-        self, *, method: str, path: str, url: str, status: int, start_ns: int, end_ns: int, request_id: str | None
+        self,
+        *,
+        method: str,
+        path: str,
+        url: str,
+        status: int,
+        start_ns: int,
+        end_ns: int,
+        request_id: str | None,
+        version: str | None = None,
     ) -> None:
         """One Request item; never raises into the request that it describes."""
         try:
@@ -53,6 +64,8 @@ class RequestTelemetry:
             }
             if request_id:
                 attributes["request.id"] = request_id
+            if version:
+                attributes[VERSION_ATTRIBUTE] = version  # the rollout version that answered
             span = self._tracer.start_span(
                 f"{method} {path}", kind=self._server, start_time=start_ns, attributes=attributes
             )

@@ -6,6 +6,7 @@ same status, the same body and the same headers, except these, which differ by d
 - `Server`: gunicorn names itself; ours sends none.
 - `Date`: a clock.
 - `x-ms-server-version`: names the server that answered (azmlinfsrv/1.5.1, modelstack-server/1.0.0).
+- `x-modelstack-version`: the rollout version that answered, modelstack's own (azmlinfsrv has none).
 - `x-ms-run-fn-exec-ms`: a measured duration; it must be present on the same responses.
 - `x-request-id`/`x-ms-request-id` generated when the client sent none: random UUIDs; they must
   be present on the same responses, be UUIDs, and agree with each other as azmlinfsrv's do.
@@ -22,7 +23,7 @@ import requests
 
 from tests.compat.conftest import SCRIPTS
 
-BY_DESIGN = {"connection", "server", "date", "x-ms-server-version"}
+BY_DESIGN = {"connection", "server", "date", "x-ms-server-version", "x-modelstack-version"}
 PRESENCE_ONLY = {"x-ms-run-fn-exec-ms"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ORIGIN = "https://app.example.com"

@@ -81,6 +81,7 @@ MODELSTACK_SERVER_PINS = [
     "httptools==0.9.0",
     "uvloop==0.23.0",
     "PyJWT==2.15.1",
+    "prometheus_client==0.26.0",
     "azureml-inference-server-http==1.5.1",
 ]
 
@@ -91,12 +92,19 @@ def test_requirements_get_the_scoring_server_unless_pinned():
     pinned = "azureml_inference_server_http==1.4.0\n"
     assert render_requirements(pinned, "azmlinfsrv") == pinned
     # modelstack (the default): uvicorn and its accelerators, and azmlinfsrv for AMLRequest/AMLResponse
-    assert render_requirements("numpy==2.4.6\n").splitlines()[-7:] == MODELSTACK_SERVER_PINS
+    assert render_requirements("numpy==2.4.6\n").splitlines()[-8:] == MODELSTACK_SERVER_PINS
     assert render_requirements("numpy==2.4.6\n", "modelstack") == render_requirements("numpy==2.4.6\n")
     # a package the user pins is theirs; the rest are still added
     mine = render_requirements("uvicorn==0.30.0\nazureml-inference-server-http==1.4.0\n").splitlines()
     assert mine[:2] == ["uvicorn==0.30.0", "azureml-inference-server-http==1.4.0"]
-    assert mine[3:] == ["click==8.5.1", "h11==0.16.0", "httptools==0.9.0", "uvloop==0.23.0", "PyJWT==2.15.1"]
+    assert mine[3:] == [
+        "click==8.5.1",
+        "h11==0.16.0",
+        "httptools==0.9.0",
+        "uvloop==0.23.0",
+        "PyJWT==2.15.1",
+        "prometheus_client==0.26.0",
+    ]
 
 
 def test_the_azmlinfsrv_image_carries_no_modelstack_server_packages():
@@ -125,6 +133,7 @@ def test_each_server_ships_its_own_files_and_command(project, tmp_path):
             "keys",
             "log_capture",
             "memory",
+            "metrics",
             "peers",
             "protocol",
             "request_ids",
