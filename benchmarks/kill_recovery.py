@@ -65,6 +65,9 @@ def main() -> int:
     root = copy_project(home / "project", runnable=True)
     registry_port = derive_local_stack(root, STACK)["config"]["modelstack:registry"]["port"]
     engine = Engine(root, home, STACK)
+    # The copy's own program in the engine's processes too (as local_up.py does), so a checkout
+    # edited while the benchmark runs changes nothing under it.
+    engine.env["PYTHONPATH"] = str(root)
     engine.run("stack", "init")
     failures = 0
     started = time.monotonic()

@@ -37,12 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ModelstackError
+from components.state.backend import FileBackend
 from components.state.locks import DEFAULT_LEASE, stack_lock, take_over
 
 # The kinds of pending operation the engine records.
 CREATING, UPDATING, DELETING = "creating", "updating", "deleting"
 
 ADOPT, CLEAR, REFRESH, UNKNOWN = "adopt", "clear", "refresh", "unknown"
+PROVIDER_PREFIX = "pulumi:providers:"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Pending:
     type: str
     inputs: dict[str, Any]
     id: str | None = None
+    custom: bool = True  # False for a component or the stack: nothing outside the state
 
     @property
     def name(self) -> str:
@@ -123,6 +126,7 @@ def pending_operations(deployment: Mapping[str, Any]) -> list[Pending]:
                 type=str(resource.get("type", "")),
                 inputs=dict(resource.get("inputs") or {}),
                 id=resource.get("id") or None,
+                custom=bool(resource.get("custom", True)),
             )
         )
     return found
@@ -168,6 +172,10 @@ def decide(
         return Decision(pending, REFRESH, pending.id, f"{pending.kind} when the engine died")
     if pending.urn in known_urns:
         return Decision(pending, CLEAR, None, "the state already has this resource")
+    if not pending.custom:
+        return Decision(pending, CLEAR, None, "a component: nothing of it exists outside the state")
+    if pending.type.startswith(PROVIDER_PREFIX):
+        return Decision(pending, CLEAR, None, "a provider: the next update configures it again")
     if existing is None:
         return Decision(pending, UNKNOWN, None, "no target can tell whether it exists")
     if existing.id:
@@ -175,14 +183,19 @@ def decide(
     return Decision(pending, CLEAR, None, existing.what)
 
 
-def refresh_runs(decisions: list[Decision]) -> list[list[str]]:
+def refresh_runs(decisions: list[Decision], replaced_urns: frozenset[str] | set[str] = frozenset()) -> list[list[str]]:
     """The `pulumi refresh` runs that apply the decisions, in order. Adopted creates are imported
-    with their ids first, in a refresh of their own: given with --clear-pending-creates in one run,
-    the engine clears them all and imports none (measured, 3.259). Then one refresh clears the
-    remaining pending creates. A pending update or delete alone needs a plain refresh."""
+    with their ids in a refresh of their own: given with --clear-pending-creates in one run, the
+    engine clears them all and imports none (measured, 3.259). When an adopted create replaces a
+    resource the state still records under its URN (deleted before its replacement:
+    `pendingReplacement`), a plain refresh runs first and drops that record (its object is gone),
+    since the engine imports nothing over it. Then one refresh clears the remaining pending
+    creates. A pending update or delete alone needs a plain refresh."""
     runs = []
     base = ["refresh", "--yes", "--skip-preview"]
     adopt = [d for d in decisions if d.action == ADOPT and d.id]
+    if any(d.pending.urn in replaced_urns for d in adopt):
+        runs.append(base)
     if adopt:
         # The flag takes one value each time: the URN, then the id, pair after pair.
         flags = [
@@ -209,6 +222,32 @@ def unknown_error(stack: str, decisions: Iterable[Decision]) -> ModelstackError 
         fix=f"look the objects up yourself, then `pulumi refresh --stack {stack} --import-pending-creates URN ID` "
         "for each that exists and `--clear-pending-creates` for the rest",
     )
+
+
+# --- the file backend's sidecar files ------------------------------------------------------------
+
+
+def empty_sidecars(state_root: Path, project: str, stack: str) -> list[Path]:
+    """The file backend keeps each object's metadata in a `<file>.attrs` beside it (go-cloud's
+    fileblob), written before the object itself. A kill between the two leaves the stack's
+    checkpoint whole but its `.attrs` empty, and the engine then refuses the stack altogether
+    ("failed to load checkpoint: EOF"), `stack import` included (measured, 3.259). Those empty
+    sidecars of the stack's checkpoint files, when the checkpoint beside each is whole JSON."""
+    folder = state_root / ".pulumi" / "stacks" / project
+    found = []
+    for sidecar in sorted(folder.glob(f"{stack}.json*.attrs")) if folder.is_dir() else []:
+        data = sidecar.with_name(sidecar.name.removesuffix(".attrs"))
+        if sidecar.stat().st_size == 0 and data.is_file() and _whole_json(data):
+            found.append(sidecar)
+    return found
+
+
+def _whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 # --- the killed engine's orphaned plugins ---------------------------------------------------------
@@ -340,6 +379,13 @@ def recover(
     stdout, raising a ModelstackError when it fails."""
     report = Report()
 
+    # 0. a checkpoint the kill left unreadable to the engine (file backend: an empty sidecar)
+    for sidecar in empty_sidecars(backend.root, project, stack) if isinstance(backend, FileBackend) else []:
+        sidecar.unlink()
+        found = f"{sidecar.name}, the metadata of the stack's checkpoint, left empty by the kill (the engine refused the stack: 'failed to load checkpoint: EOF'); the checkpoint itself is whole"
+        report.add(found, "removed")
+        write(f"state: {found}: removed")
+
     # 1. the lock: stale ones taken over (audited), a live one refused with its holder
     for lock in take_over(
         backend, project, stack, by=by, now=now, lease=lease, reason="modelstack recover after a killed engine"
@@ -369,7 +415,8 @@ def recover(
     error = unknown_error(stack, decisions)
     if error is not None:
         raise error
-    for args in refresh_runs(decisions):
+    replaced = {k.urn for k in known_resources(deployment)} - known_urns
+    for args in refresh_runs(decisions, replaced):
         pulumi(args)
     for decision in decisions:
         done = {

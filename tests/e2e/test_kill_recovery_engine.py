@@ -53,6 +53,8 @@ def stack(tmp_path_factory, trained_example, docker_client):
     root = copy_project(home / "project", runnable=True)
     registry_port = derive_local_stack(root, STACK)["config"]["modelstack:registry"]["port"]
     engine = Engine(root, home, STACK)
+    # The copy's own program in the engine's processes too (as benchmarks/local_up.py does).
+    engine.env["PYTHONPATH"] = str(root)
     engine.run("stack", "init")
     yield engine, registry_port
     tear_down_local_stack(engine, docker_client, registry_port)

@@ -23,6 +23,7 @@ from components.state.recover import (
     Existing,
     Pending,
     decide,
+    empty_sidecars,
     is_engine_plugin,
     is_orphaned_plugin,
     known_resources,
@@ -97,6 +98,35 @@ def test_a_replacement_whose_old_object_was_deleted_first_adopts_the_new_one():
     assert (decision.action, decision.id) == (ADOPT, "new")
 
 
+def test_pending_creates_of_the_stack_components_and_providers_are_cleared():
+    stack = Pending(
+        "creating",
+        "urn:pulumi:dev::modelstack::pulumi:pulumi:Stack::modelstack-dev",
+        "pulumi:pulumi:Stack",
+        {},
+        custom=False,
+    )
+    provider = Pending("creating", "urn:p", "pulumi:providers:pulumi-python", {})
+    assert decide(stack, None).action == CLEAR and decide(provider, None).action == CLEAR
+
+
+def test_an_empty_sidecar_of_a_whole_checkpoint_is_found(tmp_path: Path):
+    """A kill between go-cloud's metadata file and the checkpoint leaves `<stack>.json.attrs` empty
+    and the engine refusing the stack ("failed to load checkpoint: EOF")."""
+    folder = tmp_path / ".pulumi" / "stacks" / "modelstack"
+    folder.mkdir(parents=True)
+    (folder / "dev.json").write_text('{"version": 3}')
+    (folder / "dev.json.attrs").write_text("")
+    (folder / "dev.json.bak").write_text('{"version": 3}')
+    (folder / "dev.json.bak.attrs").write_text('{"md5": "x"}')
+    (folder / "other.json").write_text("{}")
+    (folder / "other.json.attrs").write_text("")
+    assert empty_sidecars(tmp_path, "modelstack", "dev") == [folder / "dev.json.attrs"]
+    (folder / "dev.json").write_text('{"vers')  # a checkpoint cut short is not repaired this way
+    assert empty_sidecars(tmp_path, "modelstack", "dev") == []
+    assert empty_sidecars(tmp_path / "nothing", "modelstack", "dev") == []
+
+
 def test_pending_updates_and_deletes_are_left_to_the_refresh():
     assert decide(pending("updating"), None).action == REFRESH
     assert decide(pending("deleting"), None).action == REFRESH
@@ -120,6 +150,9 @@ def test_imports_run_before_and_apart_from_the_clearing():
         ["refresh", "--yes", "--skip-preview", "--clear-pending-creates"],
     ]
     assert refresh_runs([decide(pending("updating"), None)]) == [["refresh", "--yes", "--skip-preview"]]
+    # adopting the replacement of a resource deleted first: a plain refresh drops the old record first
+    assert refresh_runs([adopt], {URN})[0] == ["refresh", "--yes", "--skip-preview"]
+    assert refresh_runs([adopt], {URN})[1][-1] == "abc123"
     assert refresh_runs([]) == []
 
 
