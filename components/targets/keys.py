@@ -14,6 +14,7 @@ The environment variable names and the Secret's file names are the image contrac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_random as random
@@ -28,6 +29,7 @@ from modelstack_server.contract import (  # noqa: F401 (the targets import these
     CORS_ORIGINS_ENV,
     KEY_FILES,
     KEYS_DIR_ENV,
+    METRICS_AUTH_ENV,
     PRIMARY_KEY_ENV,
     SECONDARY_KEY_ENV,
     TLS_CERT_ENV,
@@ -97,4 +99,16 @@ def front_environment(deploy: DeployConfig) -> dict[str, str]:
         environment[TOKEN_AUTH_ENABLED_ENV] = "true"
     if deploy.access_control_allow_origins:
         environment[CORS_ORIGINS_ENV] = ",".join(deploy.access_control_allow_origins)
+    environment.update(metrics_environment(deploy))
     return environment
+
+
+class MetricsAuthParameter(Protocol):
+    @property
+    def metrics_auth(self) -> bool: ...
+
+
+def metrics_environment(deploy: MetricsAuthParameter) -> dict[str, str]:
+    """`metrics_auth: false`: the scoring server serves /metrics without a key or token (scoring
+    keeps them). Unset when true, the server's default: /metrics is protected as /score is."""
+    return {} if deploy.metrics_auth else {METRICS_AUTH_ENV: "false"}

@@ -28,7 +28,13 @@ from components.targets.aca import names
 from components.targets.aca.environment import CONSUMPTION_PROFILE, AcaEnvironment
 from components.targets.aca.schema import AcaDeploy
 from components.targets.aca.states import SERVICE_TAG, aca_state
-from components.targets.keys import AUTH_ENABLED_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV, ServiceKeys
+from components.targets.keys import (
+    AUTH_ENABLED_ENV,
+    PRIMARY_KEY_ENV,
+    SECONDARY_KEY_ENV,
+    ServiceKeys,
+    metrics_environment,
+)
 from modelstack_server.contract import (
     HEALTH_ROUTE,
     PORT,
@@ -76,6 +82,7 @@ def plain_environment(deploy: AcaDeploy) -> list[app.EnvironmentVarArgs]:
         AUTH_ENABLED_ENV: "true" if deploy.auth_enabled else "false",
         SCORING_TIMEOUT_ENV: str(SCORING_TIMEOUT_MS),
         WORKER_COUNT_ENV: str(WORKER_COUNT),
+        **metrics_environment(deploy),
     }
     return [app.EnvironmentVarArgs(name=name, value=value) for name, value in sorted(settings.items())]
 

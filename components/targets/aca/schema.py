@@ -39,6 +39,9 @@ class AcaDeploy(Strict):
     auth_enabled: Flag = True
     primary_key: Secret | None = None
     secondary_key: Secret | None = None
+    # modelstack's scoring server: false serves /metrics without a key or token (a scraper inside the
+    # network); scoring stays protected. Rule and variable: components/targets/keys.py.
+    metrics_auth: Flag = True
     # 0 scales to zero: no replica (and no charge) while no request comes; the first request
     # after that waits for a replica to start and load the model (a cold start).
     min_replicas: Annotated[int, int_range(0, ACA_MAX_REPLICAS)] = 0

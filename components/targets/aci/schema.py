@@ -27,6 +27,9 @@ class AciDeploy(Strict):
     location: str | None = None
     # azmlinfsrv's --access_control_allow_origins: browser origins allowed to call the service.
     access_control_allow_origins: list[str] = []
+    # modelstack's scoring server: false serves /metrics without a key or token (a scraper inside the
+    # network); scoring stays protected. Rule and variable: components/targets/keys.py.
+    metrics_auth: Flag = True
     tags: dict[str, str] = {}
     properties: dict[str, str] = {}
     description: str | None = None

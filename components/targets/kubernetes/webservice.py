@@ -177,6 +177,9 @@ def server_environment(
         environment["WORKER_TIMEOUT"] = str(max(SERVER_WORKER_TIMEOUT_SECONDS, scoring_timeout_seconds(deploy) + 30))
     if version.declared:
         environment[contract.SERVICE_VERSION_ENV] = version.name
+        # The name every response, log line and metric of this version carries (without declared
+        # versions the server names the service).
+        environment[contract.ROLLOUT_VERSION_ENV] = version.name
     if secret_files(deploy):
         environment[KEYS_DIR_ENV] = contract.KEYS_MOUNT
     if token_auth_enabled(deploy):
