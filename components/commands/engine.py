@@ -51,7 +51,7 @@ def engine_env(project_dir: Path, stack: str, environ: Mapping[str, str] | None 
     tools = str(project_dir / ".tools" / "bin")
     path = env.get("PATH", "")
     env["MODELSTACK_PULUMI_MODE"] = decision.mode
-    if decision.mode == "user":
+    if decision.mode == environment.USER_MODE:
         if tools not in path.split(":"):
             env["PATH"] = f"{path}:{tools}" if path else tools
         return env

@@ -33,6 +33,9 @@ from components.config.schema import STATE_DIR
 from components.errors import ModelstackError
 
 THROWAWAY_STACKS = ("local", "e2e")  # not a target: the stacks whose state and secrets are the project's own
+# The two modes of pulumi_mode: the project's own backend and settings, or the user's.
+LOCAL_MODE = "local"  # not a target: a mode
+USER_MODE = "user"
 THROWAWAY_PREFIXES = ("e2e-", "e2e_")
 FROM_URL = "PULUMI_BACKEND_URL"
 FROM_THROWAWAY = "the local default: the local and e2e stacks keep their state in the project"
@@ -72,9 +75,9 @@ def pulumi_mode(project_dir: Path, stack: str, environ: Mapping[str, str]) -> st
     The project's own file backend, which sourcing the script puts in PULUMI_BACKEND_URL, is not a
     backend of the user's."""
     if is_throwaway(stack):
-        return "local"  # not a target: the project's own state backend
+        return LOCAL_MODE
     backend, _ = user_backend(environ)
-    return "user" if backend and backend != project_backend(project_dir) else "local"  # not a target: a backend
+    return USER_MODE if backend and backend != project_backend(project_dir) else LOCAL_MODE
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def backend_for(project_dir: Path, stack: str, environ: Mapping[str, str]) -> Ba
     PULUMI_BACKEND_URL its shell has (the script replaces a user's URL for the throwaway stacks)."""
     own = project_backend(project_dir)
     reason = FROM_THROWAWAY if is_throwaway(stack) else FROM_NOTHING
-    if pulumi_mode(project_dir, stack, environ) == "local":
+    if pulumi_mode(project_dir, stack, environ) == LOCAL_MODE:
         url = environ.get("PULUMI_BACKEND_URL") or own
         return Backend(url, reason if url == own else FROM_URL)
     return Backend(*user_backend(environ))
@@ -221,7 +224,7 @@ def decide(project_dir: Path, stack: str, environ: Mapping[str, str]) -> Decisio
     backend = backend_for(project_dir, stack, environ)
     refusal = azblob_refusal(backend, environ) or passphrase_refusal(project_dir, stack, backend, environ)
     empty = (
-        mode == "local"
+        mode == LOCAL_MODE
         and is_throwaway(stack)
         and "PULUMI_CONFIG_PASSPHRASE" not in environ
         and not environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
