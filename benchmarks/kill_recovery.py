@@ -36,7 +36,8 @@ from tests.e2e.killing import (  # noqa: E402
 )
 from tests.workspace import copy_project, derive_local_stack  # noqa: E402
 
-STACK = "e2e-killbench"
+# A stack per scenario, so the two can run side by side (their containers are named by the stack).
+STACKS = {"from-nothing": "e2e-killbench-fn", "model-change": "e2e-killbench-mc"}
 
 
 def row(point: KillPoint) -> str:
@@ -63,8 +64,9 @@ def main() -> int:
     client = docker.from_env()
     home = Path(tempfile.mkdtemp(prefix="modelstack-kill-"))
     root = copy_project(home / "project", runnable=True)
-    registry_port = derive_local_stack(root, STACK)["config"]["modelstack:registry"]["port"]
-    engine = Engine(root, home, STACK)
+    stack = STACKS[scenarios[0]] if len(scenarios) == 1 else "e2e-killbench"
+    registry_port = derive_local_stack(root, stack)["config"]["modelstack:registry"]["port"]
+    engine = Engine(root, home, stack)
     # The copy's own program in the engine's processes too (as local_up.py does), so a checkout
     # edited while the benchmark runs changes nothing under it.
     engine.env["PYTHONPATH"] = str(root)

@@ -194,7 +194,9 @@ def leaks(engine, docker_client, registry_port: int, tags_before: set[str]) -> l
     from components.resource_types import LOCAL_WEBSERVICE, SERVICE_IMAGE
     from components.state.recover import orphaned_plugins
 
-    deployment = state_of(engine)
+    exported = engine.run("stack", "export", check=False)
+    unreadable = [] if exported.returncode == 0 else [f"checkpoint unreadable ({exported.stderr.strip()[-80:]})"]
+    deployment = json.loads(exported.stdout).get("deployment", {}) if not unreadable else {}
     resources = deployment.get("resources") or []
     containers = {r.get("id") for r in resources if r.get("type") == LOCAL_WEBSERVICE}
     images = {r.get("id") for r in resources if r.get("type") == SERVICE_IMAGE}
@@ -211,7 +213,7 @@ def leaks(engine, docker_client, registry_port: int, tags_before: set[str]) -> l
         f"pending {p['type']} {p['resource']['urn'].rsplit('::', 1)[-1]}"
         for p in deployment.get("pending_operations") or []
     ]
-    return found
+    return unreadable + found
 
 
 def registry_tags(port: int) -> set[str]:
