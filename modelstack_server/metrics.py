@@ -164,12 +164,21 @@ class Metrics:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def prepare_multiprocess(environ) -> str:
+def prepare_multiprocess(environ) -> str | None:
     """Before the workers are forked: a fresh folder for their values (PROMETHEUS_MULTIPROC_DIR),
-    which prometheus_client reads when first imported, so it is set before any import of it."""
+    which prometheus_client reads when first imported, so it is set before any import of it.
+    None when no folder can be made (a read-only root without a writable /tmp): then each worker
+    reports its own requests only, which the server logs."""
+    import logging
     import tempfile
 
-    folder = tempfile.mkdtemp(prefix="modelstack-metrics-")
+    try:
+        folder = tempfile.mkdtemp(prefix="modelstack-metrics-")
+    except OSError as error:
+        logging.getLogger("azmlinfsrv").warning(
+            f"metrics: no writable temporary folder ({error}); each worker's /metrics reports its own requests only"
+        )
+        return None
     environ[MULTIPROCESS_DIR_ENV] = folder
     return folder
 

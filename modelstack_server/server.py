@@ -268,6 +268,7 @@ def serve_workers(settings: Settings, tls_files) -> None:
     reaches a busy worker is scored by an idle one (peers.py)."""
     from .peers import Peers
 
+    metrics_folder = None
     if settings.metrics_enabled:  # every worker's values in files a scrape of any worker reads
         from .metrics import prepare_multiprocess
 
@@ -330,7 +331,7 @@ def serve_workers(settings: Settings, tls_files) -> None:
         else:
             logger.warning(f"worker {pid} exited with {worker_code}; starting another")
             start_worker(exited)
-    if settings.metrics_enabled:
+    if settings.metrics_enabled and metrics_folder is not None:
         import shutil
 
         shutil.rmtree(metrics_folder, ignore_errors=True)
