@@ -32,6 +32,7 @@ from tests.e2e.killing import (  # noqa: E402
     change_model,
     kill_recover_converge,
     reset_to_nothing,
+    scoring_uris,
     up_points,
 )
 from tests.workspace import copy_project, derive_local_stack  # noqa: E402
@@ -82,7 +83,7 @@ def main() -> int:
                 reset_to_nothing(engine, client, registry_port)
                 failures += run_point(engine, client, registry_port, FROM_NOTHING, at)
         if "model-change" in scenarios:
-            if not engine.outputs():
+            if not scoring_uris(engine):
                 engine.run("up", "--yes", "--skip-preview")
             change_model(root, 0.25)
             points = up_points(engine)

@@ -331,9 +331,11 @@ def kill_recover_converge(engine, docker_client, registry_port: int, scenario: s
 
 
 def reset_to_nothing(engine, docker_client, registry_port: int) -> None:
-    """The stack with no resources and its registry empty, so `up` builds, pushes and starts all."""
+    """The stack with no resources and its registry empty, so `up` builds, pushes and starts all
+    (after recovering it, should a kill point before have left it locked or unreadable)."""
     import shutil
 
+    recover(engine)
     engine.run("destroy", "--yes", "--skip-preview")
     for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={engine.stack}"}):
         container.remove(force=True)

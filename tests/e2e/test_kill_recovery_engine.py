@@ -22,6 +22,7 @@ from tests.e2e.killing import (
     change_model,
     kill_recover_converge,
     reset_to_nothing,
+    scoring_uris,
 )
 from tests.workspace import copy_project, derive_local_stack
 
@@ -77,7 +78,7 @@ def test_up_from_nothing_killed_recovers_and_converges(stack, docker_client):
 
 def test_model_change_up_killed_recovers_while_serving(stack, docker_client):
     engine, registry_port = stack
-    if not engine.outputs():  # the stack is up (the test above leaves it so)
+    if not scoring_uris(engine):  # the stack is up (the test above leaves it so)
         engine.run("up", "--yes", "--skip-preview")
     change_model(engine.root, 0.3 + SEED % 1000 / 10_000)
     point = kill_recover_converge(engine, docker_client, registry_port, MODEL_CHANGE, MODEL_CHANGE_AT)
