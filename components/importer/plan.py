@@ -16,12 +16,15 @@ from typing import Any
 
 from components.config import load, reading as config_reading
 from components.config.merge import merged_values
+from components.config.naming import RESERVED_TAGS
 from components.config.rules import MODEL_NAME, SERVICE_NAME
 from components.config.schema import DEPLOY_MODELS, NAMESPACE, config_key
 from components.errors import ConfigError, ConfigErrors
 from components.importer import counterparts, reading, v1_json, v1_python, v2_yaml, writer
 from components.importer.placing import Placer
 from components.importer.result import Finding, Imported, ImportedModel, SourcePath
+from components.policy import settings
+from components.policy.rules import POLICIES
 from components.targets import registry
 
 AZURE_ML_IMAGES = "mcr.microsoft.com/azureml/"
@@ -61,20 +64,104 @@ class Plan:
         )
 
 
-def _family(path: Path) -> str:
+# Fields only one of Azure ML's YAML dialects has: `az ml model deploy` (v1) reads its inference
+# and deployment configurations as YAML as well as JSON, with the JSON's field names; v2 online
+# endpoints and deployments have fields of their own.
+V1_FIELDS = frozenset(
+    {
+        "computeType",
+        "containerResourceRequirements",
+        "autoScaler",
+        "livenessProbeRequirements",
+        "dataCollection",
+        "authEnabled",
+        "tokenAuthEnabled",
+        "sslEnabled",
+        "appInsightsEnabled",
+        "scoringTimeoutMs",
+        "maxConcurrentRequestsPerContainer",
+        "maxQueueWaitMs",
+        "numReplicas",
+        "gpuCores",
+        "dnsNameLabel",
+        "entryScript",
+        "sourceDirectory",
+        "condaFile",
+        "extraDockerfileSteps",
+        "extraDockerFileSteps",
+        "baseImage",
+        "baseImageRegistry",
+        "enableGpu",
+        "cudaVersion",
+        "runtime",
+    }
+)
+V2_FIELDS = frozenset(
+    {
+        "$schema",
+        "type",
+        "endpoint_name",
+        "model",
+        "code_configuration",
+        "instance_type",
+        "instance_count",
+        "scale_settings",
+        "request_settings",
+        "liveness_probe",
+        "readiness_probe",
+        "environment_variables",
+        "auth_mode",
+        "traffic",
+        "mirror_traffic",
+        "compute",
+        "identity",
+        "public_network_access",
+    }
+)
+SOURCES_RULE = "sources are inferenceconfig / deploymentconfig files in JSON or YAML (v1 CLI), a .py file or .ipynb notebook (v1 SDK), or online endpoint and deployment .yml files (v2)"
+
+
+def _family(path: Path, document: Any = None) -> str:
+    """The kind of source a file is: by its suffix, and a YAML file by its fields."""
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "v1-json"
     if suffix in (".py", ".ipynb"):
         return "v1-python"
     if suffix in (".yml", ".yaml"):
-        return "v2-yaml"
+        fields = set(document) if isinstance(document, dict) else set()
+        v1, v2 = sorted(fields & V1_FIELDS), sorted(fields & V2_FIELDS)
+        if v1 and v2:
+            raise ConfigError(
+                f"{path.name} has fields of both Azure ML v1 ({', '.join(v1)}) and v2 ({', '.join(v2)})",
+                key=path.name,
+                rule="a YAML source is a v1 inference or deployment configuration (entryScript, computeType...) or a v2 online endpoint or deployment ($schema, endpoint_name, model...)",
+                fix=f"keep the fields of one of them in {path.name}",
+            )
+        if v1:
+            return "v1-json"  # the same fields as the JSON files
+        if v2 or (fields and fields <= v2_yaml.ENDPOINT_FIELDS):
+            return "v2-yaml"
+        raise ConfigError(
+            f"{path.name} is neither a v1 configuration (entryScript, computeType...) nor a v2 online endpoint or deployment ($schema, endpoint_name, model...)",
+            key=path.name,
+            rule=SOURCES_RULE,
+            fix="name the files Azure ML deployed from",
+        )
     raise ConfigError(
         f"{path.name} is not a source modelstack imports",
         key=path.name,
-        rule="sources are inferenceconfig.json / deploymentconfig.json (v1 CLI), a .py file or .ipynb notebook (v1 SDK), or online endpoint and deployment .yml files (v2)",
+        rule=SOURCES_RULE,
         fix="name the files Azure ML deployed from",
     )
+
+
+def _load(path: Path, imported: Imported) -> Any:
+    """A JSON or YAML source's document, its fields' lines noted for the report."""
+    lines: dict[str, int] = {}
+    document = reading.read_json(path, lines) if path.suffix.lower() == ".json" else reading.read_yaml(path, lines)
+    imported.lines.update({f"{path.name}: {field}": line for field, line in lines.items()})
+    return document
 
 
 def read_sources(request: Request) -> Imported:
@@ -85,30 +172,50 @@ def read_sources(request: Request) -> Imported:
             rule="an import reads Azure ML's files",
             fix="name them: modelstack import inferenceconfig.json deploymentconfig.json --stack NAME ...",
         )
-    families = {_family(p) for p in request.sources}
+    imported = Imported()
+    documents: dict[Path, Any] = {}
+    for path in request.sources:
+        if path.suffix.lower() in (".json", ".yml", ".yaml"):
+            documents[path] = _load(path, imported)
+        else:
+            _family(path)  # the suffix, before anything is read
+    families = {_family(p, documents.get(p)) for p in request.sources}
     if len(families) > 1:
         raise ConfigError(
             f"the sources mix {', '.join(sorted(families))} files",
             key="SOURCES",
-            rule="one import reads one kind of source: v1 JSON, v1 Python or v2 YAML",
+            rule="one import reads one kind of source: v1 JSON or YAML, v1 Python or v2 YAML",
             fix="import each kind on its own",
         )
     family = families.pop()
-    imported = Imported()
     if family == "v1-json":
-        _v1_json(request, imported)
+        _v1_json(request, imported, documents)
     elif family == "v1-python":
         _v1_python(request, imported)
     else:
-        _v2_yaml(request, imported)
+        _v2_yaml(request, imported, documents)
     return imported
 
 
-def _v1_json(request: Request, imported: Imported) -> None:
+def _unset_empty(document: dict, name: str, imported: Imported, prefix: str = "") -> dict:
+    """A v1 configuration without its empty fields (`baseImage:` in YAML, null in JSON): Azure ML
+    takes an empty field as not given, and so does the import, saying so."""
+    kept = {}
+    for key, value in document.items():
+        if value is None:
+            imported.dropped(f"{name}: {prefix}{key}", "empty: not set, as Azure ML reads it")
+        elif isinstance(value, dict) and not prefix and key in v1_json.GROUPS:
+            kept[key] = _unset_empty(value, name, imported, f"{key}.")
+        else:
+            kept[key] = value
+    return kept
+
+
+def _v1_json(request: Request, imported: Imported, loaded: dict[Path, Any]) -> None:
     documents: dict[str, tuple[Path, dict]] = {}
     for path in request.sources:
-        document = reading.read_mapping(path, reading.read_json(path))
-        kind = v1_json.classify(document)
+        document = _unset_empty(reading.read_mapping(path, loaded[path]), path.name, imported)
+        kind = v1_json.classify(document, path.name)
         if kind in documents:
             raise ConfigError(
                 f"{documents[kind][0].name} and {path.name} are both {kind} configurations",
@@ -184,12 +291,12 @@ def _v1_python(request: Request, imported: Imported) -> None:
         )
 
 
-def _v2_yaml(request: Request, imported: Imported) -> None:
+def _v2_yaml(request: Request, imported: Imported, loaded: dict[Path, Any]) -> None:
     endpoint: tuple[Path, dict] | None = None
     deployments: list[tuple[Path, dict]] = []
     for path in request.sources:
-        document = reading.read_mapping(path, reading.read_yaml(path))
-        if v2_yaml.classify(document) == "endpoint":
+        document = reading.read_mapping(path, loaded[path])
+        if v2_yaml.classify(document, path.name) == "endpoint":
             if endpoint is not None:
                 raise ConfigError(
                     f"{endpoint[0].name} and {path.name} are both endpoints",
@@ -200,6 +307,29 @@ def _v2_yaml(request: Request, imported: Imported) -> None:
             endpoint = (path, document)
         else:
             deployments.append((path, document))
+    endpoint_names = {
+        path: str(document["endpoint_name"])
+        for path, document in deployments
+        if document.get("endpoint_name") is not None
+    }
+    if endpoint is not None and endpoint[1].get("name") is not None:
+        for path, named in endpoint_names.items():
+            if named != str(endpoint[1]["name"]):
+                raise ConfigError(
+                    f"{path.name} is a deployment of endpoint '{named}', not of '{endpoint[1]['name']}' ({endpoint[0].name})",
+                    key=f"{path.name}: endpoint_name",
+                    rule="one import makes one service: an endpoint and its own deployments",
+                    fix=f"import {path.name} with endpoint '{named}', or correct its endpoint_name",
+                )
+    elif len(set(endpoint_names.values())) > 1:
+        (first, one), *others = endpoint_names.items()
+        second, other = next((p, n) for p, n in others if n != one)
+        raise ConfigError(
+            f"{first.name} is a deployment of endpoint '{one}' and {second.name} of '{other}'",
+            key=f"{second.name}: endpoint_name",
+            rule="one import makes one service: the deployments of one endpoint",
+            fix="import each endpoint's deployments on their own",
+        )
     traffic: dict[str, float] = {}
     if endpoint is not None:
         traffic = v2_yaml.read_endpoint(endpoint[1], endpoint[0], imported)
@@ -310,6 +440,7 @@ def _decide_target(request: Request, imported: Imported, stack_text: str | None)
 
 def _apply_models(request: Request, imported: Imported) -> None:
     known = {m.name: m for m in imported.models}
+    registered = dict(known)
     wanted = set(imported.served) | {m for v in imported.versions for m in v.get("models", [])}
     for raw, path in request.models.items():
         name = raw.split(":", 1)[0]
@@ -337,6 +468,43 @@ def _apply_models(request: Request, imported: Imported) -> None:
                 fix=f"give them with --model {name}=PATH (the file or folder you registered)",
             )
     imported.models = [known[n] for n in dict.fromkeys([*imported.served, *sorted(wanted)]) if n in known]
+    _carry_renamed(request, imported, registered)
+
+
+def _carry_renamed(request: Request, imported: Imported, registered: dict[str, ImportedModel]) -> None:
+    """A model the source registers but that is imported under another name (--model NEW=PATH):
+    its tags, description and framework go with it when that is the only way to read the command,
+    and the report says where everything of it went; otherwise what it had is reported dropped."""
+    kept = {m.name for m in imported.models}
+    left_out = [m for name, m in registered.items() if name not in kept]
+    if not left_out:
+        return
+    new = [
+        m
+        for m in imported.models
+        if m.name not in registered and any(raw.split(":", 1)[0] == m.name for raw in request.models)
+    ]
+    renamed = len(left_out) == 1 and len(new) == 1 and not new[0].values
+    for old in left_out:
+        prefix = f"models.{old.name}."
+        for finding in imported.findings:
+            if finding.went is None or not (finding.went.startswith(prefix) or finding.went == f"models.{old.name}"):
+                continue
+            rest = finding.went[len(prefix) :] if finding.went.startswith(prefix) else ""
+            if renamed and rest != "path":
+                finding.went = f"models.{new[0].name}" + (f".{rest}" if rest else "")
+                finding.note = f"registered as '{old.name}', imported as '{new[0].name}' (--model)" + (
+                    f"; {finding.note}" if finding.note else ""
+                )
+            else:
+                why = (
+                    f"replaced by --model {new[0].name}=PATH"
+                    if renamed
+                    else f"model '{old.name}' is not imported (the service serves {', '.join(imported.served)})"
+                )
+                finding.went, finding.note = None, why
+    if renamed:
+        new[0].values = dict(left_out[0].values)
 
 
 def _check_names(imported: Imported) -> str:
@@ -426,6 +594,52 @@ def _entries(request: Request, imported: Imported, placer: Placer, target: str) 
 
 
 # --- the files ---------------------------------------------------------------------------------
+
+
+def _services_serving(document: Any, shared: bool) -> dict[str, set[str]]:
+    """service -> the models it (or one of its versions) serves, as a config file declares them."""
+    config = document.get("config") if isinstance(document, dict) else None
+    section = config.get(f"{NAMESPACE}:services") if isinstance(config, dict) else None
+    if shared and isinstance(section, dict) and "value" in section:
+        section = section["value"]
+    serving: dict[str, set[str]] = {}
+    for name, entry in (section or {}).items() if isinstance(section, dict) else ():
+        if not isinstance(entry, dict):
+            continue
+        names = {str(m) for m in entry.get("models") or [] if isinstance(m, str)}
+        for version in entry.get("versions") or []:
+            if isinstance(version, dict):
+                names |= {str(m) for m in version.get("models") or [] if isinstance(m, str)}
+        serving[str(name)] = names
+    return serving
+
+
+def _report_replaced(
+    request: Request, project: Any, stack_doc: Any, service: str, models: dict, imported: Imported
+) -> None:
+    """--force: a model replaced under services other than the imported one changes what they serve."""
+    taken = writer.existing_names(project, "models", shared=True) | writer.existing_names(
+        stack_doc, "models", shared=False
+    )
+    serving: dict[str, set[str]] = {}
+    for name, served in [*_services_serving(project, True).items(), *_services_serving(stack_doc, False).items()]:
+        serving.setdefault(name, set()).update(served)
+    for model in models:
+        if model not in taken:
+            continue
+        others = sorted(name for name, served in serving.items() if model in served and name != service)
+        imported.went(
+            f"--force (model '{model}')",
+            f"models.{model}",
+            f"replaces the declared model '{model}'"
+            + (
+                f"; services {', '.join(others)} serve it too and will serve the imported files"
+                if len(others) > 1
+                else f"; service {others[0]} serves it too and will serve the imported files"
+                if others
+                else ""
+            ),
+        )
 
 
 def _refuse_existing(request: Request, project: Any, stack_doc: Any, service: str, models: dict) -> None:
@@ -538,6 +752,8 @@ def plan(request: Request) -> Plan:
     project = writer.load(project_text)
     stack_doc = writer.load(stack_text or "")
     _refuse_existing(request, project, stack_doc, service, models)
+    if request.force:
+        _report_replaced(request, project, stack_doc, service, models, imported)
     writer.add_shared(project, "models", models)
     writer.add_shared(project, "services", {service: shared})
     writer.add_stack(stack_doc, "services", {service: stack_entry})
@@ -549,6 +765,7 @@ def plan(request: Request) -> Plan:
             f"{NAMESPACE}:registry",
             "kind acr: Azure ML pushed images to the workspace's container registry",
         )
+    _required_tags(request, imported, stack_doc)
     declared = _stack_computes(stack_text).get(CLUSTERS, set())
     for name, values in imported.clusters.items():
         if name in declared:
@@ -559,8 +776,53 @@ def plan(request: Request) -> Plan:
         writer.add_stack(stack_doc, CLUSTERS, {name: _placed(values, placer)}, replace=False)
     new_project, new_stack = writer.dump(project), writer.dump(stack_doc)
     _full_keys(imported, service)
+    for finding in imported.findings:
+        finding.at = imported.lines.get(finding.source, finding.at)
     files = {project_path: (project_text, new_project), stack_path: (stack_text, new_stack)}
     return Plan(service, files, placer.copies, imported.findings)
+
+
+REQUIRED_TAGS_POLICY = "required-tags"
+ENVIRONMENT_TAG = "environment"
+
+
+def _required_tags(request: Request, imported: Imported, stack_doc: Any) -> None:
+    """A stack with Azure resources (an ACR registry) carries the tags the required-tags policy
+    asks of it, as `check` judges them (policies/config/<stack>.json, or the policy's defaults):
+    modelstack adds its own (managed-by...), the import writes `environment` as the stack's name,
+    and any other one missing refuses the import, naming it, since only its owner knows its value."""
+    config = stack_doc.get("config") if isinstance(stack_doc, dict) else None
+    if not isinstance(config, dict):
+        return
+    registry_spec = config.get(f"{NAMESPACE}:registry")
+    if not (isinstance(registry_spec, dict) and registry_spec.get("kind") == "acr"):
+        return
+    policy = next(p for p in POLICIES if p.name == REQUIRED_TAGS_POLICY)
+    level, params = settings.effective(policy, settings.load_stack_policy_config(request.project_dir, request.stack))
+    if level == "disabled":
+        return
+    tags = config.get(f"{NAMESPACE}:tags")
+    present = set(tags) if isinstance(tags, dict) else set()
+    missing = [str(t) for t in params.get("required_tags", []) if t not in present and t not in RESERVED_TAGS]
+    policy_file = f"policies/config/{request.stack}.json"
+    others = [t for t in missing if t != ENVIRONMENT_TAG]
+    if others:
+        raise ConfigError(
+            f"stack {request.stack} would lack the tag(s) {', '.join(others)} that the {REQUIRED_TAGS_POLICY} policy requires",
+            key=f"{NAMESPACE}:tags",
+            rule=f"an import writes nothing that `modelstack check` would refuse; {policy_file if settings.stack_policy_config_path(request.project_dir, request.stack).exists() else 'the policy'} requires the tags {', '.join(map(str, params.get('required_tags', [])))} on Azure resources",
+            fix=f"add them under modelstack:tags in stacks/Pulumi.{request.stack}.yaml (e.g. {others[0]}: VALUE), then import again",
+        )
+    if ENVIRONMENT_TAG in missing:
+        if not isinstance(tags, dict):
+            writer.add_stack(stack_doc, "tags", {ENVIRONMENT_TAG: request.stack})
+        else:
+            tags[ENVIRONMENT_TAG] = request.stack
+        imported.went(
+            f"(the {REQUIRED_TAGS_POLICY} policy)",
+            f"{NAMESPACE}:tags.{ENVIRONMENT_TAG}",
+            f"'{request.stack}', the stack's name: the policy requires it on the stack's Azure resources",
+        )
 
 
 def validate(request: Request, plan_: Plan) -> None:
@@ -595,4 +857,4 @@ def report(findings: list[Finding]) -> str:
 
 
 def as_json(findings: list[Finding]) -> str:
-    return json.dumps([{"source": f.source, "went": f.went, "note": f.note} for f in findings], indent=2)
+    return json.dumps([{"source": f.source, "line": f.at, "went": f.went, "note": f.note} for f in findings], indent=2)

@@ -10,6 +10,11 @@ that is not a notebook anyone deploys from).
 from __future__ import annotations
 
 import ast
+import bisect
+import json
+import json.decoder
+import json.scanner
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +39,117 @@ def _text(path: Path, limit: int = MAX_SOURCE_BYTES) -> str:
         ) from None
 
 
-def read_json(path: Path) -> Any:
-    return reading.parse_json(
-        _text(path),
+def read_json(path: Path, lines: dict[str, int] | None = None) -> Any:
+    """The JSON document; a key given twice in one object is refused (Python's json keeps the
+    last silently), naming the key and both lines. `lines` receives each field's line, by its
+    dotted name ("autoScaler.minReplicas")."""
+    text = _text(path)
+    value = reading.parse_json(
+        text,
         path.name,
         rule=SOURCE_RULE,
         fix=f"fix {path.name} (is it the file Azure ML used?)",
         error=ConfigError,
         key=path.name,
     )
+    found = _JsonKeys(text, path.name).lines  # the text is valid JSON nested at most 64 levels here
+    if lines is not None:
+        lines.update(found)
+    return value
 
 
-def read_yaml(path: Path) -> Any:
-    return reading.parse_yaml(_text(path), path.name, rule=SOURCE_RULE)
+_DECODER: Any = json.decoder  # the pure-Python parts the standard library's json is made of
+_SCANNER: Any = json.scanner
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _JsonKeys:
+    """One more pass over valid JSON with the standard library's pure-Python scanner, whose
+    object parser is replaced by one that notes where each key is and refuses one given twice."""
+
+    def __init__(self, text: str, name: str):
+        self.name = name
+        self.newlines = [i for i, c in enumerate(text) if c == "\n"]
+        self.lines: dict[str, int] = {}
+        self.path: list[str] = []
+        decoder: Any = json.JSONDecoder()
+        decoder.parse_object = self._object
+        decoder.parse_array = self._array
+        decoder.memo = {}
+        scan = _SCANNER.py_make_scanner(decoder)
+        scan(text, _SPACE.match(text, 0).end())  # type: ignore[union-attr]
+
+    def _line(self, offset: int) -> int:
+        return bisect.bisect_left(self.newlines, offset) + 1
+
+    def _array(self, s_and_end, scan_once, *_):
+        self.path.append("[]")
+        try:
+            return _DECODER.JSONArray(s_and_end, scan_once)
+        finally:
+            self.path.pop()
+
+    def _object(self, s_and_end, strict, scan_once, *_):
+        text, end = s_and_end
+        seen: dict[str, int] = {}
+        end = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+        if text[end] == "}":
+            return {}, end + 1
+        while True:
+            line = self._line(end)
+            key, end = _DECODER.scanstring(text, end + 1, strict)
+            where = ".".join([*self.path, key])
+            if key in seen:
+                raise ConfigError(
+                    f"'{key}' is given twice in one object (lines {seen[key]} and {line})",
+                    key=f"{self.name}: {where} (line {line})",
+                    rule="a JSON object names each field once; Azure ML and Python keep the last silently, so modelstack refuses it",
+                    fix=f"keep one of the two '{key}' in {self.name}",
+                )
+            seen[key] = line
+            self.lines.setdefault(where, line)
+            end = _SPACE.match(text, end).end() + 1  # type: ignore[union-attr]  # past ':'
+            end = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+            self.path.append(key)
+            try:
+                _, end = scan_once(text, end)
+            finally:
+                self.path.pop()
+            end = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+            if text[end] == "}":
+                return {}, end + 1
+            end = _SPACE.match(text, end + 1).end()  # type: ignore[union-attr]  # past ','
+
+
+def read_yaml(path: Path, lines: dict[str, int] | None = None) -> Any:
+    """The YAML document (a key given twice is refused by the reader); `lines` receives each
+    field's line, by its dotted name."""
+    text = _text(path)
+    value = reading.parse_yaml(text, path.name, rule=SOURCE_RULE)
+    if lines is not None:
+        _yaml_lines(text, lines)
+    return value
+
+
+def _yaml_lines(text: str, lines: dict[str, int]) -> None:
+    """Each mapping key's line (the document already read within bounds, so this walk is bounded)."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # lines are for the report only
+    pending: list[tuple[Any, list[str]]] = [(root, [])]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    where = [*path, str(key_node.value)]
+                    lines.setdefault(".".join(where), key_node.start_mark.line + 1)
+                    pending.append((value_node, where))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend((item, [*path, "[]"]) for item in node.value)
 
 
 def read_mapping(path: Path, loaded: Any) -> dict:

@@ -34,11 +34,13 @@ class Finding:
     source: str  # e.g. "deploymentconfig.json: autoScaler.minReplicas"
     went: str | None  # a modelstack key, or None when dropped
     note: str = ""
+    at: int | None = None  # the field's line in its file, when it came from one
 
     def line(self) -> str:
+        where = f" [line {self.at}]" if self.at is not None else ""
         if self.went is None:
-            return f"{self.source}: dropped ({self.note})"
-        return f"{self.source} -> {self.went}" + (f" ({self.note})" if self.note else "")
+            return f"{self.source}: dropped ({self.note}){where}"
+        return f"{self.source} -> {self.went}" + (f" ({self.note})" if self.note else "") + where
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Imported:
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     registry: dict[str, Any] | None = None
     findings: list[Finding] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # "file: field" -> its line, for the report
 
     def went(self, source: str, key: str, note: str = "") -> None:
         self.findings.append(Finding(source, key, note))

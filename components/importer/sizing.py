@@ -53,6 +53,12 @@ def instance_type_size(name: str, field: str) -> tuple[float, float]:
     return _down(node.allocatable_cpu_millicores / 1000, 2), _down(node.allocatable_memory_mib / 1024, 2)
 
 
+def instance_type_gpus(name: str) -> int:
+    """The GPUs of one VM of size `name` (0 for a CPU size or one the catalogue lacks)."""
+    size = vm_sizes.find(name)
+    return size.gpus if size is not None else 0
+
+
 def cpu_cores(value, field: str) -> float:
     """A Kubernetes CPU quantity (1, 0.5, "500m") in cores."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -64,6 +64,14 @@ AKS_FIELDS = {
     "livenessProbeRequirements.failureThreshold": "failure_threshold",
     "namespace": "namespace",
 }
+# TLS of an AKS service is its cluster's front end (clusters.<name>): reported, never refused.
+_CLUSTER_TLS = "set leaf_domain_label, or ssl_cname with ssl_cert_pem_file and ssl_key_pem_file, on the cluster the service runs on (modelstack:clusters.<compute>)"
+AKS_CLUSTER_TLS = {
+    "sslEnabled": _CLUSTER_TLS,
+    "cname": "the cluster's ssl_cname (modelstack:clusters.<compute>.ssl_cname)",
+    "sslCertificate": "the cluster's ssl_cert_pem_file (modelstack:clusters.<compute>.ssl_cert_pem_file)",
+    "sslKey": "the cluster's ssl_key_pem_file (modelstack:clusters.<compute>.ssl_key_pem_file)",
+}
 AKS_SECRETS = {"keys.primaryKey": "primary_key", "keys.secondaryKey": "secondary_key"}
 # Each web service's fields, by the class whose deploy configuration the file is.
 FIELDS = {LOCAL_WEBSERVICE: LOCAL_FIELDS, ACI_WEBSERVICE: ACI_FIELDS, AKS_WEBSERVICE: AKS_FIELDS}
@@ -117,6 +125,11 @@ def read_deployment_config(document: dict, path: Path, imported: Imported) -> st
                 "a key is written in the file in plain text",
                 rule="keys are Pulumi secrets in modelstack, never plain text in a file",
                 fix=SECRET_FIX.format(service=imported.service or "SERVICE", key=AKS_SECRETS[field]),
+            )
+        elif webservice == AKS_WEBSERVICE and field in AKS_CLUSTER_TLS:
+            imported.dropped(
+                source,
+                f"{value!r}: TLS on AKS is the cluster's, not the service's; {AKS_CLUSTER_TLS[field]}",
             )
         elif webservice == AKS_WEBSERVICE and field == "dataCollection.storageEnabled":
             if value is True:
@@ -368,14 +381,15 @@ def _environment_leaves(environment: dict) -> list[tuple[str, Any]]:
     return found
 
 
-def classify(document: dict) -> str:
+def classify(document: dict, name: str = "") -> str:
     """'deployment' or 'inference': which of the two files a document is."""
     if "computeType" in document:
         return "deployment"
     if "entryScript" in document or "environment" in document:
         return "inference"
     raise ConfigError(
-        "the file is neither an inference configuration (entryScript) nor a deployment configuration (computeType)",
-        rule="v1 JSON sources are inferenceconfig.json and deploymentconfig.json",
+        f"{name or 'the file'} is neither an inference configuration (entryScript) nor a deployment configuration (computeType)",
+        key=name or None,
+        rule="v1 sources are inferenceconfig and deploymentconfig files (JSON or YAML)",
         fix="check the file",
     )

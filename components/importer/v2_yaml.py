@@ -87,7 +87,7 @@ KUBERNETES = "kubernetes"  # not a target: Azure ML v2's deployment type
 REFERENCE = re.compile(r"^azureml:(?://registries/[^/]+/models/)?(?P<name>[A-Za-z0-9._-]+)(?:[:@/].*)?$")
 
 
-def classify(document: dict) -> str:
+def classify(document: dict, name: str = "") -> str:
     if "endpoint_name" in document or "model" in document or "code_configuration" in document:
         return "deployment"
     if (
@@ -100,7 +100,8 @@ def classify(document: dict) -> str:
     if set(document) <= ENDPOINT_FIELDS and "name" in document:
         return "endpoint"
     raise ConfigError(
-        "the file is neither an online endpoint (auth_mode, traffic) nor an online deployment (endpoint_name, model)",
+        f"{name or 'the file'} is neither an online endpoint (auth_mode, traffic) nor an online deployment (endpoint_name, model)",
+        key=name or None,
         rule="v2 YAML sources are online endpoint and deployment files",
         fix="check the file",
     )
@@ -191,6 +192,14 @@ def read_endpoint(document: dict, path: Path, imported: Imported) -> dict[str, f
                 rule="a deployment's traffic is a percentage from 0 to 100",
                 fix="write a number from 0 to 100",
             )
+    total = sum(float(v) for v in traffic.values())
+    if traffic and total not in (0, 100):
+        raise refused(
+            f"{name}: traffic",
+            f"the traffic adds up to {_percent(total)}% ({', '.join(f'{k} {_percent(float(v))}' for k, v in traffic.items())})",
+            rule="an online endpoint's traffic adds up to 100 (or 0: no traffic), as Azure ML requires; traffic left over is not given to any deployment",
+            fix=f"make the shares add up to 100 in {name}",
+        )
     return {str(k): float(v) for k, v in traffic.items()}
 
 
@@ -287,7 +296,7 @@ def read_deployment(document: dict, path: Path, *, service: str | None, sizes: d
             rule="modelstack puts the models where Azure ML's default puts them (AZUREML_MODEL_DIR)",
             fix="remove model_mount_path and read the model from AZUREML_MODEL_DIR",
         )
-    _sizing(document, name, kubernetes, sizes, deploy, put)
+    _sizing(document, name, kubernetes, sizes, deploy, settings, put)
     _scaling(document, name, deploy, put)
     request = _mapping(document.get("request_settings"), f"{name}: request_settings")
     for field in request:
@@ -441,14 +450,18 @@ def _environment(value: Any, name: str, path: Path, settings: dict, put) -> None
             )
 
 
-def _sizing(document: dict, name: str, kubernetes: bool, sizes: dict[str, float], deploy: dict, put) -> None:
+def _sizing(
+    document: dict, name: str, kubernetes: bool, sizes: dict[str, float], deploy: dict, settings: dict, put
+) -> None:
     if sizes:
         for key, value in sizes.items():
             put(deploy, key, value, f"--{key.replace('_', '-')}")
         for field in ("instance_type", "resources"):
             if document.get(field) is not None:
+                gpus = sizing.instance_type_gpus(str(document[field])) if field == "instance_type" else 0
+                lost = f"; its {gpus} GPU(s) are not asked for: set deploy.gpu_cores after the import" if gpus else ""
                 deploy.setdefault("_dropped", []).append(
-                    (f"{name}: {field}", "given with --cpu-cores/--memory-gb instead")
+                    (f"{name}: {field}", f"given with --cpu-cores/--memory-gb instead{lost}")
                 )
         return
     resources = _mapping(document.get("resources"), f"{name}: resources")
@@ -517,6 +530,24 @@ def _sizing(document: dict, name: str, kubernetes: bool, sizes: dict[str, float]
         f"{name}: instance_type",
         f"{instance_type}: what one node of that size offers its pods",
     )
+    gpus = sizing.instance_type_gpus(str(instance_type))
+    if gpus:
+        # A managed GPU instance gives its deployment the VM's GPUs: each replica asks for them,
+        # and the image is built on the CUDA base (enable_gpu).
+        put(
+            deploy,
+            "gpu_cores",
+            gpus,
+            f"{name}: instance_type",
+            f"{instance_type} has {gpus} GPU{'s' if gpus != 1 else ''}: each replica asks for {'them' if gpus != 1 else 'it'}",
+        )
+        put(
+            settings,
+            "environment.enable_gpu",
+            True,
+            f"{name}: instance_type",
+            f"{instance_type} is a GPU size: the image is built for the GPU",
+        )
 
 
 def _scaling(document: dict, name: str, deploy: dict, put) -> None:
