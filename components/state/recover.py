@@ -418,20 +418,23 @@ def recover(
     replaced = {k.urn for k in known_resources(deployment)} - known_urns
     for args in refresh_runs(decisions, replaced):
         pulumi(args)
+    if decisions:
+        deployment = json.loads(pulumi(["stack", "export"])).get("deployment", {})
+    recorded = {(k.urn, k.id) for k in known_resources(deployment)}
     for decision in decisions:
         done = {
             ADOPT: f"adopted into the state as {decision.id}",
             CLEAR: "cleared",
             REFRESH: "resolved by a refresh, which read it as it is",
         }[decision.action]
+        if decision.action == ADOPT and (decision.pending.urn, decision.id) not in recorded:
+            done = f"not adopted: the engine's refresh did not import {decision.id} (so it is removed below, and the next `up` creates it)"
         found = f"pending {decision.pending.kind} of {decision.pending.name}: {decision.found}"
         report.add(found, done)
         write(f"{found}: {done}")
 
     # 4. objects the state does not know (under modelstack's own lock, so no `up` starts meanwhile)
     with stack_lock(backend, project, stack, operation="recover"):
-        if decisions:
-            deployment = json.loads(pulumi(["stack", "export"])).get("deployment", {})
         strays = stray_objects(stack, known_resources(deployment), project_dir)
         report.strays = len(strays)
         for stray in strays:

@@ -193,7 +193,10 @@ class FakeEngine:
         self.calls.append(args)
         if args[0] == "stack":
             return json.dumps({"deployment": self.deployment})
-        self.deployment = {**self.deployment, "pending_operations": []}
+        imports = [args[i + 1] for i, arg in enumerate(args) if arg == "--import-pending-creates"]
+        adopted = [{"urn": urn, "type": CONTAINER, "id": id_} for urn, id_ in zip(imports[::2], imports[1::2])]
+        resources = list(self.deployment.get("resources") or []) + adopted
+        self.deployment = {**self.deployment, "pending_operations": [], "resources": resources}
         return ""
 
 
@@ -259,6 +262,18 @@ def test_recover_takes_over_a_dead_holders_lock_adopts_and_removes_strays(monkey
         "adopted into the state as abc123" in line for line in lines
     )
     assert file_backend.list(".modelstack/audit/"), "the take-over is audited"
+
+
+def test_an_adoption_the_engine_did_not_make_is_reported_as_such(monkeypatch, tmp_path, file_backend):
+    class NoImport(FakeEngine):
+        def __call__(self, args: list[str]) -> str:
+            return super().__call__([a for a in args if a != "--import-pending-creates"][:3])
+
+    engine = NoImport({"pending_operations": [{"type": "creating", "resource": {"urn": URN, "type": CONTAINER}}]})
+    report, lines, removed = run_recover(
+        monkeypatch, file_backend, engine, tmp_path, existing=Existing("abc123", "exists"), strays=["container x"]
+    )
+    assert any("not adopted" in line for line in lines) and removed == ["container x"]
 
 
 def test_recover_never_touches_a_live_lock(monkeypatch, tmp_path, file_backend):
