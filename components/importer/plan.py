@@ -356,6 +356,10 @@ def _v2_yaml(request: Request, imported: Imported, loaded: dict[Path, Any]) -> N
     if any(v2_yaml._is_kubernetes(d) for _, d in deployments):
         imported.platform = v2_yaml.KUBERNETES
     v2_yaml.combine(read, traffic, imported, request.models, request.pip_requirements is not None)
+    if endpoint is not None:  # the shares are the endpoint file's
+        for finding in imported.findings:
+            if finding.source.startswith("traffic."):
+                finding.source = f"{endpoint[0].name}: {finding.source}"
     if request.compute:
         imported.compute, imported.compute_field = request.compute, "--compute"
     imported.target = request.target
@@ -537,6 +541,7 @@ def _pip_override(request: Request, imported: Imported, placer: Placer) -> None:
     for key in ("conda_file",):
         if key in imported.environment:
             imported.dropped(f"environment.{key}", "replaced by --pip-requirements")
+            imported.findings[-1].origin = _origin(imported, f"environment.{key}")
             imported.environment.pop(key)
     image = imported.environment.get("base_image")
     if isinstance(image, str) and image.startswith(AZURE_ML_IMAGES):
@@ -545,10 +550,19 @@ def _pip_override(request: Request, imported: Imported, placer: Placer) -> None:
             "environment.base_image",
             f"{image} is Azure ML's conda image; with --pip-requirements the service builds on modelstack's Debian base",
         )
+        imported.findings[-1].origin = _origin(imported, "environment.base_image")
     imported.environment["pip_requirements"] = SourcePath(
         str(request.pip_requirements), Path.cwd(), "--pip-requirements"
     )
     imported.went("--pip-requirements", "environment.pip_requirements")
+
+
+def _origin(imported: Imported, key: str) -> str:
+    """The source fields (with their lines) a value of the service came from, for the report."""
+    sources = dict.fromkeys(f.source for f in imported.findings if f.went == key)
+    return ", ".join(
+        f"{source}, line {imported.lines[source]}" if source in imported.lines else source for source in sources
+    )
 
 
 def _placed(value: Any, placer: Placer) -> Any:

@@ -35,9 +35,11 @@ class Finding:
     went: str | None  # a modelstack key, or None when dropped
     note: str = ""
     at: int | None = None  # the field's line in its file, when it came from one
+    origin: str = ""  # for a value the import changed after reading it: the source field it came from
 
     def line(self) -> str:
         where = f" [line {self.at}]" if self.at is not None else ""
+        where += f" [from {self.origin}]" if self.origin else ""
         if self.went is None:
             return f"{self.source}: dropped ({self.note}){where}"
         return f"{self.source} -> {self.went}" + (f" ({self.note})" if self.note else "") + where

@@ -179,6 +179,12 @@ def test_a_v2_endpoint_at_90_10_becomes_rollout_versions(workspace):
     assert [
         (v["version_name"], v["traffic_percentile"], v["models"], v["is_default"]) for v in service["versions"]
     ] == [("blue", 90, ["ridge"], True), ("green", 10, ["lasso"], False)]
+    # the report names each field's file and line
+    assert (
+        "endpoint.yml: traffic.green -> modelstack:services.my-endpoint.versions[1].traffic_percentile (10%) [line 6]"
+        in result.output
+    )
+    assert "blue-deployment.yml: instance_type -> modelstack:services.my-endpoint.deploy.cpu_cores" in result.output
     # Azure ML v2's defaults, which differ from modelstack's, are written out
     assert (
         service["deploy"]["scoring_timeout_ms"] == 5000

@@ -73,6 +73,10 @@ def test_the_templates_yaml_aci_flow_imports_into_a_new_stack_and_checks_clean(w
     )
     assert "inference_config.yml: baseImage: dropped (empty: not set, as Azure ML reads it) [line 9]" in result.output
     assert "inference_config.yml: extraDockerfileSteps: dropped (empty" in result.output
+    assert (
+        "environment.conda_file: dropped (replaced by --pip-requirements) [from inference_config.yml: condaFile, line 5]"
+        in result.output
+    )
     assert "(the required-tags policy) -> modelstack:tags.environment ('qa', the stack's name" in result.output
     checked = check(workspace, "qa")
     assert checked.exit_code == 0 and "clean:" in checked.output, checked.output
