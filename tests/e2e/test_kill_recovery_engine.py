@@ -31,7 +31,7 @@ STACK = "e2e-kill"
 # 9 resource steps, 2 images pushed and 2 containers started; a model change of one service, its
 # image and container replaced.
 FROM_NOTHING_POINTS = 13
-MODEL_CHANGE_POINTS = 7
+MODEL_CHANGE_POINTS = 8
 
 pytestmark = [pytest.mark.engine]
 

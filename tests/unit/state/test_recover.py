@@ -194,7 +194,9 @@ class FakeEngine:
         if args[0] == "stack":
             return json.dumps({"deployment": self.deployment})
         imports = [args[i + 1] for i, arg in enumerate(args) if arg == "--import-pending-creates"]
-        adopted = [{"urn": urn, "type": CONTAINER, "id": id_} for urn, id_ in zip(imports[::2], imports[1::2])]
+        adopted = [
+            {"urn": urn, "type": CONTAINER, "id": id_} for urn, id_ in zip(imports[::2], imports[1::2], strict=True)
+        ]
         resources = list(self.deployment.get("resources") or []) + adopted
         self.deployment = {**self.deployment, "pending_operations": [], "resources": resources}
         return ""
