@@ -759,6 +759,7 @@ def plan(request: Request) -> Plan:
     _apply_models(request, imported)
     service = _check_names(imported)
     target = _decide_target(request, imported, stack_text)
+    _required_auth(request, imported, target)
     placer = Placer(request.project_dir, service, request.copy_outside)
     _pip_override(request, imported, placer)
     models, shared, stack_entry = _entries(request, imported, placer, target)
@@ -796,6 +797,45 @@ def plan(request: Request) -> Plan:
     return Plan(service, files, placer.copies, imported.findings)
 
 
+AUTH_POLICY = "webservice-auth-enabled"
+
+
+def _policy_level(request: Request, name: str) -> tuple[str, dict]:
+    policy = next(p for p in POLICIES if p.name == name)
+    return settings.effective(policy, settings.load_stack_policy_config(request.project_dir, request.stack))
+
+
+def _required_auth(request: Request, imported: Imported, target: str) -> None:
+    """A service Azure ML ran without a key because that was its target's default (ACI) gets
+    one when the stack's webservice-auth-enabled policy requires it, and the report says so;
+    authentication turned off in the source is refused by that policy's name, as `check` would."""
+    if not registry.target(target).authenticates:
+        return
+    field = DEPLOY_MODELS[target].model_fields.get("auth_enabled")
+    if field is None or imported.deploy.get("token_auth_enabled") is True:
+        return
+    given = imported.deploy.get("auth_enabled")
+    if given is True or (given is None and field.default is not False):
+        return
+    level, _ = _policy_level(request, AUTH_POLICY)
+    if level == "disabled":
+        return
+    if given is False:
+        source = next((f.source for f in imported.findings if f.went == "deploy.auth_enabled"), "auth_enabled")
+        raise ConfigError(
+            f"authentication is off ({source}), which the {AUTH_POLICY} policy of stack {request.stack} refuses",
+            key=source,
+            rule=f"an import writes nothing that `modelstack check` would refuse; every {target} service requires a key",
+            fix=f"set it to true in the source (callers then send Authorization: Bearer <key>), or set {AUTH_POLICY} to disabled in policies/config/{request.stack}.json",
+        )
+    imported.deploy["auth_enabled"] = True
+    imported.went(
+        f"({target}'s default: authentication off)",
+        "deploy.auth_enabled",
+        f"changed to true: the {AUTH_POLICY} policy of stack {request.stack} requires a key; callers send Authorization: Bearer <key>",
+    )
+
+
 REQUIRED_TAGS_POLICY = "required-tags"
 ENVIRONMENT_TAG = "environment"
 
@@ -811,8 +851,7 @@ def _required_tags(request: Request, imported: Imported, stack_doc: Any) -> None
     registry_spec = config.get(f"{NAMESPACE}:registry")
     if not (isinstance(registry_spec, dict) and registry_spec.get("kind") == "acr"):
         return
-    policy = next(p for p in POLICIES if p.name == REQUIRED_TAGS_POLICY)
-    level, params = settings.effective(policy, settings.load_stack_policy_config(request.project_dir, request.stack))
+    level, params = _policy_level(request, REQUIRED_TAGS_POLICY)
     if level == "disabled":
         return
     tags = config.get(f"{NAMESPACE}:tags")

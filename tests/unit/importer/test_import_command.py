@@ -127,17 +127,22 @@ def test_the_cli_references_aci_example_goes_to_the_dev_stack(workspace):
     assert checked.exit_code == 0, checked.output
 
 
-def test_the_seeds_aci_call_keeps_azure_mls_auth_off_and_the_policy_says_so(workspace):
-    """AciWebservice.deploy_configuration(cpu_cores = 1, memory_gb = 1): auth off, as on Azure ML;
-    the project's policy pack then refuses it in check, naming the fix."""
+def test_the_seeds_aci_call_gets_the_key_the_policy_requires_and_the_report_says_so(workspace):
+    """AciWebservice.deploy_configuration(cpu_cores = 1, memory_gb = 1): ACI's default is no key;
+    the stack's webservice-auth-enabled policy requires one, so the import turns it on, says so,
+    and the result passes check as it is."""
     result = workspace.run("deploy.py", "--stack", "dev", "--target", "aci", "--pip-requirements", REQUIREMENTS)
     assert result.exit_code == 0, result.output
     assert stack_services(workspace, "dev")["aciservice"] == {
         "target": "aci",
-        "deploy": {"cpu_cores": 1, "memory_gb": 1},
+        "deploy": {"cpu_cores": 1, "memory_gb": 1, "auth_enabled": True},
     }
+    assert (
+        "(aci's default: authentication off) -> modelstack:services.aciservice.deploy.auth_enabled (changed to true: "
+        "the webservice-auth-enabled policy of stack dev requires a key" in result.output
+    )
     checked = check(workspace, "dev")
-    assert checked.exit_code == 1 and "service aciservice (aci) has authentication off" in checked.output
+    assert checked.exit_code == 0 and "clean:" in checked.output, checked.output
 
 
 def test_an_aks_cluster_not_in_the_stack_is_asked_for(workspace):

@@ -152,6 +152,7 @@ def test_a_yaml_file_of_neither_version_is_refused_naming_it(workspace, template
             id="cli-aci",
         ),
         pytest.param(["deploy.py", "--target", "local"], id="sdk-local"),
+        pytest.param(["deploy.py", "--target", "aci"], id="sdk-aci"),
     ],
 )
 def test_the_seeds_flows_import_into_a_new_stack_and_check_clean(workspace, args):
@@ -376,3 +377,33 @@ def test_ssl_enabled_in_an_aks_json_config_is_reported_not_refused(workspace):
     assert result.exit_code == 0, result.output
     assert "deploymentconfig-aks.json: sslEnabled: dropped (False: TLS on AKS is the cluster's" in result.output
     assert check(workspace, "prod").exit_code == 0
+
+
+def test_authentication_turned_off_in_the_source_is_refused_unless_the_policy_is_disabled(workspace, template):
+    config = template / "deployment_config_aci.yml"
+    config.write_text(config.read_text().replace("authEnabled: True", "authEnabled: False"))
+    args = (
+        "inference_config.yml",
+        "deployment_config_aci.yml",
+        "--stack",
+        "qa",
+        "--service",
+        "diabetes-qa",
+        "--model",
+        "diabetes-model=model.pkl",
+        "--pip-requirements",
+        "../examples/diabetes/requirements.txt",
+    )
+    before = workspace.fingerprint()
+    result = workspace.run(*args, cwd=template)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        "deployment_config_aci.yml: authEnabled: authentication is off (deployment_config_aci.yml: authEnabled), "
+        "which the webservice-auth-enabled policy of stack qa refuses" in result.output
+    )
+    assert workspace.fingerprint() == before
+    (workspace.root / "policies" / "config").mkdir(parents=True, exist_ok=True)
+    (workspace.root / "policies" / "config" / "qa.json").write_text('{"webservice-auth-enabled": "disabled"}')
+    result = workspace.run(*args, cwd=template)
+    assert result.exit_code == 0, result.output
+    assert stack_services(workspace, "qa")["diabetes-qa"]["deploy"]["auth_enabled"] is False
