@@ -355,7 +355,14 @@ def _v2_yaml(request: Request, imported: Imported, loaded: dict[Path, Any]) -> N
     ]
     if any(v2_yaml._is_kubernetes(d) for _, d in deployments):
         imported.platform = v2_yaml.KUBERNETES
-    v2_yaml.combine(read, traffic, imported, request.models, request.pip_requirements is not None)
+    try:
+        v2_yaml.combine(read, traffic, imported, request.models, request.pip_requirements is not None)
+    except ConfigError as error:
+        if endpoint is None or not (error.key or "").startswith("traffic."):
+            raise
+        raise ConfigError(
+            error.detail, key=f"{endpoint[0].name}: {error.key}", rule=error.rule, fix=error.fix
+        ) from None
     if endpoint is not None:  # the shares are the endpoint file's
         for finding in imported.findings:
             if finding.source.startswith("traffic."):

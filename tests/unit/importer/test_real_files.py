@@ -407,3 +407,40 @@ def test_authentication_turned_off_in_the_source_is_refused_unless_the_policy_is
     result = workspace.run(*args, cwd=template)
     assert result.exit_code == 0, result.output
     assert stack_services(workspace, "qa")["diabetes-qa"]["deploy"]["auth_enabled"] is False
+
+
+def test_a_gpu_size_sized_by_hand_says_its_gpu_is_not_asked_for(workspace):
+    deployment = yaml.safe_load((workspace.v2 / "blue-deployment.yml").read_text())
+    deployment["instance_type"] = "Standard_NC6s_v3"
+    (workspace.v2 / "gpu.yml").write_text(yaml.safe_dump(deployment))
+    result = workspace.run(
+        "gpu.yml",
+        "--stack",
+        "prod",
+        "--compute",
+        "aks-prod",
+        "--cpu-cores",
+        "1",
+        "--memory-gb",
+        "2",
+        "--pip-requirements",
+        "../../examples/diabetes/requirements.txt",
+        cwd=workspace.v2,
+    )
+    assert result.exit_code == 0, result.output
+    assert "gpu_cores" not in stack_services(workspace, "prod")["my-endpoint"]["deploy"]
+    assert (
+        "gpu.yml: instance_type: dropped (given with --cpu-cores/--memory-gb instead; its 1 GPU(s) are not asked for"
+        in result.output
+    )
+
+
+def test_traffic_to_a_deployment_not_given_names_the_endpoint_file(workspace):
+    result = workspace.run(
+        "endpoint.yml", "blue-deployment.yml", "--stack", "prod", "--compute", "aks-prod", cwd=workspace.v2
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        "endpoint.yml: traffic.green: the endpoint sends traffic to deployment 'green', whose file was not given"
+        in result.output
+    )
