@@ -444,3 +444,22 @@ def test_traffic_to_a_deployment_not_given_names_the_endpoint_file(workspace):
         "endpoint.yml: traffic.green: the endpoint sends traffic to deployment 'green', whose file was not given"
         in result.output
     )
+
+
+def test_the_templates_yaml_flow_checks_clean_with_its_own_conda_file(workspace, template):
+    """No --pip-requirements: the template's files exactly as they are."""
+    result = workspace.run(
+        "inference_config.yml",
+        "deployment_config_aci.yml",
+        "--stack",
+        "qa",
+        "--service",
+        "diabetes-qa",
+        "--model",
+        "diabetes-model=model.pkl",
+        cwd=template,
+    )
+    assert result.exit_code == 0, result.output
+    assert shared(workspace)["services"]["diabetes-qa"]["environment"]["conda_file"] == "scoring/conda_dependencies.yml"
+    checked = check(workspace, "qa")
+    assert checked.exit_code == 0 and "clean:" in checked.output, checked.output
