@@ -197,10 +197,9 @@ def refresh_runs(decisions: list[Decision], replaced_urns: frozenset[str] | set[
     if any(d.pending.urn in replaced_urns for d in adopt):
         runs.append(base)
     if adopt:
-        # The flag takes one value each time: the URN, then the id, pair after pair.
-        flags = [
-            arg for d in adopt for value in (d.pending.urn, d.id or "") for arg in ("--import-pending-creates", value)
-        ]
+        # One value per resource: "URN ID" (a URN has no space). Given as two values, the engine
+        # warns that the URN "did not correspond to a pending create" and imports nothing.
+        flags = [arg for d in adopt for arg in ("--import-pending-creates", f"{d.pending.urn} {d.id}")]
         runs.append([*base, *flags])
     if any(d.action == CLEAR for d in decisions):
         runs.append([*base, "--clear-pending-creates"])

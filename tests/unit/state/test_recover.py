@@ -146,13 +146,13 @@ def test_imports_run_before_and_apart_from_the_clearing():
     clear = decide(pending(urn="urn:other"), Existing(None, "gone"))
     runs = refresh_runs([clear, adopt])
     assert runs == [
-        ["refresh", "--yes", "--skip-preview", "--import-pending-creates", URN, "--import-pending-creates", "abc123"],
+        ["refresh", "--yes", "--skip-preview", "--import-pending-creates", f"{URN} abc123"],
         ["refresh", "--yes", "--skip-preview", "--clear-pending-creates"],
     ]
     assert refresh_runs([decide(pending("updating"), None)]) == [["refresh", "--yes", "--skip-preview"]]
     # adopting the replacement of a resource deleted first: a plain refresh drops the old record first
     assert refresh_runs([adopt], {URN})[0] == ["refresh", "--yes", "--skip-preview"]
-    assert refresh_runs([adopt], {URN})[1][-1] == "abc123"
+    assert refresh_runs([adopt], {URN})[1][-1] == f"{URN} abc123"
     assert refresh_runs([]) == []
 
 
@@ -193,10 +193,9 @@ class FakeEngine:
         self.calls.append(args)
         if args[0] == "stack":
             return json.dumps({"deployment": self.deployment})
-        imports = [args[i + 1] for i, arg in enumerate(args) if arg == "--import-pending-creates"]
-        adopted = [
-            {"urn": urn, "type": CONTAINER, "id": id_} for urn, id_ in zip(imports[::2], imports[1::2], strict=True)
-        ]
+        imports = [args[i + 1].split(" ") for i, arg in enumerate(args) if arg == "--import-pending-creates"]
+        adopted = [{"urn": urn, "type": CONTAINER, "id": id_} for urn, id_ in imports]
+
         resources = list(self.deployment.get("resources") or []) + adopted
         self.deployment = {**self.deployment, "pending_operations": [], "resources": resources}
         return ""
@@ -250,15 +249,7 @@ def test_recover_takes_over_a_dead_holders_lock_adopts_and_removes_strays(monkey
     )
     assert file_backend.list(".pulumi/locks/") == []
     assert key not in file_backend.list(".pulumi/")
-    assert [
-        "refresh",
-        "--yes",
-        "--skip-preview",
-        "--import-pending-creates",
-        URN,
-        "--import-pending-creates",
-        "abc123",
-    ] in engine.calls
+    assert ["refresh", "--yes", "--skip-preview", "--import-pending-creates", f"{URN} abc123"] in engine.calls
     assert removed == ["container x"] and (report.pending, report.strays) == (1, 1)
     assert any("taken over" in line for line in lines) and any(
         "adopted into the state as abc123" in line for line in lines
