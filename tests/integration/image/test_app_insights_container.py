@@ -153,6 +153,9 @@ def test_request_telemetry_reaches_the_ingestion_endpoint(serve, ingestion):
     missing = [item["data"]["baseData"] for item in items if item["data"]["baseData"]["url"].endswith("/nowhere")]
     assert [(d["responseCode"], d["success"]) for d in missing] == [("404", False)]
     assert all(d["properties"].get("request.id") for d in scored), "each item carries the request id the client got"
+    # the version that answered: without declared versions, the service's name
+    assert [d["properties"].get("modelstack.version") for d in scored] == [answer.headers["x-modelstack-version"]] * 3
+    assert answer.headers["x-modelstack-version"] == "diabetes"
     assert connection_string not in container.logs().decode(errors="replace")
 
 
