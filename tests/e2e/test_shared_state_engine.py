@@ -1,8 +1,8 @@
 """Shared state through the real engine, with the state in Azure Blob Storage (Azurite, started
 by scripts/azurite.sh for the session):
 
-- the local stack brought up, previewed with no changes and destroyed with its state in Azurite;
-  the blob listing shows its checkpoint and history, and no lock, afterwards;
+- (the local stack brought up, previewed with no changes and destroyed with its state in Azurite,
+  and the blob listing after it, are in tests/e2e/test_team_path_engine.py, with the pipeline);
 - on a small probe project (one dynamic resource; its program can be held at a gate, so a test
   decides when an update is in progress instead of guessing with sleeps): the layout the engine
   writes is the same in the file and azblob backends; two `up` started together: one applies, the
@@ -25,13 +25,12 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from components.state.backend import open_backend
 from components.state.locks import audit_key, engine_locks, stack_lock
 from tests.azurite import azurite  # noqa: F401  (the session's Azurite)
-from tests.e2e.engine import Engine, tear_down_local_stack
-from tests.workspace import REPO, copy_project, derive_local_stack
+from tests.e2e.engine import Engine
+from tests.workspace import REPO
 
 pytestmark = [pytest.mark.engine]  # needs the engine: tests/e2e/conftest.py requires it
 
@@ -42,43 +41,6 @@ HOST = socket.gethostname()
 
 def listing(engine: Engine) -> list[str]:
     return open_backend(engine.env["PULUMI_BACKEND_URL"], engine.env).list("")
-
-
-# --- the local stack with its state in Azurite ------------------------------------------------------
-
-LOCAL = "e2e-shared"
-
-
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory, trained_example, docker_client, azurite):  # noqa: F811
-    home = tmp_path_factory.mktemp("shared-local")
-    root = copy_project(home / "project", runnable=True)
-    registry_port = derive_local_stack(root, LOCAL)["config"]["modelstack:registry"]["port"]
-    url, env = azurite.container("e2e-local")
-    runner = Engine(root, home, LOCAL, backend=url, backend_env=env)
-    runner.run("stack", "init")
-    yield runner
-    tear_down_local_stack(runner, docker_client, registry_port)
-
-
-def test_local_stack_up_preview_destroy_with_its_state_in_azurite(local_stack):
-    engine = local_stack
-    engine.run("up", "--yes", "--skip-preview")
-    services = engine.outputs()
-    assert services["diabetes"]["state"] == "Healthy"
-    response = requests.post(services["diabetes"]["scoring_uri"], json=SAMPLE, timeout=10)
-    assert response.status_code == 200, response.text
-    preview = engine.run("preview", "--expect-no-changes")
-    assert "building" not in preview.stdout + preview.stderr
-    engine.run("destroy", "--yes", "--skip-preview")
-    keys = listing(engine)
-    print("blob listing after up, preview and destroy:\n  " + "\n  ".join(keys))
-    assert f".pulumi/stacks/modelstack/{LOCAL}.json" in keys
-    history = [k for k in keys if re.fullmatch(rf"\.pulumi/history/modelstack/{LOCAL}/{LOCAL}-\d+\.history\.json", k)]
-    assert len(history) == 2, keys  # the up and the destroy (a preview writes no history)
-    assert [k for k in keys if k.startswith(".pulumi/locks/")] == []
-    exported = json.loads(engine.run("stack", "export").stdout)
-    assert exported["deployment"].get("resources") in (None, [])
 
 
 # --- locks, on a probe project ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Saved plans' own rules (components/state/plans.py), without the engine: signatures, the stack
 and expiry checks, stale bindings, the program's files, the signing key's sources and the cost
-gate. The engine's side is tests/e2e/test_saved_plans_engine.py."""
+gate. The engine's side is tests/e2e/test_team_path_engine.py."""
 
 from __future__ import annotations
 
