@@ -385,3 +385,51 @@ def test_only_get_and_head_read_metrics(script_file):
 
     post, head = drive(app, scenario)
     assert (post["status"], head["status"], head["body"]) == (405, 200, b"")
+
+
+# --- several workers: one replica's values, whichever worker is scraped ----------------------------
+
+WORKERS_SCRIPT = """
+import os, sys
+from modelstack_server.metrics import Metrics, prepare_multiprocess, worker_exited
+
+folder = prepare_multiprocess(os.environ)  # as the server does before forking its workers
+pids = []
+for scored, in_flight in ((3, 1), (5, 1)):
+    pid = os.fork()
+    if pid == 0:
+        metrics = Metrics("v1", {"diabetes-ridge": "3f2a"}, multiprocess_dir=folder)
+        for _ in range(scored):
+            metrics.observe("/score", 200, 0.002)
+            metrics.observe_run(0.001)
+        metrics.observe("/score", 401, 0.0001)
+        for _ in range(in_flight):
+            metrics.in_flight.inc()  # still in flight when the worker exits
+        os._exit(0)
+    os.waitpid(pid, 0)
+    pids.append(pid)
+worker_exited(pids[1])  # the second worker died: its requests in flight are gone, its counts stay
+scraper = Metrics("v1", {"diabetes-ridge": "3f2a"}, multiprocess_dir=folder)
+sys.stdout.write(scraper.exposition()[0].decode())
+"""
+
+
+def test_the_workers_values_are_gathered_into_one_replicas(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.workspace import REPO
+
+    environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    environ.update(PYTHONPATH=str(REPO), TMPDIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", WORKERS_SCRIPT], env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    parsed = samples(done.stdout)
+    assert value(parsed, "modelstack_requests_total", route="/score", status_class="2xx", version="v1") == 8
+    assert value(parsed, "modelstack_requests_total", route="/score", status_class="4xx", version="v1") == 2
+    assert value(parsed, "modelstack_run_duration_seconds_count", version="v1") == 8
+    assert value(parsed, "modelstack_requests_in_flight", version="v1") == 1
+    assert value(parsed, "modelstack_model_info", model="diabetes-ridge", model_version="3f2a", version="v1") == 1
