@@ -34,6 +34,7 @@ from .entry_script import (
     run_arguments,
     title_case_headers,
 )
+from .input_errors import schema_refusal
 from .keys import refusal
 from .peers import FORWARDED_SCOPE_KEY
 from .request_ids import request_ids
@@ -280,6 +281,9 @@ class ScoringApp:
             status, response_headers, payload = await self._azureml(scope, method, path, headers, body, started)
         if front_cors:
             response_headers = cors.add_missing(response_headers, front_cors)
+        if isinstance(payload, StreamedBody) and scope.get("http_version") == "1.0":
+            # HTTP/1.0 has no chunked framing: the items are gathered and sent whole, with their length
+            status, response_headers, payload = await self._gathered(status, response_headers, payload)
         if isinstance(payload, StreamedBody):
             await self._stream(receive, send, status, response_headers, payload, method)
         else:
@@ -334,6 +338,30 @@ class ScoringApp:
                 logger.error("closing the streamed response failed")
         if complete:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _gathered(self, status: int, headers: Headers, body: StreamedBody) -> tuple[int, Headers, bytes]:
+        """A streamed response whole, for a client that cannot read chunks: each item produced as
+        _stream produces it (through the scorer, within SCORING_TIMEOUT_MS); a generator that raises
+        or runs late is a 500."""
+        items = body.response.iter_encoded()
+        parts: list[bytes] = []
+        try:
+            while (item := (await self.scorer.score(partial(next, items, None)))[1]) is not None:
+                parts.append(item)
+        except ScoringTimeout as error:
+            logger.error(
+                f"Encountered Exception: the streamed response's next item took longer than {error.timeout_ms} ms"
+            )
+            return message(500, str(error), run_function_failed=True)
+        except RunFailed as error:
+            logger.error(f"Encountered Exception: {''.join(traceback.format_exception(error.__cause__))}")
+            return message(500, RUN_FAILED, run_function_failed=True)
+        finally:
+            try:
+                await self.scorer.score(body.response.close)
+            except (ScoringTimeout, RunFailed):
+                logger.error("closing the streamed response failed")
+        return status, headers, b"".join(parts)
 
     def _record(
         self,
@@ -510,6 +538,10 @@ class ScoringApp:
             return message(500, str(error), run_function_failed=True)
         except RunFailed as error:
             cause = error.__cause__
+            refused = schema_refusal(cause)  # the input could not become the declared type: the caller's error
+            if refused is not None:
+                logger.warning(f"Bad input: {refused}")
+                return message(400, refused)
             logger.error(f"Encountered Exception: {''.join(traceback.format_exception(cause))}")
             self._report_exception(ids, cause)
             return message(500, RUN_FAILED, run_function_failed=True)

@@ -176,11 +176,26 @@ def is_json(content_type: str | None) -> bool:
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
+def unparsable_json(error: Exception) -> str:
+    """What was wrong with a JSON body that is well-formed text yet cannot be parsed (never a traceback)."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"POST body is not UTF-8 (byte {error.start}); send JSON encoded in UTF-8"
+    if isinstance(error, RecursionError):
+        return (
+            "POST body is JSON nested too deeply to parse; send arrays and objects nested at most a few hundred levels"
+        )
+    if isinstance(error, ValueError) and "digits" in str(error):
+        return "POST body holds an integer of more than 4300 digits, which cannot be parsed; send it as a string"
+    return f"POST body could not be decoded as JSON ({type(error).__name__})"
+
+
 def _json_or_text(value: str) -> Any:
     try:
         return json.loads(value)
     except ValueError:
         return value
+    except RecursionError:
+        raise InputError(400, "a query parameter is JSON nested too deeply to parse") from None
 
 
 def query_parameters(query_string: bytes) -> dict[str, Any]:
@@ -217,10 +232,12 @@ def run_arguments(
         raise InputError(415, "Expects Content-Type to be application/json")
     try:
         parsed = json.loads(body)
-    except json.JSONDecodeError as error:  # a body that is not UTF-8 is azmlinfsrv's internal error (500)
+    except json.JSONDecodeError as error:
         if body:
             raise InputError(400, f"POST body could not be decoded as JSON: {error}") from None
         raise InputError(400, "POST body is empty. Expecting a JSON dictionary.") from None
+    except Exception as error:  # azmlinfsrv's internal error (500): the caller's body, so 400 here
+        raise InputError(400, unparsable_json(error)) from None
     if not isinstance(parsed, dict):
         raise InputError(400, "POST body should be a JSON dictionary.")
     return _schema_arguments(script, parsed)

@@ -5,11 +5,15 @@ once a second, so keys rotate without a restart and without downtime (either key
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 import os
 import time
 
+from .bounded_files import FileRefused, read_bounded
 from .contract import KEY_FILES
+
+logger = logging.getLogger("azmlinfsrv")
 
 KEYS_RECHECK_SECONDS = 1.0
 MISSING_KEY_MESSAGE = "a valid key is required: send Authorization: Bearer <primary or secondary key>"
@@ -57,8 +61,10 @@ class KeySource:
         found = []
         for name in self._files:
             try:
-                with open(os.path.join(folder, name), "rb") as handle:
-                    value = handle.read().strip()  # a Secret's file may end with a newline
+                value = read_bounded(os.path.join(folder, name)).strip()  # a Secret's file may end with a newline
+            except FileRefused as error:  # never blocks, never read whole: the key counts as absent
+                logger.error(f"key file not used: {error}")
+                continue
             except OSError:
                 continue
             if value:

@@ -28,6 +28,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEALTH_PROBE = (b"GET", b"HEAD")
+REQUEST_LINE_VERSION_BYTES = len(b"  HTTP/1.1")  # the two spaces and the version around the URL
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,11 @@ class ScoringProtocol(HttpToolsProtocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         self._header_bytes += len(url)
-        if len(self.url) > self.limits.max_header_line_bytes:
+        # The request line: method, space, URL, space and HTTP/1.x (its version comes after the URL)
+        if (
+            len(self.parser.get_method()) + len(self.url) + REQUEST_LINE_VERSION_BYTES
+            > self.limits.max_header_line_bytes
+        ):
             self._refusal = (
                 414,
                 "URI Too Long",

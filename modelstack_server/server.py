@@ -29,7 +29,7 @@ import sys
 import traceback
 
 from . import __version__, log_capture, tls
-from .contract import DRAIN_MARGIN_SECONDS, SECRET_ENVS
+from .contract import DRAIN_MARGIN_SECONDS, HEALTH_PORT_ENV, SECRET_ENVS
 from .settings import (
     AML_CORS_ORIGINS_ENV,
     APP_INSIGHTS_ENABLED_ENV,
@@ -347,6 +347,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"modelstack server: {error}", file=sys.stderr)
         raise SystemExit(SETTINGS_ERROR) from None
     tls_files = write_tls_files(settings)
+    if tls_files:
+        refused = tls.refusal(*tls_files)
+        if refused:
+            print(f"modelstack server: {refused}", file=sys.stderr)
+            raise SystemExit(SETTINGS_ERROR)
+    # As azmlinfsrv, without a separate health listener: the liveness probe is on the scoring port.
+    os.environ[HEALTH_PORT_ENV] = str(settings.port)
     # As azmlinfsrv: the script finds whether App Insights is on, "true" or "false", never unset.
     os.environ[APP_INSIGHTS_ENABLED_ENV] = "true" if settings.app_insights_enabled else "false"
     raise_open_file_limit()

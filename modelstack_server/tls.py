@@ -16,3 +16,21 @@ def write_tls_files(cert: str, key: str) -> tuple[str, str]:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
     return paths
+
+
+def refusal(cert_file: str, key_file: str) -> str | None:
+    """Why the certificate and key cannot serve HTTPS (not PEM, or not a pair), or None."""
+    import ssl
+
+    from .contract import TLS_CERT_ENV, TLS_KEY_ENV
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_file, key_file)
+    except (ssl.SSLError, ValueError) as error:
+        reason = getattr(error, "reason", None)  # OpenSSL's word for it, when it has one
+        return (
+            f"{TLS_CERT_ENV} and {TLS_KEY_ENV} must hold a PEM certificate and its PEM private key "
+            f"(-----BEGIN CERTIFICATE----- ... and -----BEGIN PRIVATE KEY----- ...); "
+            f"they could not be loaded ({reason.lower().replace('_', ' ') if reason else 'not PEM'})"
+        )
+    return None

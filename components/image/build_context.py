@@ -61,6 +61,7 @@ def gpu_base_image(cuda_version: str | None) -> str:
 FRONT_MODULES = (
     "__init__.py",
     "azmlinfsrv_front.py",
+    "bounded_files.py",
     "contract.py",
     "cors.py",
     "keys.py",

@@ -127,9 +127,11 @@ def test_each_server_ships_its_own_files_and_command(project, tmp_path):
             "__init__",
             "__main__",
             "app",
+            "bounded_files",
             "contract",
             "cors",
             "entry_script",
+            "input_errors",
             "keys",
             "log_capture",
             "memory",
@@ -155,7 +157,17 @@ def test_each_server_ships_its_own_files_and_command(project, tmp_path):
     fallback = context_for(project, {"services": {"diabetes": {"scoring_server": "azmlinfsrv"}}})
     assert sorted(fallback.support_files) == [
         f"modelstack/modelstack_server/{name}.py"
-        for name in ("__init__", "azmlinfsrv_front", "contract", "cors", "keys", "settings", "tls", "tokens")
+        for name in (
+            "__init__",
+            "azmlinfsrv_front",
+            "bounded_files",
+            "contract",
+            "cors",
+            "keys",
+            "settings",
+            "tls",
+            "tokens",
+        )
     ]
     assert (
         "COPY modelstack/modelstack_server/ /opt/modelstack/modelstack_server/\nENV PYTHONPATH=/opt/modelstack\n"
