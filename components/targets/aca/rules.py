@@ -3,16 +3,21 @@ every other rule before anything exists. Each error names the key, the rule and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from components.config import naming, reading
 from components.config.schema import ServiceSpec, StackConfig, config_key
-from components.errors import ConfigError, number_text
+from components.errors import ConfigError, ModelstackError, number_text
 from components.targets.aca import names
 from components.targets.aca.schema import ACA_MAX_CPU_CORES, AcaDeploy
+from components.targets.aca.states import SERVICE_TAG
 
 # "Containers in Azure Container Apps", vCPU and memory allocation requirements: on the
 # consumption workload profile a replica's CPU is 0.25-4 vCPUs in steps of 0.25, and its memory
 # the GiB of the same row, twice the vCPUs (0.25 / 0.5Gi ... 4.0 / 8.0Gi).
 CPU_STEP = 0.25
 GB_PER_CORE = 2
+PROJECT_RULE = "Pulumi.yaml is a YAML mapping"
 PAIRS_RULE = "on Azure Container Apps' consumption profile a replica's size is one of Azure's pairs: cpu_cores 0.25 to 4 in steps of 0.25, with memory_gb twice cpu_cores (0.25/0.5, 0.5/1, ... 4/8)"
 
 
@@ -120,15 +125,77 @@ def deploy_errors(config: StackConfig, name: str, service: ServiceSpec) -> list[
     )
 
 
+def project_name(project_dir: str) -> str | None:
+    """Pulumi.yaml's `name:` (the engine's project, the first part of derived names), read within
+    the bounds of every config file; None when there is none to read (loading names that error)."""
+    try:
+        path = Path(project_dir) / "Pulumi.yaml"
+        document = reading.parse_yaml(reading.read_text(path, rule=PROJECT_RULE), "Pulumi.yaml", rule=PROJECT_RULE)
+    except (OSError, ModelstackError):
+        return None
+    name = document.get("name") if isinstance(document, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
 def stack_errors(config: StackConfig) -> list[ConfigError]:
-    """Two services of the stack cannot be the same container app (one resource group). Derived
-    names differ by construction (they hold the service's name); configured ones are compared."""
+    """Two services of the stack cannot be the same container app (one resource group): configured
+    names are compared with each other and with the names the other services get by default; and
+    each app's tags, with the stack's and modelstack's, fit Azure's limit."""
+    apps = {
+        name: service.deploy
+        for name, service in config.services.items()
+        if service.target == "aca" and isinstance(service.deploy, AcaDeploy)
+    }
+    project = project_name(config.project_dir)
+    return (
+        _configured_name_errors(apps)
+        + (_default_name_errors(apps, project, config.stack) if project else [])
+        + _tag_count_errors(apps, project or "", config)
+    )
+
+
+def _default_name_errors(apps: dict[str, AcaDeploy], project: str, stack: str) -> list[ConfigError]:
+    defaults = {names.app_name(project, stack, name): name for name, deploy in apps.items() if deploy.app_name is None}
+    errors = []
+    for name, deploy in apps.items():
+        other = defaults.get(deploy.app_name or "")
+        if other is not None:
+            errors.append(
+                ConfigError(
+                    f"app_name '{deploy.app_name}' is the container app service {other} gets by default (<project>-<stack>-<service>)",
+                    key=_key(name, "app_name"),
+                    rule="each service is a container app of its own, and names are unique in the stack's resource group",
+                    fix=f"give {name} another app_name, or give {other} an app_name of its own",
+                )
+            )
+    return errors
+
+
+def _tag_count_errors(apps: dict[str, AcaDeploy], project: str, config: StackConfig) -> list[ConfigError]:
+    """A container app carries its service's tags, the stack's and modelstack's (container_app.py)."""
+    others = set(naming.stack_tags(project, config.stack, config.tags)) | {SERVICE_TAG}
+    errors = []
+    for name, deploy in apps.items():
+        count = len(set(deploy.tags) | others)
+        if count > naming.MAX_TAGS:
+            errors.append(
+                ConfigError(
+                    f"the container app would carry {count} tags: {len(deploy.tags)} of the service's, with the stack's and modelstack's",
+                    key=_key(name, "tags"),
+                    rule=f"an Azure resource has at most {naming.MAX_TAGS} tags; the stack's tags and modelstack's take {len(others)} of them here",
+                    fix=f"keep at most {naming.MAX_TAGS - len(others)} tags under {_key(name, 'tags')}, or fewer stack tags",
+                )
+            )
+    return errors
+
+
+def _configured_name_errors(apps: dict[str, AcaDeploy]) -> list[ConfigError]:
     errors: list[ConfigError] = []
     owners: dict[str, str] = {}
-    for name, service in config.services.items():
-        if service.target != "aca" or not isinstance(service.deploy, AcaDeploy) or service.deploy.app_name is None:
+    for name, deploy in apps.items():
+        if deploy.app_name is None:
             continue
-        app = service.deploy.app_name
+        app = deploy.app_name
         if app in owners:
             errors.append(
                 ConfigError(

@@ -160,3 +160,54 @@ def test_derived_names_are_names_azure_takes():
     assert names.log_workspace_name("modelstack", "dev") == "modelstack-dev-aca-logs"
     assert names.suggested_app_name("9_Lives") == "lives"
     assert names.suggested_app_name("___") is None
+
+
+def test_an_app_name_that_is_another_services_default_name(project):
+    """diabetes-multi, without an app_name, is the container app modelstack-rules-diabetes-multi."""
+    assert errors_of(
+        project,
+        {"app_name": "modelstack-rules-diabetes-multi"},
+        **{"diabetes-multi": {"target": "aca"}},
+    ) == [
+        f"{KEY}.app_name: app_name 'modelstack-rules-diabetes-multi' is the container app service diabetes-multi gets by default (<project>-<stack>-<service>)\n"
+        "  Rule: each service is a container app of its own, and names are unique in the stack's resource group\n"
+        "  Fix: give diabetes another app_name, or give diabetes-multi an app_name of its own"
+    ]
+
+
+def test_service_tags_past_azures_limit_with_the_stacks(project):
+    """Azure's 50 tags per resource: 3 of modelstack's stack tags, the service's name tag, the
+    stack's own tags and the service's."""
+    tags = {f"t{i}": "v" for i in range(60)}
+    assert errors_of(project, {"tags": tags}) == [
+        f"{KEY}.tags: the container app would carry 64 tags: 60 of the service's, with the stack's and modelstack's\n"
+        "  Rule: an Azure resource has at most 50 tags; the stack's tags and modelstack's take 4 of them here\n"
+        f"  Fix: keep at most 46 tags under {KEY}.tags, or fewer stack tags"
+    ]
+    project.write_stack(
+        "rules",
+        {
+            "registry": {"kind": "acr"},
+            "tags": {f"s{i}": "v" for i in range(10)},
+            "services": {
+                "diabetes": {"target": "aca", "deploy": {"tags": {f"t{i}": "v" for i in range(36)}}},
+                "diabetes-multi": None,
+            },
+        },
+    )
+    project.load("rules")  # 36 + 10 + 4 = 50: at the limit
+    project.write_stack(
+        "rules",
+        {
+            "registry": {"kind": "acr"},
+            "tags": {f"s{i}": "v" for i in range(10)},
+            "services": {
+                "diabetes": {"target": "aca", "deploy": {"tags": {f"t{i}": "v" for i in range(37)}}},
+                "diabetes-multi": None,
+            },
+        },
+    )
+    with pytest.raises((ConfigErrors, ConfigError)) as caught:
+        project.load("rules")
+    assert "the container app would carry 51 tags" in str(caught.value)
+    assert "the stack's tags and modelstack's take 14 of them here" in str(caught.value)
