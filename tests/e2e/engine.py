@@ -39,9 +39,7 @@ class Engine:
             timeout=600,
         )
         if check and result.returncode != 0:
-            raise AssertionError(
-                f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-            )
+            raise AssertionError(failure_message(args, result.returncode, result.stdout, result.stderr))
         return result
 
     def outputs(self) -> dict:
@@ -51,6 +49,45 @@ class Engine:
         """Resource name -> planned operation, from `pulumi preview --json`."""
         preview = json.loads(self.run("preview", "--json").stdout)
         return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in preview["steps"]}
+
+
+# How much of a failed command's output its message keeps: the Diagnostics section whole up to
+# DIAGNOSTICS_LIMIT (past it, each resource's name and error lines), then the ends of the output.
+DIAGNOSTICS_LIMIT = 20_000
+ERROR_LINE_LIMIT = 2_000
+OUTPUT_TAIL = 4_000
+
+
+def diagnostics(output: str) -> str:
+    """The engine's "Diagnostics:" section of a command's output: each resource that reported
+    something, with its error lines, however much output came before or after it."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == "Diagnostics:"), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "\t")), len(lines))
+    section = "\n".join(lines[start:end]).rstrip()
+    if len(section) <= DIAGNOSTICS_LIMIT:
+        return section
+    kept = [
+        line[:ERROR_LINE_LIMIT]
+        for line in lines[start:end]
+        if (line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"))  # a resource
+        or line.lstrip().startswith("error:")
+    ]
+    return "\n".join(kept)[:DIAGNOSTICS_LIMIT]
+
+
+def failure_message(args, code: int, stdout: str, stderr: str) -> str:
+    """Why a command failed, readable from another machine: the engine's diagnostics for each
+    failed resource first (a long update can push them out of any tail), then the output's ends."""
+    found = diagnostics(stdout) or diagnostics(stderr)
+    parts = [f"pulumi {' '.join(args)} exited {code}"]
+    if found:
+        parts.append(found)
+    parts += [f"--- stdout (last {OUTPUT_TAIL} characters) ---", stdout[-OUTPUT_TAIL:]]
+    parts += [f"--- stderr (last {OUTPUT_TAIL} characters) ---", stderr[-OUTPUT_TAIL:]]
+    return "\n".join(parts)
 
 
 def tear_down_local_stack(engine: Engine, docker_client, registry_port: int) -> None:
