@@ -64,7 +64,7 @@ from .settings import (
     tls_pair,
     truthy,
 )
-from .tls import write_tls_files
+from .tls import refusal as tls_refusal, write_tls_files
 
 HEALTH_PATHS = (HEALTH_ROUTE,)
 # Without SCORING_TIMEOUT_MS, requests in flight get a minute to finish when the server stops.
@@ -231,6 +231,10 @@ def main() -> None:
     except SettingsError as error:
         print(f"modelstack front: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    refused = tls_refusal(*tls_files) if tls_files else None
+    if refused:
+        print(f"modelstack front: {refused}", file=sys.stderr)
+        raise SystemExit(2)
     for name in (TLS_CERT_ENV, TLS_KEY_ENV, PRIMARY_KEY_ENV, SECONDARY_KEY_ENV):
         # Out of os.environ, so the entry script does not find them there and its child processes
         # do not inherit them. Not a wall: the entry script runs in this process, and the

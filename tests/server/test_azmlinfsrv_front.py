@@ -336,6 +336,20 @@ def test_tls_files_are_private(tmp_path, monkeypatch):
         front._write_tls_files({"MODELSTACK_TLS_CERT": "CERT"})
 
 
+def test_tls_values_that_are_not_pem_stop_the_front_with_what_was_wrong(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tls.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("MODELSTACK_TLS_CERT", "not a certificate")
+    monkeypatch.setenv("MODELSTACK_TLS_KEY", "not a key")
+    with pytest.raises(SystemExit) as stopped:
+        front.main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "modelstack front: MODELSTACK_TLS_CERT and MODELSTACK_TLS_KEY must hold a PEM certificate and its PEM "
+        "private key (-----BEGIN CERTIFICATE----- ... and -----BEGIN PRIVATE KEY----- ...); they could not be "
+        "loaded (not PEM)\n"
+    )
+
+
 def test_token_auth_is_refused_at_start():
     """Fail closed: an image of azmlinfsrv cannot verify tokens, so it does not serve without them."""
     with pytest.raises(
