@@ -59,6 +59,9 @@ def stack(tmp_path_factory, trained_example, docker_client):
     engine.run("stack", "init")
     yield engine, registry_port
     tear_down_local_stack(engine, docker_client, registry_port)
+    from components.targets.local.registry_server import stop
+
+    stop(str(root / ".modelstack" / "registry" / str(registry_port) / "run"))  # one a failed run left unrecorded
 
 
 def report(point) -> str:
