@@ -9,6 +9,7 @@ the first kind 500 too: the difference is documented (docs/scoring-server.md).""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -153,3 +154,51 @@ def test_tls_values_that_are_not_pem_stop_the_server_with_what_was_wrong(servers
     log = server.log()
     assert "MODELSTACK_TLS_CERT and MODELSTACK_TLS_KEY must hold a PEM certificate" in log, log
     assert "Traceback" not in log and "SSLError" not in log, log
+
+
+def _rows(count: int) -> bytes:
+    return json.dumps({"data": [[1.0, 2.0, 3.0]] * count}).encode()
+
+
+def test_a_large_body_is_parsed_within_the_scoring_timeout(servers, model_dir):
+    """Bodies of 1 MiB and more are parsed through the scorer: within SCORING_TIMEOUT_MS, or 413.
+    1 ms is shorter than any machine takes to parse 16 MiB of JSON."""
+    started = servers(
+        "numpy_joblib_schema.py",
+        {"AZUREML_MODEL_DIR": str(model_dir), "SCORING_TIMEOUT_MS": "1"},
+        kinds=("modelstack",),
+    )
+    body = _rows(1_000_000)
+    assert len(body) > 16 * 2**20
+    answer = requests.post(
+        started["modelstack"].base + "/score",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 413, (answer.status_code, answer.text[:300])
+    assert answer.json() == {
+        "message": "the request body took longer than the scoring timeout (1 ms, SCORING_TIMEOUT_MS) to parse; send less in one request"
+    }
+    assert requests.get(started["modelstack"].base + "/", timeout=TIMEOUT).status_code == 200
+
+
+def test_large_bodies_parsed_through_the_scorer_answer_as_small_ones(servers, model_dir):
+    started = servers("numpy_joblib_schema.py", {"AZUREML_MODEL_DIR": str(model_dir)}, kinds=("modelstack",))
+    base = started["modelstack"].base
+    body = _rows(100_000)
+    assert len(body) > 2**20
+    answer = requests.post(base + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    assert answer.status_code == 200 and answer.json() == [6.75] * 100_000, answer.text[:300]
+    broken = requests.post(
+        base + "/score", data=body[:-1], headers={"Content-Type": "application/json"}, timeout=TIMEOUT
+    )
+    assert broken.status_code == 400, broken.text[:300]
+    assert broken.json()["message"].startswith("POST body could not be decoded as JSON: ")
+    misfit = requests.post(
+        base + "/score",
+        data=body.replace(b"3.0]", b"3.0, 4.0]"),
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+    assert misfit.status_code == 400 and "dimension #1" in misfit.json()["message"], misfit.text[:300]
