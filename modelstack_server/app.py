@@ -57,6 +57,7 @@ NOT_JSON = "run() returned NaN or Infinity, which JSON cannot represent; return 
 # Bodies this large are parsed through the scorer, off the event loop and within the timeout
 # (about 0.06 s per MiB of JSON): smaller ones are parsed in place, which costs less than the hop.
 PARSE_THROUGH_SCORER_BYTES = 1024 * 1024
+GATHERED_TOO_LARGE = "the streamed answer is larger than {limit} bytes, the most gathered whole for an HTTP/1.0 client; call over HTTP/1.1 to receive it streamed"
 AMBIGUOUS_CREDENTIALS = "the request has more than one Authorization header; send one"
 ROUTES = {
     "/": ("GET", "HEAD", "OPTIONS"),
@@ -348,9 +349,16 @@ class ScoringApp:
         or runs late is a 500."""
         items = body.response.iter_encoded()
         parts: list[bytes] = []
+        size = 0
         try:
             while (item := (await self.scorer.score(partial(next, items, None)))[1]) is not None:
                 parts.append(item)
+                size += len(item)
+                if size > self.max_request_bytes:  # gathered in memory: bounded as a request body is
+                    logger.error(f"Encountered Exception: {GATHERED_TOO_LARGE.format(limit=self.max_request_bytes)}")
+                    return message(
+                        500, GATHERED_TOO_LARGE.format(limit=self.max_request_bytes), run_function_failed=True
+                    )
         except ScoringTimeout as error:
             logger.error(
                 f"Encountered Exception: the streamed response's next item took longer than {error.timeout_ms} ms"

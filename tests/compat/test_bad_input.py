@@ -202,3 +202,15 @@ def test_large_bodies_parsed_through_the_scorer_answer_as_small_ones(servers, mo
         timeout=TIMEOUT,
     )
     assert misfit.status_code == 400 and "dimension #1" in misfit.json()["message"], misfit.text[:300]
+
+
+def test_a_streamed_answer_gathered_for_http_1_0_is_bounded_as_a_body(servers, tmp_path):
+    started = servers("rawhttp_streams.py", {"MODELSTACK_MAX_REQUEST_BYTES": "10"}, kinds=("modelstack",))
+    gate = tmp_path / "gate"
+    gate.touch()
+    answer = exchange(started["modelstack"].port, f"GET /score?gate={gate} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].endswith(b" 500 Internal Server Error"), head
+    assert json.loads(body) == {
+        "message": "the streamed answer is larger than 10 bytes, the most gathered whole for an HTTP/1.0 client; call over HTTP/1.1 to receive it streamed"
+    }
