@@ -119,7 +119,7 @@ def test_a_generator_response_goes_out_item_by_item(servers, tmp_path):
             assert answer.raw.read() == b"second\nthird\n", kind
     server = started["modelstack"]
     server.stop()
-    assert re.search(r" I \[\d+\] azmlinfsrv - GET /score\?gate=\S+ 200 \d+\.\d{3}ms N/A\n", server.log()), (
+    assert re.search(r" I \[\d+\] azmlinfsrv - GET /score\?gate=\S+ 200 \d+\.\d{3}ms N/A default\n", server.log()), (
         server.log()[-2000:]
     )
 
