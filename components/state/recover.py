@@ -156,17 +156,22 @@ def recorded_urns(deployment: Mapping[str, Any]) -> set[str]:
 
 
 def decide(
-    pending: Pending, existing: Existing | None, known_urns: frozenset[str] | set[str] = frozenset()
+    pending: Pending,
+    existing: Existing | None,
+    known_urns: frozenset[str] | set[str] = frozenset(),
+    *,
+    adopt_existing: bool = False,
 ) -> Decision:
     """What to do with one pending operation, given what really exists (None: no one can tell for
     this resource type) and the URNs the state already records.
 
-    A create whose object exists is adopted, not removed: the object may be serving already (a
-    container started and answering before the engine died), and the next `up` then finds it in
-    the state and creates nothing twice. A create whose object does not exist is cleared, and so
-    is one whose resource the state already has (a later `up` created it and kept the pending
-    operation, as the engine does). An update or a delete is left to the refresh, which reads the
-    object as it is.
+    Adopting an object that exists would keep it serving with nothing created twice, but the engine
+    3.259 does not import a dynamic provider's pending create (measured), so by default one whose
+    object exists is cleared too: its image tag or running registry is reused by the next create,
+    a container is removed as unknown to the state and created once by the next `up`
+    (`adopt_existing` asks for the engine's import, for providers where it works). A create the
+    state already has (a later `up` made it), or of the stack, a component or a provider, is
+    cleared. An update or a delete is left to the refresh, which reads the object as it is.
     """
     if pending.kind != CREATING:
         return Decision(pending, REFRESH, pending.id, f"{pending.kind} when the engine died")
@@ -178,8 +183,15 @@ def decide(
         return Decision(pending, CLEAR, None, "a provider: the next update configures it again")
     if existing is None:
         return Decision(pending, UNKNOWN, None, "no target can tell whether it exists")
-    if existing.id:
+    if existing.id and adopt_existing:
         return Decision(pending, ADOPT, existing.id, existing.what)
+    if existing.id:
+        # The engine 3.259 does not import a dynamic provider's pending create (measured: `refresh
+        # --import-pending-creates URN --import-pending-creates ID` exits 0 and drops the pending
+        # create, and the resource is not in the state). So it is cleared, and its object either
+        # reused by the next create (an image's tag, a registry already running for its state
+        # directory) or removed below as unknown to the state (a container), then created once.
+        return Decision(pending, CLEAR, None, f"{existing.what} (the engine cannot adopt it)")
     return Decision(pending, CLEAR, None, existing.what)
 
 

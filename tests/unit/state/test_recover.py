@@ -68,9 +68,11 @@ def test_known_resources_keep_those_marked_for_deletion():
     assert [k.id for k in known_resources(deployment)] == ["c1", "c0"]
 
 
-def test_a_pending_create_whose_object_exists_is_adopted_with_its_id():
+def test_a_pending_create_whose_object_exists_is_cleared_since_the_engine_cannot_adopt_it():
     decision = decide(pending(), Existing("abc123", "container modelstack-dev-diabetes exists"))
-    assert (decision.action, decision.id) == (ADOPT, "abc123")
+    assert decision.action == CLEAR and "cannot adopt" in decision.found
+    adopted = decide(pending(), Existing("abc123", "exists"), adopt_existing=True)
+    assert (adopted.action, adopted.id) == (ADOPT, "abc123")
 
 
 def test_a_pending_create_whose_object_does_not_exist_is_cleared():
@@ -78,7 +80,7 @@ def test_a_pending_create_whose_object_does_not_exist_is_cleared():
 
 
 def test_a_pending_create_the_state_already_has_is_cleared_not_adopted_twice():
-    decision = decide(pending(), Existing("abc123", "exists"), known_urns={URN})
+    decision = decide(pending(), Existing("abc123", "exists"), known_urns={URN}, adopt_existing=True)
     assert decision.action == CLEAR and decision.id is None
 
 
@@ -94,7 +96,7 @@ def test_a_replacement_whose_old_object_was_deleted_first_adopts_the_new_one():
         ]
     }
     assert recorded_urns(deployment) == {"image"}
-    decision = decide(pending(), Existing("new", "container exists"), recorded_urns(deployment))
+    decision = decide(pending(), Existing("new", "container exists"), recorded_urns(deployment), adopt_existing=True)
     assert (decision.action, decision.id) == (ADOPT, "new")
 
 
@@ -142,7 +144,7 @@ def test_a_pending_create_no_target_can_look_up_stops_recovery_with_the_fix():
 
 
 def test_imports_run_before_and_apart_from_the_clearing():
-    adopt = decide(pending(), Existing("abc123", "exists"))
+    adopt = decide(pending(), Existing("abc123", "exists"), adopt_existing=True)
     clear = decide(pending(urn="urn:other"), Existing(None, "gone"))
     runs = refresh_runs([clear, adopt])
     assert runs == [
@@ -237,7 +239,7 @@ def run_recover(monkeypatch, backend, engine, tmp_path, *, existing=None, strays
     return report, lines, removed
 
 
-def test_recover_takes_over_a_dead_holders_lock_adopts_and_removes_strays(monkeypatch, tmp_path, file_backend):
+def test_recover_takes_over_a_dead_holders_lock_clears_and_removes_strays(monkeypatch, tmp_path, file_backend):
     import socket
 
     key = lock(file_backend, 2**22 + 7, socket.gethostname())  # no such process
@@ -247,26 +249,11 @@ def test_recover_takes_over_a_dead_holders_lock_adopts_and_removes_strays(monkey
     report, lines, removed = run_recover(
         monkeypatch, file_backend, engine, tmp_path, existing=Existing("abc123", "exists"), strays=["container x"]
     )
-    assert file_backend.list(".pulumi/locks/") == []
     assert key not in file_backend.list(".pulumi/")
-    assert ["refresh", "--yes", "--skip-preview", "--import-pending-creates", f"{URN} abc123"] in engine.calls
+    assert ["refresh", "--yes", "--skip-preview", "--clear-pending-creates"] in engine.calls
     assert removed == ["container x"] and (report.pending, report.strays) == (1, 1)
-    assert any("taken over" in line for line in lines) and any(
-        "adopted into the state as abc123" in line for line in lines
-    )
+    assert any("taken over" in line for line in lines) and any("cannot adopt it): cleared" in line for line in lines)
     assert file_backend.list(".modelstack/audit/"), "the take-over is audited"
-
-
-def test_an_adoption_the_engine_did_not_make_is_reported_as_such(monkeypatch, tmp_path, file_backend):
-    class NoImport(FakeEngine):
-        def __call__(self, args: list[str]) -> str:
-            return super().__call__([a for a in args if a != "--import-pending-creates"][:3])
-
-    engine = NoImport({"pending_operations": [{"type": "creating", "resource": {"urn": URN, "type": CONTAINER}}]})
-    report, lines, removed = run_recover(
-        monkeypatch, file_backend, engine, tmp_path, existing=Existing("abc123", "exists"), strays=["container x"]
-    )
-    assert any("not adopted" in line for line in lines) and removed == ["container x"]
 
 
 def test_recover_never_touches_a_live_lock(monkeypatch, tmp_path, file_backend):
