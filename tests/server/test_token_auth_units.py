@@ -55,7 +55,7 @@ def claims(**overrides: object) -> dict:
 
 FORGERIES = {
     "other key": lambda: jwt.encode(claims(), OTHER_KEY, algorithm="HS256"),
-    "alg none": lambda: jwt.encode(claims(), None, algorithm="none"),
+    "alg none": lambda: jwt.encode(claims(), "", algorithm="none"),  # the none algorithm takes no key
     "other service": lambda: jwt.encode(claims(aud="diabetes-multi"), SIGNING_KEY, algorithm="HS256"),
     "other issuer": lambda: jwt.encode(claims(iss="someone"), SIGNING_KEY, algorithm="HS256"),
     "no expiry": lambda: jwt.encode(
