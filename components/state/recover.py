@@ -393,7 +393,12 @@ def recover(
     # 0. a checkpoint the kill left unreadable to the engine (file backend: an empty sidecar)
     for sidecar in empty_sidecars(backend.root, project, stack) if isinstance(backend, FileBackend) else []:
         sidecar.unlink()
-        found = f"{sidecar.name}, the metadata of the stack's checkpoint, left empty by the kill (the engine refused the stack: 'failed to load checkpoint: EOF'); the checkpoint itself is whole"
+        refused = sidecar.name == f"{stack}.json.attrs"
+        found = (
+            f"{sidecar.name}, the metadata of the stack's {'checkpoint' if refused else 'checkpoint backup'}, left empty by the kill"
+            + (" (the engine refused the stack: 'failed to load checkpoint: EOF')" if refused else "")
+            + "; the file beside it is whole"
+        )
         report.add(found, "removed")
         write(f"state: {found}: removed")
 
