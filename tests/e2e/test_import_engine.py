@@ -19,7 +19,7 @@ import yaml
 from tests.e2e.engine import Engine, tear_down_local_stack
 from tests.workspace import REPO, copy_project, free_port
 
-STACK = "e2eimport"
+STACK = "e2e-import"  # a throwaway stack: the empty passphrase of the tests is its to use
 SEED = REPO / "tests" / "fixtures" / "azureml" / "v1-cli"
 # The seeds' client: two rows of ten features.
 SAMPLE = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]}
