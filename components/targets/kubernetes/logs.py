@@ -138,6 +138,12 @@ PODS = "/api/v1/namespaces/{namespace}/pods"
 POD_LOG = "/api/v1/namespaces/{namespace}/pods/{name}/log"
 
 
+# The Accept header of a pod log request: what the client's own read_namespaced_pod_log sends (its
+# select_header_accept picks the JSON entry of the log's media types). The API server answers
+# `text/plain` alone with 406 Not Acceptable; the log itself comes back as plain text either way.
+LOG_ACCEPT = "application/json"
+
+
 def _get(
     core, path: str, path_params: dict[str, str], query: list[tuple[str, Any]], accept: str, timeouts: tuple
 ) -> Callable[[], Any]:
@@ -304,7 +310,7 @@ def pod_logs(
                         POD_LOG,
                         {"namespace": namespace, "name": pod},
                         [("container", SCORING_CONTAINER), ("tailLines", tail)],
-                        "text/plain",
+                        LOG_ACCEPT,
                         timeouts,
                     ),
                     patience,
@@ -349,7 +355,7 @@ def _follow(core, name: str, namespace: str, tail: int, patience: Patience, lock
         POD_LOG,
         {"namespace": namespace, "name": name},
         [("container", SCORING_CONTAINER), ("tailLines", tail), ("follow", True)],
-        "text/plain",
+        LOG_ACCEPT,
         (patience.connect, FOLLOW_QUIET_SECONDS),
     )()
     try:
