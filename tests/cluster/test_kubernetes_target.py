@@ -91,9 +91,17 @@ def passphrase_file(root: Path) -> Path:
     return root.parent / "cluster-secret-passphrase"
 
 
+def state_url(root: Path) -> str:
+    """A file backend of the test's own beside the copy: the project's state is not the test's to
+    write, and a stack left there by an interrupted run would refuse the next run's `stack init`."""
+    state = root.parent / "cluster-secret-state"
+    state.mkdir(exist_ok=True)
+    return f"file://{state}"
+
+
 def with_passphrase(root: Path, environ) -> dict[str, str]:
     env = {k: v for k, v in environ.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
-    return {**env, "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file(root))}
+    return {**env, "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file(root)), "PULUMI_BACKEND_URL": state_url(root)}
 
 
 def cluster_spec(**changes) -> KubernetesClusterSpec:
@@ -169,6 +177,7 @@ def test_the_example_service_answers_through_the_gateway(project, cluster, kube,
             lines: list[str] = []
             monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
             monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(passphrase_file(project)))
+            monkeypatch.setenv("PULUMI_BACKEND_URL", state_url(project))
             show_logs(project, SECRET_STACK, "diabetes", tail=50, write=lines.append)
             text = "\n".join(lines)
             assert (
