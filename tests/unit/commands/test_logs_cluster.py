@@ -63,6 +63,10 @@ class ApiServer:
                 request += piece
             path = request.split(b" ")[1].decode() if b" " in request else "/"
             try:
+                if path.split("?")[0].endswith("/log") and b"\r\naccept: text/plain\r\n" in request.lower():
+                    # As the real API server answers a pod log asked for as text/plain alone.
+                    self._send(connection, "406 Not Acceptable", json.dumps({"kind": "Status", "code": 406}).encode())
+                    return
                 self._respond(connection, path)
             except OSError:
                 return
