@@ -8,7 +8,6 @@ Secret values are never shown, only the names of the fields.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,21 +163,14 @@ def refresh_events(project_dir: Path, stack: str, log=None, command: str = "drif
     """The engine events of a refresh preview of a stack; nothing is written."""
     from pulumi.automation.errors import CommandError
 
-    from components.commands.engine import engine_env, engine_failure, select_stack
+    from components.commands.engine import command_failure, select_stack
 
     handle = select_stack(project_dir, stack)
     events: list[Any] = []
     try:
         handle.preview_refresh(on_event=events.append, on_output=log, show_secrets=False)
     except CommandError as failed:
-        home = engine_env(project_dir, stack).get("PULUMI_HOME")
-        raise engine_failure(
-            str(failed),
-            project_dir=project_dir,
-            stack=stack,
-            command=command,
-            home=home if home != os.environ.get("PULUMI_HOME") else None,
-        ) from None
+        raise command_failure(failed, project_dir=project_dir, stack=stack, command=command) from None
     return events
 
 

@@ -160,15 +160,28 @@ def stack_outputs(project_dir: Path, stack: str, *, command: str) -> dict:
     try:
         outputs = handle.outputs()
     except CommandError as failed:
-        home = engine_env(project_dir, stack).get("PULUMI_HOME")
-        raise engine_failure(
-            str(failed),
-            project_dir=project_dir,
-            stack=stack,
-            command=command,
-            home=home if home != os.environ.get("PULUMI_HOME") else None,
-        ) from None
+        raise command_failure(failed, project_dir=project_dir, stack=stack, command=command) from None
     return {name: output.value for name, output in outputs.items()}
+
+
+def command_failure(failed: Exception, *, project_dir: Path, stack: str, command: str) -> ModelstackError:
+    """engine_failure for an Automation API call that failed, naming the engine's home when it is
+    not the one the user's shell has (so the plugin fix is run against the right one)."""
+    home = engine_env(project_dir, stack).get("PULUMI_HOME")
+    return engine_failure(
+        str(failed),
+        project_dir=project_dir,
+        stack=stack,
+        command=command,
+        home=home if home != os.environ.get("PULUMI_HOME") else None,
+    )
+
+
+def last_error_line(output: str) -> str:
+    """The engine's last `error:` line of its output (from `error:` on), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line[line.lower().index("error:") :] for line in lines if "error:" in line.lower()]
+    return errors[-1] if errors else (lines[-1] if lines else "no output")
 
 
 def engine_failure(
@@ -194,9 +207,7 @@ def engine_failure(
             rule=f"{command} refreshes the stack through the provider plugins its resources were created with; {pin_text}",
             fix=f"{prefix}pulumi plugin install resource {name} {wanted}, then run `modelstack {command} ...` again",
         )
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    errors = [line[line.lower().index("error:") :] for line in lines if "error:" in line.lower()]
-    last = errors[-1] if errors else (lines[-1] if lines else "no output")
+    last = last_error_line(message)
     return ModelstackError(
         f"the engine failed while {command} read stack {stack}: {last}",
         rule=f"{command} runs a refresh preview of the stack (nothing is written)",

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+from components.config.load import project_name
 from components.errors import ModelstackError
 from components.state.backend import StateBackend, open_backend
 from components.state.locks import (
@@ -40,23 +41,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 LOCKABLE = ("file", "azblob")  # the backends whose objects modelstack reads and writes
-
-
-def project_name(project_dir: Path) -> str:
-    import yaml
-
-    try:
-        name = (yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}).get("name")
-    except (OSError, yaml.YAMLError, AttributeError):
-        name = None
-    if not isinstance(name, str) or not name:
-        raise ModelstackError(
-            f"{project_dir / 'Pulumi.yaml'} names no project",
-            key="name",
-            rule="a stack's locks live under its project's name in the state backend",
-            fix="run modelstack from the project (the folder with Pulumi.yaml and its `name:`)",
-        )
-    return name
 
 
 def stack_state(project_dir: Path, stack: str, say=None) -> tuple[str, dict[str, str]]:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from components.config.load import project_name
 from components.errors import ModelstackError
 from components.state import plans
 
@@ -69,9 +70,9 @@ def open_engine(project_dir: Path, stack: str) -> Engine:
 
 
 def _last_error(result: subprocess.CompletedProcess) -> str:
-    lines = [line.strip() for line in f"{result.stdout or ''}\n{result.stderr or ''}".splitlines() if line.strip()]
-    errors = [line for line in lines if "error:" in line.lower()]
-    return (errors or lines or ["no output"])[-1][:600]
+    from components.commands.engine import last_error_line
+
+    return last_error_line(f"{result.stdout or ''}\n{result.stderr or ''}")[:600]
 
 
 def exported_state(engine: Engine, *, create: bool) -> dict[str, Any]:
@@ -167,12 +168,6 @@ def current_bindings(engine: Engine, state: dict[str, Any], document: dict[str, 
         program=plans.program_digest(project_dir, plans.program_paths(project_dir, stack_file)),
         images=image_tags(state, document),
     )
-
-
-def project_name(project_dir: Path) -> str:
-    from components.commands.lock import project_name as read_name
-
-    return read_name(project_dir)
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,10 @@ PROJECT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def check_project_name(project: dict[str, Any]) -> None:
-    """Pulumi.yaml names its project as the engine requires; else the error naming `name:`."""
+    """Pulumi.yaml names its project as the engine requires; else the error naming `name:`. The
+    state keeps a stack under its project's name, so `.` and `..` are no names either."""
     name = project.get("name")
-    if isinstance(name, str) and PROJECT_NAME.fullmatch(name):
+    if isinstance(name, str) and PROJECT_NAME.fullmatch(name) and name not in (".", ".."):
         return
     shown = "missing" if name is None else f"{name!r}" if isinstance(name, str) else f"{name!r} (not text)"
     raise ConfigError(
@@ -156,6 +157,14 @@ def check_project_name(project: dict[str, Any]) -> None:
         rule="Pulumi.yaml names the project: 1-100 letters, digits, '_', '.' and '-' (Pulumi's rule; the state is kept under it)",
         fix="write `name: modelstack` (the name the project's stacks were created under) at the top of Pulumi.yaml",
     )
+
+
+def project_name(project_dir: Path) -> str:
+    """Pulumi.yaml's `name:` (the project the engine keeps the stacks' state under), read within
+    bounds and checked by check_project_name: a ConfigError naming `name:` otherwise."""
+    project = read_yaml(Path(project_dir) / "Pulumi.yaml")
+    check_project_name(project)
+    return str(project["name"])
 
 
 def shared_config(project_dir: Path) -> dict[str, Any]:

@@ -45,14 +45,14 @@ def file_backend_root(url: str, environ: Mapping[str, str]) -> Path | None:
 
 
 def project_name(project_dir: Path) -> str | None:
-    """Pulumi.yaml's `name:`, read within bounds; None when it has no usable one."""
+    """Pulumi.yaml's `name:` under the project's one rule (components.config.load.project_name);
+    None when it has no usable one (loading the config names that error)."""
+    from components.config.load import project_name as checked_name
+
     try:
-        text = reading.read_text(Path(project_dir) / "Pulumi.yaml", rule="Pulumi.yaml is a YAML mapping")
-        document = reading.parse_yaml(text, "Pulumi.yaml", rule="Pulumi.yaml is a YAML mapping")
+        return checked_name(project_dir)
     except (OSError, ModelstackError):
         return None
-    name = document.get("name") if isinstance(document, dict) else None
-    return name if isinstance(name, str) and name and "/" not in name and name not in (".", "..") else None
 
 
 def checkpoint_paths(root: Path, project: str | None, stack: str) -> list[Path]:

@@ -99,3 +99,24 @@ def tear_down_local_stack(engine: Engine, docker_client, registry_port: int) -> 
     for container in docker_client.containers.list(all=True, filters={"label": f"modelstack.stack={engine.stack}"}):
         container.remove(force=True)
     remove_image_references(docker_client, f"localhost:{registry_port}/")
+
+
+def aks_token_stack() -> dict:
+    """A stack file of two AKS services, one with token auth, on a small DevTest cluster: what the
+    token and hostile-state tests record outputs for (AKS cannot be deployed here)."""
+    return {
+        "config": {
+            "modelstack:registry": {"kind": "acr"},
+            "modelstack:clusters": {
+                "aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
+            },
+            "modelstack:services": {
+                "diabetes": {
+                    "target": "aks",
+                    "compute": "aks-ml",
+                    "deploy": {"token_auth_enabled": True, "num_replicas": 1},
+                },
+                "diabetes-multi": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 1}},
+            },
+        }
+    }

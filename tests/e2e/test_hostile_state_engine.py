@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.e2e.engine import aks_token_stack
 from tests.workspace import REPO, copy_project
 
 ENGINE = REPO / ".tools" / "bin" / "pulumi"
@@ -53,22 +54,7 @@ def project(tmp_path_factory, trained_example):
     home = tmp_path_factory.mktemp("hostile-state")
     root = copy_project(home / "project", runnable=True)
     (root / ".tools").symlink_to(REPO / ".tools")
-    stack_file = {
-        "config": {
-            "modelstack:registry": {"kind": "acr"},
-            "modelstack:clusters": {
-                "aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
-            },
-            "modelstack:services": {
-                "diabetes": {
-                    "target": "aks",
-                    "compute": "aks-ml",
-                    "deploy": {"token_auth_enabled": True, "num_replicas": 1},
-                },
-                "diabetes-multi": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 1}},
-            },
-        }
-    }
+    stack_file = aks_token_stack()
     for name in (STACK, "e2e-hostile-dst"):
         (root / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=False))
     env = {"PATH": f"{ENGINE.parent}:/usr/bin:/bin", "HOME": str(home), "MODELSTACK_PROJECT_DIR": str(root)}

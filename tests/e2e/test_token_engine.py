@@ -24,6 +24,7 @@ import yaml
 
 from components.image.build_context import build_context
 from components.image.builder import build
+from tests.e2e.engine import aks_token_stack
 from tests.workspace import copy_project, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,22 +42,7 @@ def project(tmp_path_factory, trained_example):
     home = tmp_path_factory.mktemp("tokens")
     root = copy_project(home / "project", runnable=True)
     (root / ".tools").symlink_to(REPO / ".tools")
-    stack_file = {
-        "config": {
-            "modelstack:registry": {"kind": "acr"},
-            "modelstack:clusters": {
-                "aks-ml": {"cluster_purpose": "DevTest", "agent_count": 1, "vm_size": "Standard_D4s_v5"}
-            },
-            "modelstack:services": {
-                "diabetes": {
-                    "target": "aks",
-                    "compute": "aks-ml",
-                    "deploy": {"token_auth_enabled": True, "num_replicas": 1},
-                },
-                "diabetes-multi": {"target": "aks", "compute": "aks-ml", "deploy": {"num_replicas": 1}},
-            },
-        }
-    }
+    stack_file = aks_token_stack()
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=False))
     # An e2e stack: local mode (the project's file backend and home, the empty passphrase).
     env = {"PATH": f"{ENGINE.parent}:/usr/bin:/bin", "HOME": str(home), "MODELSTACK_PROJECT_DIR": str(root)}

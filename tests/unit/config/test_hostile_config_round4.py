@@ -83,7 +83,9 @@ def test_a_5000_digit_number_in_check_json_policies_is_an_error(project, tmp_pat
 # --- Pulumi.yaml's name --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line, said", [(None, "missing"), ("name: 42", "42 (not text)"), ("name: a/b", "'a/b'")])
+@pytest.mark.parametrize(
+    "line, said", [(None, "missing"), ("name: 42", "42 (not text)"), ("name: a/b", "'a/b'"), ("name: ..", "'..'")]
+)
 def test_a_project_without_a_usable_name_is_refused(project, line, said):
     path = project.root / "Pulumi.yaml"
     lines = [x for x in path.read_text().splitlines() if not x.startswith("name:")]
